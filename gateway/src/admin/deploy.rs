@@ -1,0 +1,112 @@
+//! `PUT /functions/{name}`: the deploy pipeline.
+//!
+//! Steps, each of which can refuse without side effects: name → body → manifest → limits →
+//! (admission, next) → precompile + store artifact → route check → durable record → publish.
+//! Only the last two change what is served, and a failure before them leaves the old version serving.
+
+use super::upload;
+use crate::catalog::Deployed;
+use crate::error::ApiError;
+use crate::registry::Record;
+use crate::response::{GatewayResponse, json};
+use crate::state::Gateway;
+use http::{Request, StatusCode};
+use hyper::body::Incoming;
+use serde_json::json;
+use std::sync::Arc;
+use std::time::SystemTime;
+use wasmgate_config::{FunctionName, Manifest};
+
+/// Deploys or replaces `name` from the request body.
+pub async fn deploy(
+    gw: &Arc<Gateway>,
+    name: &str,
+    req: Request<Incoming>,
+) -> Result<GatewayResponse, ApiError> {
+    let name = FunctionName::try_from(name.to_owned())?;
+    let upload = upload::read(req, gw.settings.max_module_size.bytes()).await?;
+    let manifest = match &upload.manifest {
+        Some(text) => Manifest::from_toml(text)?,
+        None => Manifest::default(),
+    };
+    // Resolving now refuses limits the node cannot honour before any compile work.
+    manifest.resolve(&gw.settings.defaults, &gw.settings.pool)?;
+
+    let gc = gw.artifact_gc.read().await;
+    let pool = gw.pool.clone();
+    let module = upload.module;
+    let compiled = tokio::task::spawn_blocking(move || pool.compile(&module))
+        .await
+        .map_err(|e| ApiError::Internal {
+            reason: format!("compile task failed: {e}"),
+        })??;
+
+    let record = Record {
+        name: name.as_str().to_owned(),
+        digest: compiled.module.to_string(),
+        size: compiled.module_size,
+        artifact: compiled.artifact.to_string(),
+        artifact_size: compiled.artifact_size,
+        compile_ms: compiled.compile_time.as_secs_f64() * 1000.0,
+        deployed_at: humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
+        manifest,
+    };
+    let deployed = gw.deployed(record.clone())?;
+
+    let change = gw.catalog.lock().await;
+    gw.catalog.check(&deployed)?;
+    gw.registry.put(&record)?;
+    let old = gw.catalog.insert(&change, deployed.clone())?;
+    drop(change);
+    drop(gc);
+
+    if let Some(old) = &old {
+        retire(gw, old).await;
+    }
+    start(&deployed);
+    tracing::info!(function = %record.name, digest = %record.digest, replaced = old.is_some(), "deployed");
+
+    let status = if old.is_some() {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok(json(
+        status,
+        &json!({
+            "name": record.name,
+            "digest": record.digest,
+            "size": record.size,
+            "compile_ms": record.compile_ms,
+            "routes": deployed.routes(),
+            "replaced": old.is_some(),
+        }),
+    ))
+}
+
+/// Lets a replaced or deleted version go: its code leaves memory once its in-flight calls end, and
+/// its artifact leaves the disk unless another function uses the same one.
+pub async fn retire(gw: &Gateway, old: &Arc<Deployed>) {
+    old.function.unload().await;
+    let _gc = gw.artifact_gc.write().await;
+    let artifact = old.function.artifact();
+    let still_used = gw
+        .catalog
+        .snapshot()
+        .sorted()
+        .iter()
+        .any(|d| d.function.artifact() == artifact);
+    if !still_used && let Err(e) = gw.pool.remove_artifact(&artifact) {
+        tracing::warn!(error = %e, "could not remove an unused artifact");
+    }
+}
+
+/// Brings up `min_instances` in the background.
+pub fn start(deployed: &Arc<Deployed>) {
+    let function = deployed.function.clone();
+    tokio::spawn(async move {
+        if let Err(e) = function.start().await {
+            tracing::warn!(function = %function.name(), error = %e, "could not pre-start");
+        }
+    });
+}

@@ -1,0 +1,107 @@
+//! Reading a deploy body: a raw component, or multipart with `module` and `manifest` parts.
+
+use crate::error::ApiError;
+use bytes::Bytes;
+use http::{Request, header};
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+
+/// Multipart part holding the component.
+const MODULE_PART: &str = "module";
+/// Multipart part holding the TOML manifest.
+const MANIFEST_PART: &str = "manifest";
+
+/// What a deploy request carried.
+#[derive(Debug)]
+pub struct Upload {
+    /// The component bytes.
+    pub module: Bytes,
+    /// The manifest text, if one was sent.
+    pub manifest: Option<String>,
+}
+
+/// Reads and splits a deploy body, refusing it past `limit` bytes.
+pub async fn read(req: Request<Incoming>, limit: u64) -> Result<Upload, ApiError> {
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let mime = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let multipart = match mime.as_str() {
+        "application/wasm" | "application/octet-stream" => false,
+        "multipart/form-data" => true,
+        _ => return Err(ApiError::UnsupportedMediaType { content_type }),
+    };
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit) {
+        return Err(ApiError::PayloadTooLarge { limit });
+    }
+    let body = collect(req.into_body(), limit).await?;
+    if !multipart {
+        return Ok(Upload {
+            module: body,
+            manifest: None,
+        });
+    }
+    split_multipart(&content_type, body).await
+}
+
+async fn collect(body: Incoming, limit: u64) -> Result<Bytes, ApiError> {
+    let limited = Limited::new(body, usize::try_from(limit).unwrap_or(usize::MAX));
+    match limited.collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            Err(ApiError::PayloadTooLarge { limit })
+        }
+        Err(e) => Err(ApiError::BadRequest {
+            reason: format!("could not read the body: {e}"),
+        }),
+    }
+}
+
+async fn split_multipart(content_type: &str, body: Bytes) -> Result<Upload, ApiError> {
+    let bad = |reason: String| ApiError::BadRequest { reason };
+    let boundary =
+        multer::parse_boundary(content_type).map_err(|e| bad(format!("multipart: {e}")))?;
+    let stream = futures::stream::once(async move { Ok::<_, std::convert::Infallible>(body) });
+    let mut form = multer::Multipart::new(stream, boundary);
+    let (mut module, mut manifest) = (None, None);
+    while let Some(field) = form
+        .next_field()
+        .await
+        .map_err(|e| bad(format!("multipart: {e}")))?
+    {
+        let name = field.name().unwrap_or("").to_owned();
+        let data = field
+            .bytes()
+            .await
+            .map_err(|e| bad(format!("multipart part {name}: {e}")))?;
+        match name.as_str() {
+            MODULE_PART if module.is_none() => module = Some(data),
+            MANIFEST_PART if manifest.is_none() => {
+                let text = String::from_utf8(data.to_vec())
+                    .map_err(|_| bad("the manifest part is not UTF-8 text".into()))?;
+                manifest = Some(text);
+            }
+            MODULE_PART | MANIFEST_PART => return Err(bad(format!("part {name} sent twice"))),
+            _ => {
+                return Err(bad(format!(
+                    "unexpected part {name:?}: send `module` and optionally `manifest`"
+                )));
+            }
+        }
+    }
+    let module = module.ok_or_else(|| bad("multipart body has no `module` part".into()))?;
+    Ok(Upload { module, manifest })
+}

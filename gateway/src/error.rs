@@ -1,0 +1,175 @@
+//! The one place where every failure becomes an HTTP status, a stable code and a JSON body.
+
+use crate::response::{GatewayResponse, json};
+use http::{HeaderValue, StatusCode, header};
+use serde_json::json;
+use wasmgate_pool::Blame;
+
+/// Seconds a saturated caller is told to wait before retrying.
+const RETRY_AFTER_SECONDS: &str = "1";
+
+/// Every error the HTTP API can answer with.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ApiError {
+    /// A setting, name or manifest failed validation.
+    #[error(transparent)]
+    Config(#[from] wasmgate_config::Error),
+    /// The request is malformed in a way no other variant names.
+    #[error("bad request: {reason}")]
+    BadRequest {
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The deploy body has a content type the admin API does not take.
+    #[error("unsupported content type {content_type:?}: send application/wasm or multipart/form-data")]
+    UnsupportedMediaType {
+        /// The content type that was sent.
+        content_type: String,
+    },
+    /// The body is over the configured limit.
+    #[error("body exceeds the limit of {limit} bytes")]
+    PayloadTooLarge {
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// A manifest route is already served by another function.
+    #[error("route {route} is already served by function {owner}")]
+    RouteConflict {
+        /// The contested route.
+        route: String,
+        /// The function that holds it.
+        owner: String,
+    },
+    /// No function of that name is deployed.
+    #[error("no function named {name}")]
+    FunctionNotFound {
+        /// The name asked for.
+        name: String,
+    },
+    /// Nothing is served at this path.
+    #[error("nothing is served at {path}")]
+    NotFound {
+        /// The path asked for.
+        path: String,
+    },
+    /// The path exists but not for this method.
+    #[error("method {method} is not allowed here")]
+    MethodNotAllowed {
+        /// The method used.
+        method: String,
+    },
+    /// The admin token is missing or wrong.
+    #[error("missing or invalid bearer token: send `Authorization: Bearer <admin token>`")]
+    Unauthorized,
+    /// The gateway is draining for shutdown.
+    #[error("gateway is shutting down")]
+    ShuttingDown,
+    /// Running, compiling or loading a function failed.
+    #[error(transparent)]
+    Pool(#[from] wasmgate_pool::Error),
+    /// The registry database failed.
+    #[error("registry storage failed: {reason}")]
+    Storage {
+        /// The database's message.
+        reason: String,
+    },
+    /// A bug or an unexpected host failure.
+    #[error("internal error: {reason}")]
+    Internal {
+        /// What failed.
+        reason: String,
+    },
+}
+
+impl ApiError {
+    /// Status, stable code and blame for this error: the whole error-to-HTTP table.
+    pub fn classify(&self) -> (StatusCode, &'static str, Blame) {
+        use wasmgate_pool::Error as P;
+        match self {
+            ApiError::Config(e) => (StatusCode::BAD_REQUEST, e.code(), Blame::Client),
+            ApiError::BadRequest { .. } => (StatusCode::BAD_REQUEST, "bad_request", Blame::Client),
+            ApiError::UnsupportedMediaType { .. } => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                Blame::Client,
+            ),
+            ApiError::PayloadTooLarge { .. } => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                Blame::Client,
+            ),
+            ApiError::RouteConflict { .. } => {
+                (StatusCode::CONFLICT, "route_conflict", Blame::Client)
+            }
+            ApiError::FunctionNotFound { .. } => {
+                (StatusCode::NOT_FOUND, "function_not_found", Blame::Client)
+            }
+            ApiError::NotFound { .. } => (StatusCode::NOT_FOUND, "not_found", Blame::Client),
+            ApiError::MethodNotAllowed { .. } => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                Blame::Client,
+            ),
+            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", Blame::Client),
+            ApiError::ShuttingDown => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "shutting_down",
+                Blame::Host,
+            ),
+            ApiError::Pool(e) => match e {
+                P::InvalidComponent { .. } => (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_component",
+                    Blame::Client,
+                ),
+                P::GuestTrap { .. } => {
+                    (StatusCode::INTERNAL_SERVER_ERROR, "guest_trap", Blame::Guest)
+                }
+                P::NoResponse { .. } => {
+                    (StatusCode::INTERNAL_SERVER_ERROR, "guest_error", Blame::Guest)
+                }
+                P::Timeout { .. } => (StatusCode::GATEWAY_TIMEOUT, "timeout", Blame::Guest),
+                P::Saturated { .. } => (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too_many_requests",
+                    Blame::Client,
+                ),
+                P::NodeSaturated { .. } => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "node_saturated",
+                    Blame::Host,
+                ),
+                _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal", Blame::Host),
+            },
+            ApiError::Storage { .. } | ApiError::Internal { .. } => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal", Blame::Host)
+            }
+        }
+    }
+
+    /// The JSON error response, with `Retry-After` where waiting helps.
+    pub fn into_response(self) -> GatewayResponse {
+        let (status, code, blame) = self.classify();
+        let message = self.to_string();
+        match blame {
+            Blame::Host => tracing::error!(code, %message, "request failed"),
+            Blame::Guest => tracing::warn!(code, %message, "guest failed"),
+            Blame::Client => tracing::debug!(code, %message, "request refused"),
+        }
+        let mut response = json(
+            status,
+            &json!({ "error": { "code": code, "message": message } }),
+        );
+        if matches!(
+            status,
+            StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+        ) {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_static(RETRY_AFTER_SECONDS),
+            );
+        }
+        response
+    }
+}

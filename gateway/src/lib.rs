@@ -1,0 +1,33 @@
+//! The wasmgate gateway: HTTP server, invocation routing, the admin API and the function registry.
+//!
+//! It owns everything that knows about HTTP routes and administration; compiling and running
+//! components is `wasmgate-pool`'s job, settings and manifests are `wasmgate-config`'s.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let settings = wasmgate_config::Settings::default();
+//! let listener = tokio::net::TcpListener::bind(settings.listen).await?;
+//! let grace = settings.shutdown_grace.get();
+//! let gateway = wasmgate::Gateway::open(settings).await?;
+//! wasmgate::server::serve(gateway, listener, wasmgate::server::shutdown_signal(), grace).await;
+//! # Ok(()) }
+//! ```
+
+#![deny(missing_docs)]
+
+pub mod admin;
+pub mod catalog;
+pub mod cli;
+pub mod dispatch;
+pub mod error;
+pub mod health;
+pub mod invoke;
+pub mod logging;
+pub mod registry;
+pub mod response;
+pub mod routes;
+pub mod server;
+pub mod state;
+
+pub use error::ApiError;
+pub use state::Gateway;

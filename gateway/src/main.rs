@@ -1,0 +1,100 @@
+//! The `wasmgate` binary: parse the command line, validate everything, then serve.
+
+use anyhow::Context;
+use clap::Parser;
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+use wasmgate::cli::{Cli, Command, ServeArgs};
+use wasmgate_config::{LogFormat, Overrides, Settings, Sources};
+
+/// Exit status for bad usage or configuration (sysexits `EX_USAGE`).
+const EXIT_USAGE: u8 = 64;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            // --help and --version.
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    match cli.command {
+        Command::Serve(args) => {
+            let settings = match settings(&args) {
+                Ok(settings) => settings,
+                Err(e) => {
+                    eprintln!("wasmgate: invalid configuration: {e:#}");
+                    return ExitCode::from(EXIT_USAGE);
+                }
+            };
+            match serve(settings) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("wasmgate: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+/// Loads settings: defaults < file < `WASMGATE_*` environment < flags.
+fn settings(args: &ServeArgs) -> anyhow::Result<Settings> {
+    let env: BTreeMap<String, String> = std::env::vars()
+        .filter(|(k, _)| k.starts_with("WASMGATE_"))
+        .collect();
+    let listen = args
+        .listen
+        .as_deref()
+        .map(|l| l.parse().with_context(|| format!("--listen {l:?} is not an address like 127.0.0.1:8080")))
+        .transpose()?;
+    let log_format = args
+        .log_format
+        .as_deref()
+        .map(|f| f.parse::<LogFormat>())
+        .transpose()?;
+    let overrides = Overrides {
+        listen,
+        data_dir: args.data_dir.clone(),
+        trust: args.trust.clone(),
+        policies: args.policies.clone(),
+        log_format,
+        admin_token: None,
+    };
+    Ok(wasmgate_config::load(Sources {
+        file: args.config.as_deref(),
+        env: &env,
+        overrides,
+    })?)
+}
+
+fn serve(settings: Settings) -> anyhow::Result<()> {
+    wasmgate::logging::init(settings.log_format);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(settings.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", settings.listen))?;
+        let addr = listener.local_addr()?;
+        let grace = settings.shutdown_grace.get();
+        let gateway = wasmgate::Gateway::open(settings).await?;
+        // A plain line on stdout, for scripts and the test harness (port 0 picks a free port).
+        println!("wasmgate listening on http://{addr}");
+        tracing::info!(%addr, "serving");
+        let drained =
+            wasmgate::server::serve(gateway, listener, wasmgate::server::shutdown_signal(), grace)
+                .await;
+        if !drained {
+            tracing::warn!("shutdown grace period ended with requests still in flight");
+        }
+        Ok(())
+    })
+}

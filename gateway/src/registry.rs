@@ -1,0 +1,125 @@
+//! The durable function registry: one record per deployed function, in an embedded database.
+//!
+//! redb commits are atomic and fsynced, so after a crash the registry holds exactly the last
+//! acknowledged deploy or delete of every function.
+
+use crate::error::ApiError;
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use wasmgate_config::Manifest;
+
+/// Records by function name, as JSON.
+const FUNCTIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("functions");
+
+/// Everything needed to serve a deployed function again after a restart.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// The function's name.
+    pub name: String,
+    /// `sha256:<hex>` of the uploaded module.
+    pub digest: String,
+    /// Size of the uploaded module in bytes.
+    pub size: u64,
+    /// `sha256:<hex>` of the precompiled artifact in the artifact store.
+    pub artifact: String,
+    /// Size of the precompiled artifact in bytes.
+    pub artifact_size: u64,
+    /// Time the deploy spent compiling, in milliseconds.
+    pub compile_ms: f64,
+    /// When it was deployed, RFC 3339.
+    pub deployed_at: String,
+    /// The manifest it was deployed with.
+    pub manifest: Manifest,
+}
+
+/// The registry database in the data dir.
+pub struct Registry {
+    db: Database,
+}
+
+impl Registry {
+    /// Opens or creates the registry at `path`.
+    pub fn open(path: &Path) -> Result<Self, ApiError> {
+        let db = Database::create(path).map_err(storage)?;
+        let txn = db.begin_write().map_err(storage)?;
+        txn.open_table(FUNCTIONS).map_err(storage)?;
+        txn.commit().map_err(storage)?;
+        Ok(Registry { db })
+    }
+
+    /// Every record, in name order.
+    pub fn all(&self) -> Result<Vec<Record>, ApiError> {
+        let txn = self.db.begin_read().map_err(storage)?;
+        let table = txn.open_table(FUNCTIONS).map_err(storage)?;
+        let mut records = Vec::new();
+        for row in table.iter().map_err(storage)? {
+            let (_, value) = row.map_err(storage)?;
+            records.push(serde_json::from_slice(value.value()).map_err(storage)?);
+        }
+        Ok(records)
+    }
+
+    /// Writes `record` durably, replacing any record of the same name.
+    pub fn put(&self, record: &Record) -> Result<(), ApiError> {
+        let json = serde_json::to_vec(record).map_err(storage)?;
+        let txn = self.db.begin_write().map_err(storage)?;
+        {
+            let mut table = txn.open_table(FUNCTIONS).map_err(storage)?;
+            table
+                .insert(record.name.as_str(), json.as_slice())
+                .map_err(storage)?;
+        }
+        txn.commit().map_err(storage)
+    }
+
+    /// Removes `name`'s record durably; false if there was none.
+    pub fn remove(&self, name: &str) -> Result<bool, ApiError> {
+        let txn = self.db.begin_write().map_err(storage)?;
+        let existed = {
+            let mut table = txn.open_table(FUNCTIONS).map_err(storage)?;
+            table.remove(name).map_err(storage)?.is_some()
+        };
+        txn.commit().map_err(storage)?;
+        Ok(existed)
+    }
+}
+
+fn storage(e: impl std::fmt::Display) -> ApiError {
+    ApiError::Storage {
+        reason: e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(name: &str) -> Record {
+        Record {
+            name: name.into(),
+            digest: "sha256:00".into(),
+            size: 1,
+            artifact: "sha256:11".into(),
+            artifact_size: 2,
+            compile_ms: 3.0,
+            deployed_at: "2026-01-01T00:00:00Z".into(),
+            manifest: Manifest::default(),
+        }
+    }
+
+    #[test]
+    fn records_survive_reopening_and_removal_is_durable() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("registry.redb");
+        {
+            let registry = Registry::open(&path).unwrap();
+            registry.put(&record("b")).unwrap();
+            registry.put(&record("a")).unwrap();
+            assert!(registry.remove("b").unwrap());
+            assert!(!registry.remove("b").unwrap());
+        }
+        let registry = Registry::open(&path).unwrap();
+        assert_eq!(registry.all().unwrap(), vec![record("a")]);
+    }
+}

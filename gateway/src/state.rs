@@ -1,0 +1,111 @@
+//! The gateway's shared state and what it does at start: open the data dir, restore functions.
+
+use crate::admin::AdminToken;
+use crate::catalog::{Catalog, Deployed};
+use crate::error::ApiError;
+use crate::registry::{Record, Registry};
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use wasmgate_config::Settings;
+use wasmgate_pool::{Digest, FunctionSpec, Pool};
+
+/// Sub-folder of the data dir holding precompiled artifacts.
+const ARTIFACT_DIR: &str = "artifacts";
+
+/// File in the data dir holding the registry database.
+const REGISTRY_FILE: &str = "registry.redb";
+
+/// Everything a request handler needs, shared by all connections.
+pub struct Gateway {
+    /// Validated settings in force.
+    pub settings: Settings,
+    /// Compiles and runs functions.
+    pub pool: Pool,
+    /// The live functions and routes.
+    pub catalog: Catalog,
+    /// Durable records of deployed functions.
+    pub registry: Registry,
+    /// Held (shared) from compiling an artifact until its record is published, and (exclusive) while
+    /// deleting unreferenced artifacts, so a deploy never publishes an artifact that was just deleted.
+    pub artifact_gc: tokio::sync::RwLock<()>,
+    /// When set, the admin API requires it as a bearer token.
+    pub admin_token: Option<AdminToken>,
+    ready: AtomicBool,
+}
+
+impl Gateway {
+    /// Opens the data dir and restores every registered function (cold: nothing is loaded).
+    pub async fn open(settings: Settings) -> Result<Arc<Self>, ApiError> {
+        std::fs::create_dir_all(&settings.data_dir).map_err(|e| ApiError::Internal {
+            reason: format!("cannot create data dir {}: {e}", settings.data_dir.display()),
+        })?;
+        let pool = Pool::open(&settings.pool, &settings.data_dir.join(ARTIFACT_DIR))?;
+        let registry = Registry::open(&settings.data_dir.join(REGISTRY_FILE))?;
+        let gateway = Arc::new(Gateway {
+            pool,
+            catalog: Catalog::default(),
+            registry,
+            artifact_gc: tokio::sync::RwLock::new(()),
+            admin_token: AdminToken::from_settings(settings.admin_token.as_deref()),
+            ready: AtomicBool::new(false),
+            settings,
+        });
+        gateway.restore().await?;
+        Ok(gateway)
+    }
+
+    /// Builds the pool handle and catalog entry for `record` (loads nothing).
+    pub fn deployed(&self, record: Record) -> Result<Arc<Deployed>, ApiError> {
+        let artifact = Digest::parse(&record.artifact).ok_or_else(|| ApiError::Internal {
+            reason: format!("record {} has a malformed artifact digest", record.name),
+        })?;
+        let settings = record
+            .manifest
+            .resolve(&self.settings.defaults, &self.settings.pool)?;
+        let function = self.pool.function(FunctionSpec {
+            name: record.name.clone(),
+            artifact,
+            artifact_size: record.artifact_size,
+            settings,
+        });
+        Ok(Arc::new(Deployed { record, function }))
+    }
+
+    /// Whether the gateway accepts work (false before restore finishes and while draining).
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+
+    /// Marks the gateway as draining: `/readyz` answers 503 from now on.
+    pub fn start_draining(&self) {
+        self.ready.store(false, Ordering::Release);
+    }
+
+    async fn restore(&self) -> Result<(), ApiError> {
+        let records = self.registry.all()?;
+        let guard = self.catalog.lock().await;
+        let mut live = HashSet::new();
+        for record in records {
+            let name = record.name.clone();
+            match self.deployed(record) {
+                Ok(deployed) => {
+                    live.insert(deployed.function.artifact());
+                    self.catalog.insert(&guard, deployed.clone())?;
+                    crate::admin::start(&deployed);
+                }
+                // One bad record must not keep every other function offline.
+                Err(e) => tracing::error!(function = %name, error = %e, "cannot restore function"),
+            }
+        }
+        drop(guard);
+        let removed = self.pool.retain_artifacts(&live)?;
+        tracing::info!(
+            functions = self.catalog.snapshot().len(),
+            removed_artifacts = removed,
+            "restored registry"
+        );
+        self.ready.store(true, Ordering::Release);
+        Ok(())
+    }
+}

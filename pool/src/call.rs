@@ -1,0 +1,133 @@
+//! One request through one fresh instance: store, instantiate, `incoming-handler.handle`, response.
+
+use crate::error::{Error, Result};
+use crate::host::Host;
+use crate::warm::{Ready, Warm};
+use bytes::Bytes;
+use http_body::Body;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use wasmtime::Store;
+use wasmtime_wasi_http::WasiHttpView;
+use wasmtime_wasi_http::p2::bindings::Proxy;
+use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
+use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
+
+/// The body of a guest's response, streamed as the guest writes it.
+pub type ResponseBody = HyperOutgoingBody;
+
+/// Where a request's instance comes from.
+pub(crate) enum Instance {
+    /// Made ahead of demand (`min_instances`).
+    Ready(Ready),
+    /// A new store, instantiated for this request.
+    Fresh(Store<Host>),
+}
+
+/// Runs `req` on `warm` in `instance`.
+///
+/// The guest runs in its own task so it can keep streaming the body after the head is returned;
+/// `done` runs in that task once the guest is finished (releasing permits, renewing idle timers).
+pub(crate) async fn call<B, D>(
+    warm: Arc<Warm>,
+    instance: Instance,
+    timeout: Duration,
+    req: http::Request<B>,
+    done: D,
+) -> Result<http::Response<ResponseBody>>
+where
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<wasmtime_wasi_http::Error>,
+    D: Future<Output = ()> + Send + 'static,
+{
+    let (mut store, proxy) = match instance {
+        Instance::Ready(Ready { store, proxy }) => (store, Some(proxy)),
+        Instance::Fresh(store) => (store, None),
+    };
+    let (sender, receiver) = tokio::sync::oneshot::channel();
+    let data = store.data_mut();
+    let req = data
+        .http()
+        .new_incoming_request(Scheme::Http, req)
+        .map_err(|e| Error::NoResponse {
+            reason: format!("request not representable for the guest: {e:#}"),
+        })?;
+    let out = data
+        .http()
+        .new_response_outparam(sender)
+        .map_err(Error::engine)?;
+
+    let task = tokio::spawn(async move {
+        let run = async {
+            let proxy = match proxy {
+                Some(proxy) => proxy,
+                None => warm
+                    .pre
+                    .instantiate_async(&mut store)
+                    .await
+                    .map_err(instantiate_error)?,
+            };
+            proxy
+                .wasi_http_incoming_handler()
+                .call_handle(&mut store, req, out)
+                .await
+                .map_err(trap_error)
+        };
+        let result = match tokio::time::timeout(timeout, run).await {
+            Ok(result) => result,
+            Err(_) => Err(Error::Timeout { limit: timeout }),
+        };
+        // The store (and its live-instance mark) goes before `done` reports the work finished.
+        drop(store);
+        done.await;
+        result
+    });
+
+    match receiver.await {
+        Ok(Ok(response)) => Ok(response),
+        Ok(Err(code)) => Err(Error::NoResponse {
+            reason: format!("guest answered with error code {code:?}"),
+        }),
+        // The guest dropped the outparam without setting it: the task's result says why.
+        Err(_) => Err(match task.await {
+            Ok(Ok(())) => Error::NoResponse {
+                reason: "guest returned without calling response-outparam.set".into(),
+            },
+            Ok(Err(e)) => e,
+            Err(join) => Error::engine(format!("guest task failed: {join}")),
+        }),
+    }
+}
+
+/// Creates a pre-instantiated instance for `warm`, ready for one future request.
+pub(crate) async fn prepare(warm: &Warm, mut store: Store<Host>) -> Result<Ready> {
+    let proxy: Proxy = warm
+        .pre
+        .instantiate_async(&mut store)
+        .await
+        .map_err(instantiate_error)?;
+    Ok(Ready { store, proxy })
+}
+
+/// Instantiation fails when the node's pooling slots are exhausted, or the guest's start traps.
+fn instantiate_error(e: wasmtime::Error) -> Error {
+    if e.downcast_ref::<wasmtime::Trap>().is_some() {
+        return trap_error(e);
+    }
+    let text = format!("{e:#}");
+    if text.contains("maximum concurrent") || text.contains("pooling allocator") {
+        Error::NodeSaturated { reason: text }
+    } else {
+        Error::engine(text)
+    }
+}
+
+/// Names the trap (or limit) that stopped the guest.
+fn trap_error(e: wasmtime::Error) -> Error {
+    let trap = match e.downcast_ref::<wasmtime::Trap>() {
+        Some(trap) => trap.to_string(),
+        None => e.root_cause().to_string(),
+    };
+    Error::GuestTrap { trap }
+}

@@ -1,0 +1,76 @@
+//! Deploy-time compilation: validate an uploaded component and turn it into a stored artifact.
+
+use crate::artifact_store::ArtifactStore;
+use crate::digest::Digest;
+use crate::error::{Error, Result};
+use crate::host::Host;
+use std::time::{Duration, Instant};
+use wasmtime::Engine;
+use wasmtime::component::{Component, Linker};
+use wasmtime_wasi_http::p2::bindings::ProxyPre;
+
+/// What a successful deploy-time compilation produced.
+#[derive(Debug, Clone)]
+pub struct Compiled {
+    /// sha256 of the uploaded module bytes: what users see as the function's digest.
+    pub module: Digest,
+    /// Size of the uploaded module in bytes.
+    pub module_size: u64,
+    /// sha256 of the precompiled artifact: its name in the artifact store.
+    pub artifact: Digest,
+    /// Size of the precompiled artifact in bytes (what loading it maps into memory).
+    pub artifact_size: u64,
+    /// Wall time spent compiling.
+    pub compile_time: Duration,
+}
+
+/// Validates `module`, compiles it once and stores the artifact durably.
+///
+/// Refuses, as [`Error::InvalidComponent`], anything that is not a component, does not export
+/// `wasi:http/incoming-handler`, or imports something the host cannot link: a deploy either yields a
+/// function that can start, or changes nothing.
+pub(crate) fn compile(
+    engine: &Engine,
+    linker: &Linker<Host>,
+    store: &ArtifactStore,
+    module: &[u8],
+) -> Result<Compiled> {
+    check_header(module)?;
+    let started = Instant::now();
+    let component = Component::new(engine, module).map_err(|e| Error::InvalidComponent {
+        reason: format!("{e:#}"),
+    })?;
+    let compile_time = started.elapsed();
+    let pre = linker
+        .instantiate_pre(&component)
+        .map_err(|e| Error::InvalidComponent {
+            reason: format!("cannot be linked: {e:#}"),
+        })?;
+    ProxyPre::new(pre).map_err(|e| Error::InvalidComponent {
+        reason: format!("does not export wasi:http/incoming-handler@0.2: {e:#}"),
+    })?;
+    let artifact_bytes = component.serialize().map_err(Error::engine)?;
+    let artifact = store.write(&artifact_bytes)?;
+    Ok(Compiled {
+        module: Digest::of(module),
+        module_size: module.len() as u64,
+        artifact,
+        artifact_size: artifact_bytes.len() as u64,
+        compile_time,
+    })
+}
+
+/// Tells a core module or arbitrary bytes from a component before spending time compiling.
+fn check_header(module: &[u8]) -> Result<()> {
+    if wasmparser::Parser::is_component(module) {
+        return Ok(());
+    }
+    let reason = if wasmparser::Parser::is_core_wasm(module) {
+        "this is a core wasm module, not a component: build for wasm32-wasip2 or run `wasm-tools component new`"
+    } else {
+        "not a WebAssembly binary (missing the `\\0asm` header)"
+    };
+    Err(Error::InvalidComponent {
+        reason: reason.into(),
+    })
+}

@@ -1,0 +1,102 @@
+//! Everything that can go wrong in the pool, named by what failed.
+
+use std::path::PathBuf;
+
+/// Who is to blame for an error: drives logs, metrics labels and the HTTP status the gateway picks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Blame {
+    /// The caller sent something unusable.
+    Client,
+    /// The guest component misbehaved (trap, timeout, no response).
+    Guest,
+    /// The node itself failed (I/O, engine, exhausted resources).
+    Host,
+}
+
+/// A pool failure; each variant carries what its message needs.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The uploaded bytes are not a usable wasi:http component.
+    #[error("invalid component: {reason}")]
+    InvalidComponent {
+        /// Why the component was refused, in words a user can act on.
+        reason: String,
+    },
+    /// The guest trapped (panic, out-of-bounds, memory limit, stack overflow, ...).
+    #[error("guest trapped: {trap}")]
+    GuestTrap {
+        /// The trap as wasmtime describes it, including the guest backtrace when known.
+        trap: String,
+    },
+    /// The guest finished without setting a response.
+    #[error("guest returned no response: {reason}")]
+    NoResponse {
+        /// What the guest did instead.
+        reason: String,
+    },
+    /// The guest did not answer within its time limit.
+    #[error("guest did not answer within {limit:?}")]
+    Timeout {
+        /// The function's configured timeout.
+        limit: std::time::Duration,
+    },
+    /// The function is at `max_concurrency` and no slot freed within the queue timeout.
+    #[error("function is at its concurrency limit of {limit}")]
+    Saturated {
+        /// The function's `max_concurrency`.
+        limit: u32,
+    },
+    /// The node has no free instance slot left in the pooling allocator.
+    #[error("node has no free instance slot: {reason}")]
+    NodeSaturated {
+        /// What ran out, as wasmtime reports it.
+        reason: String,
+    },
+    /// An artifact file on disk could not be read, written or verified.
+    #[error("artifact {path}: {reason}")]
+    Artifact {
+        /// The artifact's path inside the data dir.
+        path: PathBuf,
+        /// What went wrong with it.
+        reason: String,
+    },
+    /// The wasmtime engine could not be configured or failed internally.
+    #[error("engine: {reason}")]
+    Engine {
+        /// wasmtime's message.
+        reason: String,
+    },
+}
+
+impl Error {
+    /// Who is to blame, for logs, metrics labels and status codes.
+    pub fn blame(&self) -> Blame {
+        match self {
+            Error::InvalidComponent { .. } => Blame::Client,
+            Error::GuestTrap { .. } | Error::NoResponse { .. } | Error::Timeout { .. } => {
+                Blame::Guest
+            }
+            Error::Saturated { .. } => Blame::Client,
+            Error::NodeSaturated { .. } | Error::Artifact { .. } | Error::Engine { .. } => {
+                Blame::Host
+            }
+        }
+    }
+
+    pub(crate) fn engine(e: impl std::fmt::Display) -> Self {
+        Error::Engine {
+            reason: format!("{e:#}"),
+        }
+    }
+
+    pub(crate) fn artifact(path: impl Into<PathBuf>, e: impl std::fmt::Display) -> Self {
+        Error::Artifact {
+            path: path.into(),
+            reason: e.to_string(),
+        }
+    }
+}
+
+/// The pool's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

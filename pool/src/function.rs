@@ -1,0 +1,202 @@
+//! A deployed function's handle: admission, cold start, pre-instantiation and calls.
+
+use crate::call::{self, Instance, ResponseBody};
+use crate::code_cache::CodeKey;
+use crate::digest::Digest;
+use crate::error::Result;
+use crate::node::Node;
+use crate::warm::Warm;
+use bytes::Bytes;
+use http_body::Body;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+use wasmgate_config::FunctionSettings;
+
+use crate::limits::ConcurrencyLimit;
+
+/// What the pool needs to know to run one deployed version of a function.
+#[derive(Debug, Clone)]
+pub struct FunctionSpec {
+    /// The function's registered name.
+    pub name: String,
+    /// Its precompiled artifact in the store.
+    pub artifact: Digest,
+    /// The artifact's size in bytes, charged to the code budget while loaded.
+    pub artifact_size: u64,
+    /// Limits and scaling, resolved from the manifest and the node defaults.
+    pub settings: FunctionSettings,
+}
+
+/// A handle on one deployed version of a function; cheap to clone, safe to share.
+///
+/// Creating it loads nothing: code is loaded on the first call (or at once with `min_instances`).
+#[derive(Clone)]
+pub struct Function {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    key: CodeKey,
+    artifact_size: u64,
+    settings: FunctionSettings,
+    limit: ConcurrencyLimit,
+    live: Arc<AtomicUsize>,
+    cold_starts: AtomicU64,
+    cold_start_nanos: AtomicU64,
+    refilling: AtomicBool,
+    node: Arc<Node>,
+}
+
+/// A function's counters, read for the admin API and metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FunctionStats {
+    /// Whether its code is loaded.
+    pub warm: bool,
+    /// Instances alive now: running a call or pre-instantiated and waiting.
+    pub instances: usize,
+    /// Calls running now.
+    pub running: u32,
+    /// Cold starts since this version was deployed or the gateway started.
+    pub cold_starts: u64,
+    /// Total time spent in those cold starts.
+    pub cold_start_time: Duration,
+}
+
+impl Function {
+    pub(crate) fn new(node: Arc<Node>, spec: FunctionSpec) -> Self {
+        let s = &spec.settings;
+        let limit = ConcurrencyLimit::new(s.max_concurrency.min(s.max_instances), s.queue_timeout);
+        Function {
+            inner: Arc::new(Inner {
+                key: CodeKey {
+                    name: spec.name.into(),
+                    artifact: spec.artifact,
+                },
+                artifact_size: spec.artifact_size,
+                settings: spec.settings,
+                limit,
+                live: Arc::new(AtomicUsize::new(0)),
+                cold_starts: AtomicU64::new(0),
+                cold_start_nanos: AtomicU64::new(0),
+                refilling: AtomicBool::new(false),
+                node,
+            }),
+        }
+    }
+
+    /// The function's name.
+    pub fn name(&self) -> &str {
+        &self.inner.key.name
+    }
+
+    /// The artifact this version runs.
+    pub fn artifact(&self) -> Digest {
+        self.inner.key.artifact
+    }
+
+    /// Limits and scaling in force.
+    pub fn settings(&self) -> &FunctionSettings {
+        &self.inner.settings
+    }
+
+    /// Serves one HTTP request: waits for a concurrency slot, cold-starts if needed, runs the guest.
+    pub async fn call<B>(&self, req: http::Request<B>) -> Result<http::Response<ResponseBody>>
+    where
+        B: Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<wasmtime_wasi_http::Error>,
+    {
+        let permit = self.inner.limit.acquire().await?;
+        let warm = self.warm().await?;
+        let instance = match warm.take_ready() {
+            Some(ready) => {
+                self.refill(&warm);
+                Instance::Ready(ready)
+            }
+            None => Instance::Fresh(warm.store(self.inner.settings.memory, &self.inner.live)),
+        };
+        let this = self.clone();
+        // Runs when the guest is done: renew the idle timer from the end of the work, not its start,
+        // so scale-to-zero never counts a long call as idle time.
+        let done = async move {
+            this.inner.node.code.touch(&this.inner.key).await;
+            drop(permit);
+        };
+        call::call(warm, instance, self.inner.settings.timeout, req, done).await
+    }
+
+    /// Loads the function now if it keeps `min_instances` ready; returns at once otherwise.
+    pub async fn start(&self) -> Result<()> {
+        if self.inner.settings.min_instances > 0 {
+            let warm = self.warm().await?;
+            self.refill(&warm);
+        }
+        Ok(())
+    }
+
+    /// Drops this version's loaded code and instances (after a replace or delete).
+    pub async fn unload(&self) {
+        self.inner.node.code.remove(&self.inner.key).await;
+    }
+
+    /// Current counters.
+    pub fn stats(&self) -> FunctionStats {
+        let inner = &self.inner;
+        FunctionStats {
+            warm: inner.node.code.is_warm(&inner.key),
+            instances: inner.live.load(Ordering::Relaxed),
+            running: inner.limit.running(),
+            cold_starts: inner.cold_starts.load(Ordering::Relaxed),
+            cold_start_time: Duration::from_nanos(inner.cold_start_nanos.load(Ordering::Relaxed)),
+        }
+    }
+
+    async fn warm(&self) -> Result<Arc<Warm>> {
+        let inner = &self.inner;
+        let load = async {
+            let started = Instant::now();
+            let node = &inner.node;
+            let path = node.artifacts.verified_path(&inner.key.artifact)?;
+            let idle = (inner.settings.min_instances == 0).then_some(inner.settings.idle_timeout);
+            let warm = Warm::load(&node.engine, &node.linker, &path, inner.artifact_size, idle)?;
+            let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+            inner.cold_starts.fetch_add(1, Ordering::Relaxed);
+            inner.cold_start_nanos.fetch_add(nanos, Ordering::Relaxed);
+            tracing::debug!(function = %inner.key.name, micros = nanos / 1000, "cold start");
+            Ok(warm)
+        };
+        inner.node.code.get_or_load(&inner.key, load).await
+    }
+
+    /// Tops the pre-instantiated set back up to `min_instances` in the background.
+    fn refill(&self, warm: &Arc<Warm>) {
+        let min = self.inner.settings.min_instances as usize;
+        if min == 0 || self.inner.refilling.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let this = self.clone();
+        let warm = warm.clone();
+        tokio::spawn(async move {
+            while warm.ready_len() < min {
+                let store = warm.store(this.inner.settings.memory, &this.inner.live);
+                match call::prepare(&warm, store).await {
+                    Ok(ready) => warm.put_ready(ready),
+                    Err(e) => {
+                        tracing::warn!(function = %this.name(), error = %e, "pre-instantiation failed");
+                        break;
+                    }
+                }
+            }
+            this.inner.refilling.store(false, Ordering::Release);
+        });
+    }
+}
+
+impl std::fmt::Debug for Function {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Function")
+            .field("name", &self.name())
+            .field("artifact", &self.artifact())
+            .finish_non_exhaustive()
+    }
+}

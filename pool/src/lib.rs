@@ -1,0 +1,51 @@
+//! The execution side of wasmgate: the wasmtime engine, the content-addressed store of precompiled
+//! artifacts, loaded code under a node memory budget, per-function instances and their limits.
+//!
+//! It knows nothing of routes, the admin API or admission: the gateway hands it component bytes to
+//! [`Pool::compile`] at deploy, a [`FunctionSpec`] per deployed version, and HTTP requests to
+//! [`Function::call`]. A function loads on its first call (single-flight), runs each request in a
+//! fresh instance, and drops its code after `idle_timeout` without work.
+//!
+//! ```no_run
+//! # async fn demo(module: Vec<u8>) -> Result<(), Box<dyn std::error::Error>> {
+//! use wasmgate_config::{FunctionDefaults, Manifest, PoolSettings};
+//! use wasmgate_pool::{FunctionSpec, Pool};
+//!
+//! let settings = PoolSettings::default();
+//! let pool = Pool::open(&settings, std::path::Path::new("./data/artifacts"))?;
+//! let compiled = pool.compile(&module)?;
+//! let function = pool.function(FunctionSpec {
+//!     name: "hello".into(),
+//!     artifact: compiled.artifact,
+//!     artifact_size: compiled.artifact_size,
+//!     settings: Manifest::default().resolve(&FunctionDefaults::default(), &settings)?,
+//! });
+//! let request = http::Request::get("http://localhost/").body(http_body_util::Empty::new())?;
+//! let response = function.call(request).await?;
+//! assert_eq!(response.status(), 200);
+//! # Ok(()) }
+//! ```
+
+#![deny(missing_docs)]
+
+mod artifact_store;
+mod call;
+mod code_cache;
+mod compile;
+mod digest;
+mod engine;
+mod error;
+mod function;
+mod host;
+mod limits;
+mod node;
+mod pool;
+mod warm;
+
+pub use call::ResponseBody;
+pub use code_cache::Evictions;
+pub use compile::Compiled;
+pub use digest::Digest;
+pub use error::{Blame, Error, Result};
+pub use function::{Function, FunctionSpec, FunctionStats};
+pub use pool::Pool;

@@ -1,0 +1,108 @@
+//! The front door of the crate: one per gateway process.
+
+use crate::artifact_store::ArtifactStore;
+use crate::code_cache::{CodeCache, Evictions};
+use crate::compile::{self, Compiled};
+use crate::digest::Digest;
+use crate::engine::{EpochTicker, build_engine};
+use crate::error::Result;
+use crate::function::{Function, FunctionSpec};
+use crate::host;
+use crate::node::Node;
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+use wasmgate_config::PoolSettings;
+
+/// How often expired and over-budget code is actually released.
+///
+/// Expiry is exact for lookups (an idle function reads as cold the moment its timeout passes); this
+/// only bounds how long its memory lingers after that.
+const HOUSEKEEPING_INTERVAL: Duration = Duration::from_millis(250);
+
+/// Compiles, stores, loads and runs functions on this node.
+#[derive(Clone)]
+pub struct Pool {
+    node: Arc<Node>,
+}
+
+impl Pool {
+    /// Builds the engine and opens the artifact store in `artifact_dir`.
+    ///
+    /// Must be called inside a tokio runtime: it starts the housekeeping task that releases idle code.
+    pub fn open(settings: &PoolSettings, artifact_dir: &Path) -> Result<Self> {
+        let engine = build_engine(settings)?;
+        let linker = host::linker(&engine)?;
+        let node = Arc::new(Node {
+            _ticker: EpochTicker::start(engine.clone(), settings.epoch_tick.get())?,
+            linker,
+            artifacts: ArtifactStore::open(artifact_dir)?,
+            code: CodeCache::new(settings.code_budget.bytes()),
+            engine,
+        });
+        tokio::spawn(housekeeping(Arc::downgrade(&node)));
+        Ok(Pool { node })
+    }
+
+    /// Validates and precompiles `module`, storing the artifact durably. CPU-heavy: call it from a
+    /// blocking thread.
+    pub fn compile(&self, module: &[u8]) -> Result<Compiled> {
+        compile::compile(
+            &self.node.engine,
+            &self.node.linker,
+            &self.node.artifacts,
+            module,
+        )
+    }
+
+    /// A handle for running a deployed version; loads nothing until first used.
+    pub fn function(&self, spec: FunctionSpec) -> Function {
+        Function::new(self.node.clone(), spec)
+    }
+
+    /// Size in bytes of a stored artifact.
+    pub fn artifact_size(&self, artifact: &Digest) -> Result<u64> {
+        self.node.artifacts.size(artifact)
+    }
+
+    /// Deletes stored artifacts not in `live`; returns how many were removed.
+    pub fn retain_artifacts(&self, live: &HashSet<Digest>) -> Result<usize> {
+        self.node.artifacts.retain(live)
+    }
+
+    /// Deletes one stored artifact (a version no function uses any more).
+    pub fn remove_artifact(&self, artifact: &Digest) -> Result<()> {
+        self.node.artifacts.remove(artifact)
+    }
+
+    /// Bytes of code loaded right now, across all functions.
+    pub fn loaded_code_bytes(&self) -> u64 {
+        self.node.code.loaded_bytes()
+    }
+
+    /// Number of functions whose code is loaded right now.
+    pub fn warm_functions(&self) -> u64 {
+        self.node.code.loaded_count()
+    }
+
+    /// Why loaded code has left memory so far.
+    pub fn evictions(&self) -> &Evictions {
+        self.node.code.evictions()
+    }
+
+    /// Releases expired and over-budget code now rather than at the next housekeeping tick.
+    pub async fn run_pending_tasks(&self) {
+        self.node.code.run_pending_tasks().await;
+    }
+}
+
+async fn housekeeping(node: Weak<Node>) {
+    let mut tick = tokio::time::interval(HOUSEKEEPING_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Some(node) = node.upgrade() else { return };
+        node.code.run_pending_tasks().await;
+    }
+}
