@@ -1,5 +1,6 @@
 //! Log output: human-readable by default, JSON lines for machines.
 
+use std::io::IsTerminal;
 use tracing_subscriber::EnvFilter;
 use wasmgate_config::LogFormat;
 
@@ -12,6 +13,7 @@ pub fn init(format: LogFormat) {
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Json => builder.json().try_init(),

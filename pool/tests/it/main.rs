@@ -1,0 +1,16 @@
+//! The pool against real guest components, in process: calls, limits, scale to zero, single flight.
+
+mod calls;
+mod harness;
+mod limits;
+mod scaling;
+
+/// Every guest some module here exercises.
+mod covered {
+    pub(crate) use crate::calls::*;
+    pub(crate) use crate::limits::*;
+    pub(crate) use crate::scaling::*;
+}
+
+wasmgate_tests::foreach_http!(harness::assert_test_exists);
+wasmgate_tests::foreach_limits!(harness::assert_test_exists);
