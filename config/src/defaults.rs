@@ -1,0 +1,93 @@
+//! Every default and bound of the server settings, each with the reason for its value.
+//!
+//! `config/examples/wasmgate.toml` lists the same values; a test keeps the two in step.
+
+use crate::byte_size::ByteSize;
+use crate::duration::HumanDuration;
+use crate::log_format::LogFormat;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+/// Where the gateway listens: loopback only, so a first run exposes nothing to the network.
+pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8080);
+
+/// Where the registry and artifacts live: beside the working directory, easy to find and delete.
+pub const DEFAULT_DATA_DIR: &str = "./wasmgate-data";
+
+/// Human-readable logs: the first reader is a developer at a terminal.
+pub const DEFAULT_LOG_FORMAT: LogFormat = LogFormat::Human;
+
+/// Largest deploy body: a release-built component with its dependencies is a few MiB; 64MiB
+/// leaves room for big ones while bounding what one upload can make the node buffer.
+pub const DEFAULT_MAX_MODULE_SIZE: ByteSize = ByteSize::mib(64);
+
+/// How long SIGTERM waits for in-flight requests: matches Kubernetes' default
+/// `terminationGracePeriodSeconds`, so the orchestrator does not kill us mid-drain.
+pub const DEFAULT_SHUTDOWN_GRACE: HumanDuration =
+    HumanDuration::from_duration(Duration::from_secs(30));
+
+/// Idle time before a function scales to zero: long enough that steady low traffic stays warm,
+/// short enough that thousands of idle functions do not pin memory.
+pub const DEFAULT_IDLE_TIMEOUT: HumanDuration =
+    HumanDuration::from_duration(Duration::from_secs(5 * 60));
+
+/// Per-request time limit: generous for an HTTP handler, and below the 60s idle timeout of
+/// common load balancers, so the caller sees our 504 rather than a dropped connection.
+pub const DEFAULT_TIMEOUT: HumanDuration = HumanDuration::from_duration(Duration::from_secs(30));
+
+/// Linear memory per instance: ample for typical handlers, and 100 concurrent instances of one
+/// function stay within a small node's RAM.
+pub const DEFAULT_MEMORY: ByteSize = ByteSize::mib(128);
+
+/// Requests one function serves at once before queueing: matches [`DEFAULT_MAX_INSTANCES`], since
+/// every request runs on its own instance.
+pub const DEFAULT_MAX_CONCURRENCY: u32 = 100;
+
+/// Live instances of one function: a tenth of [`DEFAULT_POOL_INSTANCES`], so one busy function
+/// cannot take every slot on the node.
+pub const DEFAULT_MAX_INSTANCES: u32 = 100;
+
+/// Instances kept ready when idle: none, so an idle function costs nothing.
+pub const DEFAULT_MIN_INSTANCES: u32 = 0;
+
+/// Wait for a concurrency slot before answering 429: absorbs a burst without letting a queue
+/// build up that clients would time out in anyway.
+pub const DEFAULT_QUEUE_TIMEOUT: HumanDuration =
+    HumanDuration::from_duration(Duration::from_secs(1));
+
+/// Memory for loaded code on the node: a hello-world artifact is well under 1MiB, so hundreds of
+/// warm functions fit; past it the least valuable warm functions are evicted.
+pub const DEFAULT_CODE_BUDGET: ByteSize = ByteSize::gib(1);
+
+/// Pooling-allocator slots, the node's ceiling on live instances: slots only reserve virtual
+/// address space, so 1000 is cheap on 64-bit hosts and covers a busy 2-core node.
+pub const DEFAULT_POOL_INSTANCES: u32 = 1000;
+
+/// Ceiling on one instance's linear memory: the node refuses manifests above it, and each slot
+/// reserves this much address space.
+pub const DEFAULT_MAX_MEMORY: ByteSize = ByteSize::gib(1);
+
+/// Wasm stack per call: double wasmtime's 512KiB default, for recursive guests such as parsers,
+/// and still below [`MAX_WASM_STACK`].
+pub const DEFAULT_WASM_STACK: ByteSize = ByteSize::mib(1);
+
+/// Epoch tick: a spinning guest yields its thread at least this often, and timeouts are this
+/// precise; 10ms keeps the ticker thread's cost negligible.
+pub const DEFAULT_EPOCH_TICK: HumanDuration =
+    HumanDuration::from_duration(Duration::from_millis(10));
+
+/// Fastest allowed epoch tick: below it, the ticker and the yields it causes cost real CPU.
+pub const MIN_EPOCH_TICK: Duration = Duration::from_millis(1);
+
+/// Slowest allowed epoch tick: above it, one spinning guest stalls its neighbours noticeably.
+pub const MAX_EPOCH_TICK: Duration = Duration::from_secs(1);
+
+/// Smallest memory limit: one WebAssembly page; nothing runs in less.
+pub const MIN_MEMORY: ByteSize = ByteSize::kib(64);
+
+/// Wasm stack must stay below this: wasmtime runs each async call on a 2MiB native stack by
+/// default, and refuses a wasm stack that would not fit in it.
+pub const MAX_WASM_STACK: ByteSize = ByteSize::mib(2);
+
+/// Smallest wasm stack: below it, ordinary Rust guests overflow in their first calls.
+pub const MIN_WASM_STACK: ByteSize = ByteSize::kib(64);

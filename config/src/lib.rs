@@ -1,0 +1,61 @@
+//! Typed configuration for wasmgate: the server [`Settings`] a node starts with, layered from
+//! defaults, a TOML file, `WASMGATE_*` variables and flags by [`load`]; the function [`Manifest`]
+//! a deploy sends, merged with the node's defaults into [`FunctionSettings`] by
+//! [`Manifest::resolve`]; and the validated values both are made of ([`FunctionName`],
+//! [`ByteSize`], [`HumanDuration`], [`Route`], [`Subject`]), which cannot hold an invalid value.
+//!
+//! It does no I/O beyond reading the one settings file, never reads the process environment
+//! (the caller passes it in), and knows nothing of HTTP, wasmtime or async runtimes. Every
+//! default is a documented constant in [`defaults`]; `config/examples/wasmgate.toml` lists them.
+//!
+//! ```no_run
+//! use std::collections::BTreeMap;
+//! use wasmgate_config::{Manifest, Overrides, Sources};
+//!
+//! # fn main() -> Result<(), wasmgate_config::Error> {
+//! let env: BTreeMap<String, String> =
+//!     std::env::vars().filter(|(k, _)| k.starts_with("WASMGATE_")).collect();
+//! let settings = wasmgate_config::load(Sources {
+//!     file: Some(std::path::Path::new("wasmgate.toml")),
+//!     env: &env,
+//!     overrides: Overrides::default(),
+//! })?;
+//!
+//! let manifest = Manifest::from_toml("[limits]\nmemory = \"64MiB\"\ntimeout = \"5s\"\n")?;
+//! let function = manifest.resolve(&settings.defaults, &settings.pool)?;
+//! assert_eq!(function.memory, 64 << 20);
+//! # Ok(()) }
+//! ```
+
+#![deny(missing_docs)]
+
+mod byte_size;
+mod config_value;
+pub mod defaults;
+mod duration;
+mod error;
+mod load;
+mod log_format;
+mod manifest;
+mod name;
+mod resolve;
+mod route;
+mod settings;
+mod subject;
+mod validate;
+
+pub use byte_size::ByteSize;
+pub use config_value::ConfigValue;
+pub use duration::HumanDuration;
+pub use error::{Error, Result};
+pub use load::{
+    ENV_ADMIN_TOKEN, ENV_DATA_DIR, ENV_LISTEN, ENV_LOG_FORMAT, ENV_TRUSTED_ISSUERS, Overrides,
+    Sources, load,
+};
+pub use log_format::LogFormat;
+pub use manifest::{HttpSection, LimitsSection, Manifest, ScaleSection, Trigger};
+pub use name::{FunctionName, MAX_NAME_LEN};
+pub use resolve::FunctionSettings;
+pub use route::{MAX_ROUTE_LEN, RESERVED_PREFIXES, Route};
+pub use settings::{FunctionDefaults, PoolSettings, Settings};
+pub use subject::{MAX_SUBJECT_LEN, Subject};

@@ -1,0 +1,173 @@
+//! Layering: defaults < settings file < `WASMGATE_*` environment < command-line flags.
+
+use crate::error::{Error, Result, describe_toml};
+use crate::log_format::LogFormat;
+use crate::settings::Settings;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Environment variable overriding [`Settings::listen`].
+pub const ENV_LISTEN: &str = "WASMGATE_LISTEN";
+/// Environment variable overriding [`Settings::data_dir`].
+pub const ENV_DATA_DIR: &str = "WASMGATE_DATA_DIR";
+/// Environment variable replacing [`Settings::trusted_issuers`], comma-separated.
+pub const ENV_TRUSTED_ISSUERS: &str = "WASMGATE_TRUSTED_ISSUERS";
+/// Environment variable overriding [`Settings::admin_token`].
+pub const ENV_ADMIN_TOKEN: &str = "WASMGATE_ADMIN_TOKEN";
+/// Environment variable overriding [`Settings::log_format`].
+pub const ENV_LOG_FORMAT: &str = "WASMGATE_LOG_FORMAT";
+
+/// Where [`load`] takes settings from.
+pub struct Sources<'a> {
+    /// A TOML settings file, if one was named (`--config`).
+    pub file: Option<&'a Path>,
+    /// The environment; the caller passes it so tests need not touch the process's own.
+    pub env: &'a BTreeMap<String, String>,
+    /// Command-line flags, the top layer.
+    pub overrides: Overrides,
+}
+
+/// Settings given as command-line flags; `None` and empty lists leave lower layers alone.
+#[derive(Clone, Default, PartialEq)]
+pub struct Overrides {
+    /// `--listen`.
+    pub listen: Option<SocketAddr>,
+    /// `--data-dir`.
+    pub data_dir: Option<PathBuf>,
+    /// `--trust`: added to the issuers from the file or environment.
+    pub trust: Vec<String>,
+    /// `--policy`: added to the policies from the file.
+    pub policies: Vec<PathBuf>,
+    /// `--log-format`.
+    pub log_format: Option<LogFormat>,
+    /// The admin token; an empty one leaves lower layers alone.
+    pub admin_token: Option<String>,
+}
+
+/// Shows every flag except the admin token's value.
+impl std::fmt::Debug for Overrides {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Overrides")
+            .field("listen", &self.listen)
+            .field("data_dir", &self.data_dir)
+            .field("trust", &self.trust)
+            .field("policies", &self.policies)
+            .field("log_format", &self.log_format)
+            .field(
+                "admin_token",
+                &self.admin_token.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
+}
+
+/// Builds the settings from defaults, then the file, then the environment, then the flags, and
+/// [validates](Settings::validate) the result.
+///
+/// Each layer replaces what the one below set, except `--trust` and `--policy`, which add to the
+/// lists below them. A variable set to the empty string counts as unset, so an empty
+/// `WASMGATE_ADMIN_TOKEN` cannot switch off a token from the file. Other `WASMGATE_*` variables
+/// are ignored.
+pub fn load(sources: Sources<'_>) -> Result<Settings> {
+    let mut settings = match sources.file {
+        Some(path) => read_file(path)?,
+        None => Settings::default(),
+    };
+    apply_env(&mut settings, sources.env)?;
+    apply_overrides(&mut settings, sources.overrides);
+    if settings.admin_token.as_deref() == Some("") {
+        settings.admin_token = None;
+    }
+    dedup(&mut settings.trusted_issuers);
+    dedup(&mut settings.policies);
+    settings.validate()?;
+    Ok(settings)
+}
+
+fn read_file(path: &Path) -> Result<Settings> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::ReadFile {
+        path: path.to_owned(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|e| Error::ParseFile {
+        path: path.to_owned(),
+        reason: describe_toml(&text, &e),
+    })
+}
+
+fn apply_env(settings: &mut Settings, env: &BTreeMap<String, String>) -> Result<()> {
+    let var = |name: &str| env.get(name).map(String::as_str).filter(|v| !v.is_empty());
+    if let Some(value) = var(ENV_LISTEN) {
+        settings.listen = value.trim().parse().map_err(|_| Error::InvalidEnv {
+            var: ENV_LISTEN.to_owned(),
+            reason: format!(
+                "`{}` is not an address: write IP:PORT, e.g. `127.0.0.1:8080`",
+                value.escape_debug()
+            ),
+        })?;
+    }
+    if let Some(value) = var(ENV_DATA_DIR) {
+        settings.data_dir = PathBuf::from(value);
+    }
+    if let Some(value) = var(ENV_TRUSTED_ISSUERS) {
+        settings.trusted_issuers = value
+            .split(',')
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .map(str::to_owned)
+            .collect();
+    }
+    if let Some(value) = var(ENV_ADMIN_TOKEN) {
+        settings.admin_token = Some(value.to_owned());
+    }
+    if let Some(value) = var(ENV_LOG_FORMAT) {
+        settings.log_format = value.parse().map_err(|_| Error::InvalidEnv {
+            var: ENV_LOG_FORMAT.to_owned(),
+            reason: format!(
+                "`{}` is not a log format: use `human` or `json`",
+                value.escape_debug()
+            ),
+        })?;
+    }
+    Ok(())
+}
+
+fn apply_overrides(settings: &mut Settings, overrides: Overrides) {
+    let Overrides {
+        listen,
+        data_dir,
+        trust,
+        policies,
+        log_format,
+        admin_token,
+    } = overrides;
+    if let Some(listen) = listen {
+        settings.listen = listen;
+    }
+    if let Some(data_dir) = data_dir {
+        settings.data_dir = data_dir;
+    }
+    settings.trusted_issuers.extend(trust);
+    settings.policies.extend(policies);
+    if let Some(log_format) = log_format {
+        settings.log_format = log_format;
+    }
+    if let Some(token) = admin_token.filter(|t| !t.is_empty()) {
+        settings.admin_token = Some(token);
+    }
+}
+
+/// Drops repeats, keeping the first of each, so a key given in two layers is listed once.
+fn dedup<T: PartialEq>(items: &mut Vec<T>) {
+    let mut kept: Vec<T> = Vec::with_capacity(items.len());
+    for item in items.drain(..) {
+        if !kept.contains(&item) {
+            kept.push(item);
+        }
+    }
+    *items = kept;
+}
+
+#[cfg(test)]
+mod tests;

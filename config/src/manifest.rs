@@ -1,0 +1,176 @@
+//! The function manifest: the optional TOML a deploy sends beside the component.
+
+use crate::byte_size::ByteSize;
+use crate::config_value::{ConfigValue, check_env_name};
+use crate::defaults::MIN_MEMORY;
+use crate::duration::HumanDuration;
+use crate::error::{Error, Result, describe_toml};
+use crate::route::Route;
+use crate::subject::Subject;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashSet};
+
+/// How one function wants to be served; every section and key is optional.
+///
+/// Plain data: [`Manifest::from_toml`] checks it, [`Manifest::resolve`] fills the gaps from the
+/// node's defaults.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Manifest {
+    /// Extra HTTP routes (`[http]`).
+    #[serde(skip_serializing_if = "is_default")]
+    pub http: HttpSection,
+    /// Instances and concurrency (`[scale]`).
+    #[serde(skip_serializing_if = "is_default")]
+    pub scale: ScaleSection,
+    /// Memory and time per request (`[limits]`).
+    #[serde(skip_serializing_if = "is_default")]
+    pub limits: LimitsSection,
+    /// Subjects whose messages invoke the function (`[[triggers]]`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub triggers: Vec<Trigger>,
+    /// Values the guest reads through `wasi:config` (`[config]`).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub config: BTreeMap<String, ConfigValue>,
+}
+
+/// Extra HTTP routes beyond `/fn/{name}` (`[http]`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpSection {
+    /// Path patterns that invoke the function with the full request path.
+    pub routes: Vec<Route>,
+}
+
+/// Instances and concurrency (`[scale]`); a missing key takes the node's `[defaults]` value.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ScaleSection {
+    /// Instances kept ready even when idle; above 0 the function never scales to zero.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_instances: Option<u32>,
+    /// Most live instances; at least 1.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_instances: Option<u32>,
+    /// Most requests served at once before queueing; at least 1.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_concurrency: Option<u32>,
+    /// Time without work before scaling to zero; zero releases it as soon as it is idle.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub idle_timeout: Option<HumanDuration>,
+}
+
+/// Memory and time per request (`[limits]`); a missing key takes the node's `[defaults]` value.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsSection {
+    /// Linear memory per instance; growing past it traps. At most the node's `pool.max_memory`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory: Option<ByteSize>,
+    /// Time one request may run before it is answered 504; never zero.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<HumanDuration>,
+}
+
+/// One subscription that invokes the function per message (`[[triggers]]`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Trigger {
+    /// Subject or pattern to listen on.
+    pub subject: Subject,
+    /// Queue group: set it so each message goes to one node of the group instead of all of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue: Option<String>,
+}
+
+impl Manifest {
+    /// Parses and [checks](Manifest::validate) a manifest; errors carry the line and column.
+    pub fn from_toml(text: &str) -> Result<Manifest> {
+        let manifest: Manifest = toml::from_str(text).map_err(|e| Error::InvalidManifest {
+            reason: describe_toml(text, &e),
+        })?;
+        manifest.validate()?;
+        Ok(manifest)
+    }
+
+    /// Checks what can be checked without the node's settings; [`Manifest::resolve`] checks the rest.
+    pub fn validate(&self) -> Result<()> {
+        let scale = &self.scale;
+        ensure(scale.max_instances != Some(0), || {
+            "scale.max_instances is 0: allow at least 1".into()
+        })?;
+        ensure(scale.max_concurrency != Some(0), || {
+            "scale.max_concurrency is 0: allow at least 1".into()
+        })?;
+        if let (Some(min), Some(max)) = (scale.min_instances, scale.max_instances) {
+            ensure(min <= max, || {
+                format!(
+                    "scale.min_instances {min} exceeds scale.max_instances {max}: lower the first or raise the second"
+                )
+            })?;
+        }
+        if let Some(memory) = self.limits.memory {
+            ensure(memory >= MIN_MEMORY, || {
+                format!(
+                    "limits.memory {memory} is below one WebAssembly page: set at least `{MIN_MEMORY}`"
+                )
+            })?;
+        }
+        ensure(!self.limits.timeout.is_some_and(|t| t.is_zero()), || {
+            "limits.timeout is zero: give requests time to run, e.g. `30s`".into()
+        })?;
+        let mut routes = HashSet::new();
+        for route in &self.http.routes {
+            ensure(routes.insert(route), || {
+                format!("http.routes lists `{route}` twice: remove one")
+            })?;
+        }
+        let mut triggers = HashSet::new();
+        for trigger in &self.triggers {
+            if let Some(queue) = &trigger.queue {
+                ensure(
+                    !queue.is_empty()
+                        && !queue.chars().any(|c| c.is_whitespace() || c.is_control()),
+                    || {
+                        format!(
+                            "triggers queue `{}` is invalid: name the group with printable characters and no spaces, or leave it out",
+                            queue.escape_debug()
+                        )
+                    },
+                )?;
+            }
+            ensure(triggers.insert(trigger), || {
+                format!(
+                    "triggers lists subject `{}` twice with the same queue: remove one",
+                    trigger.subject
+                )
+            })?;
+        }
+        for (key, value) in &self.config {
+            ensure(!key.is_empty(), || {
+                "config has an empty key: name every value".into()
+            })?;
+            if let ConfigValue::Env { env } = value {
+                check_env_name(key, env)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether a section equals its default, so serializing leaves it out.
+fn is_default<T: Default + PartialEq>(section: &T) -> bool {
+    *section == T::default()
+}
+
+/// `Ok` when `ok`, else [`Error::InvalidManifest`] with the reason built only on failure.
+pub(crate) fn ensure(ok: bool, reason: impl FnOnce() -> String) -> Result<()> {
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidManifest { reason: reason() })
+    }
+}
+
+#[cfg(test)]
+mod tests;

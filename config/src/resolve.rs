@@ -1,0 +1,138 @@
+//! A manifest merged with the node's defaults: the limits one function actually runs with.
+
+use crate::defaults::MIN_MEMORY;
+use crate::error::Result;
+use crate::manifest::{Manifest, ensure};
+use crate::settings::{FunctionDefaults, PoolSettings};
+use std::fmt::Display;
+use std::time::Duration;
+
+/// The limits and scaling one function runs with, every gap in its manifest filled.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FunctionSettings {
+    /// Instances kept ready even when idle; above 0 the function never scales to zero.
+    pub min_instances: u32,
+    /// Most live instances; at least 1.
+    pub max_instances: u32,
+    /// Most requests served at once before queueing; at least 1.
+    pub max_concurrency: u32,
+    /// Time without work before scaling to zero.
+    pub idle_timeout: Duration,
+    /// Linear memory per instance, in bytes.
+    pub memory: u64,
+    /// Time one request may run; never zero.
+    pub timeout: Duration,
+    /// Wait for a concurrency slot before answering 429; zero refuses at once.
+    pub queue_timeout: Duration,
+}
+
+/// A value and the key it came from, so an error names the key the user should change.
+struct Picked<T> {
+    value: T,
+    key: &'static str,
+}
+
+/// The manifest's value under `key` if set, else the node default under `default_key`.
+fn pick<T>(set: Option<T>, key: &'static str, default: T, default_key: &'static str) -> Picked<T> {
+    match set {
+        Some(value) => Picked { value, key },
+        None => Picked {
+            value: default,
+            key: default_key,
+        },
+    }
+}
+
+impl<T: Display> Display for Picked<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.key, self.value)
+    }
+}
+
+impl Manifest {
+    /// Fills every key the manifest leaves out from `defaults`, then checks the result against
+    /// what this node can run: a manifest that resolves here deploys here.
+    ///
+    /// Refuses, naming the key to change: a memory limit above `pool.max_memory` or below one
+    /// page, a zero timeout, `min_instances` above `max_instances` or `pool.instances`, and zero
+    /// `max_instances` or `max_concurrency`.
+    pub fn resolve(
+        &self,
+        defaults: &FunctionDefaults,
+        pool: &PoolSettings,
+    ) -> Result<FunctionSettings> {
+        self.validate()?;
+        let (scale, limits) = (&self.scale, &self.limits);
+        let min = pick(
+            scale.min_instances,
+            "scale.min_instances",
+            defaults.min_instances,
+            "defaults.min_instances",
+        );
+        let max = pick(
+            scale.max_instances,
+            "scale.max_instances",
+            defaults.max_instances,
+            "defaults.max_instances",
+        );
+        let concurrency = pick(
+            scale.max_concurrency,
+            "scale.max_concurrency",
+            defaults.max_concurrency,
+            "defaults.max_concurrency",
+        );
+        let memory = pick(
+            limits.memory,
+            "limits.memory",
+            defaults.memory,
+            "defaults.memory",
+        );
+        let timeout = pick(
+            limits.timeout,
+            "limits.timeout",
+            defaults.timeout,
+            "defaults.timeout",
+        );
+
+        ensure(max.value >= 1, || {
+            format!("{max}: allow at least 1 instance")
+        })?;
+        ensure(concurrency.value >= 1, || {
+            format!("{concurrency}: allow at least 1 request at a time")
+        })?;
+        ensure(min.value <= max.value, || {
+            format!("{min} exceeds {max}: set both in [scale]")
+        })?;
+        ensure(min.value <= pool.instances, || {
+            format!(
+                "{min} exceeds the node's pool.instances {}: keep fewer instances ready",
+                pool.instances
+            )
+        })?;
+        ensure(memory.value <= pool.max_memory, || {
+            format!(
+                "{memory} exceeds the node's pool.max_memory {}",
+                pool.max_memory
+            )
+        })?;
+        ensure(memory.value >= MIN_MEMORY, || {
+            format!("{memory} is below one WebAssembly page ({MIN_MEMORY})")
+        })?;
+        ensure(!timeout.value.is_zero(), || {
+            format!("{timeout}: give requests time to run, e.g. `30s`")
+        })?;
+
+        Ok(FunctionSettings {
+            min_instances: min.value,
+            max_instances: max.value,
+            max_concurrency: concurrency.value,
+            idle_timeout: scale.idle_timeout.unwrap_or(defaults.idle_timeout).get(),
+            memory: memory.value.bytes(),
+            timeout: timeout.value.get(),
+            queue_timeout: defaults.queue_timeout.get(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,159 @@
+use super::*;
+use crate::byte_size::ByteSize;
+use crate::error::Error;
+
+fn resolve(text: &str) -> Result<FunctionSettings> {
+    Manifest::from_toml(text)?.resolve(&FunctionDefaults::default(), &PoolSettings::default())
+}
+
+fn refused(text: &str, defaults: &FunctionDefaults, pool: &PoolSettings) -> String {
+    match Manifest::from_toml(text).and_then(|m| m.resolve(defaults, pool)) {
+        Err(e @ Error::InvalidManifest { .. }) => {
+            assert_eq!(e.code(), "invalid_manifest");
+            e.to_string()
+        }
+        other => panic!("{text:?} should be refused, got {other:?}"),
+    }
+}
+
+#[test]
+fn an_empty_manifest_gets_every_node_default() {
+    let f = resolve("").unwrap();
+    assert_eq!(
+        f,
+        FunctionSettings {
+            min_instances: 0,
+            max_instances: 100,
+            max_concurrency: 100,
+            idle_timeout: Duration::from_secs(300),
+            memory: 128 << 20,
+            timeout: Duration::from_secs(30),
+            queue_timeout: Duration::from_secs(1),
+        }
+    );
+}
+
+#[test]
+fn manifest_values_win_over_defaults_key_by_key() {
+    let f =
+        resolve("[scale]\nmax_instances = 3\nidle_timeout = \"10s\"\n[limits]\nmemory = \"64MiB\"")
+            .unwrap();
+    assert_eq!(f.max_instances, 3);
+    assert_eq!(f.idle_timeout, Duration::from_secs(10));
+    assert_eq!(f.memory, 64 << 20);
+    assert_eq!(
+        f.max_concurrency, 100,
+        "unset keys still come from the defaults"
+    );
+    assert_eq!(f.timeout, Duration::from_secs(30));
+}
+
+#[test]
+fn node_defaults_fill_what_the_manifest_leaves_out() {
+    let defaults = FunctionDefaults {
+        timeout: "2s".parse().unwrap(),
+        memory: ByteSize::mib(32),
+        queue_timeout: "0s".parse().unwrap(),
+        ..FunctionDefaults::default()
+    };
+    let f = Manifest::default()
+        .resolve(&defaults, &PoolSettings::default())
+        .unwrap();
+    assert_eq!(
+        (f.timeout, f.memory, f.queue_timeout),
+        (Duration::from_secs(2), 32 << 20, Duration::ZERO)
+    );
+}
+
+#[test]
+fn zero_idle_timeout_is_allowed() {
+    assert_eq!(
+        resolve("[scale]\nidle_timeout = \"0s\"")
+            .unwrap()
+            .idle_timeout,
+        Duration::ZERO
+    );
+}
+
+#[test]
+fn limits_the_node_cannot_honour_are_refused_naming_the_key() {
+    let (defaults, pool) = (FunctionDefaults::default(), PoolSettings::default());
+    let message = refused("[limits]\nmemory = \"2GiB\"", &defaults, &pool);
+    assert_eq!(
+        message,
+        "invalid manifest: limits.memory 2GiB exceeds the node's pool.max_memory 1GiB"
+    );
+    let message = refused("[scale]\nmin_instances = 101", &defaults, &pool);
+    assert!(
+        message.contains("scale.min_instances 101 exceeds defaults.max_instances 100"),
+        "{message}"
+    );
+    let small_pool = PoolSettings {
+        instances: 4,
+        ..PoolSettings::default()
+    };
+    let message = refused(
+        "[scale]\nmin_instances = 5\nmax_instances = 10",
+        &defaults,
+        &small_pool,
+    );
+    assert!(
+        message.contains("exceeds the node's pool.instances 4"),
+        "{message}"
+    );
+}
+
+#[test]
+fn unvalidated_defaults_are_caught_too() {
+    let pool = PoolSettings::default();
+    for (defaults, hint) in [
+        (
+            FunctionDefaults {
+                timeout: "0s".parse().unwrap(),
+                ..FunctionDefaults::default()
+            },
+            "defaults.timeout 0s",
+        ),
+        (
+            FunctionDefaults {
+                max_concurrency: 0,
+                ..FunctionDefaults::default()
+            },
+            "defaults.max_concurrency 0",
+        ),
+        (
+            FunctionDefaults {
+                max_instances: 0,
+                ..FunctionDefaults::default()
+            },
+            "defaults.max_instances 0",
+        ),
+        (
+            FunctionDefaults {
+                memory: ByteSize::gib(4),
+                ..FunctionDefaults::default()
+            },
+            "defaults.memory 4GiB exceeds",
+        ),
+        (
+            FunctionDefaults {
+                memory: ByteSize::from_bytes(1),
+                ..FunctionDefaults::default()
+            },
+            "below one WebAssembly page",
+        ),
+    ] {
+        let message = refused("", &defaults, &pool);
+        assert!(message.contains(hint), "{hint}: {message}");
+    }
+}
+
+#[test]
+fn resolve_checks_manifests_that_skipped_from_toml() {
+    let mut m = Manifest::default();
+    m.scale.max_concurrency = Some(0);
+    let e = m
+        .resolve(&FunctionDefaults::default(), &PoolSettings::default())
+        .unwrap_err();
+    assert!(e.to_string().contains("scale.max_concurrency is 0"), "{e}");
+}

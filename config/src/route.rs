@@ -1,0 +1,145 @@
+//! Extra HTTP paths a function asks to serve, in matchit syntax (`/api/{id}`, `/files/{*rest}`).
+
+use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// Longest route: far beyond any real path, short enough to keep the route table small.
+pub const MAX_ROUTE_LEN: usize = 1024;
+
+/// First path segments the gateway serves itself; a manifest route may not start with one.
+pub const RESERVED_PREFIXES: [&str; 8] = [
+    "functions",
+    "fn",
+    "publish",
+    "async",
+    "calls",
+    "metrics",
+    "healthz",
+    "readyz",
+];
+
+/// A path pattern that invokes a function with the full request path.
+///
+/// Starts with `/`, has no whitespace, `?` or `#`, at most one `{param}` per segment and a
+/// `{*catch_all}` only as the whole last segment; `{{` and `}}` are literal braces. Its first
+/// segment may not be one the gateway serves itself (see [`RESERVED_PREFIXES`]): `/fnord` is fine,
+/// `/fn` and `/fn/x` are not.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Route(String);
+
+impl Route {
+    /// The pattern as text, ready for `matchit::Router::insert`.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Route {
+    type Error = Error;
+
+    fn try_from(route: String) -> Result<Self> {
+        match check(&route) {
+            Ok(()) => Ok(Route(route)),
+            Err(reason) => Err(Error::InvalidRoute { route, reason }),
+        }
+    }
+}
+
+fn check(route: &str) -> std::result::Result<(), String> {
+    if !route.starts_with('/') {
+        return Err("start it with '/', e.g. `/api/{id}`".into());
+    }
+    if route.len() > MAX_ROUTE_LEN {
+        return Err(format!(
+            "it is {} bytes long; use at most {MAX_ROUTE_LEN}",
+            route.len()
+        ));
+    }
+    if let Some(c) = route
+        .chars()
+        .find(|c| c.is_whitespace() || c.is_control() || *c == '?' || *c == '#')
+    {
+        return Err(format!(
+            "remove the {c:?}: a route is a path, without spaces, query or fragment"
+        ));
+    }
+    let segments: Vec<&str> = route[1..].split('/').collect();
+    if let Some(reserved) = RESERVED_PREFIXES.iter().find(|p| **p == segments[0]) {
+        return Err(format!(
+            "`/{reserved}` belongs to the gateway; pick a path outside /{}",
+            RESERVED_PREFIXES.join(", /")
+        ));
+    }
+    let last = segments.len() - 1;
+    for (i, segment) in segments.iter().enumerate() {
+        check_segment(segment, i == last)?;
+    }
+    Ok(())
+}
+
+/// Checks the matchit rules for one segment: braces paired or doubled, one parameter at most,
+/// parameter names of letters, digits and `_`, a catch-all only as the whole last segment.
+fn check_segment(segment: &str, is_last: bool) -> std::result::Result<(), String> {
+    let mut params = 0;
+    let mut rest = segment;
+    while let Some(i) = rest.find(['{', '}']) {
+        let (brace, after) = (&rest[i..=i], &rest[i + 1..]);
+        if after.starts_with(brace) {
+            rest = &after[1..];
+            continue;
+        }
+        if brace == "}" {
+            return Err("unmatched '}': write `}}` for a literal brace".into());
+        }
+        let end = after.find('}').ok_or(
+            "unclosed '{': close the parameter with '}', or write `{{` for a literal brace",
+        )?;
+        let name = &after[..end];
+        let catch_all = name.strip_prefix('*');
+        let bare = catch_all.unwrap_or(name);
+        if bare.is_empty() || !bare.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(format!(
+                "parameter `{{{name}}}`: name it with letters, digits and '_', e.g. `{{id}}`"
+            ));
+        }
+        if catch_all.is_some() && (!is_last || segment.len() != name.len() + 2) {
+            return Err(format!(
+                "`{{{name}}}` catches the rest of the path: make it the whole last segment"
+            ));
+        }
+        params += 1;
+        if params > 1 {
+            return Err(format!(
+                "segment `{segment}` has more than one parameter; use one per segment"
+            ));
+        }
+        rest = &after[end + 1..];
+    }
+    Ok(())
+}
+
+impl FromStr for Route {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        Self::try_from(s.to_owned())
+    }
+}
+
+impl fmt::Display for Route {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<Route> for String {
+    fn from(route: Route) -> String {
+        route.0
+    }
+}
+
+#[cfg(test)]
+mod tests;

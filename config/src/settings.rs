@@ -1,0 +1,144 @@
+//! The gateway's own settings: what `wasmgate serve` reads from its TOML file, env and flags.
+
+use crate::byte_size::ByteSize;
+use crate::defaults::*;
+use crate::duration::HumanDuration;
+use crate::log_format::LogFormat;
+use serde::Deserialize;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Everything one gateway node needs to start; every key is optional in the file.
+///
+/// Build it with [`load`](crate::load), which layers file, environment and flags and then
+/// [validates](Settings::validate) the result.
+#[derive(Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Address to listen on; port 0 picks a free one.
+    pub listen: SocketAddr,
+    /// Directory holding the registry and the precompiled artifacts.
+    pub data_dir: PathBuf,
+    /// Bearer token the admin API and publishing require; `None` or empty leaves them open.
+    pub admin_token: Option<String>,
+    /// Issuer public keys (base64url Ed25519) whose signed components may be deployed.
+    pub trusted_issuers: Vec<String>,
+    /// Rego policy files consulted at admission.
+    pub policies: Vec<PathBuf>,
+    /// Shape of log lines.
+    pub log_format: LogFormat,
+    /// Largest deploy body accepted.
+    pub max_module_size: ByteSize,
+    /// How long SIGTERM waits for in-flight requests; zero stops at once.
+    pub shutdown_grace: HumanDuration,
+    /// Limits and scaling for functions whose manifest leaves them out (`[defaults]`).
+    pub defaults: FunctionDefaults,
+    /// The node-wide instance pool (`[pool]`).
+    pub pool: PoolSettings,
+}
+
+/// What a function gets for each manifest key it leaves out (`[defaults]`).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FunctionDefaults {
+    /// Time without work before a function scales to zero; zero releases it as soon as it is idle.
+    pub idle_timeout: HumanDuration,
+    /// Per-request time limit; never zero.
+    pub timeout: HumanDuration,
+    /// Linear memory per instance; at most `pool.max_memory`.
+    pub memory: ByteSize,
+    /// Requests one function serves at once; at least 1.
+    pub max_concurrency: u32,
+    /// Live instances of one function; at least 1.
+    pub max_instances: u32,
+    /// Instances kept ready even when idle; above 0 the function never scales to zero.
+    pub min_instances: u32,
+    /// Bounded wait for a concurrency slot before answering 429; zero refuses at once.
+    pub queue_timeout: HumanDuration,
+}
+
+/// The node-wide pool every function's instances come from (`[pool]`).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PoolSettings {
+    /// Memory budget for loaded code; past it the least valuable warm functions are evicted.
+    pub code_budget: ByteSize,
+    /// Pooling-allocator slots: the most live instances this node runs at once.
+    pub instances: u32,
+    /// Ceiling on one instance's linear memory; manifests asking for more are refused.
+    pub max_memory: ByteSize,
+    /// Wasm stack per call; between [`MIN_WASM_STACK`] and [`MAX_WASM_STACK`] (exclusive).
+    pub wasm_stack: ByteSize,
+    /// How often long-running guests yield and deadlines are checked; 1ms to 1s.
+    pub epoch_tick: HumanDuration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            listen: DEFAULT_LISTEN,
+            data_dir: PathBuf::from(DEFAULT_DATA_DIR),
+            admin_token: None,
+            trusted_issuers: Vec::new(),
+            policies: Vec::new(),
+            log_format: DEFAULT_LOG_FORMAT,
+            max_module_size: DEFAULT_MAX_MODULE_SIZE,
+            shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+            defaults: FunctionDefaults::default(),
+            pool: PoolSettings::default(),
+        }
+    }
+}
+
+impl Default for FunctionDefaults {
+    fn default() -> Self {
+        FunctionDefaults {
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            timeout: DEFAULT_TIMEOUT,
+            memory: DEFAULT_MEMORY,
+            max_concurrency: DEFAULT_MAX_CONCURRENCY,
+            max_instances: DEFAULT_MAX_INSTANCES,
+            min_instances: DEFAULT_MIN_INSTANCES,
+            queue_timeout: DEFAULT_QUEUE_TIMEOUT,
+        }
+    }
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        PoolSettings {
+            code_budget: DEFAULT_CODE_BUDGET,
+            instances: DEFAULT_POOL_INSTANCES,
+            max_memory: DEFAULT_MAX_MEMORY,
+            wasm_stack: DEFAULT_WASM_STACK,
+            epoch_tick: DEFAULT_EPOCH_TICK,
+        }
+    }
+}
+
+/// Shows every field except the admin token's value, so settings can be logged.
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let token = self
+            .admin_token
+            .as_deref()
+            .filter(|t| !t.is_empty())
+            .map(|_| "<redacted>");
+        f.debug_struct("Settings")
+            .field("listen", &self.listen)
+            .field("data_dir", &self.data_dir)
+            .field("admin_token", &token)
+            .field("trusted_issuers", &self.trusted_issuers)
+            .field("policies", &self.policies)
+            .field("log_format", &self.log_format)
+            .field("max_module_size", &self.max_module_size)
+            .field("shutdown_grace", &self.shutdown_grace)
+            .field("defaults", &self.defaults)
+            .field("pool", &self.pool)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,190 @@
+use super::*;
+use crate::error::Error;
+
+fn parse(text: &str) -> Settings {
+    toml::from_str(text).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn invalid(settings: &Settings) -> String {
+    match settings.validate() {
+        Err(e @ Error::InvalidSettings { .. }) => {
+            assert_eq!(e.code(), "invalid_config");
+            e.to_string()
+        }
+        other => panic!("should be refused, got {other:?}"),
+    }
+}
+
+#[test]
+fn the_example_file_lists_exactly_the_defaults() {
+    let example = parse(include_str!("../../examples/wasmgate.toml"));
+    assert_eq!(example, Settings::default());
+    example.validate().unwrap();
+}
+
+#[test]
+fn the_example_file_lists_every_key() {
+    let example = include_str!("../../examples/wasmgate.toml");
+    let keys = [
+        "listen",
+        "data_dir",
+        "admin_token",
+        "trusted_issuers",
+        "policies",
+        "log_format",
+        "max_module_size",
+        "shutdown_grace",
+        "[defaults]",
+        "idle_timeout",
+        "timeout",
+        "memory",
+        "max_concurrency",
+        "max_instances",
+        "min_instances",
+        "queue_timeout",
+        "[pool]",
+        "code_budget",
+        "instances",
+        "max_memory",
+        "wasm_stack",
+        "epoch_tick",
+    ];
+    for key in keys {
+        assert!(
+            example
+                .lines()
+                .any(|l| l.trim_start_matches("# ").starts_with(key)),
+            "{key} is missing"
+        );
+    }
+}
+
+#[test]
+fn defaults_are_the_documented_values() {
+    let s = Settings::default();
+    assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
+    assert_eq!(s.data_dir, PathBuf::from("./wasmgate-data"));
+    assert_eq!((s.admin_token, s.log_format), (None, LogFormat::Human));
+    assert_eq!(s.max_module_size.to_string(), "64MiB");
+    assert_eq!(s.shutdown_grace.to_string(), "30s");
+    assert_eq!(s.defaults.idle_timeout.to_string(), "5m");
+    assert_eq!(s.defaults.queue_timeout.to_string(), "1s");
+    assert_eq!(s.pool.epoch_tick.to_string(), "10ms");
+    assert_eq!(s.pool.instances, 1000);
+}
+
+#[test]
+fn an_empty_file_is_all_defaults_and_a_partial_one_keeps_the_rest() {
+    assert_eq!(parse(""), Settings::default());
+    let s = parse("listen = \"0.0.0.0:9000\"\n[pool]\ninstances = 10\n");
+    assert_eq!(s.listen.port(), 9000);
+    assert_eq!(s.pool.instances, 10);
+    assert_eq!(s.pool.max_memory, DEFAULT_MAX_MEMORY);
+    assert_eq!(s.defaults, FunctionDefaults::default());
+}
+
+#[test]
+fn unknown_keys_are_refused_at_every_level() {
+    for text in [
+        "listn = \"0.0.0.0:1\"",
+        "[defaults]\nmemroy = \"1MiB\"",
+        "[pool]\nslots = 3",
+        "[extra]\na = 1",
+    ] {
+        let e = toml::from_str::<Settings>(text).unwrap_err();
+        assert!(e.message().contains("unknown field"), "{text}: {e}");
+    }
+}
+
+#[test]
+fn malformed_values_are_refused_with_the_value_named() {
+    let e = toml::from_str::<Settings>("[pool]\nmax_memory = \"1 gigabyte\"").unwrap_err();
+    assert!(e.message().contains("size `1 gigabyte` is invalid"), "{e}");
+    let e = toml::from_str::<Settings>("log_format = \"xml\"").unwrap_err();
+    assert!(e.message().contains("`human`"), "{e}");
+}
+
+#[test]
+fn validate_refuses_inconsistent_settings_naming_the_key() {
+    type Breakage = fn(&mut Settings);
+    let cases: [(&str, Breakage); 14] = [
+        ("pool.instances is 0", |s| s.pool.instances = 0),
+        ("pool.epoch_tick 500us", |s| {
+            s.pool.epoch_tick = "500us".parse().unwrap()
+        }),
+        ("pool.epoch_tick 2s", |s| {
+            s.pool.epoch_tick = "2s".parse().unwrap()
+        }),
+        ("pool.code_budget is zero", |s| {
+            s.pool.code_budget = ByteSize::from_bytes(0)
+        }),
+        ("pool.max_memory 1KiB", |s| {
+            s.pool.max_memory = ByteSize::kib(1)
+        }),
+        ("pool.wasm_stack 2MiB", |s| {
+            s.pool.wasm_stack = ByteSize::mib(2)
+        }),
+        ("pool.wasm_stack 1KiB", |s| {
+            s.pool.wasm_stack = ByteSize::kib(1)
+        }),
+        ("defaults.memory 2GiB exceeds pool.max_memory 1GiB", |s| {
+            s.defaults.memory = ByteSize::gib(2)
+        }),
+        ("defaults.timeout is zero", |s| {
+            s.defaults.timeout = "0s".parse().unwrap()
+        }),
+        ("defaults.max_concurrency is 0", |s| {
+            s.defaults.max_concurrency = 0
+        }),
+        (
+            "defaults.min_instances 200 exceeds defaults.max_instances 100",
+            |s| s.defaults.min_instances = 200,
+        ),
+        ("max_module_size is zero", |s| {
+            s.max_module_size = ByteSize::from_bytes(0)
+        }),
+        ("admin_token may hold only printable ASCII", |s| {
+            s.admin_token = Some("two words".into())
+        }),
+        ("trusted issuer `not-a-key`", |s| {
+            s.trusted_issuers = vec!["not-a-key".into()]
+        }),
+    ];
+    for (expected, break_it) in cases {
+        let mut settings = Settings::default();
+        break_it(&mut settings);
+        let message = invalid(&settings);
+        assert!(
+            message.contains(expected),
+            "expected {expected:?} in {message:?}"
+        );
+    }
+}
+
+#[test]
+fn validate_accepts_the_edges_of_each_range() {
+    let mut s = Settings::default();
+    s.pool.epoch_tick = "1ms".parse().unwrap();
+    s.pool.wasm_stack = MIN_WASM_STACK;
+    s.defaults.memory = s.pool.max_memory;
+    s.defaults.min_instances = s.defaults.max_instances;
+    s.trusted_issuers = vec!["A".repeat(42) + "-"];
+    s.shutdown_grace = "0s".parse().unwrap();
+    s.defaults.queue_timeout = "0s".parse().unwrap();
+    s.validate().unwrap();
+    s.pool.epoch_tick = "1s".parse().unwrap();
+    s.validate().unwrap();
+}
+
+#[test]
+fn debug_output_hides_the_admin_token() {
+    let settings = Settings {
+        admin_token: Some("s3cret".into()),
+        ..Settings::default()
+    };
+    let shown = format!("{settings:?}");
+    assert!(
+        !shown.contains("s3cret") && shown.contains("<redacted>"),
+        "{shown}"
+    );
+}

@@ -1,0 +1,135 @@
+//! The checks that make a [`Settings`] safe to start a node with.
+
+use crate::defaults::*;
+use crate::error::{Error, Result};
+use crate::settings::{FunctionDefaults, PoolSettings, Settings};
+
+/// Length of an Ed25519 public key (32 bytes) in unpadded base64url.
+const ISSUER_KEY_LEN: usize = 43;
+
+impl Settings {
+    /// Checks that the settings are consistent, naming the first key that is not and what to set
+    /// it to; [`load`](crate::load) calls it, so a node never starts on settings that fail it.
+    pub fn validate(&self) -> Result<()> {
+        ensure(!self.data_dir.as_os_str().is_empty(), || {
+            format!("data_dir is empty: set a directory such as `{DEFAULT_DATA_DIR}`")
+        })?;
+        if let Some(token) = &self.admin_token {
+            ensure(token.bytes().all(|b| b.is_ascii_graphic()), || {
+                "admin_token may hold only printable ASCII without spaces, since clients send it in an `Authorization: Bearer` header".to_owned()
+            })?;
+        }
+        for issuer in &self.trusted_issuers {
+            let well_formed = issuer.len() == ISSUER_KEY_LEN
+                && issuer
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            ensure(well_formed, || {
+                format!(
+                    "trusted issuer `{}` is not a public key: write the issuer's Ed25519 public key as {ISSUER_KEY_LEN} base64url characters without padding",
+                    issuer.escape_debug()
+                )
+            })?;
+        }
+        for policy in &self.policies {
+            ensure(!policy.as_os_str().is_empty(), || {
+                "policies has an empty path: name a .rego file".to_owned()
+            })?;
+        }
+        ensure(self.max_module_size.bytes() > 0, || {
+            format!(
+                "max_module_size is zero: set it to the largest component you deploy, e.g. `{DEFAULT_MAX_MODULE_SIZE}`"
+            )
+        })?;
+        self.pool.validate()?;
+        self.defaults.validate(&self.pool)
+    }
+}
+
+impl PoolSettings {
+    fn validate(&self) -> Result<()> {
+        ensure(self.instances >= 1, || {
+            format!(
+                "pool.instances is 0: allow at least 1 live instance, e.g. {DEFAULT_POOL_INSTANCES}"
+            )
+        })?;
+        ensure(self.code_budget.bytes() > 0, || {
+            format!(
+                "pool.code_budget is zero: give loaded code some memory, e.g. `{DEFAULT_CODE_BUDGET}`"
+            )
+        })?;
+        ensure(self.max_memory >= MIN_MEMORY, || {
+            format!(
+                "pool.max_memory {} is below one WebAssembly page: set at least `{MIN_MEMORY}`",
+                self.max_memory
+            )
+        })?;
+        ensure(
+            self.wasm_stack >= MIN_WASM_STACK && self.wasm_stack < MAX_WASM_STACK,
+            || {
+                format!(
+                    "pool.wasm_stack {} is out of range: set at least `{MIN_WASM_STACK}` and below `{MAX_WASM_STACK}`",
+                    self.wasm_stack
+                )
+            },
+        )?;
+        let tick = self.epoch_tick.get();
+        ensure((MIN_EPOCH_TICK..=MAX_EPOCH_TICK).contains(&tick), || {
+            format!(
+                "pool.epoch_tick {} is out of range: set between 1ms and 1s, e.g. `{DEFAULT_EPOCH_TICK}`",
+                self.epoch_tick
+            )
+        })
+    }
+}
+
+impl FunctionDefaults {
+    fn validate(&self, pool: &PoolSettings) -> Result<()> {
+        ensure(!self.timeout.is_zero(), || {
+            format!(
+                "defaults.timeout is zero: every request needs time to run, e.g. `{DEFAULT_TIMEOUT}`"
+            )
+        })?;
+        ensure(self.max_concurrency >= 1, || {
+            format!(
+                "defaults.max_concurrency is 0: allow at least 1, e.g. {DEFAULT_MAX_CONCURRENCY}"
+            )
+        })?;
+        ensure(self.max_instances >= 1, || {
+            format!("defaults.max_instances is 0: allow at least 1, e.g. {DEFAULT_MAX_INSTANCES}")
+        })?;
+        ensure(self.min_instances <= self.max_instances, || {
+            format!(
+                "defaults.min_instances {} exceeds defaults.max_instances {}: lower the first or raise the second",
+                self.min_instances, self.max_instances
+            )
+        })?;
+        ensure(self.min_instances <= pool.instances, || {
+            format!(
+                "defaults.min_instances {} exceeds pool.instances {}: the node cannot keep that many ready",
+                self.min_instances, pool.instances
+            )
+        })?;
+        ensure(self.memory >= MIN_MEMORY, || {
+            format!(
+                "defaults.memory {} is below one WebAssembly page: set at least `{MIN_MEMORY}`",
+                self.memory
+            )
+        })?;
+        ensure(self.memory <= pool.max_memory, || {
+            format!(
+                "defaults.memory {} exceeds pool.max_memory {}: lower the first or raise the second",
+                self.memory, pool.max_memory
+            )
+        })
+    }
+}
+
+/// `Ok` when `ok`, else [`Error::InvalidSettings`] with the reason built only on failure.
+fn ensure(ok: bool, reason: impl FnOnce() -> String) -> Result<()> {
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidSettings { reason: reason() })
+    }
+}
