@@ -22,7 +22,9 @@ pub enum ApiError {
         reason: String,
     },
     /// The deploy body has a content type the admin API does not take.
-    #[error("unsupported content type {content_type:?}: send application/wasm or multipart/form-data")]
+    #[error(
+        "unsupported content type {content_type:?}: send application/wasm or multipart/form-data"
+    )]
     UnsupportedMediaType {
         /// The content type that was sent.
         content_type: String,
@@ -123,12 +125,16 @@ impl ApiError {
                     "invalid_component",
                     Blame::Client,
                 ),
-                P::GuestTrap { .. } => {
-                    (StatusCode::INTERNAL_SERVER_ERROR, "guest_trap", Blame::Guest)
-                }
-                P::NoResponse { .. } => {
-                    (StatusCode::INTERNAL_SERVER_ERROR, "guest_error", Blame::Guest)
-                }
+                P::GuestTrap { .. } => (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "guest_trap",
+                    Blame::Guest,
+                ),
+                P::NoResponse { .. } => (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "guest_error",
+                    Blame::Guest,
+                ),
                 P::Timeout { .. } => (StatusCode::GATEWAY_TIMEOUT, "timeout", Blame::Guest),
                 P::Saturated { .. } => (
                     StatusCode::TOO_MANY_REQUESTS,
@@ -171,5 +177,119 @@ impl ApiError {
             );
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+    use wasmgate_pool::Error as P;
+
+    #[test]
+    fn every_error_has_its_status_and_stable_code() {
+        let table: Vec<(ApiError, u16, &str)> = vec![
+            (
+                wasmgate_config::FunctionName::try_from("Bad".to_owned())
+                    .unwrap_err()
+                    .into(),
+                400,
+                "invalid_name",
+            ),
+            (
+                wasmgate_config::Manifest::from_toml("nonsense = 1")
+                    .unwrap_err()
+                    .into(),
+                400,
+                "invalid_manifest",
+            ),
+            (
+                ApiError::BadRequest { reason: "x".into() },
+                400,
+                "bad_request",
+            ),
+            (ApiError::Unauthorized, 401, "unauthorized"),
+            (
+                ApiError::FunctionNotFound { name: "x".into() },
+                404,
+                "function_not_found",
+            ),
+            (ApiError::NotFound { path: "/x".into() }, 404, "not_found"),
+            (
+                ApiError::MethodNotAllowed {
+                    method: "POST".into(),
+                },
+                405,
+                "method_not_allowed",
+            ),
+            (
+                ApiError::RouteConflict {
+                    route: "/a".into(),
+                    owner: "b".into(),
+                },
+                409,
+                "route_conflict",
+            ),
+            (
+                ApiError::PayloadTooLarge { limit: 1 },
+                413,
+                "payload_too_large",
+            ),
+            (
+                ApiError::UnsupportedMediaType {
+                    content_type: "text/plain".into(),
+                },
+                415,
+                "unsupported_media_type",
+            ),
+            (
+                P::InvalidComponent { reason: "x".into() }.into(),
+                422,
+                "invalid_component",
+            ),
+            (P::Saturated { limit: 1 }.into(), 429, "too_many_requests"),
+            (
+                P::GuestTrap {
+                    trap: "unreachable".into(),
+                }
+                .into(),
+                500,
+                "guest_trap",
+            ),
+            (
+                P::NoResponse { reason: "x".into() }.into(),
+                500,
+                "guest_error",
+            ),
+            (ApiError::Internal { reason: "x".into() }, 500, "internal"),
+            (
+                P::NodeSaturated { reason: "x".into() }.into(),
+                503,
+                "node_saturated",
+            ),
+            (ApiError::ShuttingDown, 503, "shutting_down"),
+            (
+                P::Timeout {
+                    limit: Duration::from_secs(1),
+                }
+                .into(),
+                504,
+                "timeout",
+            ),
+        ];
+        for (error, status, code) in table {
+            let (s, c, _) = error.classify();
+            assert_eq!((s.as_u16(), c), (status, code), "{error}");
+        }
+    }
+
+    #[test]
+    fn saturation_answers_carry_retry_after_and_a_json_body() {
+        let response = ApiError::from(P::Saturated { limit: 1 }).into_response();
+        assert_eq!(response.status(), 429);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+        assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
+        let response = ApiError::Unauthorized.into_response();
+        assert!(response.headers().get(header::RETRY_AFTER).is_none());
     }
 }

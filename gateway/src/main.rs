@@ -51,7 +51,10 @@ fn settings(args: &ServeArgs) -> anyhow::Result<Settings> {
     let listen = args
         .listen
         .as_deref()
-        .map(|l| l.parse().with_context(|| format!("--listen {l:?} is not an address like 127.0.0.1:8080")))
+        .map(|l| {
+            l.parse()
+                .with_context(|| format!("--listen {l:?} is not an address like 127.0.0.1:8080"))
+        })
         .transpose()?;
     let log_format = args
         .log_format
@@ -89,9 +92,13 @@ fn serve(settings: Settings) -> anyhow::Result<()> {
         // A plain line on stdout, for scripts and the test harness (port 0 picks a free port).
         println!("wasmgate listening on http://{addr}");
         tracing::info!(%addr, "serving");
-        let drained =
-            wasmgate::server::serve(gateway, listener, wasmgate::server::shutdown_signal(), grace)
-                .await;
+        let drained = wasmgate::server::serve(
+            gateway,
+            listener,
+            wasmgate::server::shutdown_signal(),
+            grace,
+        )
+        .await;
         if !drained {
             tracing::warn!("shutdown grace period ended with requests still in flight");
         }

@@ -51,7 +51,9 @@ pub async fn serve(
     drop(listener);
     gw.start_draining();
     tracing::info!(grace = ?grace, "draining in-flight requests");
-    tokio::time::timeout(grace, graceful.shutdown()).await.is_ok()
+    tokio::time::timeout(grace, graceful.shutdown())
+        .await
+        .is_ok()
 }
 
 /// Resolves on SIGTERM or SIGINT.

@@ -38,7 +38,10 @@ impl Gateway {
     /// Opens the data dir and restores every registered function (cold: nothing is loaded).
     pub async fn open(settings: Settings) -> Result<Arc<Self>, ApiError> {
         std::fs::create_dir_all(&settings.data_dir).map_err(|e| ApiError::Internal {
-            reason: format!("cannot create data dir {}: {e}", settings.data_dir.display()),
+            reason: format!(
+                "cannot create data dir {}: {e}",
+                settings.data_dir.display()
+            ),
         })?;
         let pool = Pool::open(&settings.pool, &settings.data_dir.join(ARTIFACT_DIR))?;
         let registry = Registry::open(&settings.data_dir.join(REGISTRY_FILE))?;

@@ -60,7 +60,8 @@ impl ArtifactStore {
             .prefix(TEMP_PREFIX)
             .tempfile_in(&self.dir)
             .map_err(|e| Error::artifact(&self.dir, e))?;
-        tmp.write_all(bytes).map_err(|e| Error::artifact(&path, e))?;
+        tmp.write_all(bytes)
+            .map_err(|e| Error::artifact(&path, e))?;
         tmp.as_file()
             .sync_all()
             .map_err(|e| Error::artifact(&path, e))?;

@@ -11,11 +11,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-/// Identifies one deployed version of one function; a replace gets a new key.
+/// Identifies one deployed version of one function; a replace gets a new key even when the
+/// artifact is unchanged, because the manifest (limits, `min_instances`) may differ.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct CodeKey {
     pub(crate) name: Arc<str>,
     pub(crate) artifact: Digest,
+    pub(crate) generation: u64,
 }
 
 /// Counts of why loaded functions left memory, for metrics.

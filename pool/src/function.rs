@@ -72,6 +72,7 @@ impl Function {
                 key: CodeKey {
                     name: spec.name.into(),
                     artifact: spec.artifact,
+                    generation: node.next_generation(),
                 },
                 artifact_size: spec.artifact_size,
                 settings: spec.settings,

@@ -4,6 +4,7 @@ use crate::artifact_store::ArtifactStore;
 use crate::code_cache::CodeCache;
 use crate::engine::EpochTicker;
 use crate::host::Host;
+use std::sync::atomic::{AtomicU64, Ordering};
 use wasmtime::Engine;
 use wasmtime::component::Linker;
 
@@ -14,4 +15,12 @@ pub(crate) struct Node {
     pub(crate) artifacts: ArtifactStore,
     pub(crate) code: CodeCache,
     pub(crate) _ticker: EpochTicker,
+    pub(crate) generations: AtomicU64,
+}
+
+impl Node {
+    /// A number no other function handle of this process has.
+    pub(crate) fn next_generation(&self) -> u64 {
+        self.generations.fetch_add(1, Ordering::Relaxed)
+    }
 }

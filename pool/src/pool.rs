@@ -11,6 +11,7 @@ use crate::host;
 use crate::node::Node;
 use std::collections::HashSet;
 use std::path::Path;
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 use wasmgate_config::PoolSettings;
@@ -40,6 +41,7 @@ impl Pool {
             artifacts: ArtifactStore::open(artifact_dir)?,
             code: CodeCache::new(settings.code_budget.bytes()),
             engine,
+            generations: AtomicU64::new(0),
         });
         tokio::spawn(housekeeping(Arc::downgrade(&node)));
         Ok(Pool { node })

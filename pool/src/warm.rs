@@ -37,7 +37,10 @@ impl Warm {
     ) -> Result<Self> {
         // SAFETY: `path` comes from `ArtifactStore::verified_path`: a file this gateway compiled and
         // wrote itself, named by the sha256 of its bytes and checked against that name on first load.
-        #[expect(unsafe_code, reason = "loading our own precompiled, content-addressed artifact")]
+        #[expect(
+            unsafe_code,
+            reason = "loading our own precompiled, content-addressed artifact"
+        )]
         let component = unsafe { Component::deserialize_file(engine, path) }
             .map_err(|e| Error::artifact(path, format!("{e:#}")))?;
         let pre = linker
@@ -54,7 +57,10 @@ impl Warm {
 
     /// A new store for one instance of this function, counted in `live` while it exists.
     pub(crate) fn store(&self, memory: u64, live: &Arc<AtomicUsize>) -> Store<Host> {
-        let mut store = Store::new(self.pre.engine(), Host::new(memory, LiveInstance::new(live)));
+        let mut store = Store::new(
+            self.pre.engine(),
+            Host::new(memory, LiveInstance::new(live)),
+        );
         store.limiter(|host| &mut host.limits);
         // Yield to the runtime at every epoch tick: a spinning guest never holds a runtime thread.
         store.epoch_deadline_async_yield_and_update(1);

@@ -12,7 +12,9 @@ pub struct AdminToken(String);
 impl AdminToken {
     /// The token from settings, if one is configured (an empty string counts as none).
     pub fn from_settings(token: Option<&str>) -> Option<Self> {
-        token.filter(|t| !t.is_empty()).map(|t| AdminToken(t.to_owned()))
+        token
+            .filter(|t| !t.is_empty())
+            .map(|t| AdminToken(t.to_owned()))
     }
 
     /// Whether `presented` is the token, without leaking how much of it matched through timing.

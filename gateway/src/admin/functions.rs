@@ -13,7 +13,7 @@ use wasmgate_config::FunctionName;
 /// Lists every deployed function, by name.
 pub fn list(gw: &Gateway) -> GatewayResponse {
     let snapshot = gw.catalog.snapshot();
-    let functions: Vec<Value> = snapshot.sorted().into_iter().map(|d| summary(d)).collect();
+    let functions: Vec<Value> = snapshot.sorted().into_iter().map(summary).collect();
     json(StatusCode::OK, &json!({ "functions": functions }))
 }
 
@@ -25,11 +25,10 @@ pub fn get(gw: &Gateway, name: &str) -> Result<GatewayResponse, ApiError> {
         .function(name.as_str())
         .ok_or_else(|| not_found(&name))?;
     let mut body = summary(deployed);
-    body["manifest"] = serde_json::to_value(&deployed.record.manifest).map_err(|e| {
-        ApiError::Internal {
+    body["manifest"] =
+        serde_json::to_value(&deployed.record.manifest).map_err(|e| ApiError::Internal {
             reason: format!("manifest not serialisable: {e}"),
-        }
-    })?;
+        })?;
     body["compile_ms"] = json!(deployed.record.compile_ms);
     Ok(json(StatusCode::OK, &body))
 }

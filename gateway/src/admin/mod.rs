@@ -19,7 +19,10 @@ use std::sync::Arc;
 pub const PREFIX: &str = "/functions";
 
 /// Serves one admin request (the caller has matched the prefix).
-pub async fn handle(gw: &Arc<Gateway>, req: Request<Incoming>) -> Result<GatewayResponse, ApiError> {
+pub async fn handle(
+    gw: &Arc<Gateway>,
+    req: Request<Incoming>,
+) -> Result<GatewayResponse, ApiError> {
     auth::check(gw, &req)?;
     let path = req.uri().path();
     let rest = path.strip_prefix(PREFIX).unwrap_or(path);

@@ -10,7 +10,10 @@ fn written_artifacts_are_named_by_their_digest_and_verify() {
     assert_eq!(store.size(&digest).unwrap(), 14);
 
     let reopened = ArtifactStore::open(dir.path()).unwrap();
-    assert_eq!(reopened.verified_path(&digest).unwrap(), store.path(&digest));
+    assert_eq!(
+        reopened.verified_path(&digest).unwrap(),
+        store.path(&digest)
+    );
 }
 
 #[test]

@@ -3,7 +3,13 @@ use std::sync::Arc;
 use wasmgate_pool::Error;
 use wasmgate_tests::guests;
 
-crate::harness::covers!(http_slow, limits_loop, limits_memory, limits_panic, limits_recursion);
+crate::harness::covers!(
+    http_slow,
+    limits_loop,
+    limits_memory,
+    limits_panic,
+    limits_recursion
+);
 
 async fn failure(function: &wasmgate_pool::Function) -> Error {
     function.call(get("/")).await.err().expect("the call fails")
@@ -25,7 +31,11 @@ async fn a_spinning_guest_times_out_and_others_keep_answering() {
 #[tokio::test]
 async fn a_memory_bomb_traps_at_its_limit() {
     let pool = TestPool::new();
-    let bomb = pool.deploy("bomb", guests::LIMITS_MEMORY, "[limits]\nmemory = \"16MiB\"");
+    let bomb = pool.deploy(
+        "bomb",
+        guests::LIMITS_MEMORY,
+        "[limits]\nmemory = \"16MiB\"",
+    );
     assert!(matches!(failure(&bomb).await, Error::GuestTrap { .. }));
 }
 
@@ -44,17 +54,17 @@ async fn a_panic_and_unbounded_recursion_trap() {
 #[tokio::test]
 async fn past_max_concurrency_a_call_waits_then_is_refused() {
     let pool = TestPool::new();
-    let slow = Arc::new(pool.deploy(
-        "slow",
-        guests::HTTP_SLOW,
-        "[scale]\nmax_concurrency = 1",
-    ));
+    let slow = Arc::new(pool.deploy("slow", guests::HTTP_SLOW, "[scale]\nmax_concurrency = 1"));
     let held = tokio::spawn({
         let slow = slow.clone();
         async move { call(&slow, get("/?ms=3000")).await }
     });
     // Wait until the first call holds the only slot.
-    assert!(crate::harness::eventually(std::time::Duration::from_secs(10), || slow.stats().running == 1).await);
+    assert!(
+        crate::harness::eventually(std::time::Duration::from_secs(10), || slow.stats().running
+            == 1)
+        .await
+    );
     assert!(matches!(
         failure(&slow).await,
         Error::Saturated { limit: 1 }

@@ -7,11 +7,19 @@ crate::harness::covers!(http_stream, http_wstd);
 #[tokio::test]
 async fn an_idle_function_drops_its_code_and_cold_starts_again() {
     let pool = TestPool::new();
-    let hello = pool.deploy("hello", guests::HTTP_HELLO, "[scale]\nidle_timeout = \"200ms\"");
+    let hello = pool.deploy(
+        "hello",
+        guests::HTTP_HELLO,
+        "[scale]\nidle_timeout = \"200ms\"",
+    );
     assert_eq!(call(&hello, get("/")).await.0, 200);
     assert!(hello.stats().warm);
     assert!(eventually(Duration::from_secs(10), || !hello.stats().warm).await);
-    assert!(eventually(Duration::from_secs(10), || pool.pool.loaded_code_bytes() == 0).await);
+    assert!(
+        eventually(Duration::from_secs(10), || pool.pool.loaded_code_bytes()
+            == 0)
+        .await
+    );
     assert_eq!(hello.stats().instances, 0);
     assert_eq!(call(&hello, get("/")).await.0, 200);
     assert_eq!(hello.stats().cold_starts, 2);
@@ -20,7 +28,11 @@ async fn an_idle_function_drops_its_code_and_cold_starts_again() {
 #[tokio::test]
 async fn a_burst_on_a_cold_function_loads_it_once() {
     let pool = TestPool::new();
-    let hello = pool.deploy("hello", guests::HTTP_HELLO, "[scale]\nmax_concurrency = 200");
+    let hello = pool.deploy(
+        "hello",
+        guests::HTTP_HELLO,
+        "[scale]\nmax_concurrency = 200",
+    );
     let calls: Vec<_> = (0..200)
         .map(|_| {
             let hello = hello.clone();
@@ -36,7 +48,11 @@ async fn a_burst_on_a_cold_function_loads_it_once() {
 #[tokio::test]
 async fn min_instances_are_ready_before_any_request_and_refilled() {
     let pool = TestPool::new();
-    let hello = pool.deploy("hello", guests::HTTP_HELLO, "[scale]\nmin_instances = 2\nidle_timeout = \"100ms\"");
+    let hello = pool.deploy(
+        "hello",
+        guests::HTTP_HELLO,
+        "[scale]\nmin_instances = 2\nidle_timeout = \"100ms\"",
+    );
     hello.start().await.unwrap();
     assert!(eventually(Duration::from_secs(10), || hello.stats().instances == 2).await);
     assert_eq!(call(&hello, get("/")).await.0, 200);
@@ -54,7 +70,10 @@ async fn streamed_and_wstd_responses_arrive_whole() {
     assert_eq!(status, 200);
     assert_eq!(body, "chunk 0\nchunk 1\nchunk 2\n");
     let wstd = pool.deploy("wstd", guests::HTTP_WSTD, "");
-    assert_eq!(call(&wstd, get("/")).await, (200, "hello from wstd\n".into()));
+    assert_eq!(
+        call(&wstd, get("/")).await,
+        (200, "hello from wstd\n".into())
+    );
 }
 
 #[tokio::test]
@@ -67,5 +86,11 @@ async fn code_over_the_budget_is_evicted() {
     pool.pool.run_pending_tasks().await;
     assert!(!hello.stats().warm);
     assert_eq!(pool.pool.loaded_code_bytes(), 0);
-    assert!(pool.pool.evictions().budget.load(std::sync::atomic::Ordering::Relaxed) >= 1);
+    assert!(
+        pool.pool
+            .evictions()
+            .budget
+            .load(std::sync::atomic::Ordering::Relaxed)
+            >= 1
+    );
 }
