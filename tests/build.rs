@@ -1,0 +1,117 @@
+//! Builds the guest components in `guests/` for wasm32-wasip2 and generates `guests.rs`: one path
+//! constant per guest, one `foreach_<suite>!` macro per suite, and `path(name)`.
+
+use anyhow::{Context, bail};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Suites a guest name may start with; a guest outside them fails the build.
+const SUITES: &[&str] = &["http", "limits"];
+
+fn main() -> anyhow::Result<()> {
+    let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?);
+    let guests = manifest_dir.join("guests");
+    println!("cargo:rerun-if-changed={}", guests.join("src").display());
+    println!("cargo:rerun-if-changed={}", guests.join("Cargo.toml").display());
+    println!("cargo:rerun-if-changed={}", guests.join("Cargo.lock").display());
+
+    let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
+    let target_dir = out_dir.join("guests");
+    build(&guests, &target_dir)?;
+
+    let release = target_dir.join("wasm32-wasip2").join("release");
+    let mut names = guest_names(&guests.join("src").join("bin"))?;
+    names.sort();
+    let mut code = String::new();
+    for name in &names {
+        let suite = name.split('_').next().unwrap_or("");
+        if !SUITES.contains(&suite) {
+            bail!("guest `{name}` has no known suite prefix; known: {SUITES:?} (add it to SUITES in tests/build.rs)");
+        }
+        let wasm = release.join(format!("{name}.wasm"));
+        if !wasm.exists() {
+            bail!("guest `{name}` was not built at {}", wasm.display());
+        }
+        writeln!(
+            code,
+            "/// Path of the `{name}` guest component.\npub const {}: &str = {:?};",
+            name.to_uppercase(),
+            wasm.display().to_string()
+        )?;
+    }
+    for suite in SUITES {
+        let members: Vec<&String> = names
+            .iter()
+            .filter(|n| n.split('_').next() == Some(suite))
+            .collect();
+        writeln!(
+            code,
+            "/// Invokes `$mac!(name)` for every `{suite}_*` guest.\n#[macro_export]\nmacro_rules! foreach_{suite} {{\n    ($mac:ident) => {{"
+        )?;
+        for name in members {
+            writeln!(code, "        $mac!({name});")?;
+        }
+        writeln!(code, "    }};\n}}")?;
+    }
+    writeln!(
+        code,
+        "/// Path of the guest called `name`, if there is one.\npub fn path(name: &str) -> Option<&'static str> {{\n    match name {{"
+    )?;
+    for name in &names {
+        writeln!(code, "        {name:?} => Some({}),", name.to_uppercase())?;
+    }
+    writeln!(code, "        _ => None,\n    }}\n}}")?;
+    std::fs::write(out_dir.join("guests.rs"), code)?;
+    Ok(())
+}
+
+fn build(guests: &Path, target_dir: &Path) -> anyhow::Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.arg("build")
+        .arg("--manifest-path")
+        .arg(guests.join("Cargo.toml"))
+        .args(["--target", "wasm32-wasip2", "--release", "--locked"])
+        // A separate target dir: the outer build holds the lock on its own.
+        .env("CARGO_TARGET_DIR", target_dir);
+    // Flags meant for the host build must not leak into the wasm build; -D warnings should.
+    for var in [
+        "CARGO_ENCODED_RUSTFLAGS",
+        "RUSTC_WRAPPER",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "CARGO_BUILD_RUSTFLAGS",
+        "CARGO_MAKEFLAGS",
+        "CARGO_PRIMARY_PACKAGE",
+    ] {
+        cmd.env_remove(var);
+    }
+    let rustflags = std::env::var("RUSTFLAGS").unwrap_or_default();
+    if rustflags.contains("-D warnings") || rustflags.contains("-Dwarnings") {
+        cmd.env("RUSTFLAGS", "-D warnings");
+    } else {
+        cmd.env_remove("RUSTFLAGS");
+    }
+    let output = cmd.output().context("running cargo for the guests")?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        if stderr.contains("wasm32-wasip2") && stderr.contains("target may not be installed") {
+            bail!("the wasm32-wasip2 target is missing: run `rustup target add wasm32-wasip2`");
+        }
+        bail!("building the guests failed:\n{stderr}");
+    }
+    Ok(())
+}
+
+fn guest_names(bin_dir: &Path) -> anyhow::Result<Vec<String>> {
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(bin_dir).with_context(|| format!("reading {}", bin_dir.display()))? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "rs")
+            && let Some(stem) = path.file_stem().and_then(|s| s.to_str())
+        {
+            names.push(stem.to_owned());
+        }
+    }
+    Ok(names)
+}

@@ -1,0 +1,260 @@
+//! A running `wasmgate serve` process on a free port, killed when dropped.
+
+use crate::binary::wasmgate_bin;
+use anyhow::{Context, bail};
+use std::path::{Path, PathBuf};
+use std::process::{ExitStatus, Stdio};
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// How long the binary may take to print its listening line and become ready.
+const START_DEADLINE: Duration = Duration::from_secs(30);
+
+/// Configures a gateway process before starting it.
+#[derive(Default)]
+pub struct GatewayBuilder {
+    data_dir: Option<PathBuf>,
+    config: Option<String>,
+    env: Vec<(String, String)>,
+    args: Vec<String>,
+}
+
+impl GatewayBuilder {
+    /// Uses `dir` as the data dir (default: a fresh temp dir owned by the gateway).
+    pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.data_dir = Some(dir.into());
+        self
+    }
+
+    /// Passes `text` as the settings file (`--config`).
+    pub fn config_toml(mut self, text: &str) -> Self {
+        self.config = Some(text.to_owned());
+        self
+    }
+
+    /// Sets an environment variable for the process.
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// Adds a command-line argument after `serve`.
+    pub fn arg(mut self, arg: &str) -> Self {
+        self.args.push(arg.into());
+        self
+    }
+
+    /// Requires `token` on the admin API (`WASMGATE_ADMIN_TOKEN`).
+    pub fn admin_token(self, token: &str) -> Self {
+        self.env("WASMGATE_ADMIN_TOKEN", token)
+    }
+
+    /// Starts the process and waits until it is listening and ready.
+    pub async fn start(self) -> anyhow::Result<Gateway> {
+        let scratch = tempfile::tempdir()?;
+        let data_dir = self
+            .data_dir
+            .clone()
+            .unwrap_or_else(|| scratch.path().join("data"));
+        let config_file = match &self.config {
+            Some(text) => {
+                let path = scratch.path().join("wasmgate.toml");
+                std::fs::write(&path, text)?;
+                Some(path)
+            }
+            None => None,
+        };
+        let mut gateway = Gateway {
+            child: None,
+            addr: String::new(),
+            data_dir,
+            config_file,
+            env: self.env,
+            args: self.args,
+            client: reqwest::Client::new(),
+            _scratch: scratch,
+        };
+        gateway.spawn().await?;
+        Ok(gateway)
+    }
+}
+
+/// A running gateway; the process is killed on drop.
+pub struct Gateway {
+    child: Option<Child>,
+    addr: String,
+    data_dir: PathBuf,
+    config_file: Option<PathBuf>,
+    env: Vec<(String, String)>,
+    args: Vec<String>,
+    client: reqwest::Client,
+    _scratch: tempfile::TempDir,
+}
+
+impl Gateway {
+    /// A builder with defaults: fresh data dir, no config file.
+    pub fn builder() -> GatewayBuilder {
+        GatewayBuilder::default()
+    }
+
+    /// The command that starts this gateway (for tests that run it themselves).
+    pub fn command(&self) -> Command {
+        let mut cmd = Command::new(wasmgate_bin());
+        cmd.arg("serve")
+            .args(["--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(&self.data_dir);
+        if let Some(config) = &self.config_file {
+            cmd.arg("--config").arg(config);
+        }
+        cmd.args(&self.args);
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
+    async fn spawn(&mut self) -> anyhow::Result<()> {
+        let mut child = self
+            .command()
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .context("starting wasmgate")?;
+        let stdout = child.stdout.take().context("stdout is piped")?;
+        let mut lines = BufReader::new(stdout).lines();
+        let mut seen = Vec::new();
+        let addr = tokio::time::timeout(START_DEADLINE, async {
+            while let Some(line) = lines.next_line().await? {
+                if let Some(addr) = line.strip_prefix("wasmgate listening on http://") {
+                    return Ok(addr.trim().to_owned());
+                }
+                seen.push(line);
+            }
+            bail!("wasmgate exited before listening; stdout: {seen:?}")
+        })
+        .await
+        .context("wasmgate did not print its listening line in time")??;
+        // Keep draining stdout so the child never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        self.addr = addr;
+        self.child = Some(child);
+        let client = self.client.clone();
+        let url = self.url("/readyz");
+        crate::eventually(
+            "gateway ready",
+            START_DEADLINE,
+            || {
+                let client = client.clone();
+                let url = url.clone();
+                async move {
+                    client
+                        .get(url)
+                        .send()
+                        .await
+                        .map(|r| r.status().as_u16())
+                        .unwrap_or(0)
+                }
+            },
+            |status| *status == 200,
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// `http://ADDR{path}`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// The `host:port` it listens on.
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    /// Its data dir.
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// A shared HTTP client.
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    /// The process id, while running.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().and_then(Child::id)
+    }
+
+    /// `PUT /functions/{name}` with the component at `wasm` as `application/wasm`.
+    pub async fn deploy(&self, name: &str, wasm: &str) -> anyhow::Result<reqwest::Response> {
+        let bytes = std::fs::read(wasm).with_context(|| format!("reading {wasm}"))?;
+        Ok(self
+            .client
+            .put(self.url(&format!("/functions/{name}")))
+            .header("content-type", "application/wasm")
+            .body(bytes)
+            .send()
+            .await?)
+    }
+
+    /// `PUT /functions/{name}` as multipart with parts `module` and `manifest`.
+    pub async fn deploy_with_manifest(
+        &self,
+        name: &str,
+        wasm: &str,
+        manifest: &str,
+    ) -> anyhow::Result<reqwest::Response> {
+        let bytes = std::fs::read(wasm).with_context(|| format!("reading {wasm}"))?;
+        let form = reqwest::multipart::Form::new()
+            .part("module", reqwest::multipart::Part::bytes(bytes))
+            .part("manifest", reqwest::multipart::Part::text(manifest.to_owned()));
+        Ok(self
+            .client
+            .put(self.url(&format!("/functions/{name}")))
+            .multipart(form)
+            .send()
+            .await?)
+    }
+
+    /// `GET /functions/{name}` as JSON.
+    pub async fn function(&self, name: &str) -> anyhow::Result<serde_json::Value> {
+        Ok(self
+            .client
+            .get(self.url(&format!("/functions/{name}")))
+            .send()
+            .await?
+            .json()
+            .await?)
+    }
+
+    /// Kills the process (SIGKILL) and waits for it.
+    pub async fn kill(&mut self) -> anyhow::Result<()> {
+        if let Some(mut child) = self.child.take() {
+            child.kill().await?;
+        }
+        Ok(())
+    }
+
+    /// Sends SIGTERM and waits (up to 60 s) for the process to exit; returns its status.
+    pub async fn terminate(&mut self) -> anyhow::Result<ExitStatus> {
+        let mut child = self.child.take().context("gateway is not running")?;
+        let pid = child.id().context("gateway already exited")?;
+        let status = Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .await?;
+        anyhow::ensure!(status.success(), "kill -TERM failed");
+        Ok(tokio::time::timeout(Duration::from_secs(60), child.wait())
+            .await
+            .context("gateway did not exit after SIGTERM")??)
+    }
+
+    /// Kills the process and starts it again on the same data dir and settings.
+    pub async fn restart(&mut self) -> anyhow::Result<()> {
+        self.kill().await?;
+        self.spawn().await
+    }
+}

@@ -1,0 +1,30 @@
+//! Test support for wasmgate: guest components built from `guests/`, and a harness that runs the
+//! real `wasmgate` binary on a free port.
+//!
+//! It depends only on the leaf crates and an HTTP client, so `pool` and `gateway` can use it as a
+//! dev-dependency without a cycle.
+//!
+//! ```no_run
+//! # async fn demo() -> anyhow::Result<()> {
+//! use wasmgate_tests::{Gateway, guests};
+//! let gw = Gateway::builder().start().await?;
+//! assert_eq!(gw.deploy("hello", guests::HTTP_HELLO).await?.status(), 201);
+//! let body = gw.client().get(gw.url("/fn/hello")).send().await?.text().await?;
+//! assert_eq!(body, "hello from wasmgate\n");
+//! # Ok(()) }
+//! ```
+
+#![deny(missing_docs)]
+
+mod binary;
+mod eventually;
+mod gateway;
+
+/// Guest components, built for wasm32-wasip2 by `build.rs`: path constants, `foreach_*!` macros.
+pub mod guests {
+    include!(concat!(env!("OUT_DIR"), "/guests.rs"));
+}
+
+pub use binary::wasmgate_bin;
+pub use eventually::eventually;
+pub use gateway::{Gateway, GatewayBuilder};

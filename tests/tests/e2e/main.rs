@@ -1,0 +1,47 @@
+//! End-to-end tests: the real `wasmgate` binary on a free port, driven over HTTP.
+
+mod deploy;
+mod invoke;
+mod lifecycle;
+mod limits;
+mod scale_to_zero;
+
+use std::time::Duration;
+
+/// Every guest some module here exercises (see `covers!`).
+mod covered {
+    pub(crate) use crate::deploy::*;
+    pub(crate) use crate::invoke::*;
+    pub(crate) use crate::limits::*;
+}
+
+/// Fails to compile when a guest has no module declaring that it `covers!` it.
+macro_rules! assert_test_exists {
+    ($name:ident) => {
+        #[expect(unused_imports, reason = "only checks that the marker exists")]
+        use crate::covered::$name as _;
+    };
+}
+wasmgate_tests::foreach_http!(assert_test_exists);
+wasmgate_tests::foreach_limits!(assert_test_exists);
+
+/// Declares which guests a test module exercises.
+macro_rules! covers {
+    ($($name:ident),* $(,)?) => {
+        $(
+            #[expect(dead_code, reason = "a marker for assert_test_exists")]
+            pub(crate) fn $name() {}
+        )*
+    };
+}
+pub(crate) use covers;
+
+/// Generous deadline for things that happen in the background.
+pub const DEADLINE: Duration = Duration::from_secs(20);
+
+/// The `error.code` of a JSON error response, with its status.
+pub async fn error_code(response: reqwest::Response) -> (u16, String) {
+    let status = response.status().as_u16();
+    let body: serde_json::Value = response.json().await.unwrap();
+    (status, body["error"]["code"].as_str().unwrap_or("").to_owned())
+}
