@@ -13,8 +13,14 @@ fn main() -> anyhow::Result<()> {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?);
     let guests = manifest_dir.join("guests");
     println!("cargo:rerun-if-changed={}", guests.join("src").display());
-    println!("cargo:rerun-if-changed={}", guests.join("Cargo.toml").display());
-    println!("cargo:rerun-if-changed={}", guests.join("Cargo.lock").display());
+    println!(
+        "cargo:rerun-if-changed={}",
+        guests.join("Cargo.toml").display()
+    );
+    println!(
+        "cargo:rerun-if-changed={}",
+        guests.join("Cargo.lock").display()
+    );
 
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
     let target_dir = out_dir.join("guests");
@@ -27,7 +33,9 @@ fn main() -> anyhow::Result<()> {
     for name in &names {
         let suite = name.split('_').next().unwrap_or("");
         if !SUITES.contains(&suite) {
-            bail!("guest `{name}` has no known suite prefix; known: {SUITES:?} (add it to SUITES in tests/build.rs)");
+            bail!(
+                "guest `{name}` has no known suite prefix; known: {SUITES:?} (add it to SUITES in tests/build.rs)"
+            );
         }
         let wasm = release.join(format!("{name}.wasm"));
         if !wasm.exists() {
@@ -105,7 +113,9 @@ fn build(guests: &Path, target_dir: &Path) -> anyhow::Result<()> {
 
 fn guest_names(bin_dir: &Path) -> anyhow::Result<Vec<String>> {
     let mut names = Vec::new();
-    for entry in std::fs::read_dir(bin_dir).with_context(|| format!("reading {}", bin_dir.display()))? {
+    for entry in
+        std::fs::read_dir(bin_dir).with_context(|| format!("reading {}", bin_dir.display()))?
+    {
         let path = entry?.path();
         if path.extension().is_some_and(|e| e == "rs")
             && let Some(stem) = path.file_stem().and_then(|s| s.to_str())

@@ -5,7 +5,6 @@ use crate::host::Host;
 use crate::warm::{Ready, Warm};
 use bytes::Bytes;
 use http_body::Body;
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use wasmtime::Store;
@@ -28,18 +27,18 @@ pub(crate) enum Instance {
 /// Runs `req` on `warm` in `instance`.
 ///
 /// The guest runs in its own task so it can keep streaming the body after the head is returned;
-/// `done` runs in that task once the guest is finished (releasing permits, renewing idle timers).
-pub(crate) async fn call<B, D>(
+/// `keep` (the concurrency slot, the in-flight mark) is held by that task until the guest is done.
+pub(crate) async fn call<B, K>(
     warm: Arc<Warm>,
     instance: Instance,
     timeout: Duration,
     req: http::Request<B>,
-    done: D,
+    keep: K,
 ) -> Result<http::Response<ResponseBody>>
 where
     B: Body<Data = Bytes> + Send + 'static,
     B::Error: Into<wasmtime_wasi_http::Error>,
-    D: Future<Output = ()> + Send + 'static,
+    K: Send + 'static,
 {
     let (mut store, proxy) = match instance {
         Instance::Ready(Ready { store, proxy }) => (store, Some(proxy)),
@@ -78,9 +77,9 @@ where
             Ok(result) => result,
             Err(_) => Err(Error::Timeout { limit: timeout }),
         };
-        // The store (and its live-instance mark) goes before `done` reports the work finished.
+        // The store (and its live-instance mark) goes before the in-flight mark ends.
         drop(store);
-        done.await;
+        drop(keep);
         result
     });
 

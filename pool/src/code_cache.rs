@@ -3,13 +3,13 @@
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::warm::Warm;
-use moka::Expiry;
 use moka::future::Cache;
 use moka::notification::RemovalCause;
+use moka::ops::compute::{CompResult, Op};
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Identifies one deployed version of one function; a replace gets a new key even when the
 /// artifact is unchanged, because the manifest (limits, `min_instances`) may differ.
@@ -34,40 +34,12 @@ pub struct Evictions {
 /// Loaded functions weighed by code bytes under the node budget; the least valuable go first.
 ///
 /// moka's TinyLFU policy judges value by recent access frequency, so under pressure a rarely used
-/// function is evicted (or never admitted) before a busy one.
+/// function is evicted (or never admitted) before a busy one. Idle expiry is not moka's: an entry
+/// must not expire while calls run on it, so [`CodeCache::expire_idle`] decides from each
+/// function's own in-flight count and last activity.
 pub(crate) struct CodeCache {
     cache: Cache<CodeKey, Arc<Warm>>,
     evictions: Arc<Evictions>,
-}
-
-/// Per-entry idle timeout: each function's own `idle_timeout`, renewed on every use.
-struct IdleExpiry;
-
-impl Expiry<CodeKey, Arc<Warm>> for IdleExpiry {
-    fn expire_after_create(&self, _: &CodeKey, warm: &Arc<Warm>, _: Instant) -> Option<Duration> {
-        warm.idle_timeout
-    }
-
-    fn expire_after_read(
-        &self,
-        _: &CodeKey,
-        warm: &Arc<Warm>,
-        _: Instant,
-        _: Option<Duration>,
-        _: Instant,
-    ) -> Option<Duration> {
-        warm.idle_timeout
-    }
-
-    fn expire_after_update(
-        &self,
-        _: &CodeKey,
-        warm: &Arc<Warm>,
-        _: Instant,
-        _: Option<Duration>,
-    ) -> Option<Duration> {
-        warm.idle_timeout
-    }
 }
 
 impl CodeCache {
@@ -78,14 +50,11 @@ impl CodeCache {
         let cache = Cache::builder()
             .max_capacity(budget)
             .weigher(|_, warm: &Arc<Warm>| u32::try_from(warm.code_bytes).unwrap_or(u32::MAX))
-            .expire_after(IdleExpiry)
             .eviction_listener(move |key: Arc<CodeKey>, _, cause| {
-                let counter = match cause {
-                    RemovalCause::Expired => &counts.idle,
-                    RemovalCause::Size => &counts.budget,
-                    RemovalCause::Explicit | RemovalCause::Replaced => &counts.removed,
-                };
-                counter.fetch_add(1, Ordering::Relaxed);
+                // Idle and explicit removals are counted where they are decided.
+                if cause == RemovalCause::Size {
+                    counts.budget.fetch_add(1, Ordering::Relaxed);
+                }
                 tracing::debug!(function = %key.name, ?cause, "unloaded function code");
             })
             .build();
@@ -106,11 +75,6 @@ impl CodeCache {
             .map_err(|e: Arc<Error>| (*e).clone())
     }
 
-    /// The loaded function for `key` if warm; counts as use (renews its idle timer).
-    pub(crate) async fn touch(&self, key: &CodeKey) -> Option<Arc<Warm>> {
-        self.cache.get(key).await
-    }
-
     /// Whether `key` is loaded, without counting as use.
     pub(crate) fn is_warm(&self, key: &CodeKey) -> bool {
         self.cache.contains_key(key)
@@ -118,7 +82,36 @@ impl CodeCache {
 
     /// Drops `key`'s loaded state (replace, delete).
     pub(crate) async fn remove(&self, key: &CodeKey) {
-        self.cache.invalidate(key).await;
+        if self.cache.remove(key).await.is_some() {
+            self.evictions.removed.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Drops every loaded function with no call in flight and no activity for its idle timeout.
+    pub(crate) async fn expire_idle(&self) {
+        let now = Instant::now();
+        let idle: Vec<Arc<CodeKey>> = self
+            .cache
+            .iter()
+            .filter(|(_, warm)| warm.is_idle(now))
+            .map(|(key, _)| key)
+            .collect();
+        for key in idle {
+            // Re-checked under the entry's lock: a call may have started since the scan.
+            let result = self
+                .cache
+                .entry_by_ref(key.as_ref())
+                .and_compute_with(|entry| async move {
+                    match entry {
+                        Some(entry) if entry.value().is_idle(Instant::now()) => Op::Remove,
+                        _ => Op::Nop,
+                    }
+                })
+                .await;
+            if matches!(result, CompResult::Removed(_)) {
+                self.evictions.idle.fetch_add(1, Ordering::Relaxed);
+            }
+        }
     }
 
     /// Bytes of code currently loaded.

@@ -116,14 +116,10 @@ impl Function {
             }
             None => Instance::Fresh(warm.store(self.inner.settings.memory, &self.inner.live)),
         };
-        let this = self.clone();
-        // Runs when the guest is done: renew the idle timer from the end of the work, not its start,
-        // so scale-to-zero never counts a long call as idle time.
-        let done = async move {
-            this.inner.node.code.touch(&this.inner.key).await;
-            drop(permit);
-        };
-        call::call(warm, instance, self.inner.settings.timeout, req, done).await
+        // Held until the guest is done: the slot, and the in-flight mark that keeps the code loaded
+        // and starts the idle clock only when the work ends.
+        let keep = (permit, warm.begin());
+        call::call(warm, instance, self.inner.settings.timeout, req, keep).await
     }
 
     /// Loads the function now if it keeps `min_instances` ready; returns at once otherwise.

@@ -6,11 +6,18 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-/// Admits at most `limit` concurrent calls; up to `limit` more wait at most `queue_timeout`.
+/// Waiting calls allowed per running slot; a burst of several times the limit queues briefly.
+const QUEUE_PER_SLOT: u32 = 4;
+
+/// Waiting calls always allowed, so small limits still absorb a burst on a cold function.
+const MIN_QUEUE: u32 = 256;
+
+/// Admits at most `limit` concurrent calls; a bounded number more wait at most `queue_timeout`.
 #[derive(Debug)]
 pub(crate) struct ConcurrencyLimit {
     slots: Arc<Semaphore>,
     limit: u32,
+    queue: u32,
     waiting: AtomicU32,
     queue_timeout: Duration,
 }
@@ -21,6 +28,7 @@ impl ConcurrencyLimit {
         ConcurrencyLimit {
             slots: Arc::new(Semaphore::new(limit as usize)),
             limit,
+            queue: limit.saturating_mul(QUEUE_PER_SLOT).max(MIN_QUEUE),
             waiting: AtomicU32::new(0),
             queue_timeout,
         }
@@ -32,7 +40,7 @@ impl ConcurrencyLimit {
             return Ok(permit);
         }
         let saturated = Error::Saturated { limit: self.limit };
-        if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.limit {
+        if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.queue {
             self.waiting.fetch_sub(1, Ordering::AcqRel);
             return Err(saturated);
         }

@@ -16,10 +16,7 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 use wasmgate_config::PoolSettings;
 
-/// How often expired and over-budget code is actually released.
-///
-/// Expiry is exact for lookups (an idle function reads as cold the moment its timeout passes); this
-/// only bounds how long its memory lingers after that.
+/// How often idle and over-budget code is released: the precision of `idle_timeout`.
 const HOUSEKEEPING_INTERVAL: Duration = Duration::from_millis(250);
 
 /// Compiles, stores, loads and runs functions on this node.
@@ -93,8 +90,9 @@ impl Pool {
         self.node.code.evictions()
     }
 
-    /// Releases expired and over-budget code now rather than at the next housekeeping tick.
+    /// Releases idle and over-budget code now rather than at the next housekeeping tick.
     pub async fn run_pending_tasks(&self) {
+        self.node.code.expire_idle().await;
         self.node.code.run_pending_tasks().await;
     }
 }
@@ -105,6 +103,7 @@ async fn housekeeping(node: Weak<Node>) {
     loop {
         tick.tick().await;
         let Some(node) = node.upgrade() else { return };
+        node.code.expire_idle().await;
         node.code.run_pending_tasks().await;
     }
 }

@@ -3,9 +3,9 @@
 use crate::error::{Error, Result};
 use crate::host::{Host, LiveInstance};
 use std::path::Path;
-use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Engine, Store};
 use wasmtime_wasi_http::p2::bindings::{Proxy, ProxyPre};
@@ -18,6 +18,24 @@ pub(crate) struct Warm {
     /// How long this may sit unused before it is dropped; `None` pins it (`min_instances > 0`).
     pub(crate) idle_timeout: Option<Duration>,
     ready: Mutex<Vec<Ready>>,
+    /// Calls running on this code now; while non-zero it is never idle.
+    in_flight: AtomicUsize,
+    /// When it was loaded; `last_active` counts from here.
+    loaded_at: Instant,
+    /// Nanoseconds after `loaded_at` at which the last call ended.
+    last_active: AtomicU64,
+}
+
+/// Marks one call in flight on a [`Warm`]; ending it records the activity.
+pub(crate) struct Activity(Arc<Warm>);
+
+impl Drop for Activity {
+    fn drop(&mut self) {
+        let warm = &self.0;
+        let nanos = u64::try_from(warm.loaded_at.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        warm.last_active.fetch_max(nanos, Ordering::Relaxed);
+        warm.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 /// An instance made ahead of demand, waiting for its one request.
@@ -52,7 +70,28 @@ impl Warm {
             code_bytes,
             idle_timeout,
             ready: Mutex::new(Vec::new()),
+            in_flight: AtomicUsize::new(0),
+            loaded_at: Instant::now(),
+            last_active: AtomicU64::new(0),
         })
+    }
+
+    /// Marks a call as running until the returned guard drops.
+    pub(crate) fn begin(self: &Arc<Self>) -> Activity {
+        self.in_flight.fetch_add(1, Ordering::AcqRel);
+        Activity(self.clone())
+    }
+
+    /// Whether nothing runs on it and nothing has for its idle timeout (never, when pinned).
+    pub(crate) fn is_idle(&self, now: Instant) -> bool {
+        let Some(timeout) = self.idle_timeout else {
+            return false;
+        };
+        if self.in_flight.load(Ordering::Acquire) > 0 {
+            return false;
+        }
+        let last = self.loaded_at + Duration::from_nanos(self.last_active.load(Ordering::Relaxed));
+        now.saturating_duration_since(last) >= timeout
     }
 
     /// A new store for one instance of this function, counted in `live` while it exists.

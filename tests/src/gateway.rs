@@ -210,7 +210,10 @@ impl Gateway {
         let bytes = std::fs::read(wasm).with_context(|| format!("reading {wasm}"))?;
         let form = reqwest::multipart::Form::new()
             .part("module", reqwest::multipart::Part::bytes(bytes))
-            .part("manifest", reqwest::multipart::Part::text(manifest.to_owned()));
+            .part(
+                "manifest",
+                reqwest::multipart::Part::text(manifest.to_owned()),
+            );
         Ok(self
             .client
             .put(self.url(&format!("/functions/{name}")))

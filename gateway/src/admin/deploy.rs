@@ -23,8 +23,10 @@ pub async fn deploy(
     name: &str,
     req: Request<Incoming>,
 ) -> Result<GatewayResponse, ApiError> {
-    let name = FunctionName::try_from(name.to_owned())?;
-    let upload = upload::read(req, gw.settings.max_module_size.bytes()).await?;
+    let name = FunctionName::try_from(name.to_owned());
+    // The body is read (or discarded) before any refusal, so the client sees the error, not a reset.
+    let upload = upload::read(req, gw.settings.max_module_size.bytes()).await;
+    let (name, upload) = (name?, upload?);
     let manifest = match &upload.manifest {
         Some(text) => Manifest::from_toml(text)?,
         None => Manifest::default(),

@@ -23,7 +23,11 @@ pub async fn handle(
     gw: &Arc<Gateway>,
     req: Request<Incoming>,
 ) -> Result<GatewayResponse, ApiError> {
-    auth::check(gw, &req)?;
+    if let Err(refused) = auth::check(gw, &req) {
+        // Lingering close: let the client finish sending so it reads the 401 instead of a reset.
+        upload::discard(req.into_body()).await;
+        return Err(refused);
+    }
     let path = req.uri().path();
     let rest = path.strip_prefix(PREFIX).unwrap_or(path);
     match (req.method(), rest.trim_start_matches('/')) {

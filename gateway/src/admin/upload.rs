@@ -1,15 +1,22 @@
 //! Reading a deploy body: a raw component, or multipart with `module` and `manifest` parts.
 
 use crate::error::ApiError;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use http::{Request, header};
-use http_body_util::{BodyExt, Limited};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
+use std::time::Duration;
 
 /// Multipart part holding the component.
 const MODULE_PART: &str = "module";
 /// Multipart part holding the TOML manifest.
 const MANIFEST_PART: &str = "manifest";
+
+/// Bytes past the limit read and dropped before answering 413; beyond it the connection is cut.
+const DISCARD_ALLOWANCE: u64 = 16 * 1024 * 1024;
+
+/// Time spent discarding an oversized body at most.
+const DISCARD_TIME: Duration = Duration::from_secs(5);
 
 /// What a deploy request carried.
 #[derive(Debug)]
@@ -37,7 +44,10 @@ pub async fn read(req: Request<Incoming>, limit: u64) -> Result<Upload, ApiError
     let multipart = match mime.as_str() {
         "application/wasm" | "application/octet-stream" => false,
         "multipart/form-data" => true,
-        _ => return Err(ApiError::UnsupportedMediaType { content_type }),
+        _ => {
+            discard(req.into_body()).await;
+            return Err(ApiError::UnsupportedMediaType { content_type });
+        }
     };
     let declared = req
         .headers()
@@ -45,6 +55,9 @@ pub async fn read(req: Request<Incoming>, limit: u64) -> Result<Upload, ApiError
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|len| len > limit) {
+        if declared.is_some_and(|len| len - limit <= DISCARD_ALLOWANCE) {
+            discard(req.into_body()).await;
+        }
         return Err(ApiError::PayloadTooLarge { limit });
     }
     let body = collect(req.into_body(), limit).await?;
@@ -57,17 +70,37 @@ pub async fn read(req: Request<Incoming>, limit: u64) -> Result<Upload, ApiError
     split_multipart(&content_type, body).await
 }
 
-async fn collect(body: Incoming, limit: u64) -> Result<Bytes, ApiError> {
-    let limited = Limited::new(body, usize::try_from(limit).unwrap_or(usize::MAX));
-    match limited.collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-            Err(ApiError::PayloadTooLarge { limit })
-        }
-        Err(e) => Err(ApiError::BadRequest {
+async fn collect(mut body: Incoming, limit: u64) -> Result<Bytes, ApiError> {
+    let mut collected = BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| ApiError::BadRequest {
             reason: format!("could not read the body: {e}"),
-        }),
+        })?;
+        if let Ok(data) = frame.into_data() {
+            if collected.len() as u64 + data.len() as u64 > limit {
+                discard(body).await;
+                return Err(ApiError::PayloadTooLarge { limit });
+            }
+            collected.extend_from_slice(&data);
+        }
     }
+    Ok(collected.freeze())
+}
+
+/// Reads and drops what is left of an oversized body, within bounds, so the client is reading
+/// when the 413 arrives instead of seeing its connection reset mid-upload.
+pub(crate) async fn discard(mut body: Incoming) {
+    let mut left = DISCARD_ALLOWANCE;
+    let drain = async {
+        while let Some(Ok(frame)) = body.frame().await {
+            let len = frame.data_ref().map_or(0, |d| d.len() as u64);
+            left = left.saturating_sub(len);
+            if left == 0 {
+                return;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(DISCARD_TIME, drain).await;
 }
 
 async fn split_multipart(content_type: &str, body: Bytes) -> Result<Upload, ApiError> {

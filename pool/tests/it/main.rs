@@ -12,5 +12,6 @@ mod covered {
     pub(crate) use crate::scaling::*;
 }
 
-wasmgate_tests::foreach_http!(harness::assert_test_exists);
-wasmgate_tests::foreach_limits!(harness::assert_test_exists);
+use harness::assert_test_exists;
+wasmgate_tests::foreach_http!(assert_test_exists);
+wasmgate_tests::foreach_limits!(assert_test_exists);

@@ -1,6 +1,8 @@
 //! Shared helpers for wasmgate's test guests: answering a `wasi:http` request in one call.
 
-use wasi::http::types::{Fields, IncomingRequest, OutgoingBody, OutgoingResponse, ResponseOutparam};
+use wasi::http::types::{
+    Fields, IncomingRequest, OutgoingBody, OutgoingResponse, OutputStream, ResponseOutparam,
+};
 
 pub use wasi;
 
@@ -16,13 +18,14 @@ pub fn respond(out: ResponseOutparam, status: u16, headers: &[(&str, &str)], bod
         return;
     };
     ResponseOutparam::set(out, Ok(response));
-    write_all(&outgoing, body);
+    if let Ok(stream) = outgoing.write() {
+        write_all(&stream, body);
+    }
     let _ = OutgoingBody::finish(outgoing, None);
 }
 
-/// Writes `bytes` to a response body in chunks the host accepts, flushing each.
-pub fn write_all(body: &OutgoingBody, bytes: &[u8]) {
-    let Ok(stream) = body.write() else { return };
+/// Writes `bytes` to a body stream in pieces the host accepts, flushing each.
+pub fn write_all(stream: &OutputStream, bytes: &[u8]) {
     // blocking_write_and_flush takes at most 4096 bytes per call.
     for chunk in bytes.chunks(4096) {
         if stream.blocking_write_and_flush(chunk).is_err() {

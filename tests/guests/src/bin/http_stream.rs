@@ -1,7 +1,9 @@
 //! Proves streaming responses: `?chunks=N` lines, each written and flushed on its own.
 
 use wasi::exports::http::incoming_handler::Guest;
-use wasi::http::types::{Fields, IncomingRequest, OutgoingBody, OutgoingResponse, ResponseOutparam};
+use wasi::http::types::{
+    Fields, IncomingRequest, OutgoingBody, OutgoingResponse, ResponseOutparam,
+};
 
 struct Stream;
 wasi::http::proxy::export!(Stream);
@@ -12,8 +14,10 @@ impl Guest for Stream {
         let response = OutgoingResponse::new(Fields::new());
         let Ok(body) = response.body() else { return };
         ResponseOutparam::set(out, Ok(response));
-        for i in 0..chunks {
-            wasmgate_guests::write_all(&body, format!("chunk {i}\n").as_bytes());
+        if let Ok(stream) = body.write() {
+            for i in 0..chunks {
+                wasmgate_guests::write_all(&stream, format!("chunk {i}\n").as_bytes());
+            }
         }
         let _ = OutgoingBody::finish(body, None);
     }
