@@ -12,7 +12,10 @@ crate::harness::covers!(
 );
 
 async fn failure(function: &wasmgate_pool::Function) -> Error {
-    function.call(get("/")).await.err().expect("the call fails")
+    match function.call(get("/")).await {
+        Ok(response) => panic!("expected the call to fail, got {}", response.status()),
+        Err(e) => e,
+    }
 }
 
 #[tokio::test]

@@ -1,5 +1,10 @@
 //! The pool against real guest components, in process: calls, limits, scale to zero, single flight.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
+
 mod calls;
 mod harness;
 mod limits;

@@ -78,8 +78,10 @@ async fn streamed_and_wstd_responses_arrive_whole() {
 
 #[tokio::test]
 async fn code_over_the_budget_is_evicted() {
-    let mut settings = wasmgate_config::PoolSettings::default();
-    settings.code_budget = wasmgate_config::ByteSize::from_bytes(1);
+    let settings = wasmgate_config::PoolSettings {
+        code_budget: wasmgate_config::ByteSize::from_bytes(1),
+        ..Default::default()
+    };
     let pool = TestPool::with(settings);
     let hello = pool.deploy("hello", guests::HTTP_HELLO, "");
     assert_eq!(call(&hello, get("/")).await.0, 200);

@@ -10,7 +10,7 @@ pub use wasi;
 pub fn respond(out: ResponseOutparam, status: u16, headers: &[(&str, &str)], body: &[u8]) {
     let fields = Fields::new();
     for (name, value) in headers {
-        let _ = fields.append(&name.to_string(), &value.as_bytes().to_vec());
+        let _ = fields.append(name, value.as_bytes());
     }
     let response = OutgoingResponse::new(fields);
     let _ = response.set_status_code(status);

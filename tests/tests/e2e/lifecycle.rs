@@ -37,6 +37,9 @@ async fn sigterm_lets_an_in_flight_request_finish_then_exits_0() {
     assert_eq!(response.text().await.unwrap(), "slept 1500");
 }
 
+/// Environment variables for one run.
+type Env<'a> = Vec<(&'a str, &'a str)>;
+
 async fn exit_code(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
     let mut cmd = tokio::process::Command::new(wasmgate_bin());
     cmd.arg("serve").args(args);
@@ -59,7 +62,7 @@ async fn bad_configuration_exits_64_with_one_line_before_binding() {
     let bad_file = dir.path().join("bad.toml");
     std::fs::write(&bad_file, "no_such_key = 1\n").unwrap();
     let bad_file = bad_file.to_str().unwrap().to_owned();
-    let cases: Vec<(Vec<&str>, Vec<(&str, &str)>)> = vec![
+    let cases: Vec<(Vec<&str>, Env)> = vec![
         (vec!["--listen", "not-an-address"], vec![]),
         (vec!["--config", &bad_file], vec![]),
         (vec!["--config", "/definitely/missing.toml"], vec![]),

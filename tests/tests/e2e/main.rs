@@ -1,5 +1,10 @@
 //! End-to-end tests: the real `wasmgate` binary on a free port, driven over HTTP.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
+
 mod deploy;
 mod invoke;
 mod lifecycle;
