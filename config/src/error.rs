@@ -55,6 +55,12 @@ pub enum Error {
         /// The format as given.
         input: String,
     },
+    /// A capability name that wasmgate does not know.
+    #[error("unknown capability {:?}; known: {}", shown(input), crate::Capability::ALL.map(|c| c.as_str()).join(", "))]
+    InvalidCapability {
+        /// The name as given.
+        input: String,
+    },
     /// A function manifest does not parse, or asks for something the node cannot do.
     #[error("invalid manifest: {reason}")]
     InvalidManifest {
@@ -106,6 +112,7 @@ impl Error {
             | Error::InvalidRoute { .. }
             | Error::InvalidSubject { .. }
             | Error::InvalidManifest { .. } => "invalid_manifest",
+            Error::InvalidCapability { .. } => "invalid_capability",
             Error::InvalidLogFormat { .. }
             | Error::InvalidSettings { .. }
             | Error::ReadFile { .. }

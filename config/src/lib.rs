@@ -30,6 +30,7 @@
 #![deny(missing_docs)]
 
 mod byte_size;
+mod capability;
 mod config_value;
 pub mod defaults;
 mod duration;
@@ -45,6 +46,7 @@ mod subject;
 mod validate;
 
 pub use byte_size::ByteSize;
+pub use capability::{Capability, Need};
 pub use config_value::ConfigValue;
 pub use duration::HumanDuration;
 pub use error::{Error, Result};

@@ -1,0 +1,1 @@
+//! Signed claims for wasmgate components (work in progress).

@@ -1,0 +1,149 @@
+//! Capabilities: the named grants a signed component may carry, and which WIT interfaces each covers.
+//!
+//! One table serves two checks that must agree: admission refuses a component importing an
+//! interface its claims do not grant, and the pool links only the granted interfaces.
+
+use crate::error::Error;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// A host capability a component must be granted before it may import its interfaces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Capability {
+    /// `wasi:keyvalue/*`: the host's key-value store.
+    Keyvalue,
+    /// `wasi:messaging/*`: publishing and request-reply on the message bus.
+    Messaging,
+    /// `wasi:config/*`: values from the manifest's `[config]` table.
+    Config,
+    /// `wasi:http/outgoing-handler`: HTTP requests to other services.
+    HttpOutgoing,
+    /// `wasi:sockets/*`: raw TCP/UDP and name lookup.
+    Sockets,
+}
+
+/// What an imported interface needs before a component may link it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Need {
+    /// Always linked: clocks, random, stdio, streams, an empty filesystem, HTTP types.
+    Baseline,
+    /// Linked only when the claims grant this capability.
+    Capability(Capability),
+    /// Not something wasmgate provides; linking will refuse the component.
+    Unknown,
+}
+
+/// Interface namespaces (`package/` prefixes, version ignored) every component may import.
+const BASELINE: &[&str] = &[
+    "wasi:cli/",
+    "wasi:clocks/",
+    "wasi:random/",
+    "wasi:io/",
+    "wasi:filesystem/",
+    "wasi:http/types",
+];
+
+/// Interface prefixes each capability covers.
+const COVERS: &[(&str, Capability)] = &[
+    ("wasi:keyvalue/", Capability::Keyvalue),
+    ("wasi:messaging/", Capability::Messaging),
+    ("wasi:config/", Capability::Config),
+    ("wasi:http/outgoing-handler", Capability::HttpOutgoing),
+    ("wasi:sockets/", Capability::Sockets),
+];
+
+impl Capability {
+    /// Every capability, in a stable order.
+    pub const ALL: [Capability; 5] = [
+        Capability::Keyvalue,
+        Capability::Messaging,
+        Capability::Config,
+        Capability::HttpOutgoing,
+        Capability::Sockets,
+    ];
+
+    /// The name used in claims, on the command line and in errors.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Capability::Keyvalue => "keyvalue",
+            Capability::Messaging => "messaging",
+            Capability::Config => "config",
+            Capability::HttpOutgoing => "http-outgoing",
+            Capability::Sockets => "sockets",
+        }
+    }
+
+    /// What importing `interface` (e.g. `wasi:http/outgoing-handler@0.2.4`) requires.
+    pub fn needed_by(interface: &str) -> Need {
+        if BASELINE.iter().any(|p| interface.starts_with(p)) {
+            return Need::Baseline;
+        }
+        COVERS
+            .iter()
+            .find(|(prefix, _)| interface.starts_with(prefix))
+            .map_or(Need::Unknown, |(_, cap)| Need::Capability(*cap))
+    }
+}
+
+impl FromStr for Capability {
+    type Err = Error;
+
+    /// Parses a capability name such as `keyvalue` or `http-outgoing`.
+    fn from_str(s: &str) -> Result<Self, Error> {
+        Capability::ALL
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .ok_or_else(|| Error::InvalidCapability {
+                input: s.to_owned(),
+            })
+    }
+}
+
+impl fmt::Display for Capability {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_through_text_and_serde() {
+        for cap in Capability::ALL {
+            assert_eq!(cap.as_str().parse::<Capability>().unwrap(), cap);
+            let json = serde_json::to_string(&cap).unwrap();
+            assert_eq!(json, format!("\"{cap}\""));
+        }
+    }
+
+    #[test]
+    fn unknown_names_are_refused_with_the_known_ones_listed() {
+        let err = "filesystem".parse::<Capability>().unwrap_err();
+        assert_eq!(err.code(), "invalid_capability");
+        let msg = err.to_string();
+        assert!(msg.contains("filesystem") && msg.contains("http-outgoing"), "{msg}");
+    }
+
+    #[test]
+    fn interfaces_map_to_what_they_need() {
+        assert_eq!(Capability::needed_by("wasi:io/streams@0.2.0"), Need::Baseline);
+        assert_eq!(Capability::needed_by("wasi:http/types@0.2.4"), Need::Baseline);
+        assert_eq!(
+            Capability::needed_by("wasi:http/outgoing-handler@0.2.4"),
+            Need::Capability(Capability::HttpOutgoing)
+        );
+        assert_eq!(
+            Capability::needed_by("wasi:keyvalue/store@0.2.0-draft"),
+            Need::Capability(Capability::Keyvalue)
+        );
+        assert_eq!(
+            Capability::needed_by("wasi:sockets/tcp@0.2.0"),
+            Need::Capability(Capability::Sockets)
+        );
+        assert_eq!(Capability::needed_by("acme:evil/thing"), Need::Unknown);
+    }
+}
