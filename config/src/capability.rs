@@ -107,9 +107,57 @@ impl fmt::Display for Capability {
     }
 }
 
+/// A set of capabilities, small enough to copy and hash: what one function was granted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct CapabilitySet(u8);
+
+impl CapabilitySet {
+    /// No capability: only the baseline interfaces.
+    pub const NONE: CapabilitySet = CapabilitySet(0);
+
+    /// Whether `cap` is in the set.
+    pub fn contains(self, cap: Capability) -> bool {
+        self.0 & cap.bit() != 0
+    }
+
+    /// The set with `cap` added.
+    pub fn with(self, cap: Capability) -> CapabilitySet {
+        CapabilitySet(self.0 | cap.bit())
+    }
+
+    /// The members, in [`Capability::ALL`] order.
+    pub fn iter(self) -> impl Iterator<Item = Capability> {
+        Capability::ALL.into_iter().filter(move |c| self.contains(*c))
+    }
+}
+
+impl FromIterator<Capability> for CapabilitySet {
+    fn from_iter<I: IntoIterator<Item = Capability>>(iter: I) -> Self {
+        iter.into_iter().fold(CapabilitySet::NONE, CapabilitySet::with)
+    }
+}
+
+impl Capability {
+    fn bit(self) -> u8 {
+        1 << (self as u8)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sets_hold_exactly_what_was_added() {
+        let set: CapabilitySet = [Capability::Sockets, Capability::Keyvalue].into_iter().collect();
+        assert!(set.contains(Capability::Sockets) && set.contains(Capability::Keyvalue));
+        assert!(!set.contains(Capability::HttpOutgoing));
+        assert_eq!(
+            set.iter().collect::<Vec<_>>(),
+            [Capability::Keyvalue, Capability::Sockets]
+        );
+        assert_eq!(CapabilitySet::NONE.iter().count(), 0);
+    }
 
     #[test]
     fn names_round_trip_through_text_and_serde() {

@@ -91,3 +91,11 @@ pub const MAX_WASM_STACK: ByteSize = ByteSize::mib(2);
 
 /// Smallest wasm stack: below it, ordinary Rust guests overflow in their first calls.
 pub const MIN_WASM_STACK: ByteSize = ByteSize::kib(64);
+
+/// How long an `execute` admission decision is reused before the policy is asked again.
+pub const DEFAULT_DECISION_TTL: HumanDuration =
+    HumanDuration::from_duration(Duration::from_secs(30));
+
+/// How long the gateway waits for a remote OPA server's decision.
+pub const DEFAULT_OPA_TIMEOUT: HumanDuration =
+    HumanDuration::from_duration(Duration::from_secs(1));

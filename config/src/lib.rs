@@ -46,7 +46,7 @@ mod subject;
 mod validate;
 
 pub use byte_size::ByteSize;
-pub use capability::{Capability, Need};
+pub use capability::{Capability, CapabilitySet, Need};
 pub use config_value::ConfigValue;
 pub use duration::HumanDuration;
 pub use error::{Error, Result};
@@ -59,5 +59,5 @@ pub use manifest::{HttpSection, LimitsSection, Manifest, ScaleSection, Trigger};
 pub use name::{FunctionName, MAX_NAME_LEN};
 pub use resolve::FunctionSettings;
 pub use route::{MAX_ROUTE_LEN, RESERVED_PREFIXES, Route};
-pub use settings::{FunctionDefaults, PoolSettings, Settings};
+pub use settings::{AdmissionSettings, FunctionDefaults, PoolSettings, RemoteOpaSettings, Settings};
 pub use subject::{MAX_SUBJECT_LEN, Subject};

@@ -36,6 +36,47 @@ pub struct Settings {
     pub defaults: FunctionDefaults,
     /// The node-wide instance pool (`[pool]`).
     pub pool: PoolSettings,
+    /// How admission decisions are made and cached (`[admission]`).
+    pub admission: AdmissionSettings,
+}
+
+/// Admission decisions beyond signatures (`[admission]`).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdmissionSettings {
+    /// How long an `execute` decision is reused before the policy is asked again; every cold start
+    /// asks anew. Zero asks on every call.
+    pub decision_ttl: HumanDuration,
+    /// A remote OPA server asked in addition to the local policies (`[admission.opa]`).
+    pub opa: Option<RemoteOpaSettings>,
+}
+
+/// A remote Open Policy Agent server, asked through its REST Data API (`[admission.opa]`).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemoteOpaSettings {
+    /// Base URL of the server, e.g. `http://127.0.0.1:8181`; the gateway POSTs to
+    /// `{url}/v1/data/wasmgate/admission`.
+    pub url: String,
+    /// How long to wait for an answer.
+    #[serde(default = "default_opa_timeout")]
+    pub timeout: HumanDuration,
+    /// When the server cannot be asked: `false` (the default) refuses, `true` allows.
+    #[serde(default)]
+    pub fail_open: bool,
+}
+
+fn default_opa_timeout() -> HumanDuration {
+    DEFAULT_OPA_TIMEOUT
+}
+
+impl Default for AdmissionSettings {
+    fn default() -> Self {
+        AdmissionSettings {
+            decision_ttl: DEFAULT_DECISION_TTL,
+            opa: None,
+        }
+    }
 }
 
 /// What a function gets for each manifest key it leaves out (`[defaults]`).
@@ -87,6 +128,7 @@ impl Default for Settings {
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             defaults: FunctionDefaults::default(),
             pool: PoolSettings::default(),
+            admission: AdmissionSettings::default(),
         }
     }
 }
@@ -136,6 +178,7 @@ impl fmt::Debug for Settings {
             .field("shutdown_grace", &self.shutdown_grace)
             .field("defaults", &self.defaults)
             .field("pool", &self.pool)
+            .field("admission", &self.admission)
             .finish()
     }
 }

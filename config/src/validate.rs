@@ -41,6 +41,17 @@ impl Settings {
                 "max_module_size is zero: set it to the largest component you deploy, e.g. `{DEFAULT_MAX_MODULE_SIZE}`"
             )
         })?;
+        if let Some(opa) = &self.admission.opa {
+            ensure(opa.url.starts_with("http://"), || {
+                format!(
+                    "admission.opa.url `{}` must be an http:// URL of an OPA server, e.g. `http://127.0.0.1:8181`",
+                    opa.url.escape_debug()
+                )
+            })?;
+            ensure(!opa.timeout.get().is_zero(), || {
+                "admission.opa.timeout is zero: give the OPA server time to answer, e.g. `1s`".to_owned()
+            })?;
+        }
         self.pool.validate()?;
         self.defaults.validate(&self.pool)
     }

@@ -3,6 +3,7 @@
 //! Requests read a snapshot without locking; a deploy or delete builds the next snapshot and swaps
 //! it in, so requests already in flight finish on the version they started with.
 
+use crate::admission::ExecuteCache;
 use crate::error::ApiError;
 use crate::registry::Record;
 use crate::routes::RouteTable;
@@ -18,6 +19,8 @@ pub struct Deployed {
     pub record: Record,
     /// The pool handle that runs it.
     pub function: Function,
+    /// Its last `execute` admission decision.
+    pub execute: ExecuteCache,
 }
 
 impl Deployed {

@@ -17,6 +17,68 @@ pub struct Cli {
 pub enum Command {
     /// Run the gateway.
     Serve(ServeArgs),
+    /// Manage issuer keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Sign a component for deployment: embed claims in its `jwt` custom section.
+    Sign(SignArgs),
+    /// Show a component's claims, imports and exports, and whether it verifies.
+    Inspect(InspectArgs),
+}
+
+/// `wasmgate keys ...`
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Generate an Ed25519 issuer key pair: the private key goes to FILE (PKCS#8 PEM, mode 0600),
+    /// the public key to the last line of stdout.
+    Generate {
+        /// Where to write the private key; an existing file is not overwritten.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+}
+
+/// Flags of `wasmgate sign`.
+#[derive(Debug, clap::Args)]
+pub struct SignArgs {
+    /// Issuer private key (PKCS#8 PEM from `wasmgate keys generate`).
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    /// Function name the component may be deployed as.
+    #[arg(long, value_name = "NAME")]
+    pub name: String,
+    /// Capability to grant (repeatable): keyvalue, messaging, config, http-outgoing, sockets.
+    #[arg(long = "cap", value_name = "CAP")]
+    pub caps: Vec<String>,
+    /// Validity from now, e.g. 90d or 12h; without it the signature does not expire.
+    #[arg(long, value_name = "DURATION")]
+    pub expires: Option<String>,
+    /// Version label stored in the claims.
+    #[arg(long = "component-version", value_name = "VERSION")]
+    pub version: Option<String>,
+    /// Free-form tag stored in the claims (repeatable), e.g. for policies.
+    #[arg(long = "tag", value_name = "TAG")]
+    pub tags: Vec<String>,
+    /// The component to sign.
+    #[arg(value_name = "IN.wasm")]
+    pub input: PathBuf,
+    /// Where to write the signed component (may be the input).
+    #[arg(short = 'o', long = "output", value_name = "OUT.wasm")]
+    pub output: PathBuf,
+}
+
+/// Flags of `wasmgate inspect`.
+#[derive(Debug, clap::Args)]
+pub struct InspectArgs {
+    /// The component to inspect.
+    #[arg(value_name = "FILE.wasm")]
+    pub input: PathBuf,
+    /// Check the signature against this issuer public key (repeatable).
+    #[arg(long = "trust", value_name = "PUBKEY")]
+    pub trust: Vec<String>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Flags of `wasmgate serve`; each overrides the config file and `WASMGATE_*` variables.

@@ -67,6 +67,43 @@ pub enum ApiError {
     /// The gateway is draining for shutdown.
     #[error("gateway is shutting down")]
     ShuttingDown,
+    /// The component's claims are missing, invalid, untrusted, expired or do not match its bytes.
+    #[error(transparent)]
+    Claims(#[from] wasmgate_claims::Error),
+    /// The component was signed for another function name.
+    #[error("the component was signed for function {signed_for:?}, not {name:?}: sign it with --name {name}")]
+    NameMismatch {
+        /// The name deployed to.
+        name: String,
+        /// The `sub` of its claims.
+        signed_for: String,
+    },
+    /// The component imports interfaces its claims do not grant.
+    #[error("capability not granted: the component imports {} without a grant for it; sign it with the matching --cap", interfaces.join(", "))]
+    NotGranted {
+        /// The ungranted interfaces, sorted.
+        interfaces: Vec<String>,
+    },
+    /// An admission policy refused.
+    #[error("{operation} denied by policy: {}", reasons.join("; "))]
+    PolicyDenied {
+        /// What was refused.
+        operation: crate::admission::Operation,
+        /// The policy's reasons.
+        reasons: Vec<String>,
+    },
+    /// The remote policy server could not be asked, and admission fails closed.
+    #[error("admission policy unavailable: {reason}")]
+    PolicyUnavailable {
+        /// Why.
+        reason: String,
+    },
+    /// A policy file does not compile or evaluate.
+    #[error("admission policy error: {reason}")]
+    Policy {
+        /// The policy engine's message.
+        reason: String,
+    },
     /// Running, compiling or loading a function failed.
     #[error(transparent)]
     Pool(#[from] wasmgate_pool::Error),
@@ -119,6 +156,32 @@ impl ApiError {
                 "shutting_down",
                 Blame::Host,
             ),
+            ApiError::Claims(e) => {
+                let status = match e.code() {
+                    "unsigned" | "bad_signature" => StatusCode::UNAUTHORIZED,
+                    "untrusted_issuer" | "expired" | "not_yet_valid" => StatusCode::FORBIDDEN,
+                    "module_tampered" | "invalid_component" => StatusCode::UNPROCESSABLE_ENTITY,
+                    _ => StatusCode::BAD_REQUEST,
+                };
+                (status, e.code(), Blame::Client)
+            }
+            ApiError::NameMismatch { .. } => (StatusCode::FORBIDDEN, "name_mismatch", Blame::Client),
+            ApiError::NotGranted { .. } | ApiError::Pool(P::NotGranted { .. }) => (
+                StatusCode::FORBIDDEN,
+                "capability_not_granted",
+                Blame::Client,
+            ),
+            ApiError::PolicyDenied { .. } => {
+                (StatusCode::FORBIDDEN, "policy_denied", Blame::Client)
+            }
+            ApiError::PolicyUnavailable { .. } => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "policy_unavailable",
+                Blame::Host,
+            ),
+            ApiError::Policy { .. } => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "policy_error", Blame::Host)
+            }
             ApiError::Pool(e) => match e {
                 P::InvalidComponent { .. } => (
                     StatusCode::UNPROCESSABLE_ENTITY,
@@ -163,10 +226,16 @@ impl ApiError {
             Blame::Guest => tracing::warn!(code, %message, "guest failed"),
             Blame::Client => tracing::debug!(code, %message, "request refused"),
         }
-        let mut response = json(
-            status,
-            &json!({ "error": { "code": code, "message": message } }),
-        );
+        let mut error = json!({ "code": code, "message": message });
+        match &self {
+            ApiError::NotGranted { interfaces }
+            | ApiError::Pool(wasmgate_pool::Error::NotGranted { interfaces }) => {
+                error["interfaces"] = json!(interfaces);
+            }
+            ApiError::PolicyDenied { reasons, .. } => error["reasons"] = json!(reasons),
+            _ => {}
+        }
+        let mut response = json(status, &json!({ "error": error }));
         if matches!(
             status,
             StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
@@ -262,6 +331,44 @@ mod tests {
                 "guest_error",
             ),
             (ApiError::Internal { reason: "x".into() }, 500, "internal"),
+            (
+                ApiError::NameMismatch {
+                    name: "a".into(),
+                    signed_for: "b".into(),
+                },
+                403,
+                "name_mismatch",
+            ),
+            (
+                ApiError::NotGranted {
+                    interfaces: vec!["wasi:http/outgoing-handler@0.2.0".into()],
+                },
+                403,
+                "capability_not_granted",
+            ),
+            (
+                P::NotGranted {
+                    interfaces: vec!["wasi:sockets/tcp@0.2.0".into()],
+                }
+                .into(),
+                403,
+                "capability_not_granted",
+            ),
+            (
+                ApiError::PolicyDenied {
+                    operation: crate::admission::Operation::Deploy,
+                    reasons: vec!["no".into()],
+                },
+                403,
+                "policy_denied",
+            ),
+            (
+                ApiError::PolicyUnavailable { reason: "x".into() },
+                503,
+                "policy_unavailable",
+            ),
+            (ApiError::Policy { reason: "x".into() }, 500, "policy_error"),
+            (wasmgate_claims::Error::Unsigned.into(), 401, "unsigned"),
             (
                 P::NodeSaturated { reason: "x".into() }.into(),
                 503,

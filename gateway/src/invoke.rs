@@ -1,5 +1,6 @@
 //! Invocation: find the function a request is for, hand the guest its path, run it.
 
+use crate::admission::Source;
 use crate::catalog::Deployed;
 use crate::error::ApiError;
 use crate::response::{GatewayResponse, from_guest};
@@ -32,8 +33,14 @@ pub async fn invoke(gw: &Gateway, req: Request<Incoming>) -> Result<GatewayRespo
             })?;
             (deployed, None)
         };
-    let function = deployed.function.clone();
+    let deployed = deployed.clone();
     drop(snapshot);
+    let source = Source::Http {
+        method: req.method().as_str(),
+        path: req.uri().path(),
+    };
+    gw.admission.may_execute(&deployed, source).await?;
+    let function = deployed.function.clone();
     let req = guest_request(req, guest_path)?;
     let response = function.call(req).await?;
     Ok(from_guest(response))

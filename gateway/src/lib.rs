@@ -16,6 +16,7 @@
 #![deny(missing_docs)]
 
 pub mod admin;
+pub mod admission;
 pub mod catalog;
 pub mod cli;
 pub mod dispatch;

@@ -1,10 +1,12 @@
 //! The `wasmgate` binary: parse the command line, validate everything, then serve.
 
+mod commands;
+
 use anyhow::Context;
 use clap::Parser;
 use std::collections::BTreeMap;
 use std::process::ExitCode;
-use wasmgate::cli::{Cli, Command, ServeArgs};
+use wasmgate::cli::{Cli, Command, KeysCommand, ServeArgs};
 use wasmgate_config::{LogFormat, Overrides, Settings, Sources};
 
 /// Exit status for bad usage or configuration (sysexits `EX_USAGE`).
@@ -32,13 +34,25 @@ fn main() -> ExitCode {
                     return ExitCode::from(EXIT_USAGE);
                 }
             };
-            match serve(settings) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("wasmgate: {e:#}");
-                    ExitCode::FAILURE
-                }
-            }
+            finish(serve(settings))
+        }
+        Command::Keys(KeysCommand::Generate { out }) => finish(commands::keys::generate(&out)),
+        Command::Sign(args) => finish(commands::sign::sign(&args)),
+        Command::Inspect(args) => match commands::inspect::inspect(&args) {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::FAILURE,
+            Err(e) => finish(Err(e)),
+        },
+    }
+}
+
+/// Exit status of a finished command: errors are printed with their causes.
+fn finish(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("wasmgate: {e:#}");
+            ExitCode::FAILURE
         }
     }
 }
@@ -92,6 +106,7 @@ fn serve(settings: Settings) -> anyhow::Result<()> {
         // A plain line on stdout, for scripts and the test harness (port 0 picks a free port).
         println!("wasmgate listening on http://{addr}");
         tracing::info!(%addr, "serving");
+        tokio::spawn(wasmgate::server::reload_on_sighup(gateway.clone()));
         let drained = wasmgate::server::serve(
             gateway,
             listener,

@@ -7,6 +7,7 @@ use crate::error::ApiError;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
+use wasmgate_claims::Claims;
 use wasmgate_config::Manifest;
 
 /// Records by function name, as JSON.
@@ -31,6 +32,10 @@ pub struct Record {
     pub deployed_at: String,
     /// The manifest it was deployed with.
     pub manifest: Manifest,
+    /// The verified claims it was signed with.
+    pub claims: Claims,
+    /// The raw JWT the claims came from, for execute-time policy input.
+    pub token: String,
 }
 
 /// The registry database in the data dir.
@@ -105,6 +110,21 @@ mod tests {
             compile_ms: 3.0,
             deployed_at: "2026-01-01T00:00:00Z".into(),
             manifest: Manifest::default(),
+            claims: Claims {
+                iss: "issuer".into(),
+                sub: name.into(),
+                iat: 1,
+                nbf: 1,
+                exp: None,
+                jti: "jti".into(),
+                wasmgate: wasmgate_claims::WasmgateClaims {
+                    hash: "00".into(),
+                    caps: vec![wasmgate_config::Capability::HttpOutgoing],
+                    version: None,
+                    tags: vec![],
+                },
+            },
+            token: "a.b.c".into(),
         }
     }
 

@@ -71,3 +71,19 @@ pub async fn shutdown_signal() {
         _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
     }
 }
+
+/// Reloads the admission policies on every SIGHUP, for as long as the process runs.
+pub async fn reload_on_sighup(gw: Arc<Gateway>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hup = match signal(SignalKind::hangup()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot listen for SIGHUP; policies will not reload");
+            return;
+        }
+    };
+    while hup.recv().await.is_some() {
+        tracing::info!("SIGHUP received: reloading admission policies");
+        gw.admission.reload();
+    }
+}

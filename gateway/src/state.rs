@@ -1,6 +1,7 @@
 //! The gateway's shared state and what it does at start: open the data dir, restore functions.
 
 use crate::admin::AdminToken;
+use crate::admission::{Admission, ExecuteCache};
 use crate::catalog::{Catalog, Deployed};
 use crate::error::ApiError;
 use crate::registry::{Record, Registry};
@@ -29,6 +30,8 @@ pub struct Gateway {
     /// Held (shared) from compiling an artifact until its record is published, and (exclusive) while
     /// deleting unreferenced artifacts, so a deploy never publishes an artifact that was just deleted.
     pub artifact_gc: tokio::sync::RwLock<()>,
+    /// Trusted issuers and policies deploys and executions are checked against.
+    pub admission: Admission,
     /// When set, the admin API requires it as a bearer token.
     pub admin_token: Option<AdminToken>,
     ready: AtomicBool,
@@ -45,7 +48,14 @@ impl Gateway {
         })?;
         let pool = Pool::open(&settings.pool, &settings.data_dir.join(ARTIFACT_DIR))?;
         let registry = Registry::open(&settings.data_dir.join(REGISTRY_FILE))?;
+        let admission = Admission::new(&settings)?;
+        if admission.trusted_issuers() == 0 {
+            tracing::warn!(
+                "no trusted issuer: every deploy will be refused; start with --trust PUBKEY (see `wasmgate keys generate`)"
+            );
+        }
         let gateway = Arc::new(Gateway {
+            admission,
             pool,
             catalog: Catalog::default(),
             registry,
@@ -70,9 +80,14 @@ impl Gateway {
             name: record.name.clone(),
             artifact,
             artifact_size: record.artifact_size,
+            grants: record.claims.wasmgate.caps.iter().copied().collect(),
             settings,
         });
-        Ok(Arc::new(Deployed { record, function }))
+        Ok(Arc::new(Deployed {
+            record,
+            function,
+            execute: ExecuteCache::default(),
+        }))
     }
 
     /// Whether the gateway accepts work (false before restore finishes and while draining).

@@ -5,7 +5,7 @@
 use bytes::Bytes;
 use criterion::{Criterion, criterion_group, criterion_main};
 use http_body_util::{BodyExt, Empty};
-use wasmgate_config::{FunctionDefaults, Manifest, PoolSettings};
+use wasmgate_config::{CapabilitySet, FunctionDefaults, Manifest, PoolSettings};
 use wasmgate_pool::{Function, FunctionSpec, Pool};
 
 fn request() -> http::Request<Empty<Bytes>> {
@@ -31,11 +31,12 @@ fn hot_path(c: &mut Criterion) {
     let module = std::fs::read(wasmgate_tests::guests::HTTP_HELLO).expect("hello guest is built");
     let function = runtime.block_on(async {
         let pool = Pool::open(&settings, dir.path()).expect("pool opens");
-        let compiled = pool.compile(&module).expect("hello compiles");
+        let compiled = pool.compile(&module, CapabilitySet::NONE).expect("hello compiles");
         pool.function(FunctionSpec {
             name: "hello".into(),
             artifact: compiled.artifact,
             artifact_size: compiled.artifact_size,
+            grants: CapabilitySet::NONE,
             settings: Manifest::default()
                 .resolve(&FunctionDefaults::default(), &settings)
                 .expect("defaults resolve"),

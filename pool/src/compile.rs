@@ -4,6 +4,8 @@ use crate::artifact_store::ArtifactStore;
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::host::Host;
+use crate::linkers;
+use wasmgate_config::CapabilitySet;
 use std::time::{Duration, Instant};
 use wasmtime::Engine;
 use wasmtime::component::{Component, Linker};
@@ -26,12 +28,14 @@ pub struct Compiled {
 
 /// Validates `module`, compiles it once and stores the artifact durably.
 ///
-/// Refuses, as [`Error::InvalidComponent`], anything that is not a component, does not export
+/// Refuses, as [`Error::NotGranted`], a component importing a capability it was not granted, and
+/// as [`Error::InvalidComponent`] anything that is not a component, does not export
 /// `wasi:http/incoming-handler`, or imports something the host cannot link: a deploy either yields a
 /// function that can start, or changes nothing.
 pub(crate) fn compile(
     engine: &Engine,
     linker: &Linker<Host>,
+    grants: CapabilitySet,
     store: &ArtifactStore,
     module: &[u8],
 ) -> Result<Compiled> {
@@ -41,6 +45,10 @@ pub(crate) fn compile(
         reason: format!("{e:#}"),
     })?;
     let compile_time = started.elapsed();
+    let missing = linkers::ungranted(engine, &component, grants);
+    if !missing.is_empty() {
+        return Err(Error::NotGranted { interfaces: missing });
+    }
     let pre = linker
         .instantiate_pre(&component)
         .map_err(|e| Error::InvalidComponent {

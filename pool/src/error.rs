@@ -23,6 +23,12 @@ pub enum Error {
         /// Why the component was refused, in words a user can act on.
         reason: String,
     },
+    /// The component imports interfaces of capabilities it was not granted.
+    #[error("capability not granted: the component imports {}", interfaces.join(", "))]
+    NotGranted {
+        /// The imported interfaces no grant covers, sorted.
+        interfaces: Vec<String>,
+    },
     /// The guest trapped (panic, out-of-bounds, memory limit, stack overflow, ...).
     #[error("guest trapped: {trap}")]
     GuestTrap {
@@ -73,7 +79,7 @@ impl Error {
     /// Who is to blame, for logs, metrics labels and status codes.
     pub fn blame(&self) -> Blame {
         match self {
-            Error::InvalidComponent { .. } => Blame::Client,
+            Error::InvalidComponent { .. } | Error::NotGranted { .. } => Blame::Client,
             Error::GuestTrap { .. } | Error::NoResponse { .. } | Error::Timeout { .. } => {
                 Blame::Guest
             }

@@ -11,7 +11,7 @@ use http_body::Body;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-use wasmgate_config::FunctionSettings;
+use wasmgate_config::{CapabilitySet, FunctionSettings};
 
 use crate::limits::ConcurrencyLimit;
 
@@ -24,6 +24,8 @@ pub struct FunctionSpec {
     pub artifact: Digest,
     /// The artifact's size in bytes, charged to the code budget while loaded.
     pub artifact_size: u64,
+    /// Capabilities it was granted: what its linker provides.
+    pub grants: CapabilitySet,
     /// Limits and scaling, resolved from the manifest and the node defaults.
     pub settings: FunctionSettings,
 }
@@ -39,6 +41,7 @@ pub struct Function {
 struct Inner {
     key: CodeKey,
     artifact_size: u64,
+    grants: CapabilitySet,
     settings: FunctionSettings,
     limit: ConcurrencyLimit,
     live: Arc<AtomicUsize>,
@@ -75,6 +78,7 @@ impl Function {
                     generation: node.next_generation(),
                 },
                 artifact_size: spec.artifact_size,
+                grants: spec.grants,
                 settings: spec.settings,
                 limit,
                 live: Arc::new(AtomicUsize::new(0)),
@@ -96,6 +100,11 @@ impl Function {
         self.inner.key.artifact
     }
 
+    /// Capabilities this version was granted.
+    pub fn grants(&self) -> CapabilitySet {
+        self.inner.grants
+    }
+
     /// Limits and scaling in force.
     pub fn settings(&self) -> &FunctionSettings {
         &self.inner.settings
@@ -114,7 +123,7 @@ impl Function {
                 self.refill(&warm);
                 Instance::Ready(ready)
             }
-            None => Instance::Fresh(warm.store(self.inner.settings.memory, &self.inner.live)),
+            None => Instance::Fresh(warm.store(self.inner.settings.memory, self.inner.grants, &self.inner.live)),
         };
         // Held until the guest is done: the slot, and the in-flight mark that keeps the code loaded
         // and starts the idle clock only when the work ends.
@@ -155,7 +164,8 @@ impl Function {
             let node = &inner.node;
             let path = node.artifacts.verified_path(&inner.key.artifact)?;
             let idle = (inner.settings.min_instances == 0).then_some(inner.settings.idle_timeout);
-            let warm = Warm::load(&node.engine, &node.linker, &path, inner.artifact_size, idle)?;
+            let linker = node.linkers.get(inner.grants)?;
+            let warm = Warm::load(&node.engine, &linker, &path, inner.artifact_size, idle)?;
             let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
             inner.cold_starts.fetch_add(1, Ordering::Relaxed);
             inner.cold_start_nanos.fetch_add(nanos, Ordering::Relaxed);
@@ -175,7 +185,7 @@ impl Function {
         let warm = warm.clone();
         tokio::spawn(async move {
             while warm.ready_len() < min {
-                let store = warm.store(this.inner.settings.memory, &this.inner.live);
+                let store = warm.store(this.inner.settings.memory, this.inner.grants, &this.inner.live);
                 match call::prepare(&warm, store).await {
                     Ok(ready) => warm.put_ready(ready),
                     Err(e) => {

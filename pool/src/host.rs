@@ -1,10 +1,10 @@
 //! The data each guest store carries, and the linker that exposes host interfaces to guests.
 
-use crate::error::{Error, Result};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use wasmtime::component::{Linker, ResourceTable};
-use wasmtime::{Engine, StoreLimits, StoreLimitsBuilder};
+use wasmgate_config::{Capability, CapabilitySet};
+use wasmtime::component::ResourceTable;
+use wasmtime::{StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
@@ -21,20 +21,31 @@ pub struct Host {
 
 impl Host {
     /// Fresh per-instance state with linear memory capped at `memory` bytes.
-    pub(crate) fn new(memory: u64, live: LiveInstance) -> Self {
+    ///
+    /// Network access exists only with the `sockets` grant; without it every address is refused.
+    pub(crate) fn new(memory: u64, grants: CapabilitySet, live: LiveInstance) -> Self {
         let limits = StoreLimitsBuilder::new()
             .memory_size(usize::try_from(memory).unwrap_or(usize::MAX))
             .trap_on_grow_failure(true)
             .build();
         Host {
             // Guest stdio goes to the gateway's stderr until per-request log capture exists.
-            wasi: WasiCtx::builder().inherit_stderr().build(),
+            wasi: wasi_ctx(grants),
             http: WasiHttpCtx::new(),
             table: ResourceTable::new(),
             limits,
             _live: live,
         }
     }
+}
+
+fn wasi_ctx(grants: CapabilitySet) -> WasiCtx {
+    let mut builder = WasiCtx::builder();
+    builder.inherit_stderr();
+    if grants.contains(Capability::Sockets) {
+        builder.inherit_network().allow_ip_name_lookup(true);
+    }
+    builder.build()
 }
 
 impl WasiView for Host {
@@ -54,14 +65,6 @@ impl WasiHttpView for Host {
             hooks: Default::default(),
         }
     }
-}
-
-/// Builds the linker every function is linked against once, at cold start.
-pub(crate) fn linker(engine: &Engine) -> Result<Linker<Host>> {
-    let mut linker = Linker::new(engine);
-    wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(Error::engine)?;
-    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(Error::engine)?;
-    Ok(linker)
 }
 
 /// Counts one live instance of a function for as long as it exists.

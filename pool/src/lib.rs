@@ -8,16 +8,17 @@
 //!
 //! ```no_run
 //! # async fn demo(module: Vec<u8>) -> Result<(), Box<dyn std::error::Error>> {
-//! use wasmgate_config::{FunctionDefaults, Manifest, PoolSettings};
+//! use wasmgate_config::{CapabilitySet, FunctionDefaults, Manifest, PoolSettings};
 //! use wasmgate_pool::{FunctionSpec, Pool};
 //!
 //! let settings = PoolSettings::default();
 //! let pool = Pool::open(&settings, std::path::Path::new("./data/artifacts"))?;
-//! let compiled = pool.compile(&module)?;
+//! let compiled = pool.compile(&module, CapabilitySet::NONE)?;
 //! let function = pool.function(FunctionSpec {
 //!     name: "hello".into(),
 //!     artifact: compiled.artifact,
 //!     artifact_size: compiled.artifact_size,
+//!     grants: CapabilitySet::NONE,
 //!     settings: Manifest::default().resolve(&FunctionDefaults::default(), &settings)?,
 //! });
 //! let request = http::Request::get("http://localhost/").body(http_body_util::Empty::new())?;
@@ -38,6 +39,7 @@ mod error;
 mod function;
 mod host;
 mod limits;
+mod linkers;
 mod node;
 mod pool;
 mod warm;

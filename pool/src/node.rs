@@ -1,17 +1,16 @@
-//! Node-wide state shared by every function: engine, linker, artifacts, loaded code.
+//! Node-wide state shared by every function: engine, linkers, artifacts, loaded code.
 
 use crate::artifact_store::ArtifactStore;
 use crate::code_cache::CodeCache;
 use crate::engine::EpochTicker;
-use crate::host::Host;
+use crate::linkers::Linkers;
 use std::sync::atomic::{AtomicU64, Ordering};
 use wasmtime::Engine;
-use wasmtime::component::Linker;
 
 /// Everything one gateway process shares across its functions.
 pub(crate) struct Node {
     pub(crate) engine: Engine,
-    pub(crate) linker: Linker<Host>,
+    pub(crate) linkers: Linkers,
     pub(crate) artifacts: ArtifactStore,
     pub(crate) code: CodeCache,
     pub(crate) _ticker: EpochTicker,

@@ -7,14 +7,14 @@ use crate::digest::Digest;
 use crate::engine::{EpochTicker, build_engine};
 use crate::error::Result;
 use crate::function::{Function, FunctionSpec};
-use crate::host;
+use crate::linkers::Linkers;
 use crate::node::Node;
 use std::collections::HashSet;
 use std::path::Path;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
-use wasmgate_config::PoolSettings;
+use wasmgate_config::{CapabilitySet, PoolSettings};
 
 /// How often idle and over-budget code is released: the precision of `idle_timeout`.
 const HOUSEKEEPING_INTERVAL: Duration = Duration::from_millis(250);
@@ -31,10 +31,9 @@ impl Pool {
     /// Must be called inside a tokio runtime: it starts the housekeeping task that releases idle code.
     pub fn open(settings: &PoolSettings, artifact_dir: &Path) -> Result<Self> {
         let engine = build_engine(settings)?;
-        let linker = host::linker(&engine)?;
         let node = Arc::new(Node {
             _ticker: EpochTicker::start(engine.clone(), settings.epoch_tick.get())?,
-            linker,
+            linkers: Linkers::new(&engine),
             artifacts: ArtifactStore::open(artifact_dir)?,
             code: CodeCache::new(settings.code_budget.bytes()),
             engine,
@@ -44,12 +43,14 @@ impl Pool {
         Ok(Pool { node })
     }
 
-    /// Validates and precompiles `module`, storing the artifact durably. CPU-heavy: call it from a
-    /// blocking thread.
-    pub fn compile(&self, module: &[u8]) -> Result<Compiled> {
+    /// Validates and precompiles `module` for a function granted `grants`, storing the artifact
+    /// durably. CPU-heavy: call it from a blocking thread.
+    pub fn compile(&self, module: &[u8], grants: CapabilitySet) -> Result<Compiled> {
+        let linker = self.node.linkers.get(grants)?;
         compile::compile(
             &self.node.engine,
-            &self.node.linker,
+            &linker,
+            grants,
             &self.node.artifacts,
             module,
         )

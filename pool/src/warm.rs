@@ -1,6 +1,7 @@
 //! A function's loaded, linked state: what a cold start builds and scale-to-zero drops.
 
 use crate::error::{Error, Result};
+use wasmgate_config::CapabilitySet;
 use crate::host::{Host, LiveInstance};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -95,10 +96,15 @@ impl Warm {
     }
 
     /// A new store for one instance of this function, counted in `live` while it exists.
-    pub(crate) fn store(&self, memory: u64, live: &Arc<AtomicUsize>) -> Store<Host> {
+    pub(crate) fn store(
+        &self,
+        memory: u64,
+        grants: CapabilitySet,
+        live: &Arc<AtomicUsize>,
+    ) -> Store<Host> {
         let mut store = Store::new(
             self.pre.engine(),
-            Host::new(memory, LiveInstance::new(live)),
+            Host::new(memory, grants, LiveInstance::new(live)),
         );
         store.limiter(|host| &mut host.limits);
         // Yield to the runtime at every epoch tick: a spinning guest never holds a runtime thread.

@@ -4,7 +4,9 @@ use crate::binary::wasmgate_bin;
 use anyhow::{Context, bail};
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
+use wasmgate_claims::{SignOptions, SigningKey};
+use wasmgate_config::Capability;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
@@ -12,12 +14,29 @@ use tokio::process::{Child, Command};
 const START_DEADLINE: Duration = Duration::from_secs(30);
 
 /// Configures a gateway process before starting it.
-#[derive(Default)]
+///
+/// By default the gateway trusts the harness's own issuer key, and [`Gateway::deploy`] signs every
+/// component with it; [`GatewayBuilder::untrusted`] starts one that trusts nobody.
 pub struct GatewayBuilder {
     data_dir: Option<PathBuf>,
     config: Option<String>,
     env: Vec<(String, String)>,
     args: Vec<String>,
+    key: SigningKey,
+    trust_own_key: bool,
+}
+
+impl Default for GatewayBuilder {
+    fn default() -> Self {
+        GatewayBuilder {
+            data_dir: None,
+            config: None,
+            env: Vec::new(),
+            args: Vec::new(),
+            key: SigningKey::generate(),
+            trust_own_key: true,
+        }
+    }
 }
 
 impl GatewayBuilder {
@@ -45,6 +64,12 @@ impl GatewayBuilder {
         self
     }
 
+    /// Starts without `--trust` for the harness's key (no trusted issuer unless added).
+    pub fn untrusted(mut self) -> Self {
+        self.trust_own_key = false;
+        self
+    }
+
     /// Requires `token` on the admin API (`WASMGATE_ADMIN_TOKEN`).
     pub fn admin_token(self, token: &str) -> Self {
         self.env("WASMGATE_ADMIN_TOKEN", token)
@@ -65,13 +90,19 @@ impl GatewayBuilder {
             }
             None => None,
         };
+        let mut args = self.args;
+        if self.trust_own_key {
+            args.push("--trust".into());
+            args.push(self.key.issuer().to_string());
+        }
         let mut gateway = Gateway {
+            key: self.key,
             child: None,
             addr: String::new(),
             data_dir,
             config_file,
             env: self.env,
-            args: self.args,
+            args,
             client: reqwest::Client::new(),
             _scratch: scratch,
         };
@@ -82,6 +113,7 @@ impl GatewayBuilder {
 
 /// A running gateway; the process is killed on drop.
 pub struct Gateway {
+    key: SigningKey,
     child: Option<Child>,
     addr: String,
     data_dir: PathBuf,
@@ -188,9 +220,45 @@ impl Gateway {
         self.child.as_ref().and_then(Child::id)
     }
 
-    /// `PUT /functions/{name}` with the component at `wasm` as `application/wasm`.
-    pub async fn deploy(&self, name: &str, wasm: &str) -> anyhow::Result<reqwest::Response> {
+    /// The issuer key this harness signs with (trusted unless built [`untrusted`](GatewayBuilder::untrusted)).
+    pub fn key(&self) -> &SigningKey {
+        &self.key
+    }
+
+    /// The component at `wasm`, signed by [`key`](Self::key) for `name` with `caps`.
+    pub fn sign(&self, wasm: &str, name: &str, caps: &[Capability]) -> anyhow::Result<Vec<u8>> {
         let bytes = std::fs::read(wasm).with_context(|| format!("reading {wasm}"))?;
+        self.sign_bytes(&bytes, name, caps)
+    }
+
+    /// `bytes`, signed by [`key`](Self::key) for `name` with `caps`.
+    pub fn sign_bytes(
+        &self,
+        bytes: &[u8],
+        name: &str,
+        caps: &[Capability],
+    ) -> anyhow::Result<Vec<u8>> {
+        let options = SignOptions {
+            name: name.to_owned(),
+            caps: caps.to_vec(),
+            ..SignOptions::default()
+        };
+        Ok(wasmgate_claims::sign(
+            bytes,
+            &self.key,
+            &options,
+            SystemTime::now(),
+        )?)
+    }
+
+    /// `PUT /functions/{name}` with the component at `wasm`, signed for `name`, as `application/wasm`.
+    pub async fn deploy(&self, name: &str, wasm: &str) -> anyhow::Result<reqwest::Response> {
+        let bytes = self.sign(wasm, name, &[])?;
+        self.deploy_bytes(name, bytes).await
+    }
+
+    /// `PUT /functions/{name}` with `bytes` as they are (signed or not) as `application/wasm`.
+    pub async fn deploy_bytes(&self, name: &str, bytes: Vec<u8>) -> anyhow::Result<reqwest::Response> {
         Ok(self
             .client
             .put(self.url(&format!("/functions/{name}")))
@@ -207,7 +275,7 @@ impl Gateway {
         wasm: &str,
         manifest: &str,
     ) -> anyhow::Result<reqwest::Response> {
-        let bytes = std::fs::read(wasm).with_context(|| format!("reading {wasm}"))?;
+        let bytes = self.sign(wasm, name, &[])?;
         let form = reqwest::multipart::Form::new()
             .part("module", reqwest::multipart::Part::bytes(bytes))
             .part(

@@ -1,10 +1,12 @@
 //! `PUT /functions/{name}`: the deploy pipeline.
 //!
 //! Steps, each of which can refuse without side effects: name → body → manifest → limits →
-//! (admission, next) → precompile + store artifact → route check → durable record → publish.
+//! claims (signature, issuer, hash, expiry, name, capabilities) → policy → precompile + store
+//! artifact → route check → durable record → publish.
 //! Only the last two change what is served, and a failure before them leaves the old version serving.
 
 use super::upload;
+use crate::admission::{Operation, PolicyInput, Source};
 use crate::catalog::Deployed;
 use crate::error::ApiError;
 use crate::registry::Record;
@@ -34,14 +36,27 @@ pub async fn deploy(
     // Resolving now refuses limits the node cannot honour before any compile work.
     manifest.resolve(&gw.settings.defaults, &gw.settings.pool)?;
 
+    // Hashing and verifying touch every byte of the module: off the async threads.
+    let module = Arc::new(upload.module);
+    let admitted = {
+        let (gw, name, module) = (gw.clone(), name.clone(), module.clone());
+        blocking(move || gw.admission.verify(&name, &module, SystemTime::now())).await??
+    };
+    gw.admission
+        .decide(&PolicyInput {
+            operation: Operation::Deploy,
+            function: name.as_str(),
+            claims: &admitted.claims,
+            token: &admitted.token,
+            manifest: &manifest,
+            source: Source::AdminApi,
+        })
+        .await?;
+
     let gc = gw.artifact_gc.read().await;
     let pool = gw.pool.clone();
-    let module = upload.module;
-    let compiled = tokio::task::spawn_blocking(move || pool.compile(&module))
-        .await
-        .map_err(|e| ApiError::Internal {
-            reason: format!("compile task failed: {e}"),
-        })??;
+    let grants = admitted.grants;
+    let compiled = blocking(move || pool.compile(&module, grants)).await??;
 
     let record = Record {
         name: name.as_str().to_owned(),
@@ -52,6 +67,8 @@ pub async fn deploy(
         compile_ms: compiled.compile_time.as_secs_f64() * 1000.0,
         deployed_at: humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
         manifest,
+        claims: admitted.claims,
+        token: admitted.token,
     };
     let deployed = gw.deployed(record.clone())?;
 
@@ -82,8 +99,21 @@ pub async fn deploy(
             "compile_ms": record.compile_ms,
             "routes": deployed.routes(),
             "replaced": old.is_some(),
+            "issuer": record.claims.iss,
+            "caps": record.claims.wasmgate.caps,
         }),
     ))
+}
+
+/// Runs CPU-bound work on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| ApiError::Internal {
+            reason: format!("deploy task failed: {e}"),
+        })
 }
 
 /// Lets a replaced or deleted version go: its code leaves memory once its in-flight calls end, and

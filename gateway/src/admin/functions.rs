@@ -30,6 +30,10 @@ pub fn get(gw: &Gateway, name: &str) -> Result<GatewayResponse, ApiError> {
             reason: format!("manifest not serialisable: {e}"),
         })?;
     body["compile_ms"] = json!(deployed.record.compile_ms);
+    body["claims"] =
+        serde_json::to_value(&deployed.record.claims).map_err(|e| ApiError::Internal {
+            reason: format!("claims not serialisable: {e}"),
+        })?;
     Ok(json(StatusCode::OK, &body))
 }
 

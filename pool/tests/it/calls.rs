@@ -1,6 +1,7 @@
 use crate::harness::{TestPool, call, get};
 use bytes::Bytes;
 use http_body_util::Full;
+use wasmgate_config::CapabilitySet;
 use wasmgate_pool::Error;
 use wasmgate_tests::guests;
 
@@ -42,11 +43,11 @@ async fn a_core_module_and_garbage_are_refused_as_invalid_components() {
     // The smallest valid core module: header only.
     let core = b"\0asm\x01\0\0\0";
     assert!(matches!(
-        pool.pool.compile(core),
+        pool.pool.compile(core, CapabilitySet::NONE),
         Err(Error::InvalidComponent { .. })
     ));
     assert!(matches!(
-        pool.pool.compile(b"not wasm at all"),
+        pool.pool.compile(b"not wasm at all", CapabilitySet::NONE),
         Err(Error::InvalidComponent { .. })
     ));
 }

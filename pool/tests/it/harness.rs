@@ -3,7 +3,7 @@
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use std::time::Duration;
-use wasmgate_config::{FunctionDefaults, Manifest, PoolSettings};
+use wasmgate_config::{CapabilitySet, FunctionDefaults, Manifest, PoolSettings};
 use wasmgate_pool::{Function, FunctionSpec, Pool};
 
 /// Fails to compile when a guest has no module declaring that it `covers!` it.
@@ -50,12 +50,13 @@ impl TestPool {
     /// Deploys the guest at `path` under `name` with a manifest given as TOML.
     pub fn deploy(&self, name: &str, path: &str, manifest: &str) -> Function {
         let module = std::fs::read(path).unwrap();
-        let compiled = self.pool.compile(&module).unwrap();
+        let compiled = self.pool.compile(&module, CapabilitySet::NONE).unwrap();
         let manifest = Manifest::from_toml(manifest).unwrap();
         self.pool.function(FunctionSpec {
             name: name.into(),
             artifact: compiled.artifact,
             artifact_size: compiled.artifact_size,
+            grants: CapabilitySet::NONE,
             settings: manifest
                 .resolve(&FunctionDefaults::default(), &self.settings)
                 .unwrap(),

@@ -13,10 +13,10 @@ async fn a_new_function_answers_201_and_a_replace_200_with_its_digest() {
     assert_eq!(body["name"], "hello");
     assert!(body["digest"].as_str().unwrap().starts_with("sha256:"));
     assert_eq!(body["digest"].as_str().unwrap().len(), 7 + 64);
-    assert_eq!(
-        body["size"],
-        std::fs::metadata(guests::HTTP_HELLO).unwrap().len()
-    );
+    let signed = gw.sign(guests::HTTP_HELLO, "hello", &[]).unwrap();
+    assert_eq!(body["size"], signed.len());
+    assert_eq!(body["issuer"], gw.key().issuer().to_string());
+    assert_eq!(body["caps"], serde_json::json!([]));
     assert!(body["compile_ms"].as_f64().unwrap() > 0.0);
     assert_eq!(
         body["routes"],
@@ -143,9 +143,12 @@ async fn bad_deploys_get_their_error_code_and_change_nothing() {
             422,
             "invalid_component",
         ),
-        // A core module is not a component.
+        // A core module is not a component, even when signed.
         (
-            put("application/wasm", b"\0asm\x01\0\0\0".to_vec()),
+            put(
+                "application/wasm",
+                gw.sign_bytes(b"\0asm\x01\0\0\0", "hello", &[]).unwrap(),
+            ),
             422,
             "invalid_component",
         ),
@@ -278,7 +281,7 @@ async fn the_admin_token_guards_the_admin_api() {
         .start()
         .await
         .unwrap();
-    let bytes = std::fs::read(guests::HTTP_HELLO).unwrap();
+    let bytes = gw.sign(guests::HTTP_HELLO, "hello", &[]).unwrap();
     let put = |auth: Option<&str>| {
         let req = gw
             .client()

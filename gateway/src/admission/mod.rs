@@ -1,0 +1,104 @@
+//! Admission: may this component be deployed, and may this workload execute now?
+//!
+//! Deploy runs every check: the signature and its issuer, the module hash, expiry, the deploy
+//! name against the signed `sub`, imports against granted capabilities, then the policies. Execute
+//! asks the policies again at every cold start, and reuses a decision for `decision_ttl` while the
+//! function stays warm, so a warm call pays one atomic load.
+
+mod decision;
+mod execute_cache;
+mod input;
+mod local_policy;
+mod remote_opa;
+mod signature;
+
+pub use decision::Decision;
+pub use execute_cache::ExecuteCache;
+pub use input::{Operation, PolicyInput, Source};
+pub use local_policy::LocalPolicy;
+pub use remote_opa::RemoteOpa;
+pub use signature::Admitted;
+
+use crate::catalog::Deployed;
+use crate::error::ApiError;
+use std::time::{Duration, SystemTime};
+use wasmgate_claims::IssuerKey;
+use wasmgate_config::{FunctionName, Settings};
+
+/// The node's admission rules: trusted issuers, local Rego policies, an optional remote OPA.
+pub struct Admission {
+    trusted: Vec<IssuerKey>,
+    local: LocalPolicy,
+    remote: Option<RemoteOpa>,
+    decision_ttl: Duration,
+}
+
+impl Admission {
+    /// Parses the trusted keys and compiles the policies named in `settings`.
+    pub fn new(settings: &Settings) -> Result<Self, ApiError> {
+        let trusted = settings
+            .trusted_issuers
+            .iter()
+            .map(|k| k.parse::<IssuerKey>())
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Admission {
+            trusted,
+            local: LocalPolicy::load(&settings.policies)?,
+            remote: settings.admission.opa.as_ref().map(RemoteOpa::new).transpose()?,
+            decision_ttl: settings.admission.decision_ttl.get(),
+        })
+    }
+
+    /// Checks the signature, issuer, hash, validity window, name and capabilities of `module`.
+    /// CPU-bound (hashes the whole module): call it from a blocking thread.
+    pub fn verify(
+        &self,
+        name: &FunctionName,
+        module: &[u8],
+        now: SystemTime,
+    ) -> Result<Admitted, ApiError> {
+        signature::verify(&self.trusted, name, module, now)
+    }
+
+    /// Asks the local policies, then the remote OPA server if one is configured.
+    pub async fn decide(&self, input: &PolicyInput<'_>) -> Result<(), ApiError> {
+        let mut decision = self.local.decide(input)?;
+        if let Some(remote) = &self.remote {
+            decision = decision.and(remote.decide(input).await?);
+        }
+        decision.into_result(input.operation)
+    }
+
+    /// Whether `deployed` may run now: answered from the cache while the function is warm and the
+    /// last decision is younger than `decision_ttl`, otherwise by asking the policies.
+    pub async fn may_execute(&self, deployed: &Deployed, source: Source<'_>) -> Result<(), ApiError> {
+        if !self.has_policies() {
+            return Ok(());
+        }
+        let generation = self.local.generation();
+        if deployed.execute.is_fresh(generation) && deployed.function.stats().warm {
+            return Ok(());
+        }
+        let input = PolicyInput::execute(&deployed.record, source);
+        let result = self.decide(&input).await;
+        if result.is_ok() {
+            deployed.execute.remember(generation, self.decision_ttl);
+        }
+        result
+    }
+
+    /// Whether any policy (local or remote) is consulted; without one every workload is allowed.
+    pub fn has_policies(&self) -> bool {
+        self.local.is_loaded() || self.remote.is_some()
+    }
+
+    /// Recompiles the policy files (SIGHUP). A policy that fails to compile keeps the old set.
+    pub fn reload(&self) {
+        self.local.reload();
+    }
+
+    /// How many trusted issuers are configured.
+    pub fn trusted_issuers(&self) -> usize {
+        self.trusted.len()
+    }
+}

@@ -1,0 +1,80 @@
+//! One linker per set of granted capabilities: a function is linked only against what it was granted.
+//!
+//! Few distinct grant sets exist on a node, so each linker is built once, on first use, and shared.
+
+use crate::error::{Error, Result};
+use crate::host::Host;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use wasmgate_config::{Capability, CapabilitySet, Need};
+use wasmtime::Engine;
+use wasmtime::component::{Component, Linker};
+use wasmtime_wasi_http::{WasiHttp, WasiHttpView};
+
+/// The linkers built so far, by grant set.
+pub(crate) struct Linkers {
+    engine: Engine,
+    built: Mutex<HashMap<CapabilitySet, Arc<Linker<Host>>>>,
+}
+
+impl Linkers {
+    pub(crate) fn new(engine: &Engine) -> Self {
+        Linkers {
+            engine: engine.clone(),
+            built: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The linker for `grants`, built on first request.
+    pub(crate) fn get(&self, grants: CapabilitySet) -> Result<Arc<Linker<Host>>> {
+        let mut built = self
+            .built
+            .lock()
+            .map_err(|_| Error::engine(wasmtime::format_err!("linker cache poisoned")))?;
+        if let Some(linker) = built.get(&grants) {
+            return Ok(linker.clone());
+        }
+        let linker = Arc::new(build(&self.engine, grants)?);
+        built.insert(grants, linker.clone());
+        Ok(linker)
+    }
+}
+
+/// Links the baseline (WASI CLI, clocks, random, I/O, an empty filesystem, HTTP types) plus each
+/// granted capability the host implements.
+///
+/// `wasi:sockets` comes with wasmtime-wasi's CLI world and cannot be left out of the linker; without
+/// the `sockets` grant, admission refuses components importing it and [`Host`] allows no address.
+fn build(engine: &Engine, grants: CapabilitySet) -> Result<Linker<Host>> {
+    use wasmtime_wasi_http::p2::bindings::http;
+    let mut linker = Linker::new(engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(Error::engine)?;
+    let options = wasmtime_wasi_http::p2::bindings::LinkOptions::default();
+    http::types::add_to_linker::<_, WasiHttp>(&mut linker, &options.into(), Host::http)
+    .map_err(Error::engine)?;
+    if grants.contains(Capability::HttpOutgoing) {
+        http::outgoing_handler::add_to_linker::<_, WasiHttp>(&mut linker, Host::http)
+            .map_err(Error::engine)?;
+    }
+    Ok(linker)
+}
+
+/// Interfaces `component` imports that `grants` does not cover, sorted: a deploy-time refusal.
+pub(crate) fn ungranted(
+    engine: &Engine,
+    component: &Component,
+    grants: CapabilitySet,
+) -> Vec<String> {
+    let mut out: Vec<String> = component
+        .component_type()
+        .imports(engine)
+        .map(|(name, _)| name.to_owned())
+        .filter(|name| match Capability::needed_by(name) {
+            Need::Capability(cap) => !grants.contains(cap),
+            Need::Baseline | Need::Unknown => false,
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
