@@ -1,0 +1,42 @@
+//! The claims a signed component carries: the JWT payload.
+
+use serde::{Deserialize, Serialize};
+use wasmgate_config::Capability;
+
+/// The claims of a signed component, as they appear in the JWT payload.
+///
+/// Unknown fields are ignored, as JWT readers do, so newer signers stay readable; a capability
+/// name this version does not know makes the token unreadable rather than silently ignored.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    /// The issuer: its public key in text form (see [`IssuerKey`](crate::IssuerKey)).
+    pub iss: String,
+    /// The subject: the function name the component was signed for.
+    pub sub: String,
+    /// When the token was issued, in seconds since the Unix epoch.
+    pub iat: u64,
+    /// The token is not valid before this time, in seconds since the Unix epoch.
+    pub nbf: u64,
+    /// The token is not valid from this time on, in seconds since the Unix epoch; `None` never expires.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exp: Option<u64>,
+    /// A unique id for this signature (a UUID v4), for audit logs.
+    pub jti: String,
+    /// What wasmgate itself needs: the component's hash and its granted capabilities.
+    pub wasmgate: WasmgateClaims,
+}
+
+/// The wasmgate-specific part of the claims (the `wasmgate` object).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WasmgateClaims {
+    /// Lowercase hex SHA-256 of the component without its `jwt` section (see [`module_hash`](crate::module_hash)).
+    pub hash: String,
+    /// The host capabilities the component may use.
+    pub caps: Vec<Capability>,
+    /// A free-form version label chosen by the signer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Free-form labels chosen by the signer.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+}
