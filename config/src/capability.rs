@@ -127,13 +127,16 @@ impl CapabilitySet {
 
     /// The members, in [`Capability::ALL`] order.
     pub fn iter(self) -> impl Iterator<Item = Capability> {
-        Capability::ALL.into_iter().filter(move |c| self.contains(*c))
+        Capability::ALL
+            .into_iter()
+            .filter(move |c| self.contains(*c))
     }
 }
 
 impl FromIterator<Capability> for CapabilitySet {
     fn from_iter<I: IntoIterator<Item = Capability>>(iter: I) -> Self {
-        iter.into_iter().fold(CapabilitySet::NONE, CapabilitySet::with)
+        iter.into_iter()
+            .fold(CapabilitySet::NONE, CapabilitySet::with)
     }
 }
 
@@ -149,7 +152,9 @@ mod tests {
 
     #[test]
     fn sets_hold_exactly_what_was_added() {
-        let set: CapabilitySet = [Capability::Sockets, Capability::Keyvalue].into_iter().collect();
+        let set: CapabilitySet = [Capability::Sockets, Capability::Keyvalue]
+            .into_iter()
+            .collect();
         assert!(set.contains(Capability::Sockets) && set.contains(Capability::Keyvalue));
         assert!(!set.contains(Capability::HttpOutgoing));
         assert_eq!(
@@ -173,13 +178,22 @@ mod tests {
         let err = "filesystem".parse::<Capability>().unwrap_err();
         assert_eq!(err.code(), "invalid_capability");
         let msg = err.to_string();
-        assert!(msg.contains("filesystem") && msg.contains("http-outgoing"), "{msg}");
+        assert!(
+            msg.contains("filesystem") && msg.contains("http-outgoing"),
+            "{msg}"
+        );
     }
 
     #[test]
     fn interfaces_map_to_what_they_need() {
-        assert_eq!(Capability::needed_by("wasi:io/streams@0.2.0"), Need::Baseline);
-        assert_eq!(Capability::needed_by("wasi:http/types@0.2.4"), Need::Baseline);
+        assert_eq!(
+            Capability::needed_by("wasi:io/streams@0.2.0"),
+            Need::Baseline
+        );
+        assert_eq!(
+            Capability::needed_by("wasi:http/types@0.2.4"),
+            Need::Baseline
+        );
         assert_eq!(
             Capability::needed_by("wasi:http/outgoing-handler@0.2.4"),
             Need::Capability(Capability::HttpOutgoing)

@@ -97,5 +97,4 @@ pub const DEFAULT_DECISION_TTL: HumanDuration =
     HumanDuration::from_duration(Duration::from_secs(30));
 
 /// How long the gateway waits for a remote OPA server's decision.
-pub const DEFAULT_OPA_TIMEOUT: HumanDuration =
-    HumanDuration::from_duration(Duration::from_secs(1));
+pub const DEFAULT_OPA_TIMEOUT: HumanDuration = HumanDuration::from_duration(Duration::from_secs(1));

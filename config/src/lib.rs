@@ -59,5 +59,7 @@ pub use manifest::{HttpSection, LimitsSection, Manifest, ScaleSection, Trigger};
 pub use name::{FunctionName, MAX_NAME_LEN};
 pub use resolve::FunctionSettings;
 pub use route::{MAX_ROUTE_LEN, RESERVED_PREFIXES, Route};
-pub use settings::{AdmissionSettings, FunctionDefaults, PoolSettings, RemoteOpaSettings, Settings};
+pub use settings::{
+    AdmissionSettings, FunctionDefaults, PoolSettings, RemoteOpaSettings, Settings,
+};
 pub use subject::{MAX_SUBJECT_LEN, Subject};

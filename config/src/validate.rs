@@ -49,7 +49,8 @@ impl Settings {
                 )
             })?;
             ensure(!opa.timeout.get().is_zero(), || {
-                "admission.opa.timeout is zero: give the OPA server time to answer, e.g. `1s`".to_owned()
+                "admission.opa.timeout is zero: give the OPA server time to answer, e.g. `1s`"
+                    .to_owned()
             })?;
         }
         self.pool.validate()?;

@@ -71,7 +71,9 @@ pub enum ApiError {
     #[error(transparent)]
     Claims(#[from] wasmgate_claims::Error),
     /// The component was signed for another function name.
-    #[error("the component was signed for function {signed_for:?}, not {name:?}: sign it with --name {name}")]
+    #[error(
+        "the component was signed for function {signed_for:?}, not {name:?}: sign it with --name {name}"
+    )]
     NameMismatch {
         /// The name deployed to.
         name: String,
@@ -165,7 +167,9 @@ impl ApiError {
                 };
                 (status, e.code(), Blame::Client)
             }
-            ApiError::NameMismatch { .. } => (StatusCode::FORBIDDEN, "name_mismatch", Blame::Client),
+            ApiError::NameMismatch { .. } => {
+                (StatusCode::FORBIDDEN, "name_mismatch", Blame::Client)
+            }
             ApiError::NotGranted { .. } | ApiError::Pool(P::NotGranted { .. }) => (
                 StatusCode::FORBIDDEN,
                 "capability_not_granted",
@@ -179,9 +183,11 @@ impl ApiError {
                 "policy_unavailable",
                 Blame::Host,
             ),
-            ApiError::Policy { .. } => {
-                (StatusCode::INTERNAL_SERVER_ERROR, "policy_error", Blame::Host)
-            }
+            ApiError::Policy { .. } => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "policy_error",
+                Blame::Host,
+            ),
             ApiError::Pool(e) => match e {
                 P::InvalidComponent { .. } => (
                     StatusCode::UNPROCESSABLE_ENTITY,

@@ -31,7 +31,9 @@ fn hot_path(c: &mut Criterion) {
     let module = std::fs::read(wasmgate_tests::guests::HTTP_HELLO).expect("hello guest is built");
     let function = runtime.block_on(async {
         let pool = Pool::open(&settings, dir.path()).expect("pool opens");
-        let compiled = pool.compile(&module, CapabilitySet::NONE).expect("hello compiles");
+        let compiled = pool
+            .compile(&module, CapabilitySet::NONE)
+            .expect("hello compiles");
         pool.function(FunctionSpec {
             name: "hello".into(),
             artifact: compiled.artifact,

@@ -5,8 +5,8 @@ use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::host::Host;
 use crate::linkers;
-use wasmgate_config::CapabilitySet;
 use std::time::{Duration, Instant};
+use wasmgate_config::CapabilitySet;
 use wasmtime::Engine;
 use wasmtime::component::{Component, Linker};
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
@@ -47,7 +47,9 @@ pub(crate) fn compile(
     let compile_time = started.elapsed();
     let missing = linkers::ungranted(engine, &component, grants);
     if !missing.is_empty() {
-        return Err(Error::NotGranted { interfaces: missing });
+        return Err(Error::NotGranted {
+            interfaces: missing,
+        });
     }
     let pre = linker
         .instantiate_pre(&component)

@@ -123,7 +123,11 @@ impl Function {
                 self.refill(&warm);
                 Instance::Ready(ready)
             }
-            None => Instance::Fresh(warm.store(self.inner.settings.memory, self.inner.grants, &self.inner.live)),
+            None => Instance::Fresh(warm.store(
+                self.inner.settings.memory,
+                self.inner.grants,
+                &self.inner.live,
+            )),
         };
         // Held until the guest is done: the slot, and the in-flight mark that keeps the code loaded
         // and starts the idle clock only when the work ends.
@@ -185,7 +189,11 @@ impl Function {
         let warm = warm.clone();
         tokio::spawn(async move {
             while warm.ready_len() < min {
-                let store = warm.store(this.inner.settings.memory, this.inner.grants, &this.inner.live);
+                let store = warm.store(
+                    this.inner.settings.memory,
+                    this.inner.grants,
+                    &this.inner.live,
+                );
                 match call::prepare(&warm, store).await {
                     Ok(ready) => warm.put_ready(ready),
                     Err(e) => {

@@ -51,7 +51,7 @@ fn build(engine: &Engine, grants: CapabilitySet) -> Result<Linker<Host>> {
     wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(Error::engine)?;
     let options = wasmtime_wasi_http::p2::bindings::LinkOptions::default();
     http::types::add_to_linker::<_, WasiHttp>(&mut linker, &options.into(), Host::http)
-    .map_err(Error::engine)?;
+        .map_err(Error::engine)?;
     if grants.contains(Capability::HttpOutgoing) {
         http::outgoing_handler::add_to_linker::<_, WasiHttp>(&mut linker, Host::http)
             .map_err(Error::engine)?;

@@ -1,12 +1,12 @@
 //! A function's loaded, linked state: what a cold start builds and scale-to-zero drops.
 
 use crate::error::{Error, Result};
-use wasmgate_config::CapabilitySet;
 use crate::host::{Host, LiveInstance};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use wasmgate_config::CapabilitySet;
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Engine, Store};
 use wasmtime_wasi_http::p2::bindings::{Proxy, ProxyPre};

@@ -5,10 +5,10 @@ use anyhow::{Context, bail};
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::time::{Duration, SystemTime};
-use wasmgate_claims::{SignOptions, SigningKey};
-use wasmgate_config::Capability;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
+use wasmgate_claims::{SignOptions, SigningKey};
+use wasmgate_config::Capability;
 
 /// How long the binary may take to print its listening line and become ready.
 const START_DEADLINE: Duration = Duration::from_secs(30);
@@ -258,7 +258,11 @@ impl Gateway {
     }
 
     /// `PUT /functions/{name}` with `bytes` as they are (signed or not) as `application/wasm`.
-    pub async fn deploy_bytes(&self, name: &str, bytes: Vec<u8>) -> anyhow::Result<reqwest::Response> {
+    pub async fn deploy_bytes(
+        &self,
+        name: &str,
+        bytes: Vec<u8>,
+    ) -> anyhow::Result<reqwest::Response> {
         Ok(self
             .client
             .put(self.url(&format!("/functions/{name}")))

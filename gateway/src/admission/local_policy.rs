@@ -180,7 +180,10 @@ deny contains msg if {
         assert_eq!(decide(POLICY, "hello"), Decision::allowed());
         let denied = decide(POLICY, "admin-x");
         assert!(denied.allow);
-        assert_eq!(denied.reasons, ["function admin-x: admin- names are reserved"]);
+        assert_eq!(
+            denied.reasons,
+            ["function admin-x: admin- names are reserved"]
+        );
     }
 
     #[test]
@@ -204,7 +207,11 @@ deny contains msg if {
         let generation = policy.generation();
         std::fs::write(&path, "package wasmgate.admission\nallow := [").unwrap();
         policy.reload();
-        assert_eq!(policy.generation(), generation, "the broken reload did not take");
+        assert_eq!(
+            policy.generation(),
+            generation,
+            "the broken reload did not take"
+        );
         assert!(policy.is_loaded());
         std::fs::write(&path, "package wasmgate.admission\nallow := true\n").unwrap();
         policy.reload();

@@ -44,7 +44,12 @@ impl Admission {
         Ok(Admission {
             trusted,
             local: LocalPolicy::load(&settings.policies)?,
-            remote: settings.admission.opa.as_ref().map(RemoteOpa::new).transpose()?,
+            remote: settings
+                .admission
+                .opa
+                .as_ref()
+                .map(RemoteOpa::new)
+                .transpose()?,
             decision_ttl: settings.admission.decision_ttl.get(),
         })
     }
@@ -71,7 +76,11 @@ impl Admission {
 
     /// Whether `deployed` may run now: answered from the cache while the function is warm and the
     /// last decision is younger than `decision_ttl`, otherwise by asking the policies.
-    pub async fn may_execute(&self, deployed: &Deployed, source: Source<'_>) -> Result<(), ApiError> {
+    pub async fn may_execute(
+        &self,
+        deployed: &Deployed,
+        source: Source<'_>,
+    ) -> Result<(), ApiError> {
         if !self.has_policies() {
             return Ok(());
         }

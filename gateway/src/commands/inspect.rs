@@ -49,10 +49,17 @@ pub fn inspect(args: &InspectArgs) -> anyhow::Result<bool> {
 }
 
 fn print_text(report: &Value) {
-    let s = |v: &Value| v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string());
+    let s = |v: &Value| {
+        v.as_str()
+            .map(str::to_owned)
+            .unwrap_or_else(|| v.to_string())
+    };
     println!("file:     {}", s(&report["file"]));
     println!("size:     {} bytes", report["size"]);
-    println!("hash:     {} (sha256 without the jwt section)", s(&report["hash"]));
+    println!(
+        "hash:     {} (sha256 without the jwt section)",
+        s(&report["hash"])
+    );
     match &report["claims"] {
         Value::Null => println!("claims:   none (unsigned: sign it with `wasmgate sign`)"),
         claims => {
@@ -60,18 +67,32 @@ fn print_text(report: &Value) {
             println!("function: {}", s(&claims["sub"]));
             println!("caps:     {}", claims["wasmgate"]["caps"]);
             println!("issued:   {} (unix seconds)", claims["iat"]);
-            println!("expires:  {}", match &claims["exp"] { Value::Null => "never".to_owned(), e => format!("{e} (unix seconds)") });
+            println!(
+                "expires:  {}",
+                match &claims["exp"] {
+                    Value::Null => "never".to_owned(),
+                    e => format!("{e} (unix seconds)"),
+                }
+            );
             if claims["wasmgate"]["hash"] != report["hash"] {
-                println!("          the signed hash {} does not match this component", claims["wasmgate"]["hash"]);
+                println!(
+                    "          the signed hash {} does not match this component",
+                    claims["wasmgate"]["hash"]
+                );
             }
         }
     }
     match (&report["verified"], &report["error"]) {
         (Value::Bool(true), _) => println!("verified: yes"),
-        (Value::Bool(false), e) => println!("verified: NO: {} ({})", s(&e["message"]), s(&e["code"])),
+        (Value::Bool(false), e) => {
+            println!("verified: NO: {} ({})", s(&e["message"]), s(&e["code"]))
+        }
         _ => println!("verified: not checked (pass --trust PUBKEY)"),
     }
-    for (title, list) in [("imports", &report["imports"]), ("exports", &report["exports"])] {
+    for (title, list) in [
+        ("imports", &report["imports"]),
+        ("exports", &report["exports"]),
+    ] {
         println!("{title}:");
         for item in list.as_array().into_iter().flatten() {
             println!("  {}", s(item));

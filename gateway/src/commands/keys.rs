@@ -16,7 +16,12 @@ pub fn generate(out: &Path) -> anyhow::Result<()> {
         .create_new(true)
         .mode(0o600)
         .open(out)
-        .with_context(|| format!("cannot create {} (an existing key is never overwritten)", out.display()))?;
+        .with_context(|| {
+            format!(
+                "cannot create {} (an existing key is never overwritten)",
+                out.display()
+            )
+        })?;
     file.write_all(pem.as_bytes())
         .and_then(|()| file.sync_all())
         .with_context(|| format!("cannot write {}", out.display()))?;

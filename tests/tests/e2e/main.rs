@@ -5,6 +5,8 @@
     reason = "test code: a failed unwrap is a failed test"
 )]
 
+mod admission;
+mod cli;
 mod deploy;
 mod invoke;
 mod lifecycle;
@@ -15,6 +17,7 @@ use std::time::Duration;
 
 /// Every guest some module here exercises (see `covers!`).
 mod covered {
+    pub(crate) use crate::admission::*;
     pub(crate) use crate::deploy::*;
     pub(crate) use crate::invoke::*;
     pub(crate) use crate::limits::*;
@@ -29,6 +32,7 @@ macro_rules! assert_test_exists {
 }
 wasmgate_tests::foreach_http!(assert_test_exists);
 wasmgate_tests::foreach_limits!(assert_test_exists);
+wasmgate_tests::foreach_caps!(assert_test_exists);
 
 /// Declares which guests a test module exercises.
 macro_rules! covers {

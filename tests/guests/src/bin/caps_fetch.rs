@@ -1,0 +1,22 @@
+//! Proves the `http-outgoing` grant: fetches the URL in `?url=` and answers with its status and body.
+//! Its import of `wasi:http/outgoing-handler` is what admission checks against the claims.
+
+use wstd::http::body::Body;
+use wstd::http::{Client, Request, Response, StatusCode};
+
+#[wstd::http_server]
+async fn main(request: Request<Body>) -> Result<Response<Body>, wstd::http::Error> {
+    let query = request.uri().query().unwrap_or("");
+    let Some(url) = query.strip_prefix("url=") else {
+        let mut response = Response::new("pass ?url=http://...\n".into());
+        *response.status_mut() = StatusCode::BAD_REQUEST;
+        return Ok(response);
+    };
+    let upstream = Client::new()
+        .send(Request::get(url).body(Body::empty())?)
+        .await?;
+    let status = upstream.status();
+    let mut body = upstream.into_body();
+    let text = body.str_contents().await?.to_owned();
+    Ok(Response::new(format!("{} {text}", status.as_u16()).into()))
+}

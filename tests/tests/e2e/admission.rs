@@ -1,0 +1,345 @@
+//! Admission end to end: every refusal code of a deploy, capability grants, and policies at deploy,
+//! at execute and across a SIGHUP reload. Each refused deploy must leave the old version serving.
+
+use crate::error_code;
+use serde_json::Value;
+use std::time::{Duration, SystemTime};
+use wasmgate_claims::{SignOptions, SigningKey};
+use wasmgate_config::Capability;
+use wasmgate_tests::{Gateway, guests};
+
+crate::covers!(caps_fetch);
+
+/// Deploys the hello guest as `hello` and returns its digest.
+async fn deployed_hello(gw: &Gateway) -> Value {
+    assert_eq!(
+        gw.deploy("hello", guests::HTTP_HELLO)
+            .await
+            .unwrap()
+            .status(),
+        201
+    );
+    gw.function("hello").await.unwrap()["digest"].clone()
+}
+
+/// The old version still serves, unchanged.
+async fn assert_unchanged(gw: &Gateway, digest: &Value) {
+    assert_eq!(&gw.function("hello").await.unwrap()["digest"], digest);
+    let response = gw.client().get(gw.url("/fn/hello")).send().await.unwrap();
+    assert_eq!(response.text().await.unwrap(), "hello from wasmgate\n");
+}
+
+fn signed_with(
+    key: &SigningKey,
+    name: &str,
+    now: SystemTime,
+    expires: Option<Duration>,
+) -> Vec<u8> {
+    let bytes = std::fs::read(guests::HTTP_ECHO).unwrap();
+    let options = SignOptions {
+        name: name.into(),
+        expires_in: expires,
+        ..SignOptions::default()
+    };
+    wasmgate_claims::sign(&bytes, key, &options, now).unwrap()
+}
+
+/// Replaces the first occurrence of `needle` in `haystack`.
+fn replace_once(haystack: &mut [u8], needle: &[u8], with: &[u8]) {
+    assert_eq!(needle.len(), with.len());
+    let at = haystack
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .expect("needle present");
+    haystack[at..at + with.len()].copy_from_slice(with);
+}
+
+#[tokio::test]
+async fn every_claims_refusal_has_its_code_and_changes_nothing() {
+    let gw = Gateway::builder().start().await.unwrap();
+    let digest = deployed_hello(&gw).await;
+    let now = SystemTime::now();
+    let hour = Duration::from_secs(3600);
+
+    let unsigned = std::fs::read(guests::HTTP_ECHO).unwrap();
+
+    let mut bad_signature = gw.sign(guests::HTTP_ECHO, "hello", &[]).unwrap();
+    let token = wasmgate_claims::extract(&bad_signature).unwrap().unwrap();
+    let signature = token.rsplit('.').next().unwrap();
+    let mut forged = signature.as_bytes().to_vec();
+    forged[10] = if forged[10] == b'A' { b'B' } else { b'A' };
+    replace_once(&mut bad_signature, signature.as_bytes(), &forged);
+
+    let untrusted = signed_with(&SigningKey::generate(), "hello", now, None);
+
+    // A byte of the guest's own code (its response text), not of the claims.
+    let mut tampered = gw.sign(guests::HTTP_HELLO, "hello", &[]).unwrap();
+    replace_once(
+        &mut tampered,
+        b"hello from wasmgate",
+        b"jello from wasmgate",
+    );
+
+    let expired = signed_with(gw.key(), "hello", now - 2 * hour, Some(hour));
+    let not_yet_valid = signed_with(gw.key(), "hello", now + hour, None);
+    let other_name = signed_with(gw.key(), "other", now, None);
+
+    let cases: Vec<(&str, Vec<u8>, u16, &str)> = vec![
+        ("unsigned", unsigned, 401, "unsigned"),
+        ("bad signature", bad_signature, 401, "bad_signature"),
+        ("untrusted issuer", untrusted, 403, "untrusted_issuer"),
+        ("tampered", tampered, 422, "module_tampered"),
+        ("expired", expired, 403, "expired"),
+        ("not yet valid", not_yet_valid, 403, "not_yet_valid"),
+        ("signed for another name", other_name, 403, "name_mismatch"),
+        ("not wasm", b"not wasm".to_vec(), 422, "invalid_component"),
+    ];
+    for (case, bytes, status, code) in cases {
+        let response = gw.deploy_bytes("hello", bytes).await.unwrap();
+        assert_eq!(
+            error_code(response).await,
+            (status, code.to_owned()),
+            "{case}"
+        );
+        assert_unchanged(&gw, &digest).await;
+    }
+}
+
+#[tokio::test]
+async fn with_no_trusted_issuer_every_deploy_is_refused_with_how_to_trust_one() {
+    let gw = Gateway::builder().untrusted().start().await.unwrap();
+    let response = gw.deploy("hello", guests::HTTP_HELLO).await.unwrap();
+    assert_eq!(response.status(), 403);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "untrusted_issuer");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("--trust") && message.contains("WASMGATE_TRUSTED_ISSUERS"),
+        "{message}"
+    );
+    let list: Value = gw
+        .client()
+        .get(gw.url("/functions"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["functions"], serde_json::json!([]));
+}
+
+#[tokio::test]
+async fn trusted_issuers_also_come_from_the_environment() {
+    let key = SigningKey::generate();
+    let gw = Gateway::builder()
+        .untrusted()
+        .env(
+            "WASMGATE_TRUSTED_ISSUERS",
+            &format!("{},{}", SigningKey::generate().issuer(), key.issuer()),
+        )
+        .start()
+        .await
+        .unwrap();
+    let signed = signed_with(&key, "echo", SystemTime::now(), None);
+    assert_eq!(gw.deploy_bytes("echo", signed).await.unwrap().status(), 201);
+}
+
+#[tokio::test]
+async fn an_import_needs_its_capability_and_the_grant_works_at_run_time() {
+    let gw = Gateway::builder().start().await.unwrap();
+    let response = gw.deploy("fetch", guests::CAPS_FETCH).await.unwrap();
+    assert_eq!(response.status(), 403);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "capability_not_granted");
+    let interfaces = body["error"]["interfaces"].as_array().unwrap();
+    assert_eq!(interfaces.len(), 1, "{body}");
+    assert!(
+        interfaces[0]
+            .as_str()
+            .unwrap()
+            .starts_with("wasi:http/outgoing-handler@")
+    );
+    assert_eq!(
+        gw.client()
+            .get(gw.url("/fn/fetch"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404,
+        "the refused function does not exist"
+    );
+
+    let signed = gw
+        .sign(guests::CAPS_FETCH, "fetch", &[Capability::HttpOutgoing])
+        .unwrap();
+    let response = gw.deploy_bytes("fetch", signed).await.unwrap();
+    assert_eq!(response.status(), 201);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["caps"], serde_json::json!(["http-outgoing"]));
+    let url = format!("/fn/fetch?url={}", gw.url("/healthz"));
+    let response = gw.client().get(gw.url(&url)).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let text = response.text().await.unwrap();
+    assert!(
+        text.starts_with("200 ") && text.contains("\"ok\""),
+        "{text}"
+    );
+    // The grant survives a restart: the restored function is linked with it again.
+    let mut gw = gw;
+    gw.restart().await.unwrap();
+    // A restart picks a new port: point the guest at the new one.
+    let url = format!("/fn/fetch?url={}", gw.url("/healthz"));
+    let response = gw.client().get(gw.url(&url)).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+}
+
+const POLICY: &str = r#"
+package wasmgate.admission
+
+deny contains msg if {
+    input.operation == "deploy"
+    startswith(input.function, "admin-")
+    msg := sprintf("%s: names starting with admin- are reserved", [input.function])
+}
+
+deny contains "paused is not allowed to run" if {
+    input.operation == "execute"
+    input.function == "paused"
+}
+"#;
+
+fn policy_file(dir: &std::path::Path, text: &str) -> std::path::PathBuf {
+    let path = dir.join("admission.rego");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[tokio::test]
+async fn policies_refuse_deploys_and_executions_with_their_reasons() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = policy_file(dir.path(), POLICY);
+    let gw = Gateway::builder()
+        .arg("--policy")
+        .arg(policy.to_str().unwrap())
+        .start()
+        .await
+        .unwrap();
+    let response = gw.deploy("admin-tool", guests::HTTP_HELLO).await.unwrap();
+    assert_eq!(response.status(), 403);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "policy_denied");
+    assert_eq!(
+        body["error"]["reasons"],
+        serde_json::json!(["admin-tool: names starting with admin- are reserved"])
+    );
+    assert_eq!(
+        gw.function("admin-tool").await.unwrap()["error"]["code"],
+        "function_not_found"
+    );
+
+    assert_eq!(
+        gw.deploy("paused", guests::HTTP_HELLO)
+            .await
+            .unwrap()
+            .status(),
+        201
+    );
+    let response = gw.client().get(gw.url("/fn/paused")).send().await.unwrap();
+    assert_eq!(response.status(), 403);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "policy_denied");
+    assert_eq!(
+        body["error"]["reasons"],
+        serde_json::json!(["paused is not allowed to run"])
+    );
+
+    assert_eq!(
+        gw.deploy("hello", guests::HTTP_HELLO)
+            .await
+            .unwrap()
+            .status(),
+        201
+    );
+    let response = gw.client().get(gw.url("/fn/hello")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
+async fn sighup_reloads_policies_and_a_broken_policy_keeps_the_old_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = policy_file(dir.path(), "package wasmgate.admission\n\nallow := true\n");
+    let gw = Gateway::builder()
+        .arg("--policy")
+        .arg(policy.to_str().unwrap())
+        .start()
+        .await
+        .unwrap();
+    assert_eq!(
+        gw.deploy("paused", guests::HTTP_HELLO)
+            .await
+            .unwrap()
+            .status(),
+        201
+    );
+    let status = || async {
+        gw.client()
+            .get(gw.url("/fn/paused"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(status().await, 200);
+
+    let hup = || {
+        let pid = gw.pid().unwrap().to_string();
+        std::process::Command::new("kill")
+            .args(["-HUP", &pid])
+            .status()
+            .unwrap()
+    };
+    policy_file(dir.path(), POLICY);
+    assert!(hup().success());
+    // The reload is asynchronous; the cached decision is dropped with the old policy generation.
+    wasmgate_tests::eventually("policy reloaded", crate::DEADLINE, status, |s| *s == 403)
+        .await
+        .unwrap();
+
+    policy_file(dir.path(), "package wasmgate.admission\nallow := [");
+    assert!(hup().success());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        status().await,
+        403,
+        "the broken policy did not replace the working one"
+    );
+    assert_eq!(
+        gw.client()
+            .get(gw.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn a_policy_that_does_not_compile_stops_the_gateway_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = policy_file(dir.path(), "package wasmgate.admission\nallow := [");
+    let output = tokio::process::Command::new(wasmgate_tests::wasmgate_bin())
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .arg("--policy")
+        .arg(&policy)
+        .output()
+        .await
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("admission.rego"), "{stderr}");
+}
