@@ -187,6 +187,32 @@ deny contains msg if {
     }
 
     #[test]
+    fn the_example_policy_compiles_and_decides() {
+        let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../config/examples/admission.rego");
+        let policy = LocalPolicy::load(&[example]).unwrap();
+        let manifest = Manifest::default();
+        let mut claims = claims();
+        let decide = |claims: &Claims| {
+            policy
+                .decide(&PolicyInput {
+                    operation: Operation::Deploy,
+                    function: "sys-x",
+                    claims,
+                    token: "t",
+                    manifest: &manifest,
+                    source: Source::AdminApi,
+                })
+                .unwrap()
+        };
+        let denied = decide(&claims);
+        assert_eq!(denied.reasons.len(), 2, "{denied:?}");
+        claims.wasmgate.tags = vec!["platform".into()];
+        claims.exp = Some(claims.iat + 3600);
+        assert_eq!(decide(&claims), Decision::allowed());
+    }
+
+    #[test]
     fn no_files_allow_everything() {
         let policy = LocalPolicy::load(&[]).unwrap();
         assert!(!policy.is_loaded());
