@@ -128,6 +128,11 @@ fn tokens_that_cannot_be_read_are_malformed() {
         &jsonwebtoken::EncodingKey::from_secret(key.issuer().as_bytes()),
     )
     .unwrap();
+    // Same signature length as Ed25519, so only the header tells them apart.
+    let es256 = format!(
+        "{}.{payload}.{signature}",
+        URL_SAFE_NO_PAD.encode(r#"{"alg":"ES256","typ":"JWT"}"#)
+    );
     let crit = format!(
         "{}.{payload}.{signature}",
         URL_SAFE_NO_PAD.encode(r#"{"alg":"EdDSA","typ":"JWT","crit":["exp"]}"#)
@@ -146,6 +151,7 @@ fn tokens_that_cannot_be_read_are_malformed() {
             format!("{header}.{payload}.{}", &signature[..40]),
         ),
         ("hmac algorithm", hs256),
+        ("ecdsa algorithm", es256),
         ("crit header", crit),
         (
             "no wasmgate claims",
