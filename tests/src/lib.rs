@@ -19,6 +19,7 @@
 mod binary;
 mod eventually;
 mod gateway;
+mod opa_server;
 
 /// Guest components, built for wasm32-wasip2 by `build.rs`: path constants, `foreach_*!` macros.
 pub mod guests {
@@ -28,3 +29,4 @@ pub mod guests {
 pub use binary::wasmgate_bin;
 pub use eventually::eventually;
 pub use gateway::{Gateway, GatewayBuilder};
+pub use opa_server::OpaServer;

@@ -343,3 +343,118 @@ async fn a_policy_that_does_not_compile_stops_the_gateway_at_start() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("admission.rego"), "{stderr}");
 }
+
+const REMOTE_POLICY: &str = r#"
+package wasmgate.admission
+
+deny contains msg if {
+    input.operation == "deploy"
+    input.claims.sub == "blocked"
+    msg := "blocked by the remote policy"
+}
+"#;
+
+fn opa_config(url: &str, timeout: &str, fail_open: bool) -> String {
+    format!("[admission.opa]\nurl = \"{url}\"\ntimeout = \"{timeout}\"\nfail_open = {fail_open}\n")
+}
+
+#[tokio::test]
+async fn a_remote_opa_server_gets_the_input_and_its_denials_refuse() {
+    let opa = wasmgate_tests::OpaServer::start(REMOTE_POLICY, Duration::ZERO)
+        .await
+        .unwrap();
+    let gw = Gateway::builder()
+        .config_toml(&opa_config(&opa.url(), "5s", false))
+        .start()
+        .await
+        .unwrap();
+    let response = gw.deploy("blocked", guests::HTTP_HELLO).await.unwrap();
+    assert_eq!(response.status(), 403);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "policy_denied");
+    assert_eq!(
+        body["error"]["reasons"],
+        serde_json::json!(["blocked by the remote policy"])
+    );
+
+    assert_eq!(
+        gw.deploy("hello", guests::HTTP_HELLO)
+            .await
+            .unwrap()
+            .status(),
+        201
+    );
+    let response = gw.client().get(gw.url("/fn/hello")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+
+    let inputs = opa.inputs();
+    let ops: Vec<&str> = inputs
+        .iter()
+        .map(|i| i["operation"].as_str().unwrap())
+        .collect();
+    assert_eq!(ops, ["deploy", "deploy", "execute"]);
+    let deploy = &inputs[1];
+    assert_eq!(deploy["function"], "hello");
+    assert_eq!(deploy["claims"]["sub"], "hello");
+    assert_eq!(deploy["claims"]["iss"], gw.key().issuer().to_string());
+    assert_eq!(deploy["token"].as_str().unwrap().split('.').count(), 3);
+    assert_eq!(deploy["source"]["kind"], "admin-api");
+    assert_eq!(inputs[2]["source"]["kind"], "http");
+    assert_eq!(inputs[2]["source"]["path"], "/fn/hello");
+
+    // Warm calls within the decision TTL do not ask again.
+    for _ in 0..5 {
+        gw.client().get(gw.url("/fn/hello")).send().await.unwrap();
+    }
+    assert_eq!(opa.inputs().len(), 3);
+}
+
+#[tokio::test]
+async fn an_unreachable_or_slow_opa_fails_closed_unless_told_to_fail_open() {
+    // A port nothing listens on.
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", listener.local_addr().unwrap())
+    };
+    let gw = Gateway::builder()
+        .config_toml(&opa_config(&closed, "1s", false))
+        .start()
+        .await
+        .unwrap();
+    let response = gw.deploy("hello", guests::HTTP_HELLO).await.unwrap();
+    assert_eq!(
+        error_code(response).await,
+        (503, "policy_unavailable".into())
+    );
+    assert_eq!(
+        gw.function("hello").await.unwrap()["error"]["code"],
+        "function_not_found"
+    );
+
+    let slow = wasmgate_tests::OpaServer::start(REMOTE_POLICY, Duration::from_secs(5))
+        .await
+        .unwrap();
+    let gw = Gateway::builder()
+        .config_toml(&opa_config(&slow.url(), "200ms", false))
+        .start()
+        .await
+        .unwrap();
+    let response = gw.deploy("hello", guests::HTTP_HELLO).await.unwrap();
+    assert_eq!(
+        error_code(response).await,
+        (503, "policy_unavailable".into())
+    );
+
+    let gw = Gateway::builder()
+        .config_toml(&opa_config(&closed, "1s", true))
+        .start()
+        .await
+        .unwrap();
+    assert_eq!(
+        gw.deploy("hello", guests::HTTP_HELLO)
+            .await
+            .unwrap()
+            .status(),
+        201
+    );
+}
