@@ -458,3 +458,54 @@ async fn an_unreachable_or_slow_opa_fails_closed_unless_told_to_fail_open() {
         201
     );
 }
+
+#[tokio::test]
+async fn every_cold_start_asks_the_policy_again_even_within_the_ttl() {
+    let opa = wasmgate_tests::OpaServer::start(REMOTE_POLICY, Duration::ZERO)
+        .await
+        .unwrap();
+    let gw = Gateway::builder()
+        .config_toml(&format!(
+            "{}[admission]\ndecision_ttl = \"1h\"\n",
+            opa_config(&opa.url(), "5s", false)
+        ))
+        .start()
+        .await
+        .unwrap();
+    let response = gw
+        .deploy_with_manifest(
+            "hello",
+            guests::HTTP_HELLO,
+            "[scale]\nidle_timeout = \"100ms\"",
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let executes = || {
+        opa.inputs()
+            .iter()
+            .filter(|i| i["operation"] == "execute")
+            .count()
+    };
+    let call = || async {
+        gw.client()
+            .get(gw.url("/fn/hello"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+    };
+    assert_eq!(call().await, 200);
+    assert_eq!(call().await, 200);
+    assert_eq!(executes(), 1, "the warm call reused the decision");
+    wasmgate_tests::eventually(
+        "function scaled to zero",
+        crate::DEADLINE,
+        || async { gw.function("hello").await.unwrap()["state"].clone() },
+        |state| state == "cold",
+    )
+    .await
+    .unwrap();
+    assert_eq!(call().await, 200);
+    assert_eq!(executes(), 2, "the cold start asked again");
+}
