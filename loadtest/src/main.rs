@@ -1,0 +1,3 @@
+//! `wasmgate-loadtest` (work in progress).
+
+fn main() {}
