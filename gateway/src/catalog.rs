@@ -5,6 +5,7 @@
 
 use crate::admission::ExecuteCache;
 use crate::error::ApiError;
+use crate::metrics::FunctionMetrics;
 use crate::registry::Record;
 use crate::routes::RouteTable;
 use arc_swap::ArcSwap;
@@ -21,6 +22,8 @@ pub struct Deployed {
     pub function: Function,
     /// Its last `execute` admission decision.
     pub execute: ExecuteCache,
+    /// Its request counters and latency histogram.
+    pub metrics: FunctionMetrics,
 }
 
 impl Deployed {

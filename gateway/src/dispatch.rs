@@ -4,18 +4,35 @@ use crate::admin;
 use crate::error::ApiError;
 use crate::health;
 use crate::invoke;
+use crate::request_id;
 use crate::response::GatewayResponse;
 use crate::state::Gateway;
 use http::Request;
 use hyper::body::Incoming;
 use std::convert::Infallible;
 use std::sync::Arc;
+use tracing::Instrument;
+use wasmgate_pool::RequestId;
 
-/// Serves any request; every failure becomes its JSON error response here.
+/// Serves any request; every failure becomes its JSON error response here. Each request gets an
+/// id (kept from `X-Request-Id` or generated), echoed in the response and carried by its logs.
 pub async fn dispatch(
     gw: Arc<Gateway>,
-    req: Request<Incoming>,
+    mut req: Request<Incoming>,
 ) -> Result<GatewayResponse, Infallible> {
+    let id = request_id::of(&req);
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path());
+    let mut response = route(gw, req).instrument(span).await;
+    if let Some(value) = request_id::header_value(&id) {
+        response
+            .headers_mut()
+            .insert(request_id::X_REQUEST_ID.clone(), value);
+    }
+    Ok(response)
+}
+
+async fn route(gw: Arc<Gateway>, req: Request<Incoming>) -> GatewayResponse {
     let path = req.uri().path();
     let result = if path.starts_with(invoke::FN_PREFIX) {
         // Invocation first: it is the hot path.
@@ -26,8 +43,10 @@ pub async fn dispatch(
         Ok(health::healthz())
     } else if path == "/readyz" {
         Ok(health::readyz(&gw))
+    } else if path == "/metrics" {
+        health::metrics(&gw)
     } else {
         invoke::invoke(&gw, req).await
     };
-    Ok(result.unwrap_or_else(ApiError::into_response))
+    result.unwrap_or_else(ApiError::into_response)
 }

@@ -1,5 +1,6 @@
-//! `/healthz` (the process answers) and `/readyz` (it accepts work).
+//! `/healthz` (the process answers), `/readyz` (it accepts work) and `/metrics` (Prometheus).
 
+use crate::error::ApiError;
 use crate::response::{GatewayResponse, json};
 use crate::state::Gateway;
 use http::StatusCode;
@@ -20,4 +21,20 @@ pub fn readyz(gw: &Gateway) -> GatewayResponse {
             &json!({ "status": "draining" }),
         )
     }
+}
+
+/// Prometheus text exposition of every metric.
+pub fn metrics(gw: &Gateway) -> Result<GatewayResponse, ApiError> {
+    let text = gw
+        .metrics
+        .render(&gw.catalog.snapshot(), &gw.pool)
+        .map_err(|e| ApiError::Internal {
+            reason: format!("encoding metrics: {e}"),
+        })?;
+    let mut response = crate::response::text(StatusCode::OK, text);
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    Ok(response)
 }

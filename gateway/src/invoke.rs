@@ -9,6 +9,7 @@ use http::uri::{PathAndQuery, Uri};
 use http::{HeaderValue, Request, header};
 use hyper::body::Incoming;
 use std::sync::Arc;
+use std::time::Instant;
 
 /// Path prefix of the built-in per-function routes.
 pub const FN_PREFIX: &str = "/fn/";
@@ -20,30 +21,68 @@ pub async fn invoke(gw: &Gateway, req: Request<Incoming>) -> Result<GatewayRespo
     let (deployed, guest_path): (&Arc<Deployed>, Option<String>) =
         if let Some(rest) = path.strip_prefix(FN_PREFIX) {
             let (name, tail) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-            let deployed = snapshot
-                .function(name)
-                .ok_or_else(|| ApiError::FunctionNotFound {
-                    name: name.to_owned(),
-                })?;
+            let Some(deployed) = snapshot.function(name) else {
+                return Err(unrouted(
+                    gw,
+                    ApiError::FunctionNotFound {
+                        name: name.to_owned(),
+                    },
+                ));
+            };
             let tail = if tail.is_empty() { "/" } else { tail };
             (deployed, Some(tail.to_owned()))
         } else {
-            let deployed = snapshot.route(path).ok_or_else(|| ApiError::NotFound {
-                path: path.to_owned(),
-            })?;
+            let Some(deployed) = snapshot.route(path) else {
+                return Err(unrouted(
+                    gw,
+                    ApiError::NotFound {
+                        path: path.to_owned(),
+                    },
+                ));
+            };
             (deployed, None)
         };
     let deployed = deployed.clone();
     drop(snapshot);
+    let started = Instant::now();
+    let result = run(gw, &deployed, req, guest_path).await;
+    let status = match &result {
+        Ok(response) => response.status(),
+        Err(e) => e.classify().0,
+    };
+    deployed.metrics.observe(
+        &gw.metrics,
+        &deployed.record.name,
+        status,
+        started.elapsed(),
+    );
+    result
+}
+
+/// Admission, then the guest.
+async fn run(
+    gw: &Gateway,
+    deployed: &Deployed,
+    req: Request<Incoming>,
+    guest_path: Option<String>,
+) -> Result<GatewayResponse, ApiError> {
     let source = Source::Http {
         method: req.method().as_str(),
         path: req.uri().path(),
     };
-    gw.admission.may_execute(&deployed, source).await?;
-    let function = deployed.function.clone();
+    gw.admission.may_execute(deployed, source).await?;
     let req = guest_request(req, guest_path)?;
-    let response = function.call(req).await?;
+    let response = deployed.function.call(req).await?;
     Ok(from_guest(response))
+}
+
+/// Counts a request no function matched (by status only: its path never becomes a label).
+fn unrouted(gw: &Gateway, e: ApiError) -> ApiError {
+    gw.metrics
+        .unrouted
+        .with_label_values(&[e.classify().0.as_str()])
+        .inc();
+    e
 }
 
 /// Rewrites the request as the guest should see it: the path after the prefix, and an authority.

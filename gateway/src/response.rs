@@ -34,3 +34,14 @@ pub fn empty(status: StatusCode) -> GatewayResponse {
 pub fn from_guest(response: http::Response<ResponseBody>) -> GatewayResponse {
     response.map(Either::Left)
 }
+
+/// A plain-text response with `status`.
+pub fn text(status: StatusCode, body: String) -> GatewayResponse {
+    let mut response = http::Response::new(Either::Right(Full::new(Bytes::from(body))));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}

@@ -4,11 +4,13 @@ use crate::admin::AdminToken;
 use crate::admission::{Admission, ExecuteCache};
 use crate::catalog::{Catalog, Deployed};
 use crate::error::ApiError;
+use crate::metrics::{FunctionMetrics, Metrics};
 use crate::registry::{Record, Registry};
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use wasmgate_config::Settings;
+use wasmgate_pool::ColdStartHook;
 use wasmgate_pool::{Digest, FunctionSpec, Pool};
 
 /// Sub-folder of the data dir holding precompiled artifacts.
@@ -30,6 +32,8 @@ pub struct Gateway {
     /// Held (shared) from compiling an artifact until its record is published, and (exclusive) while
     /// deleting unreferenced artifacts, so a deploy never publishes an artifact that was just deleted.
     pub artifact_gc: tokio::sync::RwLock<()>,
+    /// Prometheus metrics.
+    pub metrics: Arc<Metrics>,
     /// Trusted issuers and policies deploys and executions are checked against.
     pub admission: Admission,
     /// When set, the admin API requires it as a bearer token.
@@ -48,13 +52,19 @@ impl Gateway {
         })?;
         let pool = Pool::open(&settings.pool, &settings.data_dir.join(ARTIFACT_DIR))?;
         let registry = Registry::open(&settings.data_dir.join(REGISTRY_FILE))?;
-        let admission = Admission::new(&settings)?;
+        let metrics = Arc::new(
+            Metrics::new(settings.pool.code_budget.bytes()).map_err(|e| ApiError::Internal {
+                reason: format!("metrics: {e}"),
+            })?,
+        );
+        let admission = Admission::new(&settings, &metrics)?;
         if admission.trusted_issuers() == 0 {
             tracing::warn!(
                 "no trusted issuer: every deploy will be refused; start with --trust PUBKEY (see `wasmgate keys generate`)"
             );
         }
         let gateway = Arc::new(Gateway {
+            metrics,
             admission,
             pool,
             catalog: Catalog::default(),
@@ -82,12 +92,19 @@ impl Gateway {
             artifact_size: record.artifact_size,
             grants: record.claims.wasmgate.caps.iter().copied().collect(),
             settings,
+            on_cold_start: Some(cold_start_hook(&self.metrics, &record.name)),
         });
         Ok(Arc::new(Deployed {
             record,
             function,
             execute: ExecuteCache::default(),
+            metrics: FunctionMetrics::default(),
         }))
+    }
+
+    /// Forgets a deleted function's metric series.
+    pub fn forget_metrics(&self, name: &str) {
+        self.metrics.forget(name);
     }
 
     /// Whether the gateway accepts work (false before restore finishes and while draining).
@@ -126,4 +143,10 @@ impl Gateway {
         self.ready.store(true, Ordering::Release);
         Ok(())
     }
+}
+
+/// Counts each cold start of `name` in the metrics.
+fn cold_start_hook(metrics: &Arc<Metrics>, name: &str) -> ColdStartHook {
+    let (metrics, name) = (metrics.clone(), name.to_owned());
+    Arc::new(move |took| metrics.cold_start(&name, took))
 }

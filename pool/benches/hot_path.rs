@@ -39,6 +39,7 @@ fn hot_path(c: &mut Criterion) {
             artifact: compiled.artifact,
             artifact_size: compiled.artifact_size,
             grants: CapabilitySet::NONE,
+            on_cold_start: None,
             settings: Manifest::default()
                 .resolve(&FunctionDefaults::default(), &settings)
                 .expect("defaults resolve"),

@@ -1,6 +1,7 @@
 //! One request through one fresh instance: store, instantiate, `incoming-handler.handle`, response.
 
 use crate::error::{Error, Result};
+use crate::guest_log::RequestId;
 use crate::host::Host;
 use crate::warm::{Ready, Warm};
 use bytes::Bytes;
@@ -44,6 +45,9 @@ where
         Instance::Ready(Ready { store, proxy }) => (store, Some(proxy)),
         Instance::Fresh(store) => (store, None),
     };
+    if let Some(RequestId(id)) = req.extensions().get::<RequestId>() {
+        store.data().log.set_request(id.clone());
+    }
     let (sender, receiver) = tokio::sync::oneshot::channel();
     let data = store.data_mut();
     let req = data

@@ -4,6 +4,8 @@ use crate::call::{self, Instance, ResponseBody};
 use crate::code_cache::CodeKey;
 use crate::digest::Digest;
 use crate::error::Result;
+use crate::guest_log::FunctionLog;
+use crate::memory_held::MemoryHeld;
 use crate::node::Node;
 use crate::warm::Warm;
 use bytes::Bytes;
@@ -16,7 +18,7 @@ use wasmgate_config::{CapabilitySet, FunctionSettings};
 use crate::limits::ConcurrencyLimit;
 
 /// What the pool needs to know to run one deployed version of a function.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct FunctionSpec {
     /// The function's registered name.
     pub name: String,
@@ -28,7 +30,12 @@ pub struct FunctionSpec {
     pub grants: CapabilitySet,
     /// Limits and scaling, resolved from the manifest and the node defaults.
     pub settings: FunctionSettings,
+    /// Told the duration of every cold start (for metrics).
+    pub on_cold_start: Option<ColdStartHook>,
 }
+
+/// A callback told how long each cold start took.
+pub type ColdStartHook = Arc<dyn Fn(Duration) + Send + Sync>;
 
 /// A handle on one deployed version of a function; cheap to clone, safe to share.
 ///
@@ -48,11 +55,14 @@ struct Inner {
     cold_starts: AtomicU64,
     cold_start_nanos: AtomicU64,
     refilling: AtomicBool,
+    log: Arc<FunctionLog>,
+    held: Arc<MemoryHeld>,
+    on_cold_start: Option<ColdStartHook>,
     node: Arc<Node>,
 }
 
 /// A function's counters, read for the admin API and metrics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct FunctionStats {
     /// Whether its code is loaded.
     pub warm: bool,
@@ -64,16 +74,24 @@ pub struct FunctionStats {
     pub cold_starts: u64,
     /// Total time spent in those cold starts.
     pub cold_start_time: Duration,
+    /// Byte-seconds of loaded code held since this version was deployed or the gateway started.
+    pub memory_byte_seconds: f64,
+    /// Guest log lines dropped by the per-function rate limit.
+    pub log_lines_dropped: u64,
 }
 
 impl Function {
     pub(crate) fn new(node: Arc<Node>, spec: FunctionSpec) -> Self {
         let s = &spec.settings;
         let limit = ConcurrencyLimit::new(s.max_concurrency.min(s.max_instances), s.queue_timeout);
+        let name: Arc<str> = spec.name.into();
         Function {
             inner: Arc::new(Inner {
+                log: FunctionLog::new(name.clone()),
+                held: Arc::new(MemoryHeld::new()),
+                on_cold_start: spec.on_cold_start,
                 key: CodeKey {
-                    name: spec.name.into(),
+                    name,
                     artifact: spec.artifact,
                     generation: node.next_generation(),
                 },
@@ -126,6 +144,7 @@ impl Function {
             None => Instance::Fresh(warm.store(
                 self.inner.settings.memory,
                 self.inner.grants,
+                &self.inner.log,
                 &self.inner.live,
             )),
         };
@@ -149,6 +168,11 @@ impl Function {
         self.inner.node.code.remove(&self.inner.key).await;
     }
 
+    /// Whether its code is loaded (a call now would not cold-start).
+    pub fn is_warm(&self) -> bool {
+        self.inner.node.code.is_warm(&self.inner.key)
+    }
+
     /// Current counters.
     pub fn stats(&self) -> FunctionStats {
         let inner = &self.inner;
@@ -158,6 +182,8 @@ impl Function {
             running: inner.limit.running(),
             cold_starts: inner.cold_starts.load(Ordering::Relaxed),
             cold_start_time: Duration::from_nanos(inner.cold_start_nanos.load(Ordering::Relaxed)),
+            memory_byte_seconds: inner.held.byte_seconds(),
+            log_lines_dropped: inner.log.dropped(),
         }
     }
 
@@ -169,8 +195,19 @@ impl Function {
             let path = node.artifacts.verified_path(&inner.key.artifact)?;
             let idle = (inner.settings.min_instances == 0).then_some(inner.settings.idle_timeout);
             let linker = node.linkers.get(inner.grants)?;
-            let warm = Warm::load(&node.engine, &linker, &path, inner.artifact_size, idle)?;
-            let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+            let warm = Warm::load(
+                &node.engine,
+                &linker,
+                &path,
+                inner.artifact_size,
+                idle,
+                &inner.held,
+            )?;
+            let took = started.elapsed();
+            if let Some(hook) = &inner.on_cold_start {
+                hook(took);
+            }
+            let nanos = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
             inner.cold_starts.fetch_add(1, Ordering::Relaxed);
             inner.cold_start_nanos.fetch_add(nanos, Ordering::Relaxed);
             tracing::debug!(function = %inner.key.name, micros = nanos / 1000, "cold start");
@@ -192,6 +229,7 @@ impl Function {
                 let store = warm.store(
                     this.inner.settings.memory,
                     this.inner.grants,
+                    &this.inner.log,
                     &this.inner.live,
                 );
                 match call::prepare(&warm, store).await {

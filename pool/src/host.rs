@@ -1,5 +1,6 @@
 //! The data each guest store carries, and the linker that exposes host interfaces to guests.
 
+use crate::guest_log::InstanceLog;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use wasmgate_config::{Capability, CapabilitySet};
@@ -16,6 +17,7 @@ pub struct Host {
     http: WasiHttpCtx,
     table: ResourceTable,
     pub(crate) limits: StoreLimits,
+    pub(crate) log: Arc<InstanceLog>,
     _live: LiveInstance,
 }
 
@@ -23,14 +25,20 @@ impl Host {
     /// Fresh per-instance state with linear memory capped at `memory` bytes.
     ///
     /// Network access exists only with the `sockets` grant; without it every address is refused.
-    pub(crate) fn new(memory: u64, grants: CapabilitySet, live: LiveInstance) -> Self {
+    /// Guest stdout and stderr go to the log through `log`.
+    pub(crate) fn new(
+        memory: u64,
+        grants: CapabilitySet,
+        log: Arc<InstanceLog>,
+        live: LiveInstance,
+    ) -> Self {
         let limits = StoreLimitsBuilder::new()
             .memory_size(usize::try_from(memory).unwrap_or(usize::MAX))
             .trap_on_grow_failure(true)
             .build();
         Host {
-            // Guest stdio goes to the gateway's stderr until per-request log capture exists.
-            wasi: wasi_ctx(grants),
+            wasi: wasi_ctx(grants, &log),
+            log,
             http: WasiHttpCtx::new(),
             table: ResourceTable::new(),
             limits,
@@ -39,9 +47,11 @@ impl Host {
     }
 }
 
-fn wasi_ctx(grants: CapabilitySet) -> WasiCtx {
+fn wasi_ctx(grants: CapabilitySet, log: &Arc<InstanceLog>) -> WasiCtx {
     let mut builder = WasiCtx::builder();
-    builder.inherit_stderr();
+    builder
+        .stdout(log.stream("stdout"))
+        .stderr(log.stream("stderr"));
     if grants.contains(Capability::Sockets) {
         builder.inherit_network().allow_ip_name_lookup(true);
     }

@@ -19,6 +19,7 @@
 //!     artifact: compiled.artifact,
 //!     artifact_size: compiled.artifact_size,
 //!     grants: CapabilitySet::NONE,
+//!     on_cold_start: None,
 //!     settings: Manifest::default().resolve(&FunctionDefaults::default(), &settings)?,
 //! });
 //! let request = http::Request::get("http://localhost/").body(http_body_util::Empty::new())?;
@@ -37,9 +38,11 @@ mod digest;
 mod engine;
 mod error;
 mod function;
+mod guest_log;
 mod host;
 mod limits;
 mod linkers;
+mod memory_held;
 mod node;
 mod pool;
 mod warm;
@@ -49,5 +52,6 @@ pub use code_cache::Evictions;
 pub use compile::Compiled;
 pub use digest::Digest;
 pub use error::{Blame, Error, Result};
-pub use function::{Function, FunctionSpec, FunctionStats};
+pub use function::{ColdStartHook, Function, FunctionSpec, FunctionStats};
+pub use guest_log::RequestId;
 pub use pool::Pool;

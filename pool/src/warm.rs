@@ -1,7 +1,9 @@
 //! A function's loaded, linked state: what a cold start builds and scale-to-zero drops.
 
 use crate::error::{Error, Result};
+use crate::guest_log::{FunctionLog, InstanceLog};
 use crate::host::{Host, LiveInstance};
+use crate::memory_held::MemoryHeld;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -25,6 +27,15 @@ pub(crate) struct Warm {
     loaded_at: Instant,
     /// Nanoseconds after `loaded_at` at which the last call ended.
     last_active: AtomicU64,
+    /// The function's byte-seconds account, charged `code_bytes` while this exists.
+    held: Arc<MemoryHeld>,
+}
+
+impl Drop for Warm {
+    fn drop(&mut self) {
+        self.held
+            .change(-i64::try_from(self.code_bytes).unwrap_or(i64::MAX));
+    }
 }
 
 /// Marks one call in flight on a [`Warm`]; ending it records the activity.
@@ -53,6 +64,7 @@ impl Warm {
         path: &Path,
         code_bytes: u64,
         idle_timeout: Option<Duration>,
+        held: &Arc<MemoryHeld>,
     ) -> Result<Self> {
         // SAFETY: `path` comes from `ArtifactStore::verified_path`: a file this gateway compiled and
         // wrote itself, named by the sha256 of its bytes and checked against that name on first load.
@@ -66,7 +78,9 @@ impl Warm {
             .instantiate_pre(&component)
             .and_then(ProxyPre::new)
             .map_err(Error::engine)?;
+        held.change(i64::try_from(code_bytes).unwrap_or(i64::MAX));
         Ok(Warm {
+            held: held.clone(),
             pre,
             code_bytes,
             idle_timeout,
@@ -100,11 +114,17 @@ impl Warm {
         &self,
         memory: u64,
         grants: CapabilitySet,
+        log: &Arc<FunctionLog>,
         live: &Arc<AtomicUsize>,
     ) -> Store<Host> {
         let mut store = Store::new(
             self.pre.engine(),
-            Host::new(memory, grants, LiveInstance::new(live)),
+            Host::new(
+                memory,
+                grants,
+                InstanceLog::new(log),
+                LiveInstance::new(live),
+            ),
         );
         store.limiter(|host| &mut host.limits);
         // Yield to the runtime at every epoch tick: a spinning guest never holds a runtime thread.

@@ -4,6 +4,7 @@ use crate::binary::wasmgate_bin;
 use anyhow::{Context, bail};
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
@@ -24,6 +25,7 @@ pub struct GatewayBuilder {
     args: Vec<String>,
     key: SigningKey,
     trust_own_key: bool,
+    capture_logs: bool,
 }
 
 impl Default for GatewayBuilder {
@@ -35,6 +37,7 @@ impl Default for GatewayBuilder {
             args: Vec::new(),
             key: SigningKey::generate(),
             trust_own_key: true,
+            capture_logs: false,
         }
     }
 }
@@ -70,6 +73,12 @@ impl GatewayBuilder {
         self
     }
 
+    /// Keeps the process's log lines (stderr) for [`Gateway::logs`], still echoing them.
+    pub fn capture_logs(mut self) -> Self {
+        self.capture_logs = true;
+        self
+    }
+
     /// Requires `token` on the admin API (`WASMGATE_ADMIN_TOKEN`).
     pub fn admin_token(self, token: &str) -> Self {
         self.env("WASMGATE_ADMIN_TOKEN", token)
@@ -96,6 +105,7 @@ impl GatewayBuilder {
             args.push(self.key.issuer().to_string());
         }
         let mut gateway = Gateway {
+            logs: self.capture_logs.then(Default::default),
             key: self.key,
             child: None,
             addr: String::new(),
@@ -113,6 +123,7 @@ impl GatewayBuilder {
 
 /// A running gateway; the process is killed on drop.
 pub struct Gateway {
+    logs: Option<Arc<Mutex<Vec<String>>>>,
     key: SigningKey,
     child: Option<Child>,
     addr: String,
@@ -147,13 +158,30 @@ impl Gateway {
     }
 
     async fn spawn(&mut self) -> anyhow::Result<()> {
+        let stderr = if self.logs.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::inherit()
+        };
         let mut child = self
             .command()
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .kill_on_drop(true)
             .spawn()
             .context("starting wasmgate")?;
+        if let (Some(logs), Some(stderr)) = (&self.logs, child.stderr.take()) {
+            let logs = logs.clone();
+            let mut lines = BufReader::new(stderr).lines();
+            tokio::spawn(async move {
+                while let Ok(Some(line)) = lines.next_line().await {
+                    eprintln!("{line}");
+                    if let Ok(mut logs) = logs.lock() {
+                        logs.push(line);
+                    }
+                }
+            });
+        }
         let stdout = child.stdout.take().context("stdout is piped")?;
         let mut lines = BufReader::new(stdout).lines();
         let mut seen = Vec::new();
@@ -208,6 +236,25 @@ impl Gateway {
     /// Its data dir.
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
+    }
+
+    /// Log lines so far (only with [`GatewayBuilder::capture_logs`]).
+    pub fn logs(&self) -> Vec<String> {
+        self.logs
+            .as_ref()
+            .and_then(|l| l.lock().ok().map(|l| l.clone()))
+            .unwrap_or_default()
+    }
+
+    /// `GET /metrics` as text.
+    pub async fn metrics(&self) -> anyhow::Result<String> {
+        Ok(self
+            .client
+            .get(self.url("/metrics"))
+            .send()
+            .await?
+            .text()
+            .await?)
     }
 
     /// A shared HTTP client.

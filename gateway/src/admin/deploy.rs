@@ -6,7 +6,7 @@
 //! Only the last two change what is served, and a failure before them leaves the old version serving.
 
 use super::upload;
-use crate::admission::{Operation, PolicyInput, Source};
+use crate::admission::{Admitted, Operation, PolicyInput, Source};
 use crate::catalog::Deployed;
 use crate::error::ApiError;
 use crate::registry::Record;
@@ -38,20 +38,10 @@ pub async fn deploy(
 
     // Hashing and verifying touch every byte of the module: off the async threads.
     let module = Arc::new(upload.module);
-    let admitted = {
-        let (gw, name, module) = (gw.clone(), name.clone(), module.clone());
-        blocking(move || gw.admission.verify(&name, &module, SystemTime::now())).await??
-    };
+    let admitted = admit(gw, &name, &module, &manifest).await;
     gw.admission
-        .decide(&PolicyInput {
-            operation: Operation::Deploy,
-            function: name.as_str(),
-            claims: &admitted.claims,
-            token: &admitted.token,
-            manifest: &manifest,
-            source: Source::AdminApi,
-        })
-        .await?;
+        .count(Operation::Deploy, admitted.as_ref().map(|_| ()));
+    let admitted = admitted?;
 
     let gc = gw.artifact_gc.read().await;
     let pool = gw.pool.clone();
@@ -103,6 +93,30 @@ pub async fn deploy(
             "caps": record.claims.wasmgate.caps,
         }),
     ))
+}
+
+/// Claims, then policy: everything that decides whether this component may be deployed.
+async fn admit(
+    gw: &Arc<Gateway>,
+    name: &FunctionName,
+    module: &Arc<bytes::Bytes>,
+    manifest: &Manifest,
+) -> Result<Admitted, ApiError> {
+    let admitted = {
+        let (gw, name, module) = (gw.clone(), name.clone(), module.clone());
+        blocking(move || gw.admission.verify(&name, &module, SystemTime::now())).await??
+    };
+    gw.admission
+        .decide(&PolicyInput {
+            operation: Operation::Deploy,
+            function: name.as_str(),
+            claims: &admitted.claims,
+            token: &admitted.token,
+            manifest,
+            source: Source::AdminApi,
+        })
+        .await?;
+    Ok(admitted)
 }
 
 /// Runs CPU-bound work on the blocking pool.

@@ -50,6 +50,7 @@ pub async fn delete(gw: &Gateway, name: &str) -> Result<GatewayResponse, ApiErro
     if let Some(old) = old {
         retire(gw, &old).await;
     }
+    gw.forget_metrics(name.as_str());
     tracing::info!(function = %name, "deleted");
     Ok(empty(StatusCode::NO_CONTENT))
 }

@@ -21,12 +21,16 @@ pub use signature::Admitted;
 
 use crate::catalog::Deployed;
 use crate::error::ApiError;
+use crate::metrics::Metrics;
+use prometheus::{IntCounter, IntCounterVec};
 use std::time::{Duration, SystemTime};
 use wasmgate_claims::IssuerKey;
 use wasmgate_config::{FunctionName, Settings};
 
 /// The node's admission rules: trusted issuers, local Rego policies, an optional remote OPA.
 pub struct Admission {
+    decisions: IntCounterVec,
+    execute_cached: IntCounter,
     trusted: Vec<IssuerKey>,
     local: LocalPolicy,
     remote: Option<RemoteOpa>,
@@ -35,13 +39,15 @@ pub struct Admission {
 
 impl Admission {
     /// Parses the trusted keys and compiles the policies named in `settings`.
-    pub fn new(settings: &Settings) -> Result<Self, ApiError> {
+    pub fn new(settings: &Settings, metrics: &Metrics) -> Result<Self, ApiError> {
         let trusted = settings
             .trusted_issuers
             .iter()
             .map(|k| k.parse::<IssuerKey>())
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Admission {
+            decisions: metrics.admission.clone(),
+            execute_cached: metrics.admission.with_label_values(&["execute", "cached"]),
             trusted,
             local: LocalPolicy::load(&settings.policies)?,
             remote: settings
@@ -85,15 +91,37 @@ impl Admission {
             return Ok(());
         }
         let generation = self.local.generation();
-        if deployed.execute.is_fresh(generation) && deployed.function.stats().warm {
+        if deployed.execute.is_fresh(generation) && deployed.function.is_warm() {
+            self.execute_cached.inc();
             return Ok(());
         }
         let input = PolicyInput::execute(&deployed.record, source);
         let result = self.decide(&input).await;
+        self.count(Operation::Execute, result.as_ref().map(|_| ()));
         if result.is_ok() {
             deployed.execute.remember(generation, self.decision_ttl);
         }
         result
+    }
+
+    /// Counts a finished decision in `wasmgate_admission_decisions_total`.
+    pub fn count(&self, operation: Operation, result: Result<(), &ApiError>) {
+        let outcome = match result {
+            Ok(()) => "allow",
+            Err(
+                ApiError::PolicyUnavailable { .. }
+                | ApiError::Policy { .. }
+                | ApiError::Internal { .. },
+            ) => "error",
+            Err(_) => "deny",
+        };
+        let operation = match operation {
+            Operation::Deploy => "deploy",
+            Operation::Execute => "execute",
+        };
+        self.decisions
+            .with_label_values(&[operation, outcome])
+            .inc();
     }
 
     /// Whether any policy (local or remote) is consulted; without one every workload is allowed.

@@ -57,6 +57,7 @@ impl TestPool {
             artifact: compiled.artifact,
             artifact_size: compiled.artifact_size,
             grants: CapabilitySet::NONE,
+            on_cold_start: None,
             settings: manifest
                 .resolve(&FunctionDefaults::default(), &self.settings)
                 .unwrap(),

@@ -11,6 +11,7 @@ mod deploy;
 mod invoke;
 mod lifecycle;
 mod limits;
+mod observability;
 mod scale_to_zero;
 
 use std::time::Duration;
@@ -21,6 +22,7 @@ mod covered {
     pub(crate) use crate::deploy::*;
     pub(crate) use crate::invoke::*;
     pub(crate) use crate::limits::*;
+    pub(crate) use crate::observability::*;
 }
 
 /// Fails to compile when a guest has no module declaring that it `covers!` it.

@@ -1,0 +1,198 @@
+//! The metric families and their registry.
+
+use prometheus::{
+    CounterVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+};
+use std::sync::Mutex;
+
+/// Latency buckets in seconds, from a warm call (~100 µs) to a long request.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    5.0, 10.0, 30.0,
+];
+
+/// Every metric the gateway exports, registered in one registry.
+pub struct Metrics {
+    pub(super) registry: Registry,
+    /// `wasmgate_requests_total{function,status}`.
+    pub requests: IntCounterVec,
+    /// `wasmgate_request_duration_seconds{function}`: until the response head.
+    pub request_duration: HistogramVec,
+    /// `wasmgate_unrouted_requests_total{status}`: requests no function matched.
+    pub unrouted: IntCounterVec,
+    /// `wasmgate_cold_starts_total{function}`.
+    pub cold_starts: IntCounterVec,
+    /// `wasmgate_cold_start_duration_seconds{function}`: load and link.
+    pub cold_start_duration: HistogramVec,
+    /// `wasmgate_instances{function}`.
+    pub instances: IntGaugeVec,
+    /// `wasmgate_functions{state}` (`warm`, `cold`).
+    pub functions: IntGaugeVec,
+    /// `wasmgate_evictions_total{reason}` (`idle`, `budget`, `removed`).
+    pub evictions: IntCounterVec,
+    /// `wasmgate_admission_decisions_total{operation,result}`.
+    pub admission: IntCounterVec,
+    /// `wasmgate_kv_operations_total{op,backend}`.
+    pub kv_operations: IntCounterVec,
+    /// `wasmgate_messages_total{direction}`.
+    pub messages: IntCounterVec,
+    /// `wasmgate_loaded_code_bytes`.
+    pub loaded_code_bytes: IntGauge,
+    /// `wasmgate_memory_budget_bytes`.
+    pub memory_budget_bytes: IntGauge,
+    /// `wasmgate_memory_seconds_total{function}`: byte-seconds of code held warm.
+    pub memory_seconds: CounterVec,
+    /// `wasmgate_guest_log_lines_dropped_total{function}`.
+    pub guest_log_dropped: IntCounterVec,
+    /// Serialises scrapes, which bring the state-derived series up to date before encoding.
+    pub(super) scrape: Mutex<()>,
+}
+
+impl Metrics {
+    /// Registers every family; `budget` is the node's code budget in bytes.
+    pub fn new(budget: u64) -> Result<Self, prometheus::Error> {
+        let registry = Registry::new();
+        let counter_vec = |name: &str, help: &str, labels: &[&str]| {
+            let c = IntCounterVec::new(Opts::new(name, help), labels)?;
+            registry.register(Box::new(c.clone()))?;
+            Ok::<_, prometheus::Error>(c)
+        };
+        let gauge_vec = |name: &str, help: &str, labels: &[&str]| {
+            let g = IntGaugeVec::new(Opts::new(name, help), labels)?;
+            registry.register(Box::new(g.clone()))?;
+            Ok::<_, prometheus::Error>(g)
+        };
+        let histogram_vec = |name: &str, help: &str| {
+            let h = HistogramVec::new(
+                HistogramOpts::new(name, help).buckets(LATENCY_BUCKETS.to_vec()),
+                &["function"],
+            )?;
+            registry.register(Box::new(h.clone()))?;
+            Ok::<_, prometheus::Error>(h)
+        };
+        let gauge = |name: &str, help: &str| {
+            let g = IntGauge::new(name, help)?;
+            registry.register(Box::new(g.clone()))?;
+            Ok::<_, prometheus::Error>(g)
+        };
+        let memory_seconds = CounterVec::new(
+            Opts::new(
+                "wasmgate_memory_seconds_total",
+                "Byte-seconds of loaded code each function has held warm: its memory cost over time.",
+            ),
+            &["function"],
+        )?;
+        registry.register(Box::new(memory_seconds.clone()))?;
+        let metrics = Metrics {
+            requests: counter_vec(
+                "wasmgate_requests_total",
+                "Requests served by each function, by response status.",
+                &["function", "status"],
+            )?,
+            request_duration: histogram_vec(
+                "wasmgate_request_duration_seconds",
+                "Time from a request's arrival to its response head, per function.",
+            )?,
+            unrouted: counter_vec(
+                "wasmgate_unrouted_requests_total",
+                "Requests that matched no function, by response status.",
+                &["status"],
+            )?,
+            cold_starts: counter_vec(
+                "wasmgate_cold_starts_total",
+                "Times each function's code was loaded and linked.",
+                &["function"],
+            )?,
+            cold_start_duration: histogram_vec(
+                "wasmgate_cold_start_duration_seconds",
+                "Time to load and link a function's code on a cold start.",
+            )?,
+            instances: gauge_vec(
+                "wasmgate_instances",
+                "Live instances of each function.",
+                &["function"],
+            )?,
+            functions: gauge_vec(
+                "wasmgate_functions",
+                "Deployed functions by state (warm: code loaded; cold: only on disk).",
+                &["state"],
+            )?,
+            evictions: counter_vec(
+                "wasmgate_evictions_total",
+                "Loaded code released, by reason (idle, budget, removed).",
+                &["reason"],
+            )?,
+            admission: counter_vec(
+                "wasmgate_admission_decisions_total",
+                "Admission decisions by operation (deploy, execute) and result (allow, deny, error, cached).",
+                &["operation", "result"],
+            )?,
+            kv_operations: counter_vec(
+                "wasmgate_kv_operations_total",
+                "Key-value operations by guests, by operation and backend.",
+                &["op", "backend"],
+            )?,
+            messages: counter_vec(
+                "wasmgate_messages_total",
+                "Messages through the bus, by direction.",
+                &["direction"],
+            )?,
+            loaded_code_bytes: gauge(
+                "wasmgate_loaded_code_bytes",
+                "Bytes of function code loaded in memory now.",
+            )?,
+            memory_budget_bytes: gauge(
+                "wasmgate_memory_budget_bytes",
+                "The node's budget for loaded code (pool.code_budget).",
+            )?,
+            memory_seconds,
+            guest_log_dropped: counter_vec(
+                "wasmgate_guest_log_lines_dropped_total",
+                "Guest stdout/stderr lines dropped by the per-function log rate limit.",
+                &["function"],
+            )?,
+            scrape: Mutex::new(()),
+            registry,
+        };
+        metrics
+            .memory_budget_bytes
+            .set(i64::try_from(budget).unwrap_or(i64::MAX));
+        Ok(metrics)
+    }
+
+    /// Counts one cold start of `function` that took `took`.
+    pub fn cold_start(&self, function: &str, took: std::time::Duration) {
+        self.cold_starts.with_label_values(&[function]).inc();
+        self.cold_start_duration
+            .with_label_values(&[function])
+            .observe(took.as_secs_f64());
+    }
+
+    /// Removes every series of `function` (after a delete).
+    pub fn forget(&self, function: &str) {
+        let _ = self.cold_starts.remove_label_values(&[function]);
+        let _ = self.cold_start_duration.remove_label_values(&[function]);
+        let _ = self.request_duration.remove_label_values(&[function]);
+        let _ = self.instances.remove_label_values(&[function]);
+        let _ = self.memory_seconds.remove_label_values(&[function]);
+        let _ = self.guest_log_dropped.remove_label_values(&[function]);
+        // Removal needs every label value: find this function's statuses in the gathered series.
+        for family in self.registry.gather() {
+            if family.name() != "wasmgate_requests_total" {
+                continue;
+            }
+            for metric in family.get_metric() {
+                let labels: Vec<(&str, &str)> = metric
+                    .get_label()
+                    .iter()
+                    .map(|l| (l.name(), l.value()))
+                    .collect();
+                if labels.contains(&("function", function))
+                    && let Some((_, status)) = labels.iter().find(|(n, _)| *n == "status")
+                {
+                    let _ = self.requests.remove_label_values(&[function, status]);
+                }
+            }
+        }
+    }
+}

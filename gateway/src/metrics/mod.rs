@@ -1,0 +1,13 @@
+//! Prometheus metrics at `/metrics`: what every function costs and does.
+//!
+//! Counters a request touches are per-function handles resolved once (see [`FunctionMetrics`]),
+//! so a warm call updates atomics only. Gauges that describe state (instances, warm functions,
+//! loaded code, memory held) are read from the pool when scraped, costing the hot path nothing.
+//! Series are labelled only with registered function names and are removed on delete.
+
+mod families;
+mod function_metrics;
+mod scrape;
+
+pub use families::Metrics;
+pub use function_metrics::FunctionMetrics;

@@ -1,0 +1,63 @@
+//! `/metrics`: bring the state-derived series up to date, then encode the text format.
+
+use super::Metrics;
+use crate::catalog::Snapshot;
+use prometheus::{Encoder, TextEncoder};
+use std::sync::atomic::Ordering::Relaxed;
+use wasmgate_pool::Pool;
+
+impl Metrics {
+    /// The text exposition of every metric, after reading the pool's current state.
+    pub fn render(&self, snapshot: &Snapshot, pool: &Pool) -> Result<String, prometheus::Error> {
+        let _one_at_a_time = self.scrape.lock().unwrap_or_else(|e| e.into_inner());
+        let (mut warm, mut cold, mut loaded) = (0, 0, 0u64);
+        for deployed in snapshot.sorted() {
+            let name = deployed.record.name.as_str();
+            let stats = deployed.function.stats();
+            if stats.warm {
+                warm += 1;
+                loaded += deployed.record.artifact_size;
+            } else {
+                cold += 1;
+            }
+            self.instances
+                .with_label_values(&[name])
+                .set(i64::try_from(stats.instances).unwrap_or(i64::MAX));
+            let held = self.memory_seconds.with_label_values(&[name]);
+            let delta = stats.memory_byte_seconds - held.get();
+            if delta > 0.0 {
+                held.inc_by(delta);
+            }
+            catch_up(
+                &self.guest_log_dropped.with_label_values(&[name]),
+                stats.log_lines_dropped,
+            );
+        }
+        self.functions.with_label_values(&["warm"]).set(warm);
+        self.functions.with_label_values(&["cold"]).set(cold);
+        let evictions = pool.evictions();
+        for (reason, total) in [
+            ("idle", evictions.idle.load(Relaxed)),
+            ("budget", evictions.budget.load(Relaxed)),
+            ("removed", evictions.removed.load(Relaxed)),
+        ] {
+            catch_up(&self.evictions.with_label_values(&[reason]), total);
+        }
+        // Summed here rather than read from the code cache, whose weighted size lags until its
+        // pending maintenance runs.
+        self.loaded_code_bytes
+            .set(i64::try_from(loaded).unwrap_or(i64::MAX));
+
+        let mut out = Vec::new();
+        TextEncoder::new().encode(&self.registry.gather(), &mut out)?;
+        Ok(String::from_utf8_lossy(&out).into_owned())
+    }
+}
+
+/// Raises a counter to `total`, a running total kept elsewhere.
+fn catch_up(counter: &prometheus::IntCounter, total: u64) {
+    let seen = counter.get();
+    if total > seen {
+        counter.inc_by(total - seen);
+    }
+}
