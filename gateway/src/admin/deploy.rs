@@ -18,6 +18,7 @@ use serde_json::json;
 use std::sync::Arc;
 use std::time::SystemTime;
 use wasmgate_config::{FunctionName, Manifest};
+use wasmgate_pool::Digest;
 
 /// Deploys or replaces `name` from the request body.
 pub async fn deploy(
@@ -44,17 +45,29 @@ pub async fn deploy(
     let admitted = admitted?;
 
     let gc = gw.artifact_gc.read().await;
-    let pool = gw.pool.clone();
-    let grants = admitted.grants;
-    let compiled = blocking(move || pool.compile(&module, grants)).await??;
+    let artifact = match reusable(gw, &admitted) {
+        Some(reused) => reused,
+        None => {
+            let pool = gw.pool.clone();
+            let grants = admitted.grants;
+            let module = module.clone();
+            let compiled = blocking(move || pool.compile(&module, grants)).await??;
+            Artifact {
+                digest: compiled.artifact.to_string(),
+                size: compiled.artifact_size,
+                compile_ms: compiled.compile_time.as_secs_f64() * 1000.0,
+                reused: false,
+            }
+        }
+    };
 
     let record = Record {
         name: name.as_str().to_owned(),
-        digest: compiled.module.to_string(),
-        size: compiled.module_size,
-        artifact: compiled.artifact.to_string(),
-        artifact_size: compiled.artifact_size,
-        compile_ms: compiled.compile_time.as_secs_f64() * 1000.0,
+        digest: Digest::of(&module).to_string(),
+        size: module.len() as u64,
+        artifact: artifact.digest,
+        artifact_size: artifact.size,
+        compile_ms: artifact.compile_ms,
         deployed_at: humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
         manifest,
         claims: admitted.claims,
@@ -89,10 +102,36 @@ pub async fn deploy(
             "compile_ms": record.compile_ms,
             "routes": deployed.routes(),
             "replaced": old.is_some(),
+            "artifact_reused": artifact.reused,
             "issuer": record.claims.iss,
             "caps": record.claims.wasmgate.caps,
         }),
     ))
+}
+
+/// The precompiled artifact a deploy serves.
+struct Artifact {
+    digest: String,
+    size: u64,
+    compile_ms: f64,
+    reused: bool,
+}
+
+/// An artifact already compiled from the same code (same hash without the `jwt` section) and
+/// checked against the same grants: the same component deployed under another name, or re-signed,
+/// needs no second compile. Call with the artifact GC lock held, so the artifact stays.
+fn reusable(gw: &Gateway, admitted: &Admitted) -> Option<Artifact> {
+    let snapshot = gw.catalog.snapshot();
+    let same = snapshot.sorted().into_iter().find(|d| {
+        d.record.claims.wasmgate.hash == admitted.claims.wasmgate.hash
+            && d.function.grants() == admitted.grants
+    })?;
+    Some(Artifact {
+        digest: same.record.artifact.clone(),
+        size: same.record.artifact_size,
+        compile_ms: 0.0,
+        reused: true,
+    })
 }
 
 /// Claims, then policy: everything that decides whether this component may be deployed.

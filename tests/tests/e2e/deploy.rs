@@ -387,3 +387,71 @@ async fn a_restart_restores_every_function_exactly_as_deployed() {
         .unwrap();
     assert_eq!(echoed["path_with_query"], "/echo/x");
 }
+
+#[tokio::test]
+async fn the_same_code_under_another_name_reuses_its_artifact_and_survives_the_first_going() {
+    let gw = Gateway::builder().start().await.unwrap();
+    let first: Value = gw
+        .deploy("one", guests::HTTP_HELLO)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(first["artifact_reused"], false);
+    let second: Value = gw
+        .deploy("two", guests::HTTP_HELLO)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(second["artifact_reused"], true, "{second}");
+    assert_eq!(second["compile_ms"], 0.0);
+    assert_ne!(
+        first["digest"], second["digest"],
+        "signed for different names"
+    );
+    // Different code compiles anew.
+    let echo: Value = gw
+        .deploy("three", guests::HTTP_ECHO)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(echo["artifact_reused"], false);
+
+    let deleted = gw
+        .client()
+        .delete(gw.url("/functions/one"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204);
+    let text = gw
+        .client()
+        .get(gw.url("/fn/two"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(text, "hello from wasmgate\n");
+    let mut gw = gw;
+    gw.restart().await.unwrap();
+    let text = gw
+        .client()
+        .get(gw.url("/fn/two"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        text, "hello from wasmgate\n",
+        "the shared artifact was kept on disk"
+    );
+}
