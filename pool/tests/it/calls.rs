@@ -5,7 +5,7 @@ use wasmgate_config::CapabilitySet;
 use wasmgate_pool::Error;
 use wasmgate_tests::guests;
 
-crate::harness::covers!(http_echo, http_hello);
+crate::harness::covers!(http_echo, http_hello, http_log);
 
 #[tokio::test]
 async fn hello_answers_and_the_function_becomes_warm() {
@@ -50,4 +50,71 @@ async fn a_core_module_and_garbage_are_refused_as_invalid_components() {
         pool.pool.compile(b"not wasm at all", CapabilitySet::NONE),
         Err(Error::InvalidComponent { .. })
     ));
+}
+
+#[tokio::test]
+async fn guest_output_past_the_rate_limit_is_dropped_and_counted() {
+    let pool = TestPool::new();
+    let log = pool.deploy("log", guests::HTTP_LOG, "");
+    let (status, body) = call(&log, get("/")).await;
+    assert_eq!((status, body.as_str()), (200, "logged\n"));
+    assert_eq!(log.stats().log_lines_dropped, 0);
+    let (status, _) = call(&log, get("/?n=1000")).await;
+    assert_eq!(status, 200);
+    let dropped = log.stats().log_lines_dropped;
+    // 1,006 lines in all against a burst of 200, plus whatever refilled meanwhile.
+    assert!((700..=806).contains(&dropped), "dropped {dropped}");
+}
+
+#[tokio::test]
+async fn an_ungranted_import_is_refused_and_the_grant_links_it() {
+    use wasmgate_config::Capability;
+    let pool = TestPool::new();
+    let module = std::fs::read(guests::CAPS_FETCH).unwrap();
+    match pool.pool.compile(&module, CapabilitySet::NONE) {
+        Err(Error::NotGranted { interfaces }) => {
+            assert_eq!(interfaces.len(), 1);
+            assert!(interfaces[0].starts_with("wasi:http/outgoing-handler@"));
+        }
+        other => panic!("{other:?}"),
+    }
+    let grants: CapabilitySet = [Capability::HttpOutgoing].into_iter().collect();
+    assert!(pool.pool.compile(&module, grants).is_ok());
+}
+
+#[tokio::test]
+async fn cold_starts_are_reported_and_memory_held_accrues_while_warm() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let pool = TestPool::new();
+    let module = std::fs::read(guests::HTTP_HELLO).unwrap();
+    let compiled = pool.pool.compile(&module, CapabilitySet::NONE).unwrap();
+    let seen = Arc::new(AtomicUsize::new(0));
+    let counter = seen.clone();
+    let hello = pool.pool.function(wasmgate_pool::FunctionSpec {
+        name: "hello".into(),
+        artifact: compiled.artifact,
+        artifact_size: compiled.artifact_size,
+        grants: CapabilitySet::NONE,
+        on_cold_start: Some(Arc::new(move |_| {
+            counter.fetch_add(1, Ordering::Relaxed);
+        })),
+        settings: wasmgate_config::Manifest::default()
+            .resolve(
+                &wasmgate_config::FunctionDefaults::default(),
+                &pool.settings,
+            )
+            .unwrap(),
+    });
+    assert_eq!(hello.stats().memory_byte_seconds, 0.0);
+    call(&hello, get("/")).await;
+    call(&hello, get("/")).await;
+    assert_eq!(seen.load(Ordering::Relaxed), 1);
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let held = hello.stats().memory_byte_seconds;
+    let floor = compiled.artifact_size as f64 * 0.05;
+    assert!(held >= floor, "{held} < {floor}");
+    hello.unload().await;
+    call(&hello, get("/")).await;
+    assert_eq!(seen.load(Ordering::Relaxed), 2);
 }
