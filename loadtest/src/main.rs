@@ -96,6 +96,9 @@ struct Cli {
     /// Print one JSON object instead of the table.
     #[arg(long)]
     json: bool,
+    /// Also write the JSON object to FILE (the table still goes to stdout).
+    #[arg(long, value_name = "FILE")]
+    json_out: Option<PathBuf>,
     /// No progress line on stderr.
     #[arg(long)]
     quiet: bool,
@@ -115,8 +118,13 @@ async fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let json = cli.json;
+    let json_out = cli.json_out.clone();
     let options = options(cli)?;
     let report = wasmgate_loadtest::run(&options).await?;
+    if let Some(path) = json_out {
+        std::fs::write(&path, report.to_json()?)
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+    }
     if json {
         println!("{}", report.to_json()?);
     } else {
