@@ -121,6 +121,21 @@ impl Catalog {
         Ok(old)
     }
 
+    /// Publishes many functions in one snapshot (restore at start). Caller holds the lock.
+    pub fn insert_all(
+        &self,
+        _guard: &ChangeGuard<'_>,
+        all: Vec<Arc<Deployed>>,
+    ) -> Result<(), ApiError> {
+        let mut functions = self.snapshot().functions.clone();
+        for deployed in all {
+            functions.insert(deployed.record.name.clone(), deployed);
+        }
+        let routes = RouteTable::build(&functions, None)?;
+        self.current.store(Arc::new(Snapshot { functions, routes }));
+        Ok(())
+    }
+
     /// Unpublishes `name`; returns the version removed. Caller holds the lock.
     pub fn remove(&self, _guard: &ChangeGuard<'_>, name: &str) -> Option<Arc<Deployed>> {
         let mut functions = self.snapshot().functions.clone();

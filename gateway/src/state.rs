@@ -121,17 +121,29 @@ impl Gateway {
         let records = self.registry.all()?;
         let guard = self.catalog.lock().await;
         let mut live = HashSet::new();
+        let mut restored = Vec::with_capacity(records.len());
         for record in records {
             let name = record.name.clone();
             match self.deployed(record) {
                 Ok(deployed) => {
                     live.insert(deployed.function.artifact());
-                    self.catalog.insert(&guard, deployed.clone())?;
-                    crate::admin::start(&deployed);
+                    restored.push(deployed);
                 }
                 // One bad record must not keep every other function offline.
                 Err(e) => tracing::error!(function = %name, error = %e, "cannot restore function"),
             }
+        }
+        // One snapshot for all of them: inserting one by one rebuilds it each time (quadratic).
+        if let Err(e) = self.catalog.insert_all(&guard, restored.clone()) {
+            tracing::error!(error = %e, "restored functions conflict; restoring one by one");
+            for deployed in &restored {
+                if let Err(e) = self.catalog.insert(&guard, deployed.clone()) {
+                    tracing::error!(function = %deployed.record.name, error = %e, "cannot restore function");
+                }
+            }
+        }
+        for deployed in &restored {
+            crate::admin::start(deployed);
         }
         drop(guard);
         let removed = self.pool.retain_artifacts(&live)?;
