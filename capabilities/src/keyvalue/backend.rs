@@ -1,0 +1,69 @@
+//! The seam between the `wasi:keyvalue` host and the storage behind it.
+
+use crate::error::Result;
+use async_trait::async_trait;
+
+/// Most keys one `list_keys` call returns.
+///
+/// A thousand keys of typical length is a few tens of KiB: small enough for any guest to
+/// take in one response, large enough that listing a big bucket takes few round trips.
+pub const LIST_PAGE_SIZE: usize = 1000;
+
+/// One page of a bucket's keys.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyPage {
+    /// Keys on this page, in no order the caller may rely on.
+    pub keys: Vec<String>,
+    /// Where the next page starts; `None` on the last page.
+    pub cursor: Option<u64>,
+}
+
+/// Storage for key-value buckets, shared by every function on the node.
+///
+/// Buckets here are storage names already resolved by [`KvScope`](crate::KvScope); a backend
+/// never sees guest-chosen names and needs no access control of its own. A bucket exists as
+/// soon as it holds a key.
+///
+/// Every write is durable before its future completes, to the extent the backend promises
+/// (see each implementation). Counters written by [`increment`](KvBackend::increment) are
+/// the canonical ASCII decimal text of a number in `0..=i64::MAX` (`"0"`, `"42"`, no sign,
+/// no leading zeros), the format Redis uses for its own counters, so a guest can also read
+/// them with `get` and both backends agree byte for byte.
+#[async_trait]
+pub trait KvBackend: Send + Sync + 'static {
+    /// Short backend name for metrics labels and logs: `"redb"` or `"redis"`.
+    fn name(&self) -> &'static str;
+
+    /// The value under `key`, or `None` when there is none.
+    async fn get(&self, bucket: &str, key: &str) -> Result<Option<Vec<u8>>>;
+
+    /// Stores `value` under `key`, replacing any previous value; durable on return.
+    async fn set(&self, bucket: &str, key: &str, value: Vec<u8>) -> Result<()>;
+
+    /// Removes `key`; removing a missing key succeeds. Durable on return.
+    async fn delete(&self, bucket: &str, key: &str) -> Result<()>;
+
+    /// Whether `key` has a value.
+    async fn exists(&self, bucket: &str, key: &str) -> Result<bool>;
+
+    /// A page of at most about [`LIST_PAGE_SIZE`] keys, starting at `cursor` (`None` for the
+    /// first page). Keys written while listing may or may not be seen.
+    async fn list_keys(&self, bucket: &str, cursor: Option<u64>) -> Result<KeyPage>;
+
+    /// Atomically adds `delta` to the counter under `key` (a missing key counts as 0) and
+    /// returns the new value; durable on return.
+    ///
+    /// Fails with [`NotACounter`](crate::Error::NotACounter) when the existing value is not a
+    /// counter, and with [`CounterOverflow`](crate::Error::CounterOverflow) when the result
+    /// would exceed `i64::MAX`; in both cases nothing changes.
+    async fn increment(&self, bucket: &str, key: &str, delta: u64) -> Result<u64>;
+
+    /// The values of `keys`, in the same order, `None` where a key has no value.
+    async fn get_many(&self, bucket: &str, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>>;
+
+    /// Stores every entry; durable on return.
+    async fn set_many(&self, bucket: &str, entries: Vec<(String, Vec<u8>)>) -> Result<()>;
+
+    /// Removes every key in `keys`, skipping missing ones; durable on return.
+    async fn delete_many(&self, bucket: &str, keys: &[String]) -> Result<()>;
+}

@@ -1,0 +1,200 @@
+//! `wasi:keyvalue` for guests: the generated host traits implemented on [`KvView`].
+
+use crate::error::{Blame, Error, Result};
+use crate::keyvalue::backend::KvBackend;
+use crate::keyvalue::bindings::wasi::keyvalue::{atomics, batch, store};
+use crate::keyvalue::scope::KvScope;
+use std::sync::Arc;
+use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
+
+/// What a function's guests need for key-value access: the node's backend and the function's
+/// scope.
+///
+/// Built once per deployed function; cloning it for each instance copies two pointers.
+#[derive(Clone)]
+pub struct KvCtx {
+    backend: Arc<dyn KvBackend>,
+    scope: Arc<KvScope>,
+}
+
+impl std::fmt::Debug for KvCtx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KvCtx")
+            .field("backend", &self.backend.name())
+            .field("scope", &self.scope)
+            .finish()
+    }
+}
+
+impl KvCtx {
+    /// Key-value access through `backend`, limited to `scope`.
+    pub fn new(backend: Arc<dyn KvBackend>, scope: KvScope) -> Self {
+        KvCtx {
+            backend,
+            scope: Arc::new(scope),
+        }
+    }
+
+    /// The backend every bucket of this function is stored in.
+    pub fn backend(&self) -> &Arc<dyn KvBackend> {
+        &self.backend
+    }
+
+    /// The function's namespace.
+    pub fn scope(&self) -> &KvScope {
+        &self.scope
+    }
+}
+
+/// A borrowed view of a store's key-value state, which the generated host traits run on.
+pub struct KvView<'a> {
+    /// The function's key-value context.
+    pub ctx: &'a KvCtx,
+    /// The store's resource table, where open buckets live.
+    pub table: &'a mut ResourceTable,
+}
+
+/// An open bucket: the stored name its guest name resolved to.
+#[derive(Debug)]
+pub struct Bucket {
+    name: String,
+}
+
+/// Adds `wasi:keyvalue/{store,atomics,batch}@0.2.0-draft` to `linker`, reaching each store's
+/// key-value state through `view`.
+pub fn add_to_linker<T: Send + 'static>(
+    linker: &mut Linker<T>,
+    view: fn(&mut T) -> KvView<'_>,
+) -> wasmtime::Result<()> {
+    store::add_to_linker::<_, HasKv>(linker, view)?;
+    atomics::add_to_linker::<_, HasKv>(linker, view)?;
+    batch::add_to_linker::<_, HasKv>(linker, view)?;
+    Ok(())
+}
+
+struct HasKv;
+
+impl HasData for HasKv {
+    type Data<'a> = KvView<'a>;
+}
+
+impl KvView<'_> {
+    /// The backend and stored bucket name behind a guest's bucket handle.
+    fn open_bucket(&self, bucket: &Resource<Bucket>) -> Result<(Arc<dyn KvBackend>, String)> {
+        let name = self.table.get(bucket)?.name.clone();
+        Ok((self.ctx.backend.clone(), name))
+    }
+}
+
+/// The WIT error a guest sees for `err`, or a trap when `err` breaks a host invariant.
+///
+/// Storage failures reach the guest without internal detail; the detail goes to the log.
+pub(crate) fn to_wit(err: Error) -> wasmtime::Result<store::Error> {
+    match err {
+        Error::InvalidBucket { .. } | Error::InvalidScope { .. } => Ok(store::Error::AccessDenied),
+        Error::NotACounter { .. } => Ok(store::Error::Other("value is not a counter".into())),
+        Error::CounterOverflow { .. } => Ok(store::Error::Other("counter would overflow".into())),
+        Error::Table(_) => Err(wasmtime::Error::new(err)),
+        err => {
+            debug_assert_eq!(err.blame(), Blame::Host);
+            tracing::warn!(error = %err, blame = "host", "key-value storage failed");
+            Ok(store::Error::Other("storage failure".into()))
+        }
+    }
+}
+
+impl store::Host for KvView<'_> {
+    async fn open(&mut self, identifier: String) -> Result<Resource<Bucket>> {
+        let name = self.ctx.scope.resolve(&identifier)?;
+        Ok(self.table.push(Bucket { name })?)
+    }
+
+    fn convert_error(&mut self, err: Error) -> wasmtime::Result<store::Error> {
+        to_wit(err)
+    }
+}
+
+impl store::HostBucket for KvView<'_> {
+    async fn get(&mut self, bucket: Resource<Bucket>, key: String) -> Result<Option<Vec<u8>>> {
+        let (backend, name) = self.open_bucket(&bucket)?;
+        backend.get(&name, &key).await
+    }
+
+    async fn set(&mut self, bucket: Resource<Bucket>, key: String, value: Vec<u8>) -> Result<()> {
+        let (backend, name) = self.open_bucket(&bucket)?;
+        backend.set(&name, &key, value).await
+    }
+
+    async fn delete(&mut self, bucket: Resource<Bucket>, key: String) -> Result<()> {
+        let (backend, name) = self.open_bucket(&bucket)?;
+        backend.delete(&name, &key).await
+    }
+
+    async fn exists(&mut self, bucket: Resource<Bucket>, key: String) -> Result<bool> {
+        let (backend, name) = self.open_bucket(&bucket)?;
+        backend.exists(&name, &key).await
+    }
+
+    async fn list_keys(
+        &mut self,
+        bucket: Resource<Bucket>,
+        cursor: Option<u64>,
+    ) -> Result<store::KeyResponse> {
+        let (backend, name) = self.open_bucket(&bucket)?;
+        let page = backend.list_keys(&name, cursor).await?;
+        Ok(store::KeyResponse {
+            keys: page.keys,
+            cursor: page.cursor,
+        })
+    }
+
+    async fn drop(&mut self, bucket: Resource<Bucket>) -> wasmtime::Result<()> {
+        self.table.delete(bucket)?;
+        Ok(())
+    }
+}
+
+impl atomics::Host for KvView<'_> {
+    async fn increment(
+        &mut self,
+        bucket: Resource<Bucket>,
+        key: String,
+        delta: u64,
+    ) -> Result<u64> {
+        let (backend, name) = self.open_bucket(&bucket)?;
+        backend.increment(&name, &key, delta).await
+    }
+}
+
+impl batch::Host for KvView<'_> {
+    async fn get_many(
+        &mut self,
+        bucket: Resource<Bucket>,
+        keys: Vec<String>,
+    ) -> Result<Vec<Option<(String, Vec<u8>)>>> {
+        let (backend, name) = self.open_bucket(&bucket)?;
+        let values = backend.get_many(&name, &keys).await?;
+        Ok(keys
+            .into_iter()
+            .zip(values)
+            .map(|(key, value)| value.map(|value| (key, value)))
+            .collect())
+    }
+
+    async fn set_many(
+        &mut self,
+        bucket: Resource<Bucket>,
+        key_values: Vec<(String, Vec<u8>)>,
+    ) -> Result<()> {
+        let (backend, name) = self.open_bucket(&bucket)?;
+        backend.set_many(&name, key_values).await
+    }
+
+    async fn delete_many(&mut self, bucket: Resource<Bucket>, keys: Vec<String>) -> Result<()> {
+        let (backend, name) = self.open_bucket(&bucket)?;
+        backend.delete_many(&name, &keys).await
+    }
+}
+
+#[cfg(test)]
+mod tests;

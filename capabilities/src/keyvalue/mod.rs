@@ -1,0 +1,15 @@
+//! `wasi:keyvalue@0.2.0-draft`: buckets scoped per function, stored in redb or Redis.
+
+mod backend;
+mod bindings;
+mod counter;
+mod embedded;
+mod host;
+mod redis;
+mod scope;
+
+pub use self::redis::{REDIS_KEY_PREFIX, RedisBackend};
+pub use backend::{KeyPage, KvBackend, LIST_PAGE_SIZE};
+pub use embedded::{REDB_FILE_NAME, RedbBackend};
+pub use host::{Bucket, KvCtx, KvView, add_to_linker};
+pub use scope::{KvScope, MAX_BUCKET_NAME_LEN};

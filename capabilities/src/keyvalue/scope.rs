@@ -1,0 +1,93 @@
+//! Which stored bucket a guest's bucket name means: its own, or a shared one it was granted.
+
+use crate::error::{Error, Result};
+use std::collections::BTreeSet;
+
+/// Longest bucket (or function) name accepted, in bytes.
+///
+/// Long enough for any descriptive name, short enough that stored names stay well inside
+/// every backend's key limits.
+pub const MAX_BUCKET_NAME_LEN: usize = 128;
+
+/// The key-value namespace of one function.
+///
+/// A guest of function `f` opening bucket `b` gets the stored bucket `shared/b` when `b` is
+/// one of the function's shared grants, and its private `fn/f/b` otherwise. So one function
+/// can never name another's private data, and a shared bucket is reachable only by functions
+/// whose manifests both grant it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KvScope {
+    function: String,
+    shared: BTreeSet<String>,
+}
+
+impl KvScope {
+    /// The scope of `function` with the shared buckets its manifest grants.
+    ///
+    /// Every name must be a valid bucket name (see [`KvScope::resolve`]).
+    pub fn new<I, S>(function: impl Into<String>, shared: I) -> Result<Self>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let scope_err = |name: &str, reason| Error::InvalidScope {
+            name: name.to_owned(),
+            reason,
+        };
+        let function = function.into();
+        check_name(&function).map_err(|reason| scope_err(&function, reason))?;
+        let shared = shared
+            .into_iter()
+            .map(|name| {
+                let name = name.into();
+                check_name(&name).map_err(|reason| scope_err(&name, reason))?;
+                Ok(name)
+            })
+            .collect::<Result<_>>()?;
+        Ok(KvScope { function, shared })
+    }
+
+    /// The function this scope belongs to.
+    pub fn function(&self) -> &str {
+        &self.function
+    }
+
+    /// The shared buckets this function may open, sorted.
+    pub fn shared(&self) -> impl Iterator<Item = &str> {
+        self.shared.iter().map(String::as_str)
+    }
+
+    /// The stored name of the bucket a guest opens as `bucket`.
+    ///
+    /// Refuses empty names, names with `/` or control characters, and names longer than
+    /// [`MAX_BUCKET_NAME_LEN`] bytes.
+    pub fn resolve(&self, bucket: &str) -> Result<String> {
+        check_name(bucket).map_err(|reason| Error::InvalidBucket {
+            name: bucket.to_owned(),
+            reason,
+        })?;
+        Ok(if self.shared.contains(bucket) {
+            format!("shared/{bucket}")
+        } else {
+            format!("fn/{}/{bucket}", self.function)
+        })
+    }
+}
+
+/// Why `name` cannot be a bucket name, if it cannot.
+fn check_name(name: &str) -> Result<(), &'static str> {
+    if name.is_empty() {
+        Err("must not be empty")
+    } else if name.len() > MAX_BUCKET_NAME_LEN {
+        Err("must be at most 128 bytes")
+    } else if name.contains('/') {
+        Err("must not contain '/'")
+    } else if name.chars().any(char::is_control) {
+        Err("must not contain control characters")
+    } else {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

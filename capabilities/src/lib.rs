@@ -1,0 +1,40 @@
+//! Host implementations of the WIT interfaces a wasmgate guest may import, each behind a
+//! backend trait with an embedded default and a distributed alternative.
+//!
+//! Today that is `wasi:keyvalue@0.2.0-draft` (store, atomics, batch): [`KvBackend`] with
+//! [`RedbBackend`] (a durable file in the data dir) and [`RedisBackend`]. Each function sees
+//! only its own buckets plus the shared ones its manifest grants ([`KvScope`]).
+//!
+//! This crate knows WIT and storage, not HTTP routing, instance pools or the admin API: the
+//! pool puts a [`KvCtx`] in each store and links with [`add_to_linker`].
+//!
+//! ```no_run
+//! # fn demo(engine: &wasmtime::Engine) -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//! use wasmgate_capabilities::{KvCtx, KvScope, KvView, RedbBackend, add_to_linker};
+//! use wasmtime::component::{Linker, ResourceTable};
+//!
+//! struct State {
+//!     kv: KvCtx,
+//!     table: ResourceTable,
+//! }
+//!
+//! // Once per node:
+//! let backend = Arc::new(RedbBackend::open("data/kv.redb".as_ref())?);
+//! let mut linker = Linker::<State>::new(engine);
+//! add_to_linker(&mut linker, |s: &mut State| KvView { ctx: &s.kv, table: &mut s.table })?;
+//! // Once per deployed function, then cloned into each instance's state:
+//! let kv = KvCtx::new(backend, KvScope::new("orders-api", ["orders"])?);
+//! let state = State { kv: kv.clone(), table: ResourceTable::new() };
+//! # let _ = state; Ok(()) }
+//! ```
+
+#![deny(missing_docs)]
+
+mod error;
+pub mod keyvalue;
+
+pub use error::{Blame, Error, Result};
+pub use keyvalue::{
+    KeyPage, KvBackend, KvCtx, KvScope, KvView, RedbBackend, RedisBackend, add_to_linker,
+};
