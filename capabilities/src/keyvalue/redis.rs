@@ -13,6 +13,9 @@ pub const REDIS_KEY_PREFIX: &str = "wasmgate:kv:";
 
 /// Adds to a counter after checking, in the same atomic script, that the existing value is a
 /// canonical non-negative decimal; errors come back with a code the client can match.
+///
+/// The new value is read back as text because Lua numbers are doubles, which cannot hold
+/// every 64-bit integer.
 const INCREMENT_SCRIPT: &str = r"
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
 if cur and not (cur == '0' or string.match(cur, '^[1-9]%d*$')) then
@@ -25,7 +28,7 @@ if type(res) == 'table' and res.err then
   end
   return redis.error_reply('NOTCOUNTER value is not a counter')
 end
-return res
+return redis.call('HGET', KEYS[1], ARGV[1])
 ";
 
 /// Key-value storage in Redis: bucket `b` is the hash `wasmgate:kv:b`, each key a field.
@@ -118,7 +121,7 @@ impl KvBackend for RedisBackend {
 
     async fn increment(&self, bucket: &str, key: &str, delta: u64) -> Result<u64> {
         let delta = counter::signed_delta(key, delta)?;
-        let result: redis::RedisResult<i64> = self
+        let result: redis::RedisResult<Vec<u8>> = self
             .increment
             .key(hash(bucket))
             .arg(key)
@@ -126,7 +129,7 @@ impl KvBackend for RedisBackend {
             .invoke_async(&mut self.conn())
             .await;
         match result {
-            Ok(value) => u64::try_from(value).map_err(|_| Error::NotACounter {
+            Ok(value) => counter::parse(&value).ok_or_else(|| Error::NotACounter {
                 key: key.to_owned(),
             }),
             Err(err) if err.code() == Some("NOTCOUNTER") => Err(Error::NotACounter {

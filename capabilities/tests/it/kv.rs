@@ -1,0 +1,324 @@
+//! The key-value suite, written once and run against every backend.
+
+use crate::backends::{Fixture, redb_path};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Instant;
+use wasmgate_capabilities::keyvalue::LIST_PAGE_SIZE;
+use wasmgate_capabilities::{Error, KvBackend, KvScope, RedbBackend};
+
+/// Runs each named suite function against a fresh backend from `$fixture`.
+macro_rules! backend_tests {
+    ($module:ident: $fixture:expr => $($test:ident),+ $(,)?; ignored: $($slow:ident),* $(,)?) => {
+        mod $module {
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    let fixture = $fixture.await;
+                    super::$test(fixture.backend()).await;
+                }
+            )+
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                #[ignore = "benchmark: run with --ignored --nocapture"]
+                async fn $slow() {
+                    let fixture = $fixture.await;
+                    super::$slow(fixture.backend(), stringify!($module)).await;
+                }
+            )*
+        }
+    };
+}
+
+backend_tests! { redb: Fixture::redb() =>
+    get_set_delete_and_exists_round_trip,
+    values_are_arbitrary_bytes,
+    list_keys_pages_through_a_large_bucket_and_only_that_bucket,
+    list_keys_of_an_empty_bucket_is_one_empty_page,
+    batch_operations_read_write_and_delete_many_keys,
+    increment_on_a_missing_key_starts_from_zero,
+    increment_is_atomic_under_200_concurrent_tasks,
+    increment_refuses_values_that_are_not_counters,
+    increment_refuses_to_overflow,
+    functions_see_only_their_own_buckets_and_granted_shared_ones;
+    ignored: latency_of_get_set_and_increment,
+}
+
+backend_tests! { redis: Fixture::redis() =>
+    get_set_delete_and_exists_round_trip,
+    values_are_arbitrary_bytes,
+    list_keys_pages_through_a_large_bucket_and_only_that_bucket,
+    list_keys_of_an_empty_bucket_is_one_empty_page,
+    batch_operations_read_write_and_delete_many_keys,
+    increment_on_a_missing_key_starts_from_zero,
+    increment_is_atomic_under_200_concurrent_tasks,
+    increment_refuses_values_that_are_not_counters,
+    increment_refuses_to_overflow,
+    functions_see_only_their_own_buckets_and_granted_shared_ones;
+    ignored: latency_of_get_set_and_increment,
+}
+
+async fn get_set_delete_and_exists_round_trip(kv: Arc<dyn KvBackend>) {
+    assert_eq!(kv.get("b", "k").await.unwrap(), None);
+    assert!(!kv.exists("b", "k").await.unwrap());
+    kv.set("b", "k", b"one".to_vec()).await.unwrap();
+    assert_eq!(kv.get("b", "k").await.unwrap(), Some(b"one".to_vec()));
+    assert!(kv.exists("b", "k").await.unwrap());
+    kv.set("b", "k", b"two".to_vec()).await.unwrap();
+    assert_eq!(kv.get("b", "k").await.unwrap(), Some(b"two".to_vec()));
+    assert_eq!(
+        kv.get("other", "k").await.unwrap(),
+        None,
+        "buckets are apart"
+    );
+    kv.delete("b", "k").await.unwrap();
+    assert_eq!(kv.get("b", "k").await.unwrap(), None);
+    assert!(!kv.exists("b", "k").await.unwrap());
+    kv.delete("b", "k").await.unwrap();
+}
+
+async fn values_are_arbitrary_bytes(kv: Arc<dyn KvBackend>) {
+    let binary: Vec<u8> = (0..=255).collect();
+    let large = vec![7u8; 1 << 20];
+    for (key, value) in [("empty", Vec::new()), ("binary", binary), ("large", large)] {
+        kv.set("b", key, value.clone()).await.unwrap();
+        assert_eq!(kv.get("b", key).await.unwrap(), Some(value), "{key}");
+    }
+    assert!(
+        kv.exists("b", "empty").await.unwrap(),
+        "an empty value still exists"
+    );
+    kv.set("b", "", b"empty key".to_vec()).await.unwrap();
+    assert_eq!(kv.get("b", "").await.unwrap(), Some(b"empty key".to_vec()));
+    kv.set("b", "ключ/\u{0}:*", b"x".to_vec()).await.unwrap();
+    assert_eq!(
+        kv.get("b", "ключ/\u{0}:*").await.unwrap(),
+        Some(b"x".to_vec())
+    );
+}
+
+async fn list_keys_pages_through_a_large_bucket_and_only_that_bucket(kv: Arc<dyn KvBackend>) {
+    let expected: BTreeSet<String> = (0..2500).map(|i| format!("key-{i:04}")).collect();
+    let entries: Vec<_> = expected
+        .iter()
+        .map(|k| (k.clone(), b"v".to_vec()))
+        .collect();
+    kv.set_many("b", entries).await.unwrap();
+    // Neighbours in key order of both backends' layouts must not leak into the listing.
+    kv.set("a", "x", b"v".to_vec()).await.unwrap();
+    kv.set("bb", "x", b"v".to_vec()).await.unwrap();
+    kv.set("b/c", "x", b"v".to_vec()).await.unwrap();
+
+    let mut seen = Vec::new();
+    let mut pages = 0;
+    let mut cursor = None;
+    loop {
+        let page = kv.list_keys("b", cursor).await.unwrap();
+        pages += 1;
+        assert!(
+            page.keys.len() <= 2 * LIST_PAGE_SIZE,
+            "page of {}",
+            page.keys.len()
+        );
+        seen.extend(page.keys);
+        match page.cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+        assert!(pages < 100, "listing does not end");
+    }
+    assert!(
+        pages >= 3,
+        "2,500 keys should take several pages, took {pages}"
+    );
+    assert_eq!(seen.len(), expected.len(), "each key exactly once");
+    assert_eq!(seen.into_iter().collect::<BTreeSet<_>>(), expected);
+}
+
+async fn list_keys_of_an_empty_bucket_is_one_empty_page(kv: Arc<dyn KvBackend>) {
+    let page = kv.list_keys("nothing-here", None).await.unwrap();
+    assert!(page.keys.is_empty());
+    assert_eq!(page.cursor, None);
+}
+
+async fn batch_operations_read_write_and_delete_many_keys(kv: Arc<dyn KvBackend>) {
+    let keys = |names: &[&str]| names.iter().map(|k| k.to_string()).collect::<Vec<_>>();
+    kv.set_many(
+        "b",
+        vec![("x".into(), b"1".to_vec()), ("y".into(), b"2".to_vec())],
+    )
+    .await
+    .unwrap();
+    let got = kv
+        .get_many("b", &keys(&["x", "missing", "y"]))
+        .await
+        .unwrap();
+    assert_eq!(got, vec![Some(b"1".to_vec()), None, Some(b"2".to_vec())]);
+    kv.delete_many("b", &keys(&["x", "missing"])).await.unwrap();
+    let got = kv.get_many("b", &keys(&["x", "y"])).await.unwrap();
+    assert_eq!(got, vec![None, Some(b"2".to_vec())]);
+    assert_eq!(
+        kv.get_many("b", &[]).await.unwrap(),
+        Vec::<Option<Vec<u8>>>::new()
+    );
+    kv.set_many("b", Vec::new()).await.unwrap();
+    kv.delete_many("b", &[]).await.unwrap();
+}
+
+async fn increment_on_a_missing_key_starts_from_zero(kv: Arc<dyn KvBackend>) {
+    assert_eq!(kv.increment("b", "n", 5).await.unwrap(), 5);
+    assert_eq!(kv.increment("b", "n", 0).await.unwrap(), 5);
+    assert_eq!(kv.increment("b", "n", 2).await.unwrap(), 7);
+    assert_eq!(
+        kv.get("b", "n").await.unwrap(),
+        Some(b"7".to_vec()),
+        "decimal text"
+    );
+    kv.set("b", "m", b"40".to_vec()).await.unwrap();
+    assert_eq!(
+        kv.increment("b", "m", 2).await.unwrap(),
+        42,
+        "a set counter counts"
+    );
+}
+
+async fn increment_is_atomic_under_200_concurrent_tasks(kv: Arc<dyn KvBackend>) {
+    let mut tasks = tokio::task::JoinSet::new();
+    for delta in 1..=200u64 {
+        let kv = kv.clone();
+        tasks.spawn(async move { kv.increment("b", "hits", delta).await.unwrap() });
+    }
+    let mut results = BTreeSet::new();
+    while let Some(result) = tasks.join_next().await {
+        assert!(
+            results.insert(result.unwrap()),
+            "two increments saw the same total"
+        );
+    }
+    let total: u64 = (1..=200).sum();
+    assert_eq!(results.len(), 200);
+    assert_eq!(results.last(), Some(&total));
+    assert_eq!(
+        kv.get("b", "hits").await.unwrap(),
+        Some(total.to_string().into_bytes())
+    );
+}
+
+async fn increment_refuses_values_that_are_not_counters(kv: Arc<dyn KvBackend>) {
+    let not_counters: [&[u8]; 7] = [b"abc", b"1.5", b"-1", b"+1", b"007", b"", &[0xff, 0xfe]];
+    for value in not_counters {
+        kv.set("b", "v", value.to_vec()).await.unwrap();
+        let err = kv.increment("b", "v", 1).await.unwrap_err();
+        assert!(matches!(err, Error::NotACounter { .. }), "{value:?}: {err}");
+        assert_eq!(
+            kv.get("b", "v").await.unwrap(),
+            Some(value.to_vec()),
+            "unchanged"
+        );
+    }
+}
+
+async fn increment_refuses_to_overflow(kv: Arc<dyn KvBackend>) {
+    let max = i64::MAX.unsigned_abs();
+    assert_eq!(kv.increment("b", "n", max - 1).await.unwrap(), max - 1);
+    assert_eq!(kv.increment("b", "n", 1).await.unwrap(), max);
+    let err = kv.increment("b", "n", 1).await.unwrap_err();
+    assert!(matches!(err, Error::CounterOverflow { .. }), "{err}");
+    let err = kv.increment("b", "fresh", max + 1).await.unwrap_err();
+    assert!(matches!(err, Error::CounterOverflow { .. }), "{err}");
+    assert_eq!(
+        kv.get("b", "n").await.unwrap(),
+        Some(max.to_string().into_bytes())
+    );
+    assert_eq!(kv.get("b", "fresh").await.unwrap(), None);
+}
+
+async fn functions_see_only_their_own_buckets_and_granted_shared_ones(kv: Arc<dyn KvBackend>) {
+    let a = KvScope::new("a", ["orders"]).unwrap();
+    let b = KvScope::new("b", ["orders"]).unwrap();
+    let c = KvScope::new("c", Vec::<String>::new()).unwrap();
+
+    kv.set(&a.resolve("b").unwrap(), "k", b"a's".to_vec())
+        .await
+        .unwrap();
+    kv.set(&b.resolve("b").unwrap(), "k", b"b's".to_vec())
+        .await
+        .unwrap();
+    assert_eq!(
+        kv.get(&a.resolve("b").unwrap(), "k").await.unwrap(),
+        Some(b"a's".to_vec())
+    );
+    assert_eq!(
+        kv.get(&b.resolve("b").unwrap(), "k").await.unwrap(),
+        Some(b"b's".to_vec())
+    );
+
+    kv.set(&a.resolve("orders").unwrap(), "o1", b"paid".to_vec())
+        .await
+        .unwrap();
+    let seen_by_b = kv.get(&b.resolve("orders").unwrap(), "o1").await.unwrap();
+    assert_eq!(seen_by_b, Some(b"paid".to_vec()), "granted to both: shared");
+    let seen_by_c = kv.get(&c.resolve("orders").unwrap(), "o1").await.unwrap();
+    assert_eq!(seen_by_c, None, "c has no grant: its `orders` is its own");
+    kv.set(&c.resolve("orders").unwrap(), "o1", b"mine".to_vec())
+        .await
+        .unwrap();
+    let seen_by_a = kv.get(&a.resolve("orders").unwrap(), "o1").await.unwrap();
+    assert_eq!(
+        seen_by_a,
+        Some(b"paid".to_vec()),
+        "c cannot write the shared bucket"
+    );
+}
+
+#[tokio::test]
+async fn redb_writes_survive_closing_and_reopening_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let kv = RedbBackend::open(&redb_path(&dir)).unwrap();
+        kv.set("b", "k", b"kept".to_vec()).await.unwrap();
+        kv.increment("b", "n", 3).await.unwrap();
+        kv.set_many("b", vec![("x".into(), b"1".to_vec())])
+            .await
+            .unwrap();
+        kv.set("b", "gone", b"x".to_vec()).await.unwrap();
+        kv.delete("b", "gone").await.unwrap();
+    }
+    let kv = RedbBackend::open(&redb_path(&dir)).unwrap();
+    assert_eq!(kv.get("b", "k").await.unwrap(), Some(b"kept".to_vec()));
+    assert_eq!(kv.increment("b", "n", 1).await.unwrap(), 4);
+    assert_eq!(kv.get("b", "x").await.unwrap(), Some(b"1".to_vec()));
+    assert_eq!(kv.get("b", "gone").await.unwrap(), None);
+}
+
+/// Median latency of `get`, `set` and `increment` over sequential calls, printed in µs.
+async fn latency_of_get_set_and_increment(kv: Arc<dyn KvBackend>, name: &str) {
+    const CALLS: usize = 2000;
+    kv.set("bench", "k", vec![b'v'; 64]).await.unwrap();
+    let median = |mut samples: Vec<f64>| {
+        samples.sort_by(f64::total_cmp);
+        samples[samples.len() / 2]
+    };
+    let mut timed = Vec::new();
+    for op in ["get", "set", "increment"] {
+        let mut samples = Vec::with_capacity(CALLS);
+        for i in 0..CALLS {
+            let start = Instant::now();
+            match op {
+                "get" => drop(kv.get("bench", "k").await.unwrap()),
+                "set" => kv
+                    .set("bench", &format!("k{i}"), vec![b'v'; 64])
+                    .await
+                    .unwrap(),
+                _ => drop(kv.increment("bench", "n", 1).await.unwrap()),
+            }
+            samples.push(start.elapsed().as_secs_f64() * 1e6);
+        }
+        timed.push(format!("{op} {:.1} µs", median(samples)));
+    }
+    println!(
+        "{name}: median over {CALLS} sequential calls: {}",
+        timed.join(", ")
+    );
+}
