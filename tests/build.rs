@@ -13,6 +13,7 @@ fn main() -> anyhow::Result<()> {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?);
     let guests = manifest_dir.join("guests");
     println!("cargo:rerun-if-changed={}", guests.join("src").display());
+    println!("cargo:rerun-if-changed={}", guests.join("wit").display());
     println!(
         "cargo:rerun-if-changed={}",
         guests.join("Cargo.toml").display()

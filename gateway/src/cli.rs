@@ -74,7 +74,7 @@ pub struct InspectArgs {
     #[arg(value_name = "FILE.wasm")]
     pub input: PathBuf,
     /// Check the signature against this issuer public key (repeatable).
-    #[arg(long = "trust", value_name = "PUBKEY")]
+    #[arg(long = "trust", value_name = "PUBKEY", allow_hyphen_values = true)]
     pub trust: Vec<String>,
     /// Print JSON instead of text.
     #[arg(long)]
@@ -94,7 +94,7 @@ pub struct ServeArgs {
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
     /// Trust components signed by this issuer public key (repeatable).
-    #[arg(long = "trust", value_name = "PUBKEY")]
+    #[arg(long = "trust", value_name = "PUBKEY", allow_hyphen_values = true)]
     pub trust: Vec<String>,
     /// Rego admission policy file (repeatable).
     #[arg(long = "policy", value_name = "FILE")]
@@ -102,4 +102,25 @@ pub struct ServeArgs {
     /// Log format: human or json.
     #[arg(long, value_name = "FORMAT")]
     pub log_format: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issuer_keys_may_start_with_a_hyphen() {
+        // base64url keys start with '-' one time in 64; clap must not take them for a flag.
+        let key = "-QfBbhQ2f1tEvhhkRAnkm6bD1PZqyBnjq6vLPxWLWyw";
+        let cli = Cli::try_parse_from(["wasmgate", "serve", "--trust", key]).unwrap();
+        match cli.command {
+            Command::Serve(args) => assert_eq!(args.trust, [key]),
+            other => panic!("{other:?}"),
+        }
+        let cli = Cli::try_parse_from(["wasmgate", "inspect", "x.wasm", "--trust", key]).unwrap();
+        match cli.command {
+            Command::Inspect(args) => assert_eq!(args.trust, [key]),
+            other => panic!("{other:?}"),
+        }
+    }
 }

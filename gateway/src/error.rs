@@ -29,6 +29,14 @@ pub enum ApiError {
         /// The content type that was sent.
         content_type: String,
     },
+    /// A `[config]` value names an environment variable the gateway does not have.
+    #[error("config.{key} reads the gateway's environment variable {env}, which is not set")]
+    ConfigEnv {
+        /// The config key.
+        key: String,
+        /// The variable it reads.
+        env: String,
+    },
     /// The body is over the configured limit.
     #[error("body exceeds the limit of {limit} bytes")]
     PayloadTooLarge {
@@ -130,6 +138,9 @@ impl ApiError {
         match self {
             ApiError::Config(e) => (StatusCode::BAD_REQUEST, e.code(), Blame::Client),
             ApiError::BadRequest { .. } => (StatusCode::BAD_REQUEST, "bad_request", Blame::Client),
+            ApiError::ConfigEnv { .. } => {
+                (StatusCode::BAD_REQUEST, "invalid_manifest", Blame::Client)
+            }
             ApiError::UnsupportedMediaType { .. } => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",
@@ -284,6 +295,14 @@ mod tests {
                 "bad_request",
             ),
             (ApiError::Unauthorized, 401, "unauthorized"),
+            (
+                ApiError::ConfigEnv {
+                    key: "k".into(),
+                    env: "E".into(),
+                },
+                400,
+                "invalid_manifest",
+            ),
             (
                 ApiError::FunctionNotFound { name: "x".into() },
                 404,

@@ -6,10 +6,11 @@ use crate::catalog::{Catalog, Deployed};
 use crate::error::ApiError;
 use crate::metrics::{FunctionMetrics, Metrics};
 use crate::registry::{Record, Registry};
+use std::collections::BTreeMap;
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use wasmgate_config::Settings;
+use wasmgate_config::{ConfigValue, Manifest, Settings};
 use wasmgate_pool::ColdStartHook;
 use wasmgate_pool::{Digest, FunctionSpec, Pool};
 
@@ -93,6 +94,7 @@ impl Gateway {
             grants: record.claims.wasmgate.caps.iter().copied().collect(),
             settings,
             on_cold_start: Some(cold_start_hook(&self.metrics, &record.name)),
+            config: resolve_config(&record.manifest)?,
         });
         Ok(Arc::new(Deployed {
             record,
@@ -161,4 +163,25 @@ impl Gateway {
 fn cold_start_hook(metrics: &Arc<Metrics>, name: &str) -> ColdStartHook {
     let (metrics, name) = (metrics.clone(), name.to_owned());
     Arc::new(move |took| metrics.cold_start(&name, took))
+}
+
+/// The manifest's `[config]` with `{ env = "NAME" }` values read from the gateway's environment.
+/// The values never leave the pool: the API shows the manifest, which names the variable only.
+fn resolve_config(manifest: &Manifest) -> Result<BTreeMap<String, String>, ApiError> {
+    manifest
+        .config
+        .iter()
+        .map(|(key, value)| {
+            let value = match value {
+                ConfigValue::Value(v) => v.clone(),
+                ConfigValue::Env { env } => {
+                    std::env::var(env).map_err(|_| ApiError::ConfigEnv {
+                        key: key.clone(),
+                        env: env.clone(),
+                    })?
+                }
+            };
+            Ok((key.clone(), value))
+        })
+        .collect()
 }

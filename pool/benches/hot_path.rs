@@ -40,6 +40,7 @@ fn hot_path(c: &mut Criterion) {
             artifact_size: compiled.artifact_size,
             grants: CapabilitySet::NONE,
             on_cold_start: None,
+            config: Default::default(),
             settings: Manifest::default()
                 .resolve(&FunctionDefaults::default(), &settings)
                 .expect("defaults resolve"),

@@ -7,13 +7,15 @@ use crate::error::Result;
 use crate::guest_log::FunctionLog;
 use crate::memory_held::MemoryHeld;
 use crate::node::Node;
-use crate::warm::Warm;
+use crate::warm::{StoreSpec, Warm};
 use bytes::Bytes;
 use http_body::Body;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use wasmgate_config::{CapabilitySet, FunctionSettings};
+use wasmtime_wasi_config::WasiConfigVariables;
 
 use crate::limits::ConcurrencyLimit;
 
@@ -32,6 +34,8 @@ pub struct FunctionSpec {
     pub settings: FunctionSettings,
     /// Told the duration of every cold start (for metrics).
     pub on_cold_start: Option<ColdStartHook>,
+    /// Values served through `wasi:config/store` (with the `config` grant), secrets resolved.
+    pub config: BTreeMap<String, String>,
 }
 
 /// A callback told how long each cold start took.
@@ -56,6 +60,7 @@ struct Inner {
     cold_start_nanos: AtomicU64,
     refilling: AtomicBool,
     log: Arc<FunctionLog>,
+    config: Arc<WasiConfigVariables>,
     held: Arc<MemoryHeld>,
     on_cold_start: Option<ColdStartHook>,
     node: Arc<Node>,
@@ -88,6 +93,7 @@ impl Function {
         Function {
             inner: Arc::new(Inner {
                 log: FunctionLog::new(name.clone()),
+                config: Arc::new(spec.config.into_iter().collect()),
                 held: Arc::new(MemoryHeld::new()),
                 on_cold_start: spec.on_cold_start,
                 key: CodeKey {
@@ -141,12 +147,7 @@ impl Function {
                 self.refill(&warm);
                 Instance::Ready(ready)
             }
-            None => Instance::Fresh(warm.store(
-                self.inner.settings.memory,
-                self.inner.grants,
-                &self.inner.log,
-                &self.inner.live,
-            )),
+            None => Instance::Fresh(warm.store(&self.store_spec())),
         };
         // Held until the guest is done: the slot, and the in-flight mark that keeps the code loaded
         // and starts the idle clock only when the work ends.
@@ -216,6 +217,17 @@ impl Function {
         inner.node.code.get_or_load(&inner.key, load).await
     }
 
+    fn store_spec(&self) -> StoreSpec<'_> {
+        let inner = &self.inner;
+        StoreSpec {
+            memory: inner.settings.memory,
+            grants: inner.grants,
+            log: &inner.log,
+            config: &inner.config,
+            live: &inner.live,
+        }
+    }
+
     /// Tops the pre-instantiated set back up to `min_instances` in the background.
     fn refill(&self, warm: &Arc<Warm>) {
         let min = self.inner.settings.min_instances as usize;
@@ -226,12 +238,7 @@ impl Function {
         let warm = warm.clone();
         tokio::spawn(async move {
             while warm.ready_len() < min {
-                let store = warm.store(
-                    this.inner.settings.memory,
-                    this.inner.grants,
-                    &this.inner.log,
-                    &this.inner.live,
-                );
+                let store = warm.store(&this.store_spec());
                 match call::prepare(&warm, store).await {
                     Ok(ready) => warm.put_ready(ready),
                     Err(e) => {

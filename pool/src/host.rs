@@ -7,6 +7,7 @@ use wasmgate_config::{Capability, CapabilitySet};
 use wasmtime::component::ResourceTable;
 use wasmtime::{StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_config::{WasiConfig, WasiConfigVariables};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 /// Store data of one guest instance: WASI and HTTP contexts, its resource table and memory limits.
@@ -18,6 +19,8 @@ pub struct Host {
     table: ResourceTable,
     pub(crate) limits: StoreLimits,
     pub(crate) log: Arc<InstanceLog>,
+    /// The function's `[config]` values, for `wasi:config/store`.
+    config: Arc<WasiConfigVariables>,
     _live: LiveInstance,
 }
 
@@ -30,6 +33,7 @@ impl Host {
         memory: u64,
         grants: CapabilitySet,
         log: Arc<InstanceLog>,
+        config: Arc<WasiConfigVariables>,
         live: LiveInstance,
     ) -> Self {
         let limits = StoreLimitsBuilder::new()
@@ -39,6 +43,7 @@ impl Host {
         Host {
             wasi: wasi_ctx(grants, &log),
             log,
+            config,
             http: WasiHttpCtx::new(),
             table: ResourceTable::new(),
             limits,
@@ -56,6 +61,13 @@ fn wasi_ctx(grants: CapabilitySet, log: &Arc<InstanceLog>) -> WasiCtx {
         builder.inherit_network().allow_ip_name_lookup(true);
     }
     builder.build()
+}
+
+impl Host {
+    /// The `wasi:config` view of this instance's configuration.
+    pub(crate) fn config(&mut self) -> WasiConfig<'_> {
+        WasiConfig::from(&*self.config)
+    }
 }
 
 impl WasiView for Host {

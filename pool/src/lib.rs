@@ -20,6 +20,7 @@
 //!     artifact_size: compiled.artifact_size,
 //!     grants: CapabilitySet::NONE,
 //!     on_cold_start: None,
+//!     config: Default::default(),
 //!     settings: Manifest::default().resolve(&FunctionDefaults::default(), &settings)?,
 //! });
 //! let request = http::Request::get("http://localhost/").body(http_body_util::Empty::new())?;

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use wasmgate_config::CapabilitySet;
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Engine, Store};
+use wasmtime_wasi_config::WasiConfigVariables;
 use wasmtime_wasi_http::p2::bindings::{Proxy, ProxyPre};
 
 /// A function's code mapped into memory, linked once, plus any pre-instantiated instances.
@@ -48,6 +49,15 @@ impl Drop for Activity {
         warm.last_active.fetch_max(nanos, Ordering::Relaxed);
         warm.in_flight.fetch_sub(1, Ordering::AcqRel);
     }
+}
+
+/// What every store of one function is made with.
+pub(crate) struct StoreSpec<'a> {
+    pub(crate) memory: u64,
+    pub(crate) grants: CapabilitySet,
+    pub(crate) log: &'a Arc<FunctionLog>,
+    pub(crate) config: &'a Arc<WasiConfigVariables>,
+    pub(crate) live: &'a Arc<AtomicUsize>,
 }
 
 /// An instance made ahead of demand, waiting for its one request.
@@ -109,23 +119,16 @@ impl Warm {
         now.saturating_duration_since(last) >= timeout
     }
 
-    /// A new store for one instance of this function, counted in `live` while it exists.
-    pub(crate) fn store(
-        &self,
-        memory: u64,
-        grants: CapabilitySet,
-        log: &Arc<FunctionLog>,
-        live: &Arc<AtomicUsize>,
-    ) -> Store<Host> {
-        let mut store = Store::new(
-            self.pre.engine(),
-            Host::new(
-                memory,
-                grants,
-                InstanceLog::new(log),
-                LiveInstance::new(live),
-            ),
+    /// A new store for one instance of this function, counted in `spec.live` while it exists.
+    pub(crate) fn store(&self, spec: &StoreSpec<'_>) -> Store<Host> {
+        let host = Host::new(
+            spec.memory,
+            spec.grants,
+            InstanceLog::new(spec.log),
+            spec.config.clone(),
+            LiveInstance::new(spec.live),
         );
+        let mut store = Store::new(self.pre.engine(), host);
         store.limiter(|host| &mut host.limits);
         // Yield to the runtime at every epoch tick: a spinning guest never holds a runtime thread.
         store.epoch_deadline_async_yield_and_update(1);

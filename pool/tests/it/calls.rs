@@ -99,6 +99,7 @@ async fn cold_starts_are_reported_and_memory_held_accrues_while_warm() {
         on_cold_start: Some(Arc::new(move |_| {
             counter.fetch_add(1, Ordering::Relaxed);
         })),
+        config: Default::default(),
         settings: wasmgate_config::Manifest::default()
             .resolve(
                 &wasmgate_config::FunctionDefaults::default(),

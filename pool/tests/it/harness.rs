@@ -58,6 +58,7 @@ impl TestPool {
             artifact_size: compiled.artifact_size,
             grants: CapabilitySet::NONE,
             on_cold_start: None,
+            config: Default::default(),
             settings: manifest
                 .resolve(&FunctionDefaults::default(), &self.settings)
                 .unwrap(),

@@ -7,6 +7,7 @@
 
 mod admission;
 mod cli;
+mod config;
 mod deploy;
 mod invoke;
 mod lifecycle;
@@ -19,6 +20,7 @@ use std::time::Duration;
 /// Every guest some module here exercises (see `covers!`).
 mod covered {
     pub(crate) use crate::admission::*;
+    pub(crate) use crate::config::*;
     pub(crate) use crate::deploy::*;
     pub(crate) use crate::invoke::*;
     pub(crate) use crate::limits::*;

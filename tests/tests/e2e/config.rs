@@ -1,0 +1,103 @@
+//! `wasi:config`: manifest values and environment secrets reach a granted guest, and secrets never
+//! appear in API responses or logs.
+
+use crate::error_code;
+use wasmgate_config::Capability;
+use wasmgate_tests::{Gateway, guests};
+
+crate::covers!(caps_config);
+
+const SECRET: &str = "s3cret-value-71";
+const MANIFEST: &str =
+    "[config]\ngreeting = \"hi there\"\ndb_password = { env = \"WG_TEST_DB_PASSWORD\" }\n";
+
+async fn deploy(
+    gw: &Gateway,
+    name: &str,
+    caps: &[Capability],
+    manifest: &str,
+) -> reqwest::Response {
+    let bytes = gw.sign(guests::CAPS_CONFIG, name, caps).unwrap();
+    let form = reqwest::multipart::Form::new()
+        .part("module", reqwest::multipart::Part::bytes(bytes))
+        .part(
+            "manifest",
+            reqwest::multipart::Part::text(manifest.to_owned()),
+        );
+    gw.client()
+        .put(gw.url(&format!("/functions/{name}")))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn config_values_and_env_secrets_reach_the_guest_and_nowhere_else() {
+    let gw = Gateway::builder()
+        .env("WG_TEST_DB_PASSWORD", SECRET)
+        .capture_logs()
+        .start()
+        .await
+        .unwrap();
+    let response = deploy(&gw, "cfg", &[Capability::Config], MANIFEST).await;
+    let deployed = response.text().await.unwrap();
+    assert!(!deployed.contains(SECRET), "{deployed}");
+
+    let get = |path: String| {
+        let client = gw.client().clone();
+        let url = gw.url(&path);
+        async move { client.get(url).send().await.unwrap().text().await.unwrap() }
+    };
+    assert_eq!(get("/fn/cfg?key=greeting".into()).await, "hi there");
+    assert_eq!(get("/fn/cfg?key=db_password".into()).await, SECRET);
+    assert_eq!(get("/fn/cfg?key=missing".into()).await, "<none>");
+    assert_eq!(
+        get("/fn/cfg".into()).await,
+        format!("db_password={SECRET}\ngreeting=hi there\n")
+    );
+
+    let described = get("/functions/cfg".into()).await;
+    assert!(described.contains("WG_TEST_DB_PASSWORD"), "{described}");
+    assert!(!described.contains(SECRET), "{described}");
+    let listed = get("/functions".into()).await;
+    assert!(!listed.contains(SECRET));
+    assert!(
+        gw.logs().iter().all(|l| !l.contains(SECRET)),
+        "a log line shows the secret"
+    );
+
+    // The restored function reads the variable again.
+    let mut gw = gw;
+    gw.restart().await.unwrap();
+    let text = gw
+        .client()
+        .get(gw.url("/fn/cfg?key=db_password"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(text.text().await.unwrap(), SECRET);
+}
+
+#[tokio::test]
+async fn config_needs_its_grant_and_every_secret_it_names() {
+    let gw = Gateway::builder().start().await.unwrap();
+    let response = deploy(&gw, "cfg", &[], "[config]\na = \"b\"\n").await;
+    assert_eq!(
+        error_code(response).await,
+        (403, "capability_not_granted".into())
+    );
+    let response = deploy(&gw, "cfg", &[Capability::Config], MANIFEST).await;
+    let status = response.status().as_u16();
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(
+        (status, body["error"]["code"].as_str().unwrap()),
+        (400, "invalid_manifest")
+    );
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("WG_TEST_DB_PASSWORD"), "{message}");
+    assert_eq!(
+        gw.function("cfg").await.unwrap()["error"]["code"],
+        "function_not_found"
+    );
+}
