@@ -55,11 +55,12 @@ pub use load::{
     Sources, load,
 };
 pub use log_format::LogFormat;
-pub use manifest::{HttpSection, LimitsSection, Manifest, ScaleSection, Trigger};
+pub use manifest::{HttpSection, KeyvalueSection, LimitsSection, Manifest, ScaleSection, Trigger};
 pub use name::{FunctionName, MAX_NAME_LEN};
 pub use resolve::FunctionSettings;
 pub use route::{MAX_ROUTE_LEN, RESERVED_PREFIXES, Route};
 pub use settings::{
-    AdmissionSettings, FunctionDefaults, PoolSettings, RemoteOpaSettings, Settings,
+    AdmissionSettings, FunctionDefaults, KvBackendKind, KvSettings, PoolSettings,
+    RemoteOpaSettings, Settings,
 };
 pub use subject::{MAX_SUBJECT_LEN, Subject};

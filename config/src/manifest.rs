@@ -32,6 +32,18 @@ pub struct Manifest {
     /// Values the guest reads through `wasi:config` (`[config]`).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub config: BTreeMap<String, ConfigValue>,
+    /// Key-value buckets shared with other functions (`[keyvalue]`).
+    #[serde(skip_serializing_if = "is_default")]
+    pub keyvalue: KeyvalueSection,
+}
+
+/// Key-value access beyond the function's own buckets (`[keyvalue]`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KeyvalueSection {
+    /// Buckets this function shares with every other function that lists them too; any other
+    /// bucket name it opens is its own.
+    pub shared: Vec<String>,
 }
 
 /// Extra HTTP routes beyond `/fn/{name}` (`[http]`).
@@ -153,6 +165,19 @@ impl Manifest {
             if let ConfigValue::Env { env } = value {
                 check_env_name(key, env)?;
             }
+        }
+        for bucket in &self.keyvalue.shared {
+            let ok = !bucket.is_empty()
+                && bucket.len() <= 128
+                && bucket
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+            ensure(ok, || {
+                format!(
+                    "keyvalue.shared: bucket `{}` is not a bucket name: use 1 to 128 letters, digits, '-', '_' or '.'",
+                    bucket.escape_debug()
+                )
+            })?;
         }
         Ok(())
     }

@@ -38,6 +38,38 @@ pub struct Settings {
     pub pool: PoolSettings,
     /// How admission decisions are made and cached (`[admission]`).
     pub admission: AdmissionSettings,
+    /// Where guests' key-value data lives (`[kv]`).
+    pub kv: KvSettings,
+}
+
+/// The key-value store behind `wasi:keyvalue` (`[kv]`).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KvSettings {
+    /// `embedded` (a durable file in the data dir) or `redis`.
+    pub backend: KvBackendKind,
+    /// The Redis server, e.g. `redis://127.0.0.1:6379/0` (only with `backend = "redis"`).
+    pub url: Option<String>,
+}
+
+/// Which key-value backend a node uses.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KvBackendKind {
+    /// redb in the data dir.
+    #[default]
+    Embedded,
+    /// A Redis server.
+    Redis,
+}
+
+impl Default for KvSettings {
+    fn default() -> Self {
+        KvSettings {
+            backend: KvBackendKind::Embedded,
+            url: None,
+        }
+    }
 }
 
 /// Admission decisions beyond signatures (`[admission]`).
@@ -129,6 +161,7 @@ impl Default for Settings {
             defaults: FunctionDefaults::default(),
             pool: PoolSettings::default(),
             admission: AdmissionSettings::default(),
+            kv: KvSettings::default(),
         }
     }
 }
@@ -179,6 +212,7 @@ impl fmt::Debug for Settings {
             .field("defaults", &self.defaults)
             .field("pool", &self.pool)
             .field("admission", &self.admission)
+            .field("kv", &self.kv)
             .finish()
     }
 }

@@ -53,6 +53,21 @@ impl Settings {
                     .to_owned()
             })?;
         }
+        match (&self.kv.backend, &self.kv.url) {
+            (crate::KvBackendKind::Redis, None) => {
+                return Err(Error::InvalidSettings {
+                    reason: "kv.backend is \"redis\" but kv.url is missing: set e.g. `redis://127.0.0.1:6379/0`".into(),
+                });
+            }
+            (crate::KvBackendKind::Redis, Some(url))
+                if !url.starts_with("redis://") && !url.starts_with("rediss://") =>
+            {
+                return Err(Error::InvalidSettings {
+                    reason: format!("kv.url `{}` is not a redis:// URL", url.escape_debug()),
+                });
+            }
+            _ => {}
+        }
         self.pool.validate()?;
         self.defaults.validate(&self.pool)
     }

@@ -149,3 +149,13 @@ fn toml_round_trip_keeps_everything() {
     let text = toml::to_string(&m).unwrap();
     assert_eq!(Manifest::from_toml(&text).unwrap(), m, "{text}");
 }
+
+#[test]
+fn shared_buckets_are_names_and_nothing_else() {
+    let m = Manifest::from_toml("[keyvalue]\nshared = [\"orders\", \"a.b-c_d\"]\n").unwrap();
+    assert_eq!(m.keyvalue.shared, ["orders", "a.b-c_d"]);
+    for bad in ["\"\"", "\"a/b\"", "\"../x\""] {
+        let err = Manifest::from_toml(&format!("[keyvalue]\nshared = [{bad}]\n")).unwrap_err();
+        assert_eq!(err.code(), "invalid_manifest", "{bad}");
+    }
+}

@@ -188,3 +188,16 @@ fn debug_output_hides_the_admin_token() {
         "{shown}"
     );
 }
+
+#[test]
+fn a_redis_kv_backend_needs_a_redis_url() {
+    let with = |kv: &str| {
+        let settings: Settings = toml::from_str(kv).unwrap();
+        settings.validate()
+    };
+    assert!(with("[kv]\nbackend = \"redis\"\n").is_err());
+    assert!(with("[kv]\nbackend = \"redis\"\nurl = \"http://x\"\n").is_err());
+    assert!(with("[kv]\nbackend = \"redis\"\nurl = \"redis://127.0.0.1:6379/0\"\n").is_ok());
+    assert!(with("[kv]\nbackend = \"embedded\"\n").is_ok());
+    assert!(toml::from_str::<Settings>("[kv]\nbackend = \"etcd\"\n").is_err());
+}
