@@ -8,7 +8,9 @@ mod host;
 mod redis;
 mod scope;
 
-pub use self::redis::{REDIS_KEY_PREFIX, RedisBackend};
+pub use self::redis::{
+    REDIS_CONNECT_TIMEOUT, REDIS_KEY_PREFIX, REDIS_RESPONSE_TIMEOUT, RedisBackend,
+};
 pub use backend::{KeyPage, KvBackend, LIST_PAGE_SIZE};
 pub use embedded::{REDB_FILE_NAME, RedbBackend};
 pub use host::{Bucket, KvCtx, KvView, add_to_linker};

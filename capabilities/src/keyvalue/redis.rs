@@ -5,11 +5,22 @@ use crate::keyvalue::backend::{KeyPage, KvBackend, LIST_PAGE_SIZE};
 use crate::keyvalue::counter;
 use async_trait::async_trait;
 use redis::AsyncCommands;
-use redis::aio::ConnectionManager;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use std::time::Duration;
 
 /// Prefix of the Redis key holding each bucket's hash, so wasmgate's data is easy to tell
 /// apart from anything else in the same Redis database.
 pub const REDIS_KEY_PREFIX: &str = "wasmgate:kv:";
+
+/// How long a command may wait for Redis's answer before it fails.
+///
+/// Four times the client's 500 ms default: a Redis fsyncing every write (`appendfsync
+/// always`) on a busy disk can take that long, and the function's own timeout still bounds
+/// the request. A command that times out may still have been applied.
+pub const REDIS_RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How long connecting (and each reconnect) may take.
+pub const REDIS_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Adds to a counter after checking, in the same atomic script, that the existing value is a
 /// canonical non-negative decimal; errors come back with a code the client can match.
@@ -56,7 +67,10 @@ impl RedisBackend {
     /// Connects to the Redis server at `url` (`redis://[:password@]host:port[/db]`).
     pub async fn connect(url: &str) -> Result<Self> {
         let client = redis::Client::open(url)?;
-        let conn = client.get_connection_manager().await?;
+        let config = ConnectionManagerConfig::new()
+            .set_response_timeout(Some(REDIS_RESPONSE_TIMEOUT))
+            .set_connection_timeout(Some(REDIS_CONNECT_TIMEOUT));
+        let conn = client.get_connection_manager_with_config(config).await?;
         Ok(RedisBackend {
             conn,
             increment: redis::Script::new(INCREMENT_SCRIPT),
