@@ -10,7 +10,8 @@ use std::collections::BTreeMap;
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use wasmgate_config::{ConfigValue, Manifest, Settings};
+use wasmgate_capabilities::{KvBackend, KvCtx, KvScope, RedbBackend, RedisBackend};
+use wasmgate_config::{ConfigValue, KvBackendKind, Manifest, Settings};
 use wasmgate_pool::ColdStartHook;
 use wasmgate_pool::{Digest, FunctionSpec, Pool};
 
@@ -35,6 +36,8 @@ pub struct Gateway {
     pub artifact_gc: tokio::sync::RwLock<()>,
     /// Prometheus metrics.
     pub metrics: Arc<Metrics>,
+    /// The key-value store guests with the `keyvalue` grant use.
+    pub kv: Arc<dyn KvBackend>,
     /// Trusted issuers and policies deploys and executions are checked against.
     pub admission: Admission,
     /// When set, the admin API requires it as a bearer token.
@@ -59,6 +62,7 @@ impl Gateway {
             })?,
         );
         let admission = Admission::new(&settings, &metrics)?;
+        let kv = open_kv(&settings).await?;
         if admission.trusted_issuers() == 0 {
             tracing::warn!(
                 "no trusted issuer: every deploy will be refused; start with --trust PUBKEY (see `wasmgate keys generate`)"
@@ -66,6 +70,7 @@ impl Gateway {
         }
         let gateway = Arc::new(Gateway {
             metrics,
+            kv,
             admission,
             pool,
             catalog: Catalog::default(),
@@ -95,6 +100,14 @@ impl Gateway {
             settings,
             on_cold_start: Some(cold_start_hook(&self.metrics, &record.name)),
             config: resolve_config(&record.manifest)?,
+            kv: KvCtx::new(
+                self.kv.clone(),
+                KvScope::new(&record.name, &record.manifest.keyvalue.shared).map_err(|e| {
+                    ApiError::BadRequest {
+                        reason: format!("keyvalue: {e}"),
+                    }
+                })?,
+            ),
         });
         Ok(Arc::new(Deployed {
             record,
@@ -184,4 +197,24 @@ fn resolve_config(manifest: &Manifest) -> Result<BTreeMap<String, String>, ApiEr
             Ok((key.clone(), value))
         })
         .collect()
+}
+
+/// Opens the key-value backend the settings name: a redb file in the data dir, or a Redis server.
+async fn open_kv(settings: &Settings) -> Result<Arc<dyn KvBackend>, ApiError> {
+    let failed = |e: wasmgate_capabilities::Error| ApiError::Internal {
+        reason: format!("key-value store: {e}"),
+    };
+    Ok(match (settings.kv.backend, &settings.kv.url) {
+        (KvBackendKind::Redis, Some(url)) => {
+            Arc::new(RedisBackend::connect(url).await.map_err(failed)?)
+        }
+        _ => Arc::new(
+            RedbBackend::open(
+                &settings
+                    .data_dir
+                    .join(wasmgate_capabilities::keyvalue::REDB_FILE_NAME),
+            )
+            .map_err(failed)?,
+        ),
+    })
 }

@@ -41,6 +41,14 @@ fn hot_path(c: &mut Criterion) {
             grants: CapabilitySet::NONE,
             on_cold_start: None,
             config: Default::default(),
+            kv: wasmgate_capabilities::KvCtx::new(
+                std::sync::Arc::new(
+                    wasmgate_capabilities::RedbBackend::open(&dir.path().join("kv.redb"))
+                        .expect("kv opens"),
+                ),
+                wasmgate_capabilities::KvScope::new("hello", Vec::<String>::new())
+                    .expect("valid scope"),
+            ),
             settings: Manifest::default()
                 .resolve(&FunctionDefaults::default(), &settings)
                 .expect("defaults resolve"),

@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+use wasmgate_capabilities::KvCtx;
 use wasmgate_config::{CapabilitySet, FunctionSettings};
 use wasmtime_wasi_config::WasiConfigVariables;
 
@@ -36,6 +37,8 @@ pub struct FunctionSpec {
     pub on_cold_start: Option<ColdStartHook>,
     /// Values served through `wasi:config/store` (with the `config` grant), secrets resolved.
     pub config: BTreeMap<String, String>,
+    /// The node's key-value store, scoped to this function (used with the `keyvalue` grant).
+    pub kv: KvCtx,
 }
 
 /// A callback told how long each cold start took.
@@ -61,6 +64,7 @@ struct Inner {
     refilling: AtomicBool,
     log: Arc<FunctionLog>,
     config: Arc<WasiConfigVariables>,
+    kv: KvCtx,
     held: Arc<MemoryHeld>,
     on_cold_start: Option<ColdStartHook>,
     node: Arc<Node>,
@@ -94,6 +98,7 @@ impl Function {
             inner: Arc::new(Inner {
                 log: FunctionLog::new(name.clone()),
                 config: Arc::new(spec.config.into_iter().collect()),
+                kv: spec.kv,
                 held: Arc::new(MemoryHeld::new()),
                 on_cold_start: spec.on_cold_start,
                 key: CodeKey {
@@ -224,6 +229,7 @@ impl Function {
             grants: inner.grants,
             log: &inner.log,
             config: &inner.config,
+            kv: &inner.kv,
             live: &inner.live,
         }
     }

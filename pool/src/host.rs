@@ -3,6 +3,7 @@
 use crate::guest_log::InstanceLog;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use wasmgate_capabilities::{KvCtx, KvView};
 use wasmgate_config::{Capability, CapabilitySet};
 use wasmtime::component::ResourceTable;
 use wasmtime::{StoreLimits, StoreLimitsBuilder};
@@ -21,6 +22,8 @@ pub struct Host {
     pub(crate) log: Arc<InstanceLog>,
     /// The function's `[config]` values, for `wasi:config/store`.
     config: Arc<WasiConfigVariables>,
+    /// The function's key-value scope, for `wasi:keyvalue`.
+    kv: KvCtx,
     _live: LiveInstance,
 }
 
@@ -34,6 +37,7 @@ impl Host {
         grants: CapabilitySet,
         log: Arc<InstanceLog>,
         config: Arc<WasiConfigVariables>,
+        kv: KvCtx,
         live: LiveInstance,
     ) -> Self {
         let limits = StoreLimitsBuilder::new()
@@ -44,6 +48,7 @@ impl Host {
             wasi: wasi_ctx(grants, &log),
             log,
             config,
+            kv,
             http: WasiHttpCtx::new(),
             table: ResourceTable::new(),
             limits,
@@ -67,6 +72,14 @@ impl Host {
     /// The `wasi:config` view of this instance's configuration.
     pub(crate) fn config(&mut self) -> WasiConfig<'_> {
         WasiConfig::from(&*self.config)
+    }
+
+    /// The `wasi:keyvalue` view of this instance: its function's scope and its resource table.
+    pub(crate) fn kv(&mut self) -> KvView<'_> {
+        KvView {
+            ctx: &self.kv,
+            table: &mut self.table,
+        }
     }
 }
 

@@ -21,6 +21,10 @@
 //!     grants: CapabilitySet::NONE,
 //!     on_cold_start: None,
 //!     config: Default::default(),
+//!     kv: wasmgate_capabilities::KvCtx::new(
+//!         std::sync::Arc::new(wasmgate_capabilities::RedbBackend::open(std::path::Path::new("./data/kv.redb"))?),
+//!         wasmgate_capabilities::KvScope::new("hello", Vec::<String>::new())?,
+//!     ),
 //!     settings: Manifest::default().resolve(&FunctionDefaults::default(), &settings)?,
 //! });
 //! let request = http::Request::get("http://localhost/").body(http_body_util::Empty::new())?;

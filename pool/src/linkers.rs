@@ -56,6 +56,9 @@ fn build(engine: &Engine, grants: CapabilitySet) -> Result<Linker<Host>> {
         http::outgoing_handler::add_to_linker::<_, WasiHttp>(&mut linker, Host::http)
             .map_err(Error::engine)?;
     }
+    if grants.contains(Capability::Keyvalue) {
+        wasmgate_capabilities::add_to_linker(&mut linker, Host::kv).map_err(Error::engine)?;
+    }
     if grants.contains(Capability::Config) {
         wasmtime_wasi_config::add_to_linker(&mut linker, Host::config).map_err(Error::engine)?;
     }

@@ -8,6 +8,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use wasmgate_capabilities::KvCtx;
 use wasmgate_config::CapabilitySet;
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Engine, Store};
@@ -57,6 +58,7 @@ pub(crate) struct StoreSpec<'a> {
     pub(crate) grants: CapabilitySet,
     pub(crate) log: &'a Arc<FunctionLog>,
     pub(crate) config: &'a Arc<WasiConfigVariables>,
+    pub(crate) kv: &'a KvCtx,
     pub(crate) live: &'a Arc<AtomicUsize>,
 }
 
@@ -126,6 +128,7 @@ impl Warm {
             spec.grants,
             InstanceLog::new(spec.log),
             spec.config.clone(),
+            spec.kv.clone(),
             LiveInstance::new(spec.live),
         );
         let mut store = Store::new(self.pre.engine(), host);

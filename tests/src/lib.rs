@@ -20,6 +20,7 @@ mod binary;
 mod eventually;
 mod gateway;
 mod opa_server;
+mod redis_server;
 
 /// Guest components, built for wasm32-wasip2 by `build.rs`: path constants, `foreach_*!` macros.
 pub mod guests {
@@ -30,3 +31,4 @@ pub use binary::wasmgate_bin;
 pub use eventually::eventually;
 pub use gateway::{Gateway, GatewayBuilder};
 pub use opa_server::OpaServer;
+pub use redis_server::RedisServer;

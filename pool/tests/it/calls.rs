@@ -100,6 +100,7 @@ async fn cold_starts_are_reported_and_memory_held_accrues_while_warm() {
             counter.fetch_add(1, Ordering::Relaxed);
         })),
         config: Default::default(),
+        kv: pool.kv_for("hello"),
         settings: wasmgate_config::Manifest::default()
             .resolve(
                 &wasmgate_config::FunctionDefaults::default(),

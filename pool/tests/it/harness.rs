@@ -29,6 +29,7 @@ pub(crate) use covers;
 pub struct TestPool {
     pub pool: Pool,
     pub settings: PoolSettings,
+    pub kv: std::sync::Arc<wasmgate_capabilities::RedbBackend>,
     _dir: tempfile::TempDir,
 }
 
@@ -40,11 +41,21 @@ impl TestPool {
     pub fn with(settings: PoolSettings) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let pool = Pool::open(&settings, dir.path()).unwrap();
+        let kv = wasmgate_capabilities::RedbBackend::open(&dir.path().join("kv.redb")).unwrap();
         TestPool {
             pool,
             settings,
+            kv: std::sync::Arc::new(kv),
             _dir: dir,
         }
+    }
+
+    /// Key-value access for a function named `name` with no shared buckets.
+    pub fn kv_for(&self, name: &str) -> wasmgate_capabilities::KvCtx {
+        wasmgate_capabilities::KvCtx::new(
+            self.kv.clone(),
+            wasmgate_capabilities::KvScope::new(name, Vec::<String>::new()).unwrap(),
+        )
     }
 
     /// Deploys the guest at `path` under `name` with a manifest given as TOML.
@@ -59,6 +70,7 @@ impl TestPool {
             grants: CapabilitySet::NONE,
             on_cold_start: None,
             config: Default::default(),
+            kv: self.kv_for(name),
             settings: manifest
                 .resolve(&FunctionDefaults::default(), &self.settings)
                 .unwrap(),

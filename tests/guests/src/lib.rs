@@ -1,7 +1,8 @@
 //! Shared helpers for wasmgate's test guests: answering a `wasi:http` request in one call.
 
 use wasi::http::types::{
-    Fields, IncomingRequest, OutgoingBody, OutgoingResponse, OutputStream, ResponseOutparam,
+    Fields, IncomingBody, IncomingRequest, OutgoingBody, OutgoingResponse, OutputStream,
+    ResponseOutparam,
 };
 
 pub use wasi;
@@ -42,4 +43,19 @@ pub fn query_number(request: &IncomingRequest, name: &str) -> Option<u64> {
         let (key, value) = pair.split_once('=')?;
         (key == name).then(|| value.parse().ok()).flatten()
     })
+}
+
+/// The whole request body (empty when there is none or it cannot be read).
+pub fn read_body(request: &IncomingRequest) -> Vec<u8> {
+    let mut all = Vec::new();
+    let Ok(body) = request.consume() else {
+        return all;
+    };
+    if let Ok(stream) = body.stream() {
+        while let Ok(chunk) = stream.blocking_read(64 * 1024) {
+            all.extend_from_slice(&chunk);
+        }
+    }
+    let _ = IncomingBody::finish(body);
+    all
 }

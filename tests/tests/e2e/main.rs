@@ -10,6 +10,7 @@ mod cli;
 mod config;
 mod deploy;
 mod invoke;
+mod keyvalue;
 mod lifecycle;
 mod limits;
 mod observability;
@@ -23,6 +24,7 @@ mod covered {
     pub(crate) use crate::config::*;
     pub(crate) use crate::deploy::*;
     pub(crate) use crate::invoke::*;
+    pub(crate) use crate::keyvalue::*;
     pub(crate) use crate::limits::*;
     pub(crate) use crate::observability::*;
 }

@@ -1,7 +1,7 @@
 //! Proves pass-through: method, path and query, headers and the full body reach the guest.
 
 use wasi::exports::http::incoming_handler::Guest;
-use wasi::http::types::{IncomingBody, IncomingRequest, Method, ResponseOutparam};
+use wasi::http::types::{IncomingRequest, Method, ResponseOutparam};
 
 struct Echo;
 wasi::http::proxy::export!(Echo);
@@ -32,7 +32,7 @@ impl Guest for Echo {
                 json_string(&String::from_utf8_lossy(&value))
             ));
         }
-        let body = read_body(&request);
+        let body = wasmgate_guests::read_body(&request);
         let json = format!(
             "{{\"method\":{},\"path_with_query\":{},\"headers\":{{{}}},\"body\":{}}}",
             json_string(&method),
@@ -48,20 +48,6 @@ impl Guest for Echo {
             json.as_bytes(),
         );
     }
-}
-
-fn read_body(request: &IncomingRequest) -> Vec<u8> {
-    let mut all = Vec::new();
-    let Ok(body) = request.consume() else {
-        return all;
-    };
-    if let Ok(stream) = body.stream() {
-        while let Ok(chunk) = stream.blocking_read(64 * 1024) {
-            all.extend_from_slice(&chunk);
-        }
-    }
-    let _ = IncomingBody::finish(body);
-    all
 }
 
 fn json_string(text: &str) -> String {
