@@ -116,11 +116,11 @@ impl EmbeddedBus {
             });
             (targets, id)
         };
-        if let Some(id) = id {
-            if let Err(err) = self.inner.log.append(id, &msg).await {
-                self.inner.lock().unacked.remove(&id);
-                return Err(err);
-            }
+        if let Some(id) = id
+            && let Err(err) = self.inner.log.append(id, &msg).await
+        {
+            self.inner.lock().unacked.remove(&id);
+            return Err(err);
         }
         let count = targets.len();
         for tx in targets {
@@ -202,7 +202,9 @@ impl Bus for EmbeddedBus {
 impl Inner {
     fn lock(&self) -> MutexGuard<'_, State> {
         // The state stays consistent between statements, so a panic elsewhere leaves it usable.
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -213,7 +215,11 @@ impl State {
         self.subscriptions.retain(|s| !s.tx.is_closed());
         let mut targets = Vec::new();
         let mut groups: BTreeMap<&str, Vec<&mpsc::Sender<Delivery>>> = BTreeMap::new();
-        for sub in self.subscriptions.iter().filter(|s| s.pattern.matches(subject)) {
+        for sub in self
+            .subscriptions
+            .iter()
+            .filter(|s| s.pattern.matches(subject))
+        {
             match &sub.queue {
                 None => targets.push(sub.tx.clone()),
                 Some(queue) => groups.entry(queue).or_default().push(&sub.tx),
@@ -264,7 +270,11 @@ fn acker(inner: Weak<Inner>, id: u64) -> AckFn {
                     None => false,
                 }
             };
-            if last { inner.log.remove(id).await } else { Ok(()) }
+            if last {
+                inner.log.remove(id).await
+            } else {
+                Ok(())
+            }
         })
     })
 }

@@ -9,8 +9,8 @@ mod bus;
 mod embedded;
 mod error;
 mod log;
-mod record;
 mod nats;
+mod record;
 pub mod subject;
 
 pub use bus::{Bus, Delivery, Message, Subscription};

@@ -31,12 +31,10 @@ pub struct NatsBus {
 impl NatsBus {
     /// Connects to the NATS server at `url` (such as `nats://127.0.0.1:4222`).
     pub async fn connect(url: &str) -> Result<Self> {
-        let client = async_nats::connect(url)
-            .await
-            .map_err(|e| Error::Connect {
-                url: url.to_owned(),
-                message: e.to_string(),
-            })?;
+        let client = async_nats::connect(url).await.map_err(|e| Error::Connect {
+            url: url.to_owned(),
+            message: e.to_string(),
+        })?;
         Ok(NatsBus { client })
     }
 

@@ -50,7 +50,9 @@ fn wildcard_characters_inside_a_token_are_literal() {
 
 #[test]
 fn publish_subjects_refuse_wildcards_and_malformed_tokens() {
-    for bad in ["", ".", "a.", ".a", "a..b", "a b", "a\tb", "a.*", "*", ">", "a.>", "a.*.b"] {
+    for bad in [
+        "", ".", "a.", ".a", "a..b", "a b", "a\tb", "a.*", "*", ">", "a.>", "a.*.b",
+    ] {
         let err = validate_subject(bad).unwrap_err();
         assert_eq!(err.code(), "invalid_subject", "{bad:?}");
     }
