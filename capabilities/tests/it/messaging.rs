@@ -204,11 +204,7 @@ async fn plain_subscribers_and_a_queue_group_each_get_their_share(bus: &dyn Bus)
     assert_eq!(seen.len(), 20);
 }
 
-/// Answers every request on `subject` with the request's data prefixed by `re:`.
-async fn responder(bus: &dyn Bus, subject: &str) -> Subscription {
-    sub(bus, subject).await
-}
-
+/// Answers the next request on `requests` with its data prefixed by `re:`.
 async fn answer_one(bus: &dyn Bus, requests: &mut Subscription) {
     let request = next_acked(requests).await;
     let reply_to = request.reply_to.expect("a request carries a reply subject");
@@ -218,7 +214,7 @@ async fn answer_one(bus: &dyn Bus, requests: &mut Subscription) {
 }
 
 async fn request_reply_round_trips_through_a_responder(bus: &dyn Bus) {
-    let mut requests = responder(bus, "svc.echo").await;
+    let mut requests = sub(bus, "svc.echo").await;
     let (reply, ()) = tokio::join!(
         bus.request(Message::new("svc.echo", "ping"), ARRIVAL),
         answer_one(bus, &mut requests),
