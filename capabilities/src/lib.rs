@@ -1,9 +1,12 @@
 //! Host implementations of the WIT interfaces a wasmgate guest may import, each behind a
 //! backend trait with an embedded default and a distributed alternative.
 //!
-//! Today that is `wasi:keyvalue@0.2.0-draft` (store, atomics, batch): [`KvBackend`] with
-//! [`RedbBackend`] (a durable file in the data dir) and [`RedisBackend`]. Each function sees
-//! only its own buckets plus the shared ones its manifest grants ([`KvScope`]).
+//! - `wasi:keyvalue@0.2.0-draft` (store, atomics, batch): [`KvBackend`] with [`RedbBackend`]
+//!   (a durable file in the data dir) and [`RedisBackend`]. Each function sees only its own
+//!   buckets plus the shared ones its manifest grants ([`KvScope`]).
+//! - `wasi:messaging@0.2.0-draft`: the [`messaging::Bus`] trait with an embedded, durable bus
+//!   ([`messaging::EmbeddedBus`], NATS subject semantics and queue groups) and
+//!   [`messaging::NatsBus`].
 //!
 //! This crate knows WIT and storage, not HTTP routing, instance pools or the admin API: the
 //! pool puts a [`KvCtx`] in each store and links with [`add_to_linker`].
@@ -33,6 +36,7 @@
 
 mod error;
 pub mod keyvalue;
+pub mod messaging;
 
 pub use error::{Blame, Error, Result};
 pub use keyvalue::{

@@ -1,5 +1,5 @@
-//! Integration tests of `wasmgate-capabilities`: one key-value suite run against every backend,
-//! Redis as a real `redis-server` the harness starts.
+//! Integration tests of `wasmgate-capabilities`: one key-value suite and one messaging suite,
+//! each run against every backend, Redis and NATS as real servers the harness starts.
 
 #![allow(
     clippy::unwrap_used,
@@ -8,3 +8,5 @@
 
 mod backends;
 mod kv;
+mod messaging;
+mod nats_server;

@@ -1,0 +1,114 @@
+//! Why a messaging operation failed.
+
+/// A messaging failure; [`Error::code`] names it in logs, metrics and API answers.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A subject to publish on is malformed or contains a wildcard.
+    #[error("invalid subject `{subject}`: {reason}")]
+    InvalidSubject {
+        /// The subject as given.
+        subject: String,
+        /// What is wrong with it and how to fix it.
+        reason: &'static str,
+    },
+    /// A subscription pattern is malformed.
+    #[error("invalid subject pattern `{pattern}`: {reason}")]
+    InvalidPattern {
+        /// The pattern as given.
+        pattern: String,
+        /// What is wrong with it and how to fix it.
+        reason: &'static str,
+    },
+    /// A queue group name is empty or contains whitespace.
+    #[error("invalid queue group `{queue}`: use a non-empty name without whitespace")]
+    InvalidQueue {
+        /// The name as given.
+        queue: String,
+    },
+    /// A metadata pair cannot travel as a NATS header.
+    #[error("metadata `{key}` cannot be sent as a header: {reason}")]
+    InvalidMetadata {
+        /// The metadata key.
+        key: String,
+        /// What the header rules refused.
+        reason: String,
+    },
+    /// A request got no reply in time.
+    #[error("no reply to a request on `{subject}` within {timeout_ms} ms")]
+    Timeout {
+        /// The subject the request was sent on.
+        subject: String,
+        /// How long the requester waited.
+        timeout_ms: u128,
+    },
+    /// A request was sent on a subject nobody listens to.
+    #[error("no responders on `{subject}`")]
+    NoResponders {
+        /// The subject the request was sent on.
+        subject: String,
+    },
+    /// The durable message log failed to read or write.
+    #[error("message log: {message}")]
+    Storage {
+        /// What the storage engine reported.
+        message: String,
+    },
+    /// A stored message could not be decoded: the log file is damaged or from another version.
+    #[error("stored message {id} is unreadable: {reason}")]
+    Corrupt {
+        /// The message's key in the log.
+        id: u64,
+        /// What did not decode.
+        reason: &'static str,
+    },
+    /// The NATS server could not be reached.
+    #[error("cannot connect to NATS at `{url}`: {message}")]
+    Connect {
+        /// The server address.
+        url: String,
+        /// The client's explanation.
+        message: String,
+    },
+    /// A NATS operation failed after connecting.
+    #[error("NATS {operation} failed: {message}")]
+    Nats {
+        /// Which operation: `publish`, `subscribe`, `request`, `flush`.
+        operation: &'static str,
+        /// The client's explanation.
+        message: String,
+    },
+    /// The bus has shut down (its writer thread is gone), so nothing more is accepted.
+    #[error("the message bus is closed")]
+    Closed,
+}
+
+impl Error {
+    /// Wraps a storage engine failure; the text is kept, since one failed batch commit is
+    /// reported to every publisher in it.
+    pub(crate) fn storage(err: impl Into<redb::Error>) -> Self {
+        Error::Storage {
+            message: err.into().to_string(),
+        }
+    }
+
+    /// A stable snake_case name for this failure: tests and metrics match on it, never on text.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::InvalidSubject { .. } => "invalid_subject",
+            Error::InvalidPattern { .. } => "invalid_pattern",
+            Error::InvalidQueue { .. } => "invalid_queue",
+            Error::InvalidMetadata { .. } => "invalid_metadata",
+            Error::Timeout { .. } => "timeout",
+            Error::NoResponders { .. } => "no_responders",
+            Error::Storage { .. } => "storage",
+            Error::Corrupt { .. } => "corrupt_log",
+            Error::Connect { .. } => "connection",
+            Error::Nats { .. } => "nats",
+            Error::Closed => "closed",
+        }
+    }
+}
+
+/// The result of a messaging operation.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

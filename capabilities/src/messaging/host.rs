@@ -1,0 +1,240 @@
+//! The `wasi:messaging` imports, implemented on [`MessagingView`] over a [`Bus`](super::Bus).
+
+use super::bindings::wasi::messaging::{producer, request_reply, types};
+use super::bus::Message;
+use super::ctx::MessagingView;
+use super::error::Error;
+use std::time::Duration;
+use wasmtime::component::Resource;
+
+/// A guest's `client`: every name reaches the function's one bus, so it only remembers the
+/// name for logs.
+#[derive(Debug)]
+pub struct Client {
+    name: String,
+}
+
+/// A guest's `message`: a [`Message`] whose subject is empty until it is sent or received.
+#[derive(Debug)]
+pub struct GuestMessage(Message);
+
+/// A guest's `request-options`.
+#[derive(Debug, Default)]
+pub struct RequestOptions {
+    timeout: Option<Duration>,
+    expected_replies: Option<u32>,
+}
+
+/// The WIT error for a bus failure; host-side detail goes to the log, not to the guest.
+fn to_wit(err: Error) -> types::Error {
+    match err {
+        Error::Timeout { .. } => types::Error::Timeout,
+        Error::InvalidSubject { .. }
+        | Error::InvalidPattern { .. }
+        | Error::InvalidQueue { .. }
+        | Error::InvalidMetadata { .. }
+        | Error::NoResponders { .. } => types::Error::Other(err.to_string()),
+        Error::Connect { .. } | Error::Nats { .. } | Error::Closed => {
+            tracing::warn!(code = err.code(), error = %err, "messaging backend unavailable");
+            types::Error::Connection("message service unavailable".into())
+        }
+        _ => {
+            tracing::error!(code = err.code(), error = %err, "messaging host failure");
+            types::Error::Other("internal messaging error".into())
+        }
+    }
+}
+
+impl types::Host for MessagingView<'_> {}
+
+impl types::HostClient for MessagingView<'_> {
+    fn connect(
+        &mut self,
+        name: String,
+    ) -> wasmtime::Result<Result<Resource<Client>, types::Error>> {
+        Ok(Ok(self.table.push(Client { name })?))
+    }
+
+    fn disconnect(
+        &mut self,
+        client: Resource<Client>,
+    ) -> wasmtime::Result<Result<(), types::Error>> {
+        let client = self.table.get(&client)?;
+        tracing::debug!(client = %client.name, "messaging client disconnected");
+        Ok(Ok(()))
+    }
+
+    fn drop(&mut self, client: Resource<Client>) -> wasmtime::Result<()> {
+        self.table.delete(client)?;
+        Ok(())
+    }
+}
+
+impl types::HostMessage for MessagingView<'_> {
+    fn new(&mut self, data: Vec<u8>) -> wasmtime::Result<Resource<GuestMessage>> {
+        Ok(self.table.push(GuestMessage(Message::new("", data)))?)
+    }
+
+    fn topic(&mut self, msg: Resource<GuestMessage>) -> wasmtime::Result<Option<String>> {
+        let subject = &self.table.get(&msg)?.0.subject;
+        Ok((!subject.is_empty()).then(|| subject.clone()))
+    }
+
+    fn content_type(&mut self, msg: Resource<GuestMessage>) -> wasmtime::Result<Option<String>> {
+        Ok(self.table.get(&msg)?.0.content_type.clone())
+    }
+
+    fn set_content_type(
+        &mut self,
+        msg: Resource<GuestMessage>,
+        content_type: String,
+    ) -> wasmtime::Result<()> {
+        self.table.get_mut(&msg)?.0.content_type = Some(content_type);
+        Ok(())
+    }
+
+    fn data(&mut self, msg: Resource<GuestMessage>) -> wasmtime::Result<Vec<u8>> {
+        Ok(self.table.get(&msg)?.0.data.to_vec())
+    }
+
+    fn set_data(&mut self, msg: Resource<GuestMessage>, data: Vec<u8>) -> wasmtime::Result<()> {
+        self.table.get_mut(&msg)?.0.data = data.into();
+        Ok(())
+    }
+
+    fn metadata(
+        &mut self,
+        msg: Resource<GuestMessage>,
+    ) -> wasmtime::Result<Option<types::Metadata>> {
+        let metadata = &self.table.get(&msg)?.0.metadata;
+        Ok((!metadata.is_empty()).then(|| metadata.clone()))
+    }
+
+    fn add_metadata(
+        &mut self,
+        msg: Resource<GuestMessage>,
+        key: String,
+        value: String,
+    ) -> wasmtime::Result<()> {
+        let metadata = &mut self.table.get_mut(&msg)?.0.metadata;
+        metadata.retain(|(k, _)| *k != key);
+        metadata.push((key, value));
+        Ok(())
+    }
+
+    fn set_metadata(
+        &mut self,
+        msg: Resource<GuestMessage>,
+        meta: types::Metadata,
+    ) -> wasmtime::Result<()> {
+        self.table.get_mut(&msg)?.0.metadata = meta;
+        Ok(())
+    }
+
+    fn remove_metadata(
+        &mut self,
+        msg: Resource<GuestMessage>,
+        key: String,
+    ) -> wasmtime::Result<()> {
+        self.table
+            .get_mut(&msg)?
+            .0
+            .metadata
+            .retain(|(k, _)| *k != key);
+        Ok(())
+    }
+
+    fn drop(&mut self, msg: Resource<GuestMessage>) -> wasmtime::Result<()> {
+        self.table.delete(msg)?;
+        Ok(())
+    }
+}
+
+impl producer::Host for MessagingView<'_> {
+    async fn send(
+        &mut self,
+        client: Resource<Client>,
+        topic: String,
+        message: Resource<GuestMessage>,
+    ) -> wasmtime::Result<Result<(), types::Error>> {
+        self.table.get(&client)?;
+        let GuestMessage(mut msg) = self.table.delete(message)?;
+        msg.subject = topic;
+        Ok(self.ctx.bus().publish(msg).await.map_err(to_wit))
+    }
+}
+
+impl request_reply::Host for MessagingView<'_> {
+    async fn request(
+        &mut self,
+        client: Resource<Client>,
+        topic: String,
+        message: Resource<GuestMessage>,
+        options: Option<Resource<RequestOptions>>,
+    ) -> wasmtime::Result<Result<Vec<Resource<GuestMessage>>, types::Error>> {
+        self.table.get(&client)?;
+        let mut msg = self.table.get(&message)?.0.clone();
+        msg.subject = topic;
+        let timeout = match options {
+            Some(options) => self.table.delete(options)?.timeout,
+            None => None,
+        }
+        .unwrap_or(self.ctx.request_timeout());
+        // The bus returns the first reply; more than one expected reply still returns one.
+        match self.ctx.bus().request(msg, timeout).await {
+            Ok(reply) => Ok(Ok(vec![self.table.push(GuestMessage(reply))?])),
+            Err(err) => Ok(Err(to_wit(err))),
+        }
+    }
+
+    async fn reply(
+        &mut self,
+        reply_to: Resource<GuestMessage>,
+        message: Resource<GuestMessage>,
+    ) -> wasmtime::Result<Result<(), types::Error>> {
+        let Some(subject) = self.table.get(&reply_to)?.0.reply_to.clone() else {
+            return Ok(Err(types::Error::Other(
+                "the message has no reply subject to answer on".into(),
+            )));
+        };
+        let GuestMessage(mut msg) = self.table.delete(message)?;
+        msg.subject = subject;
+        Ok(self.ctx.bus().publish(msg).await.map_err(to_wit))
+    }
+}
+
+impl request_reply::HostRequestOptions for MessagingView<'_> {
+    fn new(&mut self) -> wasmtime::Result<Resource<RequestOptions>> {
+        Ok(self.table.push(RequestOptions::default())?)
+    }
+
+    fn set_timeout_ms(
+        &mut self,
+        options: Resource<RequestOptions>,
+        timeout_ms: u32,
+    ) -> wasmtime::Result<()> {
+        self.table.get_mut(&options)?.timeout = Some(Duration::from_millis(timeout_ms.into()));
+        Ok(())
+    }
+
+    fn set_expected_replies(
+        &mut self,
+        options: Resource<RequestOptions>,
+        expected_replies: u32,
+    ) -> wasmtime::Result<()> {
+        self.table.get_mut(&options)?.expected_replies = Some(expected_replies);
+        Ok(())
+    }
+
+    fn drop(&mut self, options: Resource<RequestOptions>) -> wasmtime::Result<()> {
+        self.table.delete(options)?;
+        Ok(())
+    }
+}
+
+impl GuestMessage {
+    /// Wraps a message received from the bus, to hand to a guest's `incoming-handler`.
+    pub fn received(message: Message) -> Self {
+        GuestMessage(message)
+    }
+}
