@@ -4,7 +4,7 @@ use crate::admin::AdminToken;
 use crate::admission::{Admission, ExecuteCache};
 use crate::catalog::{Catalog, Deployed};
 use crate::error::ApiError;
-use crate::metrics::{FunctionMetrics, Metrics};
+use crate::metrics::{CountedKv, FunctionMetrics, Metrics};
 use crate::registry::{Record, Registry};
 use std::collections::BTreeMap;
 use std::collections::HashSet;
@@ -62,7 +62,10 @@ impl Gateway {
             })?,
         );
         let admission = Admission::new(&settings, &metrics)?;
-        let kv = open_kv(&settings).await?;
+        let kv: Arc<dyn KvBackend> = Arc::new(CountedKv::new(
+            open_kv(&settings).await?,
+            &metrics.kv_operations,
+        ));
         if admission.trusted_issuers() == 0 {
             tracing::warn!(
                 "no trusted issuer: every deploy will be refused; start with --trust PUBKEY (see `wasmgate keys generate`)"

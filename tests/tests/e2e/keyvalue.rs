@@ -45,7 +45,7 @@ async fn call(gw: &Gateway, method: reqwest::Method, path: &str, body: &str) -> 
 }
 
 /// The checks every backend must pass.
-async fn suite(gw: &mut Gateway) {
+async fn suite(gw: &mut Gateway, backend: &str) {
     use reqwest::Method;
     deploy(gw, "a", "[keyvalue]\nshared = [\"orders\"]\n").await;
     deploy(gw, "b", "[keyvalue]\nshared = [\"orders\"]\n").await;
@@ -98,6 +98,24 @@ async fn suite(gw: &mut Gateway) {
     assert_eq!(status, 403, "{text}");
     assert!(text.contains("AccessDenied"), "{text}");
 
+    // Every guest operation was counted, under the backend's name.
+    let metrics = gw.metrics().await.unwrap();
+    let count = |op: &str| {
+        metrics
+            .lines()
+            .find(|l| {
+                l.starts_with("wasmgate_kv_operations_total{")
+                    && l.contains(&format!("op=\"{op}\""))
+                    && l.contains(&format!("backend=\"{backend}\""))
+            })
+            .and_then(|l| l.rsplit_once(' ')?.1.parse::<u64>().ok())
+    };
+    assert_eq!(count("increment"), Some(100), "{metrics}");
+    assert_eq!(count("set"), Some(2));
+    assert_eq!(count("delete"), Some(1));
+    // Six reads reached a bucket; the seventh was refused at open.
+    assert_eq!(count("get"), Some(6));
+
     // Acknowledged writes survive a crash.
     gw.restart().await.unwrap();
     assert_eq!(
@@ -113,7 +131,7 @@ async fn suite(gw: &mut Gateway) {
 #[tokio::test]
 async fn the_embedded_store_keeps_state_per_function_atomically_and_durably() {
     let mut gw = Gateway::builder().start().await.unwrap();
-    suite(&mut gw).await;
+    suite(&mut gw, "redb").await;
 }
 
 #[tokio::test]
@@ -127,7 +145,7 @@ async fn the_redis_store_passes_the_same_suite() {
         .start()
         .await
         .unwrap();
-    suite(&mut gw).await;
+    suite(&mut gw, "redis").await;
 }
 
 #[tokio::test]

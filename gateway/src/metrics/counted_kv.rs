@@ -1,0 +1,94 @@
+//! A key-value backend that counts every operation in `wasmgate_kv_operations_total{op,backend}`.
+//!
+//! It wraps whichever backend the node uses, so the count is the same for both and the
+//! capabilities crate stays free of metrics.
+
+use async_trait::async_trait;
+use prometheus::{IntCounter, IntCounterVec};
+use std::sync::Arc;
+use wasmgate_capabilities::keyvalue::KeyPage;
+use wasmgate_capabilities::{KvBackend, Result};
+
+/// The operations counted, in the order of [`Counted::counters`].
+const OPS: [&str; 9] = [
+    "get",
+    "set",
+    "delete",
+    "exists",
+    "list_keys",
+    "increment",
+    "get_many",
+    "set_many",
+    "delete_many",
+];
+
+/// `inner`, with each call counted; the counters are resolved once, so counting is one atomic add.
+pub struct CountedKv {
+    inner: Arc<dyn KvBackend>,
+    counters: [IntCounter; OPS.len()],
+}
+
+impl CountedKv {
+    /// Wraps `inner`, counting into `family` labelled with the operation and `inner.name()`.
+    pub fn new(inner: Arc<dyn KvBackend>, family: &IntCounterVec) -> Self {
+        let backend = inner.name();
+        let counters = OPS.map(|op| family.with_label_values(&[op, backend]));
+        CountedKv { inner, counters }
+    }
+
+    fn count(&self, op: usize) {
+        self.counters[op].inc();
+    }
+}
+
+#[async_trait]
+impl KvBackend for CountedKv {
+    fn name(&self) -> &'static str {
+        self.inner.name()
+    }
+
+    async fn get(&self, bucket: &str, key: &str) -> Result<Option<Vec<u8>>> {
+        self.count(0);
+        self.inner.get(bucket, key).await
+    }
+
+    async fn set(&self, bucket: &str, key: &str, value: Vec<u8>) -> Result<()> {
+        self.count(1);
+        self.inner.set(bucket, key, value).await
+    }
+
+    async fn delete(&self, bucket: &str, key: &str) -> Result<()> {
+        self.count(2);
+        self.inner.delete(bucket, key).await
+    }
+
+    async fn exists(&self, bucket: &str, key: &str) -> Result<bool> {
+        self.count(3);
+        self.inner.exists(bucket, key).await
+    }
+
+    async fn list_keys(&self, bucket: &str, cursor: Option<u64>) -> Result<KeyPage> {
+        self.count(4);
+        self.inner.list_keys(bucket, cursor).await
+    }
+
+    async fn increment(&self, bucket: &str, key: &str, delta: u64) -> Result<u64> {
+        self.count(5);
+        self.inner.increment(bucket, key, delta).await
+    }
+
+    async fn get_many(&self, bucket: &str, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
+        self.count(6);
+        self.inner.get_many(bucket, keys).await
+    }
+
+    async fn set_many(&self, bucket: &str, entries: Vec<(String, Vec<u8>)>) -> Result<()> {
+        self.count(7);
+        self.inner.set_many(bucket, entries).await
+    }
+
+    async fn delete_many(&self, bucket: &str, keys: &[String]) -> Result<()> {
+        self.count(8);
+        self.inner.delete_many(bucket, keys).await
+    }
+}
