@@ -98,3 +98,10 @@ pub const DEFAULT_DECISION_TTL: HumanDuration =
 
 /// How long the gateway waits for a remote OPA server's decision.
 pub const DEFAULT_OPA_TIMEOUT: HumanDuration = HumanDuration::from_duration(Duration::from_secs(1));
+
+/// Deliveries tried per event before it goes to the dead-letter subject.
+pub const DEFAULT_EVENT_ATTEMPTS: u32 = 5;
+
+/// Wait before the first retry of an event; doubled for each further retry.
+pub const DEFAULT_EVENT_BACKOFF: HumanDuration =
+    HumanDuration::from_duration(Duration::from_millis(100));

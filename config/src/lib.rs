@@ -60,7 +60,7 @@ pub use name::{FunctionName, MAX_NAME_LEN};
 pub use resolve::FunctionSettings;
 pub use route::{MAX_ROUTE_LEN, RESERVED_PREFIXES, Route};
 pub use settings::{
-    AdmissionSettings, FunctionDefaults, KvBackendKind, KvSettings, PoolSettings,
-    RemoteOpaSettings, Settings,
+    AdmissionSettings, BusBackendKind, EventSettings, FunctionDefaults, KvBackendKind, KvSettings,
+    MessagingSettings, PoolSettings, RemoteOpaSettings, Settings,
 };
 pub use subject::{MAX_SUBJECT_LEN, Subject};

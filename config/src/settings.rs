@@ -40,6 +40,50 @@ pub struct Settings {
     pub admission: AdmissionSettings,
     /// Where guests' key-value data lives (`[kv]`).
     pub kv: KvSettings,
+    /// The message bus (`[messaging]`).
+    pub messaging: MessagingSettings,
+    /// How event-triggered calls are retried (`[events]`).
+    pub events: EventSettings,
+}
+
+/// The message bus behind `wasi:messaging`, triggers and `/publish` (`[messaging]`).
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MessagingSettings {
+    /// `embedded` (in process, durable in the data dir) or `nats`.
+    pub backend: BusBackendKind,
+    /// The NATS server, e.g. `nats://127.0.0.1:4222` (only with `backend = "nats"`).
+    pub url: Option<String>,
+}
+
+/// Which message bus a node uses.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BusBackendKind {
+    /// In process, every accepted message persisted in the data dir.
+    #[default]
+    Embedded,
+    /// A NATS server.
+    Nats,
+}
+
+/// Retries of event-triggered calls (`[events]`).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EventSettings {
+    /// Deliveries tried per message, the first included; then it goes to the dead-letter subject.
+    pub max_attempts: u32,
+    /// Wait before the first retry; each further retry waits twice as long.
+    pub backoff: HumanDuration,
+}
+
+impl Default for EventSettings {
+    fn default() -> Self {
+        EventSettings {
+            max_attempts: DEFAULT_EVENT_ATTEMPTS,
+            backoff: DEFAULT_EVENT_BACKOFF,
+        }
+    }
 }
 
 /// The key-value store behind `wasi:keyvalue` (`[kv]`).
@@ -162,6 +206,8 @@ impl Default for Settings {
             pool: PoolSettings::default(),
             admission: AdmissionSettings::default(),
             kv: KvSettings::default(),
+            messaging: MessagingSettings::default(),
+            events: EventSettings::default(),
         }
     }
 }
@@ -213,6 +259,8 @@ impl fmt::Debug for Settings {
             .field("pool", &self.pool)
             .field("admission", &self.admission)
             .field("kv", &self.kv)
+            .field("messaging", &self.messaging)
+            .field("events", &self.events)
             .finish()
     }
 }

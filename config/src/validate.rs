@@ -68,6 +68,18 @@ impl Settings {
             }
             _ => {}
         }
+        if self.messaging.backend == crate::BusBackendKind::Nats {
+            let url = self.messaging.url.as_deref().unwrap_or("");
+            ensure(url.starts_with("nats://"), || {
+                "messaging.backend is \"nats\": set messaging.url to a nats:// URL, e.g. `nats://127.0.0.1:4222`".to_owned()
+            })?;
+        }
+        ensure((1..=100).contains(&self.events.max_attempts), || {
+            format!(
+                "events.max_attempts {} is out of range: deliver each event 1 to 100 times",
+                self.events.max_attempts
+            )
+        })?;
         self.pool.validate()?;
         self.defaults.validate(&self.pool)
     }

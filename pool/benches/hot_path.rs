@@ -49,6 +49,9 @@ fn hot_path(c: &mut Criterion) {
                 wasmgate_capabilities::KvScope::new("hello", Vec::<String>::new())
                     .expect("valid scope"),
             ),
+            messaging: wasmgate_capabilities::messaging::MessagingCtx::new(std::sync::Arc::new(
+                wasmgate_capabilities::messaging::EmbeddedBus::open(dir.path()).expect("bus opens"),
+            )),
             settings: Manifest::default()
                 .resolve(&FunctionDefaults::default(), &settings)
                 .expect("defaults resolve"),

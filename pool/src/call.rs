@@ -8,6 +8,7 @@ use bytes::Bytes;
 use http_body::Body;
 use std::sync::Arc;
 use std::time::Duration;
+use wasmgate_capabilities::messaging::{GuestMessage, Message, MessagingRequestReply};
 use wasmtime::Store;
 use wasmtime_wasi_http::WasiHttpView;
 use wasmtime_wasi_http::p2::bindings::Proxy;
@@ -101,6 +102,46 @@ where
             Err(join) => Error::engine(format!("guest task failed: {join}")),
         }),
     }
+}
+
+/// Runs `message` through the guest's `wasi:messaging/incoming-handler` in `store`.
+pub(crate) async fn handle_message<K>(
+    warm: Arc<Warm>,
+    mut store: Store<Host>,
+    timeout: Duration,
+    message: Message,
+    keep: K,
+) -> Result<std::result::Result<(), String>> {
+    let run = async {
+        let instance = warm
+            .pre
+            .instance_pre()
+            .instantiate_async(&mut store)
+            .await
+            .map_err(instantiate_error)?;
+        let world =
+            MessagingRequestReply::new(&mut store, &instance).map_err(|e| Error::NoResponse {
+                reason: format!("does not export wasi:messaging/incoming-handler: {e:#}"),
+            })?;
+        let message = store
+            .data_mut()
+            .table()
+            .push(GuestMessage::received(message))
+            .map_err(Error::engine)?;
+        let refused = world
+            .wasi_messaging_incoming_handler()
+            .call_handle(&mut store, message)
+            .await
+            .map_err(trap_error)?;
+        Ok(refused.map_err(|e| format!("{e:?}")))
+    };
+    let result = match tokio::time::timeout(timeout, run).await {
+        Ok(result) => result,
+        Err(_) => Err(Error::Timeout { limit: timeout }),
+    };
+    drop(store);
+    drop(keep);
+    result
 }
 
 /// Creates a pre-instantiated instance for `warm`, ready for one future request.

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use wasmgate_capabilities::KvCtx;
+use wasmgate_capabilities::messaging::{Message, MessagingCtx};
 use wasmgate_config::{CapabilitySet, FunctionSettings};
 use wasmtime_wasi_config::WasiConfigVariables;
 
@@ -39,6 +40,8 @@ pub struct FunctionSpec {
     pub config: BTreeMap<String, String>,
     /// The node's key-value store, scoped to this function (used with the `keyvalue` grant).
     pub kv: KvCtx,
+    /// The node's message bus (used with the `messaging` grant).
+    pub messaging: MessagingCtx,
 }
 
 /// A callback told how long each cold start took.
@@ -65,6 +68,7 @@ struct Inner {
     log: Arc<FunctionLog>,
     config: Arc<WasiConfigVariables>,
     kv: KvCtx,
+    messaging: MessagingCtx,
     held: Arc<MemoryHeld>,
     on_cold_start: Option<ColdStartHook>,
     node: Arc<Node>,
@@ -99,6 +103,7 @@ impl Function {
                 log: FunctionLog::new(name.clone()),
                 config: Arc::new(spec.config.into_iter().collect()),
                 kv: spec.kv,
+                messaging: spec.messaging,
                 held: Arc::new(MemoryHeld::new()),
                 on_cold_start: spec.on_cold_start,
                 key: CodeKey {
@@ -158,6 +163,20 @@ impl Function {
         // and starts the idle clock only when the work ends.
         let keep = (permit, warm.begin());
         call::call(warm, instance, self.inner.settings.timeout, req, keep).await
+    }
+
+    /// Hands one message to the guest's `wasi:messaging/incoming-handler`, in a fresh instance,
+    /// under the same concurrency limit and timeout as HTTP calls. The outer error is the host's
+    /// or a trap; the inner one is the guest refusing the message.
+    pub async fn handle_message(
+        &self,
+        message: Message,
+    ) -> Result<std::result::Result<(), String>> {
+        let permit = self.inner.limit.acquire().await?;
+        let warm = self.warm().await?;
+        let store = warm.store(&self.store_spec());
+        let keep = (permit, warm.begin());
+        call::handle_message(warm, store, self.inner.settings.timeout, message, keep).await
     }
 
     /// Loads the function now if it keeps `min_instances` ready; returns at once otherwise.
@@ -230,6 +249,7 @@ impl Function {
             log: &inner.log,
             config: &inner.config,
             kv: &inner.kv,
+            messaging: &inner.messaging,
             live: &inner.live,
         }
     }

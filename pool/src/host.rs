@@ -3,6 +3,7 @@
 use crate::guest_log::InstanceLog;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use wasmgate_capabilities::messaging::{MessagingCtx, MessagingView};
 use wasmgate_capabilities::{KvCtx, KvView};
 use wasmgate_config::{Capability, CapabilitySet};
 use wasmtime::component::ResourceTable;
@@ -24,6 +25,8 @@ pub struct Host {
     config: Arc<WasiConfigVariables>,
     /// The function's key-value scope, for `wasi:keyvalue`.
     kv: KvCtx,
+    /// The node's message bus, for `wasi:messaging`.
+    messaging: MessagingCtx,
     _live: LiveInstance,
 }
 
@@ -38,6 +41,7 @@ impl Host {
         log: Arc<InstanceLog>,
         config: Arc<WasiConfigVariables>,
         kv: KvCtx,
+        messaging: MessagingCtx,
         live: LiveInstance,
     ) -> Self {
         let limits = StoreLimitsBuilder::new()
@@ -49,6 +53,7 @@ impl Host {
             log,
             config,
             kv,
+            messaging,
             http: WasiHttpCtx::new(),
             table: ResourceTable::new(),
             limits,
@@ -72,6 +77,19 @@ impl Host {
     /// The `wasi:config` view of this instance's configuration.
     pub(crate) fn config(&mut self) -> WasiConfig<'_> {
         WasiConfig::from(&*self.config)
+    }
+
+    /// The `wasi:messaging` view of this instance: the bus and its resource table.
+    pub(crate) fn messaging(&mut self) -> MessagingView<'_> {
+        MessagingView {
+            ctx: &self.messaging,
+            table: &mut self.table,
+        }
+    }
+
+    /// The instance's resource table (messages handed to the guest live there).
+    pub(crate) fn table(&mut self) -> &mut ResourceTable {
+        &mut self.table
     }
 
     /// The `wasi:keyvalue` view of this instance: its function's scope and its resource table.

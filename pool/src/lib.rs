@@ -25,6 +25,9 @@
 //!         std::sync::Arc::new(wasmgate_capabilities::RedbBackend::open(std::path::Path::new("./data/kv.redb"))?),
 //!         wasmgate_capabilities::KvScope::new("hello", Vec::<String>::new())?,
 //!     ),
+//!     messaging: wasmgate_capabilities::messaging::MessagingCtx::new(std::sync::Arc::new(
+//!         wasmgate_capabilities::messaging::EmbeddedBus::open("./data")?,
+//!     )),
 //!     settings: Manifest::default().resolve(&FunctionDefaults::default(), &settings)?,
 //! });
 //! let request = http::Request::get("http://localhost/").body(http_body_util::Empty::new())?;

@@ -59,6 +59,10 @@ fn build(engine: &Engine, grants: CapabilitySet) -> Result<Linker<Host>> {
     if grants.contains(Capability::Keyvalue) {
         wasmgate_capabilities::add_to_linker(&mut linker, Host::kv).map_err(Error::engine)?;
     }
+    if grants.contains(Capability::Messaging) {
+        wasmgate_capabilities::messaging::add_to_linker(&mut linker, Host::messaging)
+            .map_err(Error::engine)?;
+    }
     if grants.contains(Capability::Config) {
         wasmtime_wasi_config::add_to_linker(&mut linker, Host::config).map_err(Error::engine)?;
     }

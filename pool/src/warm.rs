@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use wasmgate_capabilities::KvCtx;
+use wasmgate_capabilities::messaging::MessagingCtx;
 use wasmgate_config::CapabilitySet;
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Engine, Store};
@@ -59,6 +60,7 @@ pub(crate) struct StoreSpec<'a> {
     pub(crate) log: &'a Arc<FunctionLog>,
     pub(crate) config: &'a Arc<WasiConfigVariables>,
     pub(crate) kv: &'a KvCtx,
+    pub(crate) messaging: &'a MessagingCtx,
     pub(crate) live: &'a Arc<AtomicUsize>,
 }
 
@@ -129,6 +131,7 @@ impl Warm {
             InstanceLog::new(spec.log),
             spec.config.clone(),
             spec.kv.clone(),
+            spec.messaging.clone(),
             LiveInstance::new(spec.live),
         );
         let mut store = Store::new(self.pre.engine(), host);

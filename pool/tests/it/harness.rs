@@ -30,6 +30,7 @@ pub struct TestPool {
     pub pool: Pool,
     pub settings: PoolSettings,
     pub kv: std::sync::Arc<wasmgate_capabilities::RedbBackend>,
+    pub bus: wasmgate_capabilities::messaging::MessagingCtx,
     _dir: tempfile::TempDir,
 }
 
@@ -46,6 +47,9 @@ impl TestPool {
             pool,
             settings,
             kv: std::sync::Arc::new(kv),
+            bus: wasmgate_capabilities::messaging::MessagingCtx::new(std::sync::Arc::new(
+                wasmgate_capabilities::messaging::EmbeddedBus::open(dir.path()).unwrap(),
+            )),
             _dir: dir,
         }
     }
@@ -71,6 +75,7 @@ impl TestPool {
             on_cold_start: None,
             config: Default::default(),
             kv: self.kv_for(name),
+            messaging: self.bus.clone(),
             settings: manifest
                 .resolve(&FunctionDefaults::default(), &self.settings)
                 .unwrap(),

@@ -1,0 +1,63 @@
+//! Proves event triggers: each message is stored in bucket `events` under its topic (a message
+//! whose data is `fail` is refused, to exercise retries and the dead-letter subject); `GET /{topic}`
+//! over HTTP answers what was stored, `GET /count/{topic}` how many deliveries were tried.
+
+use wasi::exports::http::incoming_handler::Guest as HttpGuest;
+use wasi::http::types::{IncomingRequest, ResponseOutparam};
+
+mod bindings {
+    wit_bindgen::generate!({
+        path: "wit/caps-events",
+        world: "events-guest",
+        generate_all,
+    });
+}
+use bindings::exports::wasi::messaging::incoming_handler::Guest as MessageGuest;
+use bindings::wasi::keyvalue::{atomics, store};
+use bindings::wasi::messaging::types::{Error, Message};
+
+struct Events;
+wasi::http::proxy::export!(Events);
+bindings::export!(Events with_types_in bindings);
+
+impl MessageGuest for Events {
+    fn handle(message: Message) -> Result<(), Error> {
+        let topic = message.topic().unwrap_or_default();
+        let bucket = store::open("events").map_err(|e| Error::Other(format!("{e:?}")))?;
+        atomics::increment(&bucket, &format!("tries/{topic}"), 1)
+            .map_err(|e| Error::Other(format!("{e:?}")))?;
+        let data = message.data();
+        if data == b"fail" {
+            return Err(Error::Other("asked to fail".into()));
+        }
+        let mut stored = data;
+        if let Some(meta) = message.metadata() {
+            for (k, v) in meta {
+                stored.extend_from_slice(format!(" {k}={v}").as_bytes());
+            }
+        }
+        bucket
+            .set(&topic, &stored)
+            .map_err(|e| Error::Other(format!("{e:?}")))
+    }
+}
+
+impl HttpGuest for Events {
+    fn handle(request: IncomingRequest, out: ResponseOutparam) {
+        let path = request.path_with_query().unwrap_or_default();
+        let path = path.trim_start_matches('/');
+        let (key, counting) = match path.strip_prefix("count/") {
+            Some(topic) => (format!("tries/{topic}"), true),
+            None => (path.to_owned(), false),
+        };
+        let value = store::open("events").ok().and_then(|b| b.get(&key).ok().flatten());
+        let (status, body) = match value {
+            Some(v) => (200, v),
+            None if counting => (200, b"0".to_vec()),
+            None => (404, b"<none>".to_vec()),
+        };
+        wasmgate_guests::respond(out, status, &[("content-type", "text/plain")], &body);
+    }
+}
+
+fn main() {}
