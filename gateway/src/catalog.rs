@@ -8,6 +8,7 @@ use crate::error::ApiError;
 use crate::metrics::FunctionMetrics;
 use crate::registry::Record;
 use crate::routes::RouteTable;
+use crate::triggers::Subscriptions;
 use arc_swap::ArcSwap;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -24,6 +25,8 @@ pub struct Deployed {
     pub execute: ExecuteCache,
     /// Its request counters and latency histogram.
     pub metrics: FunctionMetrics,
+    /// Its event-trigger subscriptions, stopped when it is retired.
+    pub subscriptions: Subscriptions,
 }
 
 impl Deployed {

@@ -4,6 +4,7 @@ use crate::admin;
 use crate::error::ApiError;
 use crate::health;
 use crate::invoke;
+use crate::publish;
 use crate::request_id;
 use crate::response::GatewayResponse;
 use crate::state::Gateway;
@@ -39,6 +40,11 @@ async fn route(gw: Arc<Gateway>, req: Request<Incoming>) -> GatewayResponse {
         invoke::invoke(&gw, req).await
     } else if path == admin::PREFIX || path.starts_with("/functions/") {
         admin::handle(&gw, req).await
+    } else if path.starts_with(publish::PREFIX) {
+        admin::guarded(&gw, req, |gw, req| async move {
+            publish::publish(&gw, req).await
+        })
+        .await
     } else if path == "/healthz" {
         Ok(health::healthz())
     } else if path == "/readyz" {

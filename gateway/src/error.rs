@@ -114,6 +114,9 @@ pub enum ApiError {
         /// The policy engine's message.
         reason: String,
     },
+    /// The message bus refused or failed.
+    #[error(transparent)]
+    Bus(#[from] wasmgate_capabilities::messaging::Error),
     /// Running, compiling or loading a function failed.
     #[error(transparent)]
     Pool(#[from] wasmgate_pool::Error),
@@ -199,6 +202,19 @@ impl ApiError {
                 "policy_error",
                 Blame::Host,
             ),
+            ApiError::Bus(e) => {
+                let status = match e.code() {
+                    "invalid_subject" | "invalid_pattern" | "invalid_queue"
+                    | "invalid_metadata" => StatusCode::BAD_REQUEST,
+                    _ => StatusCode::SERVICE_UNAVAILABLE,
+                };
+                let blame = if status == StatusCode::BAD_REQUEST {
+                    Blame::Client
+                } else {
+                    Blame::Host
+                };
+                (status, e.code(), blame)
+            }
             ApiError::Pool(e) => match e {
                 P::InvalidComponent { .. } => (
                     StatusCode::UNPROCESSABLE_ENTITY,

@@ -25,12 +25,14 @@ pub mod health;
 pub mod invoke;
 pub mod logging;
 pub mod metrics;
+pub mod publish;
 pub mod registry;
 pub mod request_id;
 pub mod response;
 pub mod routes;
 pub mod server;
 pub mod state;
+pub mod triggers;
 
 pub use error::ApiError;
 pub use state::Gateway;

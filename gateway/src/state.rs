@@ -6,12 +6,14 @@ use crate::catalog::{Catalog, Deployed};
 use crate::error::ApiError;
 use crate::metrics::{CountedKv, FunctionMetrics, Metrics};
 use crate::registry::{Record, Registry};
+use crate::triggers::Subscriptions;
 use std::collections::BTreeMap;
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use wasmgate_capabilities::messaging::{Bus, EmbeddedBus, MessagingCtx, NatsBus};
 use wasmgate_capabilities::{KvBackend, KvCtx, KvScope, RedbBackend, RedisBackend};
-use wasmgate_config::{ConfigValue, KvBackendKind, Manifest, Settings};
+use wasmgate_config::{BusBackendKind, ConfigValue, KvBackendKind, Manifest, Settings};
 use wasmgate_pool::ColdStartHook;
 use wasmgate_pool::{Digest, FunctionSpec, Pool};
 
@@ -38,6 +40,8 @@ pub struct Gateway {
     pub metrics: Arc<Metrics>,
     /// The key-value store guests with the `keyvalue` grant use.
     pub kv: Arc<dyn KvBackend>,
+    /// The message bus: guests with the `messaging` grant, triggers and `/publish`.
+    pub bus: Arc<dyn Bus>,
     /// Trusted issuers and policies deploys and executions are checked against.
     pub admission: Admission,
     /// When set, the admin API requires it as a bearer token.
@@ -71,9 +75,11 @@ impl Gateway {
                 "no trusted issuer: every deploy will be refused; start with --trust PUBKEY (see `wasmgate keys generate`)"
             );
         }
+        let bus = open_bus(&settings).await?;
         let gateway = Arc::new(Gateway {
             metrics,
             kv,
+            bus,
             admission,
             pool,
             catalog: Catalog::default(),
@@ -111,12 +117,14 @@ impl Gateway {
                     }
                 })?,
             ),
+            messaging: MessagingCtx::new(self.bus.clone()),
         });
         Ok(Arc::new(Deployed {
             record,
             function,
             execute: ExecuteCache::default(),
             metrics: FunctionMetrics::default(),
+            subscriptions: Subscriptions::default(),
         }))
     }
 
@@ -135,7 +143,7 @@ impl Gateway {
         self.ready.store(false, Ordering::Release);
     }
 
-    async fn restore(&self) -> Result<(), ApiError> {
+    async fn restore(self: &Arc<Self>) -> Result<(), ApiError> {
         let records = self.registry.all()?;
         let guard = self.catalog.lock().await;
         let mut live = HashSet::new();
@@ -161,7 +169,7 @@ impl Gateway {
             }
         }
         for deployed in &restored {
-            crate::admin::start(deployed);
+            crate::admin::start(self, deployed);
         }
         drop(guard);
         let removed = self.pool.retain_artifacts(&live)?;
@@ -220,4 +228,14 @@ async fn open_kv(settings: &Settings) -> Result<Arc<dyn KvBackend>, ApiError> {
             .map_err(failed)?,
         ),
     })
+}
+
+/// Opens the message bus the settings name: in process (durable in the data dir) or NATS.
+async fn open_bus(settings: &Settings) -> Result<Arc<dyn Bus>, ApiError> {
+    Ok(
+        match (settings.messaging.backend, &settings.messaging.url) {
+            (BusBackendKind::Nats, Some(url)) => Arc::new(NatsBus::connect(url).await?),
+            _ => Arc::new(EmbeddedBus::open(&settings.data_dir)?),
+        },
+    )
 }

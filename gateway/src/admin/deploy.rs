@@ -85,7 +85,7 @@ pub async fn deploy(
     if let Some(old) = &old {
         retire(gw, old).await;
     }
-    start(&deployed);
+    start(gw, &deployed);
     tracing::info!(function = %record.name, digest = %record.digest, replaced = old.is_some(), "deployed");
 
     let status = if old.is_some() {
@@ -172,6 +172,7 @@ async fn blocking<T: Send + 'static>(
 /// Lets a replaced or deleted version go: its code leaves memory once its in-flight calls end, and
 /// its artifact leaves the disk unless another function uses the same one.
 pub async fn retire(gw: &Gateway, old: &Arc<Deployed>) {
+    old.subscriptions.stop();
     old.function.unload().await;
     let _gc = gw.artifact_gc.write().await;
     let artifact = old.function.artifact();
@@ -186,8 +187,9 @@ pub async fn retire(gw: &Gateway, old: &Arc<Deployed>) {
     }
 }
 
-/// Brings up `min_instances` in the background.
-pub fn start(deployed: &Arc<Deployed>) {
+/// Brings up `min_instances` in the background and subscribes the function's triggers.
+pub fn start(gw: &Arc<Gateway>, deployed: &Arc<Deployed>) {
+    crate::triggers::start(gw, deployed);
     let function = deployed.function.clone();
     tokio::spawn(async move {
         if let Err(e) = function.start().await {

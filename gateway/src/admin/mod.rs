@@ -18,6 +18,23 @@ use std::sync::Arc;
 /// Path prefix of the admin API.
 pub const PREFIX: &str = "/functions";
 
+/// Runs `serve` if the admin token allows `req` (also guards `/publish`), else answers 401.
+pub async fn guarded<F, Fut>(
+    gw: &Arc<Gateway>,
+    req: Request<Incoming>,
+    serve: F,
+) -> Result<GatewayResponse, ApiError>
+where
+    F: FnOnce(Arc<Gateway>, Request<Incoming>) -> Fut,
+    Fut: Future<Output = Result<GatewayResponse, ApiError>>,
+{
+    if let Err(refused) = auth::check(gw, &req) {
+        upload::discard(req.into_body()).await;
+        return Err(refused);
+    }
+    serve(gw.clone(), req).await
+}
+
 /// Serves one admin request (the caller has matched the prefix).
 pub async fn handle(
     gw: &Arc<Gateway>,

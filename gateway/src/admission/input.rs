@@ -30,6 +30,11 @@ impl std::fmt::Display for Operation {
 pub enum Source<'a> {
     /// A deploy through the admin API.
     AdminApi,
+    /// A message on a subject the function is triggered by.
+    Event {
+        /// The message's subject.
+        subject: &'a str,
+    },
     /// An HTTP request.
     Http {
         /// Its method.

@@ -9,6 +9,7 @@ mod admission;
 mod cli;
 mod config;
 mod deploy;
+mod events;
 mod invoke;
 mod keyvalue;
 mod lifecycle;
@@ -23,6 +24,7 @@ mod covered {
     pub(crate) use crate::admission::*;
     pub(crate) use crate::config::*;
     pub(crate) use crate::deploy::*;
+    pub(crate) use crate::events::*;
     pub(crate) use crate::invoke::*;
     pub(crate) use crate::keyvalue::*;
     pub(crate) use crate::limits::*;

@@ -1,0 +1,53 @@
+//! `POST /publish/{subject}`: put the request body on the message bus.
+//!
+//! The content type and every `ce-*` (CloudEvents binary mode) header travel as message metadata.
+
+use crate::error::ApiError;
+use crate::response::{GatewayResponse, json};
+use crate::state::Gateway;
+use http::{Request, StatusCode, header};
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use serde_json::json;
+use wasmgate_capabilities::messaging::Message;
+
+/// Path prefix of the publish endpoint.
+pub const PREFIX: &str = "/publish/";
+
+/// Publishes the body on the subject after the prefix; 202 once the bus has accepted it.
+pub async fn publish(gw: &Gateway, req: Request<Incoming>) -> Result<GatewayResponse, ApiError> {
+    if req.method() != http::Method::POST {
+        return Err(ApiError::MethodNotAllowed {
+            method: req.method().to_string(),
+        });
+    }
+    let subject = req.uri().path().trim_start_matches(PREFIX).to_owned();
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let metadata: Vec<(String, String)> = req
+        .headers()
+        .iter()
+        .filter(|(name, _)| name.as_str().starts_with("ce-"))
+        .filter_map(|(name, value)| {
+            Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
+        })
+        .collect();
+    let limit = gw.settings.max_module_size.bytes();
+    let body = Limited::new(
+        req.into_body(),
+        usize::try_from(limit).unwrap_or(usize::MAX),
+    )
+    .collect()
+    .await
+    .map_err(|_| ApiError::PayloadTooLarge { limit })?
+    .to_bytes();
+    let mut message = Message::new(subject.clone(), body);
+    message.content_type = content_type;
+    message.metadata = metadata;
+    gw.bus.publish(message).await?;
+    gw.metrics.messages.with_label_values(&["published"]).inc();
+    Ok(json(StatusCode::ACCEPTED, &json!({ "subject": subject })))
+}

@@ -1,0 +1,166 @@
+//! Event triggers: each `[[triggers]]` subject of a deployed function is a bus subscription whose
+//! messages go to the guest's `wasi:messaging/incoming-handler`, retried with doubling waits and,
+//! when every attempt failed, published to `wasmgate.dead-letter.<function>` with the error.
+//!
+//! A message is acknowledged only after it was handled or dead-lettered, so on the embedded bus
+//! a crash in between redelivers it (at least once).
+
+use crate::admission::Source;
+use crate::catalog::Deployed;
+use crate::state::Gateway;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::task::AbortHandle;
+use wasmgate_capabilities::messaging::{Delivery, Message};
+
+/// Subject prefix of dead letters; the function's name follows.
+pub const DEAD_LETTER_PREFIX: &str = "wasmgate.dead-letter.";
+
+/// Metadata keys a dead letter carries.
+pub const ERROR_KEY: &str = "wasmgate-error";
+/// The subject the message was first published on.
+pub const SUBJECT_KEY: &str = "wasmgate-subject";
+/// How many deliveries were tried.
+pub const ATTEMPTS_KEY: &str = "wasmgate-attempts";
+
+/// Most messages of one subscription handled at once (the function's own limit applies too).
+const MAX_IN_FLIGHT: usize = 64;
+
+/// The subscription tasks of one deployed version; stopped when it is retired or dropped.
+#[derive(Debug, Default)]
+pub struct Subscriptions(Mutex<Vec<AbortHandle>>);
+
+impl Subscriptions {
+    /// Stops every subscription.
+    pub fn stop(&self) {
+        if let Ok(mut tasks) = self.0.lock() {
+            for task in tasks.drain(..) {
+                task.abort();
+            }
+        }
+    }
+
+    fn add(&self, task: AbortHandle) {
+        if let Ok(mut tasks) = self.0.lock() {
+            tasks.push(task);
+        }
+    }
+}
+
+impl Drop for Subscriptions {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Subscribes `deployed` to each of its trigger subjects.
+pub fn start(gw: &Arc<Gateway>, deployed: &Arc<Deployed>) {
+    for trigger in &deployed.record.manifest.triggers {
+        let pattern = trigger.subject.as_str().to_owned();
+        let queue = trigger.queue.clone();
+        let task = tokio::spawn(subscribe(gw.clone(), deployed.clone(), pattern, queue));
+        deployed.subscriptions.add(task.abort_handle());
+    }
+}
+
+async fn subscribe(
+    gw: Arc<Gateway>,
+    deployed: Arc<Deployed>,
+    pattern: String,
+    queue: Option<String>,
+) {
+    let name = deployed.record.name.clone();
+    let mut subscription = match gw.bus.subscribe(pattern.clone(), queue).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(function = %name, subject = %pattern, error = %e, "cannot subscribe");
+            return;
+        }
+    };
+    tracing::info!(function = %name, subject = %pattern, "subscribed");
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT));
+    while let Some(delivery) = subscription.next().await {
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        let (gw, deployed) = (gw.clone(), deployed.clone());
+        tokio::spawn(async move {
+            handle(&gw, &deployed, delivery).await;
+            drop(slot);
+        });
+    }
+}
+
+/// Delivers one message with retries, dead-letters it if every attempt failed, then acks it.
+async fn handle(gw: &Gateway, deployed: &Deployed, delivery: Delivery) {
+    let message = delivery.message().clone();
+    let name = &deployed.record.name;
+    let attempts = gw.settings.events.max_attempts.max(1);
+    let mut wait = gw.settings.events.backoff.get();
+    let mut last_error = String::new();
+    for attempt in 1..=attempts {
+        match attempt_once(gw, deployed, &message).await {
+            Ok(()) => {
+                gw.metrics.messages.with_label_values(&["delivered"]).inc();
+                ack(delivery, name).await;
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(function = %name, subject = %message.subject, attempt, error = %e, "event delivery failed");
+                last_error = e;
+            }
+        }
+        if attempt < attempts {
+            gw.metrics.messages.with_label_values(&["retried"]).inc();
+            tokio::time::sleep(wait).await;
+            wait = wait.saturating_mul(2).min(Duration::from_secs(60));
+        }
+    }
+    if message.subject.starts_with(DEAD_LETTER_PREFIX) {
+        // A dead letter that fails again is dropped, not dead-lettered: that would loop.
+        tracing::error!(function = %name, subject = %message.subject, error = %last_error, "dead letter refused; dropped");
+        gw.metrics.messages.with_label_values(&["dropped"]).inc();
+        ack(delivery, name).await;
+        return;
+    }
+    let mut dead = message.clone();
+    dead.subject = format!("{DEAD_LETTER_PREFIX}{name}");
+    dead.reply_to = None;
+    dead.metadata.push((ERROR_KEY.into(), last_error));
+    dead.metadata
+        .push((SUBJECT_KEY.into(), message.subject.clone()));
+    dead.metadata
+        .push((ATTEMPTS_KEY.into(), attempts.to_string()));
+    match gw.bus.publish(dead).await {
+        Ok(()) => {
+            gw.metrics
+                .messages
+                .with_label_values(&["dead_lettered"])
+                .inc();
+            ack(delivery, name).await;
+        }
+        // Not acked: the embedded bus hands it out again after a restart.
+        Err(e) => tracing::error!(function = %name, error = %e, "cannot publish a dead letter"),
+    }
+}
+
+async fn attempt_once(gw: &Gateway, deployed: &Deployed, message: &Message) -> Result<(), String> {
+    let source = Source::Event {
+        subject: &message.subject,
+    };
+    gw.admission
+        .may_execute(deployed, source)
+        .await
+        .map_err(|e| e.to_string())?;
+    match deployed.function.handle_message(message.clone()).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(refused)) => Err(format!("guest refused the message: {refused}")),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+async fn ack(delivery: Delivery, function: &str) {
+    if let Err(e) = delivery.ack().await {
+        tracing::warn!(%function, error = %e, "could not acknowledge a message");
+    }
+}

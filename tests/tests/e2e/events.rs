@@ -1,0 +1,174 @@
+//! Event triggers end to end: `POST /publish` puts a message on the bus, a function subscribed to
+//! a matching subject handles it (waking from zero), a refused message is retried and then
+//! dead-lettered to a second function; the same on the embedded bus and on a real NATS server.
+
+use crate::error_code;
+use wasmgate_config::Capability;
+use wasmgate_tests::{Gateway, NatsServer, guests};
+
+crate::covers!(caps_events);
+
+const CAPS: &[Capability] = &[Capability::Keyvalue, Capability::Messaging];
+
+async fn deploy(gw: &Gateway, name: &str, manifest: &str) {
+    let bytes = gw.sign(guests::CAPS_EVENTS, name, CAPS).unwrap();
+    let form = reqwest::multipart::Form::new()
+        .part("module", reqwest::multipart::Part::bytes(bytes))
+        .part(
+            "manifest",
+            reqwest::multipart::Part::text(manifest.to_owned()),
+        );
+    let response = gw
+        .client()
+        .put(gw.url(&format!("/functions/{name}")))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        response.status().is_success(),
+        "{}",
+        response.text().await.unwrap()
+    );
+}
+
+async fn publish(gw: &Gateway, subject: &str, body: &str) -> reqwest::Response {
+    gw.client()
+        .post(gw.url(&format!("/publish/{subject}")))
+        .header("content-type", "text/plain")
+        .header("ce-type", "order.created")
+        .body(body.to_owned())
+        .send()
+        .await
+        .unwrap()
+}
+
+/// What function `name` stored under `key`, once it is there.
+async fn stored(gw: &Gateway, name: &str, key: &str) -> String {
+    let url = gw.url(&format!("/fn/{name}/{key}"));
+    let client = gw.client().clone();
+    wasmgate_tests::eventually(
+        "the event was handled",
+        crate::DEADLINE,
+        || {
+            let (client, url) = (client.clone(), url.clone());
+            async move {
+                let response = client.get(url).send().await.unwrap();
+                (response.status().as_u16(), response.text().await.unwrap())
+            }
+        },
+        |(status, _)| *status == 200,
+    )
+    .await
+    .unwrap()
+    .1
+}
+
+async fn suite(gw: &Gateway) {
+    deploy(gw, "orders", "[[triggers]]\nsubject = \"orders.*\"\n[keyvalue]\nshared = [\"events\"]\n[scale]\nidle_timeout = \"100ms\"\n").await;
+    deploy(
+        gw,
+        "dlq",
+        "[[triggers]]\nsubject = \"wasmgate.dead-letter.>\"\n",
+    )
+    .await;
+
+    let response = publish(gw, "orders.created", "order 1").await;
+    assert_eq!(response.status(), 202);
+    let text = stored(gw, "orders", "orders.created").await;
+    assert!(text.starts_with("order 1"), "{text}");
+    assert!(
+        text.contains("content-type") || text.contains("ce-type=order.created"),
+        "{text}"
+    );
+
+    // Cold again, then woken by the next event.
+    wasmgate_tests::eventually(
+        "scaled to zero",
+        crate::DEADLINE,
+        || async { gw.function("orders").await.unwrap()["state"].clone() },
+        |s| s == "cold",
+    )
+    .await
+    .unwrap();
+    assert_eq!(publish(gw, "orders.paid", "order 2").await.status(), 202);
+    assert!(
+        stored(gw, "orders", "orders.paid")
+            .await
+            .starts_with("order 2")
+    );
+
+    // Not a matching subject: nothing handled.
+    assert_eq!(publish(gw, "invoices.created", "x").await.status(), 202);
+
+    // A refused message: every attempt tried, then dead-lettered with the error.
+    assert_eq!(publish(gw, "orders.broken", "fail").await.status(), 202);
+    let dead = stored(gw, "dlq", "wasmgate.dead-letter.orders").await;
+    assert!(dead.starts_with("fail"), "{dead}");
+    assert!(dead.contains("wasmgate-subject=orders.broken"), "{dead}");
+    assert!(dead.contains("asked to fail"), "{dead}");
+    let tries = stored(gw, "orders", "count/orders.broken").await;
+    assert_eq!(tries, "3", "max_attempts = 3");
+    assert_eq!(
+        gw.client()
+            .get(gw.url("/fn/orders/invoices.created"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+
+    // Bad subjects are refused.
+    let response = publish(gw, "orders..x", "x").await;
+    assert_eq!(error_code(response).await, (400, "invalid_subject".into()));
+}
+
+const EVENTS: &str = "[events]\nmax_attempts = 3\nbackoff = \"20ms\"\n";
+
+#[tokio::test]
+async fn events_reach_their_functions_on_the_embedded_bus() {
+    let gw = Gateway::builder()
+        .config_toml(EVENTS)
+        .start()
+        .await
+        .unwrap();
+    suite(&gw).await;
+}
+
+#[tokio::test]
+async fn events_reach_their_functions_over_nats() {
+    let nats = NatsServer::start().await.unwrap();
+    let config = format!(
+        "{EVENTS}[messaging]\nbackend = \"nats\"\nurl = \"{}\"\n",
+        nats.url()
+    );
+    let gw = Gateway::builder()
+        .config_toml(&config)
+        .start()
+        .await
+        .unwrap();
+    suite(&gw).await;
+}
+
+#[tokio::test]
+async fn publishing_needs_the_admin_token_when_one_is_set() {
+    let gw = Gateway::builder()
+        .admin_token("t0ken")
+        .start()
+        .await
+        .unwrap();
+    assert_eq!(
+        error_code(publish(&gw, "a.b", "x").await).await,
+        (401, "unauthorized".into())
+    );
+    let response = gw
+        .client()
+        .post(gw.url("/publish/a.b"))
+        .bearer_auth("t0ken")
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+}
