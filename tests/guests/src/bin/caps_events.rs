@@ -52,7 +52,9 @@ impl HttpGuest for Events {
             Some(topic) => (format!("tries/{topic}"), true),
             None => (path.to_owned(), false),
         };
-        let value = store::open("events").ok().and_then(|b| b.get(&key).ok().flatten());
+        let value = store::open("events")
+            .ok()
+            .and_then(|b| b.get(&key).ok().flatten());
         let (status, body) = match value {
             Some(v) => (200, v),
             None if counting => (200, b"0".to_vec()),
