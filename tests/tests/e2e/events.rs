@@ -119,6 +119,18 @@ async fn suite(gw: &Gateway) {
         404
     );
 
+    // A guest publishes through wasi:messaging/producer; the trigger picks it up.
+    let response = gw
+        .client()
+        .post(gw.url("/fn/dlq/send/orders.from-guest"))
+        .body("order 3")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.text().await.unwrap(), "sent");
+    let text = stored(gw, "orders", "orders.from-guest").await;
+    assert!(text.starts_with("order 3"), "{text}");
+
     // Bad subjects are refused.
     let response = publish(gw, "orders..x", "x").await;
     assert_eq!(error_code(response).await, (400, "invalid_subject".into()));

@@ -1,7 +1,8 @@
 //! Proves event triggers: each message is stored in bucket `events` under its topic (a message
 //! whose data is `fail` is refused, to exercise retries and the dead-letter subject, unless it is
 //! itself a dead letter); `GET /{topic}`
-//! over HTTP answers what was stored, `GET /count/{topic}` how many deliveries were tried.
+//! over HTTP answers what was stored, `GET /count/{topic}` how many deliveries were tried, and
+//! `POST /send/{subject}` publishes the body through `wasi:messaging/producer`.
 
 use wasi::exports::http::incoming_handler::Guest as HttpGuest;
 use wasi::http::types::{IncomingRequest, ResponseOutparam};
@@ -15,7 +16,8 @@ mod bindings {
 }
 use bindings::exports::wasi::messaging::incoming_handler::Guest as MessageGuest;
 use bindings::wasi::keyvalue::{atomics, store};
-use bindings::wasi::messaging::types::{Error, Message};
+use bindings::wasi::messaging::producer;
+use bindings::wasi::messaging::types::{Client, Error, Message};
 
 struct Events;
 wasi::http::proxy::export!(Events);
@@ -47,7 +49,21 @@ impl MessageGuest for Events {
 impl HttpGuest for Events {
     fn handle(request: IncomingRequest, out: ResponseOutparam) {
         let path = request.path_with_query().unwrap_or_default();
-        let path = path.trim_start_matches('/');
+        let path = path.trim_start_matches('/').to_owned();
+        if let Some(subject) = path.strip_prefix("send/") {
+            let body = wasmgate_guests::read_body(&request);
+            let sent = Client::connect("default").and_then(|client| {
+                let message = Message::new(&body);
+                message.set_content_type("text/plain");
+                producer::send(&client, subject, message)
+            });
+            let (status, text) = match sent {
+                Ok(()) => (200, "sent".to_owned()),
+                Err(e) => (500, format!("send: {e:?}")),
+            };
+            wasmgate_guests::respond(out, status, &[], text.as_bytes());
+            return;
+        }
         let (key, counting) = match path.strip_prefix("count/") {
             Some(topic) => (format!("tries/{topic}"), true),
             None => (path.to_owned(), false),
