@@ -1,6 +1,7 @@
 //! The top of the request path: which part of the gateway serves a request.
 
 use crate::admin;
+use crate::async_calls;
 use crate::error::ApiError;
 use crate::health;
 use crate::invoke;
@@ -40,6 +41,10 @@ async fn route(gw: Arc<Gateway>, req: Request<Incoming>) -> GatewayResponse {
         invoke::invoke(&gw, req).await
     } else if path == admin::PREFIX || path.starts_with("/functions/") {
         admin::handle(&gw, req).await
+    } else if path.starts_with(async_calls::ASYNC_PREFIX) {
+        async_calls::accept(&gw, req).await
+    } else if path.starts_with(async_calls::CALLS_PREFIX) {
+        async_calls::get(&gw, &req)
     } else if path.starts_with(publish::PREFIX) {
         admin::guarded(&gw, req, |gw, req| async move {
             publish::publish(&gw, req).await

@@ -17,6 +17,7 @@
 
 pub mod admin;
 pub mod admission;
+pub mod async_calls;
 pub mod catalog;
 pub mod cli;
 pub mod dispatch;

@@ -2,6 +2,7 @@
 
 use crate::admin::AdminToken;
 use crate::admission::{Admission, ExecuteCache};
+use crate::async_calls::{CallStore, Workers, expire_old};
 use crate::catalog::{Catalog, Deployed};
 use crate::error::ApiError;
 use crate::metrics::{CountedKv, FunctionMetrics, Metrics};
@@ -19,6 +20,9 @@ use wasmgate_pool::{Digest, FunctionSpec, Pool};
 
 /// Sub-folder of the data dir holding precompiled artifacts.
 const ARTIFACT_DIR: &str = "artifacts";
+
+/// File in the data dir holding async calls.
+const CALLS_FILE: &str = "calls.redb";
 
 /// File in the data dir holding the registry database.
 const REGISTRY_FILE: &str = "registry.redb";
@@ -42,6 +46,10 @@ pub struct Gateway {
     pub kv: Arc<dyn KvBackend>,
     /// The message bus: guests with the `messaging` grant, triggers and `/publish`.
     pub bus: Arc<dyn Bus>,
+    /// Async calls, stored durably.
+    pub calls: CallStore,
+    /// One queue and worker per function for async calls.
+    pub workers: Workers,
     /// Trusted issuers and policies deploys and executions are checked against.
     pub admission: Admission,
     /// When set, the admin API requires it as a bearer token.
@@ -76,7 +84,11 @@ impl Gateway {
             );
         }
         let bus = open_bus(&settings).await?;
+        let calls = CallStore::open(&settings.data_dir.join(CALLS_FILE))?;
+        tokio::spawn(expire_old(calls.clone()));
         let gateway = Arc::new(Gateway {
+            calls,
+            workers: Workers::default(),
             metrics,
             kv,
             bus,
@@ -178,6 +190,10 @@ impl Gateway {
             removed_artifacts = removed,
             "restored registry"
         );
+        // Calls accepted before a stop run now.
+        for call in self.calls.queued()? {
+            self.workers.enqueue(self, call);
+        }
         self.ready.store(true, Ordering::Release);
         Ok(())
     }

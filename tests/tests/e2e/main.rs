@@ -6,6 +6,7 @@
 )]
 
 mod admission;
+mod async_calls;
 mod cli;
 mod config;
 mod deploy;
