@@ -2,7 +2,8 @@
 //! whose data is `fail` is refused, to exercise retries and the dead-letter subject, unless it is
 //! itself a dead letter); `GET /{topic}`
 //! over HTTP answers what was stored, `GET /count/{topic}` how many deliveries were tried, and
-//! `POST /send/{subject}` publishes the body through `wasi:messaging/producer`.
+//! `POST /send/{subject}` publishes the body through `wasi:messaging/producer`. A message
+//! `ts:<unix nanos>` stores its publish-to-handler latency in microseconds under `latency/{topic}`.
 
 use wasi::exports::http::incoming_handler::Guest as HttpGuest;
 use wasi::http::types::{IncomingRequest, ResponseOutparam};
@@ -30,6 +31,19 @@ impl MessageGuest for Events {
         atomics::increment(&bucket, &format!("tries/{topic}"), 1)
             .map_err(|e| Error::Other(format!("{e:?}")))?;
         let data = message.data();
+        // `ts:<unix nanos>` from a benchmark: store how long the message took to get here.
+        if let Some(sent) = std::str::from_utf8(&data)
+            .ok()
+            .and_then(|d| d.strip_prefix("ts:"))
+            .and_then(|n| n.parse::<u128>().ok())
+        {
+            let now = wasi::clocks::wall_clock::now();
+            let now = u128::from(now.seconds) * 1_000_000_000 + u128::from(now.nanoseconds);
+            let micros = now.saturating_sub(sent) / 1000;
+            return bucket
+                .set(&format!("latency/{topic}"), micros.to_string().as_bytes())
+                .map_err(|e| Error::Other(format!("{e:?}")));
+        }
         // Dead letters of refused messages still read `fail`: only originals are refused.
         if data == b"fail" && !topic.starts_with("wasmgate.dead-letter.") {
             return Err(Error::Other("asked to fail".into()));
