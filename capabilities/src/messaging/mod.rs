@@ -7,6 +7,7 @@
 
 mod bindings;
 mod bus;
+pub mod cloudevent;
 mod ctx;
 mod embedded;
 mod error;

@@ -5,13 +5,13 @@
 //! across restarts needs JetStream, which this backend does not use.
 
 use super::bus::{Bus, Delivery, Message, Subscription, validate_queue};
+use super::cloudevent;
 use super::error::{Error, Result};
 use super::subject::{Pattern, validate_subject};
-use async_nats::header::{HeaderMap, HeaderName, HeaderValue};
+use async_nats::header::HeaderMap;
 use async_nats::{Client, RequestErrorKind};
 use futures::StreamExt;
 use futures::future::BoxFuture;
-use std::str::FromStr;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
@@ -54,18 +54,19 @@ impl Bus for NatsBus {
     fn publish(&self, msg: Message) -> BoxFuture<'_, Result<()>> {
         Box::pin(async move {
             validate_subject(&msg.subject)?;
-            let headers = to_headers(&msg)?;
+            let headers = event_headers();
+            let payload = cloudevent::encode(&msg);
             let subject = msg.subject;
             let sent = match msg.reply_to {
                 Some(reply) => {
                     validate_subject(&reply)?;
                     self.client
-                        .publish_with_reply_and_headers(subject, reply, headers, msg.data)
+                        .publish_with_reply_and_headers(subject, reply, headers, payload)
                         .await
                 }
                 None => {
                     self.client
-                        .publish_with_headers(subject, headers, msg.data)
+                        .publish_with_headers(subject, headers, payload)
                         .await
                 }
             };
@@ -117,8 +118,8 @@ impl Bus for NatsBus {
         Box::pin(async move {
             validate_subject(&msg.subject)?;
             let request = async_nats::Request::new()
-                .payload(msg.data.clone())
-                .headers(to_headers(&msg)?)
+                .payload(cloudevent::encode(&msg))
+                .headers(event_headers())
                 .timeout(Some(timeout));
             let subject = msg.subject;
             match self.client.send_request(subject.clone(), request).await {
@@ -139,28 +140,35 @@ impl Bus for NatsBus {
     }
 }
 
-/// The NATS headers for `msg`'s content type and metadata.
-fn to_headers(msg: &Message) -> Result<HeaderMap> {
+/// The header of a structured-mode protobuf CloudEvent.
+fn event_headers() -> HeaderMap {
     let mut headers = HeaderMap::new();
-    let pairs = msg
-        .content_type
-        .iter()
-        .map(|ct| (CONTENT_TYPE, ct.as_str()))
-        .chain(msg.metadata.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-    for (key, value) in pairs {
-        let invalid = |reason: String| Error::InvalidMetadata {
-            key: key.to_owned(),
-            reason,
-        };
-        let name = HeaderName::from_str(key).map_err(|e| invalid(e.to_string()))?;
-        let value = HeaderValue::from_str(value).map_err(|e| invalid(e.to_string()))?;
-        headers.append(name, value);
-    }
-    Ok(headers)
+    headers.insert(CONTENT_TYPE, cloudevent::CONTENT_TYPE);
+    headers
 }
 
-/// A received NATS message as a [`Message`]; the content type comes out of the headers.
+/// A received NATS message as a [`Message`]: decoded from its CloudEvent when it carries one,
+/// else (a plain NATS message from elsewhere) taken as it is, content type from the headers.
 fn from_nats(msg: async_nats::Message) -> Message {
+    let is_event = msg
+        .headers
+        .as_ref()
+        .and_then(|h| h.get(CONTENT_TYPE))
+        .is_some_and(|v| v.as_str() == cloudevent::CONTENT_TYPE);
+    if is_event
+        && let Some(message) = cloudevent::decode(
+            msg.subject.to_string(),
+            msg.reply.as_ref().map(|r| r.to_string()),
+            &msg.payload,
+        )
+    {
+        return message;
+    }
+    from_plain(msg)
+}
+
+/// A NATS message that is not a CloudEvent; metadata comes from its headers.
+fn from_plain(msg: async_nats::Message) -> Message {
     let mut content_type = None;
     let mut metadata = Vec::new();
     for (name, values) in msg.headers.iter().flat_map(HeaderMap::iter) {

@@ -164,6 +164,26 @@ async fn events_reach_their_functions_over_nats() {
 }
 
 #[tokio::test]
+async fn publishing_from_a_guest_needs_the_messaging_grant() {
+    let gw = Gateway::builder().start().await.unwrap();
+    let bytes = gw
+        .sign(guests::CAPS_EVENTS, "events", &[Capability::Keyvalue])
+        .unwrap();
+    let response = gw.deploy_bytes("events", bytes).await.unwrap();
+    let status = response.status().as_u16();
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(
+        (status, body["error"]["code"].as_str().unwrap()),
+        (403, "capability_not_granted")
+    );
+    let interfaces = body["error"]["interfaces"].to_string();
+    assert!(
+        interfaces.contains("wasi:messaging/producer"),
+        "{interfaces}"
+    );
+}
+
+#[tokio::test]
 async fn publishing_needs_the_admin_token_when_one_is_set() {
     let gw = Gateway::builder()
         .admin_token("t0ken")
