@@ -221,6 +221,7 @@ impl ApiError {
                     "invalid_component",
                     Blame::Client,
                 ),
+                P::NoHttpHandler => (StatusCode::NOT_FOUND, "no_http_handler", Blame::Client),
                 P::GuestTrap { .. } => (
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "guest_trap",

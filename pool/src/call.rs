@@ -42,6 +42,7 @@ where
     B::Error: Into<wasmtime_wasi_http::Error>,
     K: Send + 'static,
 {
+    let http = warm.http.clone().ok_or(Error::NoHttpHandler)?;
     let (mut store, proxy) = match instance {
         Instance::Ready(Ready { store, proxy }) => (store, Some(proxy)),
         Instance::Fresh(store) => (store, None),
@@ -66,8 +67,7 @@ where
         let run = async {
             let proxy = match proxy {
                 Some(proxy) => proxy,
-                None => warm
-                    .pre
+                None => http
                     .instantiate_async(&mut store)
                     .await
                     .map_err(instantiate_error)?,
@@ -114,8 +114,7 @@ pub(crate) async fn handle_message<K>(
 ) -> Result<std::result::Result<(), String>> {
     let run = async {
         let instance = warm
-            .pre
-            .instance_pre()
+            .instance
             .instantiate_async(&mut store)
             .await
             .map_err(instantiate_error)?;
@@ -147,7 +146,9 @@ pub(crate) async fn handle_message<K>(
 /// Creates a pre-instantiated instance for `warm`, ready for one future request.
 pub(crate) async fn prepare(warm: &Warm, mut store: Store<Host>) -> Result<Ready> {
     let proxy: Proxy = warm
-        .pre
+        .http
+        .as_ref()
+        .ok_or(Error::NoHttpHandler)?
         .instantiate_async(&mut store)
         .await
         .map_err(instantiate_error)?;

@@ -56,9 +56,20 @@ pub(crate) fn compile(
         .map_err(|e| Error::InvalidComponent {
             reason: format!("cannot be linked: {e:#}"),
         })?;
-    ProxyPre::new(pre).map_err(|e| Error::InvalidComponent {
-        reason: format!("does not export wasi:http/incoming-handler@0.2: {e:#}"),
-    })?;
+    // A function answers HTTP, handles messages, or both.
+    let handles_messages = component
+        .component_type()
+        .exports(engine)
+        .any(|(name, _)| name.starts_with(MESSAGE_HANDLER));
+    if let Err(e) = ProxyPre::new(pre)
+        && !handles_messages
+    {
+        return Err(Error::InvalidComponent {
+            reason: format!(
+                "exports neither wasi:http/incoming-handler@0.2 nor {MESSAGE_HANDLER}@0.2.0-draft: {e:#}"
+            ),
+        });
+    }
     let artifact_bytes = component.serialize().map_err(Error::engine)?;
     let artifact = store.write(&artifact_bytes)?;
     Ok(Compiled {
@@ -69,6 +80,9 @@ pub(crate) fn compile(
         compile_time,
     })
 }
+
+/// The export that makes a component an event handler.
+const MESSAGE_HANDLER: &str = "wasi:messaging/incoming-handler";
 
 /// Tells a core module or arbitrary bytes from a component before spending time compiling.
 fn check_header(module: &[u8]) -> Result<()> {

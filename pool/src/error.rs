@@ -29,6 +29,9 @@ pub enum Error {
         /// The imported interfaces no grant covers, sorted.
         interfaces: Vec<String>,
     },
+    /// The function handles messages only: it exports no `wasi:http/incoming-handler`.
+    #[error("this function handles messages only: it exports no wasi:http/incoming-handler")]
+    NoHttpHandler,
     /// The guest trapped (panic, out-of-bounds, memory limit, stack overflow, ...).
     #[error("guest trapped: {trap}")]
     GuestTrap {
@@ -79,7 +82,9 @@ impl Error {
     /// Who is to blame, for logs, metrics labels and status codes.
     pub fn blame(&self) -> Blame {
         match self {
-            Error::InvalidComponent { .. } | Error::NotGranted { .. } => Blame::Client,
+            Error::InvalidComponent { .. } | Error::NotGranted { .. } | Error::NoHttpHandler => {
+                Blame::Client
+            }
             Error::GuestTrap { .. } | Error::NoResponse { .. } | Error::Timeout { .. } => {
                 Blame::Guest
             }

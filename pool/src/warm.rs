@@ -11,14 +11,17 @@ use std::time::{Duration, Instant};
 use wasmgate_capabilities::KvCtx;
 use wasmgate_capabilities::messaging::MessagingCtx;
 use wasmgate_config::CapabilitySet;
-use wasmtime::component::{Component, Linker};
+use wasmtime::component::{Component, InstancePre, Linker};
 use wasmtime::{Engine, Store};
 use wasmtime_wasi_config::WasiConfigVariables;
 use wasmtime_wasi_http::p2::bindings::{Proxy, ProxyPre};
 
 /// A function's code mapped into memory, linked once, plus any pre-instantiated instances.
 pub(crate) struct Warm {
-    pub(crate) pre: ProxyPre<Host>,
+    /// The component linked once; every instance of any kind comes from it.
+    pub(crate) instance: InstancePre<Host>,
+    /// The same, typed for `wasi:http/incoming-handler`; `None` for message-only components.
+    pub(crate) http: Option<ProxyPre<Host>>,
     /// Bytes of loaded code, charged against the node's code budget.
     pub(crate) code_bytes: u64,
     /// How long this may sit unused before it is dropped; `None` pins it (`min_instances > 0`).
@@ -88,14 +91,13 @@ impl Warm {
         )]
         let component = unsafe { Component::deserialize_file(engine, path) }
             .map_err(|e| Error::artifact(path, format!("{e:#}")))?;
-        let pre = linker
-            .instantiate_pre(&component)
-            .and_then(ProxyPre::new)
-            .map_err(Error::engine)?;
+        let instance = linker.instantiate_pre(&component).map_err(Error::engine)?;
+        let http = ProxyPre::new(instance.clone()).ok();
         held.change(i64::try_from(code_bytes).unwrap_or(i64::MAX));
         Ok(Warm {
             held: held.clone(),
-            pre,
+            instance,
+            http,
             code_bytes,
             idle_timeout,
             ready: Mutex::new(Vec::new()),
@@ -134,7 +136,7 @@ impl Warm {
             spec.messaging.clone(),
             LiveInstance::new(spec.live),
         );
-        let mut store = Store::new(self.pre.engine(), host);
+        let mut store = Store::new(self.instance.engine(), host);
         store.limiter(|host| &mut host.limits);
         // Yield to the runtime at every epoch tick: a spinning guest never holds a runtime thread.
         store.epoch_deadline_async_yield_and_update(1);

@@ -6,7 +6,7 @@ use crate::error_code;
 use wasmgate_config::Capability;
 use wasmgate_tests::{Gateway, NatsServer, guests};
 
-crate::covers!(caps_events);
+crate::covers!(caps_events, caps_events_only);
 
 const CAPS: &[Capability] = &[Capability::Keyvalue, Capability::Messaging];
 
@@ -203,4 +203,38 @@ async fn publishing_needs_the_admin_token_when_one_is_set() {
         .await
         .unwrap();
     assert_eq!(response.status(), 202);
+}
+
+#[tokio::test]
+async fn a_function_may_handle_messages_only() {
+    let gw = Gateway::builder().start().await.unwrap();
+    let bytes = gw.sign(guests::CAPS_EVENTS_ONLY, "consumer", CAPS).unwrap();
+    let form = reqwest::multipart::Form::new()
+        .part("module", reqwest::multipart::Part::bytes(bytes))
+        .part(
+            "manifest",
+            reqwest::multipart::Part::text(
+                "[[triggers]]\nsubject = \"jobs.*\"\n[keyvalue]\nshared = [\"events\"]\n",
+            ),
+        );
+    let response = gw
+        .client()
+        .put(gw.url("/functions/consumer"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+    // A reader sharing the bucket shows what the message-only function stored.
+    deploy(&gw, "reader", "[keyvalue]\nshared = [\"events\"]\n").await;
+    assert_eq!(publish(&gw, "jobs.one", "work").await.status(), 202);
+    assert_eq!(stored(&gw, "reader", "jobs.one").await, "only: work");
+    // It has no HTTP handler.
+    let response = gw
+        .client()
+        .get(gw.url("/fn/consumer"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_code(response).await, (404, "no_http_handler".into()));
 }
