@@ -6,7 +6,7 @@ use crate::error_code;
 use wasmgate_config::Capability;
 use wasmgate_tests::{Gateway, NatsServer, guests};
 
-crate::covers!(caps_events, caps_events_only);
+crate::covers!(caps_events, caps_events_only, caps_rr);
 
 const CAPS: &[Capability] = &[Capability::Keyvalue, Capability::Messaging];
 
@@ -237,4 +237,60 @@ async fn a_function_may_handle_messages_only() {
         .await
         .unwrap();
     assert_eq!(error_code(response).await, (404, "no_http_handler".into()));
+}
+
+/// A guest asks on the bus; a function triggered by the subject answers through request-reply.
+async fn request_reply(gw: &Gateway) {
+    for (name, manifest) in [
+        ("asker", ""),
+        ("answerer", "[[triggers]]\nsubject = \"questions.*\"\n"),
+    ] {
+        let bytes = gw
+            .sign(guests::CAPS_RR, name, &[Capability::Messaging])
+            .unwrap();
+        let form = reqwest::multipart::Form::new()
+            .part("module", reqwest::multipart::Part::bytes(bytes))
+            .part(
+                "manifest",
+                reqwest::multipart::Part::text(manifest.to_owned()),
+            );
+        let response = gw
+            .client()
+            .put(gw.url(&format!("/functions/{name}")))
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+    }
+    let response = gw
+        .client()
+        .post(gw.url("/fn/asker/ask/questions.ping"))
+        .body("ping")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.text().await.unwrap(), "pong: ping");
+}
+
+#[tokio::test]
+async fn guests_request_and_reply_on_the_embedded_bus() {
+    let gw = Gateway::builder().start().await.unwrap();
+    request_reply(&gw).await;
+}
+
+#[tokio::test]
+async fn guests_request_and_reply_over_nats() {
+    let nats = NatsServer::start().await.unwrap();
+    let config = format!(
+        "[messaging]\nbackend = \"nats\"\nurl = \"{}\"\n",
+        nats.url()
+    );
+    let gw = Gateway::builder()
+        .config_toml(&config)
+        .start()
+        .await
+        .unwrap();
+    request_reply(&gw).await;
 }
