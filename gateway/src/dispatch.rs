@@ -46,10 +46,10 @@ async fn route(gw: Arc<Gateway>, req: Request<Incoming>) -> GatewayResponse {
     } else if path.starts_with(async_calls::CALLS_PREFIX) {
         async_calls::get(&gw, &req)
     } else if path.starts_with(publish::PREFIX) {
-        admin::guarded(&gw, req, |gw, req| async move {
-            publish::publish(&gw, req).await
-        })
-        .await
+        match admin::authorize(&gw, req).await {
+            Ok(req) => publish::publish(&gw, req).await,
+            Err(refused) => Err(refused),
+        }
     } else if path == "/healthz" {
         Ok(health::healthz())
     } else if path == "/readyz" {

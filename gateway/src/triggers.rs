@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::task::AbortHandle;
 use wasmgate_capabilities::messaging::{Delivery, Message};
+use wasmgate_config::EventSettings;
 
 /// Subject prefix of dead letters; the function's name follows.
 pub const DEAD_LETTER_PREFIX: &str = "wasmgate.dead-letter.";
@@ -22,6 +23,17 @@ pub const ERROR_KEY: &str = "wasmgate-error";
 pub const SUBJECT_KEY: &str = "wasmgate-subject";
 /// How many deliveries were tried.
 pub const ATTEMPTS_KEY: &str = "wasmgate-attempts";
+
+/// Longest wait between two retries.
+pub const MAX_RETRY_WAIT: Duration = Duration::from_secs(60);
+
+/// Waits between retries of events and async calls: `[events] backoff`, doubling each time, at
+/// most [`MAX_RETRY_WAIT`].
+pub fn retry_waits(settings: &EventSettings) -> impl Iterator<Item = Duration> {
+    std::iter::successors(Some(settings.backoff.get()), |w| {
+        Some(w.saturating_mul(2).min(MAX_RETRY_WAIT))
+    })
+}
 
 /// Most messages of one subscription handled at once (the function's own limit applies too).
 const MAX_IN_FLIGHT: usize = 64;
@@ -96,7 +108,7 @@ async fn handle(gw: &Gateway, deployed: &Deployed, delivery: Delivery) {
     let message = delivery.message().clone();
     let name = &deployed.record.name;
     let attempts = gw.settings.events.max_attempts.max(1);
-    let mut wait = gw.settings.events.backoff.get();
+    let mut waits = retry_waits(&gw.settings.events);
     let mut last_error = String::new();
     for attempt in 1..=attempts {
         match attempt_once(gw, deployed, &message).await {
@@ -112,8 +124,7 @@ async fn handle(gw: &Gateway, deployed: &Deployed, delivery: Delivery) {
         }
         if attempt < attempts {
             gw.metrics.messages.with_label_values(&["retried"]).inc();
-            tokio::time::sleep(wait).await;
-            wait = wait.saturating_mul(2).min(Duration::from_secs(60));
+            tokio::time::sleep(waits.next().unwrap_or(MAX_RETRY_WAIT)).await;
         }
     }
     if message.subject.starts_with(DEAD_LETTER_PREFIX) {
@@ -162,5 +173,23 @@ async fn attempt_once(gw: &Gateway, deployed: &Deployed, message: &Message) -> R
 async fn ack(delivery: Delivery, function: &str) {
     if let Err(e) = delivery.ack().await {
         tracing::warn!(%function, error = %e, "could not acknowledge a message");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_waits_double_up_to_the_cap() {
+        let settings = EventSettings {
+            max_attempts: 5,
+            backoff: wasmgate_config::HumanDuration::from_duration(Duration::from_secs(20)),
+        };
+        let waits: Vec<u64> = retry_waits(&settings)
+            .take(4)
+            .map(|w| w.as_secs())
+            .collect();
+        assert_eq!(waits, [20, 40, 60, 60]);
     }
 }

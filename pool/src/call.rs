@@ -78,10 +78,7 @@ where
                 .await
                 .map_err(trap_error)
         };
-        let result = match tokio::time::timeout(timeout, run).await {
-            Ok(result) => result,
-            Err(_) => Err(Error::Timeout { limit: timeout }),
-        };
+        let result = within(timeout, run).await;
         // The store (and its live-instance mark) goes before the in-flight mark ends.
         drop(store);
         drop(keep);
@@ -134,13 +131,17 @@ pub(crate) async fn handle_message<K>(
             .map_err(trap_error)?;
         Ok(refused.map_err(|e| format!("{e:?}")))
     };
-    let result = match tokio::time::timeout(timeout, run).await {
-        Ok(result) => result,
-        Err(_) => Err(Error::Timeout { limit: timeout }),
-    };
+    let result = within(timeout, run).await;
     drop(store);
     drop(keep);
     result
+}
+
+/// `run`'s result, or [`Error::Timeout`] once `limit` has passed.
+async fn within<T>(limit: Duration, run: impl Future<Output = Result<T>>) -> Result<T> {
+    tokio::time::timeout(limit, run)
+        .await
+        .unwrap_or(Err(Error::Timeout { limit }))
 }
 
 /// Creates a pre-instantiated instance for `warm`, ready for one future request.

@@ -18,21 +18,17 @@ use std::sync::Arc;
 /// Path prefix of the admin API.
 pub const PREFIX: &str = "/functions";
 
-/// Runs `serve` if the admin token allows `req` (also guards `/publish`), else answers 401.
-pub async fn guarded<F, Fut>(
-    gw: &Arc<Gateway>,
+/// Passes `req` on if the admin token allows it (the admin API and `/publish`), else answers 401
+/// after reading the body, so the client sees the refusal rather than a reset (lingering close).
+pub async fn authorize(
+    gw: &Gateway,
     req: Request<Incoming>,
-    serve: F,
-) -> Result<GatewayResponse, ApiError>
-where
-    F: FnOnce(Arc<Gateway>, Request<Incoming>) -> Fut,
-    Fut: Future<Output = Result<GatewayResponse, ApiError>>,
-{
+) -> Result<Request<Incoming>, ApiError> {
     if let Err(refused) = auth::check(gw, &req) {
         upload::discard(req.into_body()).await;
         return Err(refused);
     }
-    serve(gw.clone(), req).await
+    Ok(req)
 }
 
 /// Serves one admin request (the caller has matched the prefix).
@@ -40,11 +36,7 @@ pub async fn handle(
     gw: &Arc<Gateway>,
     req: Request<Incoming>,
 ) -> Result<GatewayResponse, ApiError> {
-    if let Err(refused) = auth::check(gw, &req) {
-        // Lingering close: let the client finish sending so it reads the 401 instead of a reset.
-        upload::discard(req.into_body()).await;
-        return Err(refused);
-    }
+    let req = authorize(gw, req).await?;
     let path = req.uri().path();
     let rest = path.strip_prefix(PREFIX).unwrap_or(path);
     match (req.method(), rest.trim_start_matches('/')) {

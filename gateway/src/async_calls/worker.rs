@@ -55,7 +55,7 @@ async fn work(gw: Weak<Gateway>, mut queue: mpsc::UnboundedReceiver<CallRecord>)
 /// Runs one call to completion: attempts, result, callback.
 async fn run(gw: &Gateway, mut call: CallRecord) {
     let attempts = gw.settings.events.max_attempts.max(1);
-    let mut wait = gw.settings.events.backoff.get();
+    let mut waits = crate::triggers::retry_waits(&gw.settings.events);
     let mut result = None;
     while call.attempts < attempts {
         call.attempts += 1;
@@ -66,8 +66,8 @@ async fn run(gw: &Gateway, mut call: CallRecord) {
             break;
         }
         if call.attempts < attempts {
+            let wait = waits.next().unwrap_or(crate::triggers::MAX_RETRY_WAIT);
             tokio::time::sleep(wait).await;
-            wait = wait.saturating_mul(2).min(Duration::from_secs(60));
         }
     }
     call.state = match &result {
