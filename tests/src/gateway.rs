@@ -326,7 +326,19 @@ impl Gateway {
         wasm: &str,
         manifest: &str,
     ) -> anyhow::Result<reqwest::Response> {
-        let bytes = self.sign(wasm, name, &[])?;
+        self.deploy_granted(name, wasm, &[], manifest).await
+    }
+
+    /// `PUT /functions/{name}` as multipart: the component at `wasm` signed for `name` with
+    /// `caps`, and `manifest`.
+    pub async fn deploy_granted(
+        &self,
+        name: &str,
+        wasm: &str,
+        caps: &[Capability],
+        manifest: &str,
+    ) -> anyhow::Result<reqwest::Response> {
+        let bytes = self.sign(wasm, name, caps)?;
         let form = reqwest::multipart::Form::new()
             .part("module", reqwest::multipart::Part::bytes(bytes))
             .part(

@@ -17,17 +17,7 @@ async fn deploy(
     caps: &[Capability],
     manifest: &str,
 ) -> reqwest::Response {
-    let bytes = gw.sign(guests::CAPS_CONFIG, name, caps).unwrap();
-    let form = reqwest::multipart::Form::new()
-        .part("module", reqwest::multipart::Part::bytes(bytes))
-        .part(
-            "manifest",
-            reqwest::multipart::Part::text(manifest.to_owned()),
-        );
-    gw.client()
-        .put(gw.url(&format!("/functions/{name}")))
-        .multipart(form)
-        .send()
+    gw.deploy_granted(name, guests::CAPS_CONFIG, caps, manifest)
         .await
         .unwrap()
 }

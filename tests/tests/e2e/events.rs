@@ -11,18 +11,8 @@ crate::covers!(caps_events, caps_events_only, caps_rr);
 const CAPS: &[Capability] = &[Capability::Keyvalue, Capability::Messaging];
 
 async fn deploy(gw: &Gateway, name: &str, manifest: &str) {
-    let bytes = gw.sign(guests::CAPS_EVENTS, name, CAPS).unwrap();
-    let form = reqwest::multipart::Form::new()
-        .part("module", reqwest::multipart::Part::bytes(bytes))
-        .part(
-            "manifest",
-            reqwest::multipart::Part::text(manifest.to_owned()),
-        );
     let response = gw
-        .client()
-        .put(gw.url(&format!("/functions/{name}")))
-        .multipart(form)
-        .send()
+        .deploy_granted(name, guests::CAPS_EVENTS, CAPS, manifest)
         .await
         .unwrap();
     assert!(
@@ -208,20 +198,9 @@ async fn publishing_needs_the_admin_token_when_one_is_set() {
 #[tokio::test]
 async fn a_function_may_handle_messages_only() {
     let gw = Gateway::builder().start().await.unwrap();
-    let bytes = gw.sign(guests::CAPS_EVENTS_ONLY, "consumer", CAPS).unwrap();
-    let form = reqwest::multipart::Form::new()
-        .part("module", reqwest::multipart::Part::bytes(bytes))
-        .part(
-            "manifest",
-            reqwest::multipart::Part::text(
-                "[[triggers]]\nsubject = \"jobs.*\"\n[keyvalue]\nshared = [\"events\"]\n",
-            ),
-        );
+    let manifest = "[[triggers]]\nsubject = \"jobs.*\"\n[keyvalue]\nshared = [\"events\"]\n";
     let response = gw
-        .client()
-        .put(gw.url("/functions/consumer"))
-        .multipart(form)
-        .send()
+        .deploy_granted("consumer", guests::CAPS_EVENTS_ONLY, CAPS, manifest)
         .await
         .unwrap();
     assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
@@ -245,20 +224,8 @@ async fn request_reply(gw: &Gateway) {
         ("asker", ""),
         ("answerer", "[[triggers]]\nsubject = \"questions.*\"\n"),
     ] {
-        let bytes = gw
-            .sign(guests::CAPS_RR, name, &[Capability::Messaging])
-            .unwrap();
-        let form = reqwest::multipart::Form::new()
-            .part("module", reqwest::multipart::Part::bytes(bytes))
-            .part(
-                "manifest",
-                reqwest::multipart::Part::text(manifest.to_owned()),
-            );
         let response = gw
-            .client()
-            .put(gw.url(&format!("/functions/{name}")))
-            .multipart(form)
-            .send()
+            .deploy_granted(name, guests::CAPS_RR, &[Capability::Messaging], manifest)
             .await
             .unwrap();
         assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());

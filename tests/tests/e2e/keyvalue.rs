@@ -10,20 +10,8 @@ use wasmgate_tests::{Gateway, RedisServer, guests};
 crate::covers!(caps_kv);
 
 async fn deploy(gw: &Gateway, name: &str, manifest: &str) {
-    let bytes = gw
-        .sign(guests::CAPS_KV, name, &[Capability::Keyvalue])
-        .unwrap();
-    let form = reqwest::multipart::Form::new()
-        .part("module", reqwest::multipart::Part::bytes(bytes))
-        .part(
-            "manifest",
-            reqwest::multipart::Part::text(manifest.to_owned()),
-        );
     let response = gw
-        .client()
-        .put(gw.url(&format!("/functions/{name}")))
-        .multipart(form)
-        .send()
+        .deploy_granted(name, guests::CAPS_KV, &[Capability::Keyvalue], manifest)
         .await
         .unwrap();
     assert!(
