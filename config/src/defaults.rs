@@ -105,3 +105,37 @@ pub const DEFAULT_EVENT_ATTEMPTS: u32 = 5;
 /// Wait before the first retry of an event; doubled for each further retry.
 pub const DEFAULT_EVENT_BACKOFF: HumanDuration =
     HumanDuration::from_duration(Duration::from_millis(100));
+
+/// Connections served at once: each costs a file descriptor and a few KiB; 10,000 covers a busy
+/// node behind a load balancer and stays within a raised `ulimit -n`.
+pub const DEFAULT_MAX_CONNECTIONS: u32 = 10_000;
+
+/// Largest request head: browsers and proxies send a few KiB; 16KiB leaves room for large
+/// cookies and tokens while bounding what a client can make the node buffer.
+pub const DEFAULT_MAX_HEADER_SIZE: ByteSize = ByteSize::kib(16);
+
+/// Smallest allowed `http.max_header_size`: hyper's smallest read buffer, and below it
+/// ordinary requests with a few cookies no longer fit.
+pub const MIN_HEADER_SIZE: ByteSize = ByteSize::kib(8);
+
+/// Largest allowed `http.max_header_size`: beyond it a head is an attack, not a request.
+pub const MAX_HEADER_SIZE: ByteSize = ByteSize::mib(1);
+
+/// Most header fields per request: hyper's own default, which real clients stay far below.
+pub const DEFAULT_MAX_HEADERS: u32 = 100;
+
+/// Time to send a request head (and keep-alive idle time): 10s is ample on any real network and
+/// short enough that slowloris clients cannot pile up.
+pub const DEFAULT_HEADER_READ_TIMEOUT: HumanDuration =
+    HumanDuration::from_duration(Duration::from_secs(10));
+
+/// Time to send a body the gateway reads itself: a 64MiB deploy at 20Mbit/s takes ~27s.
+pub const DEFAULT_BODY_READ_TIMEOUT: HumanDuration =
+    HumanDuration::from_duration(Duration::from_secs(30));
+
+/// Largest request body given to a function: generous for uploads, bounded for the node.
+pub const DEFAULT_MAX_REQUEST_BODY: ByteSize = ByteSize::mib(32);
+
+/// HTTP/2 streams per connection: matches [`DEFAULT_MAX_CONCURRENCY`], so one connection cannot
+/// queue more than a function serves at once.
+pub const DEFAULT_MAX_CONCURRENT_STREAMS: u32 = 100;

@@ -35,6 +35,7 @@ mod config_value;
 pub mod defaults;
 mod duration;
 mod error;
+mod http_settings;
 mod load;
 mod log_format;
 mod manifest;
@@ -50,6 +51,7 @@ pub use capability::{Capability, CapabilitySet, Need};
 pub use config_value::ConfigValue;
 pub use duration::HumanDuration;
 pub use error::{Error, Result};
+pub use http_settings::HttpSettings;
 pub use load::{
     ENV_ADMIN_TOKEN, ENV_DATA_DIR, ENV_LISTEN, ENV_LOG_FORMAT, ENV_TRUSTED_ISSUERS, Overrides,
     Sources, load,

@@ -3,6 +3,7 @@
 use crate::byte_size::ByteSize;
 use crate::defaults::*;
 use crate::duration::HumanDuration;
+use crate::http_settings::HttpSettings;
 use crate::log_format::LogFormat;
 use serde::Deserialize;
 use std::fmt;
@@ -32,6 +33,8 @@ pub struct Settings {
     pub max_module_size: ByteSize,
     /// How long SIGTERM waits for in-flight requests; zero stops at once.
     pub shutdown_grace: HumanDuration,
+    /// What one client may send and hold (`[http]`).
+    pub http: HttpSettings,
     /// Limits and scaling for functions whose manifest leaves them out (`[defaults]`).
     pub defaults: FunctionDefaults,
     /// The node-wide instance pool (`[pool]`).
@@ -202,6 +205,7 @@ impl Default for Settings {
             log_format: DEFAULT_LOG_FORMAT,
             max_module_size: DEFAULT_MAX_MODULE_SIZE,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+            http: HttpSettings::default(),
             defaults: FunctionDefaults::default(),
             pool: PoolSettings::default(),
             admission: AdmissionSettings::default(),
@@ -255,6 +259,7 @@ impl fmt::Debug for Settings {
             .field("log_format", &self.log_format)
             .field("max_module_size", &self.max_module_size)
             .field("shutdown_grace", &self.shutdown_grace)
+            .field("http", &self.http)
             .field("defaults", &self.defaults)
             .field("pool", &self.pool)
             .field("admission", &self.admission)

@@ -2,6 +2,7 @@
 
 use crate::defaults::*;
 use crate::error::{Error, Result};
+use crate::http_settings::HttpSettings;
 use crate::settings::{FunctionDefaults, PoolSettings, Settings};
 
 /// Length of an Ed25519 public key (32 bytes) in unpadded base64url.
@@ -80,8 +81,54 @@ impl Settings {
                 self.events.max_attempts
             )
         })?;
+        self.http.validate()?;
         self.pool.validate()?;
         self.defaults.validate(&self.pool)
+    }
+}
+
+impl HttpSettings {
+    fn validate(&self) -> Result<()> {
+        ensure(self.max_connections >= 1, || {
+            format!(
+                "http.max_connections is 0: serve at least 1 connection, e.g. {DEFAULT_MAX_CONNECTIONS}"
+            )
+        })?;
+        ensure(
+            (MIN_HEADER_SIZE..=MAX_HEADER_SIZE).contains(&self.max_header_size),
+            || {
+                format!(
+                    "http.max_header_size {} is out of range: set between `{MIN_HEADER_SIZE}` and `{MAX_HEADER_SIZE}`, e.g. `{DEFAULT_MAX_HEADER_SIZE}`",
+                    self.max_header_size
+                )
+            },
+        )?;
+        ensure((1..=10_000).contains(&self.max_headers), || {
+            format!(
+                "http.max_headers {} is out of range: allow 1 to 10000 header fields, e.g. {DEFAULT_MAX_HEADERS}",
+                self.max_headers
+            )
+        })?;
+        ensure(!self.header_read_timeout.is_zero(), || {
+            format!(
+                "http.header_read_timeout is zero: give clients time to send a request, e.g. `{DEFAULT_HEADER_READ_TIMEOUT}`"
+            )
+        })?;
+        ensure(!self.body_read_timeout.is_zero(), || {
+            format!(
+                "http.body_read_timeout is zero: give clients time to send a body, e.g. `{DEFAULT_BODY_READ_TIMEOUT}`"
+            )
+        })?;
+        ensure(self.max_request_body.bytes() > 0, || {
+            format!(
+                "http.max_request_body is zero: allow request bodies, e.g. `{DEFAULT_MAX_REQUEST_BODY}`"
+            )
+        })?;
+        ensure(self.max_concurrent_streams >= 1, || {
+            format!(
+                "http.max_concurrent_streams is 0: allow at least 1 stream, e.g. {DEFAULT_MAX_CONCURRENT_STREAMS}"
+            )
+        })
     }
 }
 

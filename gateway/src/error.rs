@@ -43,6 +43,12 @@ pub enum ApiError {
         /// The limit in bytes.
         limit: u64,
     },
+    /// The client did not send its body in time.
+    #[error("the request body did not arrive within {seconds}s (http.body_read_timeout)")]
+    BodyTimeout {
+        /// The limit in seconds.
+        seconds: f64,
+    },
     /// A manifest route is already served by another function.
     #[error("route {route} is already served by function {owner}")]
     RouteConflict {
@@ -154,6 +160,9 @@ impl ApiError {
                 "payload_too_large",
                 Blame::Client,
             ),
+            ApiError::BodyTimeout { .. } => {
+                (StatusCode::REQUEST_TIMEOUT, "body_timeout", Blame::Client)
+            }
             ApiError::RouteConflict { .. } => {
                 (StatusCode::CONFLICT, "route_conflict", Blame::Client)
             }
@@ -346,6 +355,7 @@ mod tests {
                 413,
                 "payload_too_large",
             ),
+            (ApiError::BodyTimeout { seconds: 30.0 }, 408, "body_timeout"),
             (
                 ApiError::UnsupportedMediaType {
                     content_type: "text/plain".into(),

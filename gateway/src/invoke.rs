@@ -2,7 +2,9 @@
 
 use crate::admission::Source;
 use crate::catalog::Deployed;
+use crate::client_body;
 use crate::error::ApiError;
+use crate::request_body::CappedBody;
 use crate::response::{GatewayResponse, from_guest};
 use crate::state::Gateway;
 use http::uri::{PathAndQuery, Uri};
@@ -71,7 +73,12 @@ async fn run(
         path: req.uri().path(),
     };
     gw.admission.may_execute(deployed, source).await?;
-    let req = guest_request(req, guest_path)?;
+    let limit = gw.settings.http.max_request_body.bytes();
+    if declared_length(&req).is_some_and(|length| length > limit) {
+        client_body::discard(req.into_body()).await;
+        return Err(ApiError::PayloadTooLarge { limit });
+    }
+    let req = guest_request(req, guest_path)?.map(|body| CappedBody::new(body, limit));
     let response = deployed.function.call(req).await?;
     Ok(from_guest(response))
 }
@@ -83,6 +90,16 @@ fn unrouted(gw: &Gateway, e: ApiError) -> ApiError {
         .with_label_values(&[e.classify().0.as_str()])
         .inc();
     e
+}
+
+/// The body length the client announced, if any.
+fn declared_length<B>(req: &Request<B>) -> Option<u64> {
+    req.headers()
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
 }
 
 /// Rewrites the request as the guest should see it: the path after the prefix, and an authority.

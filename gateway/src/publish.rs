@@ -2,11 +2,11 @@
 //!
 //! The content type and every `ce-*` (CloudEvents binary mode) header travel as message metadata.
 
+use crate::client_body;
 use crate::error::ApiError;
 use crate::response::{GatewayResponse, json};
 use crate::state::Gateway;
 use http::{Request, StatusCode, header};
-use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use serde_json::json;
 use wasmgate_capabilities::messaging::Message;
@@ -35,15 +35,9 @@ pub async fn publish(gw: &Gateway, req: Request<Incoming>) -> Result<GatewayResp
             Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
         })
         .collect();
-    let limit = gw.settings.max_module_size.bytes();
-    let body = Limited::new(
-        req.into_body(),
-        usize::try_from(limit).unwrap_or(usize::MAX),
-    )
-    .collect()
-    .await
-    .map_err(|_| ApiError::PayloadTooLarge { limit })?
-    .to_bytes();
+    let (parts, body) = req.into_parts();
+    let limits = gw.body_limits(gw.settings.max_module_size.bytes());
+    let body = client_body::read(&parts.headers, body, limits).await?;
     let mut message = Message::new(subject.clone(), body);
     message.content_type = content_type;
     message.metadata = metadata;

@@ -58,6 +58,15 @@ pub struct Gateway {
 }
 
 impl Gateway {
+    /// Limits for a body the gateway reads itself: at most `size` bytes within
+    /// `http.body_read_timeout`.
+    pub fn body_limits(&self, size: u64) -> crate::client_body::BodyLimits {
+        crate::client_body::BodyLimits {
+            size,
+            time: self.settings.http.body_read_timeout.get(),
+        }
+    }
+
     /// Opens the data dir and restores every registered function (cold: nothing is loaded).
     pub async fn open(settings: Settings) -> Result<Arc<Self>, ApiError> {
         std::fs::create_dir_all(&settings.data_dir).map_err(|e| ApiError::Internal {

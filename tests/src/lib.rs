@@ -19,6 +19,7 @@
 mod binary;
 mod eventually;
 mod gateway;
+mod metric_sample;
 mod nats_server;
 mod opa_server;
 mod redis_server;
@@ -31,6 +32,7 @@ pub mod guests {
 pub use binary::wasmgate_bin;
 pub use eventually::eventually;
 pub use gateway::{Gateway, GatewayBuilder};
+pub use metric_sample::metric_sample;
 pub use nats_server::NatsServer;
 pub use opa_server::OpaServer;
 pub use redis_server::RedisServer;

@@ -34,6 +34,14 @@ fn the_example_file_lists_every_key() {
         "log_format",
         "max_module_size",
         "shutdown_grace",
+        "[http]",
+        "max_connections",
+        "max_header_size",
+        "max_headers",
+        "header_read_timeout",
+        "body_read_timeout",
+        "max_request_body",
+        "max_concurrent_streams",
         "[defaults]",
         "idle_timeout",
         "timeout",
@@ -71,6 +79,10 @@ fn defaults_are_the_documented_values() {
     assert_eq!(s.defaults.queue_timeout.to_string(), "1s");
     assert_eq!(s.pool.epoch_tick.to_string(), "10ms");
     assert_eq!(s.pool.instances, 1000);
+    assert_eq!(s.http.max_connections, 10_000);
+    assert_eq!(s.http.max_header_size.to_string(), "16KiB");
+    assert_eq!(s.http.header_read_timeout.to_string(), "10s");
+    assert_eq!(s.http.max_request_body.to_string(), "32MiB");
 }
 
 #[test]
@@ -107,7 +119,26 @@ fn malformed_values_are_refused_with_the_value_named() {
 #[test]
 fn validate_refuses_inconsistent_settings_naming_the_key() {
     type Breakage = fn(&mut Settings);
-    let cases: [(&str, Breakage); 14] = [
+    let cases: [(&str, Breakage); 21] = [
+        ("http.max_connections is 0", |s| s.http.max_connections = 0),
+        ("http.max_header_size 4KiB is out of range", |s| {
+            s.http.max_header_size = ByteSize::kib(4)
+        }),
+        ("http.max_header_size 2MiB is out of range", |s| {
+            s.http.max_header_size = ByteSize::mib(2)
+        }),
+        ("http.max_headers 0 is out of range", |s| {
+            s.http.max_headers = 0
+        }),
+        ("http.header_read_timeout is zero", |s| {
+            s.http.header_read_timeout = "0s".parse().unwrap()
+        }),
+        ("http.body_read_timeout is zero", |s| {
+            s.http.body_read_timeout = "0s".parse().unwrap()
+        }),
+        ("http.max_request_body is zero", |s| {
+            s.http.max_request_body = ByteSize::from_bytes(0)
+        }),
         ("pool.instances is 0", |s| s.pool.instances = 0),
         ("pool.epoch_tick 500us", |s| {
             s.pool.epoch_tick = "500us".parse().unwrap()
@@ -171,6 +202,11 @@ fn validate_accepts_the_edges_of_each_range() {
     s.trusted_issuers = vec!["A".repeat(42) + "-"];
     s.shutdown_grace = "0s".parse().unwrap();
     s.defaults.queue_timeout = "0s".parse().unwrap();
+    s.http.max_header_size = MIN_HEADER_SIZE;
+    s.http.max_headers = 1;
+    s.validate().unwrap();
+    s.http.max_header_size = MAX_HEADER_SIZE;
+    s.http.max_headers = 10_000;
     s.validate().unwrap();
     s.pool.epoch_tick = "1s".parse().unwrap();
     s.validate().unwrap();

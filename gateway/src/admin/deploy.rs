@@ -28,7 +28,7 @@ pub async fn deploy(
 ) -> Result<GatewayResponse, ApiError> {
     let name = FunctionName::try_from(name.to_owned());
     // The body is read (or discarded) before any refusal, so the client sees the error, not a reset.
-    let upload = upload::read(req, gw.settings.max_module_size.bytes()).await;
+    let upload = upload::read(req, gw.body_limits(gw.settings.max_module_size.bytes())).await;
     let (name, upload) = (name?, upload?);
     let manifest = match &upload.manifest {
         Some(text) => Manifest::from_toml(text)?,

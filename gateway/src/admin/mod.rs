@@ -25,7 +25,7 @@ pub async fn authorize(
     req: Request<Incoming>,
 ) -> Result<Request<Incoming>, ApiError> {
     if let Err(refused) = auth::check(gw, &req) {
-        upload::discard(req.into_body()).await;
+        crate::client_body::discard(req.into_body()).await;
         return Err(refused);
     }
     Ok(req)

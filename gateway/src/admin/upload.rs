@@ -1,22 +1,15 @@
 //! Reading a deploy body: a raw component, or multipart with `module` and `manifest` parts.
 
+use crate::client_body::{self, BodyLimits};
 use crate::error::ApiError;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use http::{Request, header};
-use http_body_util::BodyExt;
 use hyper::body::Incoming;
-use std::time::Duration;
 
 /// Multipart part holding the component.
 const MODULE_PART: &str = "module";
 /// Multipart part holding the TOML manifest.
 const MANIFEST_PART: &str = "manifest";
-
-/// Bytes past the limit read and dropped before answering 413; beyond it the connection is cut.
-const DISCARD_ALLOWANCE: u64 = 16 * 1024 * 1024;
-
-/// Time spent discarding an oversized body at most.
-const DISCARD_TIME: Duration = Duration::from_secs(5);
 
 /// What a deploy request carried.
 #[derive(Debug)]
@@ -27,8 +20,8 @@ pub struct Upload {
     pub manifest: Option<String>,
 }
 
-/// Reads and splits a deploy body, refusing it past `limit` bytes.
-pub async fn read(req: Request<Incoming>, limit: u64) -> Result<Upload, ApiError> {
+/// Reads and splits a deploy body within `limits`.
+pub async fn read(req: Request<Incoming>, limits: BodyLimits) -> Result<Upload, ApiError> {
     let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -45,22 +38,12 @@ pub async fn read(req: Request<Incoming>, limit: u64) -> Result<Upload, ApiError
         "application/wasm" | "application/octet-stream" => false,
         "multipart/form-data" => true,
         _ => {
-            discard(req.into_body()).await;
+            client_body::discard(req.into_body()).await;
             return Err(ApiError::UnsupportedMediaType { content_type });
         }
     };
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|len| len > limit) {
-        if declared.is_some_and(|len| len - limit <= DISCARD_ALLOWANCE) {
-            discard(req.into_body()).await;
-        }
-        return Err(ApiError::PayloadTooLarge { limit });
-    }
-    let body = collect(req.into_body(), limit).await?;
+    let (parts, body) = req.into_parts();
+    let body = client_body::read(&parts.headers, body, limits).await?;
     if !multipart {
         return Ok(Upload {
             module: body,
@@ -68,39 +51,6 @@ pub async fn read(req: Request<Incoming>, limit: u64) -> Result<Upload, ApiError
         });
     }
     split_multipart(&content_type, body).await
-}
-
-async fn collect(mut body: Incoming, limit: u64) -> Result<Bytes, ApiError> {
-    let mut collected = BytesMut::new();
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| ApiError::BadRequest {
-            reason: format!("could not read the body: {e}"),
-        })?;
-        if let Ok(data) = frame.into_data() {
-            if collected.len() as u64 + data.len() as u64 > limit {
-                discard(body).await;
-                return Err(ApiError::PayloadTooLarge { limit });
-            }
-            collected.extend_from_slice(&data);
-        }
-    }
-    Ok(collected.freeze())
-}
-
-/// Reads and drops what is left of an oversized body, within bounds, so the client is reading
-/// when the 413 arrives instead of seeing its connection reset mid-upload.
-pub(crate) async fn discard(mut body: Incoming) {
-    let mut left = DISCARD_ALLOWANCE;
-    let drain = async {
-        while let Some(Ok(frame)) = body.frame().await {
-            let len = frame.data_ref().map_or(0, |d| d.len() as u64);
-            left = left.saturating_sub(len);
-            if left == 0 {
-                return;
-            }
-        }
-    };
-    let _ = tokio::time::timeout(DISCARD_TIME, drain).await;
 }
 
 async fn split_multipart(content_type: &str, body: Bytes) -> Result<Upload, ApiError> {

@@ -2,11 +2,11 @@
 
 use super::record::{CallRecord, CallState};
 use super::worker::now;
+use crate::client_body;
 use crate::error::ApiError;
 use crate::response::{GatewayResponse, json};
 use crate::state::Gateway;
 use http::{HeaderValue, Request, StatusCode};
-use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -65,15 +65,9 @@ pub async fn accept(
         .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
         .collect();
     let name = name.to_owned();
-    let limit = gw.settings.max_module_size.bytes();
-    let body = Limited::new(
-        req.into_body(),
-        usize::try_from(limit).unwrap_or(usize::MAX),
-    )
-    .collect()
-    .await
-    .map_err(|_| ApiError::PayloadTooLarge { limit })?
-    .to_bytes();
+    let (parts, body) = req.into_parts();
+    let limits = gw.body_limits(gw.settings.max_module_size.bytes());
+    let body = client_body::read(&parts.headers, body, limits).await?;
     let call = CallRecord {
         id: uuid::Uuid::new_v4().simple().to_string(),
         function: name,

@@ -44,6 +44,10 @@ pub struct Metrics {
     pub memory_seconds: CounterVec,
     /// `wasmgate_guest_log_lines_dropped_total{function}`.
     pub guest_log_dropped: IntCounterVec,
+    /// `wasmgate_connections_open`: client connections being served now.
+    pub connections_open: IntGauge,
+    /// `wasmgate_connections_refused_total{reason}` (`limit`, `header_timeout`).
+    pub connections_refused: IntCounterVec,
     /// Serialises scrapes, which bring the state-derived series up to date before encoding.
     pub(super) scrape: Mutex<()>,
 }
@@ -150,6 +154,15 @@ impl Metrics {
                 "wasmgate_guest_log_lines_dropped_total",
                 "Guest stdout/stderr lines dropped by the per-function log rate limit.",
                 &["function"],
+            )?,
+            connections_open: gauge(
+                "wasmgate_connections_open",
+                "Client connections being served now.",
+            )?,
+            connections_refused: counter_vec(
+                "wasmgate_connections_refused_total",
+                "Client connections closed unserved: over http.max_connections (limit) or no request head within http.header_read_timeout (header_timeout).",
+                &["reason"],
             )?,
             scrape: Mutex::new(()),
             registry,

@@ -8,6 +8,7 @@
 mod admission;
 mod async_calls;
 mod cli;
+mod client_limits;
 mod config;
 mod deploy;
 mod events;

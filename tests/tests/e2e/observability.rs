@@ -1,30 +1,9 @@
 //! Metrics, request ids and guest logs, end to end: a scrape after known traffic shows exact counts.
 
 use serde_json::Value;
-use wasmgate_tests::{Gateway, guests};
+use wasmgate_tests::{Gateway, guests, metric_sample as sample};
 
 crate::covers!(http_log);
-
-/// The value of the sample `name{labels}` (labels as `k="v"` pairs, any order), if present.
-fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .find(|line| {
-            let Some(rest) = line.strip_prefix(name) else {
-                return false;
-            };
-            let (label_text, _) = rest.rsplit_once(' ').unwrap_or((rest, ""));
-            let plain = labels.is_empty() && !label_text.starts_with('{');
-            let all = !labels.is_empty()
-                && label_text.starts_with('{')
-                && labels
-                    .iter()
-                    .all(|(k, v)| label_text.contains(&format!("{k}=\"{v}\"")))
-                && label_text.matches('=').count() == labels.len();
-            plain || all
-        })
-        .and_then(|line| line.rsplit_once(' ')?.1.parse().ok())
-}
 
 #[tokio::test]
 async fn a_scrape_after_known_traffic_shows_the_exact_counts() {

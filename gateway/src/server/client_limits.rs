@@ -1,0 +1,115 @@
+//! What one client may hold: the HTTP builder's limits, the wait for a first byte, and the
+//! answer a connection gets when the node already serves `http.max_connections`.
+
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use hyper_util::server::conn::auto;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+use tokio::sync::Semaphore;
+use wasmgate_config::HttpSettings;
+
+/// Connections being refused at once; past it a refused connection is closed without an answer,
+/// so a connection flood cannot make the refusals themselves pile up.
+const MAX_REFUSING: usize = 256;
+
+/// How long writing a refusal may take before the connection is dropped.
+const REFUSAL_WRITE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The answer to a connection over `http.max_connections`: the same JSON error shape as every
+/// other refusal, and `Connection: close` since nothing more will be read from it.
+const REFUSAL: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\n\
+content-type: application/json\r\n\
+retry-after: 1\r\n\
+connection: close\r\n\
+content-length: 107\r\n\
+\r\n\
+{\"error\":{\"code\":\"too_many_connections\",\"message\":\"the gateway serves its maximum number of connections\"}}\n";
+
+/// The HTTP/1 and HTTP/2 connection builder with `limits` applied.
+pub fn builder(limits: &HttpSettings) -> auto::Builder<TokioExecutor> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    let head = usize::try_from(limits.max_header_size.bytes()).unwrap_or(usize::MAX);
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout.get())
+        // The read buffer bounds the request line and headers together: past it, 431.
+        .max_buf_size(head)
+        .max_headers(usize::try_from(limits.max_headers).unwrap_or(usize::MAX));
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(limits.max_concurrent_streams)
+        .max_header_list_size(u32::try_from(head).unwrap_or(u32::MAX))
+        // A silent HTTP/2 peer is pinged, and dropped if it does not answer within the same time
+        // an HTTP/1 client has to send its head.
+        .keep_alive_interval(limits.header_read_timeout.get())
+        .keep_alive_timeout(limits.header_read_timeout.get());
+    builder
+}
+
+/// Waits until the client has sent its first byte, for at most `timeout`; `false` if it closed
+/// or stayed silent. hyper's own header timeout starts only once it knows the protocol, which
+/// it learns from those bytes, so without this a silent connection would be held forever.
+pub async fn first_byte(stream: &TcpStream, timeout: Duration) -> bool {
+    let mut byte = [0u8; 1];
+    matches!(
+        tokio::time::timeout(timeout, stream.peek(&mut byte)).await,
+        Ok(Ok(n)) if n > 0
+    )
+}
+
+/// Answers connections over the limit with a 503, at most [`MAX_REFUSING`] at a time.
+#[derive(Clone)]
+pub struct Refuser {
+    refusing: Arc<Semaphore>,
+}
+
+impl Default for Refuser {
+    fn default() -> Self {
+        Refuser {
+            refusing: Arc::new(Semaphore::new(MAX_REFUSING)),
+        }
+    }
+}
+
+impl Refuser {
+    /// Writes the 503 to `stream` in the background and closes it; drops it at once when
+    /// [`MAX_REFUSING`] refusals are already being written.
+    pub fn refuse(&self, mut stream: TcpStream) {
+        let Ok(permit) = self.refusing.clone().try_acquire_owned() else {
+            return;
+        };
+        tokio::spawn(async move {
+            let write = async {
+                stream.write_all(REFUSAL).await?;
+                stream.shutdown().await
+            };
+            let _ = tokio::time::timeout(REFUSAL_WRITE_TIMEOUT, write).await;
+            drop(permit);
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_refusal_is_a_complete_response_with_a_json_body() {
+        let text = std::str::from_utf8(REFUSAL).unwrap();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        let length: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length: "))
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(length, body.len());
+        let json: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(json["error"]["code"], "too_many_connections");
+        assert!(head.contains("retry-after: 1"));
+    }
+}

@@ -1,0 +1,268 @@
+//! Per-client limits (`[http]`): silent, slow and oversized clients are cut off with the right
+//! answer, and the node keeps serving everyone else.
+
+use crate::{DEADLINE, error_code};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use wasmgate_tests::{Gateway, guests, metric_sample};
+
+const SHORT_TIMEOUTS: &str = "[http]\nheader_read_timeout = \"1s\"\nbody_read_timeout = \"1s\"\n";
+
+/// Reads until the server closes the connection (or `DEADLINE`), returning what it sent.
+async fn read_to_close(stream: &mut TcpStream) -> String {
+    let mut seen = Vec::new();
+    let _ = tokio::time::timeout(DEADLINE, stream.read_to_end(&mut seen))
+        .await
+        .expect("the server should close the connection");
+    String::from_utf8_lossy(&seen).into_owned()
+}
+
+/// Sends `request` on a new connection and returns the status line and everything after it.
+async fn exchange(gw: &Gateway, request: &[u8]) -> String {
+    let mut stream = TcpStream::connect(gw.addr()).await.unwrap();
+    stream.write_all(request).await.unwrap();
+    read_to_close(&mut stream).await
+}
+
+async fn refused(gw: &Gateway, reason: &str) -> f64 {
+    let text = gw.metrics().await.unwrap();
+    metric_sample(
+        &text,
+        "wasmgate_connections_refused_total",
+        &[("reason", reason)],
+    )
+    .unwrap_or(0.0)
+}
+
+#[tokio::test]
+async fn silent_slow_and_idle_connections_are_closed_after_the_header_timeout() {
+    let gw = Gateway::builder()
+        .config_toml(SHORT_TIMEOUTS)
+        .start()
+        .await
+        .unwrap();
+
+    // Connects and sends nothing at all.
+    let mut silent = TcpStream::connect(gw.addr()).await.unwrap();
+    assert_eq!(read_to_close(&mut silent).await, "");
+    assert_eq!(refused(&gw, "header_timeout").await, 1.0);
+
+    // Slowloris: a header line every 200ms, never finishing the head.
+    let mut slow = TcpStream::connect(gw.addr()).await.unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let trickle = async {
+        for i in 0.. {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            if slow
+                .write_all(format!("X-Slow-{i}: y\r\n").as_bytes())
+                .await
+                .is_err()
+            {
+                return i;
+            }
+        }
+        unreachable!()
+    };
+    let lines = tokio::time::timeout(DEADLINE, trickle)
+        .await
+        .expect("the trickling client should be cut off");
+    assert!(lines < 40, "cut off only after {lines} lines");
+
+    // Keep-alive: one request answered, then the idle connection is closed.
+    let mut idle = TcpStream::connect(gw.addr()).await.unwrap();
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let answer = read_to_close(&mut idle).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+
+    // Meanwhile and after, ordinary requests are served.
+    let health = gw.client().get(gw.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+}
+
+#[tokio::test]
+async fn oversized_request_heads_get_431() {
+    let gw = Gateway::builder().start().await.unwrap();
+    let long_line = format!("GET /fn/{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(20_000));
+    let long_header = format!(
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+        "b".repeat(20_000)
+    );
+    let many_headers = format!(
+        "GET /healthz HTTP/1.1\r\nHost: x\r\n{}\r\n",
+        (0..150)
+            .map(|i| format!("X-H{i}: v\r\n"))
+            .collect::<String>()
+    );
+    for (what, request) in [
+        ("request line", long_line),
+        ("header value", long_header),
+        ("header count", many_headers),
+    ] {
+        let answer = exchange(&gw, request.as_bytes()).await;
+        assert!(
+            answer.starts_with("HTTP/1.1 431"),
+            "{what}: {}",
+            &answer[..answer.len().min(200)]
+        );
+    }
+    let health = gw.client().get(gw.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+}
+
+#[tokio::test]
+async fn connections_past_the_limit_get_503_with_retry_after_and_a_json_body() {
+    let gw = Gateway::builder()
+        .config_toml("[http]\nmax_connections = 3\n")
+        .start()
+        .await
+        .unwrap();
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        let mut stream = TcpStream::connect(gw.addr()).await.unwrap();
+        // A started request keeps the connection busy but within its header timeout.
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\n")
+            .await
+            .unwrap();
+        held.push(stream);
+    }
+    // The accept loop counts connections as it takes them: wait until all three are in.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let answer = exchange(&gw, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(head.contains("retry-after: 1"), "{head}");
+    let body: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(body["error"]["code"], "too_many_connections");
+
+    // One connection freed, one more served.
+    held.pop();
+    let served = wasmgate_tests::eventually(
+        "a freed connection slot serves again",
+        DEADLINE,
+        || async {
+            let answer = exchange(
+                &gw,
+                b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            )
+            .await;
+            answer.lines().next().unwrap_or("").to_owned()
+        },
+        |status| status.starts_with("HTTP/1.1 200"),
+    )
+    .await;
+    served.unwrap();
+    drop(held);
+    let text = wasmgate_tests::eventually(
+        "the refusal is counted",
+        DEADLINE,
+        || async { gw.metrics().await.unwrap() },
+        |text| !text.is_empty(),
+    )
+    .await
+    .unwrap();
+    assert!(
+        metric_sample(
+            &text,
+            "wasmgate_connections_refused_total",
+            &[("reason", "limit")]
+        )
+        .unwrap_or(0.0)
+            >= 1.0,
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_function_body_over_the_limit_is_refused_before_or_while_the_guest_reads_it() {
+    let gw = Gateway::builder()
+        .config_toml("[http]\nmax_request_body = \"64KiB\"\n")
+        .start()
+        .await
+        .unwrap();
+    gw.deploy("echo", guests::HTTP_ECHO).await.unwrap();
+    gw.deploy("hello", guests::HTTP_HELLO).await.unwrap();
+
+    // Announced too long: 413 before the guest runs.
+    let too_long = gw
+        .client()
+        .post(gw.url("/fn/echo"))
+        .body(vec![b'x'; 65 * 1024])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        error_code(too_long).await,
+        (413, "payload_too_large".into())
+    );
+
+    // Streamed without a length: the guest's read fails at the limit.
+    let chunks = (0..40).map(|_| Ok::<_, std::io::Error>(vec![b'y'; 4096]));
+    let streamed = gw
+        .client()
+        .post(gw.url("/fn/echo"))
+        .body(reqwest::Body::wrap_stream(futures::stream::iter(chunks)))
+        .send()
+        .await;
+    // The echo guest reports how much of the body it could read.
+    let read = streamed.unwrap().headers()["x-body-len"]
+        .to_str()
+        .unwrap()
+        .parse::<usize>()
+        .unwrap();
+    assert!(read <= 64 * 1024, "the guest read {read} bytes");
+
+    // At the limit it passes whole.
+    let exact = gw
+        .client()
+        .post(gw.url("/fn/echo"))
+        .body(vec![b'z'; 64 * 1024])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(exact.status(), 200);
+    assert_eq!(exact.headers()["x-body-len"], "65536");
+    let hello = gw.client().get(gw.url("/fn/hello")).send().await.unwrap();
+    assert_eq!(hello.status(), 200);
+}
+
+#[tokio::test]
+async fn a_deploy_or_publish_body_that_stalls_gets_408_and_changes_nothing() {
+    let gw = Gateway::builder()
+        .config_toml(SHORT_TIMEOUTS)
+        .start()
+        .await
+        .unwrap();
+    for path in ["/functions/stalled", "/publish/orders.new"] {
+        let method = if path.starts_with("/functions") {
+            "PUT"
+        } else {
+            "POST"
+        };
+        let mut stream = TcpStream::connect(gw.addr()).await.unwrap();
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/wasm\r\nContent-Length: 1000\r\n\r\n0123456789"
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        let answer = read_to_close(&mut stream).await;
+        let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+        assert!(head.starts_with("HTTP/1.1 408"), "{path}: {answer}");
+        let body: serde_json::Value = serde_json::from_str(body.trim()).unwrap();
+        assert_eq!(body["error"]["code"], "body_timeout", "{path}");
+    }
+    let list: serde_json::Value = gw
+        .client()
+        .get(gw.url("/functions"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["functions"], serde_json::json!([]), "{list}");
+}
