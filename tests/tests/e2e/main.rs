@@ -10,6 +10,7 @@ mod async_calls;
 mod cli;
 mod client_limits;
 mod config;
+mod crash;
 mod deploy;
 mod events;
 mod invoke;
@@ -17,6 +18,7 @@ mod keyvalue;
 mod lifecycle;
 mod limits;
 mod observability;
+mod restart_under_load;
 mod scale_to_zero;
 
 use std::time::Duration;

@@ -1,0 +1,434 @@
+//! Crash safety: the gateway is killed with SIGKILL at random moments while deploys, replaces,
+//! deletes, key-value writes and publishes are in flight; after each restart everything that was
+//! acknowledged is there, and nothing half-written is visible.
+//!
+//! `WASMGATE_CRASH_ROUNDS` sets the number of rounds (default 6), `WASMGATE_CRASH_SEED` the seed
+//! of the first round; each round prints its seed, and rerunning with that seed and one round
+//! replays its schedule.
+
+use crate::DEADLINE;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use wasmgate_config::Capability;
+use wasmgate_tests::{Gateway, eventually, guests};
+
+/// Functions the deploy workers churn, each driven by its own sequential worker.
+const CHURNED: [&str; 4] = ["churn-a", "churn-b", "churn-c", "churn-d"];
+
+/// Functions deployed once and never touched by the workers.
+const STEADY: [&str; 4] = ["kv", "sink", "warm-hello", "warm-echo"];
+
+/// Subjects published in the test match the trigger of the `sink` function.
+const TRIGGER: &str = "[[triggers]]\nsubject = \"crash.>\"\n";
+
+/// What a churned function is: absent or a component with this digest, answering like `kind`.
+#[derive(Clone, Debug, PartialEq)]
+enum Version {
+    Absent,
+    Deployed { digest: String, kind: Kind },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Kind {
+    Hello,
+    Echo,
+}
+
+/// The last acknowledged version of one function, and the operation in flight when the gateway
+/// died, whose outcome is unknown.
+#[derive(Clone, Debug)]
+struct Acked {
+    version: Version,
+    pending: Option<Version>,
+}
+
+/// One planned operation on a churned function.
+enum Op {
+    Deploy { bytes: Vec<u8>, version: Version },
+    Delete,
+}
+
+/// Everything acknowledged so far, across rounds.
+#[derive(Default)]
+struct Ledger {
+    functions: BTreeMap<&'static str, Acked>,
+    kv: BTreeMap<String, String>,
+    messages: Vec<String>,
+    changes: u64,
+}
+
+impl Ledger {
+    /// Acknowledged function changes, key-value writes and messages so far.
+    fn counts(&self) -> (u64, usize, usize) {
+        (self.changes, self.kv.len(), self.messages.len())
+    }
+}
+
+fn env_u64(key: &str) -> Option<u64> {
+    std::env::var(key).ok()?.parse().ok()
+}
+
+#[tokio::test]
+async fn sigkill_at_random_moments_loses_nothing_acknowledged() {
+    let rounds = env_u64("WASMGATE_CRASH_ROUNDS").unwrap_or(6);
+    let first_seed = env_u64("WASMGATE_CRASH_SEED").unwrap_or_else(rand::random);
+    let mut gw = Gateway::builder()
+        .config_toml("[events]\nbackoff = \"10ms\"\n")
+        .start()
+        .await
+        .unwrap();
+    // The key-value and event functions stay deployed; the churned ones come and go.
+    let kv = gw
+        .deploy_granted("kv", guests::CAPS_KV, &[Capability::Keyvalue], "")
+        .await
+        .unwrap();
+    assert_eq!(kv.status(), 201);
+    let sink = gw
+        .deploy_granted(
+            "sink",
+            guests::CAPS_EVENTS,
+            &[Capability::Keyvalue, Capability::Messaging],
+            TRIGGER,
+        )
+        .await
+        .unwrap();
+    assert_eq!(sink.status(), 201);
+    // Compiled once here, so churned deploys of the same code reuse the artifact and many fit
+    // in a round.
+    for (name, wasm) in [
+        ("warm-hello", guests::HTTP_HELLO),
+        ("warm-echo", guests::HTTP_ECHO),
+    ] {
+        assert_eq!(gw.deploy(name, wasm).await.unwrap().status(), 201);
+    }
+    let ledger = Arc::new(Mutex::new(Ledger {
+        functions: CHURNED
+            .iter()
+            .map(|name| {
+                let acked = Acked {
+                    version: Version::Absent,
+                    pending: None,
+                };
+                (*name, acked)
+            })
+            .collect(),
+        ..Ledger::default()
+    }));
+    for round in 0..rounds {
+        let seed = first_seed.wrapping_add(round);
+        eprintln!(
+            "crash round {round}: seed {seed} (replay: WASMGATE_CRASH_SEED={seed} WASMGATE_CRASH_ROUNDS=1)"
+        );
+        let acknowledged = run_round(&mut gw, &ledger, round, seed).await;
+        eprintln!("crash round {round}: {acknowledged}");
+        check(&gw, &ledger, seed).await;
+    }
+}
+
+/// Starts every worker, kills the gateway after a random delay, and restarts it; says what the
+/// round got acknowledged before the kill.
+async fn run_round(gw: &mut Gateway, ledger: &Arc<Mutex<Ledger>>, round: u64, seed: u64) -> String {
+    let before = ledger.lock().unwrap().counts();
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut workers = Vec::new();
+    for name in CHURNED {
+        let ops = plan(gw, &mut rng, name);
+        let client = gw.client().clone();
+        let url = gw.url(&format!("/functions/{name}"));
+        let ledger = ledger.clone();
+        workers.push(tokio::spawn(churn(client, url, name, ops, ledger)));
+    }
+    let kv_client = gw.client().clone();
+    let kv_url = gw.url("/fn/kv/crash");
+    let values: Vec<(String, String)> = (0..200)
+        .map(|i| {
+            (
+                format!("r{round}-k{i}"),
+                format!("{:x}", rng.random::<u64>()),
+            )
+        })
+        .collect();
+    workers.push(tokio::spawn(write_kv(
+        kv_client,
+        kv_url,
+        values,
+        ledger.clone(),
+    )));
+    let publish_client = gw.client().clone();
+    let publish_base = gw.url("/publish/");
+    let topics: Vec<String> = (0..200).map(|i| format!("crash.r{round}.m{i}")).collect();
+    workers.push(tokio::spawn(publish(
+        publish_client,
+        publish_base,
+        topics,
+        ledger.clone(),
+    )));
+    let kill_after = Duration::from_millis(rng.random_range(20..1500));
+    tokio::time::sleep(kill_after).await;
+    gw.kill().await.unwrap();
+    for worker in workers {
+        worker.await.unwrap();
+    }
+    gw.restart().await.unwrap();
+    let after = ledger.lock().unwrap().counts();
+    format!(
+        "killed after {kill_after:?}: {} function changes, {} kv writes, {} messages acknowledged",
+        after.0 - before.0,
+        after.1 - before.1,
+        after.2 - before.2
+    )
+}
+
+/// A random sequence of deploys (alternating components, each signed anew, so each has its own
+/// digest) and deletes for `name`.
+fn plan(gw: &Gateway, rng: &mut StdRng, name: &str) -> Vec<Op> {
+    (0..40)
+        .map(|_| {
+            if rng.random_ratio(1, 5) {
+                return Op::Delete;
+            }
+            let (wasm, kind) = if rng.random_bool(0.5) {
+                (guests::HTTP_HELLO, Kind::Hello)
+            } else {
+                (guests::HTTP_ECHO, Kind::Echo)
+            };
+            let bytes = gw.sign(wasm, name, &[]).unwrap();
+            let digest = format!("sha256:{}", hex::encode(Sha256::digest(&bytes)));
+            Op::Deploy {
+                bytes,
+                version: Version::Deployed { digest, kind },
+            }
+        })
+        .collect()
+}
+
+/// Applies `ops` one at a time, recording each acknowledged outcome; the one in flight when the
+/// gateway dies stays pending.
+async fn churn(
+    client: reqwest::Client,
+    url: String,
+    name: &'static str,
+    ops: Vec<Op>,
+    ledger: Arc<Mutex<Ledger>>,
+) {
+    for op in ops {
+        let (request, target) = match op {
+            Op::Deploy { bytes, version } => (
+                client
+                    .put(&url)
+                    .header("content-type", "application/wasm")
+                    .body(bytes),
+                version,
+            ),
+            Op::Delete => (client.delete(&url), Version::Absent),
+        };
+        ledger
+            .lock()
+            .unwrap()
+            .functions
+            .get_mut(name)
+            .unwrap()
+            .pending = Some(target.clone());
+        let Ok(response) = request.send().await else {
+            return;
+        };
+        let status = response.status().as_u16();
+        let acknowledged = match target {
+            Version::Absent => matches!(status, 204 | 404),
+            Version::Deployed { .. } => matches!(status, 200 | 201),
+        };
+        assert!(acknowledged, "{name}: unexpected {status} for {target:?}");
+        let mut ledger = ledger.lock().unwrap();
+        let acked = ledger.functions.get_mut(name).unwrap();
+        acked.version = target;
+        acked.pending = None;
+        ledger.changes += 1;
+    }
+}
+
+/// Writes each key through the `kv` guest; a 200 is an acknowledged write.
+async fn write_kv(
+    client: reqwest::Client,
+    url: String,
+    values: Vec<(String, String)>,
+    ledger: Arc<Mutex<Ledger>>,
+) {
+    for (key, value) in values {
+        let sent = client
+            .put(format!("{url}/{key}"))
+            .body(value.clone())
+            .send()
+            .await;
+        match sent {
+            Ok(response) if response.status() == 200 => {
+                ledger.lock().unwrap().kv.insert(key, value);
+            }
+            Ok(response) => panic!("kv write {key}: {}", response.status()),
+            Err(_) => return,
+        }
+    }
+}
+
+/// Publishes one message per topic; a 202 means the bus accepted it.
+async fn publish(
+    client: reqwest::Client,
+    base: String,
+    topics: Vec<String>,
+    ledger: Arc<Mutex<Ledger>>,
+) {
+    for topic in topics {
+        match client
+            .post(format!("{base}{topic}"))
+            .body(topic.clone())
+            .send()
+            .await
+        {
+            Ok(response) if response.status() == 202 => {
+                ledger.lock().unwrap().messages.push(topic);
+            }
+            Ok(response) => panic!("publish {topic}: {}", response.status()),
+            Err(_) => return,
+        }
+    }
+}
+
+/// After a restart: every function is at its acknowledged version (or the one in flight), serves
+/// as that version does, every artifact's bytes match its name, every acknowledged key reads back
+/// and every accepted message reaches its handler. The ledger then takes what was found.
+async fn check(gw: &Gateway, ledger: &Arc<Mutex<Ledger>>, seed: u64) {
+    let list: serde_json::Value = gw
+        .client()
+        .get(gw.url("/functions"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let listed: BTreeMap<String, String> = list["functions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["name"].as_str().unwrap().to_owned(),
+                f["digest"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let (functions, kv, messages) = {
+        let ledger = ledger.lock().unwrap();
+        (
+            ledger.functions.clone(),
+            ledger.kv.clone(),
+            ledger.messages.clone(),
+        )
+    };
+    for name in listed.keys() {
+        assert!(
+            STEADY.contains(&name.as_str()) || functions.contains_key(name.as_str()),
+            "seed {seed}: unknown function {name} listed"
+        );
+    }
+    let mut found = BTreeMap::new();
+    for (name, acked) in functions {
+        let now = match listed.get(name) {
+            None => Version::Absent,
+            Some(digest) => [Some(&acked.version), acked.pending.as_ref()]
+                .into_iter()
+                .flatten()
+                .find(|v| matches!(v, Version::Deployed { digest: d, .. } if d == digest))
+                .cloned()
+                .unwrap_or_else(|| {
+                    panic!("seed {seed}: {name} is at {digest}, acknowledged {acked:?}")
+                }),
+        };
+        assert!(
+            now == acked.version || Some(&now) == acked.pending.as_ref(),
+            "seed {seed}: {name} is {now:?}, acknowledged {acked:?}"
+        );
+        if let Version::Deployed { kind, .. } = &now {
+            let response = gw
+                .client()
+                .get(gw.url(&format!("/fn/{name}")))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200, "seed {seed}: {name} does not serve");
+            let body = response.text().await.unwrap();
+            let right = match kind {
+                Kind::Hello => body == "hello from wasmgate\n",
+                Kind::Echo => body.starts_with("{\"method\":\"GET\""),
+            };
+            assert!(right, "seed {seed}: {name} as {kind:?} answered {body:?}");
+        }
+        found.insert(name, now);
+    }
+    check_artifacts(gw, seed);
+    for (key, value) in &kv {
+        let response = gw
+            .client()
+            .get(gw.url(&format!("/fn/kv/crash/{key}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "seed {seed}: kv {key}");
+        assert_eq!(
+            &response.text().await.unwrap(),
+            value,
+            "seed {seed}: kv {key}"
+        );
+    }
+    // Accepted messages are delivered after the restart if they were not before.
+    for topic in &messages {
+        let stored = eventually(
+            &format!("seed {seed}: message {topic} handled"),
+            DEADLINE,
+            || async {
+                let response = gw
+                    .client()
+                    .get(gw.url(&format!("/fn/sink/{topic}")))
+                    .send()
+                    .await
+                    .unwrap();
+                (response.status().as_u16(), response.text().await.unwrap())
+            },
+            |(status, body)| *status == 200 && body == topic,
+        )
+        .await;
+        stored.unwrap();
+    }
+    let mut ledger = ledger.lock().unwrap();
+    for (name, now) in found {
+        ledger.functions.insert(
+            name,
+            Acked {
+                version: now,
+                pending: None,
+            },
+        );
+    }
+}
+
+/// Every file in the artifact store is named by the sha256 of its bytes; no temp file survives
+/// the restart.
+fn check_artifacts(gw: &Gateway, seed: u64) {
+    let dir = gw.data_dir().join("artifacts");
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let stem = name
+            .strip_suffix(".cwasm")
+            .unwrap_or_else(|| panic!("seed {seed}: stray file {name} among artifacts"));
+        let bytes = std::fs::read(&path).unwrap();
+        assert_eq!(
+            hex::encode(Sha256::digest(&bytes)),
+            stem,
+            "seed {seed}: artifact {name} does not match its name"
+        );
+    }
+}
