@@ -15,6 +15,7 @@ mod invoke;
 mod keyvalue;
 mod lifecycle;
 mod limits;
+mod names;
 mod observability;
 mod scale_to_zero;
 
