@@ -58,13 +58,13 @@ pub enum ApiError {
         owner: String,
     },
     /// No function of that name is deployed.
-    #[error("no function named {name}")]
+    #[error("no function named {}", shown(name))]
     FunctionNotFound {
         /// The name asked for.
         name: String,
     },
     /// Nothing is served at this path.
-    #[error("nothing is served at {path}")]
+    #[error("nothing is served at {}", shown(path))]
     NotFound {
         /// The path asked for.
         path: String,
@@ -138,6 +138,23 @@ pub enum ApiError {
         /// What failed.
         reason: String,
     },
+}
+
+/// Longest piece of a request path quoted back in a message: a request line may carry up to
+/// 64 KiB of path, which must not come back whole in the body or the log line.
+const MAX_SHOWN_CHARS: usize = 80;
+
+/// A name or path from the request as it appears in a message: escaped, and cut short.
+fn shown(input: &str) -> String {
+    let mut out: String = input
+        .chars()
+        .take(MAX_SHOWN_CHARS)
+        .flat_map(char::escape_debug)
+        .collect();
+    if input.chars().nth(MAX_SHOWN_CHARS).is_some() {
+        out.push('…');
+    }
+    out
 }
 
 impl ApiError {
@@ -440,6 +457,27 @@ mod tests {
             let (s, c, _) = error.classify();
             assert_eq!((s.as_u16(), c), (status, code), "{error}");
         }
+    }
+
+    #[test]
+    fn a_huge_name_or_path_from_the_request_is_quoted_short() {
+        for error in [
+            ApiError::FunctionNotFound {
+                name: "a".repeat(60_000),
+            },
+            ApiError::NotFound {
+                path: format!("/{}\u{202e}", "b".repeat(60_000)),
+            },
+        ] {
+            let message = error.to_string();
+            assert!(message.len() < 200, "{} bytes", message.len());
+            assert!(message.ends_with('…'), "{message}");
+        }
+        let message = ApiError::NotFound {
+            path: "/x\u{202e}y".into(),
+        }
+        .to_string();
+        assert!(message.ends_with("/x\\u{202e}y"), "{message}");
     }
 
     #[test]

@@ -21,7 +21,9 @@ pub async fn publish(gw: &Gateway, req: Request<Incoming>) -> Result<GatewayResp
             method: req.method().to_string(),
         });
     }
-    let subject = req.uri().path().trim_start_matches(PREFIX).to_owned();
+    // The prefix once: `/publish//publish/x` is subject `/publish/x`, not another spelling of `x`.
+    let path = req.uri().path();
+    let subject = path.strip_prefix(PREFIX).unwrap_or(path).to_owned();
     let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)

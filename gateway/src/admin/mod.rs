@@ -39,7 +39,8 @@ pub async fn handle(
     let req = authorize(gw, req).await?;
     let path = req.uri().path();
     let rest = path.strip_prefix(PREFIX).unwrap_or(path);
-    match (req.method(), rest.trim_start_matches('/')) {
+    // One '/' only: `/functions//hello` is not another spelling of `/functions/hello`.
+    match (req.method(), rest.strip_prefix('/').unwrap_or(rest)) {
         (&Method::GET, "") => Ok(functions::list(gw)),
         (_, "") => Err(ApiError::MethodNotAllowed {
             method: req.method().to_string(),

@@ -28,7 +28,9 @@ pub async fn accept(
             method: req.method().to_string(),
         });
     }
-    let rest = req.uri().path().trim_start_matches(ASYNC_PREFIX);
+    // The prefix once: `/async//async/f` names no function rather than `f`.
+    let path = req.uri().path();
+    let rest = path.strip_prefix(ASYNC_PREFIX).unwrap_or(path);
     let (name, tail) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
     if gw.catalog.snapshot().function(name).is_none() {
         return Err(ApiError::FunctionNotFound {
@@ -97,9 +99,10 @@ pub async fn accept(
 
 /// The call's state and, once finished, its result.
 pub fn get(gw: &Gateway, req: &Request<Incoming>) -> Result<GatewayResponse, ApiError> {
-    let id = req.uri().path().trim_start_matches(CALLS_PREFIX);
+    let path = req.uri().path();
+    let id = path.strip_prefix(CALLS_PREFIX).unwrap_or(path);
     let call = gw.calls.get(id)?.ok_or_else(|| ApiError::NotFound {
-        path: req.uri().path().to_owned(),
+        path: path.to_owned(),
     })?;
     Ok(json(StatusCode::OK, &view(&call)))
 }

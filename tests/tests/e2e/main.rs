@@ -17,6 +17,7 @@ mod invoke;
 mod keyvalue;
 mod lifecycle;
 mod limits;
+mod names;
 mod observability;
 mod restart_under_load;
 mod scale_to_zero;
