@@ -40,7 +40,8 @@ impl KvCtx {
         }
     }
 
-    /// Lets each instance hold at most `max` buckets open at once; `open` fails past it.
+    /// Lets each instance hold at most `max` buckets open at once; `open` fails past it. Starts a
+    /// fresh count of [`limit_hits`](Self::limit_hits).
     pub fn with_max_open_buckets(mut self, max: u32) -> Self {
         self.buckets = BucketLimit::new(max);
         self

@@ -36,9 +36,11 @@ impl MessagingCtx {
     }
 
     /// Lets each instance (one call) put at most `max` messages on the bus: `send`, `reply` and
-    /// `request` each count one; past it they fail with `permission-denied`.
+    /// `request` each count one; past it they fail with `permission-denied`. Starts a fresh
+    /// count of [`limit_hits`](Self::limit_hits), not shared with the context this came from.
     pub fn with_max_messages_per_call(mut self, max: u32) -> Self {
         self.max_messages = max;
+        self.limit_hits = Arc::new(AtomicU64::new(0));
         self
     }
 
