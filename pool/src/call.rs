@@ -62,6 +62,7 @@ where
         store.data().log.set_request(id.clone());
     }
     let log = store.data().log.clone();
+    let head = req.method() == http::Method::HEAD;
     let (sender, receiver) = oneshot::channel();
     // The body stops the guest through `stop`; the task says through `failed` why the guest did
     // not finish, before the body's stream ends with the store.
@@ -123,7 +124,7 @@ where
             stop,
             hits: limits.response_hits,
         }
-        .wrap(response, failed, log),
+        .wrap(response, head, failed, log),
         Ok(Err(code)) => Err(Error::NoResponse {
             reason: format!("guest answered with error code {code:?}"),
         }),

@@ -3,6 +3,7 @@
 use crate::error::Error;
 use crate::guest_log::InstanceLog;
 use bytes::Bytes;
+use http::StatusCode;
 use http::header::CONTENT_LENGTH;
 use http_body::{Body, Frame, SizeHint};
 use std::pin::Pin;
@@ -60,16 +61,20 @@ impl Cutoff {
     }
 
     /// Answers `response` as a [`ResponseBody`], or refuses it (stopping the guest) when its
-    /// declared `content-length` is over the limit.
+    /// declared `content-length` is over the limit. The answer to a HEAD request and a 304 carry
+    /// no body, so their `content-length` (that of the resource) is not held against the limit.
     pub(crate) fn wrap(
         self,
         response: http::Response<HyperOutgoingBody>,
+        head: bool,
         failed: oneshot::Receiver<Error>,
         log: Arc<InstanceLog>,
     ) -> Result<http::Response<ResponseBody>, Error> {
+        let bodyless = head || response.status() == StatusCode::NOT_MODIFIED;
         let declared = response
             .headers()
             .get(CONTENT_LENGTH)
+            .filter(|_| !bodyless)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
         if let Some(declared) = declared.filter(|d| *d > self.limit) {

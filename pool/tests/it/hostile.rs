@@ -70,6 +70,18 @@ async fn a_declared_content_length_over_the_limit_is_refused_before_the_head() {
     );
     assert!(released(&big).await, "the guest was not stopped");
     assert_eq!(big.stats().limit_hits.response_body, 1);
+
+    // A HEAD answer has no body: its content-length is the resource's, not held against the limit.
+    let head = pool.deploy(
+        "head",
+        guests::LIMITS_BIGBODY,
+        "[limits]\nmax_response_body = \"1MiB\"\ntimeout = \"1s\"",
+    );
+    let request = http::Request::head("http://localhost/?declare=1048577")
+        .body(http_body_util::Full::new(bytes::Bytes::new()))
+        .unwrap();
+    assert_eq!(head.call(request).await.unwrap().status(), 200);
+    assert_eq!(head.stats().limit_hits.response_body, 0);
 }
 
 #[tokio::test]
