@@ -46,6 +46,30 @@ pub enum Error {
         /// The key holding the counter.
         key: String,
     },
+    /// A guest already holds as many open buckets as its function allows.
+    #[error(
+        "too many open buckets: an instance may hold at most {max} (limits.max_open_buckets); drop one before opening another"
+    )]
+    TooManyBuckets {
+        /// The function's `max_open_buckets`.
+        max: u32,
+    },
+    /// A guest used a key longer than [`MAX_KEY_LEN`](crate::keyvalue::MAX_KEY_LEN).
+    #[error("key of {len} bytes is longer than the limit of {max} bytes")]
+    KeyTooLong {
+        /// The key's length in bytes.
+        len: usize,
+        /// The limit in bytes.
+        max: usize,
+    },
+    /// A guest wrote a value larger than [`MAX_VALUE_SIZE`](crate::keyvalue::MAX_VALUE_SIZE).
+    #[error("value of {len} bytes is larger than the limit of {max} bytes")]
+    ValueTooLarge {
+        /// The value's size in bytes.
+        len: usize,
+        /// The limit in bytes.
+        max: usize,
+    },
     /// The embedded database failed.
     #[error("redb: {0}")]
     Redb(#[from] redb::Error),
@@ -75,7 +99,10 @@ impl Error {
             Error::InvalidScope { .. } => Blame::Client,
             Error::InvalidBucket { .. }
             | Error::NotACounter { .. }
-            | Error::CounterOverflow { .. } => Blame::Guest,
+            | Error::CounterOverflow { .. }
+            | Error::TooManyBuckets { .. }
+            | Error::KeyTooLong { .. }
+            | Error::ValueTooLarge { .. } => Blame::Guest,
             Error::Redb(_)
             | Error::Open { .. }
             | Error::Redis(_)

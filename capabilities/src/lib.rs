@@ -3,7 +3,9 @@
 //!
 //! - `wasi:keyvalue@0.2.0-draft` (store, atomics, batch): [`KvBackend`] with [`RedbBackend`]
 //!   (a durable file in the data dir) and [`RedisBackend`]. Each function sees only its own
-//!   buckets plus the shared ones its manifest grants ([`KvScope`]).
+//!   buckets plus the shared ones its manifest grants ([`KvScope`]); keys, values and open
+//!   buckets are bounded ([`keyvalue::MAX_KEY_LEN`], [`keyvalue::MAX_VALUE_SIZE`],
+//!   [`KvCtx::with_max_open_buckets`]).
 //! - `wasi:messaging@0.2.0-draft`: the [`messaging::Bus`] trait with an embedded, durable bus
 //!   ([`messaging::EmbeddedBus`], NATS subject semantics and queue groups) and
 //!   [`messaging::NatsBus`].
@@ -14,21 +16,26 @@
 //! ```no_run
 //! # fn demo(engine: &wasmtime::Engine) -> Result<(), Box<dyn std::error::Error>> {
 //! use std::sync::Arc;
-//! use wasmgate_capabilities::{KvCtx, KvScope, KvView, RedbBackend, add_to_linker};
+//! use wasmgate_capabilities::{KvCtx, KvScope, KvUsage, KvView, RedbBackend, add_to_linker};
 //! use wasmtime::component::{Linker, ResourceTable};
 //!
 //! struct State {
 //!     kv: KvCtx,
+//!     usage: KvUsage,
 //!     table: ResourceTable,
 //! }
 //!
 //! // Once per node:
 //! let backend = Arc::new(RedbBackend::open("data/kv.redb".as_ref())?);
 //! let mut linker = Linker::<State>::new(engine);
-//! add_to_linker(&mut linker, |s: &mut State| KvView { ctx: &s.kv, table: &mut s.table })?;
+//! add_to_linker(&mut linker, |s: &mut State| KvView {
+//!     ctx: &s.kv,
+//!     table: &mut s.table,
+//!     usage: &mut s.usage,
+//! })?;
 //! // Once per deployed function, then cloned into each instance's state:
-//! let kv = KvCtx::new(backend, KvScope::new("orders-api", ["orders"])?);
-//! let state = State { kv: kv.clone(), table: ResourceTable::new() };
+//! let kv = KvCtx::new(backend, KvScope::new("orders-api", ["orders"])?).with_max_open_buckets(100);
+//! let state = State { kv: kv.clone(), usage: KvUsage::default(), table: ResourceTable::new() };
 //! # let _ = state; Ok(()) }
 //! ```
 
@@ -40,5 +47,5 @@ pub mod messaging;
 
 pub use error::{Blame, Error, Result};
 pub use keyvalue::{
-    KeyPage, KvBackend, KvCtx, KvScope, KvView, RedbBackend, RedisBackend, add_to_linker,
+    KeyPage, KvBackend, KvCtx, KvScope, KvUsage, KvView, RedbBackend, RedisBackend, add_to_linker,
 };

@@ -6,6 +6,7 @@ use crate::byte_size::ByteSize;
 use crate::duration::HumanDuration;
 use crate::log_format::LogFormat;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::ops::RangeInclusive;
 use std::time::Duration;
 
 /// Where the gateway listens: loopback only, so a first run exposes nothing to the network.
@@ -38,6 +39,29 @@ pub const DEFAULT_TIMEOUT: HumanDuration = HumanDuration::from_duration(Duration
 /// Linear memory per instance: ample for typical handlers, and 100 concurrent instances of one
 /// function stay within a small node's RAM.
 pub const DEFAULT_MEMORY: ByteSize = ByteSize::mib(128);
+
+/// Largest response body one call may stream: room for the reports, exports and files a function
+/// generates, yet a guest streaming as fast as it can is cut off after a fraction of a second
+/// instead of pushing gigabytes through the node within its timeout.
+pub const DEFAULT_MAX_RESPONSE_BODY: ByteSize = ByteSize::mib(100);
+
+/// Messages one call may send on the bus: a handler fanning out one message per item of a large
+/// batch stays well below it, while a guest publishing in a loop is stopped after milliseconds
+/// instead of flooding the bus (and every subscriber) until its timeout.
+pub const DEFAULT_MAX_MESSAGES_PER_CALL: u32 = 1000;
+
+/// Accepted values of `max_messages_per_call`: at least one (a function that must not publish
+/// is simply not granted `messaging`), at most a million, beyond which the limit bounds nothing.
+pub const MESSAGES_PER_CALL_RANGE: RangeInclusive<u32> = RangeInclusive::new(1, 1_000_000);
+
+/// Key-value buckets one instance may hold open at once: handlers use a handful; each open
+/// bucket costs host memory, so a guest opening buckets in a loop is refused long before that
+/// matters.
+pub const DEFAULT_MAX_OPEN_BUCKETS: u32 = 100;
+
+/// Accepted values of `max_open_buckets`: at least one (a function that needs none is simply not
+/// granted `keyvalue`), at most ten thousand, a few MiB of host memory per instance.
+pub const OPEN_BUCKETS_RANGE: RangeInclusive<u32> = RangeInclusive::new(1, 10_000);
 
 /// Requests one function serves at once before queueing: matches [`DEFAULT_MAX_INSTANCES`], since
 /// every request runs on its own instance.

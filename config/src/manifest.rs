@@ -2,7 +2,7 @@
 
 use crate::byte_size::ByteSize;
 use crate::config_value::{ConfigValue, check_env_name};
-use crate::defaults::MIN_MEMORY;
+use crate::defaults::{MESSAGES_PER_CALL_RANGE, MIN_MEMORY, OPEN_BUCKETS_RANGE};
 use crate::duration::HumanDuration;
 use crate::error::{Error, Result, describe_toml};
 use crate::route::Route;
@@ -72,7 +72,7 @@ pub struct ScaleSection {
     pub idle_timeout: Option<HumanDuration>,
 }
 
-/// Memory and time per request (`[limits]`); a missing key takes the node's `[defaults]` value.
+/// What one request may use (`[limits]`); a missing key takes the node's `[defaults]` value.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LimitsSection {
@@ -82,6 +82,18 @@ pub struct LimitsSection {
     /// Time one request may run before it is answered 504; never zero.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timeout: Option<HumanDuration>,
+    /// Largest response body one call may stream; past it the body is cut off and the guest
+    /// stopped, and a larger declared `content-length` is answered 502. Never zero.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_response_body: Option<ByteSize>,
+    /// Messages one call may send on the bus; later sends fail. Within
+    /// [`MESSAGES_PER_CALL_RANGE`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_messages_per_call: Option<u32>,
+    /// Key-value buckets one instance may hold open at once; further opens fail. Within
+    /// [`OPEN_BUCKETS_RANGE`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_open_buckets: Option<u32>,
 }
 
 /// One subscription that invokes the function per message (`[[triggers]]`).
@@ -131,6 +143,7 @@ impl Manifest {
         ensure(!self.limits.timeout.is_some_and(|t| t.is_zero()), || {
             "limits.timeout is zero: give requests time to run, e.g. `30s`".into()
         })?;
+        self.limits.validate()?;
         let mut routes = HashSet::new();
         for route in &self.http.routes {
             ensure(routes.insert(route), || {
@@ -181,6 +194,38 @@ impl Manifest {
         }
         Ok(())
     }
+}
+
+impl LimitsSection {
+    /// Checks the limits that need no node settings to judge.
+    fn validate(&self) -> Result<()> {
+        ensure(self.max_response_body.is_none_or(|b| b.bytes() > 0), || {
+            "limits.max_response_body is zero: allow the responses the function sends, e.g. `100MiB`"
+                .into()
+        })?;
+        if let Some(n) = self.max_messages_per_call {
+            ensure(MESSAGES_PER_CALL_RANGE.contains(&n), || {
+                format!(
+                    "limits.max_messages_per_call {n} {}",
+                    out_of(&MESSAGES_PER_CALL_RANGE)
+                )
+            })?;
+        }
+        if let Some(n) = self.max_open_buckets {
+            ensure(OPEN_BUCKETS_RANGE.contains(&n), || {
+                format!(
+                    "limits.max_open_buckets {n} {}",
+                    out_of(&OPEN_BUCKETS_RANGE)
+                )
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// "is out of range: ..." for a count limit, naming its bounds.
+pub(crate) fn out_of(range: &std::ops::RangeInclusive<u32>) -> String {
+    format!("is out of range: set {} to {}", range.start(), range.end())
 }
 
 /// Whether a section equals its default, so serializing leaves it out.

@@ -1,8 +1,8 @@
 //! A manifest merged with the node's defaults: the limits one function actually runs with.
 
-use crate::defaults::MIN_MEMORY;
+use crate::defaults::{MESSAGES_PER_CALL_RANGE, MIN_MEMORY, OPEN_BUCKETS_RANGE};
 use crate::error::Result;
-use crate::manifest::{Manifest, ensure};
+use crate::manifest::{Manifest, ensure, out_of};
 use crate::settings::{FunctionDefaults, PoolSettings};
 use std::fmt::Display;
 use std::time::Duration;
@@ -24,6 +24,12 @@ pub struct FunctionSettings {
     pub timeout: Duration,
     /// Wait for a concurrency slot before answering 429; zero refuses at once.
     pub queue_timeout: Duration,
+    /// Largest response body one call may stream, in bytes; never zero.
+    pub max_response_body: u64,
+    /// Messages one call may send on the bus.
+    pub max_messages_per_call: u32,
+    /// Key-value buckets one instance may hold open at once.
+    pub max_open_buckets: u32,
 }
 
 /// A value and the key it came from, so an error names the key the user should change.
@@ -54,8 +60,9 @@ impl Manifest {
     /// what this node can run: a manifest that resolves here deploys here.
     ///
     /// Refuses, naming the key to change: a memory limit above `pool.max_memory` or below one
-    /// page, a zero timeout, `min_instances` above `max_instances` or `pool.instances`, and zero
-    /// `max_instances` or `max_concurrency`.
+    /// page, a zero timeout or response body limit, `min_instances` above `max_instances` or
+    /// `pool.instances`, zero `max_instances` or `max_concurrency`, and message or bucket limits
+    /// out of their ranges.
     pub fn resolve(
         &self,
         defaults: &FunctionDefaults,
@@ -94,6 +101,25 @@ impl Manifest {
             "defaults.timeout",
         );
 
+        let body = pick(
+            limits.max_response_body,
+            "limits.max_response_body",
+            defaults.max_response_body,
+            "defaults.max_response_body",
+        );
+        let messages = pick(
+            limits.max_messages_per_call,
+            "limits.max_messages_per_call",
+            defaults.max_messages_per_call,
+            "defaults.max_messages_per_call",
+        );
+        let buckets = pick(
+            limits.max_open_buckets,
+            "limits.max_open_buckets",
+            defaults.max_open_buckets,
+            "defaults.max_open_buckets",
+        );
+
         ensure(max.value >= 1, || {
             format!("{max}: allow at least 1 instance")
         })?;
@@ -122,6 +148,16 @@ impl Manifest {
             format!("{timeout}: give requests time to run, e.g. `30s`")
         })?;
 
+        ensure(body.value.bytes() > 0, || {
+            format!("{body}: allow the responses the function sends, e.g. `100MiB`")
+        })?;
+        ensure(MESSAGES_PER_CALL_RANGE.contains(&messages.value), || {
+            format!("{messages} {}", out_of(&MESSAGES_PER_CALL_RANGE))
+        })?;
+        ensure(OPEN_BUCKETS_RANGE.contains(&buckets.value), || {
+            format!("{buckets} {}", out_of(&OPEN_BUCKETS_RANGE))
+        })?;
+
         Ok(FunctionSettings {
             min_instances: min.value,
             max_instances: max.value,
@@ -130,6 +166,9 @@ impl Manifest {
             memory: memory.value.bytes(),
             timeout: timeout.value.get(),
             queue_timeout: defaults.queue_timeout.get(),
+            max_response_body: body.value.bytes(),
+            max_messages_per_call: messages.value,
+            max_open_buckets: buckets.value,
         })
     }
 }

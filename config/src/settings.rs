@@ -176,6 +176,13 @@ pub struct FunctionDefaults {
     pub min_instances: u32,
     /// Bounded wait for a concurrency slot before answering 429; zero refuses at once.
     pub queue_timeout: HumanDuration,
+    /// Largest response body one call may stream; never zero.
+    pub max_response_body: ByteSize,
+    /// Messages one call may send on the bus (`wasi:messaging`); within
+    /// [`MESSAGES_PER_CALL_RANGE`].
+    pub max_messages_per_call: u32,
+    /// Key-value buckets one instance may hold open at once; within [`OPEN_BUCKETS_RANGE`].
+    pub max_open_buckets: u32,
 }
 
 /// The node-wide pool every function's instances come from (`[pool]`).
@@ -226,6 +233,9 @@ impl Default for FunctionDefaults {
             max_instances: DEFAULT_MAX_INSTANCES,
             min_instances: DEFAULT_MIN_INSTANCES,
             queue_timeout: DEFAULT_QUEUE_TIMEOUT,
+            max_response_body: DEFAULT_MAX_RESPONSE_BODY,
+            max_messages_per_call: DEFAULT_MAX_MESSAGES_PER_CALL,
+            max_open_buckets: DEFAULT_MAX_OPEN_BUCKETS,
         }
     }
 }

@@ -3,6 +3,7 @@
 use crate::defaults::*;
 use crate::error::{Error, Result};
 use crate::http_settings::HttpSettings;
+use crate::manifest::out_of;
 use crate::settings::{FunctionDefaults, PoolSettings, Settings};
 
 /// Length of an Ed25519 public key (32 bytes) in unpadded base64url.
@@ -206,6 +207,28 @@ impl FunctionDefaults {
             format!(
                 "defaults.memory {} exceeds pool.max_memory {}: lower the first or raise the second",
                 self.memory, pool.max_memory
+            )
+        })?;
+        ensure(self.max_response_body.bytes() > 0, || {
+            format!(
+                "defaults.max_response_body is zero: allow the responses functions send, e.g. `{DEFAULT_MAX_RESPONSE_BODY}`"
+            )
+        })?;
+        ensure(
+            MESSAGES_PER_CALL_RANGE.contains(&self.max_messages_per_call),
+            || {
+                format!(
+                    "defaults.max_messages_per_call {} {}, e.g. {DEFAULT_MAX_MESSAGES_PER_CALL}",
+                    self.max_messages_per_call,
+                    out_of(&MESSAGES_PER_CALL_RANGE)
+                )
+            },
+        )?;
+        ensure(OPEN_BUCKETS_RANGE.contains(&self.max_open_buckets), || {
+            format!(
+                "defaults.max_open_buckets {} {}, e.g. {DEFAULT_MAX_OPEN_BUCKETS}",
+                self.max_open_buckets,
+                out_of(&OPEN_BUCKETS_RANGE)
             )
         })
     }

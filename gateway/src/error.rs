@@ -259,6 +259,9 @@ impl ApiError {
                     Blame::Guest,
                 ),
                 P::Timeout { .. } => (StatusCode::GATEWAY_TIMEOUT, "timeout", Blame::Guest),
+                P::ResponseTooLarge { .. } => {
+                    (StatusCode::BAD_GATEWAY, "response_too_large", Blame::Guest)
+                }
                 P::Saturated { .. } => (
                     StatusCode::TOO_MANY_REQUESTS,
                     "too_many_requests",
@@ -400,6 +403,11 @@ mod tests {
                 "guest_error",
             ),
             (ApiError::Internal { reason: "x".into() }, 500, "internal"),
+            (
+                P::ResponseTooLarge { limit: 1 }.into(),
+                502,
+                "response_too_large",
+            ),
             (
                 ApiError::NameMismatch {
                     name: "a".into(),

@@ -5,7 +5,7 @@ use crate::admission::{Admission, ExecuteCache};
 use crate::async_calls::{CallStore, Workers, expire_old};
 use crate::catalog::{Catalog, Deployed};
 use crate::error::ApiError;
-use crate::metrics::{CountedKv, FunctionMetrics, Metrics};
+use crate::metrics::{CountedBus, CountedKv, FunctionMetrics, Metrics};
 use crate::registry::{Record, Registry};
 use crate::triggers::Subscriptions;
 use std::collections::BTreeMap;
@@ -44,8 +44,10 @@ pub struct Gateway {
     pub metrics: Arc<Metrics>,
     /// The key-value store guests with the `keyvalue` grant use.
     pub kv: Arc<dyn KvBackend>,
-    /// The message bus: guests with the `messaging` grant, triggers and `/publish`.
+    /// The message bus: triggers and `/publish`.
     pub bus: Arc<dyn Bus>,
+    /// The same bus as guests with the `messaging` grant see it: counting what they publish.
+    pub guest_bus: Arc<dyn Bus>,
     /// Async calls, stored durably.
     pub calls: CallStore,
     /// One queue and worker per function for async calls.
@@ -93,6 +95,7 @@ impl Gateway {
             );
         }
         let bus = open_bus(&settings).await?;
+        let guest_bus: Arc<dyn Bus> = Arc::new(CountedBus::new(bus.clone(), &metrics.messages));
         let calls = CallStore::open(&settings.data_dir.join(CALLS_FILE))?;
         tokio::spawn(expire_old(calls.clone()));
         let gateway = Arc::new(Gateway {
@@ -101,6 +104,7 @@ impl Gateway {
             metrics,
             kv,
             bus,
+            guest_bus,
             admission,
             pool,
             catalog: Catalog::default(),
@@ -138,7 +142,7 @@ impl Gateway {
                     }
                 })?,
             ),
-            messaging: MessagingCtx::new(self.bus.clone()),
+            messaging: MessagingCtx::new(self.guest_bus.clone()),
         });
         Ok(Arc::new(Deployed {
             record,

@@ -3,20 +3,20 @@
 use crate::error::{Error, Result};
 use crate::guest_log::RequestId;
 use crate::host::Host;
+use crate::response_body::{Cutoff, ResponseBody};
 use crate::warm::{Ready, Warm};
 use bytes::Bytes;
 use http_body::Body;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
+use tokio::sync::oneshot;
+use tracing::Instrument;
 use wasmgate_capabilities::messaging::{GuestMessage, Message, MessagingRequestReply};
 use wasmtime::Store;
 use wasmtime_wasi_http::WasiHttpView;
 use wasmtime_wasi_http::p2::bindings::Proxy;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
-use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
-
-/// The body of a guest's response, streamed as the guest writes it.
-pub type ResponseBody = HyperOutgoingBody;
 
 /// Where a request's instance comes from.
 pub(crate) enum Instance {
@@ -26,14 +26,25 @@ pub(crate) enum Instance {
     Fresh(Store<Host>),
 }
 
+/// The limits one HTTP call runs under.
+pub(crate) struct CallLimits {
+    /// For the whole run, body streaming included.
+    pub(crate) timeout: Duration,
+    /// Largest response body, in bytes.
+    pub(crate) max_response_body: u64,
+    /// Where responses stopped at `max_response_body` are counted.
+    pub(crate) response_hits: Arc<AtomicU64>,
+}
+
 /// Runs `req` on `warm` in `instance`.
 ///
 /// The guest runs in its own task so it can keep streaming the body after the head is returned;
-/// `keep` (the concurrency slot, the in-flight mark) is held by that task until the guest is done.
+/// `keep` (the concurrency slot, the in-flight mark) is held by that task until the guest is done,
+/// whether it finishes, fails, times out or is stopped for an oversized response.
 pub(crate) async fn call<B, K>(
     warm: Arc<Warm>,
     instance: Instance,
-    timeout: Duration,
+    limits: CallLimits,
     req: http::Request<B>,
     keep: K,
 ) -> Result<http::Response<ResponseBody>>
@@ -50,7 +61,13 @@ where
     if let Some(RequestId(id)) = req.extensions().get::<RequestId>() {
         store.data().log.set_request(id.clone());
     }
-    let (sender, receiver) = tokio::sync::oneshot::channel();
+    let log = store.data().log.clone();
+    let head = req.method() == http::Method::HEAD;
+    let (sender, receiver) = oneshot::channel();
+    // The body stops the guest through `stop`; the task says through `failed` why the guest did
+    // not finish, before the body's stream ends with the store.
+    let (stop, stopped) = oneshot::channel::<Error>();
+    let (failed_tx, failed) = oneshot::channel::<Error>();
     let data = store.data_mut();
     let req = data
         .http()
@@ -63,30 +80,51 @@ where
         .new_response_outparam(sender)
         .map_err(Error::engine)?;
 
-    let task = tokio::spawn(async move {
-        let run = async {
-            let proxy = match proxy {
-                Some(proxy) => proxy,
-                None => http
-                    .instantiate_async(&mut store)
+    let task = tokio::spawn(
+        async move {
+            let run = async {
+                let proxy = match proxy {
+                    Some(proxy) => proxy,
+                    None => http
+                        .instantiate_async(&mut store)
+                        .await
+                        .map_err(instantiate_error)?,
+                };
+                proxy
+                    .wasi_http_incoming_handler()
+                    .call_handle(&mut store, req, out)
                     .await
-                    .map_err(instantiate_error)?,
+                    .map_err(trap_error)
             };
-            proxy
-                .wasi_http_incoming_handler()
-                .call_handle(&mut store, req, out)
-                .await
-                .map_err(trap_error)
-        };
-        let result = within(timeout, run).await;
-        // The store (and its live-instance mark) goes before the in-flight mark ends.
-        drop(store);
-        drop(keep);
-        result
-    });
+            let stopped = async {
+                match stopped.await {
+                    Ok(reason) => reason,
+                    // The body finished or went away without stopping the guest: let it run.
+                    Err(_) => std::future::pending().await,
+                }
+            };
+            let result = tokio::select! {
+                result = within(limits.timeout, run) => result,
+                reason = stopped => Err(reason),
+            };
+            if let Err(e) = &result {
+                let _ = failed_tx.send(e.clone());
+            }
+            // The store (and its live-instance mark) goes before the in-flight mark ends.
+            drop(store);
+            drop(keep);
+            result
+        }
+        .in_current_span(),
+    );
 
     match receiver.await {
-        Ok(Ok(response)) => Ok(response),
+        Ok(Ok(response)) => Cutoff {
+            limit: limits.max_response_body,
+            stop,
+            hits: limits.response_hits,
+        }
+        .wrap(response, head, failed, log),
         Ok(Err(code)) => Err(Error::NoResponse {
             reason: format!("guest answered with error code {code:?}"),
         }),

@@ -50,6 +50,15 @@ pub enum Error {
         /// The function's configured timeout.
         limit: std::time::Duration,
     },
+    /// The guest's response body is (or declares itself) larger than the function's
+    /// `max_response_body`; the guest was stopped.
+    #[error(
+        "the guest's response body exceeds the function's limit of {limit} bytes (limits.max_response_body)"
+    )]
+    ResponseTooLarge {
+        /// The function's `max_response_body` in bytes.
+        limit: u64,
+    },
     /// The function is at `max_concurrency` and no slot freed within the queue timeout.
     #[error("function is at its concurrency limit of {limit}")]
     Saturated {
@@ -85,9 +94,10 @@ impl Error {
             Error::InvalidComponent { .. } | Error::NotGranted { .. } | Error::NoHttpHandler => {
                 Blame::Client
             }
-            Error::GuestTrap { .. } | Error::NoResponse { .. } | Error::Timeout { .. } => {
-                Blame::Guest
-            }
+            Error::GuestTrap { .. }
+            | Error::NoResponse { .. }
+            | Error::Timeout { .. }
+            | Error::ResponseTooLarge { .. } => Blame::Guest,
             Error::Saturated { .. } => Blame::Client,
             Error::NodeSaturated { .. } | Error::Artifact { .. } | Error::Engine { .. } => {
                 Blame::Host

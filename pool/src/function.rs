@@ -1,12 +1,13 @@
 //! A deployed function's handle: admission, cold start, pre-instantiation and calls.
 
-use crate::call::{self, Instance, ResponseBody};
+use crate::call::{self, CallLimits, Instance};
 use crate::code_cache::CodeKey;
 use crate::digest::Digest;
 use crate::error::Result;
 use crate::guest_log::FunctionLog;
 use crate::memory_held::MemoryHeld;
 use crate::node::Node;
+use crate::response_body::ResponseBody;
 use crate::warm::{StoreSpec, Warm};
 use bytes::Bytes;
 use http_body::Body;
@@ -38,9 +39,11 @@ pub struct FunctionSpec {
     pub on_cold_start: Option<ColdStartHook>,
     /// Values served through `wasi:config/store` (with the `config` grant), secrets resolved.
     pub config: BTreeMap<String, String>,
-    /// The node's key-value store, scoped to this function (used with the `keyvalue` grant).
+    /// The node's key-value store, scoped to this function (used with the `keyvalue` grant);
+    /// the pool applies `settings.max_open_buckets` to it.
     pub kv: KvCtx,
-    /// The node's message bus (used with the `messaging` grant).
+    /// The node's message bus (used with the `messaging` grant); the pool applies
+    /// `settings.max_messages_per_call` to it.
     pub messaging: MessagingCtx,
 }
 
@@ -66,6 +69,8 @@ struct Inner {
     cold_start_nanos: AtomicU64,
     refilling: AtomicBool,
     log: Arc<FunctionLog>,
+    /// Responses cut off (or refused) at `max_response_body`.
+    response_hits: Arc<AtomicU64>,
     config: Arc<WasiConfigVariables>,
     kv: KvCtx,
     messaging: MessagingCtx,
@@ -91,6 +96,20 @@ pub struct FunctionStats {
     pub memory_byte_seconds: f64,
     /// Guest log lines dropped by the per-function rate limit.
     pub log_lines_dropped: u64,
+    /// Calls stopped or refused at a per-call limit, by limit.
+    pub limit_hits: LimitHits,
+}
+
+/// Calls of one function that ran into a per-call limit, by limit; each call counts at most once
+/// per limit, however often its guest kept trying.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LimitHits {
+    /// Responses cut off, or refused with 502, at `max_response_body`.
+    pub response_body: u64,
+    /// Calls refused a message at `max_messages_per_call`.
+    pub messages_per_call: u64,
+    /// Instances refused a bucket at `max_open_buckets`.
+    pub open_buckets: u64,
 }
 
 impl Function {
@@ -101,9 +120,12 @@ impl Function {
         Function {
             inner: Arc::new(Inner {
                 log: FunctionLog::new(name.clone()),
+                response_hits: Arc::new(AtomicU64::new(0)),
                 config: Arc::new(spec.config.into_iter().collect()),
-                kv: spec.kv,
-                messaging: spec.messaging,
+                kv: spec.kv.with_max_open_buckets(s.max_open_buckets),
+                messaging: spec
+                    .messaging
+                    .with_max_messages_per_call(s.max_messages_per_call),
                 held: Arc::new(MemoryHeld::new()),
                 on_cold_start: spec.on_cold_start,
                 key: CodeKey {
@@ -162,7 +184,12 @@ impl Function {
         // Held until the guest is done: the slot, and the in-flight mark that keeps the code loaded
         // and starts the idle clock only when the work ends.
         let keep = (permit, warm.begin());
-        call::call(warm, instance, self.inner.settings.timeout, req, keep).await
+        let limits = CallLimits {
+            timeout: self.inner.settings.timeout,
+            max_response_body: self.inner.settings.max_response_body,
+            response_hits: self.inner.response_hits.clone(),
+        };
+        call::call(warm, instance, limits, req, keep).await
     }
 
     /// Hands one message to the guest's `wasi:messaging/incoming-handler`, in a fresh instance,
@@ -209,6 +236,11 @@ impl Function {
             cold_start_time: Duration::from_nanos(inner.cold_start_nanos.load(Ordering::Relaxed)),
             memory_byte_seconds: inner.held.byte_seconds(),
             log_lines_dropped: inner.log.dropped(),
+            limit_hits: LimitHits {
+                response_body: inner.response_hits.load(Ordering::Relaxed),
+                messages_per_call: inner.messaging.limit_hits(),
+                open_buckets: inner.kv.limit_hits(),
+            },
         }
     }
 

@@ -68,13 +68,23 @@ impl InstanceLog {
         let _ = self.request_id.set(id);
     }
 
+    /// The function this instance belongs to, for host log lines about it.
+    pub(crate) fn function(&self) -> &str {
+        &self.function.function
+    }
+
+    /// The request it serves, or `-` before one is known.
+    pub(crate) fn request_id(&self) -> &str {
+        self.request_id.get().map_or("-", |id| id.as_ref())
+    }
+
     fn emit(&self, stream: &'static str, line: &[u8]) {
         let f = &self.function;
         if f.limiter.check().is_err() {
             f.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        let request_id = self.request_id.get().map_or("-", |id| id.as_ref());
+        let request_id = self.request_id();
         let text = String::from_utf8_lossy(line);
         tracing::info!(target: "wasmgate::guest", function = %f.function, request_id, stream, "{}", text.trim_end_matches('\r'));
     }

@@ -3,8 +3,8 @@
 use crate::guest_log::InstanceLog;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use wasmgate_capabilities::messaging::{MessagingCtx, MessagingView};
-use wasmgate_capabilities::{KvCtx, KvView};
+use wasmgate_capabilities::messaging::{MessagingCtx, MessagingUsage, MessagingView};
+use wasmgate_capabilities::{KvCtx, KvUsage, KvView};
 use wasmgate_config::{Capability, CapabilitySet};
 use wasmtime::component::ResourceTable;
 use wasmtime::{StoreLimits, StoreLimitsBuilder};
@@ -25,8 +25,12 @@ pub struct Host {
     config: Arc<WasiConfigVariables>,
     /// The function's key-value scope, for `wasi:keyvalue`.
     kv: KvCtx,
+    /// This instance's open buckets, against the function's limit.
+    kv_usage: KvUsage,
     /// The node's message bus, for `wasi:messaging`.
     messaging: MessagingCtx,
+    /// This instance's messages sent, against the function's limit.
+    messaging_usage: MessagingUsage,
     _live: LiveInstance,
 }
 
@@ -53,7 +57,9 @@ impl Host {
             log,
             config,
             kv,
+            kv_usage: KvUsage::default(),
             messaging,
+            messaging_usage: MessagingUsage::default(),
             http: WasiHttpCtx::new(),
             table: ResourceTable::new(),
             limits,
@@ -84,6 +90,7 @@ impl Host {
         MessagingView {
             ctx: &self.messaging,
             table: &mut self.table,
+            usage: &mut self.messaging_usage,
         }
     }
 
@@ -97,6 +104,7 @@ impl Host {
         KvView {
             ctx: &self.kv,
             table: &mut self.table,
+            usage: &mut self.kv_usage,
         }
     }
 }

@@ -4,7 +4,8 @@
 //! It knows nothing of routes, the admin API or admission: the gateway hands it component bytes to
 //! [`Pool::compile`] at deploy, a [`FunctionSpec`] per deployed version, and HTTP requests to
 //! [`Function::call`]. A function loads on its first call (single-flight), runs each request in a
-//! fresh instance, and drops its code after `idle_timeout` without work.
+//! fresh instance under its limits (memory, time, concurrency, response body size, messages sent,
+//! buckets open), and drops its code after `idle_timeout` without work.
 //!
 //! ```no_run
 //! # async fn demo(module: Vec<u8>) -> Result<(), Box<dyn std::error::Error>> {
@@ -53,13 +54,14 @@ mod linkers;
 mod memory_held;
 mod node;
 mod pool;
+mod response_body;
 mod warm;
 
-pub use call::ResponseBody;
 pub use code_cache::Evictions;
 pub use compile::Compiled;
 pub use digest::Digest;
 pub use error::{Blame, Error, Result};
-pub use function::{ColdStartHook, Function, FunctionSpec, FunctionStats};
+pub use function::{ColdStartHook, Function, FunctionSpec, FunctionStats, LimitHits};
 pub use guest_log::RequestId;
 pub use pool::Pool;
+pub use response_body::ResponseBody;

@@ -3,18 +3,20 @@
 use crate::error::{Blame, Error, Result};
 use crate::keyvalue::backend::KvBackend;
 use crate::keyvalue::bindings::wasi::keyvalue::{atomics, batch, store};
+use crate::keyvalue::limits::{BucketLimit, KvUsage, check_entry, check_key};
 use crate::keyvalue::scope::KvScope;
 use std::sync::Arc;
 use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
 
-/// What a function's guests need for key-value access: the node's backend and the function's
-/// scope.
+/// What a function's guests need for key-value access: the node's backend, the function's
+/// scope and its limit on open buckets.
 ///
-/// Built once per deployed function; cloning it for each instance copies two pointers.
+/// Built once per deployed function; cloning it for each instance copies a few pointers.
 #[derive(Clone)]
 pub struct KvCtx {
     backend: Arc<dyn KvBackend>,
     scope: Arc<KvScope>,
+    buckets: BucketLimit,
 }
 
 impl std::fmt::Debug for KvCtx {
@@ -22,17 +24,32 @@ impl std::fmt::Debug for KvCtx {
         f.debug_struct("KvCtx")
             .field("backend", &self.backend.name())
             .field("scope", &self.scope)
+            .field("max_open_buckets", &self.buckets.max)
             .finish()
     }
 }
 
 impl KvCtx {
-    /// Key-value access through `backend`, limited to `scope`.
+    /// Key-value access through `backend`, limited to `scope`, with no limit on open buckets
+    /// until [`with_max_open_buckets`](Self::with_max_open_buckets) sets one.
     pub fn new(backend: Arc<dyn KvBackend>, scope: KvScope) -> Self {
         KvCtx {
             backend,
             scope: Arc::new(scope),
+            buckets: BucketLimit::new(u32::MAX),
         }
+    }
+
+    /// Lets each instance hold at most `max` buckets open at once; `open` fails past it. Starts a
+    /// fresh count of [`limit_hits`](Self::limit_hits).
+    pub fn with_max_open_buckets(mut self, max: u32) -> Self {
+        self.buckets = BucketLimit::new(max);
+        self
+    }
+
+    /// How many instances were refused a bucket at the open-bucket limit.
+    pub fn limit_hits(&self) -> u64 {
+        self.buckets.hits()
     }
 
     /// The backend every bucket of this function is stored in.
@@ -52,6 +69,8 @@ pub struct KvView<'a> {
     pub ctx: &'a KvCtx,
     /// The store's resource table, where open buckets live.
     pub table: &'a mut ResourceTable,
+    /// The store's count of open buckets.
+    pub usage: &'a mut KvUsage,
 }
 
 /// An open bucket: the stored name its guest name resolved to.
@@ -94,6 +113,9 @@ pub(crate) fn to_wit(err: Error) -> wasmtime::Result<store::Error> {
         Error::InvalidBucket { .. } | Error::InvalidScope { .. } => Ok(store::Error::AccessDenied),
         Error::NotACounter { .. } => Ok(store::Error::Other("value is not a counter".into())),
         Error::CounterOverflow { .. } => Ok(store::Error::Other("counter would overflow".into())),
+        Error::TooManyBuckets { .. } | Error::KeyTooLong { .. } | Error::ValueTooLarge { .. } => {
+            Ok(store::Error::Other(err.to_string()))
+        }
         Error::Table(_) => Err(wasmtime::Error::new(err)),
         err => {
             debug_assert_eq!(err.blame(), Blame::Host);
@@ -106,7 +128,15 @@ pub(crate) fn to_wit(err: Error) -> wasmtime::Result<store::Error> {
 impl store::Host for KvView<'_> {
     async fn open(&mut self, identifier: String) -> Result<Resource<Bucket>> {
         let name = self.ctx.scope.resolve(&identifier)?;
-        Ok(self.table.push(Bucket { name })?)
+        self.usage
+            .open(&self.ctx.buckets, self.ctx.scope.function())?;
+        match self.table.push(Bucket { name }) {
+            Ok(bucket) => Ok(bucket),
+            Err(e) => {
+                self.usage.close();
+                Err(e.into())
+            }
+        }
     }
 
     fn convert_error(&mut self, err: Error) -> wasmtime::Result<store::Error> {
@@ -116,21 +146,25 @@ impl store::Host for KvView<'_> {
 
 impl store::HostBucket for KvView<'_> {
     async fn get(&mut self, bucket: Resource<Bucket>, key: String) -> Result<Option<Vec<u8>>> {
+        check_key(&key)?;
         let (backend, name) = self.open_bucket(&bucket)?;
         backend.get(&name, &key).await
     }
 
     async fn set(&mut self, bucket: Resource<Bucket>, key: String, value: Vec<u8>) -> Result<()> {
+        check_entry(&key, &value)?;
         let (backend, name) = self.open_bucket(&bucket)?;
         backend.set(&name, &key, value).await
     }
 
     async fn delete(&mut self, bucket: Resource<Bucket>, key: String) -> Result<()> {
+        check_key(&key)?;
         let (backend, name) = self.open_bucket(&bucket)?;
         backend.delete(&name, &key).await
     }
 
     async fn exists(&mut self, bucket: Resource<Bucket>, key: String) -> Result<bool> {
+        check_key(&key)?;
         let (backend, name) = self.open_bucket(&bucket)?;
         backend.exists(&name, &key).await
     }
@@ -150,6 +184,7 @@ impl store::HostBucket for KvView<'_> {
 
     async fn drop(&mut self, bucket: Resource<Bucket>) -> wasmtime::Result<()> {
         self.table.delete(bucket)?;
+        self.usage.close();
         Ok(())
     }
 }
@@ -161,6 +196,7 @@ impl atomics::Host for KvView<'_> {
         key: String,
         delta: u64,
     ) -> Result<u64> {
+        check_key(&key)?;
         let (backend, name) = self.open_bucket(&bucket)?;
         backend.increment(&name, &key, delta).await
     }
@@ -172,6 +208,7 @@ impl batch::Host for KvView<'_> {
         bucket: Resource<Bucket>,
         keys: Vec<String>,
     ) -> Result<Vec<Option<(String, Vec<u8>)>>> {
+        keys.iter().try_for_each(|key| check_key(key))?;
         let (backend, name) = self.open_bucket(&bucket)?;
         let values = backend.get_many(&name, &keys).await?;
         Ok(keys
@@ -186,11 +223,15 @@ impl batch::Host for KvView<'_> {
         bucket: Resource<Bucket>,
         key_values: Vec<(String, Vec<u8>)>,
     ) -> Result<()> {
+        key_values
+            .iter()
+            .try_for_each(|(key, value)| check_entry(key, value))?;
         let (backend, name) = self.open_bucket(&bucket)?;
         backend.set_many(&name, key_values).await
     }
 
     async fn delete_many(&mut self, bucket: Resource<Bucket>, keys: Vec<String>) -> Result<()> {
+        keys.iter().try_for_each(|key| check_key(key))?;
         let (backend, name) = self.open_bucket(&bucket)?;
         backend.delete_many(&name, &keys).await
     }

@@ -5,6 +5,7 @@ mod bindings;
 mod counter;
 mod embedded;
 mod host;
+mod limits;
 mod redis;
 mod scope;
 
@@ -14,4 +15,5 @@ pub use self::redis::{
 pub use backend::{KeyPage, KvBackend, LIST_PAGE_SIZE};
 pub use embedded::{REDB_FILE_NAME, RedbBackend};
 pub use host::{Bucket, KvCtx, KvView, add_to_linker};
+pub use limits::{KvUsage, MAX_KEY_LEN, MAX_VALUE_SIZE};
 pub use scope::{KvScope, MAX_BUCKET_NAME_LEN};

@@ -3,6 +3,7 @@
 use super::bindings::wasi::messaging::{producer, request_reply, types};
 use super::bus::Bus;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use wasmtime::component::{HasData, Linker, ResourceTable};
 
@@ -16,15 +17,36 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct MessagingCtx {
     bus: Arc<dyn Bus>,
     request_timeout: Duration,
+    max_messages: u32,
+    /// Instances refused a message at `max_messages`, shared by every clone.
+    limit_hits: Arc<AtomicU64>,
 }
 
 impl MessagingCtx {
-    /// Messaging over `bus`, with [`DEFAULT_REQUEST_TIMEOUT`] for requests without one.
+    /// Messaging over `bus`, with [`DEFAULT_REQUEST_TIMEOUT`] for requests without one and no
+    /// limit on messages per call until
+    /// [`with_max_messages_per_call`](Self::with_max_messages_per_call) sets one.
     pub fn new(bus: Arc<dyn Bus>) -> Self {
         MessagingCtx {
             bus,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            max_messages: u32::MAX,
+            limit_hits: Arc::new(AtomicU64::new(0)),
         }
+    }
+
+    /// Lets each instance (one call) put at most `max` messages on the bus: `send`, `reply` and
+    /// `request` each count one; past it they fail with `permission-denied`. Starts a fresh
+    /// count of [`limit_hits`](Self::limit_hits), not shared with the context this came from.
+    pub fn with_max_messages_per_call(mut self, max: u32) -> Self {
+        self.max_messages = max;
+        self.limit_hits = Arc::new(AtomicU64::new(0));
+        self
+    }
+
+    /// How many instances were refused a message at the per-call limit.
+    pub fn limit_hits(&self) -> u64 {
+        self.limit_hits.load(Ordering::Relaxed)
     }
 
     /// Sets how long a request without its own timeout waits.
@@ -47,6 +69,7 @@ impl std::fmt::Debug for MessagingCtx {
         f.debug_struct("MessagingCtx")
             .field("bus", &self.bus.name())
             .field("request_timeout", &self.request_timeout)
+            .field("max_messages_per_call", &self.max_messages)
             .finish()
     }
 }
@@ -58,6 +81,37 @@ pub struct MessagingView<'a> {
     pub ctx: &'a MessagingCtx,
     /// The store's resource table.
     pub table: &'a mut ResourceTable,
+    /// The store's count of messages sent.
+    pub usage: &'a mut MessagingUsage,
+}
+
+/// One instance's messages put on the bus, counted against its function's limit.
+#[derive(Debug, Default)]
+pub struct MessagingUsage {
+    sent: u32,
+    refused: bool,
+}
+
+impl MessagingView<'_> {
+    /// Counts one more message, or refuses it past the function's limit (counting the
+    /// instance's first refusal).
+    pub(crate) fn admit(&mut self) -> Result<(), types::Error> {
+        let max = self.ctx.max_messages;
+        if self.usage.sent < max {
+            self.usage.sent += 1;
+            return Ok(());
+        }
+        if !std::mem::replace(&mut self.usage.refused, true) {
+            self.ctx.limit_hits.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(
+                max,
+                "guest reached its per-call message limit; further sends fail"
+            );
+        }
+        Err(types::Error::PermissionDenied(format!(
+            "message limit reached: one call may send at most {max} messages (limits.max_messages_per_call)"
+        )))
+    }
 }
 
 /// Links `wasi:messaging` `types`, `producer` and `request-reply` into `linker`; `f` finds
@@ -87,6 +141,7 @@ mod tests {
     struct Host {
         messaging: MessagingCtx,
         table: ResourceTable,
+        usage: MessagingUsage,
     }
 
     #[test]
@@ -97,6 +152,7 @@ mod tests {
         add_to_linker(&mut linker, |h: &mut Host| MessagingView {
             ctx: &h.messaging,
             table: &mut h.table,
+            usage: &mut h.usage,
         })
         .unwrap();
 
@@ -105,7 +161,32 @@ mod tests {
         let ctx = MessagingCtx::new(bus).with_request_timeout(Duration::from_secs(1));
         assert_eq!(
             format!("{ctx:?}"),
-            "MessagingCtx { bus: \"embedded\", request_timeout: 1s }"
+            "MessagingCtx { bus: \"embedded\", request_timeout: 1s, max_messages_per_call: 4294967295 }"
         );
+    }
+
+    #[test]
+    fn messages_past_the_per_call_limit_are_refused_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let bus = Arc::new(EmbeddedBus::open(dir.path()).unwrap());
+        let ctx = MessagingCtx::new(bus).with_max_messages_per_call(2);
+        let mut table = ResourceTable::new();
+        let mut usage = MessagingUsage::default();
+        let mut view = MessagingView {
+            ctx: &ctx,
+            table: &mut table,
+            usage: &mut usage,
+        };
+        assert!(view.admit().is_ok() && view.admit().is_ok());
+        for _ in 0..3 {
+            match view.admit() {
+                Err(types::Error::PermissionDenied(text)) => {
+                    assert!(text.contains("at most 2 messages"), "{text}");
+                    assert!(text.contains("limits.max_messages_per_call"), "{text}");
+                }
+                other => panic!("expected permission-denied, got {other:?}"),
+            }
+        }
+        assert_eq!(ctx.limit_hits(), 1, "counted once per instance");
     }
 }

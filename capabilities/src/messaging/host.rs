@@ -159,6 +159,9 @@ impl producer::Host for MessagingView<'_> {
     ) -> wasmtime::Result<Result<(), types::Error>> {
         self.table.get(&client)?;
         let GuestMessage(mut msg) = self.table.delete(message)?;
+        if let Err(refused) = self.admit() {
+            return Ok(Err(refused));
+        }
         msg.subject = topic;
         Ok(self.ctx.bus().publish(msg).await.map_err(to_wit))
     }
@@ -180,6 +183,9 @@ impl request_reply::Host for MessagingView<'_> {
             None => None,
         }
         .unwrap_or(self.ctx.request_timeout());
+        if let Err(refused) = self.admit() {
+            return Ok(Err(refused));
+        }
         // The bus returns the first reply; more than one expected reply still returns one.
         match self.ctx.bus().request(msg, timeout).await {
             Ok(reply) => Ok(Ok(vec![self.table.push(GuestMessage(reply))?])),
@@ -198,6 +204,9 @@ impl request_reply::Host for MessagingView<'_> {
             )));
         };
         let GuestMessage(mut msg) = self.table.delete(message)?;
+        if let Err(refused) = self.admit() {
+            return Ok(Err(refused));
+        }
         msg.subject = subject;
         Ok(self.ctx.bus().publish(msg).await.map_err(to_wit))
     }

@@ -19,7 +19,9 @@ pub mod subject;
 
 pub use bindings::MessagingRequestReply;
 pub use bus::{Bus, Delivery, Message, Subscription};
-pub use ctx::{DEFAULT_REQUEST_TIMEOUT, MessagingCtx, MessagingView, add_to_linker};
+pub use ctx::{
+    DEFAULT_REQUEST_TIMEOUT, MessagingCtx, MessagingUsage, MessagingView, add_to_linker,
+};
 pub use embedded::EmbeddedBus;
 pub use error::{Error, Result};
 pub use host::{Client, GuestMessage, RequestOptions};

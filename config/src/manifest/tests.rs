@@ -21,6 +21,9 @@ fn the_example_manifest_parses_with_every_key() {
     assert_eq!(m.scale.idle_timeout, Some("5m".parse().unwrap()));
     assert_eq!(m.limits.memory, Some(ByteSize::mib(64)));
     assert_eq!(m.limits.timeout, Some("10s".parse().unwrap()));
+    assert_eq!(m.limits.max_response_body, Some(ByteSize::mib(10)));
+    assert_eq!(m.limits.max_messages_per_call, Some(50));
+    assert_eq!(m.limits.max_open_buckets, Some(10));
     assert_eq!(m.triggers.len(), 2);
     assert_eq!(m.triggers[1].subject.as_str(), "audit.>");
     assert_eq!(m.triggers[1].queue.as_deref(), Some("auditors"));
@@ -91,6 +94,18 @@ fn inconsistent_manifests_are_refused() {
         ),
         ("[limits]\ntimeout = \"0s\"", "limits.timeout is zero"),
         ("[limits]\nmemory = \"1KiB\"", "below one WebAssembly page"),
+        (
+            "[limits]\nmax_response_body = \"0B\"",
+            "limits.max_response_body is zero",
+        ),
+        (
+            "[limits]\nmax_messages_per_call = 0",
+            "limits.max_messages_per_call 0 is out of range: set 1 to 1000000",
+        ),
+        (
+            "[limits]\nmax_open_buckets = 10001",
+            "limits.max_open_buckets 10001 is out of range: set 1 to 10000",
+        ),
         ("[http]\nroutes = [\"/a\", \"/a\"]", "lists `/a` twice"),
         (
             "[[triggers]]\nsubject = \"a\"\n[[triggers]]\nsubject = \"a\"",

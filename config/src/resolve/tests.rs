@@ -29,6 +29,9 @@ fn an_empty_manifest_gets_every_node_default() {
             memory: 128 << 20,
             timeout: Duration::from_secs(30),
             queue_timeout: Duration::from_secs(1),
+            max_response_body: 100 << 20,
+            max_messages_per_call: 1000,
+            max_open_buckets: 100,
         }
     );
 }
@@ -104,6 +107,39 @@ fn limits_the_node_cannot_honour_are_refused_naming_the_key() {
 }
 
 #[test]
+fn request_limits_come_from_the_manifest_or_the_defaults() {
+    let f = resolve(
+        "[limits]\nmax_response_body = \"1MiB\"\nmax_messages_per_call = 5\nmax_open_buckets = 7",
+    )
+    .unwrap();
+    assert_eq!(
+        (
+            f.max_response_body,
+            f.max_messages_per_call,
+            f.max_open_buckets
+        ),
+        (1 << 20, 5, 7)
+    );
+    let defaults = FunctionDefaults {
+        max_response_body: ByteSize::kib(1),
+        max_messages_per_call: 3,
+        max_open_buckets: 2,
+        ..FunctionDefaults::default()
+    };
+    let f = Manifest::default()
+        .resolve(&defaults, &PoolSettings::default())
+        .unwrap();
+    assert_eq!(
+        (
+            f.max_response_body,
+            f.max_messages_per_call,
+            f.max_open_buckets
+        ),
+        (1024, 3, 2)
+    );
+}
+
+#[test]
 fn unvalidated_defaults_are_caught_too() {
     let pool = PoolSettings::default();
     for (defaults, hint) in [
@@ -141,6 +177,27 @@ fn unvalidated_defaults_are_caught_too() {
                 ..FunctionDefaults::default()
             },
             "below one WebAssembly page",
+        ),
+        (
+            FunctionDefaults {
+                max_response_body: ByteSize::from_bytes(0),
+                ..FunctionDefaults::default()
+            },
+            "defaults.max_response_body 0B",
+        ),
+        (
+            FunctionDefaults {
+                max_messages_per_call: 0,
+                ..FunctionDefaults::default()
+            },
+            "defaults.max_messages_per_call 0 is out of range",
+        ),
+        (
+            FunctionDefaults {
+                max_open_buckets: 20_000,
+                ..FunctionDefaults::default()
+            },
+            "defaults.max_open_buckets 20000 is out of range",
         ),
     ] {
         let message = refused("", &defaults, &pool);

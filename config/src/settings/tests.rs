@@ -50,6 +50,9 @@ fn the_example_file_lists_every_key() {
         "max_instances",
         "min_instances",
         "queue_timeout",
+        "max_response_body",
+        "max_messages_per_call",
+        "max_open_buckets",
         "[pool]",
         "code_budget",
         "instances",
@@ -77,6 +80,9 @@ fn defaults_are_the_documented_values() {
     assert_eq!(s.shutdown_grace.to_string(), "30s");
     assert_eq!(s.defaults.idle_timeout.to_string(), "5m");
     assert_eq!(s.defaults.queue_timeout.to_string(), "1s");
+    assert_eq!(s.defaults.max_response_body.to_string(), "100MiB");
+    assert_eq!(s.defaults.max_messages_per_call, 1000);
+    assert_eq!(s.defaults.max_open_buckets, 100);
     assert_eq!(s.pool.epoch_tick.to_string(), "10ms");
     assert_eq!(s.pool.instances, 1000);
     assert_eq!(s.http.max_connections, 10_000);
@@ -119,7 +125,7 @@ fn malformed_values_are_refused_with_the_value_named() {
 #[test]
 fn validate_refuses_inconsistent_settings_naming_the_key() {
     type Breakage = fn(&mut Settings);
-    let cases: [(&str, Breakage); 21] = [
+    let cases: [(&str, Breakage); 26] = [
         ("http.max_connections is 0", |s| s.http.max_connections = 0),
         ("http.max_header_size 4KiB is out of range", |s| {
             s.http.max_header_size = ByteSize::kib(4)
@@ -171,6 +177,24 @@ fn validate_refuses_inconsistent_settings_naming_the_key() {
             "defaults.min_instances 200 exceeds defaults.max_instances 100",
             |s| s.defaults.min_instances = 200,
         ),
+        ("defaults.max_response_body is zero", |s| {
+            s.defaults.max_response_body = ByteSize::from_bytes(0)
+        }),
+        (
+            "defaults.max_messages_per_call 0 is out of range: set 1 to 1000000",
+            |s| s.defaults.max_messages_per_call = 0,
+        ),
+        (
+            "defaults.max_messages_per_call 1000001 is out of range",
+            |s| s.defaults.max_messages_per_call = 1_000_001,
+        ),
+        (
+            "defaults.max_open_buckets 0 is out of range: set 1 to 10000",
+            |s| s.defaults.max_open_buckets = 0,
+        ),
+        ("defaults.max_open_buckets 10001 is out of range", |s| {
+            s.defaults.max_open_buckets = 10_001
+        }),
         ("max_module_size is zero", |s| {
             s.max_module_size = ByteSize::from_bytes(0)
         }),
@@ -207,6 +231,13 @@ fn validate_accepts_the_edges_of_each_range() {
     s.validate().unwrap();
     s.http.max_header_size = MAX_HEADER_SIZE;
     s.http.max_headers = 10_000;
+    s.validate().unwrap();
+    s.defaults.max_response_body = ByteSize::from_bytes(1);
+    s.defaults.max_messages_per_call = 1;
+    s.defaults.max_open_buckets = 1;
+    s.validate().unwrap();
+    s.defaults.max_messages_per_call = 1_000_000;
+    s.defaults.max_open_buckets = 10_000;
     s.validate().unwrap();
     s.pool.epoch_tick = "1s".parse().unwrap();
     s.validate().unwrap();

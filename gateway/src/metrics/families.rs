@@ -11,6 +11,9 @@ const LATENCY_BUCKETS: &[f64] = &[
     5.0, 10.0, 30.0,
 ];
 
+/// The `limit` label values of `wasmgate_guest_limits_total`.
+pub(super) const GUEST_LIMITS: [&str; 3] = ["response_body", "messages_per_call", "open_buckets"];
+
 /// Every metric the gateway exports, registered in one registry.
 pub struct Metrics {
     pub(super) registry: Registry,
@@ -48,6 +51,9 @@ pub struct Metrics {
     pub connections_open: IntGauge,
     /// `wasmgate_connections_refused_total{reason}` (`limit`, `header_timeout`).
     pub connections_refused: IntCounterVec,
+    /// `wasmgate_guest_limits_total{function,limit}` (`response_body`, `messages_per_call`,
+    /// `open_buckets`).
+    pub guest_limits: IntCounterVec,
     /// Serialises scrapes, which bring the state-derived series up to date before encoding.
     pub(super) scrape: Mutex<()>,
 }
@@ -164,6 +170,11 @@ impl Metrics {
                 "Client connections closed unserved: over http.max_connections (limit) or no request head within http.header_read_timeout (header_timeout).",
                 &["reason"],
             )?,
+            guest_limits: counter_vec(
+                "wasmgate_guest_limits_total",
+                "Calls stopped or refused at a per-call limit, by function and limit (response_body, messages_per_call, open_buckets).",
+                &["function", "limit"],
+            )?,
             scrape: Mutex::new(()),
             registry,
         };
@@ -189,6 +200,9 @@ impl Metrics {
         let _ = self.instances.remove_label_values(&[function]);
         let _ = self.memory_seconds.remove_label_values(&[function]);
         let _ = self.guest_log_dropped.remove_label_values(&[function]);
+        for limit in GUEST_LIMITS {
+            let _ = self.guest_limits.remove_label_values(&[function, limit]);
+        }
         // Removal needs every label value: find this function's statuses in the gathered series.
         for family in self.registry.gather() {
             if family.name() != "wasmgate_requests_total" {

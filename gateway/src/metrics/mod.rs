@@ -5,11 +5,13 @@
 //! loaded code, memory held) are read from the pool when scraped, costing the hot path nothing.
 //! Series are labelled only with registered function names and are removed on delete.
 
+mod counted_bus;
 mod counted_kv;
 mod families;
 mod function_metrics;
 mod scrape;
 
+pub use counted_bus::CountedBus;
 pub use counted_kv::CountedKv;
 pub use families::Metrics;
 pub use function_metrics::FunctionMetrics;

@@ -1,6 +1,7 @@
 //! `/metrics`: bring the state-derived series up to date, then encode the text format.
 
 use super::Metrics;
+use super::families::GUEST_LIMITS;
 use crate::catalog::Snapshot;
 use prometheus::{Encoder, TextEncoder};
 use std::sync::atomic::Ordering::Relaxed;
@@ -32,6 +33,18 @@ impl Metrics {
                 &self.guest_log_dropped.with_label_values(&[name]),
                 stats.log_lines_dropped,
             );
+            let hits = stats.limit_hits;
+            let totals = [
+                hits.response_body,
+                hits.messages_per_call,
+                hits.open_buckets,
+            ];
+            for (limit, total) in GUEST_LIMITS.into_iter().zip(totals) {
+                // Only functions that hit a limit get the series.
+                if total > 0 {
+                    catch_up(&self.guest_limits.with_label_values(&[name, limit]), total);
+                }
+            }
         }
         self.functions.with_label_values(&["warm"]).set(warm);
         self.functions.with_label_values(&["cold"]).set(cold);

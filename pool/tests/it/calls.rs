@@ -101,7 +101,7 @@ async fn cold_starts_are_reported_and_memory_held_accrues_while_warm() {
         })),
         config: Default::default(),
         kv: pool.kv_for("hello"),
-        messaging: pool.bus.clone(),
+        messaging: wasmgate_capabilities::messaging::MessagingCtx::new(pool.bus.clone()),
         settings: wasmgate_config::Manifest::default()
             .resolve(
                 &wasmgate_config::FunctionDefaults::default(),

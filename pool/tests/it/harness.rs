@@ -3,7 +3,7 @@
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use std::time::Duration;
-use wasmgate_config::{CapabilitySet, FunctionDefaults, Manifest, PoolSettings};
+use wasmgate_config::{Capability, CapabilitySet, FunctionDefaults, Manifest, PoolSettings};
 use wasmgate_pool::{Function, FunctionSpec, Pool};
 
 /// Fails to compile when a guest has no module declaring that it `covers!` it.
@@ -30,7 +30,8 @@ pub struct TestPool {
     pub pool: Pool,
     pub settings: PoolSettings,
     pub kv: std::sync::Arc<wasmgate_capabilities::RedbBackend>,
-    pub bus: wasmgate_capabilities::messaging::MessagingCtx,
+    /// The bus guests publish on, to subscribe to from a test.
+    pub bus: std::sync::Arc<wasmgate_capabilities::messaging::EmbeddedBus>,
     _dir: tempfile::TempDir,
 }
 
@@ -47,9 +48,9 @@ impl TestPool {
             pool,
             settings,
             kv: std::sync::Arc::new(kv),
-            bus: wasmgate_capabilities::messaging::MessagingCtx::new(std::sync::Arc::new(
+            bus: std::sync::Arc::new(
                 wasmgate_capabilities::messaging::EmbeddedBus::open(dir.path()).unwrap(),
-            )),
+            ),
             _dir: dir,
         }
     }
@@ -64,18 +65,30 @@ impl TestPool {
 
     /// Deploys the guest at `path` under `name` with a manifest given as TOML.
     pub fn deploy(&self, name: &str, path: &str, manifest: &str) -> Function {
+        self.deploy_granted(name, path, &[], manifest)
+    }
+
+    /// Deploys the guest at `path` under `name`, granted `caps`, with a manifest given as TOML.
+    pub fn deploy_granted(
+        &self,
+        name: &str,
+        path: &str,
+        caps: &[Capability],
+        manifest: &str,
+    ) -> Function {
+        let grants: CapabilitySet = caps.iter().copied().collect();
         let module = std::fs::read(path).unwrap();
-        let compiled = self.pool.compile(&module, CapabilitySet::NONE).unwrap();
+        let compiled = self.pool.compile(&module, grants).unwrap();
         let manifest = Manifest::from_toml(manifest).unwrap();
         self.pool.function(FunctionSpec {
             name: name.into(),
             artifact: compiled.artifact,
             artifact_size: compiled.artifact_size,
-            grants: CapabilitySet::NONE,
+            grants,
             on_cold_start: None,
             config: Default::default(),
             kv: self.kv_for(name),
-            messaging: self.bus.clone(),
+            messaging: wasmgate_capabilities::messaging::MessagingCtx::new(self.bus.clone()),
             settings: manifest
                 .resolve(&FunctionDefaults::default(), &self.settings)
                 .unwrap(),

@@ -7,12 +7,14 @@
 
 mod calls;
 mod harness;
+mod hostile;
 mod limits;
 mod scaling;
 
 /// Every guest some module here exercises.
 mod covered {
     pub(crate) use crate::calls::*;
+    pub(crate) use crate::hostile::*;
     pub(crate) use crate::limits::*;
     pub(crate) use crate::scaling::*;
 }

@@ -1,3 +1,12 @@
+//! Guests that try to hurt the node: each is stopped by a limit, answered with the right status,
+//! and its neighbours keep serving.
+
+mod capabilities;
+mod responses;
+
+pub(crate) use capabilities::*;
+pub(crate) use responses::*;
+
 use crate::error_code;
 use wasmgate_tests::{Gateway, guests};
 

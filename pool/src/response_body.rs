@@ -1,0 +1,166 @@
+//! A guest's response body on its way to the client, cut off at the function's size limit.
+
+use crate::error::Error;
+use crate::guest_log::InstanceLog;
+use bytes::Bytes;
+use http::StatusCode;
+use http::header::CONTENT_LENGTH;
+use http_body::{Body, Frame, SizeHint};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll, ready};
+use tokio::sync::oneshot;
+use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
+
+/// The body of a guest's response, streamed as the guest writes it.
+///
+/// Backpressure reaches the guest: its writes wait while the client reads slowly, so a body costs
+/// the host a couple of chunks of memory whatever its size. The body ends with an error, never
+/// cleanly, when the guest did not finish it: past the function's `max_response_body` (the guest
+/// is then stopped), or when the guest trapped or ran out of time mid-stream. Headers are already
+/// sent by then, so the client sees an aborted body rather than a short one it could mistake for
+/// complete.
+pub struct ResponseBody {
+    inner: HyperOutgoingBody,
+    /// Bytes passed on so far.
+    sent: u64,
+    limit: u64,
+    /// Stops the guest at the limit; taken when used.
+    cutoff: Option<Cutoff>,
+    /// Why the guest's run failed, sent before its store (and so this body's stream) goes away.
+    failed: oneshot::Receiver<Error>,
+    log: Arc<InstanceLog>,
+    done: bool,
+}
+
+/// What stopping a guest for an oversized response takes: the signal to its task, and where the
+/// stop is counted.
+pub(crate) struct Cutoff {
+    pub(crate) limit: u64,
+    pub(crate) stop: oneshot::Sender<Error>,
+    pub(crate) hits: Arc<AtomicU64>,
+}
+
+impl Cutoff {
+    /// Stops the guest for sending (or declaring, `declared`) more than the limit; counts and logs
+    /// it, and returns the error to answer with.
+    pub(crate) fn fire(self, log: &InstanceLog, declared: Option<u64>) -> Error {
+        let error = Error::ResponseTooLarge { limit: self.limit };
+        self.hits.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(
+            function = log.function(),
+            request_id = log.request_id(),
+            limit = self.limit,
+            declared,
+            "response body over the function's max_response_body: guest stopped"
+        );
+        // The task is gone when the guest already finished; nothing is left to stop then.
+        let _ = self.stop.send(error.clone());
+        error
+    }
+
+    /// Answers `response` as a [`ResponseBody`], or refuses it (stopping the guest) when its
+    /// declared `content-length` is over the limit. The answer to a HEAD request and a 304 carry
+    /// no body, so their `content-length` (that of the resource) is not held against the limit.
+    pub(crate) fn wrap(
+        self,
+        response: http::Response<HyperOutgoingBody>,
+        head: bool,
+        failed: oneshot::Receiver<Error>,
+        log: Arc<InstanceLog>,
+    ) -> Result<http::Response<ResponseBody>, Error> {
+        let bodyless = head || response.status() == StatusCode::NOT_MODIFIED;
+        let declared = response
+            .headers()
+            .get(CONTENT_LENGTH)
+            .filter(|_| !bodyless)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if let Some(declared) = declared.filter(|d| *d > self.limit) {
+            return Err(self.fire(&log, Some(declared)));
+        }
+        Ok(response.map(|inner| ResponseBody {
+            inner,
+            sent: 0,
+            limit: self.limit,
+            cutoff: Some(self),
+            failed,
+            log,
+            done: false,
+        }))
+    }
+}
+
+impl Body for ResponseBody {
+    type Data = Bytes;
+    type Error = Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
+        let this = self.get_mut();
+        if this.done {
+            return Poll::Ready(None);
+        }
+        let frame = match ready!(Pin::new(&mut this.inner).poll_frame(cx)) {
+            Some(Ok(frame)) => frame,
+            Some(Err(e)) => {
+                this.done = true;
+                return Poll::Ready(Some(Err(Error::NoResponse {
+                    reason: format!("the guest aborted its response body: {e:?}"),
+                })));
+            }
+            None => {
+                this.done = true;
+                // The stream also ends when a failed guest's store goes away; only a guest that
+                // finished (or dropped) its body ends it cleanly.
+                return Poll::Ready(this.failed.try_recv().ok().map(|e| {
+                    tracing::warn!(
+                        function = this.log.function(),
+                        request_id = this.log.request_id(),
+                        error = %e,
+                        "guest failed mid-response: body cut short"
+                    );
+                    Err(e)
+                }));
+            }
+        };
+        if let Some(data) = frame.data_ref() {
+            let len = u64::try_from(data.len()).unwrap_or(u64::MAX);
+            this.sent = this.sent.saturating_add(len);
+            if this.sent > this.limit {
+                this.done = true;
+                let error = match this.cutoff.take() {
+                    Some(cutoff) => cutoff.fire(&this.log, None),
+                    None => Error::ResponseTooLarge { limit: this.limit },
+                };
+                return Poll::Ready(Some(Err(error)));
+            }
+        }
+        Poll::Ready(Some(Ok(frame)))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.done
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        if self.done {
+            SizeHint::with_exact(0)
+        } else {
+            self.inner.size_hint()
+        }
+    }
+}
+
+impl std::fmt::Debug for ResponseBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResponseBody")
+            .field("sent", &self.sent)
+            .field("limit", &self.limit)
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
+}
