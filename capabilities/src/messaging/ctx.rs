@@ -90,9 +90,34 @@ pub struct MessagingView<'a> {
 pub struct MessagingUsage {
     sent: u32,
     refused: bool,
+    /// Bytes of data and metadata in the messages the guest has made and not dropped.
+    held: u64,
 }
 
+/// Most bytes of message data and metadata one instance may hold in the host at once. Messages
+/// live in host memory, outside the guest's own memory limit, so without this a guest could
+/// copy its memory into new messages in a loop until the node runs out.
+pub const MAX_HELD_MESSAGE_BYTES: u64 = 64 << 20;
+
 impl MessagingView<'_> {
+    /// Accounts `bytes` more held by the guest's messages; traps past
+    /// [`MAX_HELD_MESSAGE_BYTES`], since the constructors that grow them cannot return an error.
+    pub(crate) fn hold(&mut self, bytes: usize) -> wasmtime::Result<()> {
+        let held = self.usage.held.saturating_add(bytes as u64);
+        if held > MAX_HELD_MESSAGE_BYTES {
+            wasmtime::bail!(
+                "the guest's messages would hold {held} bytes in the host, over the limit of {MAX_HELD_MESSAGE_BYTES}"
+            );
+        }
+        self.usage.held = held;
+        Ok(())
+    }
+
+    /// Gives back `bytes` held by a message that was dropped or changed.
+    pub(crate) fn release(&mut self, bytes: usize) {
+        self.usage.held = self.usage.held.saturating_sub(bytes as u64);
+    }
+
     /// Counts one more message, or refuses it past the function's limit (counting the
     /// instance's first refusal).
     pub(crate) fn admit(&mut self) -> Result<(), types::Error> {
@@ -188,5 +213,40 @@ mod tests {
             }
         }
         assert_eq!(ctx.limit_hits(), 1, "counted once per instance");
+    }
+
+    #[test]
+    fn messages_a_guest_makes_are_held_to_a_byte_budget_that_drops_give_back() {
+        use crate::messaging::bindings::wasi::messaging::types::HostMessage;
+        let dir = tempfile::tempdir().unwrap();
+        let bus = Arc::new(EmbeddedBus::open(dir.path()).unwrap());
+        let ctx = MessagingCtx::new(bus);
+        let mut table = ResourceTable::new();
+        let mut usage = MessagingUsage::default();
+        let mut view = MessagingView {
+            ctx: &ctx,
+            table: &mut table,
+            usage: &mut usage,
+        };
+        let quarter = usize::try_from(MAX_HELD_MESSAGE_BYTES / 4).unwrap();
+        let held: Vec<_> = (0..4)
+            .map(|_| HostMessage::new(&mut view, vec![0; quarter]).unwrap())
+            .collect();
+        let over = HostMessage::new(&mut view, vec![0; 1]).unwrap_err();
+        assert!(over.to_string().contains("over the limit"), "{over}");
+        let over = HostMessage::add_metadata(
+            &mut view,
+            wasmtime::component::Resource::new_borrow(held[0].rep()),
+            "k".into(),
+            "v".into(),
+        );
+        assert!(over.is_err(), "metadata counts too");
+        for message in held {
+            HostMessage::drop(&mut view, message).unwrap();
+        }
+        // Dropped messages give their bytes back: the whole budget is free again.
+        let whole = HostMessage::new(&mut view, vec![0; quarter * 4]).unwrap();
+        HostMessage::set_data(&mut view, whole, vec![0; quarter]).unwrap();
+        HostMessage::new(&mut view, vec![0; quarter * 3]).unwrap();
     }
 }

@@ -72,6 +72,7 @@ impl types::HostClient for MessagingView<'_> {
 
 impl types::HostMessage for MessagingView<'_> {
     fn new(&mut self, data: Vec<u8>) -> wasmtime::Result<Resource<GuestMessage>> {
+        self.hold(data.len())?;
         Ok(self.table.push(GuestMessage(Message::new("", data)))?)
     }
 
@@ -98,6 +99,9 @@ impl types::HostMessage for MessagingView<'_> {
     }
 
     fn set_data(&mut self, msg: Resource<GuestMessage>, data: Vec<u8>) -> wasmtime::Result<()> {
+        let old = self.table.get(&msg)?.0.data.len();
+        self.release(old);
+        self.hold(data.len())?;
         self.table.get_mut(&msg)?.0.data = data.into();
         Ok(())
     }
@@ -116,6 +120,7 @@ impl types::HostMessage for MessagingView<'_> {
         key: String,
         value: String,
     ) -> wasmtime::Result<()> {
+        self.hold(key.len() + value.len())?;
         let metadata = &mut self.table.get_mut(&msg)?.0.metadata;
         metadata.retain(|(k, _)| *k != key);
         metadata.push((key, value));
@@ -127,6 +132,16 @@ impl types::HostMessage for MessagingView<'_> {
         msg: Resource<GuestMessage>,
         meta: types::Metadata,
     ) -> wasmtime::Result<()> {
+        let old: usize = self
+            .table
+            .get(&msg)?
+            .0
+            .metadata
+            .iter()
+            .map(|(k, v)| k.len() + v.len())
+            .sum();
+        self.release(old);
+        self.hold(meta.iter().map(|(k, v)| k.len() + v.len()).sum())?;
         self.table.get_mut(&msg)?.0.metadata = meta;
         Ok(())
     }
@@ -145,7 +160,13 @@ impl types::HostMessage for MessagingView<'_> {
     }
 
     fn drop(&mut self, msg: Resource<GuestMessage>) -> wasmtime::Result<()> {
-        self.table.delete(msg)?;
+        let GuestMessage(message) = self.table.delete(msg)?;
+        let metadata: usize = message
+            .metadata
+            .iter()
+            .map(|(k, v)| k.len() + v.len())
+            .sum();
+        self.release(message.data.len() + metadata);
         Ok(())
     }
 }
