@@ -61,7 +61,7 @@ pub async fn first_byte(stream: &TcpStream, timeout: Duration) -> bool {
     )
 }
 
-/// Answers connections over the limit with a 503, at most [`MAX_REFUSING`] at a time.
+/// Answers connections over the limit with a 503, at most 256 at a time.
 #[derive(Clone)]
 pub struct Refuser {
     refusing: Arc<Semaphore>,
@@ -77,7 +77,7 @@ impl Default for Refuser {
 
 impl Refuser {
     /// Writes the 503 to `stream` in the background and closes it; drops it at once when
-    /// [`MAX_REFUSING`] refusals are already being written.
+    /// 256 refusals are already being written.
     pub fn refuse(&self, mut stream: TcpStream) {
         let Ok(permit) = self.refusing.clone().try_acquire_owned() else {
             return;
