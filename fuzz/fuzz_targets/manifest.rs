@@ -4,10 +4,11 @@
 //! [`Subject`], [`ByteSize`] and [`HumanDuration`]. The first input byte picks what the rest is.
 //!
 //! Whatever is accepted must be accepted again the same way: printed or serialised (TOML, and
-//! JSON as the registry stores records) it parses back equal; a name stays a DNS label; every
-//! manifest route fits one matchit router, as the gateway builds it; every trigger subject is a
-//! pattern the message bus subscribes to. A bug is a panic, or a value that passes here and is
-//! refused (or changed) later.
+//! JSON as the registry stores records) it parses back equal; a name stays a DNS label; a route
+//! goes into a matchit router, as the gateway builds it, and a manifest's routes fit one router
+//! unless the gateway's deploy check (`wasmgate::routes::check_own`) refuses them as an invalid
+//! manifest; every trigger subject is a pattern the message bus subscribes to. A bug is a panic,
+//! or a value that passes here and is refused (or changed) later.
 
 #![no_main]
 
@@ -72,10 +73,20 @@ fn manifest(text: &str) {
     assert_eq!(stored, parsed, "JSON round trip changed the manifest");
     stored.validate().expect("the stored manifest validates");
 
+    // Routes that cannot share one router (`/x/{a}` beside `/x/{b}`) pass manifest validation,
+    // which knows the syntax but not matchit's overlap rules; the gateway refuses them at deploy,
+    // before compiling, as an invalid manifest.
     let mut router = matchit::Router::new();
-    for route in &parsed.http.routes {
-        if let Err(e) = router.insert(route.as_str(), ()) {
-            panic!("accepted routes do not fit one router: {route}: {e}");
+    let fits = parsed
+        .http
+        .routes
+        .iter()
+        .all(|route| router.insert(route.as_str(), ()).is_ok());
+    match wasmgate::routes::check_own(&parsed.http.routes) {
+        Ok(()) => assert!(fits, "overlapping routes pass the deploy check"),
+        Err(e) => {
+            assert!(!fits, "the deploy check refuses routes that fit: {e}");
+            assert_eq!(e.classify().1, "invalid_manifest", "{e}");
         }
     }
     for trigger in &parsed.triggers {
