@@ -427,12 +427,24 @@ fn edit_token(token: &str, edits: &[TokenEdit]) -> String {
                 let Ok(mut claims) = serde_json::from_slice::<serde_json::Value>(&json) else {
                     continue;
                 };
+                // Indexing into anything but an object (or null) panics in serde_json.
+                if !claims.is_object() {
+                    continue;
+                }
                 match edit {
-                    ClaimEdit::Hash(hash) => claims["wasmgate"]["hash"] = hash.as_str().into(),
+                    ClaimEdit::Hash(hash) => {
+                        if claims["wasmgate"].is_object() {
+                            claims["wasmgate"]["hash"] = hash.as_str().into();
+                        }
+                    }
                     ClaimEdit::Sub(sub) => claims["sub"] = sub.as_str().into(),
                     ClaimEdit::AddCap(i) => {
                         let cap = Capability::ALL[usize::from(*i) % Capability::ALL.len()];
-                        if let Some(caps) = claims["wasmgate"]["caps"].as_array_mut() {
+                        let caps = claims
+                            .get_mut("wasmgate")
+                            .and_then(|w| w.get_mut("caps"))
+                            .and_then(|c| c.as_array_mut());
+                        if let Some(caps) = caps {
                             caps.push(cap.as_str().into());
                         }
                     }
