@@ -28,7 +28,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 use wasmgate::Gateway;
 use wasmgate_claims::{SignOptions, SigningKey};
-use wasmgate_config::{ByteSize, Capability, Settings};
+use wasmgate_config::{ByteSize, Capability, PoolSettings, Settings};
 
 /// The admin token the gateway requires.
 const TOKEN: &str = "fuzz-admin-token";
@@ -86,12 +86,18 @@ fn harness() -> &'static Harness {
             .build()
             .expect("build the runtime");
         let key = wasmgate_fuzz::fixed_key();
-        let mut settings = Settings::default();
-        settings.data_dir = data_dir();
-        settings.admin_token = Some(TOKEN.into());
-        settings.trusted_issuers = vec![key.issuer().to_string()];
-        settings.max_module_size = ByteSize::from_bytes(MAX_MODULE);
-        settings.pool.instances = 16;
+        let defaults = Settings::default();
+        let settings = Settings {
+            data_dir: data_dir(),
+            admin_token: Some(TOKEN.into()),
+            trusted_issuers: vec![key.issuer().to_string()],
+            max_module_size: ByteSize::from_bytes(MAX_MODULE),
+            pool: PoolSettings {
+                instances: 16,
+                ..defaults.pool.clone()
+            },
+            ..defaults
+        };
         let gateway = runtime
             .block_on(Gateway::open(settings))
             .expect("open the gateway");

@@ -26,10 +26,10 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     if mode % 7 == 6 {
-        if let Ok(doc) = Document::arbitrary_take_rest(Unstructured::new(rest)) {
-            if let Ok(text) = toml::to_string(&doc.table()) {
-                manifest(&text);
-            }
+        if let Ok(doc) = Document::arbitrary_take_rest(Unstructured::new(rest))
+            && let Ok(text) = toml::to_string(&doc.table())
+        {
+            manifest(&text);
         }
         return;
     }
