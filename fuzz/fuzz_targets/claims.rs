@@ -249,6 +249,18 @@ fn edited(script: &Script) {
     let stripped = strip(&bytes);
     let verdict = verify(&bytes, &[fx.issuer], now());
 
+    if tracing() {
+        let outcome = verdict.as_ref().map_or_else(|e| e.code(), |_| "ok");
+        let changed = if bytes == seed.signed {
+            "same"
+        } else {
+            "edited"
+        };
+        eprintln!(
+            "seed {} {changed} -> {outcome}",
+            usize::from(script.seed) % fx.seeds.len()
+        );
+    }
     if let Ok(v) = &verdict {
         assert_eq!(
             module_hash(&bytes).expect("verified bytes hash"),
@@ -280,6 +292,13 @@ fn edited(script: &Script) {
     if reframed && token == seed.token && script.bytes.is_empty() && one_jwt(script) {
         assert!(verdict.is_ok(), "a re-framed seed fails: {verdict:?}");
     }
+}
+
+/// Whether to print each edited component's verdict (`WASMGATE_FUZZ_TRACE=1`), to see what a
+/// corpus reaches.
+fn tracing() -> bool {
+    static TRACE: OnceLock<bool> = OnceLock::new();
+    *TRACE.get_or_init(|| std::env::var_os("WASMGATE_FUZZ_TRACE").is_some())
 }
 
 /// Whether the script leaves exactly one `jwt` section.
