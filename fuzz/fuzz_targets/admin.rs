@@ -8,8 +8,9 @@
 //!
 //! A bug is a panic or hang; a status outside the admin API's documented set; a non-2xx answer
 //! without a JSON body `{"error": {"code": "snake_case", "message": "..."}}`; a request id not
-//! echoed; or a request that changes `GET /functions` although it was refused (or was not a
-//! deploy or delete at all). Every input ends by deleting what it deployed, so inputs replay alike.
+//! echoed; or a request that changes `GET /functions`, or the artifacts in the data dir, although
+//! it was refused (or was not a deploy or delete at all); or artifacts left once nothing is
+//! deployed. Every input ends by deleting what it deployed, so inputs replay alike.
 
 #![no_main]
 
@@ -22,7 +23,7 @@ use hyper_util::rt::TokioIo;
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
@@ -292,6 +293,7 @@ struct Answer {
 
 async fn run(h: &Harness, ops: &[Op]) {
     let mut listing = list(h).await;
+    let mut stored = artifacts(h);
     for op in ops {
         let (request, modules) = build(h, op);
         let Some(request) = request else { continue };
@@ -313,9 +315,33 @@ async fn run(h: &Harness, ops: &[Op]) {
         check_answer(op, &answer, sent_id.as_deref());
         let after = list(h).await;
         check_effect(op, &path, &answer, &modules, &listing, &after);
+        let stored_after = artifacts(h);
+        if !answer.status.is_success() {
+            assert_eq!(
+                stored_after, stored,
+                "{:?} answered {} yet changed the artifacts on disk",
+                op.method, answer.status
+            );
+        }
         listing = after;
+        stored = stored_after;
     }
     cleanup(h, listing).await;
+    assert_eq!(
+        artifacts(h),
+        BTreeSet::new(),
+        "artifacts left on disk with no function deployed"
+    );
+}
+
+/// The precompiled artifacts in the data dir (`<data_dir>/artifacts/<digest>.cwasm`).
+fn artifacts(h: &Harness) -> BTreeSet<String> {
+    let dir = h.gateway.settings.data_dir.join("artifacts");
+    std::fs::read_dir(&dir)
+        .expect("the artifact dir exists")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect()
 }
 
 /// Whether to print each request and answer (`WASMGATE_FUZZ_TRACE=1`), to see what a corpus reaches.
