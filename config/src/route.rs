@@ -117,6 +117,13 @@ fn check_segment(segment: &str, is_last: bool) -> std::result::Result<(), String
             ));
         }
         rest = &after[end + 1..];
+        // matchit 0.9 misreads `{id}{{` (a parameter, then an escaped brace) as a bad parameter.
+        if rest.starts_with("{{") {
+            return Err(format!(
+                "parameter `{{{name}}}` is directly followed by a literal '{{', which the router \
+                 cannot read: put another character between them"
+            ));
+        }
     }
     Ok(())
 }

@@ -87,3 +87,15 @@ fn routes_longer_than_the_limit_are_refused() {
     let message = refused(&format!("/{}", "a".repeat(MAX_ROUTE_LEN)));
     assert!(message.contains("at most 1024"), "{message}");
 }
+
+#[test]
+fn a_parameter_directly_followed_by_a_literal_brace_is_refused() {
+    // Found by the manifest fuzz target: matchit refuses these, so the route could never be served.
+    for route in ["/{id}{{", "/i/{y2}{{{{{{{{{{%", "/x/{ab}{{x", "/{a}{{"] {
+        let message = refused(route);
+        assert!(message.contains("directly followed"), "{route}: {message}");
+    }
+    for route in ["/{id}x{{", "/{{{id}", "/{id}}}", "/{id}.{{png}}"] {
+        assert!(route.parse::<Route>().is_ok(), "{route}");
+    }
+}
