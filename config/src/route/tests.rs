@@ -99,3 +99,22 @@ fn a_parameter_directly_followed_by_a_literal_brace_is_refused() {
         assert!(route.parse::<Route>().is_ok(), "{route}");
     }
 }
+
+#[test]
+fn routes_with_more_parameters_than_the_router_takes_are_refused() {
+    // Found by the manifest fuzz target: matchit panics on a route with 26 parameters.
+    let with = |n: usize| (0..n).map(|i| format!("/{{p{i}}}")).collect::<String>();
+    assert!(with(MAX_ROUTE_PARAMS).parse::<Route>().is_ok());
+    assert!(
+        format!("{}/{{*rest}}", with(MAX_ROUTE_PARAMS - 1))
+            .parse::<Route>()
+            .is_ok()
+    );
+    for n in [MAX_ROUTE_PARAMS + 1, 26, 40] {
+        let message = refused(&with(n));
+        assert!(
+            message.contains("parameters; use at most"),
+            "{n}: {message}"
+        );
+    }
+}
