@@ -128,11 +128,11 @@ fn check_segment(segment: &str, is_last: bool) -> std::result::Result<usize, Str
             ));
         }
         rest = &after[end + 1..];
-        // matchit 0.9 misreads `{id}{{` (a parameter, then an escaped brace) as a bad parameter.
-        if rest.starts_with("{{") {
+        // matchit 0.9 reads `{id}}}` as a parameter named `id}`, and refuses `{id}{{`.
+        if rest.starts_with(['{', '}']) {
             return Err(format!(
-                "parameter `{{{name}}}` is directly followed by a literal '{{', which the router \
-                 cannot read: put another character between them"
+                "parameter `{{{name}}}` is directly followed by a literal brace, which the router \
+                 misreads: put another character between them"
             ));
         }
     }

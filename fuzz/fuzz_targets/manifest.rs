@@ -125,9 +125,55 @@ fn route(text: &str) {
             if let Err(e) = router.insert(route.as_str(), ()) {
                 panic!("accepted route {route:?} is refused by matchit: {e}");
             }
+            // The router must read the route as documented: a path built from that reading
+            // matches, with the same parameters.
+            let (path, expected) = sample(route.as_str());
+            let found = router
+                .at(&path)
+                .unwrap_or_else(|e| panic!("{route:?} does not match its own {path:?}: {e}"));
+            let params: Vec<(String, String)> = found
+                .params
+                .iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect();
+            assert_eq!(params, expected, "{route:?} read another way for {path:?}");
         }
         Err(e) => assert_eq!(e.code(), "invalid_manifest", "{e}"),
     }
+}
+
+/// A path the route matches as `Route` documents it (`{{` and `}}` are literal braces, `{name}`
+/// one value, `{*name}` the rest), and the parameters the router should find in it.
+fn sample(route: &str) -> (String, Vec<(String, String)>) {
+    let chars: Vec<char> = route.chars().collect();
+    let (mut path, mut params) = (String::new(), Vec::new());
+    let mut i = 0;
+    while i < chars.len() {
+        match (chars[i], chars.get(i + 1)) {
+            ('{', Some('{')) | ('}', Some('}')) => {
+                path.push(chars[i]);
+                i += 2;
+            }
+            ('{', _) => {
+                let end = (i..chars.len())
+                    .find(|&j| chars[j] == '}')
+                    .expect("an accepted parameter is closed");
+                let name: String = chars[i + 1..end].iter().collect();
+                let (name, value) = match name.strip_prefix('*') {
+                    Some(rest) => (rest.to_owned(), "R3st/of/1t".to_owned()),
+                    None => (name, format!("V{}x", params.len())),
+                };
+                path.push_str(&value);
+                params.push((name, value));
+                i = end + 1;
+            }
+            (c, _) => {
+                path.push(c);
+                i += 1;
+            }
+        }
+    }
+    (path, params)
 }
 
 fn subject(text: &str) {
