@@ -60,7 +60,7 @@ pub use log_format::LogFormat;
 pub use manifest::{HttpSection, KeyvalueSection, LimitsSection, Manifest, ScaleSection, Trigger};
 pub use name::{FunctionName, MAX_NAME_LEN};
 pub use resolve::FunctionSettings;
-pub use route::{MAX_ROUTE_LEN, RESERVED_PREFIXES, Route};
+pub use route::{MAX_ROUTE_LEN, MAX_ROUTE_PARAMS, RESERVED_PREFIXES, Route};
 pub use settings::{
     AdmissionSettings, BusBackendKind, EventSettings, FunctionDefaults, KvBackendKind, KvSettings,
     MessagingSettings, PoolSettings, RemoteOpaSettings, Settings,

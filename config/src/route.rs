@@ -8,6 +8,10 @@ use std::str::FromStr;
 /// Longest route: far beyond any real path, short enough to keep the route table small.
 pub const MAX_ROUTE_LEN: usize = 1024;
 
+/// Most parameters in one route: far beyond any real path, and below the 25 that matchit 0.9
+/// can take (it panics on the 26th).
+pub const MAX_ROUTE_PARAMS: usize = 16;
+
 /// First path segments the gateway serves itself; a manifest route may not start with one.
 pub const RESERVED_PREFIXES: [&str; 8] = [
     "functions",
@@ -22,10 +26,10 @@ pub const RESERVED_PREFIXES: [&str; 8] = [
 
 /// A path pattern that invokes a function with the full request path.
 ///
-/// Starts with `/`, has no whitespace, `?` or `#`, at most one `{param}` per segment and a
-/// `{*catch_all}` only as the whole last segment; `{{` and `}}` are literal braces. Its first
-/// segment may not be one the gateway serves itself (see [`RESERVED_PREFIXES`]): `/fnord` is fine,
-/// `/fn` and `/fn/x` are not.
+/// Starts with `/`, has no whitespace, `?` or `#`, at most one `{param}` per segment and
+/// [`MAX_ROUTE_PARAMS`] in all, and a `{*catch_all}` only as the whole last segment; `{{` and `}}`
+/// are literal braces. Its first segment may not be one the gateway serves itself (see
+/// [`RESERVED_PREFIXES`]): `/fnord` is fine, `/fn` and `/fn/x` are not.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Route(String);
@@ -74,15 +78,22 @@ fn check(route: &str) -> std::result::Result<(), String> {
         ));
     }
     let last = segments.len() - 1;
+    let mut params = 0;
     for (i, segment) in segments.iter().enumerate() {
-        check_segment(segment, i == last)?;
+        params += check_segment(segment, i == last)?;
+    }
+    if params > MAX_ROUTE_PARAMS {
+        return Err(format!(
+            "it has {params} parameters; use at most {MAX_ROUTE_PARAMS}"
+        ));
     }
     Ok(())
 }
 
 /// Checks the matchit rules for one segment: braces paired or doubled, one parameter at most,
 /// parameter names of letters, digits and `_`, a catch-all only as the whole last segment.
-fn check_segment(segment: &str, is_last: bool) -> std::result::Result<(), String> {
+/// Returns how many parameters it has.
+fn check_segment(segment: &str, is_last: bool) -> std::result::Result<usize, String> {
     let mut params = 0;
     let mut rest = segment;
     while let Some(i) = rest.find(['{', '}']) {
@@ -117,8 +128,15 @@ fn check_segment(segment: &str, is_last: bool) -> std::result::Result<(), String
             ));
         }
         rest = &after[end + 1..];
+        // matchit 0.9 reads `{id}}}` as a parameter named `id}`, and refuses `{id}{{`.
+        if rest.starts_with(['{', '}']) {
+            return Err(format!(
+                "parameter `{{{name}}}` is directly followed by a literal brace, which the router \
+                 misreads: put another character between them"
+            ));
+        }
     }
-    Ok(())
+    Ok(params)
 }
 
 impl FromStr for Route {

@@ -87,3 +87,42 @@ fn routes_longer_than_the_limit_are_refused() {
     let message = refused(&format!("/{}", "a".repeat(MAX_ROUTE_LEN)));
     assert!(message.contains("at most 1024"), "{message}");
 }
+
+#[test]
+fn a_parameter_directly_followed_by_a_literal_brace_is_refused() {
+    // Found by the manifest fuzz target: matchit refuses `{id}{{` and reads `{id}}}` as a
+    // parameter named `id}`, so these routes never meant what they say.
+    for route in [
+        "/{id}{{",
+        "/i/{y2}{{{{{{{{{{%",
+        "/x/{ab}{{x",
+        "/{a}{{",
+        "/{id}}}",
+        "/}}.{ya}}}{{",
+    ] {
+        let message = refused(route);
+        assert!(message.contains("directly followed"), "{route}: {message}");
+    }
+    for route in ["/{id}x{{", "/{{{id}", "/{id}.}}", "/{id}.{{png}}"] {
+        assert!(route.parse::<Route>().is_ok(), "{route}");
+    }
+}
+
+#[test]
+fn routes_with_more_parameters_than_the_router_takes_are_refused() {
+    // Found by the manifest fuzz target: matchit panics on a route with 26 parameters.
+    let with = |n: usize| (0..n).map(|i| format!("/{{p{i}}}")).collect::<String>();
+    assert!(with(MAX_ROUTE_PARAMS).parse::<Route>().is_ok());
+    assert!(
+        format!("{}/{{*rest}}", with(MAX_ROUTE_PARAMS - 1))
+            .parse::<Route>()
+            .is_ok()
+    );
+    for n in [MAX_ROUTE_PARAMS + 1, 26, 40] {
+        let message = refused(&with(n));
+        assert!(
+            message.contains("parameters; use at most"),
+            "{n}: {message}"
+        );
+    }
+}

@@ -34,8 +34,10 @@ pub async fn deploy(
         Some(text) => Manifest::from_toml(text)?,
         None => Manifest::default(),
     };
-    // Resolving now refuses limits the node cannot honour before any compile work.
+    // Resolving now refuses limits the node cannot honour, and routes that overlap each other,
+    // before any compile work.
     manifest.resolve(&gw.settings.defaults, &gw.settings.pool)?;
+    crate::routes::check_own(&manifest.http.routes)?;
 
     // Hashing and verifying touch every byte of the module: off the async threads.
     let module = Arc::new(upload.module);
