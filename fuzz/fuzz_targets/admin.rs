@@ -476,11 +476,9 @@ fn check_effect(
     before: &Listing,
     after: &Listing,
 ) {
-    // The name as the gateway reads it: leading slashes after `/functions` do not count.
-    let name = path
-        .strip_prefix("/functions")
-        .unwrap_or("")
-        .trim_start_matches('/');
+    // The name as the gateway reads it: everything after `/functions/` (one slash).
+    let rest = path.strip_prefix("/functions").unwrap_or("");
+    let name = rest.strip_prefix('/').unwrap_or(rest);
     let status = answer.status.as_u16();
     match (op.method, status) {
         (MethodChoice::Put, 200 | 201) => {
@@ -520,7 +518,7 @@ fn check_effect(
             assert_eq!(after, &expected, "a delete changed more than its function");
         }
         (MethodChoice::Get, 200) => {
-            // `/functions`, and paths the gateway reads as it (`/functions//`), list; others show one.
+            // `/functions` and `/functions/` list; others show one.
             let body: Value = serde_json::from_slice(&answer.body).expect("GET answers JSON");
             if !body["functions"].is_array() {
                 let shown = body["name"].as_str().expect("a function has a name");
