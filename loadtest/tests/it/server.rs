@@ -1,5 +1,5 @@
-//! A tiny HTTP/1 server on a free port: `/ok` answers 200, anything else 503, and it counts
-//! what it served.
+//! A tiny HTTP/1 server on a free port: `/ok` answers 200, `/busy` 429 with `Retry-After`,
+//! anything else 503 without, and it counts what it served.
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -33,14 +33,20 @@ impl Server {
                 tokio::spawn(async move {
                     let service = service_fn(move |request: Request<hyper::body::Incoming>| {
                         counter.fetch_add(1, Ordering::Relaxed);
-                        let status = if request.uri().path() == "/ok" {
-                            200
-                        } else {
-                            503
+                        let status = match request.uri().path() {
+                            "/ok" => 200,
+                            "/busy" => 429,
+                            _ => 503,
                         };
                         async move {
                             let mut response = Response::new(Full::new(Bytes::from_static(b"hi")));
                             *response.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
+                            if status == 429 {
+                                response.headers_mut().insert(
+                                    "retry-after",
+                                    hyper::header::HeaderValue::from_static("1"),
+                                );
+                            }
                             Ok::<_, Infallible>(response)
                         }
                     });
