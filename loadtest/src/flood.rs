@@ -5,16 +5,22 @@
 //! It runs in the background until stopped, while something else measures the server, and
 //! checks one thing a well-behaved server owes such a caller: every `429` and `503` says when
 //! to come back (`Retry-After`).
+//!
+//! The flood has a tokio runtime of its own. On the caller's runtime, a thousand busy workers
+//! would queue the measuring tasks behind them and the generator's lateness would be blamed on
+//! the server; on separate threads, the operating system's scheduler serves the mostly idle
+//! measuring threads first.
 
 use crate::client::{Client, Reply};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::stats::{Outcome, Recorder, Stats};
 use http::Uri;
 use serde::Serialize;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-use tokio::task::JoinSet;
+use tokio::runtime::Runtime;
+use tokio::task::JoinHandle;
 
 /// The shape of a flood.
 #[derive(Clone, Debug)]
@@ -32,17 +38,24 @@ pub struct Flood {
 pub struct Running {
     stop: Arc<AtomicBool>,
     missing_retry_after: Arc<AtomicU64>,
-    workers: JoinSet<()>,
+    workers: Vec<JoinHandle<()>>,
+    /// Always `Some` until [`Running::stop`] or drop shuts it down.
+    runtime: Option<Runtime>,
     recorder: Recorder,
     start: Instant,
 }
 
-/// Starts `flood` in the background, recording every answer into `recorder` (latency from the
-/// request's send, as in a closed loop).
-pub fn start(flood: &Flood, recorder: &Recorder) -> Running {
+/// Starts `flood` in the background on a runtime of its own, recording every answer into
+/// `recorder` (latency from the request's send, as in a closed loop).
+pub fn start(flood: &Flood, recorder: &Recorder) -> Result<Running> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .thread_name("flood")
+        .enable_all()
+        .build()
+        .map_err(Error::Runtime)?;
     let stop = Arc::new(AtomicBool::new(false));
     let missing_retry_after = Arc::new(AtomicU64::new(0));
-    let mut workers = JoinSet::new();
+    let mut workers = Vec::with_capacity(flood.connections);
     for _ in 0..flood.connections.max(1) {
         // One client per worker: a shared pool would also open one connection per outstanding
         // request, but this way it cannot do otherwise.
@@ -51,7 +64,8 @@ pub fn start(flood: &Flood, recorder: &Recorder) -> Running {
         let stop = Arc::clone(&stop);
         let missing = Arc::clone(&missing_retry_after);
         let recorder = recorder.clone();
-        workers.spawn(async move {
+        // Spawned on the flood's runtime, so the client's connection tasks run there too.
+        workers.push(runtime.spawn(async move {
             while !stop.load(Ordering::Relaxed) {
                 let sent = Instant::now();
                 let reply = client.get(uri.clone()).await;
@@ -64,15 +78,16 @@ pub fn start(flood: &Flood, recorder: &Recorder) -> Running {
                     reply.done_at.saturating_duration_since(sent),
                 );
             }
-        });
+        }));
     }
-    Running {
+    Ok(Running {
         stop,
         missing_retry_after,
         workers,
+        runtime: Some(runtime),
         recorder: recorder.clone(),
         start: Instant::now(),
-    }
+    })
 }
 
 impl Running {
@@ -85,12 +100,21 @@ impl Running {
     /// and closes the run; returns the `429`/`503` answers without `Retry-After`.
     pub async fn stop(mut self) -> Result<u64> {
         self.stop.store(true, Ordering::Relaxed);
-        while let Some(done) = self.workers.join_next().await {
-            done?;
+        for worker in std::mem::take(&mut self.workers) {
+            worker.await?;
         }
         let elapsed = self.start.elapsed();
         self.recorder.with(|stats| stats.finish_run(elapsed));
         Ok(self.missing_retry_after())
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        // Dropping a runtime blocks until its tasks end, which an async caller must not do.
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
     }
 }
 

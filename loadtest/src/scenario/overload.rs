@@ -16,10 +16,11 @@ use crate::schedule::{Arrival, Schedule};
 use crate::stats::{Recorder, Stats};
 use crate::target::Target;
 use http::Uri;
+use std::collections::VecDeque;
 use std::future::Future;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
 
 /// Probe requests per second unless `--probe-rate` says otherwise: steady enough for a p99
 /// from a few thousand samples in 10 s, light enough to cost the gateway nothing.
@@ -34,10 +35,10 @@ pub const DEFAULT_FLOOD_CONNECTIONS: usize = 1000;
 /// the neighbour behind the flood fails it.
 pub const DEFAULT_MAX_PROBE_P99: Duration = Duration::from_millis(50);
 
-/// Connections the probe spreads its requests over, round robin. At 200 req/s each is used
-/// every 40 ms, so none idles into the server's keep-alive timeout, and an answer may take
-/// 40 ms before the probe needs a new connection, which a gateway at its connection limit
-/// would refuse; the probe holds its connections from the start, like an established client.
+/// Connections the probe holds, like an established client with a fixed pool: opened before
+/// the flood, so a gateway at its connection limit still serves them. A request waits for a free
+/// one (that wait counts as latency) rather than opening more. Taken in turn, at 200 req/s each
+/// is used every 40 ms and none idles into the server's keep-alive timeout.
 const PROBE_CONNECTIONS: usize = 8;
 
 /// How long the flood runs before the probe is measured: time for every flood connection to
@@ -127,7 +128,7 @@ pub(super) async fn run(
         uri: flood_uri,
         timeout: options.timeout,
     };
-    let running = flood::start(&flood, &flood_recorder);
+    let running = flood::start(&flood, &flood_recorder)?;
     {
         let ramp = Recorder::new()?;
         let _progress = flood_progress(&round, "flood ramp", &ramp, &flood_recorder, FLOOD_RAMP);
@@ -181,11 +182,14 @@ fn status(reply: &Reply) -> u16 {
     }
 }
 
-/// The neighbour function's caller: a few persistent connections, used in turn.
+/// The neighbour function's caller: a fixed pool of persistent connections, used in turn.
 #[derive(Clone)]
 struct Probe {
-    clients: Arc<[Client]>,
-    next: Arc<AtomicUsize>,
+    /// The idle connections, least recently used first; one client each, and a client serves
+    /// one request at a time, so it never opens a second connection.
+    idle: Arc<Mutex<VecDeque<Client>>>,
+    /// One permit per idle connection.
+    permits: Arc<Semaphore>,
     uri: Uri,
 }
 
@@ -193,26 +197,38 @@ impl Probe {
     /// Opens [`PROBE_CONNECTIONS`] connections to `uri` (one request each), so the probe holds
     /// them before any flood takes the gateway's connection slots.
     async fn connect(uri: Uri, timeout: Duration) -> Probe {
-        let clients: Arc<[Client]> = (0..PROBE_CONNECTIONS)
-            .map(|_| Client::new(timeout))
-            .collect();
-        for client in clients.iter() {
+        let mut idle = VecDeque::with_capacity(PROBE_CONNECTIONS);
+        for _ in 0..PROBE_CONNECTIONS {
+            let client = Client::new(timeout);
             client.get(uri.clone()).await;
+            idle.push_back(client);
         }
         Probe {
-            clients,
-            next: Arc::new(AtomicUsize::new(0)),
+            idle: Arc::new(Mutex::new(idle)),
+            permits: Arc::new(Semaphore::new(PROBE_CONNECTIONS)),
             uri,
         }
     }
 
-    /// One request on the next connection in turn.
+    /// One request on the least recently used connection, once one is free.
     fn call(&self) -> impl Future<Output = Reply> + Send + use<> {
-        let n = self.next.fetch_add(1, Ordering::Relaxed);
-        // `connect` makes a non-empty list, so the modulus is never zero.
-        let client = self.clients[n % self.clients.len()].clone();
-        let uri = self.uri.clone();
-        async move { client.get(uri).await }
+        let (idle, permits, uri) = (self.idle.clone(), self.permits.clone(), self.uri.clone());
+        async move {
+            // Never closed, so this waits for a free connection and never fails.
+            let _permit = permits.acquire_owned().await;
+            let take = || {
+                idle.lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .pop_front()
+            };
+            // A permit is held per client taken, so one is always idle here.
+            let client = take().expect("a permit guarantees an idle connection");
+            let reply = client.get(uri).await;
+            idle.lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push_back(client);
+            reply
+        }
     }
 
     /// The open-loop probe at `schedule` for `duration`, into `recorder`.

@@ -95,7 +95,7 @@ async fn flood_path(server: &Server, path: &str) -> FloodCounts {
         uri: format!("{}{path}", server.base).parse().unwrap(),
         timeout: Duration::from_secs(10),
     };
-    let running = flood::start(&shape, &recorder);
+    let running = flood::start(&shape, &recorder).unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
     let missing = running.stop().await.unwrap();
     FloodCounts::of(&recorder.snapshot(), missing)
