@@ -1,5 +1,5 @@
-//! The flood engine: many clients, each on its own connection, each sending its next request
-//! the moment the previous one is answered, whatever the answer. It is the abusive caller of
+//! The flood engine: many connections, each sending its next request the moment the previous
+//! one is answered, whatever the answer. It is the abusive caller of
 //! `overload`: it ignores `Retry-After`, so a refusal costs the server another request at once.
 //!
 //! It runs in the background until stopped, while something else measures the server, and
@@ -11,9 +11,12 @@
 //! the server; on separate threads, the operating system's scheduler serves the mostly idle
 //! measuring threads first.
 
-use crate::client::{Client, Reply};
+mod connection;
+
+use crate::client::Reply;
 use crate::error::{Error, Result};
 use crate::stats::{Outcome, Recorder, Stats};
+use connection::Connection;
 use http::Uri;
 use serde::Serialize;
 use std::sync::Arc;
@@ -25,7 +28,8 @@ use tokio::task::JoinHandle;
 /// The shape of a flood.
 #[derive(Clone, Debug)]
 pub struct Flood {
-    /// Concurrent clients; each has its own connection pool, so each holds its own connection.
+    /// Concurrent connections (HTTP/1.1), each sending its next request when answered and
+    /// opened again when closed.
     pub connections: usize,
     /// What every request asks for.
     pub uri: Uri,
@@ -57,18 +61,15 @@ pub fn start(flood: &Flood, recorder: &Recorder) -> Result<Running> {
     let missing_retry_after = Arc::new(AtomicU64::new(0));
     let mut workers = Vec::with_capacity(flood.connections);
     for _ in 0..flood.connections.max(1) {
-        // One client per worker: a shared pool would also open one connection per outstanding
-        // request, but this way it cannot do otherwise.
-        let client = Client::new(flood.timeout);
-        let uri = flood.uri.clone();
+        let mut connection = Connection::new(&flood.uri, flood.timeout)?;
         let stop = Arc::clone(&stop);
         let missing = Arc::clone(&missing_retry_after);
         let recorder = recorder.clone();
-        // Spawned on the flood's runtime, so the client's connection tasks run there too.
+        // Spawned on the flood's runtime, so the connection's own task runs there too.
         workers.push(runtime.spawn(async move {
             while !stop.load(Ordering::Relaxed) {
                 let sent = Instant::now();
-                let reply = client.get(uri.clone()).await;
+                let reply = connection.get().await;
                 if lacks_retry_after(&reply) {
                     missing.fetch_add(1, Ordering::Relaxed);
                 }

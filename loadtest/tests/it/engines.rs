@@ -105,6 +105,11 @@ async fn flood_path(server: &Server, path: &str) -> FloodCounts {
 async fn the_flood_counts_every_refusal_and_those_without_retry_after() {
     let server = Server::start().await;
     let busy = flood_path(&server, "/busy").await;
+    assert_eq!(
+        server.accepted(),
+        4,
+        "one connection per flood worker, kept alive"
+    );
     assert!(busy.too_many_requests > 0);
     assert_eq!(busy.requests(), busy.too_many_requests, "{busy:?}");
     assert_eq!(busy.missing_retry_after, 0, "/busy sends Retry-After");

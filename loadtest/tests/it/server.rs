@@ -16,6 +16,7 @@ use tokio::net::TcpListener;
 pub struct Server {
     pub base: String,
     served: Arc<AtomicU64>,
+    accepted: Arc<AtomicU64>,
 }
 
 impl Server {
@@ -24,11 +25,14 @@ impl Server {
         let base = format!("http://{}", listener.local_addr().unwrap());
         let served = Arc::new(AtomicU64::new(0));
         let counter = Arc::clone(&served);
+        let accepted = Arc::new(AtomicU64::new(0));
+        let connections = Arc::clone(&accepted);
         tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     return;
                 };
+                connections.fetch_add(1, Ordering::Relaxed);
                 let counter = Arc::clone(&counter);
                 tokio::spawn(async move {
                     let service = service_fn(move |request: Request<hyper::body::Incoming>| {
@@ -56,7 +60,16 @@ impl Server {
                 });
             }
         });
-        Server { base, served }
+        Server {
+            base,
+            served,
+            accepted,
+        }
+    }
+
+    /// Connections accepted so far.
+    pub fn accepted(&self) -> u64 {
+        self.accepted.load(Ordering::Relaxed)
     }
 
     /// Requests answered so far.
