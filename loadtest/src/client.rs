@@ -21,6 +21,8 @@ pub struct Reply {
     pub headers_at: Option<Instant>,
     /// When the body was read to the end, or the request failed.
     pub done_at: Instant,
+    /// Whether the response carried `Retry-After` (what a `429` or `503` owes its caller).
+    pub retry_after: bool,
 }
 
 /// A cloneable client whose clones share one connection pool.
@@ -46,6 +48,7 @@ impl Client {
     /// `GET uri`, reading the whole body; never fails, the failure is in [`Reply::outcome`].
     pub async fn get(&self, uri: Uri) -> Reply {
         let mut headers_at = None;
+        let mut retry_after = false;
         let exchange = async {
             let mut request = Request::new(Empty::new());
             *request.uri_mut() = uri;
@@ -57,6 +60,7 @@ impl Client {
                 }
             })?;
             headers_at = Some(Instant::now());
+            retry_after = response.headers().contains_key(http::header::RETRY_AFTER);
             let status = response.status().as_u16();
             response
                 .into_body()
@@ -73,6 +77,7 @@ impl Client {
             outcome,
             headers_at,
             done_at: Instant::now(),
+            retry_after,
         }
     }
 }

@@ -74,6 +74,7 @@ mod tests {
                 outcome: Outcome::Status(200),
                 headers_at: None,
                 done_at: Instant::now(),
+                retry_after: false,
             }
         };
         let shape = ClosedLoop {

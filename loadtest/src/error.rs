@@ -90,6 +90,9 @@ pub enum Error {
     /// A histogram could not be created.
     #[error("creating a histogram: {0}")]
     Histogram(#[from] hdrhistogram::CreationError),
+    /// The flood's own runtime could not be started.
+    #[error("starting the flood's runtime: {0}")]
+    Runtime(std::io::Error),
     /// A background task of the load generator panicked or was cancelled.
     #[error("load generator task failed: {0}")]
     Task(#[from] tokio::task::JoinError),

@@ -2,12 +2,14 @@
 //! for them: a warm function under load ([`ScenarioKind::Warm`]), cold starts
 //! ([`ScenarioKind::Cold`]), many functions with skewed popularity ([`ScenarioKind::Zipf`]), a
 //! spike after idleness ([`ScenarioKind::Burst`]) and replays of the Azure Functions traces
-//! ([`ScenarioKind::Trace`]). Each can run against a second server in alternation, so the two
+//! ([`ScenarioKind::Trace`]), and a flood on one function while another is probed
+//! ([`ScenarioKind::Overload`]). Each can run against a second server in alternation, so the two
 //! are compared as a ratio measured in one sitting.
 //!
 //! Load is applied open-loop ([`open_loop`]: requests at scheduled times, latency counted from
 //! the scheduled time, which corrects for coordinated omission) or closed-loop ([`closed_loop`]:
-//! N connections, each sending when answered), and recorded in HDR histograms ([`Stats`]).
+//! N connections, each sending when answered) or as a [`flood`] (N connections that ignore
+//! refusals, in the background), and recorded in HDR histograms ([`Stats`]).
 //!
 //! It talks to servers only over HTTP, as users do, and knows nothing of the gateway's insides;
 //! the one project crate it uses, `wasmgate-claims`, signs the components it deploys.
@@ -40,6 +42,7 @@
 //!     timeout: Duration::from_secs(10),
 //!     seed: 1,
 //!     progress: ProgressMode::Auto,
+//!     overload: None,
 //! };
 //! let report = wasmgate_loadtest::run(&options).await?;
 //! println!("{}", report.to_table());
@@ -53,6 +56,7 @@ mod client;
 pub mod closed_loop;
 mod deploy;
 mod error;
+pub mod flood;
 pub mod open_loop;
 mod progress;
 mod report;
@@ -68,12 +72,14 @@ pub use client::{Caller, Client, Reply};
 pub use closed_loop::ClosedLoop;
 pub use deploy::{Signer, deploy_all};
 pub use error::{Error, Result};
+pub use flood::{Flood, FloodCounts};
 pub use open_loop::DEFAULT_MAX_IN_FLIGHT;
 pub use progress::{Progress, ProgressMode};
 pub use report::{Latency, Ratio, Report, SendLag, Summary, TargetReport};
 pub use scenario::{
-    DEFAULT_CONNECTIONS, DEFAULT_DURATION, DEFAULT_FUNCTIONS, Endpoint, Load, Options,
-    ScenarioKind, run,
+    DEFAULT_CONNECTIONS, DEFAULT_DURATION, DEFAULT_FLOOD_CONNECTIONS, DEFAULT_FUNCTIONS,
+    DEFAULT_MAX_PROBE_P99, DEFAULT_PROBE_RATE, Endpoint, Load, Options, Overload, ScenarioKind,
+    run,
 };
 pub use schedule::{Arrival, Offsets, Schedule, corrected_latency};
 pub use stats::{Counts, Outcome, Recorder, Stats};

@@ -7,7 +7,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 use wasmgate_loadtest::{
-    Admin, DEFAULT_CONNECTIONS, DEFAULT_MAX_IN_FLIGHT, Endpoint, Load, Options, ProgressMode,
+    Admin, DEFAULT_CONNECTIONS, DEFAULT_FLOOD_CONNECTIONS, DEFAULT_MAX_IN_FLIGHT,
+    DEFAULT_MAX_PROBE_P99, DEFAULT_PROBE_RATE, Endpoint, Load, Options, Overload, ProgressMode,
     ScenarioKind, Schedule, Signer, Target, Trace,
 };
 
@@ -17,14 +18,19 @@ use wasmgate_loadtest::{
 /// without is used as given for every request (`http://127.0.0.1:8081/` for `wasmtime serve`).
 /// Functions are named lt-0, lt-1, ...; with `--wasm` and `--key` they are signed and deployed
 /// to each URL that has `{name}` before the test.
+///
+/// `overload` probes `--probe-url` (a function URL) at `--probe-rate`, alone and then while
+/// `--flood-connections` connections call `--flood-url` as fast as they are answered; it exits
+/// non-zero when the flooded probe's p99 exceeds `--max-probe-p99`, a 429/503 lacks
+/// `Retry-After`, or the gateway no longer answers.
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Cli {
     /// The workload to run.
     #[arg(value_enum)]
     scenario: ScenarioKind,
-    /// The server under test.
-    #[arg(long, value_name = "URL")]
+    /// The server under test (overload: the function URL to probe).
+    #[arg(long, value_name = "URL", visible_alias = "probe-url")]
     target: String,
     /// A second server to run the same scenario against, alternating rounds; prints both and
     /// the ratio target / compare.
@@ -39,8 +45,14 @@ struct Cli {
     /// Bearer token for the admin API.
     #[arg(long, env = "WASMGATE_ADMIN_TOKEN", hide_env_values = true)]
     admin_token: Option<String>,
-    /// Open loop: send this many requests per second, latency from each one's scheduled time.
-    #[arg(long, value_name = "REQ_PER_S", conflicts_with = "connections")]
+    /// Open loop: send this many requests per second, latency from each one's scheduled time
+    /// [overload: the probe's rate, default 200].
+    #[arg(
+        long,
+        value_name = "REQ_PER_S",
+        conflicts_with = "connections",
+        visible_alias = "probe-rate"
+    )]
     rate: Option<f64>,
     /// With --rate: Poisson arrivals instead of evenly spaced ones.
     #[arg(long, requires = "rate")]
@@ -99,6 +111,15 @@ struct Cli {
     /// Also write the JSON object to FILE (the table still goes to stdout).
     #[arg(long, value_name = "FILE")]
     json_out: Option<PathBuf>,
+    /// overload: the slow function URL the flood calls.
+    #[arg(long, value_name = "URL")]
+    flood_url: Option<String>,
+    /// overload: flood connections, each sending its next request when answered.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_FLOOD_CONNECTIONS)]
+    flood_connections: usize,
+    /// overload: fail when the probe's p99 under flood is above this [default: 50ms].
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    max_probe_p99: Option<Duration>,
     /// No progress line on stderr.
     #[arg(long)]
     quiet: bool,
@@ -130,6 +151,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     } else {
         print!("{}", report.to_table());
     }
+    if !report.failures.is_empty() {
+        anyhow::bail!(
+            "{} bound(s) not met: {}",
+            report.scenario,
+            report.failures.join("; ")
+        );
+    }
     Ok(())
 }
 
@@ -154,6 +182,11 @@ fn options(cli: Cli) -> anyhow::Result<Options> {
             seed: cli.seed,
         }),
         Some(rate) => Load::Open(Schedule::Constant { rate }),
+        None if cli.scenario == ScenarioKind::Overload && cli.connections.is_none() => {
+            Load::Open(Schedule::Constant {
+                rate: DEFAULT_PROBE_RATE,
+            })
+        }
         None => Load::Closed {
             connections: cli.connections.unwrap_or(DEFAULT_CONNECTIONS),
         },
@@ -173,7 +206,16 @@ fn options(cli: Cli) -> anyhow::Result<Options> {
         (None, Some(minute)) => 60.0 / minute.as_secs_f64(),
         (None, None) => 1.0,
     };
+    let overload = match &cli.flood_url {
+        Some(url) => Some(Overload {
+            flood_url: Target::parse(url)?,
+            connections: cli.flood_connections,
+            max_probe_p99: cli.max_probe_p99.unwrap_or(DEFAULT_MAX_PROBE_P99),
+        }),
+        None => None,
+    };
     Ok(Options {
+        overload,
         scenario: cli.scenario,
         rounds: cli
             .rounds

@@ -19,6 +19,10 @@ pub struct Report {
     /// Per section, the `--target` figures divided by the `--compare` ones; empty without one.
     #[serde(serialize_with = "ordered_map", skip_serializing_if = "Vec::is_empty")]
     pub ratios: Vec<(String, Ratio)>,
+    /// Bounds the run was asked to assert and did not meet, in words (`overload`); the command
+    /// exits non-zero when there are any.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub failures: Vec<String>,
 }
 
 /// The figures of one target.
@@ -188,6 +192,7 @@ impl Report {
             description,
             targets,
             ratios,
+            failures: Vec::new(),
         }
     }
 
@@ -284,6 +289,9 @@ impl Report {
                     x(r.p99)
                 );
             }
+        }
+        for failure in &self.failures {
+            let _ = writeln!(out, "FAILED   {failure}");
         }
         out
     }

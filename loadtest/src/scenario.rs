@@ -4,6 +4,7 @@
 
 mod burst;
 mod cold;
+mod overload;
 mod round;
 mod trace;
 mod warm;
@@ -22,6 +23,10 @@ use crate::trace::Trace;
 use round::Round;
 use std::sync::Arc;
 use std::time::Duration;
+
+pub use overload::{
+    DEFAULT_FLOOD_CONNECTIONS, DEFAULT_MAX_PROBE_P99, DEFAULT_PROBE_RATE, Overload,
+};
 
 /// How long a measured run lasts unless `--duration` says otherwise.
 pub const DEFAULT_DURATION: Duration = Duration::from_secs(10);
@@ -46,6 +51,8 @@ pub enum ScenarioKind {
     Burst,
     /// A replay of an Azure Functions trace.
     Trace,
+    /// A probe on one function, alone and then while a flood of connections hammers another.
+    Overload,
 }
 
 impl ScenarioKind {
@@ -57,6 +64,7 @@ impl ScenarioKind {
             ScenarioKind::Zipf => "zipf",
             ScenarioKind::Burst => "burst",
             ScenarioKind::Trace => "trace",
+            ScenarioKind::Overload => "overload",
         }
     }
 }
@@ -121,6 +129,8 @@ pub struct Options {
     pub seed: u64,
     /// Whether to show progress on stderr.
     pub progress: ProgressMode,
+    /// What `overload` floods and the bound it asserts; `None` for the other scenarios.
+    pub overload: Option<Overload>,
 }
 
 impl Options {
@@ -149,7 +159,7 @@ struct Prepared {
 pub async fn run(options: &Options) -> Result<Report> {
     validate(options)?;
     let names = match options.scenario {
-        ScenarioKind::Warm | ScenarioKind::Burst => function_names(1),
+        ScenarioKind::Warm | ScenarioKind::Burst | ScenarioKind::Overload => function_names(1),
         ScenarioKind::Cold | ScenarioKind::Zipf => function_names(options.functions()),
         ScenarioKind::Trace => {
             function_names(options.trace.as_ref().map_or(0, |t| t.functions().len()))
@@ -159,6 +169,24 @@ pub async fn run(options: &Options) -> Result<Report> {
     let mut prepared = Vec::new();
     for endpoint in &options.endpoints {
         prepared.push(prepare(options, endpoint, &names, &client).await?);
+    }
+    if let (Some(overload), [endpoint]) = (&options.overload, prepared.as_slice())
+        && options.scenario == ScenarioKind::Overload
+    {
+        let measured = overload::run(options, endpoint, overload).await?;
+        let target = TargetReport {
+            role: endpoint.role.clone(),
+            url: endpoint.url.clone(),
+            sections: measured
+                .sections
+                .iter()
+                .map(|(name, stats)| (name.clone(), Summary::of(stats)))
+                .collect(),
+            facts: measured.facts,
+        };
+        let mut report = Report::new(options.scenario.name(), describe(options), vec![target]);
+        report.failures = measured.failures;
+        return Ok(report);
     }
     let mut totals = Vec::new();
     for _ in &prepared {
@@ -177,6 +205,12 @@ pub async fn run(options: &Options) -> Result<Report> {
                 ScenarioKind::Zipf => zipf::round(&this).await?,
                 ScenarioKind::Burst => burst::round(&this).await?,
                 ScenarioKind::Trace => trace::round(&this).await?,
+                // Refused by `validate` and handled above.
+                ScenarioKind::Overload => {
+                    return Err(Error::InvalidOptions(
+                        "`overload` runs once against one target".to_owned(),
+                    ));
+                }
             };
             merge_sections(total, sections)?;
         }
@@ -224,10 +258,48 @@ fn validate(options: &Options) -> Result<()> {
             options.speedup
         ));
     }
+    if options.scenario == ScenarioKind::Overload {
+        validate_overload(options)?;
+    }
     if let Load::Open(schedule) = options.load
         && !(schedule.rate().is_finite() && schedule.rate() > 0.0)
     {
         return refuse(format!("--rate {} must be a number > 0", schedule.rate()));
+    }
+    Ok(())
+}
+
+/// Refuses what `overload` cannot do: it deploys nothing, probes one URL, runs once.
+fn validate_overload(options: &Options) -> Result<()> {
+    let refuse = |message: &str| Err(Error::InvalidOptions(message.to_owned()));
+    let Some(overload) = &options.overload else {
+        return refuse("`overload` needs `--flood-url URL` (the slow function to flood)");
+    };
+    if options.endpoints.len() != 1 || options.rounds > 1 {
+        return refuse(
+            "`overload` runs once against one gateway (its baseline phase is the comparison); \
+             drop --compare and --rounds",
+        );
+    }
+    if options.signer.is_some() {
+        return refuse(
+            "`overload` deploys nothing; deploy the probe and flood functions first \
+             (scripts/bench-overload does)",
+        );
+    }
+    if options.endpoints.iter().any(|e| e.target.has_functions())
+        || overload.flood_url.has_functions()
+    {
+        return refuse(
+            "`overload` calls two given URLs: --probe-url and --flood-url are plain function \
+             URLs such as http://HOST:PORT/fn/hello, without `{name}`",
+        );
+    }
+    if matches!(options.load, Load::Closed { .. }) {
+        return refuse("`overload`'s probe is open loop: use --probe-rate, not --connections");
+    }
+    if overload.connections == 0 {
+        return refuse("--flood-connections must be at least 1");
     }
     Ok(())
 }
@@ -329,7 +401,7 @@ fn facts(options: &Options, sections: &[(String, Stats)]) -> Vec<(String, f64)> 
             .as_ref()
             .map(|t| trace::facts(t, options.speedup))
             .unwrap_or_default(),
-        ScenarioKind::Warm | ScenarioKind::Cold => Vec::new(),
+        ScenarioKind::Warm | ScenarioKind::Cold | ScenarioKind::Overload => Vec::new(),
     }
 }
 
@@ -366,6 +438,26 @@ fn describe(options: &Options) -> String {
             secs(options.idle),
             options.burst
         ),
+        ScenarioKind::Overload => {
+            let (connections, flood, bound) = options.overload.as_ref().map_or_else(
+                || (0, String::new(), String::new()),
+                |o| {
+                    (
+                        o.connections,
+                        o.flood_url.as_str().to_owned(),
+                        secs(o.max_probe_p99),
+                    )
+                },
+            );
+            format!(
+                "probe {load} for {} alone (baseline), then for {} while {connections} \
+                 connections flood {flood} (after a {} ramp); bound: flooded p99 <= {bound}, \
+                 Retry-After on every 429/503",
+                secs(options.duration()),
+                secs(options.duration()),
+                secs(overload::FLOOD_RAMP)
+            )
+        }
         ScenarioKind::Trace => format!(
             "trace replay at {}x, open loop{}",
             options.speedup,

@@ -5,7 +5,7 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use hyper_util::server::conn::auto;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 use wasmgate_config::HttpSettings;
@@ -14,8 +14,17 @@ use wasmgate_config::HttpSettings;
 /// so a connection flood cannot make the refusals themselves pile up.
 const MAX_REFUSING: usize = 256;
 
-/// How long writing a refusal may take before the connection is dropped.
+/// How long a refusal may take, from waiting for the request to the client's close, before the
+/// connection is dropped.
 const REFUSAL_WRITE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// How long a refused connection's request is awaited before the 503 is written anyway. An
+/// answer that arrives before the request breaks hyper-based clients ("unexpected message"):
+/// under a connection flood they saw a transport error instead of the 503 six times in ten.
+const REFUSAL_REQUEST_WAIT: Duration = Duration::from_millis(250);
+
+/// What is read and discarded of a refused client's request before closing.
+const REFUSAL_DRAIN: usize = 4096;
 
 /// The answer to a connection over `http.max_connections`: the same JSON error shape as every
 /// other refusal, and `Connection: close` since nothing more will be read from it.
@@ -76,7 +85,8 @@ impl Default for Refuser {
 }
 
 impl Refuser {
-    /// Writes the 503 to `stream` in the background and closes it; drops it at once when
+    /// Writes the 503 to `stream` in the background once the request has begun, and closes it
+    /// after reading what the client sent; drops it at once when
     /// 256 refusals are already being written.
     pub fn refuse(&self, mut stream: TcpStream) {
         let Ok(permit) = self.refusing.clone().try_acquire_owned() else {
@@ -84,8 +94,20 @@ impl Refuser {
         };
         tokio::spawn(async move {
             let write = async {
+                first_byte(&stream, REFUSAL_REQUEST_WAIT).await;
                 stream.write_all(REFUSAL).await?;
-                stream.shutdown().await
+                stream.shutdown().await?;
+                // Closing with the request unread would reset the connection, and the client
+                // could lose the 503 with it; read until the client closes after the answer.
+                let mut drained = 0;
+                let mut buf = [0u8; 1024];
+                while drained < REFUSAL_DRAIN {
+                    match stream.read(&mut buf).await? {
+                        0 => break,
+                        n => drained += n,
+                    }
+                }
+                Ok::<_, std::io::Error>(())
             };
             let _ = tokio::time::timeout(REFUSAL_WRITE_TIMEOUT, write).await;
             drop(permit);

@@ -17,6 +17,7 @@ fn reply(outcome: Outcome) -> Reply {
         outcome,
         headers_at: Some(Instant::now()),
         done_at: Instant::now(),
+        retry_after: false,
     }
 }
 

@@ -1,8 +1,8 @@
 use crate::server::Server;
 use std::time::Duration;
 use wasmgate_loadtest::{
-    Arrival, Caller, Client, ClosedLoop, Outcome, Popularity, Recorder, Schedule, Target,
-    closed_loop, open_loop,
+    Arrival, Caller, Client, ClosedLoop, Flood, FloodCounts, Outcome, Popularity, Recorder,
+    Schedule, Target, closed_loop, flood, open_loop,
 };
 
 /// A caller whose function 0 is `/ok` (200) and function 1 is `/fail` (503).
@@ -85,4 +85,43 @@ async fn a_refused_connection_is_a_connect_error() {
     let reply = Client::new(Duration::from_secs(5)).get(uri).await;
     assert_eq!(reply.outcome, Outcome::Connect);
     assert!(reply.headers_at.is_none());
+}
+
+/// Floods `path` with 4 connections for 200 ms; returns what came back.
+async fn flood_path(server: &Server, path: &str) -> FloodCounts {
+    let recorder = Recorder::new().unwrap();
+    let shape = Flood {
+        connections: 4,
+        uri: format!("{}{path}", server.base).parse().unwrap(),
+        timeout: Duration::from_secs(10),
+    };
+    let running = flood::start(&shape, &recorder).unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let missing = running.stop().await.unwrap();
+    FloodCounts::of(&recorder.snapshot(), missing)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_flood_counts_every_refusal_and_those_without_retry_after() {
+    let server = Server::start().await;
+    let busy = flood_path(&server, "/busy").await;
+    assert_eq!(
+        server.accepted(),
+        4,
+        "one connection per flood worker, kept alive"
+    );
+    assert!(busy.too_many_requests > 0);
+    assert_eq!(busy.requests(), busy.too_many_requests, "{busy:?}");
+    assert_eq!(busy.missing_retry_after, 0, "/busy sends Retry-After");
+    let fail = flood_path(&server, "/fail").await;
+    assert!(fail.unavailable > 0);
+    assert_eq!(
+        fail.missing_retry_after, fail.unavailable,
+        "/fail sends none"
+    );
+    assert_eq!(
+        busy.requests() + fail.requests(),
+        server.served(),
+        "every request served is counted once"
+    );
 }

@@ -1,5 +1,5 @@
-//! A tiny HTTP/1 server on a free port: `/ok` answers 200, anything else 503, and it counts
-//! what it served.
+//! A tiny HTTP/1 server on a free port: `/ok` answers 200, `/busy` 429 with `Retry-After`,
+//! anything else 503 without, and it counts what it served.
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -16,6 +16,7 @@ use tokio::net::TcpListener;
 pub struct Server {
     pub base: String,
     served: Arc<AtomicU64>,
+    accepted: Arc<AtomicU64>,
 }
 
 impl Server {
@@ -24,23 +25,32 @@ impl Server {
         let base = format!("http://{}", listener.local_addr().unwrap());
         let served = Arc::new(AtomicU64::new(0));
         let counter = Arc::clone(&served);
+        let accepted = Arc::new(AtomicU64::new(0));
+        let connections = Arc::clone(&accepted);
         tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     return;
                 };
+                connections.fetch_add(1, Ordering::Relaxed);
                 let counter = Arc::clone(&counter);
                 tokio::spawn(async move {
                     let service = service_fn(move |request: Request<hyper::body::Incoming>| {
                         counter.fetch_add(1, Ordering::Relaxed);
-                        let status = if request.uri().path() == "/ok" {
-                            200
-                        } else {
-                            503
+                        let status = match request.uri().path() {
+                            "/ok" => 200,
+                            "/busy" => 429,
+                            _ => 503,
                         };
                         async move {
                             let mut response = Response::new(Full::new(Bytes::from_static(b"hi")));
                             *response.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
+                            if status == 429 {
+                                response.headers_mut().insert(
+                                    "retry-after",
+                                    hyper::header::HeaderValue::from_static("1"),
+                                );
+                            }
                             Ok::<_, Infallible>(response)
                         }
                     });
@@ -50,7 +60,16 @@ impl Server {
                 });
             }
         });
-        Server { base, served }
+        Server {
+            base,
+            served,
+            accepted,
+        }
+    }
+
+    /// Connections accepted so far.
+    pub fn accepted(&self) -> u64 {
+        self.accepted.load(Ordering::Relaxed)
     }
 
     /// Requests answered so far.
