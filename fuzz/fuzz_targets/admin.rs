@@ -66,7 +66,7 @@ const MANIFESTS: [&str; 11] = [
     "[http]\nroutes = [\"/shared\"]\n",
     "[[triggers]]\nsubject = \"orders.created\"\nqueue = \"q\"\n",
     "[limits]\nmemory = \"2GiB\"\n",
-    "[config]\nk = { env = \"WASMGATE_FUZZ_UNSET\" }\n",
+    "[config]\nk = { env = \"FUZZ_UNSET_VARIABLE\" }\n",
     "[keyvalue]\nshared = [\"b\"]\n",
     "[scale]\nmin_instances = 1\n",
     "[limits]\ntimeout = \"0s\"\n",
@@ -212,6 +212,9 @@ enum Body {
     Multipart(Vec<Part>),
     /// `len * 64` copies of one byte: past the size limit with a short input.
     Repeat(u8, u16),
+    /// A multipart form the gateway can deploy: a message handler signed for the path's name and
+    /// one of [`MANIFESTS`], so sequences of real deploys (route conflicts, replacements) are near.
+    Deployable(u8),
 }
 
 #[derive(Arbitrary, Debug)]
@@ -566,6 +569,35 @@ fn build(h: &Harness, op: &Op) -> (Option<Request<Full<Bytes>>>, Vec<Bytes>) {
         Body::Raw(bytes) => Bytes::from(bytes.clone()),
         Body::Signed(s) => Bytes::from(signed(h, s, path_name)),
         Body::Repeat(byte, len) => Bytes::from(vec![*byte; usize::from(*len) * 64]),
+        Body::Deployable(manifest) => {
+            let module = signed(
+                h,
+                &Signed {
+                    component: ComponentChoice::MessageHandler,
+                    name: SignName::FromPath,
+                    caps: 0,
+                    time: TimeChoice::Now,
+                    edits: Vec::new(),
+                },
+                path_name,
+            );
+            modules.push(Bytes::from(module.clone()));
+            let manifest = MANIFESTS[usize::from(*manifest) % MANIFESTS.len()];
+            let mut out = Vec::new();
+            for (name, data) in [
+                ("module", module.as_slice()),
+                ("manifest", manifest.as_bytes()),
+            ] {
+                out.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+                out.extend_from_slice(
+                    format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes(),
+                );
+                out.extend_from_slice(data);
+                out.extend_from_slice(b"\r\n");
+            }
+            out.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+            Bytes::from(out)
+        }
         Body::Multipart(parts) => {
             let mut out = Vec::new();
             for part in parts {
@@ -601,7 +633,7 @@ fn build(h: &Harness, op: &Op) -> (Option<Request<Full<Bytes>>>, Vec<Bytes>) {
             Bytes::from(out)
         }
     };
-    if !matches!(op.body, Body::Multipart(_)) {
+    if !matches!(op.body, Body::Multipart(_) | Body::Deployable(_)) {
         modules.push(body.clone());
     }
     let method = match op.method {

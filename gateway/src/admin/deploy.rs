@@ -17,6 +17,7 @@ use hyper::body::Incoming;
 use serde_json::json;
 use std::sync::Arc;
 use std::time::SystemTime;
+use tokio::sync::RwLockReadGuard;
 use wasmgate_config::{FunctionName, Manifest};
 use wasmgate_pool::Digest;
 
@@ -29,7 +30,15 @@ pub async fn deploy(
     let name = FunctionName::try_from(name.to_owned());
     // The body is read (or discarded) before any refusal, so the client sees the error, not a reset.
     let upload = upload::read(req, gw.body_limits(gw.settings.max_module_size.bytes())).await;
-    let (name, upload) = (name?, upload?);
+    deploy_upload(gw, name?, upload?).await
+}
+
+/// Deploys or replaces `name` from a body already read.
+async fn deploy_upload(
+    gw: &Arc<Gateway>,
+    name: FunctionName,
+    upload: upload::Upload,
+) -> Result<GatewayResponse, ApiError> {
     let manifest = match &upload.manifest {
         Some(text) => Manifest::from_toml(text)?,
         None => Manifest::default(),
@@ -67,7 +76,7 @@ pub async fn deploy(
         name: name.as_str().to_owned(),
         digest: Digest::of(&module).to_string(),
         size: module.len() as u64,
-        artifact: artifact.digest,
+        artifact: artifact.digest.clone(),
         artifact_size: artifact.size,
         compile_ms: artifact.compile_ms,
         deployed_at: humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
@@ -75,11 +84,20 @@ pub async fn deploy(
         claims: admitted.claims,
         token: admitted.token,
     };
-    let deployed = gw.deployed(record.clone())?;
+    let deployed = match gw.deployed(record.clone()) {
+        Ok(deployed) => deployed,
+        Err(e) => return Err(abandon(gw, gc, &artifact, e).await),
+    };
 
     let change = gw.catalog.lock().await;
-    gw.catalog.check(&deployed)?;
-    gw.registry.put(&record)?;
+    if let Err(e) = gw
+        .catalog
+        .check(&deployed)
+        .and_then(|()| gw.registry.put(&record))
+    {
+        drop(change);
+        return Err(abandon(gw, gc, &artifact, e).await);
+    }
     let old = gw.catalog.insert(&change, deployed.clone())?;
     drop(change);
     drop(gc);
@@ -171,13 +189,36 @@ async fn blocking<T: Send + 'static>(
         })
 }
 
+/// Gives up a deploy refused after its compile (a `[config]` variable that is not set, a route
+/// another function serves, a failed registry write): the artifact it stored leaves the disk unless
+/// a deployed function uses it, so a refused deploy leaves nothing behind.
+async fn abandon(
+    gw: &Gateway,
+    gc: RwLockReadGuard<'_, ()>,
+    artifact: &Artifact,
+    error: ApiError,
+) -> ApiError {
+    drop(gc);
+    if !artifact.reused
+        && let Some(digest) = Digest::parse(&artifact.digest)
+    {
+        remove_if_unused(gw, digest).await;
+    }
+    error
+}
+
 /// Lets a replaced or deleted version go: its code leaves memory once its in-flight calls end, and
 /// its artifact leaves the disk unless another function uses the same one.
 pub async fn retire(gw: &Gateway, old: &Arc<Deployed>) {
     old.subscriptions.stop();
     old.function.unload().await;
+    remove_if_unused(gw, old.function.artifact()).await;
+}
+
+/// Deletes `artifact` unless a deployed function uses it. Takes the artifact lock exclusively, so
+/// no deploy is between compiling the same artifact and publishing it.
+async fn remove_if_unused(gw: &Gateway, artifact: Digest) {
     let _gc = gw.artifact_gc.write().await;
-    let artifact = old.function.artifact();
     let still_used = gw
         .catalog
         .snapshot()
@@ -199,3 +240,6 @@ pub fn start(gw: &Arc<Gateway>, deployed: &Arc<Deployed>) {
         }
     });
 }
+
+#[cfg(test)]
+mod tests;
