@@ -6,7 +6,6 @@
 //! of the first round; each round prints its seed, and rerunning with that seed and one round
 //! replays its schedule.
 
-use crate::DEADLINE;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use sha2::{Digest, Sha256};
@@ -14,7 +13,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use wasmgate_config::Capability;
-use wasmgate_tests::{Gateway, eventually, guests};
+use wasmgate_tests::{Gateway, guests};
 
 /// Functions the deploy workers churn, each driven by its own sequential worker.
 const CHURNED: [&str; 4] = ["churn-a", "churn-b", "churn-c", "churn-d"];
@@ -385,22 +384,7 @@ async fn check(gw: &Gateway, ledger: &Arc<Mutex<Ledger>>, seed: u64) {
     }
     // Accepted messages are delivered after the restart if they were not before.
     for topic in &messages {
-        let stored = eventually(
-            &format!("seed {seed}: message {topic} handled"),
-            DEADLINE,
-            || async {
-                let response = gw
-                    .client()
-                    .get(gw.url(&format!("/fn/sink/{topic}")))
-                    .send()
-                    .await
-                    .unwrap();
-                (response.status().as_u16(), response.text().await.unwrap())
-            },
-            |(status, body)| *status == 200 && body == topic,
-        )
-        .await;
-        stored.unwrap();
+        crate::wait_until_handled(gw, "sink", topic).await;
     }
     let mut ledger = ledger.lock().unwrap();
     for (name, now) in found {

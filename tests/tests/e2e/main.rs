@@ -61,6 +61,27 @@ pub(crate) use covers;
 /// Generous deadline for things that happen in the background.
 pub const DEADLINE: Duration = Duration::from_secs(20);
 
+/// Waits until the `caps_events` guest deployed as `function` has stored `topic`'s message,
+/// whose data is the topic itself (as the crash and restart tests publish them).
+pub async fn wait_until_handled(gw: &wasmgate_tests::Gateway, function: &str, topic: &str) {
+    wasmgate_tests::eventually(
+        &format!("message {topic} handled by {function}"),
+        DEADLINE,
+        || async {
+            let response = gw
+                .client()
+                .get(gw.url(&format!("/fn/{function}/{topic}")))
+                .send()
+                .await
+                .unwrap();
+            (response.status().as_u16(), response.text().await.unwrap())
+        },
+        |(status, body)| *status == 200 && body == topic,
+    )
+    .await
+    .unwrap();
+}
+
 /// The `error.code` of a JSON error response, with its status.
 pub async fn error_code(response: reqwest::Response) -> (u16, String) {
     let status = response.status().as_u16();

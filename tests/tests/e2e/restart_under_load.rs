@@ -140,22 +140,7 @@ async fn sigterm_under_load_answers_every_executed_request_and_keeps_every_accep
         );
     }
     for topic in &accepted {
-        eventually(
-            &format!("accepted message {topic} handled"),
-            DEADLINE,
-            || async {
-                let response = gw
-                    .client()
-                    .get(gw.url(&format!("/fn/sink/{topic}")))
-                    .send()
-                    .await
-                    .unwrap();
-                (response.status().as_u16(), response.text().await.unwrap())
-            },
-            |(status, body)| *status == 200 && body == *topic,
-        )
-        .await
-        .unwrap();
+        crate::wait_until_handled(&gw, "sink", topic).await;
     }
     eprintln!(
         "restart under load: {answered} writes acknowledged, {refused} refused while draining, {} messages accepted",
