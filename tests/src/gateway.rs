@@ -113,7 +113,11 @@ impl GatewayBuilder {
             config_file,
             env: self.env,
             args,
-            client: reqwest::Client::new(),
+            // Shorter than any header timeout a test configures (the server's keep-alive idle
+            // time): a pooled connection reused just as the server closes it fails the request.
+            client: reqwest::Client::builder()
+                .pool_idle_timeout(Duration::from_millis(250))
+                .build()?,
             _scratch: scratch,
         };
         gateway.spawn().await?;
