@@ -252,13 +252,31 @@ impl Gateway {
 
     /// `GET /metrics` as text.
     pub async fn metrics(&self) -> anyhow::Result<String> {
-        Ok(self
-            .client
-            .get(self.url("/metrics"))
-            .send()
-            .await?
-            .text()
-            .await?)
+        self.get_text("/metrics").await
+    }
+
+    /// `GET {path}`'s body as text; an error (naming status and body) unless it answered 2xx.
+    pub async fn get_text(&self, path: &str) -> anyhow::Result<String> {
+        let response = self.client.get(self.url(path)).send().await?;
+        let status = response.status();
+        let body = response.text().await?;
+        anyhow::ensure!(status.is_success(), "GET {path}: {status}: {body}");
+        Ok(body)
+    }
+
+    /// `GET {path}`'s body as JSON; an error unless it answered 2xx.
+    pub async fn get_json(&self, path: &str) -> anyhow::Result<serde_json::Value> {
+        let text = self.get_text(path).await?;
+        serde_json::from_str(&text).with_context(|| format!("GET {path}: not JSON: {text}"))
+    }
+
+    /// The deployed functions, as `GET /functions` lists them.
+    pub async fn functions(&self) -> anyhow::Result<Vec<serde_json::Value>> {
+        let list = self.get_json("/functions").await?;
+        match list.get("functions") {
+            Some(serde_json::Value::Array(functions)) => Ok(functions.clone()),
+            _ => anyhow::bail!("GET /functions: no `functions` array: {list}"),
+        }
     }
 
     /// A shared HTTP client.

@@ -22,11 +22,25 @@ async fn deployed_hello(gw: &Gateway) -> Value {
     gw.function("hello").await.unwrap()["digest"].clone()
 }
 
+/// `response` is a 403 `policy_denied` giving `reason` as its only reason.
+async fn assert_policy_denied(response: reqwest::Response, reason: &str) {
+    assert_eq!(response.status(), 403);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "policy_denied", "{body}");
+    assert_eq!(
+        body["error"]["reasons"],
+        serde_json::json!([reason]),
+        "{body}"
+    );
+}
+
 /// The old version still serves, unchanged.
 async fn assert_unchanged(gw: &Gateway, digest: &Value) {
     assert_eq!(&gw.function("hello").await.unwrap()["digest"], digest);
-    let response = gw.client().get(gw.url("/fn/hello")).send().await.unwrap();
-    assert_eq!(response.text().await.unwrap(), "hello from wasmgate\n");
+    assert_eq!(
+        gw.get_text("/fn/hello").await.unwrap(),
+        "hello from wasmgate\n"
+    );
 }
 
 fn signed_with(
@@ -117,16 +131,7 @@ async fn with_no_trusted_issuer_every_deploy_is_refused_with_how_to_trust_one() 
         message.contains("--trust") && message.contains("WASMGATE_TRUSTED_ISSUERS"),
         "{message}"
     );
-    let list: Value = gw
-        .client()
-        .get(gw.url("/functions"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(list["functions"], serde_json::json!([]));
+    assert!(gw.functions().await.unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -226,14 +231,11 @@ async fn policies_refuse_deploys_and_executions_with_their_reasons() {
         .start()
         .await
         .unwrap();
-    let response = gw.deploy("admin-tool", guests::HTTP_HELLO).await.unwrap();
-    assert_eq!(response.status(), 403);
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["error"]["code"], "policy_denied");
-    assert_eq!(
-        body["error"]["reasons"],
-        serde_json::json!(["admin-tool: names starting with admin- are reserved"])
-    );
+    assert_policy_denied(
+        gw.deploy("admin-tool", guests::HTTP_HELLO).await.unwrap(),
+        "admin-tool: names starting with admin- are reserved",
+    )
+    .await;
     assert_eq!(
         gw.function("admin-tool").await.unwrap()["error"]["code"],
         "function_not_found"
@@ -246,24 +248,14 @@ async fn policies_refuse_deploys_and_executions_with_their_reasons() {
             .status(),
         201
     );
-    let response = gw.client().get(gw.url("/fn/paused")).send().await.unwrap();
-    assert_eq!(response.status(), 403);
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["error"]["code"], "policy_denied");
-    assert_eq!(
-        body["error"]["reasons"],
-        serde_json::json!(["paused is not allowed to run"])
-    );
+    assert_policy_denied(
+        gw.client().get(gw.url("/fn/paused")).send().await.unwrap(),
+        "paused is not allowed to run",
+    )
+    .await;
 
-    assert_eq!(
-        gw.deploy("hello", guests::HTTP_HELLO)
-            .await
-            .unwrap()
-            .status(),
-        201
-    );
-    let response = gw.client().get(gw.url("/fn/hello")).send().await.unwrap();
-    assert_eq!(response.status(), 200);
+    let digest = deployed_hello(&gw).await;
+    assert_unchanged(&gw, &digest).await;
 }
 
 #[tokio::test]
@@ -368,24 +360,14 @@ async fn a_remote_opa_server_gets_the_input_and_its_denials_refuse() {
         .start()
         .await
         .unwrap();
-    let response = gw.deploy("blocked", guests::HTTP_HELLO).await.unwrap();
-    assert_eq!(response.status(), 403);
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["error"]["code"], "policy_denied");
-    assert_eq!(
-        body["error"]["reasons"],
-        serde_json::json!(["blocked by the remote policy"])
-    );
+    assert_policy_denied(
+        gw.deploy("blocked", guests::HTTP_HELLO).await.unwrap(),
+        "blocked by the remote policy",
+    )
+    .await;
 
-    assert_eq!(
-        gw.deploy("hello", guests::HTTP_HELLO)
-            .await
-            .unwrap()
-            .status(),
-        201
-    );
-    let response = gw.client().get(gw.url("/fn/hello")).send().await.unwrap();
-    assert_eq!(response.status(), 200);
+    let digest = deployed_hello(&gw).await;
+    assert_unchanged(&gw, &digest).await;
 
     let inputs = opa.inputs();
     let ops: Vec<&str> = inputs

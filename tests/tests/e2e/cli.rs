@@ -258,14 +258,6 @@ async fn a_component_signed_by_the_cli_deploys_to_a_gateway_trusting_the_key() {
         .await
         .unwrap();
     assert_eq!(response.status(), 201);
-    let text = gw
-        .client()
-        .get(gw.url("/fn/hello"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = gw.get_text("/fn/hello").await.unwrap();
     assert_eq!(text, "hello from wasmgate\n");
 }

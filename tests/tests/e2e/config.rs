@@ -34,23 +34,19 @@ async fn config_values_and_env_secrets_reach_the_guest_and_nowhere_else() {
     let deployed = response.text().await.unwrap();
     assert!(!deployed.contains(SECRET), "{deployed}");
 
-    let get = |path: String| {
-        let client = gw.client().clone();
-        let url = gw.url(&path);
-        async move { client.get(url).send().await.unwrap().text().await.unwrap() }
-    };
-    assert_eq!(get("/fn/cfg?key=greeting".into()).await, "hi there");
-    assert_eq!(get("/fn/cfg?key=db_password".into()).await, SECRET);
-    assert_eq!(get("/fn/cfg?key=missing".into()).await, "<none>");
+    let get = async |path: &str| gw.get_text(path).await.unwrap();
+    assert_eq!(get("/fn/cfg?key=greeting").await, "hi there");
+    assert_eq!(get("/fn/cfg?key=db_password").await, SECRET);
+    assert_eq!(get("/fn/cfg?key=missing").await, "<none>");
     assert_eq!(
-        get("/fn/cfg".into()).await,
+        get("/fn/cfg").await,
         format!("db_password={SECRET}\ngreeting=hi there\n")
     );
 
-    let described = get("/functions/cfg".into()).await;
+    let described = get("/functions/cfg").await;
     assert!(described.contains("WG_TEST_DB_PASSWORD"), "{described}");
     assert!(!described.contains(SECRET), "{described}");
-    let listed = get("/functions".into()).await;
+    let listed = get("/functions").await;
     assert!(!listed.contains(SECRET));
     assert!(
         gw.logs().iter().all(|l| !l.contains(SECRET)),
@@ -60,13 +56,10 @@ async fn config_values_and_env_secrets_reach_the_guest_and_nowhere_else() {
     // The restored function reads the variable again.
     let mut gw = gw;
     gw.restart().await.unwrap();
-    let text = gw
-        .client()
-        .get(gw.url("/fn/cfg?key=db_password"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(text.text().await.unwrap(), SECRET);
+    assert_eq!(
+        gw.get_text("/fn/cfg?key=db_password").await.unwrap(),
+        SECRET
+    );
 }
 
 #[tokio::test]

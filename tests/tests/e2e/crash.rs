@@ -299,17 +299,9 @@ async fn publish(
 /// as that version does, every artifact's bytes match its name, every acknowledged key reads back
 /// and every accepted message reaches its handler. The ledger then takes what was found.
 async fn check(gw: &Gateway, ledger: &Arc<Mutex<Ledger>>, seed: u64) {
-    let list: serde_json::Value = gw
-        .client()
-        .get(gw.url("/functions"))
-        .send()
+    let listed: BTreeMap<String, String> = gw
+        .functions()
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let listed: BTreeMap<String, String> = list["functions"]
-        .as_array()
         .unwrap()
         .iter()
         .map(|f| {

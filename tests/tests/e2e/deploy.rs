@@ -30,15 +30,7 @@ async fn a_new_function_answers_201_and_a_replace_200_with_its_digest() {
     assert_eq!(replaced["replaced"], true);
     assert_ne!(replaced["digest"], body["digest"]);
     // New requests get the new version.
-    let text = gw
-        .client()
-        .get(gw.url("/fn/hello/x"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = gw.get_text("/fn/hello/x").await.unwrap();
     assert!(text.contains("\"path_with_query\":\"/x\""), "{text}");
 }
 
@@ -53,18 +45,8 @@ async fn list_get_and_delete_show_and_remove_functions() {
     )
     .await
     .unwrap();
-    let list: Value = gw
-        .client()
-        .get(gw.url("/functions"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let names: Vec<&str> = list["functions"]
-        .as_array()
-        .unwrap()
+    let functions = gw.functions().await.unwrap();
+    let names: Vec<&str> = functions
         .iter()
         .map(|f| f["name"].as_str().unwrap())
         .collect();
@@ -110,15 +92,7 @@ async fn list_get_and_delete_show_and_remove_functions() {
 async fn assert_unchanged(gw: &Gateway, digest: &Value) {
     let now = gw.function("hello").await.unwrap();
     assert_eq!(&now["digest"], digest);
-    let text = gw
-        .client()
-        .get(gw.url("/fn/hello"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = gw.get_text("/fn/hello").await.unwrap();
     assert_eq!(text, "hello from wasmgate\n");
 }
 
@@ -222,16 +196,7 @@ async fn names_that_are_not_dns_labels_are_refused() {
             "{name}"
         );
     }
-    let list: Value = gw
-        .client()
-        .get(gw.url("/functions"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(list["functions"], serde_json::json!([]));
+    assert!(gw.functions().await.unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -262,15 +227,7 @@ async fn a_route_held_by_another_function_is_a_conflict() {
         .await
         .unwrap();
     assert_eq!(missing.status(), 404);
-    let text = gw
-        .client()
-        .get(gw.url("/shared"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = gw.get_text("/shared").await.unwrap();
     assert_eq!(text, "hello from wasmgate\n");
 }
 
@@ -330,33 +287,12 @@ async fn a_restart_restores_every_function_exactly_as_deployed() {
     )
     .await
     .unwrap();
-    let before: Value = gw
-        .client()
-        .get(gw.url("/functions"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let before = gw.functions().await.unwrap();
     let echo_before = gw.function("echo").await.unwrap();
     gw.restart().await.unwrap();
-    let after: Value = gw
-        .client()
-        .get(gw.url("/functions"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(before["functions"].as_array().unwrap().len(), 2);
-    for (b, a) in before["functions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .zip(after["functions"].as_array().unwrap())
-    {
+    let after = gw.functions().await.unwrap();
+    assert_eq!(before.len(), 2);
+    for (b, a) in before.iter().zip(&after) {
         for key in ["name", "digest", "size", "deployed_at", "routes"] {
             assert_eq!(b[key], a[key], "{key}");
         }
@@ -366,25 +302,9 @@ async fn a_restart_restores_every_function_exactly_as_deployed() {
         gw.function("echo").await.unwrap()["manifest"],
         echo_before["manifest"]
     );
-    let text = gw
-        .client()
-        .get(gw.url("/fn/hello"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = gw.get_text("/fn/hello").await.unwrap();
     assert_eq!(text, "hello from wasmgate\n");
-    let echoed: Value = gw
-        .client()
-        .get(gw.url("/echo/x"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let echoed: Value = gw.get_json("/echo/x").await.unwrap();
     assert_eq!(echoed["path_with_query"], "/echo/x");
 }
 
@@ -429,27 +349,11 @@ async fn the_same_code_under_another_name_reuses_its_artifact_and_survives_the_f
         .await
         .unwrap();
     assert_eq!(deleted.status(), 204);
-    let text = gw
-        .client()
-        .get(gw.url("/fn/two"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = gw.get_text("/fn/two").await.unwrap();
     assert_eq!(text, "hello from wasmgate\n");
     let mut gw = gw;
     gw.restart().await.unwrap();
-    let text = gw
-        .client()
-        .get(gw.url("/fn/two"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = gw.get_text("/fn/two").await.unwrap();
     assert_eq!(
         text, "hello from wasmgate\n",
         "the shared artifact was kept on disk"

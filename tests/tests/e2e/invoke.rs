@@ -61,15 +61,7 @@ async fn manifest_routes_invoke_the_function_with_the_full_path() {
         .unwrap();
     assert_eq!(echoed["path_with_query"], "/api/v1/items?q=z");
     assert_eq!(echoed["method"], "PUT");
-    let exact: Value = gw
-        .client()
-        .get(gw.url("/exact"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let exact: Value = gw.get_json("/exact").await.unwrap();
     assert_eq!(exact["path_with_query"], "/exact");
     let miss = gw.client().get(gw.url("/exact/more")).send().await.unwrap();
     assert_eq!(error_code(miss).await, (404, "not_found".into()));
@@ -107,15 +99,7 @@ async fn a_wstd_component_deploys_and_answers() {
         gw.deploy("wstd", guests::HTTP_WSTD).await.unwrap().status(),
         201
     );
-    let text = gw
-        .client()
-        .get(gw.url("/fn/wstd"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = gw.get_text("/fn/wstd").await.unwrap();
     assert_eq!(text, "hello from wstd\n");
 }
 

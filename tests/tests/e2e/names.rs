@@ -160,11 +160,8 @@ fn data_dir_layout(gw: &Gateway) -> BTreeSet<String> {
 
 /// The names `GET /functions` lists.
 async fn listed(gw: &Gateway) -> Vec<String> {
-    let list = raw(gw, "GET", b"/functions", b"").await;
-    assert_eq!(list.status, 200, "{list:?}");
-    let body: serde_json::Value = serde_json::from_slice(&list.body).unwrap();
-    body["functions"]
-        .as_array()
+    gw.functions()
+        .await
         .unwrap()
         .iter()
         .map(|f| f["name"].as_str().unwrap().to_owned())

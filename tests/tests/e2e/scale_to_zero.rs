@@ -38,15 +38,7 @@ async fn an_idle_function_goes_cold_and_the_next_request_starts_it_again() {
     )
     .await
     .unwrap();
-    let text = gw
-        .client()
-        .get(gw.url("/fn/hello"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = gw.get_text("/fn/hello").await.unwrap();
     assert_eq!(text, "hello from wasmgate\n");
 }
 
@@ -144,15 +136,7 @@ async fn under_a_tiny_code_budget_functions_do_not_stay_loaded() {
         .unwrap();
     gw.deploy("hello", guests::HTTP_HELLO).await.unwrap();
     for _ in 0..3 {
-        let text = gw
-            .client()
-            .get(gw.url("/fn/hello"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let text = gw.get_text("/fn/hello").await.unwrap();
         assert_eq!(text, "hello from wasmgate\n");
     }
     eventually(
