@@ -1,4 +1,5 @@
-//! Small real WebAssembly inputs for the tests, built with wasm-encoder.
+//! Small real WebAssembly inputs for tests, benches and fuzzing, built with wasm-encoder
+//! (feature `fixtures`): no test input is a committed `.wasm` file.
 
 use crate::section::append_token;
 use wasm_encoder::{

@@ -44,8 +44,8 @@ mod sign;
 mod token;
 mod verify;
 
-#[cfg(test)]
-mod fixtures;
+#[cfg(any(test, feature = "fixtures"))]
+pub mod fixtures;
 
 pub use claims::{Claims, WasmgateClaims};
 pub use component_info::{ComponentInfo, component_info, ungranted};
