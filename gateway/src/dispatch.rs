@@ -6,6 +6,7 @@ use crate::error::ApiError;
 use crate::health;
 use crate::invoke;
 use crate::publish;
+use crate::request_head;
 use crate::request_id;
 use crate::response::GatewayResponse;
 use crate::state::Gateway;
@@ -35,6 +36,9 @@ pub async fn dispatch(
 }
 
 async fn route(gw: Arc<Gateway>, req: Request<Incoming>) -> GatewayResponse {
+    if let Err(refused) = request_head::check(&req, &gw.settings.http) {
+        return refused.into_response();
+    }
     let path = req.uri().path();
     let result = if path.starts_with(invoke::FN_PREFIX) {
         // Invocation first: it is the hot path.

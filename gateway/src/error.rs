@@ -43,6 +43,22 @@ pub enum ApiError {
         /// The limit in bytes.
         limit: u64,
     },
+    /// The request line and header fields are over `http.max_header_size`.
+    #[error("the request head is {size} bytes; the limit is {limit} bytes (http.max_header_size)")]
+    HeaderTooLarge {
+        /// Its size, as sent.
+        size: u64,
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// The request has more header fields than `http.max_headers`.
+    #[error("the request has {count} header fields; the limit is {limit} (http.max_headers)")]
+    TooManyHeaders {
+        /// How many it has.
+        count: usize,
+        /// The limit.
+        limit: u32,
+    },
     /// The client did not send its body in time.
     #[error("the request body did not arrive within {seconds}s (http.body_read_timeout)")]
     BodyTimeout {
@@ -180,6 +196,16 @@ impl ApiError {
             ApiError::BodyTimeout { .. } => {
                 (StatusCode::REQUEST_TIMEOUT, "body_timeout", Blame::Client)
             }
+            ApiError::HeaderTooLarge { .. } => (
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "header_too_large",
+                Blame::Client,
+            ),
+            ApiError::TooManyHeaders { .. } => (
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "too_many_headers",
+                Blame::Client,
+            ),
             ApiError::RouteConflict { .. } => {
                 (StatusCode::CONFLICT, "route_conflict", Blame::Client)
             }
@@ -376,6 +402,22 @@ mod tests {
                 "payload_too_large",
             ),
             (ApiError::BodyTimeout { seconds: 30.0 }, 408, "body_timeout"),
+            (
+                ApiError::HeaderTooLarge {
+                    size: 20_000,
+                    limit: 16_384,
+                },
+                431,
+                "header_too_large",
+            ),
+            (
+                ApiError::TooManyHeaders {
+                    count: 150,
+                    limit: 100,
+                },
+                431,
+                "too_many_headers",
+            ),
             (
                 ApiError::UnsupportedMediaType {
                     content_type: "text/plain".into(),

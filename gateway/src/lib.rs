@@ -30,6 +30,7 @@ pub mod metrics;
 pub mod publish;
 pub mod registry;
 pub mod request_body;
+pub mod request_head;
 pub mod request_id;
 pub mod response;
 pub mod routes;

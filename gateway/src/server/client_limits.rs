@@ -1,6 +1,7 @@
 //! What one client may hold: the HTTP builder's limits, the wait for a first byte, and the
 //! answer a connection gets when the node already serves `http.max_connections`.
 
+use crate::request_head::HYPER_BACKSTOP;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use hyper_util::server::conn::auto;
 use std::sync::Arc;
@@ -39,14 +40,23 @@ content-length: 107\r\n\
 /// The HTTP/1 and HTTP/2 connection builder with `limits` applied.
 pub fn builder(limits: &HttpSettings) -> auto::Builder<TokioExecutor> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
-    let head = usize::try_from(limits.max_header_size.bytes()).unwrap_or(usize::MAX);
+    // hyper refuses heads itself only far past the limits (with an empty 431); up to there the
+    // gateway refuses them with its JSON error (`request_head`).
+    let head = usize::try_from(
+        limits
+            .max_header_size
+            .bytes()
+            .saturating_mul(HYPER_BACKSTOP),
+    )
+    .unwrap_or(usize::MAX);
+    let fields = u64::from(limits.max_headers).saturating_mul(HYPER_BACKSTOP);
     builder
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout.get())
         // The read buffer bounds the request line and headers together: past it, 431.
         .max_buf_size(head)
-        .max_headers(usize::try_from(limits.max_headers).unwrap_or(usize::MAX));
+        .max_headers(usize::try_from(fields).unwrap_or(usize::MAX));
     builder
         .http2()
         .timer(TokioTimer::new())

@@ -299,7 +299,7 @@ async fn request_lines_hyper_refuses_never_reach_the_gateway_and_change_nothing(
     gw.deploy("hello", guests::HTTP_HELLO).await.unwrap();
     let before = data_dir_layout(&gw);
     let huge = [b"/functions/".as_slice(), &b"a".repeat(100 * 1024)].concat();
-    // Past `http.max_header_size` (16KiB): hyper answers 431 itself, with no body.
+    // Far past `http.max_header_size` (twice its 16KiB): hyper answers 431 itself, with no body.
     let response = raw(&gw, "PUT", &huge, b"").await;
     assert_eq!((response.status, response.body.len()), (431, 0));
     // Bytes that are not allowed in a request target at all: 400 from hyper, no body.
