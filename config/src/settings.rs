@@ -174,7 +174,8 @@ pub struct FunctionDefaults {
     pub max_instances: u32,
     /// Instances kept ready even when idle; above 0 the function never scales to zero.
     pub min_instances: u32,
-    /// Bounded wait for a concurrency slot before answering 429; zero refuses at once.
+    /// Bounded wait for a concurrency slot before answering 429; zero refuses at once. Calls
+    /// past a full queue are refused after the same time.
     pub queue_timeout: HumanDuration,
     /// Largest response body one call may stream; never zero.
     pub max_response_body: ByteSize,
