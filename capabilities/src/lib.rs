@@ -42,6 +42,7 @@
 #![deny(missing_docs)]
 
 mod error;
+mod instance_limit;
 pub mod keyvalue;
 pub mod messaging;
 

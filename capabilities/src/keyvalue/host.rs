@@ -1,9 +1,10 @@
 //! `wasi:keyvalue` for guests: the generated host traits implemented on [`KvView`].
 
 use crate::error::{Blame, Error, Result};
+use crate::instance_limit::InstanceLimit;
 use crate::keyvalue::backend::KvBackend;
 use crate::keyvalue::bindings::wasi::keyvalue::{atomics, batch, store};
-use crate::keyvalue::limits::{BucketLimit, KvUsage, check_entry, check_key};
+use crate::keyvalue::limits::{KvUsage, check_entry, check_key};
 use crate::keyvalue::scope::KvScope;
 use std::sync::Arc;
 use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
@@ -16,7 +17,7 @@ use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
 pub struct KvCtx {
     backend: Arc<dyn KvBackend>,
     scope: Arc<KvScope>,
-    buckets: BucketLimit,
+    buckets: InstanceLimit,
 }
 
 impl std::fmt::Debug for KvCtx {
@@ -36,14 +37,14 @@ impl KvCtx {
         KvCtx {
             backend,
             scope: Arc::new(scope),
-            buckets: BucketLimit::new(u32::MAX),
+            buckets: InstanceLimit::new(u32::MAX),
         }
     }
 
     /// Lets each instance hold at most `max` buckets open at once; `open` fails past it. Starts a
     /// fresh count of [`limit_hits`](Self::limit_hits).
     pub fn with_max_open_buckets(mut self, max: u32) -> Self {
-        self.buckets = BucketLimit::new(max);
+        self.buckets = InstanceLimit::new(max);
         self
     }
 

@@ -4,8 +4,7 @@
 //! in its resource table, and every value is copied into a storage write.
 
 use crate::error::{Error, Result};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use crate::instance_limit::{InstanceLimit, InstanceUse};
 
 /// Longest key accepted, in bytes.
 ///
@@ -42,60 +41,33 @@ pub(crate) fn check_entry(key: &str, value: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// A function's limit on buckets one instance holds open, and how many instances reached it.
-///
-/// Shared by every instance of the function (cloning shares the count).
-#[derive(Debug, Clone)]
-pub(crate) struct BucketLimit {
-    pub(crate) max: u32,
-    hits: Arc<AtomicU64>,
-}
-
-impl BucketLimit {
-    pub(crate) fn new(max: u32) -> Self {
-        BucketLimit {
-            max,
-            hits: Arc::new(AtomicU64::new(0)),
-        }
-    }
-
-    /// Instances that were refused a bucket at this limit.
-    pub(crate) fn hits(&self) -> u64 {
-        self.hits.load(Ordering::Relaxed)
-    }
-}
-
 /// One instance's open buckets, counted against its function's `max_open_buckets`.
 ///
 /// Lives in the store data beside the resource table, since it counts what the table holds.
 #[derive(Debug, Default)]
 pub struct KvUsage {
-    open_buckets: u32,
-    refused: bool,
+    open_buckets: InstanceUse,
 }
 
 impl KvUsage {
-    /// Admits one more open bucket, or refuses it at `limit` (counting the instance's first
+    /// Admits one more open bucket, or refuses it at `limit` (logging the instance's first
     /// refusal).
-    pub(crate) fn open(&mut self, limit: &BucketLimit, function: &str) -> Result<()> {
-        if self.open_buckets >= limit.max {
-            if !std::mem::replace(&mut self.refused, true) {
-                limit.hits.fetch_add(1, Ordering::Relaxed);
+    pub(crate) fn open(&mut self, limit: &InstanceLimit, function: &str) -> Result<()> {
+        self.open_buckets.take(limit).map_err(|refused| {
+            if refused.first {
                 tracing::warn!(
                     function,
                     max = limit.max,
                     "guest reached its open-bucket limit; further opens fail"
                 );
             }
-            return Err(Error::TooManyBuckets { max: limit.max });
-        }
-        self.open_buckets += 1;
-        Ok(())
+            Error::TooManyBuckets { max: limit.max }
+        })
     }
 
     /// Releases one open bucket.
     pub(crate) fn close(&mut self) {
-        self.open_buckets = self.open_buckets.saturating_sub(1);
+        self.open_buckets.give_back();
     }
 }
 
@@ -125,7 +97,7 @@ mod tests {
 
     #[test]
     fn open_buckets_are_refused_past_the_limit_and_counted_once_per_instance() {
-        let limit = BucketLimit::new(2);
+        let limit = InstanceLimit::new(2);
         let mut usage = KvUsage::default();
         usage.open(&limit, "f").unwrap();
         usage.open(&limit, "f").unwrap();

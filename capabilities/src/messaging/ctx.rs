@@ -2,8 +2,8 @@
 
 use super::bindings::wasi::messaging::{producer, request_reply, types};
 use super::bus::Bus;
+use crate::instance_limit::{InstanceLimit, InstanceUse};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use wasmtime::component::{HasData, Linker, ResourceTable};
 
@@ -17,9 +17,8 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct MessagingCtx {
     bus: Arc<dyn Bus>,
     request_timeout: Duration,
-    max_messages: u32,
-    /// Instances refused a message at `max_messages`, shared by every clone.
-    limit_hits: Arc<AtomicU64>,
+    /// Messages one instance may put on the bus; clones share its count of refused instances.
+    messages: InstanceLimit,
 }
 
 impl MessagingCtx {
@@ -30,8 +29,7 @@ impl MessagingCtx {
         MessagingCtx {
             bus,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
-            max_messages: u32::MAX,
-            limit_hits: Arc::new(AtomicU64::new(0)),
+            messages: InstanceLimit::new(u32::MAX),
         }
     }
 
@@ -39,14 +37,13 @@ impl MessagingCtx {
     /// `request` each count one; past it they fail with `permission-denied`. Starts a fresh
     /// count of [`limit_hits`](Self::limit_hits), not shared with the context this came from.
     pub fn with_max_messages_per_call(mut self, max: u32) -> Self {
-        self.max_messages = max;
-        self.limit_hits = Arc::new(AtomicU64::new(0));
+        self.messages = InstanceLimit::new(max);
         self
     }
 
     /// How many instances were refused a message at the per-call limit.
     pub fn limit_hits(&self) -> u64 {
-        self.limit_hits.load(Ordering::Relaxed)
+        self.messages.hits()
     }
 
     /// Sets how long a request without its own timeout waits.
@@ -69,7 +66,7 @@ impl std::fmt::Debug for MessagingCtx {
         f.debug_struct("MessagingCtx")
             .field("bus", &self.bus.name())
             .field("request_timeout", &self.request_timeout)
-            .field("max_messages_per_call", &self.max_messages)
+            .field("max_messages_per_call", &self.messages.max)
             .finish()
     }
 }
@@ -88,8 +85,7 @@ pub struct MessagingView<'a> {
 /// One instance's messages put on the bus, counted against its function's limit.
 #[derive(Debug, Default)]
 pub struct MessagingUsage {
-    sent: u32,
-    refused: bool,
+    sent: InstanceUse,
     /// Bytes of data and metadata in the messages the guest has made and not dropped.
     held: u64,
 }
@@ -121,21 +117,18 @@ impl MessagingView<'_> {
     /// Counts one more message, or refuses it past the function's limit (counting the
     /// instance's first refusal).
     pub(crate) fn admit(&mut self) -> Result<(), types::Error> {
-        let max = self.ctx.max_messages;
-        if self.usage.sent < max {
-            self.usage.sent += 1;
-            return Ok(());
-        }
-        if !std::mem::replace(&mut self.usage.refused, true) {
-            self.ctx.limit_hits.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(
-                max,
-                "guest reached its per-call message limit; further sends fail"
-            );
-        }
-        Err(types::Error::PermissionDenied(format!(
-            "message limit reached: one call may send at most {max} messages (limits.max_messages_per_call)"
-        )))
+        let max = self.ctx.messages.max;
+        self.usage.sent.take(&self.ctx.messages).map_err(|refused| {
+            if refused.first {
+                tracing::warn!(
+                    max,
+                    "guest reached its per-call message limit; further sends fail"
+                );
+            }
+            types::Error::PermissionDenied(format!(
+                "message limit reached: one call may send at most {max} messages (limits.max_messages_per_call)"
+            ))
+        })
     }
 }
 
