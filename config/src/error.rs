@@ -122,11 +122,12 @@ impl Error {
     }
 }
 
-/// Longest piece of user input quoted back in a message, so a huge value cannot flood a log line.
+/// Longest piece of user input quoted back in a message, so a huge value cannot flood a log line
+/// or an error body (a request line may carry 64 KiB of path).
 const MAX_SHOWN_CHARS: usize = 80;
 
 /// User input as it appears in a message: control characters escaped, long values cut short.
-fn shown(input: &str) -> String {
+pub fn shown(input: &str) -> String {
     let mut out: String = input
         .chars()
         .take(MAX_SHOWN_CHARS)

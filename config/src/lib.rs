@@ -50,7 +50,7 @@ pub use byte_size::ByteSize;
 pub use capability::{Capability, CapabilitySet, Need};
 pub use config_value::ConfigValue;
 pub use duration::HumanDuration;
-pub use error::{Error, Result};
+pub use error::{Error, Result, shown};
 pub use http_settings::HttpSettings;
 pub use load::{
     ENV_ADMIN_TOKEN, ENV_DATA_DIR, ENV_LISTEN, ENV_LOG_FORMAT, ENV_TRUSTED_ISSUERS, Overrides,

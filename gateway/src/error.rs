@@ -3,6 +3,7 @@
 use crate::response::{GatewayResponse, json};
 use http::{HeaderValue, StatusCode, header};
 use serde_json::json;
+use wasmgate_config::shown;
 use wasmgate_pool::Blame;
 
 /// Seconds a saturated caller is told to wait before retrying.
@@ -154,23 +155,6 @@ pub enum ApiError {
         /// What failed.
         reason: String,
     },
-}
-
-/// Longest piece of a request path quoted back in a message: a request line may carry up to
-/// 64 KiB of path, which must not come back whole in the body or the log line.
-const MAX_SHOWN_CHARS: usize = 80;
-
-/// A name or path from the request as it appears in a message: escaped, and cut short.
-fn shown(input: &str) -> String {
-    let mut out: String = input
-        .chars()
-        .take(MAX_SHOWN_CHARS)
-        .flat_map(char::escape_debug)
-        .collect();
-    if input.chars().nth(MAX_SHOWN_CHARS).is_some() {
-        out.push('…');
-    }
-    out
 }
 
 impl ApiError {
