@@ -25,8 +25,7 @@ pub struct ResponseBody {
     inner: HyperOutgoingBody,
     /// Bytes passed on so far.
     sent: u64,
-    limit: u64,
-    /// Stops the guest at the limit; taken when used.
+    /// The limit, and how to stop the guest at it; taken when used, which ends the body.
     cutoff: Option<Cutoff>,
     /// Why the guest's run failed, sent before its store (and so this body's stream) goes away.
     failed: oneshot::Receiver<Error>,
@@ -83,7 +82,6 @@ impl Cutoff {
         Ok(response.map(|inner| ResponseBody {
             inner,
             sent: 0,
-            limit: self.limit,
             cutoff: Some(self),
             failed,
             log,
@@ -130,13 +128,10 @@ impl Body for ResponseBody {
         if let Some(data) = frame.data_ref() {
             let len = u64::try_from(data.len()).unwrap_or(u64::MAX);
             this.sent = this.sent.saturating_add(len);
-            if this.sent > this.limit {
+            let sent = this.sent;
+            if let Some(cutoff) = this.cutoff.take_if(|cutoff| sent > cutoff.limit) {
                 this.done = true;
-                let error = match this.cutoff.take() {
-                    Some(cutoff) => cutoff.fire(&this.log, None),
-                    None => Error::ResponseTooLarge { limit: this.limit },
-                };
-                return Poll::Ready(Some(Err(error)));
+                return Poll::Ready(Some(Err(cutoff.fire(&this.log, None))));
             }
         }
         Poll::Ready(Some(Ok(frame)))
@@ -159,7 +154,7 @@ impl std::fmt::Debug for ResponseBody {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ResponseBody")
             .field("sent", &self.sent)
-            .field("limit", &self.limit)
+            .field("limit", &self.cutoff.as_ref().map(|cutoff| cutoff.limit))
             .field("done", &self.done)
             .finish_non_exhaustive()
     }

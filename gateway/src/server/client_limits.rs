@@ -80,7 +80,7 @@ pub async fn first_byte(stream: &TcpStream, timeout: Duration) -> bool {
     )
 }
 
-/// Answers connections over the limit with a 503, at most 256 at a time.
+/// Answers connections over the limit with a 503, at most `MAX_REFUSING` at a time.
 #[derive(Clone)]
 pub struct Refuser {
     refusing: Arc<Semaphore>,
@@ -96,8 +96,8 @@ impl Default for Refuser {
 
 impl Refuser {
     /// Writes the 503 to `stream` in the background once the request has begun, and closes it
-    /// after reading what the client sent; drops it at once when
-    /// 256 refusals are already being written.
+    /// after reading what the client sent; drops it at once when `MAX_REFUSING` refusals are
+    /// already being written.
     pub fn refuse(&self, mut stream: TcpStream) {
         let Ok(permit) = self.refusing.clone().try_acquire_owned() else {
             return;
