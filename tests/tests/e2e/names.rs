@@ -39,6 +39,21 @@ impl Raw {
     }
 }
 
+impl Raw {
+    /// What is wrong with this answer to `request`, if it is not `status` with JSON error
+    /// `code`, or if it echoes the input whole (a message quotes at most a short prefix).
+    fn problems(&self, request: &str, status: u16, code: &str) -> Vec<String> {
+        let mut problems = Vec::new();
+        if (self.status, self.code().as_deref()) != (status, Some(code)) {
+            problems.push(format!("{request}: {self:?}"));
+        }
+        if self.body.len() > 1024 {
+            problems.push(format!("{request}: {} byte body", self.body.len()));
+        }
+        problems
+    }
+}
+
 impl std::fmt::Debug for Raw {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let body = String::from_utf8_lossy(&self.body);
@@ -256,16 +271,7 @@ async fn hostile_names_on_the_admin_api_are_refused_and_leave_no_trace() {
             let target = [b"/functions/".as_slice(), &name].concat();
             let response = raw(&gw, method, &target, body).await;
             let shown = String::from_utf8_lossy(&target[..target.len().min(60)]).into_owned();
-            if (response.status, response.code().as_deref()) != (status, Some(code)) {
-                failures.push(format!("{method} {shown}: {response:?}"));
-            }
-            // Not echoed whole: the message quotes at most a short prefix of the input.
-            if response.body.len() > 1024 {
-                failures.push(format!(
-                    "{method} {shown}: {} byte body",
-                    response.body.len()
-                ));
-            }
+            failures.extend(response.problems(&format!("{method} {shown}"), status, code));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -355,15 +361,7 @@ async fn hostile_names_on_invocation_paths_answer_404_json_and_touch_no_file() {
         };
         let response = raw(&gw, method, target.as_bytes(), b"").await;
         let shown: String = target.chars().take(60).collect();
-        if (response.status, response.code().as_deref()) != (404, Some("function_not_found")) {
-            failures.push(format!("{method} {shown}: {response:?}"));
-        }
-        if response.body.len() > 1024 {
-            failures.push(format!(
-                "{method} {shown}: {} byte body",
-                response.body.len()
-            ));
-        }
+        failures.extend(response.problems(&format!("{method} {shown}"), 404, "function_not_found"));
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     assert_eq!(data_dir_layout(&gw), before);
