@@ -29,6 +29,7 @@
 
 #![deny(missing_docs)]
 
+mod async_calls_settings;
 mod byte_size;
 mod capability;
 mod config_value;
@@ -42,10 +43,12 @@ mod manifest;
 mod name;
 mod resolve;
 mod route;
+mod secrets_settings;
 mod settings;
 mod subject;
 mod validate;
 
+pub use async_calls_settings::AsyncCallsSettings;
 pub use byte_size::ByteSize;
 pub use capability::{Capability, CapabilitySet, Need};
 pub use config_value::ConfigValue;
@@ -65,4 +68,5 @@ pub use settings::{
     AdmissionSettings, BusBackendKind, EventSettings, FunctionDefaults, KvBackendKind, KvSettings,
     MessagingSettings, PoolSettings, RemoteOpaSettings, Settings,
 };
+pub use secrets_settings::{EnvPattern, SecretsSettings};
 pub use subject::{MAX_SUBJECT_LEN, Subject};

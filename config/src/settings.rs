@@ -1,10 +1,12 @@
 //! The gateway's own settings: what `wasmgate serve` reads from its TOML file, env and flags.
 
+use crate::async_calls_settings::AsyncCallsSettings;
 use crate::byte_size::ByteSize;
 use crate::defaults::*;
 use crate::duration::HumanDuration;
 use crate::http_settings::HttpSettings;
 use crate::log_format::LogFormat;
+use crate::secrets_settings::SecretsSettings;
 use serde::Deserialize;
 use std::fmt;
 use std::net::SocketAddr;
@@ -47,6 +49,10 @@ pub struct Settings {
     pub messaging: MessagingSettings,
     /// How event-triggered calls are retried (`[events]`).
     pub events: EventSettings,
+    /// Bounds of async calls (`[async_calls]`).
+    pub async_calls: AsyncCallsSettings,
+    /// Environment variables manifests may read (`[secrets]`).
+    pub secrets: SecretsSettings,
 }
 
 /// The message bus behind `wasi:messaging`, triggers and `/publish` (`[messaging]`).
@@ -220,6 +226,8 @@ impl Default for Settings {
             kv: KvSettings::default(),
             messaging: MessagingSettings::default(),
             events: EventSettings::default(),
+            async_calls: AsyncCallsSettings::default(),
+            secrets: SecretsSettings::default(),
         }
     }
 }
@@ -277,6 +285,8 @@ impl fmt::Debug for Settings {
             .field("kv", &self.kv)
             .field("messaging", &self.messaging)
             .field("events", &self.events)
+            .field("async_calls", &self.async_calls)
+            .field("secrets", &self.secrets)
             .finish()
     }
 }

@@ -59,6 +59,13 @@ fn the_example_file_lists_every_key() {
         "max_memory",
         "wasm_stack",
         "epoch_tick",
+        "[async_calls]",
+        "max_body",
+        "max_queued",
+        "max_result",
+        "retention",
+        "[secrets]",
+        "env",
     ];
     for key in keys {
         assert!(
