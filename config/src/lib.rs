@@ -64,9 +64,9 @@ pub use manifest::{HttpSection, KeyvalueSection, LimitsSection, Manifest, ScaleS
 pub use name::{FunctionName, MAX_NAME_LEN};
 pub use resolve::FunctionSettings;
 pub use route::{MAX_ROUTE_LEN, MAX_ROUTE_PARAMS, RESERVED_PREFIXES, Route};
+pub use secrets_settings::{EnvPattern, SecretsSettings};
 pub use settings::{
     AdmissionSettings, BusBackendKind, EventSettings, FunctionDefaults, KvBackendKind, KvSettings,
     MessagingSettings, PoolSettings, RemoteOpaSettings, Settings,
 };
-pub use secrets_settings::{EnvPattern, SecretsSettings};
 pub use subject::{MAX_SUBJECT_LEN, Subject};

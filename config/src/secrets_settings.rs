@@ -145,7 +145,16 @@ mod tests {
 
     #[test]
     fn malformed_or_overbroad_patterns_are_refused() {
-        for bad in ["", "*", "1ABC", "A-B", "A*B", "A**", "WASMGATE_*", "wasmgate_admin_token"] {
+        for bad in [
+            "",
+            "*",
+            "1ABC",
+            "A-B",
+            "A*B",
+            "A**",
+            "WASMGATE_*",
+            "wasmgate_admin_token",
+        ] {
             let e = EnvPattern::try_from(bad.to_owned()).unwrap_err();
             assert_eq!(e.code(), "invalid_config", "{bad}");
         }

@@ -48,7 +48,7 @@ async fn route(gw: Arc<Gateway>, req: Request<Incoming>) -> GatewayResponse {
     } else if path.starts_with(async_calls::ASYNC_PREFIX) {
         async_calls::accept(&gw, req).await
     } else if path.starts_with(async_calls::CALLS_PREFIX) {
-        async_calls::get(&gw, &req)
+        async_calls::get(&gw, &req).await
     } else if path.starts_with(publish::PREFIX) {
         match admin::authorize(&gw, req).await {
             Ok(req) => publish::publish(&gw, req).await,
