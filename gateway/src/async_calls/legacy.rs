@@ -7,6 +7,7 @@
 //! their credential headers are dropped like a new call's. A record that does not parse is
 //! skipped with a warning rather than keeping the gateway from starting.
 
+use super::blob;
 use super::http::is_credential;
 use super::record::{CallMeta, CallState, ResultHead};
 use super::store::{BODIES, EXPIRY, META, QUEUED, RESULTS, storage};
@@ -94,9 +95,7 @@ pub(super) fn migrate(txn: &WriteTransaction) -> Result<usize, ApiError> {
                 .map_err(storage)?;
             match call.state {
                 CallState::Queued => {
-                    if !call.body.is_empty() {
-                        bodies.insert(id, call.body.as_slice()).map_err(storage)?;
-                    }
+                    blob::put(&mut bodies, id, &call.body)?;
                     let accepted = call.created_at.saturating_mul(1_000_000);
                     queued
                         .insert(id, (accepted, call.function.as_str()))
@@ -105,7 +104,7 @@ pub(super) fn migrate(txn: &WriteTransaction) -> Result<usize, ApiError> {
                 CallState::Done | CallState::Failed => {
                     let finished_at = call.finished_at.unwrap_or(call.created_at);
                     let body = call.result.map(|r| r.body).unwrap_or_default();
-                    results.insert(id, body.as_bytes()).map_err(storage)?;
+                    blob::put(&mut results, id, body.as_bytes())?;
                     expiry.insert((finished_at, id), ()).map_err(storage)?;
                 }
             }

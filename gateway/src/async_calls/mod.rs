@@ -8,6 +8,7 @@
 //! `async_calls.max_result`) and stored as bytes; the caller's credentials are not stored.
 //! Calls still queued or running when the gateway stops run after a restart.
 
+mod blob;
 mod callback;
 mod expiry;
 mod http;

@@ -5,14 +5,15 @@
 //! | table | key | value |
 //! |---|---|---|
 //! | `call_meta` | id | [`CallMeta`], compact (postcard) |
-//! | `call_bodies` | id | request body bytes, until the call finishes |
-//! | `call_results` | id | result body bytes, once it finished |
+//! | `call_bodies` | (id, chunk) | request body bytes, until the call finishes ([`blob`]) |
+//! | `call_results` | (id, chunk) | result body bytes, once it finished ([`blob`]) |
 //! | `calls_queued` | id | (accepted at in µs, function): the calls to resume after a restart |
 //! | `calls_expiry` | (finished at in s, id) | nothing: the sweep reads only what expires |
 //!
 //! Every method here blocks on the disk (a write fsyncs before it returns); callers run them
 //! through [`CallStore::off_runtime`], never on the async runtime's threads.
 
+use super::blob::{self, BlobTable};
 use super::legacy;
 use super::record::{CallMeta, CallRecord, CallState};
 use crate::error::ApiError;
@@ -22,8 +23,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 pub(super) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("call_meta");
-pub(super) const BODIES: TableDefinition<&str, &[u8]> = TableDefinition::new("call_bodies");
-pub(super) const RESULTS: TableDefinition<&str, &[u8]> = TableDefinition::new("call_results");
+pub(super) const BODIES: BlobTable = TableDefinition::new("call_bodies");
+pub(super) const RESULTS: BlobTable = TableDefinition::new("call_results");
 pub(super) const QUEUED: TableDefinition<&str, (u64, &str)> = TableDefinition::new("calls_queued");
 pub(super) const EXPIRY: TableDefinition<(u64, &str), ()> = TableDefinition::new("calls_expiry");
 
@@ -88,12 +89,7 @@ impl CallStore {
                 .map_err(storage)?
                 .insert(id, encoded.as_slice())
                 .map_err(storage)?;
-            if !body.is_empty() {
-                txn.open_table(BODIES)
-                    .map_err(storage)?
-                    .insert(id, body)
-                    .map_err(storage)?;
-            }
+            blob::put(&mut txn.open_table(BODIES).map_err(storage)?, id, body)?;
             txn.open_table(QUEUED)
                 .map_err(storage)?
                 .insert(id, (accepted_micros, meta.function.as_str()))
@@ -112,12 +108,7 @@ impl CallStore {
         if meta.state != CallState::Queued {
             return Ok(None);
         }
-        let bodies = txn.open_table(BODIES).map_err(storage)?;
-        let body = bodies
-            .get(id)
-            .map_err(storage)?
-            .map(|b| Bytes::copy_from_slice(b.value()))
-            .unwrap_or_default();
+        let body = blob::get(&txn.open_table(BODIES).map_err(storage)?, id)?;
         Ok(Some((meta, body)))
     }
 
@@ -137,14 +128,10 @@ impl CallStore {
                 .map_err(storage)?
                 .insert(id, encoded.as_slice())
                 .map_err(storage)?;
-            txn.open_table(RESULTS)
-                .map_err(storage)?
-                .insert(id, result_body)
-                .map_err(storage)?;
-            txn.open_table(BODIES)
-                .map_err(storage)?
-                .remove(id)
-                .map_err(storage)?;
+            let mut results = txn.open_table(RESULTS).map_err(storage)?;
+            blob::remove(&mut results, id)?;
+            blob::put(&mut results, id, result_body)?;
+            blob::remove(&mut txn.open_table(BODIES).map_err(storage)?, id)?;
             txn.open_table(QUEUED)
                 .map_err(storage)?
                 .remove(id)
@@ -173,12 +160,9 @@ impl CallStore {
         }
         let result_body = match meta.state {
             CallState::Queued => None,
-            CallState::Done | CallState::Failed => txn
-                .open_table(RESULTS)
-                .map_err(storage)?
-                .get(id)
-                .map_err(storage)?
-                .map(|b| Bytes::copy_from_slice(b.value())),
+            CallState::Done | CallState::Failed => {
+                Some(blob::get(&txn.open_table(RESULTS).map_err(storage)?, id)?)
+            }
         };
         Ok(Some(CallRecord {
             id: id.to_owned(),
@@ -246,8 +230,8 @@ impl CallStore {
                     .remove((*finished_at, id.as_str()))
                     .map_err(storage)?;
                 meta.remove(id.as_str()).map_err(storage)?;
-                results.remove(id.as_str()).map_err(storage)?;
-                bodies.remove(id.as_str()).map_err(storage)?;
+                blob::remove(&mut results, id)?;
+                blob::remove(&mut bodies, id)?;
             }
         }
         txn.commit().map_err(storage)?;

@@ -73,7 +73,7 @@ fn a_call_moves_from_queue_and_body_to_result_and_expiry_index() {
     store.finish("a", &finished("f", 100), b"result").unwrap();
     assert!(store.queued().unwrap().is_empty());
     assert!(store.pending("a").unwrap().is_none(), "no longer queued");
-    assert!(ids(&store, BODIES, |k| k.to_owned()).is_empty());
+    assert!(ids(&store, BODIES, |(k, _)| k.to_owned()).is_empty());
     let call = all(&store, "a").unwrap();
     assert_eq!(call.result_body.as_deref(), Some(&b"result"[..]));
     assert_eq!(
@@ -130,12 +130,12 @@ fn expiry_removes_only_calls_finished_before_the_cutoff_and_keeps_the_index_cons
         ids(&store, META, |k| k.to_owned()),
         ["queued", "t25", "t30"]
     );
-    assert_eq!(ids(&store, RESULTS, |k| k.to_owned()), ["t25", "t30"]);
+    assert_eq!(ids(&store, RESULTS, |(k, _)| k.to_owned()), ["t25", "t30"]);
     assert_eq!(
         ids(&store, EXPIRY, |(at, id)| format!("{at}/{id}")),
         ["25/t25", "30/t30"]
     );
-    assert_eq!(ids(&store, BODIES, |k| k.to_owned()), ["queued"]);
+    assert_eq!(ids(&store, BODIES, |(k, _)| k.to_owned()), ["queued"]);
     assert_eq!(store.queued().unwrap().len(), 1);
 }
 
