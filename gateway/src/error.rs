@@ -203,8 +203,10 @@ impl ApiError {
                 "unsupported_media_type",
                 Blame::Client,
             ),
+            // Like any manifest asking for what this node does not offer (a memory limit above
+            // `pool.max_memory`): the manifest is refused here, the message says who can change it.
             ApiError::SecretNotAllowed { .. } => {
-                (StatusCode::FORBIDDEN, "secret_not_allowed", Blame::Client)
+                (StatusCode::BAD_REQUEST, "invalid_manifest", Blame::Client)
             }
             ApiError::AsyncBodyTooLarge { .. } => (
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -448,8 +450,8 @@ mod tests {
                     key: "k".into(),
                     env: "E".into(),
                 },
-                403,
-                "secret_not_allowed",
+                400,
+                "invalid_manifest",
             ),
             (
                 ApiError::HeaderTooLarge {

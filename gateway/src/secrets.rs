@@ -11,8 +11,9 @@ use wasmgate_config::{ConfigValue, Manifest, SecretsSettings};
 
 /// The manifest's `[config]`, each `{ env = "NAME" }` read from `env` when `allowed` lists it.
 ///
-/// `403 secret_not_allowed` for a name the operator did not allow (checked before the variable
-/// is looked at); `400 invalid_manifest` for an allowed name that is not set.
+/// `400 invalid_manifest` for a name the operator did not allow (checked before the variable is
+/// looked at, so the answer is the same whether it exists), and for an allowed name that is not
+/// set; the messages differ.
 pub fn resolve_config(
     manifest: &Manifest,
     allowed: &SecretsSettings,

@@ -62,6 +62,8 @@ const MAX_PROBE_ERROR_SHARE: f64 = 0.01;
 pub struct Overload {
     /// The slow function every flood connection calls (no `{name}`).
     pub flood_url: Target,
+    /// Header fields every flood request carries (`--flood-header`).
+    pub flood_headers: http::HeaderMap,
     /// Flood connections, each sending when answered.
     pub connections: usize,
     /// The probe's p99 under flood must stay at or below this.
@@ -126,6 +128,7 @@ pub(super) async fn run(
     let flood = Flood {
         connections: overload.connections,
         uri: flood_uri,
+        headers: overload.flood_headers.clone(),
         timeout: options.timeout,
     };
     let running = flood::start(&flood, &flood_recorder)?;
