@@ -94,7 +94,10 @@ pub(super) async fn run(
     let probe_uri = plain_uri(&endpoint.url)?;
     let flood_uri = plain_uri(overload.flood_url.as_str())?;
     // A typo in the flood URL would flood 404s and prove nothing.
-    let reply = endpoint.client.get(flood_uri.clone()).await;
+    let reply = endpoint
+        .client
+        .get_with(flood_uri.clone(), &overload.flood_headers)
+        .await;
     if !reply.outcome.is_ok() {
         return Err(Error::NotServing {
             url: flood_uri.to_string(),
