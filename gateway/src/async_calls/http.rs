@@ -160,7 +160,7 @@ pub async fn get(gw: &Arc<Gateway>, req: &Request<Incoming>) -> Result<GatewayRe
     let presented = token::digest(presented);
     let rendered = gw
         .calls
-        .off_runtime(move |s| {
+        .read_off_runtime(move |s| {
             let call = s.read(&id, |meta| {
                 admin
                     || meta
