@@ -263,12 +263,13 @@ async fn credentials_are_neither_stored_nor_given_to_the_guest() {
     );
 }
 
-/// A callback receiver: records each request's path and JSON body, answers what `answer`
+/// What a callback receiver got: each request's path and JSON body.
+type Received = Arc<Mutex<Vec<(String, Value)>>>;
+
+/// A callback receiver at the returned base URL: records each request, answers what `answer`
 /// says for the path (status, `Location`).
-fn receiver(
-    answer: fn(&str) -> (u16, Option<&'static str>),
-) -> (String, Arc<Mutex<Vec<(String, Value)>>>) {
-    let received: Arc<Mutex<Vec<(String, Value)>>> = Arc::default();
+fn receiver(answer: fn(&str) -> (u16, Option<&'static str>)) -> (String, Received) {
+    let received: Received = Arc::default();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
