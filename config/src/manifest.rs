@@ -1,5 +1,6 @@
 //! The function manifest: the optional TOML a deploy sends beside the component.
 
+use crate::token_digest::TokenDigest;
 use crate::byte_size::ByteSize;
 use crate::config_value::{ConfigValue, check_env_name};
 use crate::defaults::{MESSAGES_PER_CALL_RANGE, MIN_MEMORY, OPEN_BUCKETS_RANGE};
@@ -52,6 +53,11 @@ pub struct KeyvalueSection {
 pub struct HttpSection {
     /// Path patterns that invoke the function with the full request path.
     pub routes: Vec<Route>,
+    /// When not empty, invoking the function (`/fn/NAME`, its routes, `/async/NAME`) needs
+    /// `Authorization: Bearer TOKEN` whose SHA-256 is listed here (or the admin token); list two
+    /// while rotating. Empty: anyone who reaches the listener may invoke it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub invoke_token_sha256: Vec<TokenDigest>,
 }
 
 /// Instances and concurrency (`[scale]`); a missing key takes the node's `[defaults]` value.

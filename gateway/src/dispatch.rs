@@ -59,7 +59,7 @@ async fn route(gw: Arc<Gateway>, req: Request<Incoming>) -> GatewayResponse {
     } else if path == "/readyz" {
         Ok(health::readyz(&gw))
     } else if path == "/metrics" {
-        health::metrics(&gw)
+        gw.access.metrics(&req).and_then(|()| health::metrics(&gw))
     } else {
         invoke::invoke(&gw, req).await
     };

@@ -17,6 +17,7 @@
 
 pub mod admin;
 pub mod admission;
+pub mod auth;
 pub mod async_calls;
 pub mod catalog;
 pub mod cli;

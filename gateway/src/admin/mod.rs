@@ -1,11 +1,9 @@
 //! The admin API under `/functions`: deploy, list, inspect and delete functions.
 
-mod auth;
 mod deploy;
 mod functions;
 mod upload;
 
-pub use auth::AdminToken;
 pub use deploy::{retire, start};
 
 use crate::error::ApiError;
@@ -18,13 +16,13 @@ use std::sync::Arc;
 /// Path prefix of the admin API.
 pub const PREFIX: &str = "/functions";
 
-/// Passes `req` on if the admin token allows it (the admin API and `/publish`), else answers 401
+/// Passes `req` on if it carries the admin token (the admin API and `/publish`), else answers 401
 /// after reading the body, so the client sees the refusal rather than a reset (lingering close).
 pub async fn authorize(
     gw: &Gateway,
     req: Request<Incoming>,
 ) -> Result<Request<Incoming>, ApiError> {
-    if let Err(refused) = auth::check(gw, &req) {
+    if let Err(refused) = gw.access.admin(&req) {
         crate::client_body::discard(req.into_body()).await;
         return Err(refused);
     }
