@@ -11,11 +11,17 @@ impl Settings {
     pub(crate) fn validate_access(&self) -> Result<()> {
         for (key, env, token) in [
             ("admin_token", "WASMGATE_ADMIN_TOKEN", &self.admin_token),
-            ("metrics_token", "WASMGATE_METRICS_TOKEN", &self.metrics_token),
+            (
+                "metrics_token",
+                "WASMGATE_METRICS_TOKEN",
+                &self.metrics_token,
+            ),
         ] {
             let Some(token) = token else { continue };
             ensure(token.bytes().all(|b| b.is_ascii_graphic()), || {
-                format!("{key} may hold only printable ASCII without spaces, since clients send it in an `Authorization: Bearer` header")
+                format!(
+                    "{key} may hold only printable ASCII without spaces, since clients send it in an `Authorization: Bearer` header"
+                )
             })?;
             ensure(token.len() >= MIN_TOKEN_LEN, || {
                 format!(
@@ -36,11 +42,14 @@ impl Settings {
             })?;
         }
         if let Some(addr) = self.metrics_listen {
-            ensure(addr.ip().is_loopback() || self.metrics_token.is_some(), || {
-                format!(
-                    "metrics_listen {addr} is not a loopback address: set metrics_token (WASMGATE_METRICS_TOKEN) so scrapers authenticate, or listen on 127.0.0.1"
-                )
-            })?;
+            ensure(
+                addr.ip().is_loopback() || self.metrics_token.is_some(),
+                || {
+                    format!(
+                        "metrics_listen {addr} is not a loopback address: set metrics_token (WASMGATE_METRICS_TOKEN) so scrapers authenticate, or listen on 127.0.0.1"
+                    )
+                },
+            )?;
             ensure(addr != self.listen || addr.port() == 0, || {
                 format!("metrics_listen {addr} is the same address as listen: pick another port")
             })?;

@@ -55,9 +55,8 @@ pub use duration::HumanDuration;
 pub use error::{Error, Result, shown};
 pub use http_settings::HttpSettings;
 pub use load::{
-    ENV_ADMIN_TOKEN, ENV_DATA_DIR, ENV_INSECURE_OPEN_ADMIN, ENV_LISTEN, ENV_LOG_FORMAT, ENV_METRICS_LISTEN,
-    ENV_METRICS_TOKEN, ENV_TRUSTED_ISSUERS, Overrides,
-    Sources, load,
+    ENV_ADMIN_TOKEN, ENV_DATA_DIR, ENV_INSECURE_OPEN_ADMIN, ENV_LISTEN, ENV_LOG_FORMAT,
+    ENV_METRICS_LISTEN, ENV_METRICS_TOKEN, ENV_TRUSTED_ISSUERS, Overrides, Sources, load,
 };
 pub use log_format::LogFormat;
 pub use manifest::{HttpSection, KeyvalueSection, LimitsSection, Manifest, ScaleSection, Trigger};

@@ -1,6 +1,5 @@
 //! The function manifest: the optional TOML a deploy sends beside the component.
 
-use crate::token_digest::TokenDigest;
 use crate::byte_size::ByteSize;
 use crate::config_value::{ConfigValue, check_env_name};
 use crate::defaults::{MESSAGES_PER_CALL_RANGE, MIN_MEMORY, OPEN_BUCKETS_RANGE};
@@ -8,6 +7,7 @@ use crate::duration::HumanDuration;
 use crate::error::{Error, Result, describe_toml};
 use crate::route::Route;
 use crate::subject::Subject;
+use crate::token_digest::TokenDigest;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
 

@@ -270,7 +270,8 @@ impl Default for PoolSettings {
 /// Shows every field except the tokens' values, so settings can be logged.
 impl fmt::Debug for Settings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let redacted = |t: &Option<String>| t.as_deref().filter(|t| !t.is_empty()).map(|_| "<redacted>");
+        let redacted =
+            |t: &Option<String>| t.as_deref().filter(|t| !t.is_empty()).map(|_| "<redacted>");
         f.debug_struct("Settings")
             .field("listen", &self.listen)
             .field("data_dir", &self.data_dir)

@@ -17,8 +17,8 @@
 
 pub mod admin;
 pub mod admission;
-pub mod auth;
 pub mod async_calls;
+pub mod auth;
 pub mod catalog;
 pub mod cli;
 pub mod client_body;

@@ -34,10 +34,7 @@ pub struct GatewayBuilder {
 impl Default for GatewayBuilder {
     fn default() -> Self {
         GatewayBuilder {
-            admin: Admin::Token(format!(
-                "harness-admin-{}",
-                uuid::Uuid::new_v4().simple()
-            )),
+            admin: Admin::Token(format!("harness-admin-{}", uuid::Uuid::new_v4().simple())),
             data_dir: None,
             config: None,
             env: Vec::new(),
@@ -132,6 +129,7 @@ impl GatewayBuilder {
         }
         let mut gateway = Gateway {
             admin: self.admin,
+            startup_lines: Vec::new(),
             logs: self.capture_logs.then(Default::default),
             key: self.key,
             child: None,
@@ -179,6 +177,7 @@ fn client(admin_token: Option<&str>) -> anyhow::Result<reqwest::Client> {
 /// A running gateway; the process is killed on drop.
 pub struct Gateway {
     admin: Admin,
+    startup_lines: Vec<String>,
     logs: Option<Arc<Mutex<Vec<String>>>>,
     key: SigningKey,
     child: Option<Child>,
@@ -252,6 +251,7 @@ impl Gateway {
         })
         .await
         .context("wasmgate did not print its listening line in time")??;
+        self.startup_lines = seen;
         // Keep draining stdout so the child never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         self.addr = addr;
@@ -292,6 +292,11 @@ impl Gateway {
     /// Its data dir.
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
+    }
+
+    /// What the last start printed on stdout before its listening line.
+    pub fn startup_lines(&self) -> &[String] {
+        &self.startup_lines
     }
 
     /// Log lines so far (only with [`GatewayBuilder::capture_logs`]).

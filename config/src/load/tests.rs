@@ -69,13 +69,19 @@ fn file_then_env_then_flags_each_win_over_the_layer_below() {
         ("WASMGATE_LISTEN", "127.0.0.1:2000"),
         ("WASMGATE_DATA_DIR", "/from/env"),
         ("WASMGATE_LOG_FORMAT", "human"),
-        ("WASMGATE_ADMIN_TOKEN", "env-token-0123456789abcdefghijklmnopq"),
+        (
+            "WASMGATE_ADMIN_TOKEN",
+            "env-token-0123456789abcdefghijklmnopq",
+        ),
     ]);
     let from_env = load_with(Some(&file), &vars, Overrides::default()).unwrap();
     assert_eq!(from_env.listen.port(), 2000);
     assert_eq!(from_env.data_dir, PathBuf::from("/from/env"));
     assert_eq!(from_env.log_format, LogFormat::Human);
-    assert_eq!(from_env.admin_token.as_deref(), Some("env-token-0123456789abcdefghijklmnopq"));
+    assert_eq!(
+        from_env.admin_token.as_deref(),
+        Some("env-token-0123456789abcdefghijklmnopq")
+    );
     assert_eq!(
         from_env.pool.instances, 7,
         "keys the environment does not set keep the file's value"
@@ -92,7 +98,10 @@ fn file_then_env_then_flags_each_win_over_the_layer_below() {
     assert_eq!(from_flags.listen.port(), 3000);
     assert_eq!(from_flags.data_dir, PathBuf::from("/from/flag"));
     assert_eq!(from_flags.log_format, LogFormat::Json);
-    assert_eq!(from_flags.admin_token.as_deref(), Some("flag-token-0123456789abcdefghijklmnop"));
+    assert_eq!(
+        from_flags.admin_token.as_deref(),
+        Some("flag-token-0123456789abcdefghijklmnop")
+    );
 }
 
 #[test]
@@ -119,7 +128,9 @@ fn env_issuers_replace_the_files_and_trust_flags_add_to_them() {
 fn empty_variables_and_tokens_count_as_unset() {
     let file = TempFile::new(
         "empty",
-        &format!("admin_token = \"file-token-0123456789abcdefghijklmnop\"\ntrusted_issuers = [\"{KEY_A}\"]\n"),
+        &format!(
+            "admin_token = \"file-token-0123456789abcdefghijklmnop\"\ntrusted_issuers = [\"{KEY_A}\"]\n"
+        ),
     );
     let vars = env(&[
         ("WASMGATE_ADMIN_TOKEN", ""),
@@ -135,7 +146,10 @@ fn empty_variables_and_tokens_count_as_unset() {
         },
     )
     .unwrap();
-    assert_eq!(s.admin_token.as_deref(), Some("file-token-0123456789abcdefghijklmnop"));
+    assert_eq!(
+        s.admin_token.as_deref(),
+        Some("file-token-0123456789abcdefghijklmnop")
+    );
     assert_eq!(s.trusted_issuers, [KEY_A]);
     assert_eq!(s.listen, crate::defaults::DEFAULT_LISTEN);
 
@@ -247,7 +261,10 @@ fn debug_output_hides_the_flag_token() {
 #[test]
 fn metrics_and_open_admin_settings_come_from_env_and_flags() {
     let vars = env(&[
-        ("WASMGATE_METRICS_TOKEN", "metrics-token-0123456789abcdefghijklm"),
+        (
+            "WASMGATE_METRICS_TOKEN",
+            "metrics-token-0123456789abcdefghijklm",
+        ),
         ("WASMGATE_METRICS_LISTEN", "127.0.0.1:9090"),
         ("WASMGATE_INSECURE_OPEN_ADMIN", "true"),
     ]);
@@ -270,7 +287,10 @@ fn metrics_and_open_admin_settings_come_from_env_and_flags() {
 
     let bad = env(&[("WASMGATE_INSECURE_OPEN_ADMIN", "yes please")]);
     let e = load_with(None, &bad, Overrides::default()).unwrap_err();
-    assert!(e.to_string().contains("WASMGATE_INSECURE_OPEN_ADMIN"), "{e}");
+    assert!(
+        e.to_string().contains("WASMGATE_INSECURE_OPEN_ADMIN"),
+        "{e}"
+    );
 }
 
 #[test]

@@ -207,20 +207,28 @@ fn validate_refuses_inconsistent_settings_naming_the_key() {
         ("admin_token (WASMGATE_ADMIN_TOKEN) is 31 characters", |s| {
             s.admin_token = Some("a".repeat(31))
         }),
-        ("metrics_token (WASMGATE_METRICS_TOKEN) is 5 characters", |s| {
-            s.metrics_token = Some("short".into())
-        }),
-        ("insecure_open_admin would open the admin API to the network on 0.0.0.0:8080", |s| {
-            s.insecure_open_admin = true;
-            s.listen = "0.0.0.0:8080".parse().unwrap();
-        }),
-        ("insecure_open_admin is set together with admin_token", |s| {
-            s.insecure_open_admin = true;
-            s.admin_token = Some("a".repeat(40));
-        }),
-        ("metrics_listen 0.0.0.0:9090 is not a loopback address: set metrics_token", |s| {
-            s.metrics_listen = Some("0.0.0.0:9090".parse().unwrap())
-        }),
+        (
+            "metrics_token (WASMGATE_METRICS_TOKEN) is 5 characters",
+            |s| s.metrics_token = Some("short".into()),
+        ),
+        (
+            "insecure_open_admin would open the admin API to the network on 0.0.0.0:8080",
+            |s| {
+                s.insecure_open_admin = true;
+                s.listen = "0.0.0.0:8080".parse().unwrap();
+            },
+        ),
+        (
+            "insecure_open_admin is set together with admin_token",
+            |s| {
+                s.insecure_open_admin = true;
+                s.admin_token = Some("a".repeat(40));
+            },
+        ),
+        (
+            "metrics_listen 0.0.0.0:9090 is not a loopback address: set metrics_token",
+            |s| s.metrics_listen = Some("0.0.0.0:9090".parse().unwrap()),
+        ),
         ("trusted issuer `not-a-key`", |s| {
             s.trusted_issuers = vec!["not-a-key".into()]
         }),

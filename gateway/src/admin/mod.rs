@@ -29,12 +29,11 @@ pub async fn authorize(
     Ok(req)
 }
 
-/// Serves one admin request (the caller has matched the prefix).
+/// Serves one admin request (the caller has matched the prefix and [`authorize`]d it).
 pub async fn handle(
     gw: &Arc<Gateway>,
     req: Request<Incoming>,
 ) -> Result<GatewayResponse, ApiError> {
-    let req = authorize(gw, req).await?;
     let path = req.uri().path();
     let rest = path.strip_prefix(PREFIX).unwrap_or(path);
     // One '/' only: `/functions//hello` is not another spelling of `/functions/hello`.

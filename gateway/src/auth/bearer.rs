@@ -44,8 +44,7 @@ pub fn digest(presented: &str) -> [u8; 32] {
     Sha256::digest(presented.as_bytes()).into()
 }
 
-impl BearerToken {
-}
+impl BearerToken {}
 
 impl std::fmt::Debug for BearerToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

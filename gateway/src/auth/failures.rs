@@ -26,7 +26,9 @@ impl AuthFailures {
     pub fn new(counter: IntCounterVec) -> Self {
         AuthFailures {
             counter,
-            limiter: RateLimiter::direct(Quota::per_second(LOG_LINES_PER_SECOND).allow_burst(LOG_BURST)),
+            limiter: RateLimiter::direct(
+                Quota::per_second(LOG_LINES_PER_SECOND).allow_burst(LOG_BURST),
+            ),
             unlogged: AtomicU64::new(0),
         }
     }

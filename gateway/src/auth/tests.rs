@@ -57,7 +57,10 @@ fn without_a_configured_token_the_generated_one_is_required() {
     let token = std::fs::read_to_string(&path).unwrap();
     assert!(access.admin(&request(None)).is_err());
     assert!(access.admin(&request(Some(token.trim()))).is_ok());
-    assert!(access.metrics(&request(None)).is_err(), "metrics are never open by default");
+    assert!(
+        access.metrics(&request(None)).is_err(),
+        "metrics are never open by default"
+    );
 }
 
 #[test]
@@ -76,11 +79,22 @@ fn only_insecure_open_admin_opens_the_admin_api() {
 #[test]
 fn a_function_asking_for_tokens_takes_any_listed_one_or_the_admin_token() {
     let (access, failures) = access(&configured());
-    assert!(access.invoke(&[], &request(None)).is_ok(), "no list: public");
+    assert!(
+        access.invoke(&[], &request(None)).is_ok(),
+        "no list: public"
+    );
     let digest = |t: &str| TokenDigest::try_from(hex(&bearer::digest(t))).unwrap();
     let listed = [digest("first-caller-token"), digest("second-caller-token")];
-    assert!(access.invoke(&listed, &request(Some("first-caller-token"))).is_ok());
-    assert!(access.invoke(&listed, &request(Some("second-caller-token"))).is_ok());
+    assert!(
+        access
+            .invoke(&listed, &request(Some("first-caller-token")))
+            .is_ok()
+    );
+    assert!(
+        access
+            .invoke(&listed, &request(Some("second-caller-token")))
+            .is_ok()
+    );
     assert!(access.invoke(&listed, &request(Some(ADMIN))).is_ok());
     assert!(access.invoke(&listed, &request(Some(METRICS))).is_err());
     assert!(access.invoke(&listed, &request(None)).is_err());

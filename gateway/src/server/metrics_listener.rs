@@ -48,7 +48,9 @@ pub async fn serve(gw: Arc<Gateway>, listener: TcpListener) {
                 let gw = gw.clone();
                 async move { Ok::<_, Infallible>(route(&gw, &req, open)) }
             });
-            let _ = builder.serve_connection(TokioIo::new(stream), service).await;
+            let _ = builder
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
             drop(slot);
         });
     }
