@@ -41,6 +41,7 @@
 
 #![deny(missing_docs)]
 
+pub mod egress;
 mod error;
 mod instance_limit;
 pub mod keyvalue;

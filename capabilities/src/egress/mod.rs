@@ -1,0 +1,2 @@
+//! The egress guard (placeholder, filled below).
+pub mod special_ranges;
