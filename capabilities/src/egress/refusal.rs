@@ -15,6 +15,9 @@ pub enum Refusal {
 }
 
 impl Refusal {
+    /// Every [`reason`](Refusal::reason) label.
+    pub const REASONS: [&'static str; 2] = ["host_not_granted", "address_denied"];
+
     /// The `reason` label of `wasmgate_egress_refused_total`: `host_not_granted` or
     /// `address_denied`.
     pub fn reason(&self) -> &'static str {
