@@ -10,10 +10,14 @@ use wasmgate_capabilities::egress::Rules;
 use wasmgate_config::{HostPattern, IpRange};
 
 fn patterns() -> Vec<HostPattern> {
-    ["api.example.com", "*.svc.example.com:8443", "10.1.0.0/16:5432"]
-        .iter()
-        .map(|p| p.parse().expect("valid pattern"))
-        .collect()
+    [
+        "api.example.com",
+        "*.svc.example.com:8443",
+        "10.1.0.0/16:5432",
+    ]
+    .iter()
+    .map(|p| p.parse().expect("valid pattern"))
+    .collect()
 }
 
 /// One request's decisions: may the host be asked for, may its resolved address be connected.
@@ -32,10 +36,24 @@ fn egress(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("egress_check");
     group.bench_function("list3_first_pattern_public_v4", |b| {
-        b.iter(|| decide(&listed, black_box("api.example.com"), 443, black_box(public)))
+        b.iter(|| {
+            decide(
+                &listed,
+                black_box("api.example.com"),
+                443,
+                black_box(public),
+            )
+        })
     });
     group.bench_function("list3_wildcard_pattern_public_v6", |b| {
-        b.iter(|| decide(&listed, black_box("a.b.svc.example.com"), 8443, black_box(public_v6)))
+        b.iter(|| {
+            decide(
+                &listed,
+                black_box("a.b.svc.example.com"),
+                8443,
+                black_box(public_v6),
+            )
+        })
     });
     group.bench_function("list3_not_listed", |b| {
         b.iter(|| decide(&listed, black_box("other.example"), 443, black_box(public)))

@@ -56,12 +56,17 @@ mod tests {
         let old = r#"{"hash":"00","caps":["http-outgoing"]}"#;
         let claims: WasmgateClaims = serde_json::from_str(old).unwrap();
         assert!(claims.allowed_hosts.is_empty());
-        assert_eq!(serde_json::to_string(&claims).unwrap(), old, "and write back unchanged");
+        assert_eq!(
+            serde_json::to_string(&claims).unwrap(),
+            old,
+            "and write back unchanged"
+        );
     }
 
     #[test]
     fn a_malformed_host_pattern_makes_the_claims_unreadable() {
-        let bad = r#"{"hash":"00","caps":["http-outgoing"],"allowed_hosts":{"http-outgoing":["a b"]}}"#;
+        let bad =
+            r#"{"hash":"00","caps":["http-outgoing"],"allowed_hosts":{"http-outgoing":["a b"]}}"#;
         assert!(serde_json::from_str::<WasmgateClaims>(bad).is_err());
     }
 }

@@ -90,17 +90,26 @@ mod tests {
     #[test]
     fn lists_are_refused_where_they_cannot_work_with_the_fix_named() {
         let e = "keyvalue=a.example".parse::<Grant>().unwrap_err();
-        assert!(e.to_string().contains("only http-outgoing and sockets"), "{e}");
+        assert!(
+            e.to_string().contains("only http-outgoing and sockets"),
+            "{e}"
+        );
         let e = "sockets=db.internal".parse::<Grant>().unwrap_err();
         let message = e.to_string();
         assert!(
             message.contains("db.internal") && message.contains("CIDR"),
             "{message}"
         );
-        assert!("sockets=10.0.0.0/8:5432,[fd00::/8]".parse::<Grant>().is_ok());
+        assert!(
+            "sockets=10.0.0.0/8:5432,[fd00::/8]"
+                .parse::<Grant>()
+                .is_ok()
+        );
         let e = "http-outgoing=".parse::<Grant>().unwrap_err();
         assert!(e.to_string().contains("is empty"), "{e}");
-        let e = "http-outgoing=ok.example,bad host".parse::<Grant>().unwrap_err();
+        let e = "http-outgoing=ok.example,bad host"
+            .parse::<Grant>()
+            .unwrap_err();
         assert!(e.to_string().contains("bad host"), "{e}");
     }
 }

@@ -107,10 +107,12 @@ fn parse(text: &str) -> std::result::Result<HostPattern, String> {
     let (host, port) = split_port(text)?;
     let port = port.map(parse_port).transpose()?;
     let host = if host.contains(':') || host.contains('/') || host.parse::<IpAddr>().is_ok() {
-        HostMatch::Address(
-            host.parse::<IpRange>()
-                .map_err(|_| format!("`{}` is not an IP address or CIDR range", host.escape_debug()))?,
-        )
+        HostMatch::Address(host.parse::<IpRange>().map_err(|_| {
+            format!(
+                "`{}` is not an IP address or CIDR range",
+                host.escape_debug()
+            )
+        })?)
     } else if let Some(domain) = host.strip_prefix("*.") {
         HostMatch::Below(format!(".{}", host_name(domain)?))
     } else {
@@ -122,9 +124,7 @@ fn parse(text: &str) -> std::result::Result<HostPattern, String> {
 /// Splits `host:port`, `[v6]:port`, `[v6]` and a bare IPv6 address or range (more than one `:`).
 fn split_port(text: &str) -> std::result::Result<(&str, Option<&str>), String> {
     if let Some(rest) = text.strip_prefix('[') {
-        let (inside, after) = rest
-            .split_once(']')
-            .ok_or("a `[` has no closing `]`")?;
+        let (inside, after) = rest.split_once(']').ok_or("a `[` has no closing `]`")?;
         return match after {
             "" => Ok((inside, None)),
             _ => match after.strip_prefix(':') {
@@ -147,10 +147,12 @@ fn split_port(text: &str) -> std::result::Result<(&str, Option<&str>), String> {
 }
 
 fn parse_port(port: &str) -> std::result::Result<u16, String> {
-    port.parse::<u16>()
-        .ok()
-        .filter(|p| *p != 0)
-        .ok_or_else(|| format!("port `{}` is not a number from 1 to 65535", port.escape_debug()))
+    port.parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(|| {
+        format!(
+            "port `{}` is not a number from 1 to 65535",
+            port.escape_debug()
+        )
+    })
 }
 
 /// Checks a host name (RFC 1123 §2.1 labels; `_` allowed as in service names) and returns it
@@ -164,14 +166,18 @@ fn host_name(name: &str) -> std::result::Result<String, String> {
         return Err("`*` may only stand at the start, as `*.`".into());
     }
     if name.len() > MAX_HOST_LEN {
-        return Err(format!("the host name is longer than {MAX_HOST_LEN} characters"));
+        return Err(format!(
+            "the host name is longer than {MAX_HOST_LEN} characters"
+        ));
     }
     for label in name.split('.') {
         if label.is_empty() {
             return Err("the host name has an empty label (a doubled or leading `.`)".into());
         }
         if label.len() > MAX_LABEL_LEN {
-            return Err(format!("label `{label}` is longer than {MAX_LABEL_LEN} characters"));
+            return Err(format!(
+                "label `{label}` is longer than {MAX_LABEL_LEN} characters"
+            ));
         }
         if let Some(c) = label
             .chars()

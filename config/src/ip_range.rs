@@ -38,9 +38,12 @@ impl IpRange {
     /// the IPv4 address it carries, because that is where a dual-stack socket connects.
     pub fn contains(&self, ip: IpAddr) -> bool {
         match (self.addr, ip.to_canonical()) {
-            (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                same_prefix(u128::from(net.to_bits()), u128::from(ip.to_bits()), self.prefix, 32)
-            }
+            (IpAddr::V4(net), IpAddr::V4(ip)) => same_prefix(
+                u128::from(net.to_bits()),
+                u128::from(ip.to_bits()),
+                self.prefix,
+                32,
+            ),
             (IpAddr::V6(net), IpAddr::V6(ip)) => {
                 same_prefix(net.to_bits(), ip.to_bits(), self.prefix, 128)
             }

@@ -35,7 +35,11 @@ pub enum ConnectError {
 
 /// The addresses of `host` (a name or an IP literal, IPv6 with or without brackets) on `port`
 /// that `rules` allow, in resolver order. Refuses before any lookup when the host is not granted.
-pub async fn resolve(rules: &Rules, host: &str, port: u16) -> Result<Vec<SocketAddr>, ConnectError> {
+pub async fn resolve(
+    rules: &Rules,
+    host: &str,
+    port: u16,
+) -> Result<Vec<SocketAddr>, ConnectError> {
     rules
         .check_host(host, port)
         .map_err(|refusal| ConnectError::Refused {

@@ -87,7 +87,12 @@ impl EgressCtx {
     /// rules allow; binding (explicit, or the implicit wildcard bind before a connect) is local
     /// and allowed; listening and accepting are refused, since a function serves through
     /// `wasi:http` only.
-    pub fn allows_socket(&self, addr: SocketAddr, purpose: SocketAddrUse, request_id: &str) -> bool {
+    pub fn allows_socket(
+        &self,
+        addr: SocketAddr,
+        purpose: SocketAddrUse,
+        request_id: &str,
+    ) -> bool {
         match purpose {
             SocketAddrUse::TcpBind | SocketAddrUse::UdpBind => true,
             SocketAddrUse::TcpListen | SocketAddrUse::TcpAccept => false,

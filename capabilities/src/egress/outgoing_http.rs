@@ -69,9 +69,7 @@ async fn send(
     let uri = request.uri();
     let https = uri.scheme() == Some(&Scheme::HTTPS);
     let host = uri.host().ok_or(Error::HttpRequestUriInvalid)?.to_owned();
-    let port = uri
-        .port_u16()
-        .unwrap_or(if https { 443 } else { 80 });
+    let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
     let (mut sender, connection) = timeout(connect_timeout, async {
         let stream = open(&ctx, &request_id, &host, port, https).await?;
         hyper::client::conn::http1::handshake(TokioIo::new(stream))
@@ -82,10 +80,7 @@ async fn send(
     .map_err(|_| Error::ConnectionTimeout)??;
 
     // The connection is made: the request line carries only the path (origin form).
-    let path = request
-        .uri()
-        .path_and_query()
-        .map_or("/", |p| p.as_str());
+    let path = request.uri().path_and_query().map_or("/", |p| p.as_str());
     *request.uri_mut() = Uri::try_from(path).map_err(|_| Error::HttpRequestUriInvalid)?;
 
     let mut connection = Box::pin(connection);
@@ -174,7 +169,10 @@ fn server_name(host: &str) -> Result<ServerName<'static>, Error> {
 
 /// The `wasi:http` error for a failed TLS handshake.
 fn tls_error(e: std::io::Error) -> Error {
-    match e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
+    match e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+    {
         Some(rustls::Error::InvalidCertificate(_)) => Error::TlsCertificateError,
         Some(rustls::Error::AlertReceived(alert)) => Error::TlsAlertReceived {
             alert_id: Some(u8::from(*alert)),

@@ -65,7 +65,9 @@ impl Rules {
     /// hold it (a socket has no host name); then [`check_address`](Rules::check_address).
     pub fn check_socket(&self, addr: SocketAddr) -> Result<(), Refusal> {
         if let Some(hosts) = &self.hosts
-            && !hosts.iter().any(|p| p.matches_address(addr.ip(), addr.port()))
+            && !hosts
+                .iter()
+                .any(|p| p.matches_address(addr.ip(), addr.port()))
         {
             return Err(Refusal::HostNotGranted);
         }

@@ -64,19 +64,49 @@ const fn v6(
 
 /// IPv4 blocks refused by default; the first that holds an address names its refusal.
 pub const IPV4: &[SpecialRange] = &[
-    v4([0, 0, 0, 0], 8, "this network (incl. unspecified 0.0.0.0)", "RFC 791"),
+    v4(
+        [0, 0, 0, 0],
+        8,
+        "this network (incl. unspecified 0.0.0.0)",
+        "RFC 791",
+    ),
     v4([10, 0, 0, 0], 8, "private", "RFC 1918"),
-    v4([100, 64, 0, 0], 10, "shared address space (CGNAT)", "RFC 6598"),
+    v4(
+        [100, 64, 0, 0],
+        10,
+        "shared address space (CGNAT)",
+        "RFC 6598",
+    ),
     v4([127, 0, 0, 0], 8, "loopback", "RFC 1122"),
-    v4([169, 254, 0, 0], 16, "link-local (incl. cloud metadata 169.254.169.254)", "RFC 3927"),
+    v4(
+        [169, 254, 0, 0],
+        16,
+        "link-local (incl. cloud metadata 169.254.169.254)",
+        "RFC 3927",
+    ),
     v4([172, 16, 0, 0], 12, "private", "RFC 1918"),
     v4([192, 0, 0, 0], 24, "IETF protocol assignments", "RFC 6890"),
     v4([192, 0, 2, 0], 24, "documentation (TEST-NET-1)", "RFC 5737"),
-    v4([192, 88, 99, 0], 24, "6to4 relay anycast (deprecated)", "RFC 7526"),
+    v4(
+        [192, 88, 99, 0],
+        24,
+        "6to4 relay anycast (deprecated)",
+        "RFC 7526",
+    ),
     v4([192, 168, 0, 0], 16, "private", "RFC 1918"),
     v4([198, 18, 0, 0], 15, "benchmarking", "RFC 2544"),
-    v4([198, 51, 100, 0], 24, "documentation (TEST-NET-2)", "RFC 5737"),
-    v4([203, 0, 113, 0], 24, "documentation (TEST-NET-3)", "RFC 5737"),
+    v4(
+        [198, 51, 100, 0],
+        24,
+        "documentation (TEST-NET-2)",
+        "RFC 5737",
+    ),
+    v4(
+        [203, 0, 113, 0],
+        24,
+        "documentation (TEST-NET-3)",
+        "RFC 5737",
+    ),
     v4([224, 0, 0, 0], 4, "multicast", "RFC 5771"),
     v4([255, 255, 255, 255], 32, "limited broadcast", "RFC 919"),
     v4([240, 0, 0, 0], 4, "reserved", "RFC 1112"),
@@ -86,17 +116,52 @@ pub const IPV4: &[SpecialRange] = &[
 pub const IPV6: &[SpecialRange] = &[
     v6([0, 0, 0, 0, 0, 0, 0, 0], 128, "unspecified", "RFC 4291"),
     v6([0, 0, 0, 0, 0, 0, 0, 1], 128, "loopback", "RFC 4291"),
-    v6([0, 0, 0, 0, 0, 0, 0, 0], 96, "IPv4-compatible (deprecated)", "RFC 4291"),
-    v6([0x64, 0xff9b, 1, 0, 0, 0, 0, 0], 48, "local-use IPv4/IPv6 translation", "RFC 8215"),
+    v6(
+        [0, 0, 0, 0, 0, 0, 0, 0],
+        96,
+        "IPv4-compatible (deprecated)",
+        "RFC 4291",
+    ),
+    v6(
+        [0x64, 0xff9b, 1, 0, 0, 0, 0, 0],
+        48,
+        "local-use IPv4/IPv6 translation",
+        "RFC 8215",
+    ),
     v6([0x100, 0, 0, 0, 0, 0, 0, 0], 64, "discard-only", "RFC 6666"),
     v6([0x100, 0, 0, 1, 0, 0, 0, 0], 64, "dummy prefix", "RFC 9780"),
-    v6([0x2001, 0, 0, 0, 0, 0, 0, 0], 23, "IETF protocol assignments (incl. Teredo)", "RFC 2928"),
-    v6([0x2001, 0xdb8, 0, 0, 0, 0, 0, 0], 32, "documentation", "RFC 3849"),
-    v6([0x3fff, 0, 0, 0, 0, 0, 0, 0], 20, "documentation", "RFC 9637"),
-    v6([0x5f00, 0, 0, 0, 0, 0, 0, 0], 16, "segment routing (SRv6) SIDs", "RFC 9602"),
+    v6(
+        [0x2001, 0, 0, 0, 0, 0, 0, 0],
+        23,
+        "IETF protocol assignments (incl. Teredo)",
+        "RFC 2928",
+    ),
+    v6(
+        [0x2001, 0xdb8, 0, 0, 0, 0, 0, 0],
+        32,
+        "documentation",
+        "RFC 3849",
+    ),
+    v6(
+        [0x3fff, 0, 0, 0, 0, 0, 0, 0],
+        20,
+        "documentation",
+        "RFC 9637",
+    ),
+    v6(
+        [0x5f00, 0, 0, 0, 0, 0, 0, 0],
+        16,
+        "segment routing (SRv6) SIDs",
+        "RFC 9602",
+    ),
     v6([0xfc00, 0, 0, 0, 0, 0, 0, 0], 7, "unique local", "RFC 4193"),
     v6([0xfe80, 0, 0, 0, 0, 0, 0, 0], 10, "link-local", "RFC 4291"),
-    v6([0xfec0, 0, 0, 0, 0, 0, 0, 0], 10, "site-local (deprecated)", "RFC 3879"),
+    v6(
+        [0xfec0, 0, 0, 0, 0, 0, 0, 0],
+        10,
+        "site-local (deprecated)",
+        "RFC 3879",
+    ),
     v6([0xff00, 0, 0, 0, 0, 0, 0, 0], 8, "multicast", "RFC 4291"),
 ];
 
@@ -196,7 +261,9 @@ fn denied_v6(ip: Ipv6Addr) -> Option<Denied> {
 impl Block {
     fn holds_v4(self, ip: u32) -> bool {
         match self {
-            Block::V4(net, prefix) => (net ^ ip).checked_shr(32 - u32::from(prefix)).unwrap_or(0) == 0,
+            Block::V4(net, prefix) => {
+                (net ^ ip).checked_shr(32 - u32::from(prefix)).unwrap_or(0) == 0
+            }
             Block::V6(..) => false,
         }
     }

@@ -174,7 +174,10 @@ fn host_lists_are_signed_per_capability_and_read_back() {
         caps: vec![Capability::HttpOutgoing, Capability::Sockets],
         allowed_hosts: [
             (Capability::HttpOutgoing, hosts.clone()),
-            (Capability::Sockets, vec!["10.1.0.0/16:5432".parse().unwrap()]),
+            (
+                Capability::Sockets,
+                vec!["10.1.0.0/16:5432".parse().unwrap()],
+            ),
         ]
         .into(),
         ..options()
@@ -182,7 +185,10 @@ fn host_lists_are_signed_per_capability_and_read_back() {
     let signed = sign(&empty_component(), &key, &opts, at(NOW)).unwrap();
     let token = extract(&signed).unwrap().unwrap();
     let claims = decode_unverified(&token).unwrap();
-    assert_eq!(claims.wasmgate.allowed_hosts[&Capability::HttpOutgoing], hosts);
+    assert_eq!(
+        claims.wasmgate.allowed_hosts[&Capability::HttpOutgoing],
+        hosts
+    );
     assert_eq!(
         claims.wasmgate.allowed_hosts[&Capability::Sockets][0].to_string(),
         "10.1.0.0/16:5432"

@@ -9,7 +9,10 @@ fn an_exact_host_matches_itself_in_any_case_and_nothing_else() {
     let p = pattern("api.example.com");
     assert!(p.matches_name("api.example.com", 443));
     assert!(p.matches_name("API.Example.COM", 80));
-    assert!(p.matches_name("api.example.com.", 80), "a trailing dot is the same name");
+    assert!(
+        p.matches_name("api.example.com.", 80),
+        "a trailing dot is the same name"
+    );
     assert!(!p.matches_name("x.api.example.com", 443));
     assert!(!p.matches_name("example.com", 443));
     assert!(!p.matches_name("api.example.com.evil.net", 443));
@@ -21,7 +24,10 @@ fn a_wildcard_matches_hosts_below_the_domain_but_not_the_domain_or_lookalikes() 
     let p = pattern("*.svc.example.com");
     assert!(p.matches_name("a.svc.example.com", 443));
     assert!(p.matches_name("a.b.SVC.example.com", 443));
-    assert!(!p.matches_name("svc.example.com", 443), "the bare suffix is not below itself");
+    assert!(
+        !p.matches_name("svc.example.com", 443),
+        "the bare suffix is not below itself"
+    );
     assert!(!p.matches_name("evilsvc.example.com", 443));
     assert!(!p.matches_name(".svc.example.com", 443));
     assert!(!p.matches_name("a.svc.example.com.evil", 443));
@@ -44,7 +50,10 @@ fn address_patterns_match_addresses_in_their_range_only() {
     assert!(p.matches_address("10.1.255.3".parse().unwrap(), 5432));
     assert!(!p.matches_address("10.1.255.3".parse().unwrap(), 5433));
     assert!(!p.matches_address("10.2.0.1".parse().unwrap(), 5432));
-    assert!(!p.matches_name("10.1.0.1", 5432), "names never match an address pattern");
+    assert!(
+        !p.matches_name("10.1.0.1", 5432),
+        "names never match an address pattern"
+    );
     let v6 = pattern("[fd00::/8]:80");
     assert!(v6.matches_address("fd12::1".parse().unwrap(), 80));
     let bare = pattern("2001:db8::1");
@@ -69,7 +78,10 @@ fn patterns_print_as_they_parse_and_host_names_are_lowercased() {
     assert_eq!(pattern("API.Example.com.").to_string(), "api.example.com");
     let json = serde_json::to_string(&pattern("*.a.example:1")).unwrap();
     assert_eq!(json, r#""*.a.example:1""#);
-    assert_eq!(serde_json::from_str::<HostPattern>(&json).unwrap(), pattern("*.a.example:1"));
+    assert_eq!(
+        serde_json::from_str::<HostPattern>(&json).unwrap(),
+        pattern("*.a.example:1")
+    );
 }
 
 #[test]

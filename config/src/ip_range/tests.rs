@@ -18,7 +18,10 @@ fn ranges_hold_their_first_and_last_address_and_nothing_beside() {
     assert!(!r.contains(ip("fc00::1")) && !r.contains(ip("fe00::")));
     let everything = range("0.0.0.0/0");
     assert!(everything.contains(ip("255.255.255.255")));
-    assert!(!everything.contains(ip("::1")), "an IPv4 range holds no IPv6 address");
+    assert!(
+        !everything.contains(ip("::1")),
+        "an IPv4 range holds no IPv6 address"
+    );
     assert!(range("::/0").contains(ip("2001:db8::1")));
 }
 
@@ -59,6 +62,9 @@ fn bad_ranges_name_the_entry_and_the_fix() {
 #[test]
 fn ranges_round_trip_through_serde() {
     let r: Vec<IpRange> = serde_json::from_str(r#"["10.0.0.0/8","::1"]"#).unwrap();
-    assert_eq!(serde_json::to_string(&r).unwrap(), r#"["10.0.0.0/8","::1"]"#);
+    assert_eq!(
+        serde_json::to_string(&r).unwrap(),
+        r#"["10.0.0.0/8","::1"]"#
+    );
     assert!(serde_json::from_str::<IpRange>(r#""10.0.0.1/8""#).is_err());
 }

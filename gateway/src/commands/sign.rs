@@ -1,11 +1,11 @@
 //! `wasmgate sign`: embed signed claims in a component.
 
 use anyhow::Context;
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::time::SystemTime;
 use wasmgate::cli::SignArgs;
 use wasmgate_claims::{SignOptions, SigningKey};
-use std::collections::BTreeMap;
 use wasmgate_config::{FunctionName, Grant};
 
 /// Signs `args.input` and writes the result to `args.output` atomically.

@@ -51,7 +51,10 @@ async fn loopback_is_refused_by_address_and_by_name_without_a_connection() {
     ] {
         assert!(check_url(&url.parse().unwrap(), &[]).is_err(), "{url}");
     }
-    assert_eq!(check_url(&"http://93.184.216.34/".parse().unwrap(), &[]), Ok(()));
+    assert_eq!(
+        check_url(&"http://93.184.216.34/".parse().unwrap(), &[]),
+        Ok(())
+    );
 
     let client = client(&[], TIMEOUT).unwrap();
     let by_name = format!("http://localhost:{port}/done");

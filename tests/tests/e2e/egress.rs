@@ -95,10 +95,7 @@ async fn fetch(gw: &Gateway, name: &str, url: &str) -> (u16, String) {
         .send()
         .await
         .unwrap();
-    (
-        response.status().as_u16(),
-        response.text().await.unwrap(),
-    )
+    (response.status().as_u16(), response.text().await.unwrap())
 }
 
 /// Asks the `caps_sockets` guest deployed as `name` to connect to `addr`; its body.
@@ -140,7 +137,14 @@ async fn a_grant_without_a_list_reaches_no_internal_address_by_ip_or_name() {
         .await
         .unwrap();
     let internal = Internal::start().await;
-    deploy(&gw, "fetch", guests::CAPS_FETCH, Capability::HttpOutgoing, None).await;
+    deploy(
+        &gw,
+        "fetch",
+        guests::CAPS_FETCH,
+        Capability::HttpOutgoing,
+        None,
+    )
+    .await;
     let port = internal.port;
     let targets = [
         format!("http://127.0.0.1:{port}/"),
@@ -154,7 +158,11 @@ async fn a_grant_without_a_list_reaches_no_internal_address_by_ip_or_name() {
     for url in &targets {
         assert_eq!(answer(&fetch(&gw, "fetch", url).await), PROHIBITED, "{url}");
     }
-    assert_eq!(internal.accepted(), 0, "the internal service saw no connection");
+    assert_eq!(
+        internal.accepted(),
+        0,
+        "the internal service saw no connection"
+    );
     assert_eq!(refusals(&gw, "fetch", "address_denied").await, 5.0);
     assert_eq!(refusals(&gw, "fetch", "host_not_granted").await, 0.0);
 
@@ -178,7 +186,14 @@ async fn a_grant_without_a_list_reaches_no_internal_address_by_ip_or_name() {
 async fn a_listed_name_is_still_refused_when_it_resolves_to_loopback() {
     let gw = Gateway::builder().start().await.unwrap();
     let internal = Internal::start().await;
-    deploy(&gw, "fetch", guests::CAPS_FETCH, Capability::HttpOutgoing, Some(&["localhost"])).await;
+    deploy(
+        &gw,
+        "fetch",
+        guests::CAPS_FETCH,
+        Capability::HttpOutgoing,
+        Some(&["localhost"]),
+    )
+    .await;
     let url = format!("http://localhost:{}/", internal.port);
     assert_eq!(answer(&fetch(&gw, "fetch", &url).await), PROHIBITED);
     assert_eq!(internal.accepted(), 0);
@@ -193,20 +208,42 @@ async fn an_opened_range_is_reached_only_by_grants_that_allow_the_host() {
         .unwrap();
     let internal = Internal::start().await;
     let port = internal.port;
-    deploy(&gw, "open", guests::CAPS_FETCH, Capability::HttpOutgoing, None).await;
-    deploy(&gw, "listed", guests::CAPS_FETCH, Capability::HttpOutgoing, Some(&["other.example"])).await;
+    deploy(
+        &gw,
+        "open",
+        guests::CAPS_FETCH,
+        Capability::HttpOutgoing,
+        None,
+    )
+    .await;
+    deploy(
+        &gw,
+        "listed",
+        guests::CAPS_FETCH,
+        Capability::HttpOutgoing,
+        Some(&["other.example"]),
+    )
+    .await;
 
     let got = fetch(&gw, "open", &format!("http://127.0.0.1:{port}/")).await;
     assert_eq!(answer(&got), (200, "200 internal"));
     let got = fetch(&gw, "open", &format!("http://localhost:{port}/")).await;
-    assert_eq!(answer(&got), (200, "200 internal"), "127.0.0.1 of localhost is open");
+    assert_eq!(
+        answer(&got),
+        (200, "200 internal"),
+        "127.0.0.1 of localhost is open"
+    );
     assert_eq!(internal.accepted(), 2);
     // The rest of the special ranges stay closed.
     let got = fetch(&gw, "open", "http://169.254.169.254/").await;
     assert_eq!(answer(&got), PROHIBITED);
 
     let got = fetch(&gw, "listed", &format!("http://127.0.0.1:{port}/")).await;
-    assert_eq!(answer(&got), DENIED, "not in the list, however open the range");
+    assert_eq!(
+        answer(&got),
+        DENIED,
+        "not in the list, however open the range"
+    );
     assert_eq!(internal.accepted(), 2);
     assert_eq!(refusals(&gw, "listed", "host_not_granted").await, 1.0);
     assert_eq!(refusals(&gw, "open", "address_denied").await, 1.0);
@@ -218,8 +255,18 @@ async fn sockets_reach_loopback_only_when_it_is_opened_and_listed() {
     let addr = format!("127.0.0.1:{}", internal.port);
 
     let closed = Gateway::builder().start().await.unwrap();
-    deploy(&closed, "tcp", guests::CAPS_SOCKETS, Capability::Sockets, None).await;
-    assert_eq!(connect(&closed, "tcp", &addr).await, "refused: access-denied");
+    deploy(
+        &closed,
+        "tcp",
+        guests::CAPS_SOCKETS,
+        Capability::Sockets,
+        None,
+    )
+    .await;
+    assert_eq!(
+        connect(&closed, "tcp", &addr).await,
+        "refused: access-denied"
+    );
     assert_eq!(internal.accepted(), 0);
     assert_eq!(refusals(&closed, "tcp", "address_denied").await, 1.0);
 
@@ -228,12 +275,29 @@ async fn sockets_reach_loopback_only_when_it_is_opened_and_listed() {
         .start()
         .await
         .unwrap();
-    deploy(&open, "tcp", guests::CAPS_SOCKETS, Capability::Sockets, None).await;
-    deploy(&open, "listed", guests::CAPS_SOCKETS, Capability::Sockets, Some(&["10.0.0.0/8"])).await;
+    deploy(
+        &open,
+        "tcp",
+        guests::CAPS_SOCKETS,
+        Capability::Sockets,
+        None,
+    )
+    .await;
+    deploy(
+        &open,
+        "listed",
+        guests::CAPS_SOCKETS,
+        Capability::Sockets,
+        Some(&["10.0.0.0/8"]),
+    )
+    .await;
     let reply = connect(&open, "tcp", &addr).await;
     assert!(reply.starts_with("connected: HTTP/1.1 200 OK"), "{reply}");
     assert_eq!(internal.accepted(), 1);
-    assert_eq!(connect(&open, "listed", &addr).await, "refused: access-denied");
+    assert_eq!(
+        connect(&open, "listed", &addr).await,
+        "refused: access-denied"
+    );
     assert_eq!(internal.accepted(), 1);
     assert_eq!(refusals(&open, "listed", "host_not_granted").await, 1.0);
 }
@@ -281,9 +345,20 @@ fn sign_records_host_lists_and_inspect_shows_them() {
     );
 
     let (ok, text) = run(&[
-        "sign", "--key", &path(&key), "--name", "fetch", "--cap", "sockets=db.internal",
-        guests::CAPS_FETCH, "-o", &path(&signed),
+        "sign",
+        "--key",
+        &path(&key),
+        "--name",
+        "fetch",
+        "--cap",
+        "sockets=db.internal",
+        guests::CAPS_FETCH,
+        "-o",
+        &path(&signed),
     ]);
     assert!(!ok);
-    assert!(text.contains("db.internal") && text.contains("CIDR"), "{text}");
+    assert!(
+        text.contains("db.internal") && text.contains("CIDR"),
+        "{text}"
+    );
 }

@@ -46,7 +46,11 @@ async fn an_opened_range_connects_to_the_checked_address() {
     let (server, port) = listener();
     let rules = Rules::new(None, &opened(&["127.0.0.0/8"]));
     let (_stream, addr) = connect(&rules, "localhost", port).await.unwrap();
-    assert_eq!(addr, SocketAddr::from(([127, 0, 0, 1], port)), "::1 stays refused");
+    assert_eq!(
+        addr,
+        SocketAddr::from(([127, 0, 0, 1], port)),
+        "::1 stays refused"
+    );
     assert!(was_connected(&server));
 }
 

@@ -28,17 +28,57 @@ const DENIED_V6: &[(&str, &str, &str)] = &[
     ("::/128", "::", "::"),
     ("::1/128", "::1", "::1"),
     ("::/96", "::8.8.8.8", "::223.255.255.255"),
-    ("64:ff9b:1::/48", "64:ff9b:1::", "64:ff9b:1:ffff:ffff:ffff:ffff:ffff"),
+    (
+        "64:ff9b:1::/48",
+        "64:ff9b:1::",
+        "64:ff9b:1:ffff:ffff:ffff:ffff:ffff",
+    ),
     ("100::/64", "100::", "100::ffff:ffff:ffff:ffff"),
-    ("100:0:0:1::/64", "100:0:0:1::", "100::1:ffff:ffff:ffff:ffff"),
-    ("2001::/23", "2001::", "2001:1ff:ffff:ffff:ffff:ffff:ffff:ffff"),
-    ("2001:db8::/32", "2001:db8::", "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff"),
-    ("3fff::/20", "3fff::", "3fff:fff:ffff:ffff:ffff:ffff:ffff:ffff"),
-    ("5f00::/16", "5f00::", "5f00:ffff:ffff:ffff:ffff:ffff:ffff:ffff"),
-    ("fc00::/7", "fc00::", "fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"),
-    ("fe80::/10", "fe80::", "febf:ffff:ffff:ffff:ffff:ffff:ffff:ffff"),
-    ("fec0::/10", "fec0::", "feff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"),
-    ("ff00::/8", "ff00::", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"),
+    (
+        "100:0:0:1::/64",
+        "100:0:0:1::",
+        "100::1:ffff:ffff:ffff:ffff",
+    ),
+    (
+        "2001::/23",
+        "2001::",
+        "2001:1ff:ffff:ffff:ffff:ffff:ffff:ffff",
+    ),
+    (
+        "2001:db8::/32",
+        "2001:db8::",
+        "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff",
+    ),
+    (
+        "3fff::/20",
+        "3fff::",
+        "3fff:fff:ffff:ffff:ffff:ffff:ffff:ffff",
+    ),
+    (
+        "5f00::/16",
+        "5f00::",
+        "5f00:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+    ),
+    (
+        "fc00::/7",
+        "fc00::",
+        "fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+    ),
+    (
+        "fe80::/10",
+        "fe80::",
+        "febf:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+    ),
+    (
+        "fec0::/10",
+        "fec0::",
+        "feff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+    ),
+    (
+        "ff00::/8",
+        "ff00::",
+        "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+    ),
 ];
 
 /// Public addresses, many just outside a refused block.
@@ -117,7 +157,11 @@ fn ipv6_forms_carrying_a_refused_ipv4_address_are_refused_by_its_block() {
     for (block, first, last) in DENIED_V4 {
         for address in [first, last] {
             let [a, b, c, d] = address.parse::<Ipv4Addr>().unwrap().octets();
-            let sixtofour = format!("2002:{:x}:{:x}::1", u16::from_be_bytes([a, b]), u16::from_be_bytes([c, d]));
+            let sixtofour = format!(
+                "2002:{:x}:{:x}::1",
+                u16::from_be_bytes([a, b]),
+                u16::from_be_bytes([c, d])
+            );
             let forms = [
                 (format!("::ffff:{address}"), Carrier::Mapped),
                 (format!("64:ff9b::{address}"), Carrier::Nat64),

@@ -28,7 +28,10 @@ impl Guest for Sockets {
 
 fn parse(text: &str) -> Option<IpSocketAddress> {
     let (ip, port) = text.split_once(':')?;
-    let octets: Vec<u8> = ip.split('.').map(|o| o.parse().ok()).collect::<Option<_>>()?;
+    let octets: Vec<u8> = ip
+        .split('.')
+        .map(|o| o.parse().ok())
+        .collect::<Option<_>>()?;
     let [a, b, c, d] = octets.try_into().ok()?;
     Some(IpSocketAddress::Ipv4(Ipv4SocketAddress {
         port: port.parse().ok()?,
@@ -49,7 +52,9 @@ fn exchange(address: IpSocketAddress) -> Result<String, ErrorCode> {
     if output.blocking_write_and_flush(b"ping\n").is_err() {
         return Err(ErrorCode::ConnectionReset);
     }
-    let reply = input.blocking_read(64).map_err(|_| ErrorCode::ConnectionReset)?;
+    let reply = input
+        .blocking_read(64)
+        .map_err(|_| ErrorCode::ConnectionReset)?;
     Ok(String::from_utf8_lossy(&reply).into_owned())
 }
 
