@@ -10,6 +10,10 @@
 //!   ([`messaging::EmbeddedBus`], NATS subject semantics and queue groups) and
 //!   [`messaging::NatsBus`].
 //!
+//! - The egress guard ([`egress`]): where guests' `wasi:http` requests and `wasi:sockets`
+//!   connections (and the gateway's callbacks) may go: public addresses, the hosts a grant's
+//!   signed list names, and the internal ranges the operator opened; everything else refused.
+//!
 //! This crate knows WIT and storage, not HTTP routing, instance pools or the admin API: the
 //! pool puts a [`KvCtx`] in each store and links with [`add_to_linker`].
 //!
@@ -41,6 +45,7 @@
 
 #![deny(missing_docs)]
 
+pub mod egress;
 mod error;
 mod instance_limit;
 pub mod keyvalue;
