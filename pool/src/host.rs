@@ -1,6 +1,7 @@
 //! The data each guest store carries, and the linker that exposes host interfaces to guests.
 
 use crate::guest_log::InstanceLog;
+use crate::io_error::IoErrorsView;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use wasmgate_capabilities::messaging::{MessagingCtx, MessagingUsage, MessagingView};
@@ -97,6 +98,15 @@ impl Host {
     /// The instance's resource table (messages handed to the guest live there).
     pub(crate) fn table(&mut self) -> &mut ResourceTable {
         &mut self.table
+    }
+
+    /// The `wasi:io/error` view of this instance: its resource table, and its log for the detail
+    /// a guest is not shown.
+    pub(crate) fn io_errors(&mut self) -> IoErrorsView<'_> {
+        IoErrorsView {
+            table: &mut self.table,
+            log: &self.log,
+        }
     }
 
     /// The `wasi:keyvalue` view of this instance: its function's scope and its resource table.

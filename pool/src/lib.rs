@@ -49,6 +49,7 @@ mod error;
 mod function;
 mod guest_log;
 mod host;
+mod io_error;
 mod limits;
 mod linkers;
 mod memory_held;
