@@ -2,6 +2,7 @@
 
 use super::record::{CallRecord, CallState};
 use crate::error::ApiError;
+use wasmgate_capabilities::private_files;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use std::path::Path;
 use std::sync::Arc;
@@ -17,6 +18,7 @@ pub struct CallStore {
 impl CallStore {
     /// Opens or creates the table at `path`.
     pub fn open(path: &Path) -> Result<Self, ApiError> {
+        private_files::create_file(path).map_err(|e| storage(format!("{}: {e}", path.display())))?;
         let db = Database::create(path).map_err(storage)?;
         let txn = db.begin_write().map_err(storage)?;
         txn.open_table(CALLS).map_err(storage)?;
