@@ -55,9 +55,13 @@ impl error::HostError for IoErrorsView<'_> {
     }
 }
 
-/// The text a guest is handed for `error`: the wasi:http error code or I/O error kind it stands
-/// for, in words; anything else only as [`STREAM_FAILED`].
+/// The text a guest is handed for `error`: the wasi:http error (as a request body's stream holds
+/// it) or error code, or the I/O error kind, it stands for, in words; anything else only as
+/// [`STREAM_FAILED`].
 pub(crate) fn guest_text(error: &wasmtime::Error) -> String {
+    if let Some(http) = error.downcast_ref::<wasmtime_wasi_http::Error>() {
+        return guest_message(STREAM_FAILED, Blame::Guest, http);
+    }
     if let Some(code) = error.downcast_ref::<ErrorCode>() {
         let described = wasmtime_wasi_http::Error::from(code.clone());
         return guest_message(STREAM_FAILED, Blame::Guest, &described);
@@ -74,11 +78,19 @@ mod tests {
 
     #[test]
     fn an_error_code_is_told_in_words_and_anything_else_by_its_kind() {
-        let body = wasmtime::Error::new(ErrorCode::HttpRequestBodySize(Some(10)));
-        assert_eq!(
-            guest_text(&body),
-            "HTTP request body size exceeds limit: 10 bytes"
-        );
+        for body in [
+            wasmtime::Error::new(wasmtime_wasi_http::Error::HttpRequestBodySize(Some(10))),
+            wasmtime::Error::new(ErrorCode::HttpRequestBodySize(Some(10))),
+        ] {
+            assert_eq!(
+                guest_text(&body),
+                "HTTP request body size exceeds limit: 10 bytes"
+            );
+        }
+        let refused = wasmtime::Error::new(wasmtime_wasi_http::Error::Connect(
+            std::io::Error::other("connect to /run/secret.sock failed"),
+        ));
+        assert_eq!(guest_text(&refused), STREAM_FAILED);
         let reset = wasmtime::Error::new(std::io::Error::from(
             std::io::ErrorKind::ConnectionReset,
         ));

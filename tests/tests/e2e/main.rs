@@ -15,6 +15,7 @@ mod deploy;
 mod events;
 mod invoke;
 mod keyvalue;
+mod leaks;
 mod lifecycle;
 mod limits;
 mod names;
@@ -32,6 +33,7 @@ mod covered {
     pub(crate) use crate::events::*;
     pub(crate) use crate::invoke::*;
     pub(crate) use crate::keyvalue::*;
+    pub(crate) use crate::leaks::*;
     pub(crate) use crate::limits::*;
     pub(crate) use crate::observability::*;
 }
@@ -46,6 +48,7 @@ macro_rules! assert_test_exists {
 wasmgate_tests::foreach_http!(assert_test_exists);
 wasmgate_tests::foreach_limits!(assert_test_exists);
 wasmgate_tests::foreach_caps!(assert_test_exists);
+wasmgate_tests::foreach_leaks!(assert_test_exists);
 
 /// Declares which guests a test module exercises.
 macro_rules! covers {
