@@ -132,7 +132,13 @@ fn artifacts(data_dir: &Path) -> Vec<PathBuf> {
 
 #[tokio::test]
 async fn a_function_whose_artifact_cannot_be_loaded_answers_503_naming_it_and_the_log_says_why() {
-    let mut gw = backtraces_on().capture_logs().start().await.unwrap();
+    let mut gw = backtraces_on()
+        // One attempt: the async call's result is the 503 at once, not after backoff.
+        .config_toml("[events]\nmax_attempts = 1\n")
+        .capture_logs()
+        .start()
+        .await
+        .unwrap();
     gw.deploy("gone", guests::HTTP_HELLO).await.unwrap();
     let [gone] = artifacts(gw.data_dir()).try_into().unwrap();
     gw.deploy("damaged", guests::HTTP_ECHO).await.unwrap();
@@ -167,6 +173,29 @@ async fn a_function_whose_artifact_cannot_be_loaded_answers_503_naming_it_and_th
             "the log names {name}'s artifact and why: {logs:#?}"
         );
     }
+    // An async call's reader is told the same, under the call's id.
+    let accepted = gw
+        .client()
+        .post(gw.url("/async/gone/"))
+        .send()
+        .await
+        .unwrap();
+    let id = accepted.headers()["x-call-id"].to_str().unwrap().to_owned();
+    let call = wasmgate_tests::eventually(
+        "the async call failed",
+        crate::DEADLINE,
+        || async {
+            gw.get_json(&format!("/calls/{id}")).await.unwrap()
+        },
+        |call| call["state"] == "failed",
+    )
+    .await
+    .unwrap();
+    let told = call["result"]["body"].as_str().unwrap();
+    assert!(told.contains("gone") && told.contains(&id), "{call}");
+    assert!(!told.contains(&data_dir), "{call}");
+    assert_no_host_detail(told);
+
     let (status, _) = error_code(
         gw.client()
             .get(gw.url("/fn/gone"))
