@@ -33,7 +33,10 @@ const SHARED_BITS: u32 = 0o077;
 ///
 /// What the file system reports: no permission, a file in the way, a read-only mount.
 pub fn create_dir(dir: &Path) -> io::Result<()> {
-    DirBuilder::new().recursive(true).mode(DIR_MODE).create(dir)?;
+    DirBuilder::new()
+        .recursive(true)
+        .mode(DIR_MODE)
+        .create(dir)?;
     narrow(dir, DIR_MODE).map(|_| ())
 }
 

@@ -630,10 +630,16 @@ mod tests {
             path: "/srv/secret-data/artifacts/ab.cwasm".into(),
             reason: "No such file or directory (os error 2)".into(),
         });
-        assert!(error.to_string().contains("/srv/secret-data"), "the log has it");
+        assert!(
+            error.to_string().contains("/srv/secret-data"),
+            "the log has it"
+        );
         let message = error.public_message(None);
         assert!(message.contains("orders"), "{message}");
-        assert!(!message.contains("secret") && !message.contains("os error"), "{message}");
+        assert!(
+            !message.contains("secret") && !message.contains("os error"),
+            "{message}"
+        );
         let response = error.into_response();
         assert_eq!(response.status(), 503);
         assert_eq!(response.headers()[header::RETRY_AFTER], "1");

@@ -12,8 +12,8 @@ use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 use tokio::sync::oneshot;
 use tracing::Instrument;
-use wasmgate_capabilities::{Blame, guest_message};
 use wasmgate_capabilities::messaging::{GuestMessage, Message, MessagingRequestReply};
+use wasmgate_capabilities::{Blame, guest_message};
 use wasmtime::Store;
 use wasmtime_wasi_http::WasiHttpView;
 use wasmtime_wasi_http::p2::bindings::Proxy;
@@ -215,7 +215,11 @@ fn trap_error(e: wasmtime::Error) -> Error {
         Some(trap) => trap.to_string(),
         None => {
             tracing::warn!(error = %format_args!("{e:#}"), "a host error stopped the guest");
-            guest_message("a host error stopped the guest", Blame::Guest, e.root_cause())
+            guest_message(
+                "a host error stopped the guest",
+                Blame::Guest,
+                e.root_cause(),
+            )
         }
     };
     Error::GuestTrap { trap }

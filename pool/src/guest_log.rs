@@ -88,7 +88,7 @@ impl InstanceLog {
             return;
         }
         let request_id = self.request_id();
-        tracing::info!(target: "wasmgate::guest", function = %f.function, request_id, error = detail, "{what}");
+        tracing::info!(target: "wasmgate::guest_error", function = %f.function, request_id, error = detail, "{what}");
     }
 
     fn emit(&self, stream: &'static str, line: &[u8]) {

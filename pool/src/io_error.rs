@@ -50,7 +50,8 @@ impl error::HostError for IoErrorsView<'_> {
 
     fn to_debug_string(&mut self, err: Resource<Error>) -> wasmtime::Result<String> {
         let error = self.table.get(&err)?;
-        self.log.host_detail("a guest read an I/O error", &format!("{error:#}"));
+        self.log
+            .host_detail("a guest read an I/O error", &format!("{error:#}"));
         Ok(guest_text(error))
     }
 }
@@ -91,9 +92,7 @@ mod tests {
             std::io::Error::other("connect to /run/secret.sock failed"),
         ));
         assert_eq!(guest_text(&refused), STREAM_FAILED);
-        let reset = wasmtime::Error::new(std::io::Error::from(
-            std::io::ErrorKind::ConnectionReset,
-        ));
+        let reset = wasmtime::Error::new(std::io::Error::from(std::io::ErrorKind::ConnectionReset));
         assert_eq!(guest_text(&reset), "connection reset");
         let internal = wasmtime::Error::new(ErrorCode::InternalError(Some(
             "open /home/builder/data/x: denied".into(),

@@ -39,7 +39,10 @@ fn a_new_file_is_owner_only_and_an_existing_one_keeps_its_bytes() {
     fs::write(&old, b"data").unwrap();
     fs::set_permissions(&old, Permissions::from_mode(0o644)).unwrap();
     create_file(&old).unwrap();
-    assert_eq!((mode(&old), fs::read(&old).unwrap()), (0o600, b"data".to_vec()));
+    assert_eq!(
+        (mode(&old), fs::read(&old).unwrap()),
+        (0o600, b"data".to_vec())
+    );
 }
 
 #[test]
@@ -86,6 +89,13 @@ fn tighten_narrows_every_loose_entry_reports_them_and_leaves_links_alone() {
         ]
     );
     assert_eq!(mode(&tight_file), 0o600);
-    assert_eq!(mode(&outside), 0o644, "a link's target is not the data dir's");
-    assert!(tighten(&root).unwrap().is_empty(), "a second pass changes nothing");
+    assert_eq!(
+        mode(&outside),
+        0o644,
+        "a link's target is not the data dir's"
+    );
+    assert!(
+        tighten(&root).unwrap().is_empty(),
+        "a second pass changes nothing"
+    );
 }

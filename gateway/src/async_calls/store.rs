@@ -2,10 +2,10 @@
 
 use super::record::{CallRecord, CallState};
 use crate::error::ApiError;
-use wasmgate_capabilities::private_files;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use std::path::Path;
 use std::sync::Arc;
+use wasmgate_capabilities::private_files;
 
 const CALLS: TableDefinition<&str, &[u8]> = TableDefinition::new("calls");
 
@@ -18,7 +18,8 @@ pub struct CallStore {
 impl CallStore {
     /// Opens or creates the table at `path`.
     pub fn open(path: &Path) -> Result<Self, ApiError> {
-        private_files::create_file(path).map_err(|e| storage(format!("{}: {e}", path.display())))?;
+        private_files::create_file(path)
+            .map_err(|e| storage(format!("{}: {e}", path.display())))?;
         let db = Database::create(path).map_err(storage)?;
         let txn = db.begin_write().map_err(storage)?;
         txn.open_table(CALLS).map_err(storage)?;

@@ -81,9 +81,10 @@ async fn a_guest_reading_past_the_body_limit_learns_the_limit_and_nothing_of_the
     assert_no_host_detail(&told);
     let logs = gw.logs();
     assert!(
-        logs.iter().any(|line| line.contains("a guest read an I/O error")
-            && line.contains("leaky")
-            && line.contains(&request_id)),
+        logs.iter()
+            .any(|line| line.contains("a guest read an I/O error")
+                && line.contains("leaky")
+                && line.contains(&request_id)),
         "the detail is logged with the function and request: {logs:#?}"
     );
 }
@@ -169,7 +170,8 @@ async fn a_function_whose_artifact_cannot_be_loaded_answers_503_naming_it_and_th
         let artifact = artifact.display().to_string();
         let logs = gw.logs();
         assert!(
-            logs.iter().any(|line| line.contains(name) && line.contains(&artifact)),
+            logs.iter()
+                .any(|line| line.contains(name) && line.contains(&artifact)),
             "the log names {name}'s artifact and why: {logs:#?}"
         );
     }
@@ -184,9 +186,7 @@ async fn a_function_whose_artifact_cannot_be_loaded_answers_503_naming_it_and_th
     let call = wasmgate_tests::eventually(
         "the async call failed",
         crate::DEADLINE,
-        || async {
-            gw.get_json(&format!("/calls/{id}")).await.unwrap()
-        },
+        || async { gw.get_json(&format!("/calls/{id}")).await.unwrap() },
         |call| call["state"] == "failed",
     )
     .await
@@ -196,14 +196,7 @@ async fn a_function_whose_artifact_cannot_be_loaded_answers_503_naming_it_and_th
     assert!(!told.contains(&data_dir), "{call}");
     assert_no_host_detail(told);
 
-    let (status, _) = error_code(
-        gw.client()
-            .get(gw.url("/fn/gone"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, _) = error_code(gw.client().get(gw.url("/fn/gone")).send().await.unwrap()).await;
     assert_eq!(status, 503, "still refused, not cached as something else");
 }
 

@@ -65,7 +65,10 @@ fn guest_errors_map_to_their_wit_variants() {
         name: String::new(),
         reason: "must not be empty",
     };
-    assert!(matches!(to_wit(invalid, "f"), Ok(store::Error::AccessDenied)));
+    assert!(matches!(
+        to_wit(invalid, "f"),
+        Ok(store::Error::AccessDenied)
+    ));
     let not_counter = Error::NotACounter { key: "k".into() };
     assert!(
         matches!(to_wit(not_counter, "f"), Ok(store::Error::Other(m)) if m == r#"value under key "k" is not a counter"#)

@@ -22,13 +22,17 @@ impl Guest for DebugString {
             match stream.blocking_read(64 * 1024) {
                 Ok(chunk) => read += chunk.len(),
                 Err(StreamError::Closed) => break None,
-                Err(StreamError::LastOperationFailed(error)) => break Some(error.to_debug_string()),
+                Err(StreamError::LastOperationFailed(error)) => {
+                    break Some(error.to_debug_string());
+                }
             }
         };
         drop(stream);
         let _ = IncomingBody::finish(body);
         match failure {
-            Some(text) => wasmgate_guests::respond(out, 200, &[("x-outcome", "failed")], text.as_bytes()),
+            Some(text) => {
+                wasmgate_guests::respond(out, 200, &[("x-outcome", "failed")], text.as_bytes())
+            }
             None => wasmgate_guests::respond(
                 out,
                 200,
