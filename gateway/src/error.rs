@@ -92,9 +92,12 @@ pub enum ApiError {
         /// The method used.
         method: String,
     },
-    /// The admin token is missing or wrong.
-    #[error("missing or invalid bearer token: send `Authorization: Bearer <admin token>`")]
-    Unauthorized,
+    /// The bearer token the path needs is missing or wrong (RFC 6750 §3.1 `invalid_token`).
+    #[error("missing or wrong bearer token: {needs}")]
+    Unauthorized {
+        /// Which token the path takes and where to find it.
+        needs: &'static str,
+    },
     /// The gateway is draining for shutdown.
     #[error("gateway is shutting down")]
     ShuttingDown,
@@ -202,7 +205,9 @@ impl ApiError {
                 "method_not_allowed",
                 Blame::Client,
             ),
-            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", Blame::Client),
+            ApiError::Unauthorized { .. } => {
+                (StatusCode::UNAUTHORIZED, "unauthorized", Blame::Client)
+            }
             ApiError::ShuttingDown => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "shutting_down",
@@ -365,6 +370,13 @@ impl ApiError {
                 HeaderValue::from_static(RETRY_AFTER_SECONDS),
             );
         }
+        if status == StatusCode::UNAUTHORIZED {
+            // RFC 6750 §3: a 401 names the scheme the client should use.
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"wasmgate\""),
+            );
+        }
         response
     }
 }
@@ -397,7 +409,7 @@ mod tests {
                 400,
                 "bad_request",
             ),
-            (ApiError::Unauthorized, 401, "unauthorized"),
+            (ApiError::Unauthorized { needs: "x" }, 401, "unauthorized"),
             (
                 ApiError::ConfigEnv {
                     key: "k".into(),
@@ -661,7 +673,7 @@ mod tests {
         assert_eq!(response.status(), 429);
         assert_eq!(response.headers()[header::RETRY_AFTER], "1");
         assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
-        let response = ApiError::Unauthorized.into_response();
+        let response = ApiError::Unauthorized { needs: "x" }.into_response();
         assert!(response.headers().get(header::RETRY_AFTER).is_none());
     }
 }

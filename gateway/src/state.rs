@@ -1,6 +1,5 @@
 //! The gateway's shared state and what it does at start: open the data dir, restore functions.
 
-use crate::admin::AdminToken;
 use crate::admission::{Admission, ExecuteCache};
 use crate::async_calls::{CallStore, Workers, expire_old};
 use crate::catalog::{Catalog, Deployed};
@@ -56,8 +55,8 @@ pub struct Gateway {
     pub workers: Workers,
     /// Trusted issuers and policies deploys and executions are checked against.
     pub admission: Admission,
-    /// When set, the admin API requires it as a bearer token.
-    pub admin_token: Option<AdminToken>,
+    /// The tokens admin, metrics and protected functions accept.
+    pub access: crate::auth::Access,
     ready: AtomicBool,
 }
 
@@ -82,6 +81,10 @@ impl Gateway {
             })?,
         );
         let admission = Admission::new(&settings, &metrics)?;
+        let access = crate::auth::Access::new(
+            &settings,
+            crate::auth::AuthFailures::new(metrics.auth_failures.clone()),
+        )?;
         let kv: Arc<dyn KvBackend> = Arc::new(CountedKv::new(
             open_kv(&settings).await?,
             &metrics.kv_operations,
@@ -107,7 +110,7 @@ impl Gateway {
             catalog: Catalog::default(),
             registry,
             artifact_gc: tokio::sync::RwLock::new(()),
-            admin_token: AdminToken::from_settings(settings.admin_token.as_deref()),
+            access,
             ready: AtomicBool::new(false),
             settings,
         });

@@ -7,6 +7,7 @@
 
 mod admission;
 mod async_calls;
+mod auth;
 mod cli;
 mod client_limits;
 mod config;
