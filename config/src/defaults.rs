@@ -4,6 +4,7 @@
 
 use crate::byte_size::ByteSize;
 use crate::duration::HumanDuration;
+use crate::ip_range::IpRange;
 use crate::log_format::LogFormat;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::ops::RangeInclusive;
@@ -17,6 +18,14 @@ pub use crate::secrets_settings::GATEWAY_ENV_PREFIX;
 
 /// Where the gateway listens: loopback only, so a first run exposes nothing to the network.
 pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8080);
+
+/// Shortest admin or metrics token accepted, in characters. A generated token is 43 base64url
+/// characters (32 random bytes, 256 bits); 32 random printable characters still carry about 190
+/// bits, far beyond guessing over the network, while anything shorter is almost always a password
+/// chosen by hand. OWASP's session-management guidance asks for at least 64 bits of entropy
+/// (https://cheatsheetseries.owasp.org/cheatsheets/Session_Management_Cheat_Sheet.html); a length
+/// floor is the part of that a gateway can check.
+pub const MIN_TOKEN_LEN: usize = 32;
 
 /// Where the registry and artifacts live: beside the working directory, easy to find and delete.
 pub const DEFAULT_DATA_DIR: &str = "./wasmgate-data";
@@ -169,3 +178,8 @@ pub const DEFAULT_MAX_REQUEST_BODY: ByteSize = ByteSize::mib(32);
 /// HTTP/2 streams per connection: matches [`DEFAULT_MAX_CONCURRENCY`], so one connection cannot
 /// queue more than a function serves at once.
 pub const DEFAULT_MAX_CONCURRENT_STREAMS: u32 = 100;
+
+/// Internal ranges open to outgoing connections: none. Loopback, private, link-local (cloud
+/// metadata at 169.254.169.254) and the other special ranges hold the node's own admin API and
+/// the services behind it, so the operator names each one a function may reach.
+pub const DEFAULT_EGRESS_ALLOW: &[IpRange] = &[];

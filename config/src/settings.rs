@@ -4,6 +4,7 @@ use crate::async_calls_settings::AsyncCallsSettings;
 use crate::byte_size::ByteSize;
 use crate::defaults::*;
 use crate::duration::HumanDuration;
+use crate::egress_settings::EgressSettings;
 use crate::http_settings::HttpSettings;
 use crate::log_format::LogFormat;
 use crate::secrets_settings::SecretsSettings;
@@ -23,8 +24,19 @@ pub struct Settings {
     pub listen: SocketAddr,
     /// Directory holding the registry and the precompiled artifacts.
     pub data_dir: PathBuf,
-    /// Bearer token the admin API and publishing require; `None` or empty leaves them open.
+    /// Bearer token the admin API (`/functions*`, `/publish/*`, any call's result) and `/metrics`
+    /// require; at least [`MIN_TOKEN_LEN`] characters. `None`: the token generated at first start
+    /// and kept in `DATA_DIR/admin-token` (mode 0600) is used.
     pub admin_token: Option<String>,
+    /// A bearer token of its own for `/metrics` (operators' scrapers), so they need not hold the
+    /// admin token; at least [`MIN_TOKEN_LEN`] characters. The admin token reads `/metrics` too.
+    pub metrics_token: Option<String>,
+    /// A second listener serving only `/metrics`, `/healthz` and `/readyz`. On a loopback address
+    /// it serves them without a token; on any other address `metrics_token` is required.
+    pub metrics_listen: Option<SocketAddr>,
+    /// Serves the admin API and `/metrics` with no authentication at all. For a developer's own
+    /// machine only: refused with a non-loopback `listen` address or with `admin_token` set.
+    pub insecure_open_admin: bool,
     /// Issuer public keys (base64url Ed25519) whose signed components may be deployed.
     pub trusted_issuers: Vec<String>,
     /// Rego policy files consulted at admission.
@@ -49,6 +61,8 @@ pub struct Settings {
     pub messaging: MessagingSettings,
     /// How event-triggered calls are retried (`[events]`).
     pub events: EventSettings,
+    /// Internal address ranges outgoing connections may reach (`[egress]`).
+    pub egress: EgressSettings,
     /// Bounds of async calls (`[async_calls]`).
     pub async_calls: AsyncCallsSettings,
     /// Environment variables manifests may read (`[secrets]`).
@@ -214,6 +228,9 @@ impl Default for Settings {
             listen: DEFAULT_LISTEN,
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),
             admin_token: None,
+            metrics_token: None,
+            metrics_listen: None,
+            insecure_open_admin: false,
             trusted_issuers: Vec::new(),
             policies: Vec::new(),
             log_format: DEFAULT_LOG_FORMAT,
@@ -226,6 +243,7 @@ impl Default for Settings {
             kv: KvSettings::default(),
             messaging: MessagingSettings::default(),
             events: EventSettings::default(),
+            egress: EgressSettings::default(),
             async_calls: AsyncCallsSettings::default(),
             secrets: SecretsSettings::default(),
         }
@@ -261,18 +279,18 @@ impl Default for PoolSettings {
     }
 }
 
-/// Shows every field except the admin token's value, so settings can be logged.
+/// Shows every field except the tokens' values, so settings can be logged.
 impl fmt::Debug for Settings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let token = self
-            .admin_token
-            .as_deref()
-            .filter(|t| !t.is_empty())
-            .map(|_| "<redacted>");
+        let redacted =
+            |t: &Option<String>| t.as_deref().filter(|t| !t.is_empty()).map(|_| "<redacted>");
         f.debug_struct("Settings")
             .field("listen", &self.listen)
             .field("data_dir", &self.data_dir)
-            .field("admin_token", &token)
+            .field("admin_token", &redacted(&self.admin_token))
+            .field("metrics_token", &redacted(&self.metrics_token))
+            .field("metrics_listen", &self.metrics_listen)
+            .field("insecure_open_admin", &self.insecure_open_admin)
             .field("trusted_issuers", &self.trusted_issuers)
             .field("policies", &self.policies)
             .field("log_format", &self.log_format)
@@ -285,6 +303,7 @@ impl fmt::Debug for Settings {
             .field("kv", &self.kv)
             .field("messaging", &self.messaging)
             .field("events", &self.events)
+            .field("egress", &self.egress)
             .field("async_calls", &self.async_calls)
             .field("secrets", &self.secrets)
             .finish()

@@ -18,10 +18,12 @@
 pub mod admin;
 pub mod admission;
 pub mod async_calls;
+pub mod auth;
 pub mod catalog;
 pub mod cli;
 pub mod client_body;
 pub mod dispatch;
+pub mod egress_client;
 pub mod error;
 pub mod health;
 pub mod invoke;

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use wasmgate_capabilities::KvCtx;
+use wasmgate_capabilities::egress::EgressCtx;
 use wasmgate_capabilities::messaging::{Message, MessagingCtx};
 use wasmgate_config::{CapabilitySet, FunctionSettings};
 use wasmtime_wasi_config::WasiConfigVariables;
@@ -45,6 +46,9 @@ pub struct FunctionSpec {
     /// The node's message bus (used with the `messaging` grant); the pool applies
     /// `settings.max_messages_per_call` to it.
     pub messaging: MessagingCtx,
+    /// Where its `wasi:http` requests and `wasi:sockets` connections may go, and the hook that
+    /// counts refusals; built once per deployed version.
+    pub egress: EgressCtx,
 }
 
 /// A callback told how long each cold start took.
@@ -74,6 +78,7 @@ struct Inner {
     config: Arc<WasiConfigVariables>,
     kv: KvCtx,
     messaging: MessagingCtx,
+    egress: EgressCtx,
     held: Arc<MemoryHeld>,
     on_cold_start: Option<ColdStartHook>,
     node: Arc<Node>,
@@ -126,6 +131,7 @@ impl Function {
                 messaging: spec
                     .messaging
                     .with_max_messages_per_call(s.max_messages_per_call),
+                egress: spec.egress,
                 held: Arc::new(MemoryHeld::new()),
                 on_cold_start: spec.on_cold_start,
                 key: CodeKey {
@@ -249,7 +255,11 @@ impl Function {
         let load = async {
             let started = Instant::now();
             let node = &inner.node;
-            let path = node.artifacts.verified_path(&inner.key.artifact)?;
+            let unavailable = |e: crate::Error| e.unavailable(&inner.key.name);
+            let path = node
+                .artifacts
+                .verified_path(&inner.key.artifact)
+                .map_err(unavailable)?;
             let idle = (inner.settings.min_instances == 0).then_some(inner.settings.idle_timeout);
             let linker = node.linkers.get(inner.grants)?;
             let warm = Warm::load(
@@ -259,7 +269,8 @@ impl Function {
                 inner.artifact_size,
                 idle,
                 &inner.held,
-            )?;
+            )
+            .map_err(unavailable)?;
             let took = started.elapsed();
             if let Some(hook) = &inner.on_cold_start {
                 hook(took);
@@ -283,6 +294,7 @@ impl Function {
             kv: &inner.kv,
             messaging: &inner.messaging,
             live: &inner.live,
+            egress: &inner.egress,
         }
     }
 

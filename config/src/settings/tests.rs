@@ -29,6 +29,9 @@ fn the_example_file_lists_every_key() {
         "listen",
         "data_dir",
         "admin_token",
+        "metrics_token",
+        "metrics_listen",
+        "insecure_open_admin",
         "trusted_issuers",
         "policies",
         "log_format",
@@ -59,6 +62,8 @@ fn the_example_file_lists_every_key() {
         "max_memory",
         "wasm_stack",
         "epoch_tick",
+        "[egress]",
+        "allow",
         "[async_calls]",
         "max_body",
         "max_queued",
@@ -127,12 +132,24 @@ fn malformed_values_are_refused_with_the_value_named() {
     assert!(e.message().contains("size `1 gigabyte` is invalid"), "{e}");
     let e = toml::from_str::<Settings>("log_format = \"xml\"").unwrap_err();
     assert!(e.message().contains("`human`"), "{e}");
+    let e = toml::from_str::<Settings>("[egress]\nallow = [\"10.0.0.1/8\"]").unwrap_err();
+    assert!(e.message().contains("write `10.0.0.0/8`"), "{e}");
+}
+
+#[test]
+fn egress_opens_only_the_ranges_listed() {
+    assert!(Settings::default().egress.allow.is_empty());
+    let s = parse("[egress]\nallow = [\"10.0.0.0/8\", \"127.0.0.1/32\", \"fd00::/8\"]");
+    let listed: Vec<String> = s.egress.allow.iter().map(|r| r.to_string()).collect();
+    assert_eq!(listed, ["10.0.0.0/8", "127.0.0.1", "fd00::/8"]);
+    s.validate().unwrap();
+    assert!(toml::from_str::<Settings>("[egress]\nopen = []").is_err());
 }
 
 #[test]
 fn validate_refuses_inconsistent_settings_naming_the_key() {
     type Breakage = fn(&mut Settings);
-    let cases: [(&str, Breakage); 26] = [
+    let cases: [(&str, Breakage); 31] = [
         ("http.max_connections is 0", |s| s.http.max_connections = 0),
         ("http.max_header_size 4KiB is out of range", |s| {
             s.http.max_header_size = ByteSize::kib(4)
@@ -206,8 +223,33 @@ fn validate_refuses_inconsistent_settings_naming_the_key() {
             s.max_module_size = ByteSize::from_bytes(0)
         }),
         ("admin_token may hold only printable ASCII", |s| {
-            s.admin_token = Some("two words".into())
+            s.admin_token = Some("two words two words two words two words".into())
         }),
+        ("admin_token (WASMGATE_ADMIN_TOKEN) is 31 characters", |s| {
+            s.admin_token = Some("a".repeat(31))
+        }),
+        (
+            "metrics_token (WASMGATE_METRICS_TOKEN) is 5 characters",
+            |s| s.metrics_token = Some("short".into()),
+        ),
+        (
+            "insecure_open_admin would open the admin API to the network on 0.0.0.0:8080",
+            |s| {
+                s.insecure_open_admin = true;
+                s.listen = "0.0.0.0:8080".parse().unwrap();
+            },
+        ),
+        (
+            "insecure_open_admin is set together with admin_token",
+            |s| {
+                s.insecure_open_admin = true;
+                s.admin_token = Some("a".repeat(40));
+            },
+        ),
+        (
+            "metrics_listen 0.0.0.0:9090 is not a loopback address: set metrics_token",
+            |s| s.metrics_listen = Some("0.0.0.0:9090".parse().unwrap()),
+        ),
         ("trusted issuer `not-a-key`", |s| {
             s.trusted_issuers = vec!["not-a-key".into()]
         }),
@@ -248,17 +290,26 @@ fn validate_accepts_the_edges_of_each_range() {
     s.validate().unwrap();
     s.pool.epoch_tick = "1s".parse().unwrap();
     s.validate().unwrap();
+    s.admin_token = Some("a".repeat(32));
+    s.metrics_token = Some("m".repeat(32));
+    s.metrics_listen = Some("0.0.0.0:9090".parse().unwrap());
+    s.validate().unwrap();
+    s.admin_token = None;
+    s.insecure_open_admin = true;
+    s.listen = "[::1]:8080".parse().unwrap();
+    s.validate().unwrap();
 }
 
 #[test]
 fn debug_output_hides_the_admin_token() {
     let settings = Settings {
         admin_token: Some("s3cret".into()),
+        metrics_token: Some("m3trics".into()),
         ..Settings::default()
     };
     let shown = format!("{settings:?}");
     assert!(
-        !shown.contains("s3cret") && shown.contains("<redacted>"),
+        !shown.contains("s3cret") && !shown.contains("m3trics") && shown.contains("<redacted>"),
         "{shown}"
     );
 }

@@ -21,6 +21,7 @@ use bytes::Bytes;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use std::path::PathBuf;
 use std::sync::Arc;
+use wasmgate_capabilities::private_files;
 
 pub(super) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("call_meta");
 pub(super) const BODIES: BlobTable = TableDefinition::new("call_bodies");
@@ -60,6 +61,8 @@ impl CallStore {
     }
 
     pub(super) fn open_blocking(path: &std::path::Path) -> Result<Self, ApiError> {
+        private_files::create_file(path)
+            .map_err(|e| storage(format!("{}: {e}", path.display())))?;
         let db = Database::create(path).map_err(storage)?;
         let txn = db.begin_write().map_err(storage)?;
         txn.open_table(META).map_err(storage)?;

@@ -8,7 +8,8 @@
 use crate::state::Gateway;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use http::{HeaderMap, header};
+use http::HeaderMap;
+use rand_core::{OsRng, RngCore};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -17,7 +18,9 @@ const SECRET_BYTES: usize = 32;
 
 /// A new secret for the caller (base64url, 43 characters) and the hash to store.
 pub fn issue() -> (String, [u8; 32]) {
-    let secret = URL_SAFE_NO_PAD.encode(rand::random::<[u8; SECRET_BYTES]>());
+    let mut bytes = [0u8; SECRET_BYTES];
+    OsRng.fill_bytes(&mut bytes);
+    let secret = URL_SAFE_NO_PAD.encode(bytes);
     let hash = digest(&secret);
     (secret, hash)
 }
@@ -34,19 +37,13 @@ pub fn matches(stored: &[u8; 32], presented: &[u8; 32]) -> bool {
 
 /// The bearer credential of a request, empty when there is none.
 pub fn bearer(headers: &HeaderMap) -> &str {
-    headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("")
+    crate::auth::presented(headers).unwrap_or("")
 }
 
-/// Whether `presented` is the admin token, which reads every call. With no admin token
-/// configured nobody is admin here: only a call's own secret reads it.
-pub fn is_admin(gw: &Gateway, presented: &str) -> bool {
-    gw.admin_token
-        .as_ref()
-        .is_some_and(|token| token.matches(presented))
+/// Whether `req` carries the admin token, which reads every call (or the admin API is open,
+/// `insecure_open_admin`).
+pub fn is_admin<B>(gw: &Gateway, req: &http::Request<B>) -> bool {
+    gw.access.is_admin(req)
 }
 
 #[cfg(test)]

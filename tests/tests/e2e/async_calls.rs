@@ -152,6 +152,35 @@ async fn a_result_is_read_only_with_its_own_secret_or_the_admin_token() {
 }
 
 #[tokio::test]
+async fn a_function_with_invoke_tokens_takes_async_calls_only_from_their_holders() {
+    let gw = Gateway::builder().start().await.unwrap();
+    let caller = "caller-token-of-the-async-team";
+    let digest = hex::encode(Sha256::digest(caller.as_bytes()));
+    let manifest = format!("[http]\ninvoke_token_sha256 = [\"{digest}\"]\n");
+    let deployed = gw
+        .deploy_with_manifest("hello", guests::HTTP_HELLO, &manifest)
+        .await
+        .unwrap();
+    assert_eq!(deployed.status(), 201);
+    let before = std::fs::read(calls_file(&gw)).unwrap();
+    for bearer in ["", "guess"] {
+        let mut request = reqwest::Client::new().post(gw.url("/async/hello"));
+        if !bearer.is_empty() {
+            request = request.bearer_auth(bearer);
+        }
+        let refused = request.body("x").send().await.unwrap();
+        assert_eq!(error_code(refused).await, (401, "unauthorized".into()));
+    }
+    assert!(
+        before == std::fs::read(calls_file(&gw)).unwrap(),
+        "a refused call was stored"
+    );
+    let auth = format!("Bearer {caller}");
+    let call = submit_with(&gw, "/async/hello", "", &[("authorization", auth.as_str())]).await;
+    assert_eq!(finished(&gw, &call).await["state"], "done");
+}
+
+#[tokio::test]
 async fn a_body_over_max_body_is_refused_with_413_and_nothing_is_stored() {
     let gw = Gateway::builder().start().await.unwrap();
     gw.deploy("hello", guests::HTTP_HELLO).await.unwrap();
