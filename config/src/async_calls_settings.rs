@@ -29,6 +29,10 @@ pub const DEFAULT_ASYNC_MAX_BODY: ByteSize = ByteSize::mib(1);
 /// a real queue (NATS JetStream, cluster mode).
 pub const DEFAULT_ASYNC_MAX_QUEUED: u32 = 100;
 
+/// Ceiling of `async_calls.max_body`: the limit async bodies had before they had their own
+/// (`max_module_size`); each waiting call holds its body on disk and, while it runs, in memory.
+pub const MAX_ASYNC_BODY: ByteSize = ByteSize::mib(64);
+
 /// Accepted values of `async_calls.max_queued`: at least one call, at most a million, beyond
 /// which the bound no longer protects the disk.
 pub const ASYNC_MAX_QUEUED_RANGE: RangeInclusive<u32> = RangeInclusive::new(1, 1_000_000);
@@ -53,7 +57,8 @@ pub const DEFAULT_ASYNC_RETENTION: HumanDuration =
 #[serde(default, deny_unknown_fields)]
 pub struct AsyncCallsSettings {
     /// Largest request body of `POST /async/...`; past it `413 payload_too_large` and nothing is
-    /// stored. At most `http.max_request_body`.
+    /// stored. At most [`MAX_ASYNC_BODY`]; a lower `http.max_request_body` (what a function is
+    /// ever given) applies instead.
     pub max_body: ByteSize,
     /// Calls of one function accepted and not yet finished; past it `429 async_queue_full`
     /// with `Retry-After`. Within [`ASYNC_MAX_QUEUED_RANGE`].
@@ -77,14 +82,19 @@ impl Default for AsyncCallsSettings {
 }
 
 impl AsyncCallsSettings {
-    /// Checks each bound, naming the key to change; `http` gives the synchronous body limit
-    /// `max_body` may not exceed.
-    pub(crate) fn validate(&self, http: &HttpSettings) -> Result<()> {
+    /// The body limit in force: `max_body`, or `http.max_request_body` when that is lower (a
+    /// function is never given more than that).
+    pub fn body_limit(&self, http: &HttpSettings) -> u64 {
+        self.max_body.bytes().min(http.max_request_body.bytes())
+    }
+
+    /// Checks each bound, naming the key to change.
+    pub(crate) fn validate(&self) -> Result<()> {
         let body = self.max_body.bytes();
-        ensure(body > 0 && body <= http.max_request_body.bytes(), || {
+        ensure(body > 0 && body <= MAX_ASYNC_BODY.bytes(), || {
             format!(
-                "async_calls.max_body {} is out of range: set above zero and at most http.max_request_body ({}), e.g. `{DEFAULT_ASYNC_MAX_BODY}`",
-                self.max_body, http.max_request_body
+                "async_calls.max_body {} is out of range: set above zero and at most `{MAX_ASYNC_BODY}`, e.g. `{DEFAULT_ASYNC_MAX_BODY}`",
+                self.max_body
             )
         })?;
         ensure(ASYNC_MAX_QUEUED_RANGE.contains(&self.max_queued), || {
@@ -125,20 +135,29 @@ mod tests {
 
     fn refused(toml: &str) -> String {
         let settings: AsyncCallsSettings = toml::from_str(toml).unwrap();
-        let e = settings.validate(&HttpSettings::default()).unwrap_err();
+        let e = settings.validate().unwrap_err();
         assert_eq!(e.code(), "invalid_config");
         e.to_string()
     }
 
     #[test]
     fn defaults_are_valid_and_each_bound_is_checked_with_its_key_named() {
-        AsyncCallsSettings::default()
-            .validate(&HttpSettings::default())
-            .unwrap();
+        AsyncCallsSettings::default().validate().unwrap();
         assert!(refused("max_body = \"0\"").contains("async_calls.max_body"));
-        assert!(refused("max_body = \"33MiB\"").contains("http.max_request_body"));
+        assert!(refused("max_body = \"65MiB\"").contains("async_calls.max_body"));
         assert!(refused("max_queued = 0").contains("async_calls.max_queued"));
         assert!(refused("max_result = \"65MiB\"").contains("async_calls.max_result"));
         assert!(refused("retention = \"0s\"").contains("async_calls.retention"));
+    }
+
+    #[test]
+    fn a_lower_function_body_limit_applies_to_async_bodies_too() {
+        let http = HttpSettings {
+            max_request_body: ByteSize::kib(16),
+            ..HttpSettings::default()
+        };
+        let settings = AsyncCallsSettings::default();
+        assert_eq!(settings.body_limit(&http), 16 << 10);
+        assert_eq!(settings.body_limit(&HttpSettings::default()), 1 << 20);
     }
 }

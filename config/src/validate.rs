@@ -79,7 +79,7 @@ impl Settings {
             )
         })?;
         self.http.validate()?;
-        self.async_calls.validate(&self.http)?;
+        self.async_calls.validate()?;
         self.pool.validate()?;
         self.defaults.validate(&self.pool)
     }

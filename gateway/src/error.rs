@@ -52,7 +52,7 @@ pub enum ApiError {
     },
     /// An async call's body is over `async_calls.max_body`.
     #[error(
-        "the async call body exceeds the limit of {limit} bytes (async_calls.max_body): send less, or pass a reference to the data"
+        "the async call body exceeds the limit of {limit} bytes (async_calls.max_body, or a lower http.max_request_body): send less, or pass a reference to the data"
     )]
     AsyncBodyTooLarge {
         /// The limit in bytes.

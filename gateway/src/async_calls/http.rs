@@ -112,7 +112,7 @@ pub async fn accept(
     let body = client_body::read(
         &parts.headers,
         body,
-        gw.body_limits(limits.max_body.bytes()),
+        gw.body_limits(limits.body_limit(&gw.settings.http)),
     )
     .await
     .map_err(|e| match e {
