@@ -2,13 +2,11 @@
 
 use crate::error::Result;
 use crate::manifest::ensure;
+use crate::secrets_settings::GATEWAY_ENV_PREFIX;
 use serde::{Deserialize, Serialize};
 
-/// Prefix of the gateway's own environment variables, which `[config]` may not read: they hold
-/// the admin token.
-const GATEWAY_ENV_PREFIX: &str = "WASMGATE_";
-
-/// A `[config]` value: given inline, or read from an environment variable of the gateway.
+/// A `[config]` value: given inline, or read from an environment variable of the gateway that
+/// the operator allows in `[secrets] env`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(
     untagged,

@@ -10,6 +10,12 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::ops::RangeInclusive;
 use std::time::Duration;
 
+pub use crate::async_calls_settings::{
+    ASYNC_MAX_QUEUED_RANGE, DEFAULT_ASYNC_MAX_BODY, DEFAULT_ASYNC_MAX_QUEUED,
+    DEFAULT_ASYNC_MAX_RESULT, DEFAULT_ASYNC_RETENTION, MAX_ASYNC_RESULT,
+};
+pub use crate::secrets_settings::GATEWAY_ENV_PREFIX;
+
 /// Where the gateway listens: loopback only, so a first run exposes nothing to the network.
 pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8080);
 

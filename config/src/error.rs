@@ -113,6 +113,14 @@ pub enum Error {
         /// What is wrong, with its line and column.
         reason: String,
     },
+    /// An entry of `[secrets] env` is not a variable name or prefix, or allows too much.
+    #[error("secrets.env entry `{}` is invalid: {reason}", shown(pattern))]
+    InvalidEnvPattern {
+        /// The entry as given.
+        pattern: String,
+        /// What is wrong and how to fix it.
+        reason: String,
+    },
     /// A `WASMGATE_*` environment variable holds a value that does not parse.
     #[error("environment variable {var}: {reason}")]
     InvalidEnv {
@@ -144,7 +152,8 @@ impl Error {
             | Error::InvalidSettings { .. }
             | Error::ReadFile { .. }
             | Error::ParseFile { .. }
-            | Error::InvalidEnv { .. } => "invalid_config",
+            | Error::InvalidEnv { .. }
+            | Error::InvalidEnvPattern { .. } => "invalid_config",
         }
     }
 }

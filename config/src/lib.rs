@@ -31,6 +31,7 @@
 #![deny(missing_docs)]
 
 mod access;
+mod async_calls_settings;
 mod byte_size;
 mod capability;
 mod config_value;
@@ -48,11 +49,13 @@ mod manifest;
 mod name;
 mod resolve;
 mod route;
+mod secrets_settings;
 mod settings;
 mod subject;
 mod token_digest;
 mod validate;
 
+pub use async_calls_settings::AsyncCallsSettings;
 pub use byte_size::ByteSize;
 pub use capability::{Capability, CapabilitySet, Need};
 pub use config_value::ConfigValue;
@@ -72,6 +75,7 @@ pub use manifest::{HttpSection, KeyvalueSection, LimitsSection, Manifest, ScaleS
 pub use name::{FunctionName, MAX_NAME_LEN};
 pub use resolve::FunctionSettings;
 pub use route::{MAX_ROUTE_LEN, MAX_ROUTE_PARAMS, RESERVED_PREFIXES, Route};
+pub use secrets_settings::{EnvPattern, SecretsSettings};
 pub use settings::{
     AdmissionSettings, BusBackendKind, EventSettings, FunctionDefaults, KvBackendKind, KvSettings,
     MessagingSettings, PoolSettings, RemoteOpaSettings, Settings,

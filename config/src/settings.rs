@@ -1,11 +1,13 @@
 //! The gateway's own settings: what `wasmgate serve` reads from its TOML file, env and flags.
 
+use crate::async_calls_settings::AsyncCallsSettings;
 use crate::byte_size::ByteSize;
 use crate::defaults::*;
 use crate::duration::HumanDuration;
 use crate::egress_settings::EgressSettings;
 use crate::http_settings::HttpSettings;
 use crate::log_format::LogFormat;
+use crate::secrets_settings::SecretsSettings;
 use serde::Deserialize;
 use std::fmt;
 use std::net::SocketAddr;
@@ -61,6 +63,10 @@ pub struct Settings {
     pub events: EventSettings,
     /// Internal address ranges outgoing connections may reach (`[egress]`).
     pub egress: EgressSettings,
+    /// Bounds of async calls (`[async_calls]`).
+    pub async_calls: AsyncCallsSettings,
+    /// Environment variables manifests may read (`[secrets]`).
+    pub secrets: SecretsSettings,
 }
 
 /// The message bus behind `wasi:messaging`, triggers and `/publish` (`[messaging]`).
@@ -238,6 +244,8 @@ impl Default for Settings {
             messaging: MessagingSettings::default(),
             events: EventSettings::default(),
             egress: EgressSettings::default(),
+            async_calls: AsyncCallsSettings::default(),
+            secrets: SecretsSettings::default(),
         }
     }
 }
@@ -296,6 +304,8 @@ impl fmt::Debug for Settings {
             .field("messaging", &self.messaging)
             .field("events", &self.events)
             .field("egress", &self.egress)
+            .field("async_calls", &self.async_calls)
+            .field("secrets", &self.secrets)
             .finish()
     }
 }

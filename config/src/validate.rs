@@ -79,6 +79,7 @@ impl Settings {
             )
         })?;
         self.http.validate()?;
+        self.async_calls.validate(&self.http)?;
         self.pool.validate()?;
         self.defaults.validate(&self.pool)
     }

@@ -107,7 +107,7 @@ async fn route(gw: Arc<Gateway>, req: Request<Incoming>) -> GatewayResponse {
             Err(refused) => Err(refused),
         },
         Endpoint::Async => async_calls::accept(&gw, req).await,
-        Endpoint::Calls => async_calls::get(&gw, &req),
+        Endpoint::Calls => async_calls::get(&gw, &req).await,
         Endpoint::Metrics => gw.access.metrics(&req).and_then(|()| health::metrics(&gw)),
         Endpoint::Health if req.uri().path() == "/healthz" => Ok(health::healthz()),
         Endpoint::Health => Ok(health::readyz(&gw)),

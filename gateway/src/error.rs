@@ -38,6 +38,37 @@ pub enum ApiError {
         /// The variable it reads.
         env: String,
     },
+    /// A `[config]` value names an environment variable outside the operator's `[secrets] env`
+    /// list. The message is the same whether or not the variable exists.
+    #[error(
+        "config.{key} reads the gateway's environment variable {}, which the operator does not allow: ask them to add it (or a prefix pattern such as `APP_*`) to `[secrets] env` in the gateway's settings",
+        shown(env)
+    )]
+    SecretNotAllowed {
+        /// The config key.
+        key: String,
+        /// The variable it reads.
+        env: String,
+    },
+    /// An async call's body is over `async_calls.max_body`.
+    #[error(
+        "the async call body exceeds the limit of {limit} bytes (async_calls.max_body): send less, or pass a reference to the data"
+    )]
+    AsyncBodyTooLarge {
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// A function already has `async_calls.max_queued` async calls accepted and unfinished.
+    #[error(
+        "function {} has {limit} async calls waiting, its limit (async_calls.max_queued): retry later",
+        shown(function)
+    )]
+    AsyncQueueFull {
+        /// The function called.
+        function: String,
+        /// The limit.
+        limit: u32,
+    },
     /// The body is over the configured limit.
     #[error("body exceeds the limit of {limit} bytes")]
     PayloadTooLarge {
@@ -173,6 +204,21 @@ impl ApiError {
             ApiError::UnsupportedMediaType { .. } => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",
+                Blame::Client,
+            ),
+            // Like any manifest asking for what this node does not offer (a memory limit above
+            // `pool.max_memory`): the manifest is refused here, the message says who can change it.
+            ApiError::SecretNotAllowed { .. } => {
+                (StatusCode::BAD_REQUEST, "invalid_manifest", Blame::Client)
+            }
+            ApiError::AsyncBodyTooLarge { .. } => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                Blame::Client,
+            ),
+            ApiError::AsyncQueueFull { .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "async_queue_full",
                 Blame::Client,
             ),
             ApiError::PayloadTooLarge { .. } => (
@@ -445,6 +491,27 @@ mod tests {
                 "payload_too_large",
             ),
             (ApiError::BodyTimeout { seconds: 30.0 }, 408, "body_timeout"),
+            (
+                ApiError::AsyncBodyTooLarge { limit: 1 },
+                413,
+                "payload_too_large",
+            ),
+            (
+                ApiError::AsyncQueueFull {
+                    function: "f".into(),
+                    limit: 1,
+                },
+                429,
+                "async_queue_full",
+            ),
+            (
+                ApiError::SecretNotAllowed {
+                    key: "k".into(),
+                    env: "E".into(),
+                },
+                400,
+                "invalid_manifest",
+            ),
             (
                 ApiError::HeaderTooLarge {
                     size: 20_000,

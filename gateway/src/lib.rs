@@ -36,6 +36,7 @@ pub mod request_head;
 pub mod request_id;
 pub mod response;
 pub mod routes;
+pub mod secrets;
 pub mod server;
 pub mod state;
 pub mod triggers;

@@ -6,8 +6,8 @@ use crate::catalog::{Catalog, Deployed};
 use crate::error::ApiError;
 use crate::metrics::{CountedBus, CountedKv, FunctionMetrics, Metrics};
 use crate::registry::{Record, Registry};
+use crate::secrets::{process_env, resolve_config};
 use crate::triggers::Subscriptions;
-use std::collections::BTreeMap;
 use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
@@ -16,7 +16,7 @@ use wasmgate_capabilities::egress::{EgressCtx, RefusedHook};
 use wasmgate_capabilities::messaging::{Bus, EmbeddedBus, MessagingCtx, NatsBus};
 use wasmgate_capabilities::private_files;
 use wasmgate_capabilities::{KvBackend, KvCtx, KvScope, RedbBackend, RedisBackend};
-use wasmgate_config::{BusBackendKind, ConfigValue, KvBackendKind, Manifest, Settings};
+use wasmgate_config::{BusBackendKind, KvBackendKind, Settings};
 use wasmgate_pool::ColdStartHook;
 use wasmgate_pool::{Digest, FunctionSpec, Pool};
 
@@ -97,8 +97,11 @@ impl Gateway {
         }
         let bus = open_bus(&settings).await?;
         let guest_bus: Arc<dyn Bus> = Arc::new(CountedBus::new(bus.clone(), &metrics.messages));
-        let calls = CallStore::open(&settings.data_dir.join(CALLS_FILE))?;
-        tokio::spawn(expire_old(calls.clone()));
+        let calls = CallStore::open(settings.data_dir.join(CALLS_FILE)).await?;
+        tokio::spawn(expire_old(
+            calls.clone(),
+            settings.async_calls.retention.get(),
+        ));
         let gateway = Arc::new(Gateway {
             calls,
             workers: Workers::default(),
@@ -134,7 +137,7 @@ impl Gateway {
             grants: record.claims.wasmgate.caps.iter().copied().collect(),
             settings,
             on_cold_start: Some(cold_start_hook(&self.metrics, &record.name)),
-            config: resolve_config(&record.manifest)?,
+            config: resolve_config(&record.manifest, &self.settings.secrets, process_env)?,
             kv: KvCtx::new(
                 self.kv.clone(),
                 KvScope::new(&record.name, &record.manifest.keyvalue.shared).map_err(|e| {
@@ -211,8 +214,9 @@ impl Gateway {
             "restored registry"
         );
         // Calls accepted before a stop run now.
-        for call in self.calls.queued()? {
-            self.workers.enqueue(self, call);
+        let resumed = crate::async_calls::resume(self).await?;
+        if resumed > 0 {
+            tracing::info!(calls = resumed, "resumed queued async calls");
         }
         self.ready.store(true, Ordering::Release);
         Ok(())
@@ -248,27 +252,6 @@ fn egress_refused_hook(metrics: &Arc<Metrics>, name: &str) -> RefusedHook {
     let counter = metrics.egress_refused.clone();
     let name = name.to_owned();
     Arc::new(move |reason| counter.with_label_values(&[name.as_str(), reason]).inc())
-}
-
-/// The manifest's `[config]` with `{ env = "NAME" }` values read from the gateway's environment.
-/// The values never leave the pool: the API shows the manifest, which names the variable only.
-fn resolve_config(manifest: &Manifest) -> Result<BTreeMap<String, String>, ApiError> {
-    manifest
-        .config
-        .iter()
-        .map(|(key, value)| {
-            let value = match value {
-                ConfigValue::Value(v) => v.clone(),
-                ConfigValue::Env { env } => {
-                    std::env::var(env).map_err(|_| ApiError::ConfigEnv {
-                        key: key.clone(),
-                        env: env.clone(),
-                    })?
-                }
-            };
-            Ok((key.clone(), value))
-        })
-        .collect()
 }
 
 /// Opens the key-value backend the settings name: a redb file in the data dir, or a Redis server.

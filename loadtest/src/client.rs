@@ -47,11 +47,17 @@ impl Client {
 
     /// `GET uri`, reading the whole body; never fails, the failure is in [`Reply::outcome`].
     pub async fn get(&self, uri: Uri) -> Reply {
+        self.get_with(uri, &http::HeaderMap::new()).await
+    }
+
+    /// [`get`](Self::get) with extra header fields (e.g. the credential a protected URL needs).
+    pub async fn get_with(&self, uri: Uri, headers: &http::HeaderMap) -> Reply {
         let mut headers_at = None;
         let mut retry_after = false;
         let exchange = async {
             let mut request = Request::new(Empty::new());
             *request.uri_mut() = uri;
+            request.headers_mut().extend(headers.clone());
             let response = self.inner.request(request).await.map_err(|e| {
                 if e.is_connect() {
                     Outcome::Connect

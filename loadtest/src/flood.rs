@@ -39,6 +39,8 @@ pub struct Flood {
     pub connections: usize,
     /// What every request asks for.
     pub uri: Uri,
+    /// Header fields every request carries (e.g. the credential a protected URL needs).
+    pub headers: http::HeaderMap,
     /// How long one request may take before it counts as a timeout.
     pub timeout: Duration,
 }
@@ -68,7 +70,7 @@ pub fn start(flood: &Flood, recorder: &Recorder) -> Result<Running> {
     let missing_retry_after = Arc::new(AtomicU64::new(0));
     let mut workers = Vec::with_capacity(flood.connections);
     for _ in 0..flood.connections.max(1) {
-        let mut connection = Connection::new(&flood.uri, flood.timeout)?;
+        let mut connection = Connection::new(&flood.uri, &flood.headers, flood.timeout)?;
         let stop = Arc::clone(&stop);
         let missing = Arc::clone(&missing_retry_after);
         let recorder = recorder.clone();

@@ -114,6 +114,10 @@ struct Cli {
     /// overload: the slow function URL the flood calls.
     #[arg(long, value_name = "URL")]
     flood_url: Option<String>,
+    /// overload: a header field every flood request carries, `NAME: VALUE` (repeatable), e.g.
+    /// the credential of a protected URL.
+    #[arg(long, value_name = "NAME: VALUE", value_parser = parse_header)]
+    flood_header: Vec<(http::HeaderName, http::HeaderValue)>,
     /// overload: flood connections, each sending its next request when answered.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_FLOOD_CONNECTIONS)]
     flood_connections: usize,
@@ -123,6 +127,14 @@ struct Cli {
     /// No progress line on stderr.
     #[arg(long)]
     quiet: bool,
+}
+
+/// `NAME: VALUE` as a header field.
+fn parse_header(text: &str) -> anyhow::Result<(http::HeaderName, http::HeaderValue)> {
+    let (name, value) = text
+        .split_once(':')
+        .context("write a header as `NAME: VALUE`")?;
+    Ok((name.trim().parse()?, value.trim().parse()?))
 }
 
 #[tokio::main]
@@ -209,6 +221,7 @@ fn options(cli: Cli) -> anyhow::Result<Options> {
     let overload = match &cli.flood_url {
         Some(url) => Some(Overload {
             flood_url: Target::parse(url)?,
+            flood_headers: cli.flood_header.iter().cloned().collect(),
             connections: cli.flood_connections,
             max_probe_p99: cli.max_probe_p99.unwrap_or(DEFAULT_MAX_PROBE_P99),
         }),

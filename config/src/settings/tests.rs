@@ -64,6 +64,13 @@ fn the_example_file_lists_every_key() {
         "epoch_tick",
         "[egress]",
         "allow",
+        "[async_calls]",
+        "max_body",
+        "max_queued",
+        "max_result",
+        "retention",
+        "[secrets]",
+        "env",
     ];
     for key in keys {
         assert!(

@@ -1,12 +1,17 @@
 //! `POST /async/{name}/{*path}` and `GET /calls/{id}`.
 
-use super::record::{CallRecord, CallState};
-use super::worker::now;
+use super::record::{CallMeta, CallRecord, CallState};
+use super::token;
+use super::worker::{now, now_micros};
 use crate::client_body;
 use crate::error::ApiError;
 use crate::response::{GatewayResponse, json};
 use crate::state::Gateway;
-use http::{HeaderValue, Request, StatusCode};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use bytes::Bytes;
+use http::{HeaderValue, Request, StatusCode, header};
+use http_body_util::{Either, Full};
 use hyper::body::Incoming;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -17,8 +22,35 @@ pub const ASYNC_PREFIX: &str = "/async/";
 pub const CALLS_PREFIX: &str = "/calls/";
 /// Header naming where to POST the result.
 pub const CALLBACK_HEADER: &str = "x-callback-url";
+/// Response header carrying the call's secret, which `GET /calls/{id}` asks for.
+pub const TOKEN_HEADER: &str = "x-call-token";
 
-/// Stores the call durably, queues it and answers 202 with `X-Call-Id`.
+/// Request headers that are neither stored nor given to the guest: the caller's credentials.
+/// The call runs later without its caller, and the store is a file on disk.
+const CREDENTIAL_HEADERS: [&str; 3] = ["authorization", "cookie", "proxy-authorization"];
+
+/// Request headers that describe the connection or the gateway's own protocol, not the call.
+const HOP_HEADERS: [&str; 5] = [
+    CALLBACK_HEADER,
+    "host",
+    "connection",
+    "content-length",
+    "transfer-encoding",
+];
+
+/// Whether the header `name` carries a credential the async path drops.
+pub(super) fn is_credential(name: &str) -> bool {
+    CREDENTIAL_HEADERS
+        .iter()
+        .any(|c| name.eq_ignore_ascii_case(c))
+}
+
+/// Stores the call durably, queues it and answers 202 with `X-Call-Id` and its secret in
+/// `X-Call-Token` (both also in the JSON body).
+///
+/// Refuses before storing anything: `429 async_queue_full` when the function has
+/// `async_calls.max_queued` calls unfinished, `413 payload_too_large` past
+/// `async_calls.max_body`.
 pub async fn accept(
     gw: &Arc<Gateway>,
     req: Request<Incoming>,
@@ -32,10 +64,18 @@ pub async fn accept(
     let path = req.uri().path();
     let rest = path.strip_prefix(ASYNC_PREFIX).unwrap_or(path);
     let (name, tail) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    if gw.catalog.snapshot().function(name).is_none() {
+    let Some(deployed) = gw.catalog.snapshot().function(name).cloned() else {
         return Err(ApiError::FunctionNotFound {
             name: name.to_owned(),
         });
+    };
+    // A function that asks invokers for a token asks it here too, before the body is read.
+    if let Err(refused) = gw
+        .access
+        .invoke(&deployed.record.manifest.http.invoke_token_sha256, &req)
+    {
+        client_body::discard(req.into_body()).await;
+        return Err(refused);
     }
     let path = match (tail, req.uri().query()) {
         ("", Some(q)) => format!("/?{q}"),
@@ -58,65 +98,127 @@ pub async fn accept(
     let headers = req
         .headers()
         .iter()
-        .filter(|(k, _)| {
-            !matches!(
-                k.as_str(),
-                CALLBACK_HEADER | "host" | "connection" | "content-length" | "transfer-encoding"
-            )
-        })
+        .filter(|(k, _)| !HOP_HEADERS.contains(&k.as_str()) && !is_credential(k.as_str()))
         .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
         .collect();
     let name = name.to_owned();
+    let limits = &gw.settings.async_calls;
+    // A place first: a full queue refuses before the body is read or anything is stored.
+    let slot = gw.workers.reserve(gw, &name, Some(limits.max_queued))?;
     let (parts, body) = req.into_parts();
-    let limits = gw.body_limits(gw.settings.max_module_size.bytes());
-    let body = client_body::read(&parts.headers, body, limits).await?;
-    let call = CallRecord {
-        id: uuid::Uuid::new_v4().simple().to_string(),
+    let body = client_body::read(
+        &parts.headers,
+        body,
+        gw.body_limits(limits.max_body.bytes()),
+    )
+    .await
+    .map_err(|e| match e {
+        ApiError::PayloadTooLarge { limit } => ApiError::AsyncBodyTooLarge { limit },
+        other => other,
+    })?;
+    let (secret, token_hash) = token::issue();
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let meta = CallMeta {
         function: name,
         method: "POST".into(),
         path,
         headers,
-        body: body.to_vec(),
         callback_url,
         state: CallState::Queued,
         attempts: 0,
-        result: None,
         created_at: now(),
         finished_at: None,
+        result: None,
+        token_hash: Some(token_hash),
     };
-    gw.calls.put(&call).await?;
-    let id = call.id.clone();
-    gw.workers.enqueue(gw, call);
+    let key = id.clone();
+    let accepted = now_micros();
+    // 202 only after the commit: an accepted call survives a crash.
+    gw.calls
+        .off_runtime(move |s| s.insert(&key, &meta, &body, accepted))
+        .await?;
+    slot.enqueue(id.clone());
     let mut response = json(
         StatusCode::ACCEPTED,
-        &json!({ "id": id, "state": "queued" }),
+        &json!({ "id": id, "state": "queued", "token": secret }),
     );
+    let headers = response.headers_mut();
     if let Ok(value) = HeaderValue::from_str(&id) {
-        response.headers_mut().insert("x-call-id", value);
+        headers.insert("x-call-id", value);
     }
+    if let Ok(value) = HeaderValue::from_str(&secret) {
+        headers.insert(TOKEN_HEADER, value);
+    }
+    // The body holds a secret: no cache may keep it.
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
 }
 
-/// The call's state and, once finished, its result.
-pub fn get(gw: &Gateway, req: &Request<Incoming>) -> Result<GatewayResponse, ApiError> {
+/// The call's state and, once finished, its result, for `Authorization: Bearer <secret>` with
+/// the secret its `202` carried, or the admin token.
+///
+/// A missing or wrong secret gets the same `404 not_found` as an id that does not exist, so
+/// the answer never confirms that a call exists. The lookup, the secret check and the JSON
+/// rendering run on a blocking thread: a large result never stalls the runtime.
+pub async fn get(gw: &Arc<Gateway>, req: &Request<Incoming>) -> Result<GatewayResponse, ApiError> {
     let path = req.uri().path();
-    let id = path.strip_prefix(CALLS_PREFIX).unwrap_or(path);
-    let call = gw.calls.get(id)?.ok_or_else(|| ApiError::NotFound {
-        path: path.to_owned(),
-    })?;
-    Ok(json(StatusCode::OK, &view(&call)))
+    let id = path.strip_prefix(CALLS_PREFIX).unwrap_or(path).to_owned();
+    let presented = token::bearer(req.headers());
+    let admin = token::is_admin(gw, presented);
+    let presented = token::digest(presented);
+    let rendered = gw
+        .calls
+        .read_off_runtime(move |s| {
+            let call = s.read(&id, |meta| {
+                admin
+                    || meta
+                        .token_hash
+                        .is_some_and(|stored| token::matches(&stored, &presented))
+            })?;
+            Ok(call.map(|call| render(&call)))
+        })
+        .await?;
+    let Some(body) = rendered else {
+        return Err(ApiError::NotFound {
+            path: path.to_owned(),
+        });
+    };
+    let mut response = http::Response::new(Either::Right(Full::new(Bytes::from(body))));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Ok(response)
 }
 
-/// The public view of a call (the request body is not echoed back).
+/// [`view`] as JSON bytes.
+pub(super) fn render(call: &CallRecord) -> Vec<u8> {
+    serde_json::to_vec(&view(call)).unwrap_or_default()
+}
+
+/// The public view of a call: never its request headers or body, nor its secret.
+///
+/// A result body that is UTF-8 shows as `"body"`; any other shows as `"body_base64"`
+/// (standard alphabet, padded).
 pub fn view(call: &CallRecord) -> Value {
+    let meta = &call.meta;
+    let result = meta.result.as_ref().map(|head| {
+        let mut result = json!({ "status": head.status, "headers": head.headers });
+        let body = call.result_body.as_deref().unwrap_or_default();
+        match std::str::from_utf8(body) {
+            Ok(text) => result["body"] = json!(text),
+            Err(_) => result["body_base64"] = json!(STANDARD.encode(body)),
+        }
+        result
+    });
     json!({
         "id": call.id,
-        "function": call.function,
-        "path": call.path,
-        "state": call.state,
-        "attempts": call.attempts,
-        "result": call.result,
-        "created_at": call.created_at,
-        "finished_at": call.finished_at,
+        "function": meta.function,
+        "path": meta.path,
+        "state": meta.state,
+        "attempts": meta.attempts,
+        "result": result,
+        "created_at": meta.created_at,
+        "finished_at": meta.finished_at,
     })
 }

@@ -27,13 +27,19 @@ pub(super) struct Connection {
     authority: String,
     /// The request target, `/path?query`.
     path: Uri,
+    /// Header fields sent with every request besides `Host`.
+    headers: http::HeaderMap,
     timeout: Duration,
     sender: Option<SendRequest<Empty<Bytes>>>,
 }
 
 impl Connection {
-    /// A connection for `GET uri`; nothing is opened yet.
-    pub(super) fn new(uri: &Uri, timeout: Duration) -> Result<Connection> {
+    /// A connection for `GET uri` with `headers`; nothing is opened yet.
+    pub(super) fn new(
+        uri: &Uri,
+        headers: &http::HeaderMap,
+        timeout: Duration,
+    ) -> Result<Connection> {
         let invalid = |reason: &str| Error::InvalidUrl {
             url: uri.to_string(),
             reason: reason.to_owned(),
@@ -53,6 +59,7 @@ impl Connection {
         Ok(Connection {
             authority,
             path,
+            headers: headers.clone(),
             timeout,
             sender: None,
         })
@@ -91,10 +98,11 @@ impl Connection {
             return Err(Outcome::Connect);
         };
         sender.ready().await.map_err(|_| Outcome::Transport)?;
-        let request = Request::get(self.path.clone())
+        let mut request = Request::get(self.path.clone())
             .header(header::HOST, self.authority.as_str())
             .body(Empty::new())
             .map_err(|_| Outcome::Transport)?;
+        request.headers_mut().extend(self.headers.clone());
         let response = sender
             .send_request(request)
             .await

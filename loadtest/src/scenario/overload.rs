@@ -62,6 +62,8 @@ const MAX_PROBE_ERROR_SHARE: f64 = 0.01;
 pub struct Overload {
     /// The slow function every flood connection calls (no `{name}`).
     pub flood_url: Target,
+    /// Header fields every flood request carries (`--flood-header`).
+    pub flood_headers: http::HeaderMap,
     /// Flood connections, each sending when answered.
     pub connections: usize,
     /// The probe's p99 under flood must stay at or below this.
@@ -92,7 +94,10 @@ pub(super) async fn run(
     let probe_uri = plain_uri(&endpoint.url)?;
     let flood_uri = plain_uri(overload.flood_url.as_str())?;
     // A typo in the flood URL would flood 404s and prove nothing.
-    let reply = endpoint.client.get(flood_uri.clone()).await;
+    let reply = endpoint
+        .client
+        .get_with(flood_uri.clone(), &overload.flood_headers)
+        .await;
     if !reply.outcome.is_ok() {
         return Err(Error::NotServing {
             url: flood_uri.to_string(),
@@ -126,6 +131,7 @@ pub(super) async fn run(
     let flood = Flood {
         connections: overload.connections,
         uri: flood_uri,
+        headers: overload.flood_headers.clone(),
         timeout: options.timeout,
     };
     let running = flood::start(&flood, &flood_recorder)?;

@@ -93,6 +93,7 @@ async fn flood_path(server: &Server, path: &str) -> FloodCounts {
     let shape = Flood {
         connections: 4,
         uri: format!("{}{path}", server.base).parse().unwrap(),
+        headers: http::HeaderMap::new(),
         timeout: Duration::from_secs(10),
     };
     let running = flood::start(&shape, &recorder).unwrap();

@@ -1,5 +1,6 @@
-//! `wasi:config`: manifest values and environment secrets reach a granted guest, and secrets never
-//! appear in API responses or logs.
+//! `wasi:config`: manifest values and environment secrets reach a granted guest, secrets never
+//! appear in API responses or logs, and only variables the operator allows (`[secrets] env`)
+//! are readable, refused alike whether or not they exist, at deploy and at restore.
 
 use crate::error_code;
 use wasmgate_config::Capability;
@@ -10,6 +11,8 @@ crate::covers!(caps_config);
 const SECRET: &str = "s3cret-value-71";
 const MANIFEST: &str =
     "[config]\ngreeting = \"hi there\"\ndb_password = { env = \"WG_TEST_DB_PASSWORD\" }\n";
+/// Settings allowing the tests' variables.
+const ALLOW_TEST_VARS: &str = "[secrets]\nenv = [\"WG_TEST_*\"]\n";
 
 async fn deploy(
     gw: &Gateway,
@@ -26,6 +29,7 @@ async fn deploy(
 async fn config_values_and_env_secrets_reach_the_guest_and_nowhere_else() {
     let gw = Gateway::builder()
         .env("WG_TEST_DB_PASSWORD", SECRET)
+        .config_toml(ALLOW_TEST_VARS)
         .capture_logs()
         .start()
         .await
@@ -64,7 +68,11 @@ async fn config_values_and_env_secrets_reach_the_guest_and_nowhere_else() {
 
 #[tokio::test]
 async fn config_needs_its_grant_and_every_secret_it_names() {
-    let gw = Gateway::builder().start().await.unwrap();
+    let gw = Gateway::builder()
+        .config_toml(ALLOW_TEST_VARS)
+        .start()
+        .await
+        .unwrap();
     let response = deploy(&gw, "cfg", &[], "[config]\na = \"b\"\n").await;
     assert_eq!(
         error_code(response).await,
@@ -83,4 +91,101 @@ async fn config_needs_its_grant_and_every_secret_it_names() {
         gw.function("cfg").await.unwrap()["error"]["code"],
         "function_not_found"
     );
+}
+
+/// The status and body of deploying [`MANIFEST`] to a gateway allowing `APP_*` only, whose
+/// environment has `WG_TEST_DB_PASSWORD` when `present`.
+async fn refused_deploy(present: bool) -> (u16, String) {
+    let mut builder = Gateway::builder().config_toml("[secrets]\nenv = [\"APP_*\"]\n");
+    if present {
+        builder = builder.env("WG_TEST_DB_PASSWORD", SECRET);
+    }
+    let gw = builder.start().await.unwrap();
+    let response = deploy(&gw, "cfg", &[Capability::Config], MANIFEST).await;
+    let answer = (response.status().as_u16(), response.text().await.unwrap());
+    assert_eq!(
+        gw.function("cfg").await.unwrap()["error"]["code"],
+        "function_not_found"
+    );
+    answer
+}
+
+#[tokio::test]
+async fn a_variable_outside_the_allow_list_is_refused_alike_whether_or_not_it_exists() {
+    let (status, existing) = refused_deploy(true).await;
+    let (_, missing) = refused_deploy(false).await;
+    assert_eq!(
+        existing, missing,
+        "the answer tells whether the variable exists"
+    );
+    assert_eq!(status, 400);
+    let body: serde_json::Value = serde_json::from_str(&existing).unwrap();
+    assert_eq!(body["error"]["code"], "invalid_manifest");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("[secrets] env"), "{message}");
+    assert!(!existing.contains(SECRET));
+}
+
+#[tokio::test]
+async fn nothing_is_readable_by_default_and_the_gateways_own_variables_never_are() {
+    let gw = Gateway::builder()
+        .env("WG_TEST_DB_PASSWORD", SECRET)
+        .start()
+        .await
+        .unwrap();
+    let response = deploy(&gw, "cfg", &[Capability::Config], MANIFEST).await;
+    assert_eq!(error_code(response).await, (400, "invalid_manifest".into()));
+
+    let gw = Gateway::builder()
+        .config_toml("[secrets]\nenv = [\"WASM*\", \"wasm*\"]\n")
+        .env("WASMGATE_LOG_FORMAT", "human")
+        .env("wasmgate_lower", SECRET)
+        .start()
+        .await
+        .unwrap();
+    for name in ["WASMGATE_LOG_FORMAT", "wasmgate_lower"] {
+        let manifest = format!("[config]\nv = {{ env = \"{name}\" }}\n");
+        let response = deploy(&gw, "cfg", &[Capability::Config], &manifest).await;
+        let status = response.status().as_u16();
+        let body = response.text().await.unwrap();
+        assert_eq!(status, 400, "{name}: {body}");
+        assert!(!body.contains(SECRET), "{body}");
+        assert_eq!(
+            gw.function("cfg").await.unwrap()["error"]["code"],
+            "function_not_found",
+            "{name} was readable"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_function_whose_variable_is_no_longer_allowed_is_not_restored() {
+    let data = tempfile::tempdir().unwrap();
+    let gw = Gateway::builder()
+        .data_dir(data.path())
+        .env("WG_TEST_DB_PASSWORD", SECRET)
+        .config_toml(ALLOW_TEST_VARS)
+        .start()
+        .await
+        .unwrap();
+    let response = deploy(&gw, "cfg", &[Capability::Config], MANIFEST).await;
+    assert_eq!(response.status(), 201);
+    let issuer = gw.key().issuer().to_string();
+    drop(gw);
+
+    let gw = Gateway::builder()
+        .data_dir(data.path())
+        .env("WG_TEST_DB_PASSWORD", SECRET)
+        .arg("--trust")
+        .arg(&issuer)
+        .start()
+        .await
+        .unwrap();
+    assert_eq!(
+        gw.function("cfg").await.unwrap()["error"]["code"],
+        "function_not_found"
+    );
+    let response = gw.client().get(gw.url("/fn/cfg")).send().await.unwrap();
+    assert_eq!(response.status(), 404);
+    assert!(!response.text().await.unwrap().contains(SECRET));
 }

@@ -98,6 +98,7 @@ fn facts_give_the_flooded_over_baseline_ratios() {
     let flooded = probe(100, Duration::from_millis(3), 0);
     let overload = Overload {
         flood_url: Target::parse("http://127.0.0.1:1/fn/slow").unwrap(),
+        flood_headers: http::HeaderMap::new(),
         connections: 1000,
         max_probe_p99: Duration::from_millis(50),
     };
