@@ -16,7 +16,7 @@ fn listener() -> (TcpListener, u16) {
 fn was_connected(listener: &TcpListener) -> bool {
     match listener.accept() {
         Ok(_) => true,
-        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => false,
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => false,
         Err(e) => panic!("accept: {e}"),
     }
 }
