@@ -13,6 +13,9 @@
 //! - The egress guard ([`egress`]): where guests' `wasi:http` requests and `wasi:sockets`
 //!   connections (and the gateway's callbacks) may go: public addresses, the hosts a grant's
 //!   signed list names, and the internal ranges the operator opened; everything else refused.
+//! Two rules every host interface here (and the pool's) follows live here too: what a guest is
+//! told about a failure ([`guest_message`]: its kind, never host detail), and that everything
+//! written in the data dir is private to the gateway's user ([`private_files`]).
 //!
 //! This crate knows WIT and storage, not HTTP routing, instance pools or the admin API: the
 //! pool puts a [`KvCtx`] in each store and links with [`add_to_linker`].
@@ -47,11 +50,14 @@
 
 pub mod egress;
 mod error;
+pub mod guest_error;
 mod instance_limit;
 pub mod keyvalue;
 pub mod messaging;
+pub mod private_files;
 
 pub use error::{Blame, Error, Result};
+pub use guest_error::guest_message;
 pub use keyvalue::{
     KeyPage, KvBackend, KvCtx, KvScope, KvUsage, KvView, RedbBackend, RedisBackend, add_to_linker,
 };

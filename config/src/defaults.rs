@@ -13,6 +13,14 @@ use std::time::Duration;
 /// Where the gateway listens: loopback only, so a first run exposes nothing to the network.
 pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8080);
 
+/// Shortest admin or metrics token accepted, in characters. A generated token is 43 base64url
+/// characters (32 random bytes, 256 bits); 32 random printable characters still carry about 190
+/// bits, far beyond guessing over the network, while anything shorter is almost always a password
+/// chosen by hand. OWASP's session-management guidance asks for at least 64 bits of entropy
+/// (https://cheatsheetseries.owasp.org/cheatsheets/Session_Management_Cheat_Sheet.html); a length
+/// floor is the part of that a gateway can check.
+pub const MIN_TOKEN_LEN: usize = 32;
+
 /// Where the registry and artifacts live: beside the working directory, easy to find and delete.
 pub const DEFAULT_DATA_DIR: &str = "./wasmgate-data";
 

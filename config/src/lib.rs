@@ -30,6 +30,7 @@
 
 #![deny(missing_docs)]
 
+mod access;
 mod byte_size;
 mod capability;
 mod config_value;
@@ -49,6 +50,7 @@ mod resolve;
 mod route;
 mod settings;
 mod subject;
+mod token_digest;
 mod validate;
 
 pub use byte_size::ByteSize;
@@ -62,8 +64,8 @@ pub use host_pattern::HostPattern;
 pub use http_settings::HttpSettings;
 pub use ip_range::IpRange;
 pub use load::{
-    ENV_ADMIN_TOKEN, ENV_DATA_DIR, ENV_LISTEN, ENV_LOG_FORMAT, ENV_TRUSTED_ISSUERS, Overrides,
-    Sources, load,
+    ENV_ADMIN_TOKEN, ENV_DATA_DIR, ENV_INSECURE_OPEN_ADMIN, ENV_LISTEN, ENV_LOG_FORMAT,
+    ENV_METRICS_LISTEN, ENV_METRICS_TOKEN, ENV_TRUSTED_ISSUERS, Overrides, Sources, load,
 };
 pub use log_format::LogFormat;
 pub use manifest::{HttpSection, KeyvalueSection, LimitsSection, Manifest, ScaleSection, Trigger};
@@ -75,3 +77,4 @@ pub use settings::{
     MessagingSettings, PoolSettings, RemoteOpaSettings, Settings,
 };
 pub use subject::{MAX_SUBJECT_LEN, Subject};
+pub use token_digest::TokenDigest;

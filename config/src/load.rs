@@ -15,6 +15,12 @@ pub const ENV_DATA_DIR: &str = "WASMGATE_DATA_DIR";
 pub const ENV_TRUSTED_ISSUERS: &str = "WASMGATE_TRUSTED_ISSUERS";
 /// Environment variable overriding [`Settings::admin_token`].
 pub const ENV_ADMIN_TOKEN: &str = "WASMGATE_ADMIN_TOKEN";
+/// Environment variable overriding [`Settings::metrics_token`].
+pub const ENV_METRICS_TOKEN: &str = "WASMGATE_METRICS_TOKEN";
+/// Environment variable overriding [`Settings::metrics_listen`].
+pub const ENV_METRICS_LISTEN: &str = "WASMGATE_METRICS_LISTEN";
+/// Environment variable overriding [`Settings::insecure_open_admin`] (`true` or `false`).
+pub const ENV_INSECURE_OPEN_ADMIN: &str = "WASMGATE_INSECURE_OPEN_ADMIN";
 /// Environment variable overriding [`Settings::log_format`].
 pub const ENV_LOG_FORMAT: &str = "WASMGATE_LOG_FORMAT";
 
@@ -43,6 +49,11 @@ pub struct Overrides {
     pub log_format: Option<LogFormat>,
     /// The admin token; an empty one leaves lower layers alone.
     pub admin_token: Option<String>,
+    /// `--metrics-listen`.
+    pub metrics_listen: Option<SocketAddr>,
+    /// `--insecure-open-admin`: `true` switches admin authentication off; `false` leaves lower
+    /// layers alone.
+    pub insecure_open_admin: bool,
 }
 
 /// Shows every flag except the admin token's value.
@@ -58,6 +69,8 @@ impl std::fmt::Debug for Overrides {
                 "admin_token",
                 &self.admin_token.as_ref().map(|_| "<redacted>"),
             )
+            .field("metrics_listen", &self.metrics_listen)
+            .field("insecure_open_admin", &self.insecure_open_admin)
             .finish()
     }
 }
@@ -78,6 +91,9 @@ pub fn load(sources: Sources<'_>) -> Result<Settings> {
     apply_overrides(&mut settings, sources.overrides);
     if settings.admin_token.as_deref() == Some("") {
         settings.admin_token = None;
+    }
+    if settings.metrics_token.as_deref() == Some("") {
+        settings.metrics_token = None;
     }
     dedup(&mut settings.trusted_issuers);
     dedup(&mut settings.policies);
@@ -121,6 +137,30 @@ fn apply_env(settings: &mut Settings, env: &BTreeMap<String, String>) -> Result<
     if let Some(value) = var(ENV_ADMIN_TOKEN) {
         settings.admin_token = Some(value.to_owned());
     }
+    if let Some(value) = var(ENV_METRICS_TOKEN) {
+        settings.metrics_token = Some(value.to_owned());
+    }
+    if let Some(value) = var(ENV_METRICS_LISTEN) {
+        settings.metrics_listen = Some(value.trim().parse().map_err(|_| Error::InvalidEnv {
+            var: ENV_METRICS_LISTEN.to_owned(),
+            reason: format!(
+                "`{}` is not an address: write IP:PORT, e.g. `127.0.0.1:9090`",
+                value.escape_debug()
+            ),
+        })?);
+    }
+    if let Some(value) = var(ENV_INSECURE_OPEN_ADMIN) {
+        settings.insecure_open_admin = match value.trim() {
+            "true" | "1" => true,
+            "false" | "0" => false,
+            _ => {
+                return Err(Error::InvalidEnv {
+                    var: ENV_INSECURE_OPEN_ADMIN.to_owned(),
+                    reason: format!("`{}` is not `true` or `false`", value.escape_debug()),
+                });
+            }
+        };
+    }
     if let Some(value) = var(ENV_LOG_FORMAT) {
         settings.log_format = value.parse().map_err(|_| Error::InvalidEnv {
             var: ENV_LOG_FORMAT.to_owned(),
@@ -141,6 +181,8 @@ fn apply_overrides(settings: &mut Settings, overrides: Overrides) {
         policies,
         log_format,
         admin_token,
+        metrics_listen,
+        insecure_open_admin,
     } = overrides;
     if let Some(listen) = listen {
         settings.listen = listen;
@@ -155,6 +197,12 @@ fn apply_overrides(settings: &mut Settings, overrides: Overrides) {
     }
     if let Some(token) = admin_token.filter(|t| !t.is_empty()) {
         settings.admin_token = Some(token);
+    }
+    if let Some(addr) = metrics_listen {
+        settings.metrics_listen = Some(addr);
+    }
+    if insecure_open_admin {
+        settings.insecure_open_admin = true;
     }
 }
 

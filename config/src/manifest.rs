@@ -7,6 +7,7 @@ use crate::duration::HumanDuration;
 use crate::error::{Error, Result, describe_toml};
 use crate::route::Route;
 use crate::subject::Subject;
+use crate::token_digest::TokenDigest;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
 
@@ -52,6 +53,11 @@ pub struct KeyvalueSection {
 pub struct HttpSection {
     /// Path patterns that invoke the function with the full request path.
     pub routes: Vec<Route>,
+    /// When not empty, invoking the function (`/fn/NAME`, its routes, `/async/NAME`) needs
+    /// `Authorization: Bearer TOKEN` whose SHA-256 is listed here (or the admin token); list two
+    /// while rotating. Empty: anyone who reaches the listener may invoke it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub invoke_token_sha256: Vec<TokenDigest>,
 }
 
 /// Instances and concurrency (`[scale]`); a missing key takes the node's `[defaults]` value.

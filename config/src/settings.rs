@@ -22,8 +22,19 @@ pub struct Settings {
     pub listen: SocketAddr,
     /// Directory holding the registry and the precompiled artifacts.
     pub data_dir: PathBuf,
-    /// Bearer token the admin API and publishing require; `None` or empty leaves them open.
+    /// Bearer token the admin API (`/functions*`, `/publish/*`, any call's result) and `/metrics`
+    /// require; at least [`MIN_TOKEN_LEN`] characters. `None`: the token generated at first start
+    /// and kept in `DATA_DIR/admin-token` (mode 0600) is used.
     pub admin_token: Option<String>,
+    /// A bearer token of its own for `/metrics` (operators' scrapers), so they need not hold the
+    /// admin token; at least [`MIN_TOKEN_LEN`] characters. The admin token reads `/metrics` too.
+    pub metrics_token: Option<String>,
+    /// A second listener serving only `/metrics`, `/healthz` and `/readyz`. On a loopback address
+    /// it serves them without a token; on any other address `metrics_token` is required.
+    pub metrics_listen: Option<SocketAddr>,
+    /// Serves the admin API and `/metrics` with no authentication at all. For a developer's own
+    /// machine only: refused with a non-loopback `listen` address or with `admin_token` set.
+    pub insecure_open_admin: bool,
     /// Issuer public keys (base64url Ed25519) whose signed components may be deployed.
     pub trusted_issuers: Vec<String>,
     /// Rego policy files consulted at admission.
@@ -211,6 +222,9 @@ impl Default for Settings {
             listen: DEFAULT_LISTEN,
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),
             admin_token: None,
+            metrics_token: None,
+            metrics_listen: None,
+            insecure_open_admin: false,
             trusted_issuers: Vec::new(),
             policies: Vec::new(),
             log_format: DEFAULT_LOG_FORMAT,
@@ -257,18 +271,18 @@ impl Default for PoolSettings {
     }
 }
 
-/// Shows every field except the admin token's value, so settings can be logged.
+/// Shows every field except the tokens' values, so settings can be logged.
 impl fmt::Debug for Settings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let token = self
-            .admin_token
-            .as_deref()
-            .filter(|t| !t.is_empty())
-            .map(|_| "<redacted>");
+        let redacted =
+            |t: &Option<String>| t.as_deref().filter(|t| !t.is_empty()).map(|_| "<redacted>");
         f.debug_struct("Settings")
             .field("listen", &self.listen)
             .field("data_dir", &self.data_dir)
-            .field("admin_token", &token)
+            .field("admin_token", &redacted(&self.admin_token))
+            .field("metrics_token", &redacted(&self.metrics_token))
+            .field("metrics_listen", &self.metrics_listen)
+            .field("insecure_open_admin", &self.insecure_open_admin)
             .field("trusted_issuers", &self.trusted_issuers)
             .field("policies", &self.policies)
             .field("log_format", &self.log_format)

@@ -16,11 +16,7 @@ impl Settings {
         ensure(!self.data_dir.as_os_str().is_empty(), || {
             format!("data_dir is empty: set a directory such as `{DEFAULT_DATA_DIR}`")
         })?;
-        if let Some(token) = &self.admin_token {
-            ensure(token.bytes().all(|b| b.is_ascii_graphic()), || {
-                "admin_token may hold only printable ASCII without spaces, since clients send it in an `Authorization: Bearer` header".to_owned()
-            })?;
-        }
+        self.validate_access()?;
         for issuer in &self.trusted_issuers {
             let well_formed = issuer.len() == ISSUER_KEY_LEN
                 && issuer
@@ -235,7 +231,7 @@ impl FunctionDefaults {
 }
 
 /// `Ok` when `ok`, else [`Error::InvalidSettings`] with the reason built only on failure.
-fn ensure(ok: bool, reason: impl FnOnce() -> String) -> Result<()> {
+pub(crate) fn ensure(ok: bool, reason: impl FnOnce() -> String) -> Result<()> {
     if ok {
         Ok(())
     } else {

@@ -32,7 +32,7 @@ use wasmgate_claims::{SignOptions, SigningKey};
 use wasmgate_config::{ByteSize, Capability, PoolSettings, Settings};
 
 /// The admin token the gateway requires.
-const TOKEN: &str = "fuzz-admin-token";
+const TOKEN: &str = "fuzz-admin-token-0123456789abcdefghij";
 
 /// Largest deploy body: small, so the fuzzer reaches 413 with short inputs.
 const MAX_MODULE: u64 = 16 * 1024;

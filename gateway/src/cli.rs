@@ -108,6 +108,12 @@ pub struct ServeArgs {
     /// Log format: human or json.
     #[arg(long, value_name = "FORMAT")]
     pub log_format: Option<String>,
+    /// A second listener for /metrics, /healthz and /readyz only, e.g. 127.0.0.1:9090.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<String>,
+    /// Serve the admin API and /metrics with NO authentication (loopback listen address only).
+    #[arg(long)]
+    pub insecure_open_admin: bool,
 }
 
 #[cfg(test)]

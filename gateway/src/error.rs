@@ -92,9 +92,12 @@ pub enum ApiError {
         /// The method used.
         method: String,
     },
-    /// The admin token is missing or wrong.
-    #[error("missing or invalid bearer token: send `Authorization: Bearer <admin token>`")]
-    Unauthorized,
+    /// The bearer token the path needs is missing or wrong (RFC 6750 §3.1 `invalid_token`).
+    #[error("missing or wrong bearer token: {needs}")]
+    Unauthorized {
+        /// Which token the path takes and where to find it.
+        needs: &'static str,
+    },
     /// The gateway is draining for shutdown.
     #[error("gateway is shutting down")]
     ShuttingDown,
@@ -202,7 +205,9 @@ impl ApiError {
                 "method_not_allowed",
                 Blame::Client,
             ),
-            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", Blame::Client),
+            ApiError::Unauthorized { .. } => {
+                (StatusCode::UNAUTHORIZED, "unauthorized", Blame::Client)
+            }
             ApiError::ShuttingDown => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "shutting_down",
@@ -282,6 +287,11 @@ impl ApiError {
                     "node_saturated",
                     Blame::Host,
                 ),
+                P::Unavailable { .. } => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "function_unavailable",
+                    Blame::Host,
+                ),
                 _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal", Blame::Host),
             },
             ApiError::Storage { .. } | ApiError::Internal { .. } => {
@@ -290,16 +300,58 @@ impl ApiError {
         }
     }
 
-    /// The JSON error response, with `Retry-After` where waiting helps.
+    /// What a client is told: the error's own message when the client or its guest caused it;
+    /// when the host failed, only what failed, plus `request_id` when known, under which the log
+    /// holds the detail. That detail (a path in the data dir, a policy file, a backend's or the
+    /// engine's message) is the operator's and never leaves the node.
+    pub fn public_message(&self, request_id: Option<&str>) -> String {
+        use wasmgate_pool::Error as P;
+        if self.classify().2 != Blame::Host {
+            return self.to_string();
+        }
+        let what = match self {
+            ApiError::ShuttingDown => return self.to_string(),
+            ApiError::Pool(P::Unavailable { function, .. }) => format!(
+                "function {} cannot be loaded on this node right now; retry later",
+                shown(function)
+            ),
+            ApiError::Pool(P::NodeSaturated { .. }) => {
+                "the node has no free instance slot; retry later".to_owned()
+            }
+            ApiError::PolicyUnavailable { .. } => {
+                "the admission policy service is unavailable; retry later".to_owned()
+            }
+            ApiError::Policy { .. } => "the admission policy failed to evaluate".to_owned(),
+            ApiError::Bus(_) => "the message bus is unavailable; retry later".to_owned(),
+            _ => "internal error".to_owned(),
+        };
+        match request_id {
+            Some(id) => format!("{what} (the gateway's log has the details under request id {id})"),
+            None => format!("{what} (the gateway's log has the details)"),
+        }
+    }
+
+    /// The JSON error response, with `Retry-After` where waiting helps; as
+    /// [`into_response_for`](Self::into_response_for) without a request id.
     pub fn into_response(self) -> GatewayResponse {
+        self.into_response_for(None)
+    }
+
+    /// The JSON error response for the request `request_id`, with `Retry-After` where waiting
+    /// helps. The message is [`public_message`](Self::public_message); the full error is logged
+    /// (at `error` when the host failed), inside the request's span.
+    pub fn into_response_for(self, request_id: Option<&str>) -> GatewayResponse {
         let (status, code, blame) = self.classify();
-        let message = self.to_string();
+        let message = self.public_message(request_id);
         match blame {
-            Blame::Host => tracing::error!(code, %message, "request failed"),
+            Blame::Host => tracing::error!(code, error = %self, "request failed"),
             Blame::Guest => tracing::warn!(code, %message, "guest failed"),
             Blame::Client => tracing::debug!(code, %message, "request refused"),
         }
         let mut error = json!({ "code": code, "message": message });
+        if let (Blame::Host, Some(id)) = (blame, request_id) {
+            error["request_id"] = json!(id);
+        }
         match &self {
             ApiError::NotGranted { interfaces }
             | ApiError::Pool(wasmgate_pool::Error::NotGranted { interfaces }) => {
@@ -316,6 +368,13 @@ impl ApiError {
             response.headers_mut().insert(
                 header::RETRY_AFTER,
                 HeaderValue::from_static(RETRY_AFTER_SECONDS),
+            );
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            // RFC 6750 §3: a 401 names the scheme the client should use.
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"wasmgate\""),
             );
         }
         response
@@ -350,7 +409,7 @@ mod tests {
                 400,
                 "bad_request",
             ),
-            (ApiError::Unauthorized, 401, "unauthorized"),
+            (ApiError::Unauthorized { needs: "x" }, 401, "unauthorized"),
             (
                 ApiError::ConfigEnv {
                     key: "k".into(),
@@ -479,6 +538,16 @@ mod tests {
             ),
             (ApiError::ShuttingDown, 503, "shutting_down"),
             (
+                P::Unavailable {
+                    function: "f".into(),
+                    path: "/data/artifacts/x.cwasm".into(),
+                    reason: "x".into(),
+                }
+                .into(),
+                503,
+                "function_unavailable",
+            ),
+            (
                 P::Timeout {
                     limit: Duration::from_secs(1),
                 }
@@ -514,13 +583,97 @@ mod tests {
         assert!(message.ends_with("/x\\u{202e}y"), "{message}");
     }
 
+    /// Host failures as they happen: each detail names something only the operator may see.
+    fn host_failures() -> Vec<ApiError> {
+        vec![
+            ApiError::Internal {
+                reason: "cannot create data dir /srv/secret-data: denied".into(),
+            },
+            ApiError::Storage {
+                reason: "/srv/secret-data/registry.redb: I/O error".into(),
+            },
+            ApiError::Policy {
+                reason: "policy /etc/wasmgate/secret.rego: parse error".into(),
+            },
+            ApiError::PolicyUnavailable {
+                reason: "OPA at http://10.0.0.7:8181/secret: refused".into(),
+            },
+            P::Artifact {
+                path: "/srv/secret-data/artifacts/ab.cwasm".into(),
+                reason: "denied".into(),
+            }
+            .into(),
+            P::Engine {
+                reason: "secret engine detail".into(),
+            }
+            .into(),
+            P::NodeSaturated {
+                reason: "secret pooling allocator detail".into(),
+            }
+            .into(),
+            wasmgate_capabilities::messaging::Error::Storage {
+                message: "/srv/secret-data/bus.redb: full".into(),
+            }
+            .into(),
+        ]
+    }
+
+    #[tokio::test]
+    async fn host_failures_tell_the_client_what_failed_and_the_request_id_never_the_detail() {
+        use http_body_util::BodyExt;
+        for error in host_failures() {
+            let detail = error.to_string();
+            assert!(detail.contains("secret"), "the test's detail: {detail}");
+            let response = error.into_response_for(Some("req-42"));
+            let body = response.into_body().collect().await.unwrap().to_bytes();
+            let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            let message = body["error"]["message"].as_str().unwrap();
+            assert!(!message.contains("secret"), "{detail} became {message}");
+            assert!(!message.contains('/'), "{detail} became {message}");
+            assert!(message.contains("req-42"), "{message}");
+            assert_eq!(body["error"]["request_id"], "req-42");
+        }
+    }
+
+    #[test]
+    fn an_unloadable_function_is_named_and_its_artifact_path_is_not() {
+        let error = ApiError::from(P::Unavailable {
+            function: "orders".into(),
+            path: "/srv/secret-data/artifacts/ab.cwasm".into(),
+            reason: "No such file or directory (os error 2)".into(),
+        });
+        assert!(
+            error.to_string().contains("/srv/secret-data"),
+            "the log has it"
+        );
+        let message = error.public_message(None);
+        assert!(message.contains("orders"), "{message}");
+        assert!(
+            !message.contains("secret") && !message.contains("os error"),
+            "{message}"
+        );
+        let response = error.into_response();
+        assert_eq!(response.status(), 503);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+    }
+
+    #[test]
+    fn client_and_guest_failures_keep_their_own_message() {
+        for error in [
+            ApiError::from(P::Saturated { limit: 3 }),
+            ApiError::FunctionNotFound { name: "x".into() },
+        ] {
+            assert_eq!(error.public_message(Some("id")), error.to_string());
+        }
+    }
+
     #[test]
     fn saturation_answers_carry_retry_after_and_a_json_body() {
         let response = ApiError::from(P::Saturated { limit: 1 }).into_response();
         assert_eq!(response.status(), 429);
         assert_eq!(response.headers()[header::RETRY_AFTER], "1");
         assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
-        let response = ApiError::Unauthorized.into_response();
+        let response = ApiError::Unauthorized { needs: "x" }.into_response();
         assert!(response.headers().get(header::RETRY_AFTER).is_none());
     }
 }

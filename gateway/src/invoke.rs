@@ -68,6 +68,14 @@ async fn run(
     req: Request<Incoming>,
     guest_path: Option<String>,
 ) -> Result<GatewayResponse, ApiError> {
+    // The caller's token before anything else: an unauthenticated caller learns nothing more.
+    if let Err(refused) = gw
+        .access
+        .invoke(&deployed.record.manifest.http.invoke_token_sha256, &req)
+    {
+        client_body::discard(req.into_body()).await;
+        return Err(refused);
+    }
     let source = Source::Http {
         method: req.method().as_str(),
         path: req.uri().path(),

@@ -18,6 +18,7 @@
 pub mod admin;
 pub mod admission;
 pub mod async_calls;
+pub mod auth;
 pub mod catalog;
 pub mod cli;
 pub mod client_body;

@@ -70,6 +70,15 @@ fn settings(args: &ServeArgs) -> anyhow::Result<Settings> {
                 .with_context(|| format!("--listen {l:?} is not an address like 127.0.0.1:8080"))
         })
         .transpose()?;
+    let metrics_listen = args
+        .metrics_listen
+        .as_deref()
+        .map(|l| {
+            l.parse().with_context(|| {
+                format!("--metrics-listen {l:?} is not an address like 127.0.0.1:9090")
+            })
+        })
+        .transpose()?;
     let log_format = args
         .log_format
         .as_deref()
@@ -82,12 +91,37 @@ fn settings(args: &ServeArgs) -> anyhow::Result<Settings> {
         policies: args.policies.clone(),
         log_format,
         admin_token: None,
+        metrics_listen,
+        insecure_open_admin: args.insecure_open_admin,
     };
     Ok(wasmgate_config::load(Sources {
         file: args.config.as_deref(),
         env: &env,
         overrides,
     })?)
+}
+
+/// Says once, on stdout, where a newly generated admin token is and how to use it (never the
+/// token itself: stdout often ends up in a log); warns when the admin API is open.
+fn announce_admin_access(gateway: &wasmgate::Gateway, addr: std::net::SocketAddr) {
+    use wasmgate::auth::TokenOrigin;
+    match gateway.access.origin() {
+        Some(TokenOrigin::Generated(path)) => {
+            println!(
+                "wasmgate generated an admin token (first start) in {} (mode 0600); the admin API and /metrics need it:\n  curl -H \"Authorization: Bearer $(cat {})\" http://{addr}/functions",
+                path.display(),
+                path.display()
+            );
+        }
+        Some(TokenOrigin::Stored(path)) => {
+            tracing::info!(file = %path.display(), "admin token read from the data dir");
+        }
+        Some(TokenOrigin::Configured) => {}
+        None => tracing::warn!(
+            %addr,
+            "insecure_open_admin: the admin API and /metrics are open to anyone who reaches this address"
+        ),
+    }
 }
 
 fn serve(settings: Settings) -> anyhow::Result<()> {
@@ -101,8 +135,25 @@ fn serve(settings: Settings) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
         let addr = listener.local_addr()?;
+        let metrics_listener = match settings.metrics_listen {
+            Some(at) => Some(
+                tokio::net::TcpListener::bind(at)
+                    .await
+                    .with_context(|| format!("cannot listen on {at} (metrics_listen)"))?,
+            ),
+            None => None,
+        };
         let grace = settings.shutdown_grace.get();
         let gateway = wasmgate::Gateway::open(settings).await?;
+        announce_admin_access(&gateway, addr);
+        if let Some(listener) = metrics_listener {
+            let at = listener.local_addr()?;
+            println!("wasmgate metrics on http://{at}/metrics");
+            tokio::spawn(wasmgate::server::metrics_listener::serve(
+                gateway.clone(),
+                listener,
+            ));
+        }
         // A plain line on stdout, for scripts and the test harness (port 0 picks a free port).
         println!("wasmgate listening on http://{addr}");
         tracing::info!(%addr, "serving");

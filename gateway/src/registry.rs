@@ -7,6 +7,7 @@ use crate::error::ApiError;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
+use wasmgate_capabilities::private_files;
 use wasmgate_claims::Claims;
 use wasmgate_config::Manifest;
 
@@ -51,6 +52,8 @@ impl Registry {
     pub fn open(path: &Path) -> Result<Self, ApiError> {
         // The registry is read whole once at start and then only written: a small page cache keeps
         // its pages from staying resident, which matters per idle function at 10,000 of them.
+        private_files::create_file(path)
+            .map_err(|e| storage(format!("{}: {e}", path.display())))?;
         let db = redb::Builder::new()
             .set_cache_size(CACHE_BYTES)
             .create(path)

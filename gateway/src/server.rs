@@ -1,5 +1,6 @@
 //! The HTTP server: accept connections, serve HTTP/1.1 and HTTP/2, drain on shutdown.
 
+use crate::auth::ClientAddr;
 use crate::dispatch::dispatch;
 use crate::state::Gateway;
 use hyper::service::service_fn;
@@ -12,6 +13,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 pub mod client_limits;
+pub mod metrics_listener;
 
 /// Serves on `listener` until `shutdown` resolves, then stops accepting and gives in-flight requests
 /// up to `grace` to finish. Returns whether everything finished in time.
@@ -39,7 +41,7 @@ pub async fn serve(
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let (stream, _) = match accepted {
+                let (stream, peer) = match accepted {
                     Ok(conn) => conn,
                     Err(e) => {
                         // Out of file descriptors and the like: back off instead of spinning.
@@ -70,7 +72,11 @@ pub async fn serve(
                     }
                     let service = {
                         let gw = gw.clone();
-                        service_fn(move |req| dispatch(gw.clone(), req))
+                        service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
+                            // Failed authentication is logged with the client's address.
+                            req.extensions_mut().insert(ClientAddr(peer));
+                            dispatch(gw.clone(), req)
+                        })
                     };
                     let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
                     if let Err(e) = watcher.watch(conn.into_owned()).await {

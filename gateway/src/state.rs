@@ -1,6 +1,5 @@
 //! The gateway's shared state and what it does at start: open the data dir, restore functions.
 
-use crate::admin::AdminToken;
 use crate::admission::{Admission, ExecuteCache};
 use crate::async_calls::{CallStore, Workers, expire_old};
 use crate::catalog::{Catalog, Deployed};
@@ -10,10 +9,12 @@ use crate::registry::{Record, Registry};
 use crate::triggers::Subscriptions;
 use std::collections::BTreeMap;
 use std::collections::HashSet;
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use wasmgate_capabilities::egress::{EgressCtx, RefusedHook};
 use wasmgate_capabilities::messaging::{Bus, EmbeddedBus, MessagingCtx, NatsBus};
+use wasmgate_capabilities::private_files;
 use wasmgate_capabilities::{KvBackend, KvCtx, KvScope, RedbBackend, RedisBackend};
 use wasmgate_config::{BusBackendKind, ConfigValue, KvBackendKind, Manifest, Settings};
 use wasmgate_pool::ColdStartHook;
@@ -55,8 +56,8 @@ pub struct Gateway {
     pub workers: Workers,
     /// Trusted issuers and policies deploys and executions are checked against.
     pub admission: Admission,
-    /// When set, the admin API requires it as a bearer token.
-    pub admin_token: Option<AdminToken>,
+    /// The tokens admin, metrics and protected functions accept.
+    pub access: crate::auth::Access,
     ready: AtomicBool,
 }
 
@@ -72,12 +73,7 @@ impl Gateway {
 
     /// Opens the data dir and restores every registered function (cold: nothing is loaded).
     pub async fn open(settings: Settings) -> Result<Arc<Self>, ApiError> {
-        std::fs::create_dir_all(&settings.data_dir).map_err(|e| ApiError::Internal {
-            reason: format!(
-                "cannot create data dir {}: {e}",
-                settings.data_dir.display()
-            ),
-        })?;
+        make_private(&settings.data_dir)?;
         let pool = Pool::open(&settings.pool, &settings.data_dir.join(ARTIFACT_DIR))?;
         let registry = Registry::open(&settings.data_dir.join(REGISTRY_FILE))?;
         let metrics = Arc::new(
@@ -86,6 +82,10 @@ impl Gateway {
             })?,
         );
         let admission = Admission::new(&settings, &metrics)?;
+        let access = crate::auth::Access::new(
+            &settings,
+            crate::auth::AuthFailures::new(metrics.auth_failures.clone()),
+        )?;
         let kv: Arc<dyn KvBackend> = Arc::new(CountedKv::new(
             open_kv(&settings).await?,
             &metrics.kv_operations,
@@ -111,7 +111,7 @@ impl Gateway {
             catalog: Catalog::default(),
             registry,
             artifact_gc: tokio::sync::RwLock::new(()),
-            admin_token: AdminToken::from_settings(settings.admin_token.as_deref()),
+            access,
             ready: AtomicBool::new(false),
             settings,
         });
@@ -217,6 +217,24 @@ impl Gateway {
         self.ready.store(true, Ordering::Release);
         Ok(())
     }
+}
+
+/// Creates the data dir `0700`, or narrows an existing one and everything in it to `0700`/`0600`,
+/// logging each entry it changes (see [`private_files`]).
+fn make_private(data_dir: &Path) -> Result<(), ApiError> {
+    let failed = |e: std::io::Error| ApiError::Internal {
+        reason: format!("cannot make data dir {} private: {e}", data_dir.display()),
+    };
+    private_files::create_dir(data_dir).map_err(failed)?;
+    for narrowed in private_files::tighten(data_dir).map_err(failed)? {
+        tracing::info!(
+            path = %narrowed.path.display(),
+            was = %format_args!("{:04o}", narrowed.was),
+            now = %format_args!("{:04o}", narrowed.now),
+            "data dir entry was readable by others: narrowed"
+        );
+    }
+    Ok(())
 }
 
 /// Counts each cold start of `name` in the metrics.

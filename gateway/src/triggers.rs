@@ -7,6 +7,7 @@
 
 use crate::admission::Source;
 use crate::catalog::Deployed;
+use crate::error::ApiError;
 use crate::state::Gateway;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -117,9 +118,9 @@ async fn handle(gw: &Gateway, deployed: &Deployed, delivery: Delivery) {
                 ack(delivery, name).await;
                 return;
             }
-            Err(e) => {
-                tracing::warn!(function = %name, subject = %message.subject, attempt, error = %e, "event delivery failed");
-                last_error = e;
+            Err(failed) => {
+                tracing::warn!(function = %name, subject = %message.subject, attempt, error = %failed.detail, "event delivery failed");
+                last_error = failed.told;
             }
         }
         if attempt < attempts {
@@ -155,18 +156,37 @@ async fn handle(gw: &Gateway, deployed: &Deployed, delivery: Delivery) {
     }
 }
 
-async fn attempt_once(gw: &Gateway, deployed: &Deployed, message: &Message) -> Result<(), String> {
+/// Why a delivery failed: in full for the log, and as the dead letter (which any subscriber of
+/// `wasmgate.dead-letter.>` reads) tells it, without the host's detail.
+struct Failed {
+    detail: String,
+    told: String,
+}
+
+impl From<ApiError> for Failed {
+    fn from(e: ApiError) -> Self {
+        Failed {
+            detail: e.to_string(),
+            told: e.public_message(None),
+        }
+    }
+}
+
+async fn attempt_once(gw: &Gateway, deployed: &Deployed, message: &Message) -> Result<(), Failed> {
     let source = Source::Event {
         subject: &message.subject,
     };
-    gw.admission
-        .may_execute(deployed, source)
-        .await
-        .map_err(|e| e.to_string())?;
+    gw.admission.may_execute(deployed, source).await?;
     match deployed.function.handle_message(message.clone()).await {
         Ok(Ok(())) => Ok(()),
-        Ok(Err(refused)) => Err(format!("guest refused the message: {refused}")),
-        Err(e) => Err(e.to_string()),
+        Ok(Err(refused)) => {
+            let refused = format!("guest refused the message: {refused}");
+            Err(Failed {
+                detail: refused.clone(),
+                told: refused,
+            })
+        }
+        Err(e) => Err(ApiError::from(e).into()),
     }
 }
 

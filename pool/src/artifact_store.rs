@@ -3,6 +3,8 @@
 //! Artifacts are named by the sha256 of their own bytes, written with temp file + fsync + rename so a
 //! crash never leaves a half-written artifact under a real name, and checked against their name the
 //! first time this process loads them: `Component::deserialize_file` trusts its input completely.
+//! The directory is `0700` and every artifact `0600` (see `wasmgate_capabilities::private_files`):
+//! whoever may write one runs code in the gateway.
 
 use crate::digest::Digest;
 use crate::error::{Error, Result};
@@ -11,6 +13,7 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use wasmgate_capabilities::private_files;
 
 /// File extension of precompiled artifacts.
 const EXTENSION: &str = "cwasm";
@@ -30,7 +33,7 @@ impl ArtifactStore {
     /// Opens (creating if needed) the store at `dir`, removing temp files left by a crash.
     pub fn open(dir: impl Into<PathBuf>) -> Result<Self> {
         let dir = dir.into();
-        fs::create_dir_all(&dir).map_err(|e| Error::artifact(&dir, e))?;
+        private_files::create_dir(&dir).map_err(|e| Error::artifact(&dir, e))?;
         for entry in fs::read_dir(&dir).map_err(|e| Error::artifact(&dir, e))? {
             let entry = entry.map_err(|e| Error::artifact(&dir, e))?;
             if entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
@@ -58,6 +61,7 @@ impl ArtifactStore {
         }
         let mut tmp = tempfile::Builder::new()
             .prefix(TEMP_PREFIX)
+            .permissions(private_files::file_permissions())
             .tempfile_in(&self.dir)
             .map_err(|e| Error::artifact(&self.dir, e))?;
         tmp.write_all(bytes)

@@ -13,6 +13,7 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 use tracing::Instrument;
 use wasmgate_capabilities::messaging::{GuestMessage, Message, MessagingRequestReply};
+use wasmgate_capabilities::{Blame, guest_message};
 use wasmtime::Store;
 use wasmtime_wasi_http::WasiHttpView;
 use wasmtime_wasi_http::p2::bindings::Proxy;
@@ -207,11 +208,19 @@ fn instantiate_error(e: wasmtime::Error) -> Error {
     }
 }
 
-/// Names the trap (or limit) that stopped the guest.
+/// Names the trap (or limit) that stopped the guest. A host function's error that stopped it is
+/// named only when its message is fit for the caller (see [`guest_message`]); its detail is logged.
 fn trap_error(e: wasmtime::Error) -> Error {
     let trap = match e.downcast_ref::<wasmtime::Trap>() {
         Some(trap) => trap.to_string(),
-        None => e.root_cause().to_string(),
+        None => {
+            tracing::warn!(error = %format_args!("{e:#}"), "a host error stopped the guest");
+            guest_message(
+                "a host error stopped the guest",
+                Blame::Guest,
+                e.root_cause(),
+            )
+        }
     };
     Error::GuestTrap { trap }
 }

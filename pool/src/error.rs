@@ -79,6 +79,18 @@ pub enum Error {
         /// What went wrong with it.
         reason: String,
     },
+    /// A deployed function's precompiled code could not be loaded: its artifact is missing,
+    /// damaged, or unreadable by this engine. The function stays deployed; calls are refused until
+    /// the operator restores the file or the function is deployed again.
+    #[error("function {function} cannot be loaded: artifact {}: {reason}", path.display())]
+    Unavailable {
+        /// The function's name.
+        function: String,
+        /// The artifact's path inside the data dir (for the operator's log only).
+        path: PathBuf,
+        /// What went wrong with it.
+        reason: String,
+    },
     /// The wasmtime engine could not be configured or failed internally.
     #[error("engine: {reason}")]
     Engine {
@@ -99,15 +111,29 @@ impl Error {
             | Error::Timeout { .. }
             | Error::ResponseTooLarge { .. } => Blame::Guest,
             Error::Saturated { .. } => Blame::Client,
-            Error::NodeSaturated { .. } | Error::Artifact { .. } | Error::Engine { .. } => {
-                Blame::Host
-            }
+            Error::NodeSaturated { .. }
+            | Error::Artifact { .. }
+            | Error::Unavailable { .. }
+            | Error::Engine { .. } => Blame::Host,
         }
     }
 
     pub(crate) fn engine(e: impl std::fmt::Display) -> Self {
         Error::Engine {
             reason: format!("{e:#}"),
+        }
+    }
+
+    /// The artifact error `self` as what it means for `function`: [`Error::Unavailable`]; any
+    /// other error as it is.
+    pub(crate) fn unavailable(self, function: &str) -> Self {
+        match self {
+            Error::Artifact { path, reason } => Error::Unavailable {
+                function: function.to_owned(),
+                path,
+                reason,
+            },
+            other => other,
         }
     }
 

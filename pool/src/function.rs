@@ -255,7 +255,11 @@ impl Function {
         let load = async {
             let started = Instant::now();
             let node = &inner.node;
-            let path = node.artifacts.verified_path(&inner.key.artifact)?;
+            let unavailable = |e: crate::Error| e.unavailable(&inner.key.name);
+            let path = node
+                .artifacts
+                .verified_path(&inner.key.artifact)
+                .map_err(unavailable)?;
             let idle = (inner.settings.min_instances == 0).then_some(inner.settings.idle_timeout);
             let linker = node.linkers.get(inner.grants)?;
             let warm = Warm::load(
@@ -265,7 +269,8 @@ impl Function {
                 inner.artifact_size,
                 idle,
                 &inner.held,
-            )?;
+            )
+            .map_err(unavailable)?;
             let took = started.elapsed();
             if let Some(hook) = &inner.on_cold_start {
                 hook(took);

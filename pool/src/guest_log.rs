@@ -78,6 +78,19 @@ impl InstanceLog {
         self.request_id.get().map_or("-", |id| id.as_ref())
     }
 
+    /// Logs the detail of a failure the guest was told only the kind of (see
+    /// `wasmgate_capabilities::guest_error`): under the function's rate limit, since a guest can
+    /// repeat it as often as it prints.
+    pub(crate) fn host_detail(&self, what: &'static str, detail: &str) {
+        let f = &self.function;
+        if f.limiter.check().is_err() {
+            f.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let request_id = self.request_id();
+        tracing::info!(target: "wasmgate::guest_error", function = %f.function, request_id, error = detail, "{what}");
+    }
+
     fn emit(&self, stream: &'static str, line: &[u8]) {
         let f = &self.function;
         if f.limiter.check().is_err() {

@@ -3,6 +3,7 @@
 use crate::guest_log::InstanceLog;
 use crate::http_hooks::HttpHooks;
 use crate::warm::StoreSpec;
+use crate::io_error::IoErrorsView;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use wasmgate_capabilities::egress::EgressCtx;
@@ -112,6 +113,15 @@ impl Host {
     /// The instance's resource table (messages handed to the guest live there).
     pub(crate) fn table(&mut self) -> &mut ResourceTable {
         &mut self.table
+    }
+
+    /// The `wasi:io/error` view of this instance: its resource table, and its log for the detail
+    /// a guest is not shown.
+    pub(crate) fn io_errors(&mut self) -> IoErrorsView<'_> {
+        IoErrorsView {
+            table: &mut self.table,
+            log: &self.log,
+        }
     }
 
     /// The `wasi:keyvalue` view of this instance: its function's scope and its resource table.

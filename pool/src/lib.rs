@@ -51,6 +51,7 @@ mod function;
 mod guest_log;
 mod host;
 mod http_hooks;
+mod io_error;
 mod limits;
 mod linkers;
 mod memory_held;

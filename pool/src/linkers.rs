@@ -49,6 +49,8 @@ fn build(engine: &Engine, grants: CapabilitySet) -> Result<Linker<Host>> {
     use wasmtime_wasi_http::p2::bindings::http;
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(Error::engine)?;
+    // Over wasmtime-wasi's own: its debug strings would show guests the host's backtraces.
+    crate::io_error::add_to_linker(&mut linker).map_err(Error::engine)?;
     let options = wasmtime_wasi_http::p2::bindings::LinkOptions::default();
     http::types::add_to_linker::<_, WasiHttp>(&mut linker, &options.into(), Host::http)
         .map_err(Error::engine)?;

@@ -17,8 +17,11 @@ const START_DEADLINE: Duration = Duration::from_secs(30);
 /// Configures a gateway process before starting it.
 ///
 /// By default the gateway trusts the harness's own issuer key, and [`Gateway::deploy`] signs every
-/// component with it; [`GatewayBuilder::untrusted`] starts one that trusts nobody.
+/// component with it; [`GatewayBuilder::untrusted`] starts one that trusts nobody. It also gets a
+/// fresh admin token (`WASMGATE_ADMIN_TOKEN`), which [`Gateway::client`] sends on every request;
+/// tests of what an anonymous caller can do use a client of their own.
 pub struct GatewayBuilder {
+    admin: Admin,
     data_dir: Option<PathBuf>,
     config: Option<String>,
     env: Vec<(String, String)>,
@@ -31,6 +34,7 @@ pub struct GatewayBuilder {
 impl Default for GatewayBuilder {
     fn default() -> Self {
         GatewayBuilder {
+            admin: Admin::Token(format!("harness-admin-{}", uuid::Uuid::new_v4().simple())),
             data_dir: None,
             config: None,
             env: Vec::new(),
@@ -79,9 +83,24 @@ impl GatewayBuilder {
         self
     }
 
-    /// Requires `token` on the admin API (`WASMGATE_ADMIN_TOKEN`).
-    pub fn admin_token(self, token: &str) -> Self {
-        self.env("WASMGATE_ADMIN_TOKEN", token)
+    /// Configures `token` as the admin token (`WASMGATE_ADMIN_TOKEN`) instead of a fresh one.
+    pub fn admin_token(mut self, token: &str) -> Self {
+        self.admin = Admin::Token(token.to_owned());
+        self
+    }
+
+    /// Configures no admin token: the gateway generates one into its data dir at first start, and
+    /// the harness reads it from there.
+    pub fn generated_admin_token(mut self) -> Self {
+        self.admin = Admin::Generated;
+        self
+    }
+
+    /// Starts with `--insecure-open-admin` and no token.
+    pub fn insecure_open_admin(mut self) -> Self {
+        self.admin = Admin::Open;
+        self.args.push("--insecure-open-admin".into());
+        self
     }
 
     /// Starts the process and waits until it is listening and ready.
@@ -99,34 +118,66 @@ impl GatewayBuilder {
             }
             None => None,
         };
+        let mut env = self.env;
+        if let Admin::Token(token) = &self.admin {
+            env.push(("WASMGATE_ADMIN_TOKEN".into(), token.clone()));
+        }
         let mut args = self.args;
         if self.trust_own_key {
             args.push("--trust".into());
             args.push(self.key.issuer().to_string());
         }
         let mut gateway = Gateway {
+            admin: self.admin,
+            startup_lines: Vec::new(),
             logs: self.capture_logs.then(Default::default),
             key: self.key,
             child: None,
             addr: String::new(),
             data_dir,
             config_file,
-            env: self.env,
+            env,
             args,
-            // Shorter than any header timeout a test configures (the server's keep-alive idle
-            // time): a pooled connection reused just as the server closes it fails the request.
-            client: reqwest::Client::builder()
-                .pool_idle_timeout(Duration::from_millis(250))
-                .build()?,
+            client: client(None)?,
             _scratch: scratch,
         };
         gateway.spawn().await?;
+        gateway.client = client(gateway.admin_token()?.as_deref())?;
         Ok(gateway)
     }
 }
 
+/// How the admin API of a harness gateway is secured.
+enum Admin {
+    /// This token is configured.
+    Token(String),
+    /// None configured: the gateway generates one.
+    Generated,
+    /// `--insecure-open-admin`.
+    Open,
+}
+
+/// The harness's HTTP client, sending `Authorization: Bearer admin_token` when given one.
+fn client(admin_token: Option<&str>) -> anyhow::Result<reqwest::Client> {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(token) = admin_token {
+        headers.insert(
+            reqwest::header::AUTHORIZATION,
+            reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))?,
+        );
+    }
+    Ok(reqwest::Client::builder()
+        // Shorter than any header timeout a test configures (the server's keep-alive idle
+        // time): a pooled connection reused just as the server closes it fails the request.
+        .pool_idle_timeout(Duration::from_millis(250))
+        .default_headers(headers)
+        .build()?)
+}
+
 /// A running gateway; the process is killed on drop.
 pub struct Gateway {
+    admin: Admin,
+    startup_lines: Vec<String>,
     logs: Option<Arc<Mutex<Vec<String>>>>,
     key: SigningKey,
     child: Option<Child>,
@@ -200,6 +251,7 @@ impl Gateway {
         })
         .await
         .context("wasmgate did not print its listening line in time")??;
+        self.startup_lines = seen;
         // Keep draining stdout so the child never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         self.addr = addr;
@@ -242,6 +294,11 @@ impl Gateway {
         &self.data_dir
     }
 
+    /// What the last start printed on stdout before its listening line.
+    pub fn startup_lines(&self) -> &[String] {
+        &self.startup_lines
+    }
+
     /// Log lines so far (only with [`GatewayBuilder::capture_logs`]).
     pub fn logs(&self) -> Vec<String> {
         self.logs
@@ -279,7 +336,22 @@ impl Gateway {
         }
     }
 
-    /// A shared HTTP client.
+    /// The admin token in force (read from the data dir when generated); `None` when the admin
+    /// API is open.
+    pub fn admin_token(&self) -> anyhow::Result<Option<String>> {
+        Ok(match &self.admin {
+            Admin::Token(token) => Some(token.clone()),
+            Admin::Open => None,
+            Admin::Generated => {
+                let path = self.data_dir.join("admin-token");
+                let text = std::fs::read_to_string(&path)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                Some(text.trim().to_owned())
+            }
+        })
+    }
+
+    /// A shared HTTP client that sends the admin token on every request.
     pub fn client(&self) -> &reqwest::Client {
         &self.client
     }

@@ -24,6 +24,7 @@ mod nats_server;
 mod opa_server;
 mod redis_server;
 mod sign_with;
+mod wrapped;
 
 /// Guest components, built for wasm32-wasip2 by `build.rs`: path constants, `foreach_*!` macros.
 pub mod guests {
@@ -37,3 +38,4 @@ pub use metric_sample::metric_sample;
 pub use nats_server::NatsServer;
 pub use opa_server::OpaServer;
 pub use redis_server::RedisServer;
+pub use wrapped::Wrapped;

@@ -32,7 +32,7 @@ impl std::fmt::Debug for RedbBackend {
 }
 
 impl RedbBackend {
-    /// Opens the database at `path`, creating the file if needed.
+    /// Opens the database at `path`, creating the file (`0600`, see [`crate::private_files`]) if needed.
     ///
     /// Blocks on file I/O; call it at startup, not on a request path.
     pub fn open(path: &Path) -> Result<Self> {
@@ -40,6 +40,7 @@ impl RedbBackend {
             path: path.to_owned(),
             source,
         };
+        crate::private_files::create_file(path).map_err(|e| open_err(e.into()))?;
         let db = Database::create(path).map_err(|e| open_err(e.into()))?;
         // Creating the table up front lets readers open it without a missing-table case.
         let txn = db.begin_write().map_err(|e| open_err(e.into()))?;

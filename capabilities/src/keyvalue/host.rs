@@ -1,6 +1,7 @@
 //! `wasi:keyvalue` for guests: the generated host traits implemented on [`KvView`].
 
 use crate::error::{Blame, Error, Result};
+use crate::guest_error::guest_message;
 use crate::instance_limit::InstanceLimit;
 use crate::keyvalue::backend::KvBackend;
 use crate::keyvalue::bindings::wasi::keyvalue::{atomics, batch, store};
@@ -106,24 +107,29 @@ impl KvView<'_> {
     }
 }
 
-/// The WIT error a guest sees for `err`, or a trap when `err` breaks a host invariant.
+/// The WIT error a guest of `function` sees for `err`, or a trap when `err` breaks a host
+/// invariant.
 ///
-/// Storage failures reach the guest without internal detail; the detail goes to the log.
-pub(crate) fn to_wit(err: Error) -> wasmtime::Result<store::Error> {
-    match err {
-        Error::InvalidBucket { .. } | Error::InvalidScope { .. } => Ok(store::Error::AccessDenied),
-        Error::NotACounter { .. } => Ok(store::Error::Other("value is not a counter".into())),
-        Error::CounterOverflow { .. } => Ok(store::Error::Other("counter would overflow".into())),
-        Error::TooManyBuckets { .. } | Error::KeyTooLong { .. } | Error::ValueTooLarge { .. } => {
-            Ok(store::Error::Other(err.to_string()))
+/// The text goes through [`guest_message`]: a storage failure reaches the guest as its kind only,
+/// and its detail (file, backend message) goes to the log.
+pub(crate) fn to_wit(err: Error, function: &str) -> wasmtime::Result<store::Error> {
+    let kind = match err {
+        Error::InvalidBucket { .. } | Error::InvalidScope { .. } => {
+            return Ok(store::Error::AccessDenied);
         }
-        Error::Table(_) => Err(wasmtime::Error::new(err)),
-        err => {
-            debug_assert_eq!(err.blame(), Blame::Host);
-            tracing::warn!(error = %err, blame = "host", "key-value storage failed");
-            Ok(store::Error::Other("storage failure".into()))
-        }
+        Error::Table(_) => return Err(wasmtime::Error::new(err)),
+        Error::NotACounter { .. } => "value is not a counter",
+        Error::CounterOverflow { .. } => "counter would overflow",
+        Error::TooManyBuckets { .. } => "too many open buckets",
+        Error::KeyTooLong { .. } => "key too long",
+        Error::ValueTooLarge { .. } => "value too large",
+        _ => "storage failure",
+    };
+    let blame = err.blame();
+    if blame == Blame::Host {
+        tracing::warn!(function, error = %err, blame = "host", "key-value storage failed");
     }
+    Ok(store::Error::Other(guest_message(kind, blame, &err)))
 }
 
 impl store::Host for KvView<'_> {
@@ -141,7 +147,7 @@ impl store::Host for KvView<'_> {
     }
 
     fn convert_error(&mut self, err: Error) -> wasmtime::Result<store::Error> {
-        to_wit(err)
+        to_wit(err, self.ctx.scope.function())
     }
 }
 

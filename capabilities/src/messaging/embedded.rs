@@ -72,14 +72,19 @@ struct Subscriber {
 }
 
 impl EmbeddedBus {
-    /// Opens the bus whose log is `<data_dir>/bus.redb`, creating the directory and file if
-    /// needed; messages left unacknowledged there are delivered again (see the module docs).
+    /// Opens the bus whose log is `<data_dir>/bus.redb`, creating the directory and file if needed
+    /// (private: see [`crate::private_files`]); messages left unacknowledged there are delivered
+    /// again (see the module docs).
     pub fn open(data_dir: impl AsRef<Path>) -> Result<Self> {
         let dir = data_dir.as_ref();
-        std::fs::create_dir_all(dir).map_err(|e| Error::Storage {
+        crate::private_files::create_dir(dir).map_err(|e| Error::Storage {
             message: format!("cannot create {}: {e}", dir.display()),
         })?;
-        let (log, recovered) = Log::open(&dir.join(LOG_FILE))?;
+        let path = dir.join(LOG_FILE);
+        crate::private_files::create_file(&path).map_err(|e| Error::Storage {
+            message: format!("cannot create {}: {e}", path.display()),
+        })?;
+        let (log, recovered) = Log::open(&path)?;
         let state = State {
             next_id: recovered.next_id,
             subscriptions: Vec::new(),

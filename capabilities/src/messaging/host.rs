@@ -4,6 +4,8 @@ use super::bindings::wasi::messaging::{producer, request_reply, types};
 use super::bus::Message;
 use super::ctx::MessagingView;
 use super::error::Error;
+use crate::Blame;
+use crate::guest_error::guest_message;
 use std::time::Duration;
 use wasmtime::component::Resource;
 
@@ -25,23 +27,40 @@ pub struct RequestOptions {
     expected_replies: Option<u32>,
 }
 
-/// The WIT error for a bus failure; host-side detail goes to the log, not to the guest.
+/// The WIT error for a bus failure. The text goes through [`guest_message`]: the guest's own
+/// mistakes (a malformed subject, no responders) keep their message, the bus's failures reach it
+/// as their kind only and their detail (server address, storage message) goes to the log.
 fn to_wit(err: Error) -> types::Error {
+    let kind = match err {
+        Error::Timeout { .. } => return types::Error::Timeout,
+        Error::InvalidSubject { .. } => "invalid subject",
+        Error::InvalidPattern { .. } => "invalid subject pattern",
+        Error::InvalidQueue { .. } => "invalid queue group",
+        Error::InvalidMetadata { .. } => "invalid metadata",
+        Error::NoResponders { .. } => "no responders",
+        Error::Connect { .. } | Error::Nats { .. } | Error::Closed => {
+            tracing::warn!(code = err.code(), error = %err, "messaging backend unavailable");
+            let kind = "message service unavailable";
+            return types::Error::Connection(guest_message(kind, Blame::Host, &err));
+        }
+        _ => {
+            tracing::error!(code = err.code(), error = %err, "messaging host failure");
+            "internal messaging error"
+        }
+    };
+    types::Error::Other(guest_message(kind, blame(&err), &err))
+}
+
+/// Whose doing a bus failure is: the guest's for what it sent, the host's for the rest.
+fn blame(err: &Error) -> Blame {
     match err {
-        Error::Timeout { .. } => types::Error::Timeout,
         Error::InvalidSubject { .. }
         | Error::InvalidPattern { .. }
         | Error::InvalidQueue { .. }
         | Error::InvalidMetadata { .. }
-        | Error::NoResponders { .. } => types::Error::Other(err.to_string()),
-        Error::Connect { .. } | Error::Nats { .. } | Error::Closed => {
-            tracing::warn!(code = err.code(), error = %err, "messaging backend unavailable");
-            types::Error::Connection("message service unavailable".into())
-        }
-        _ => {
-            tracing::error!(code = err.code(), error = %err, "messaging host failure");
-            types::Error::Other("internal messaging error".into())
-        }
+        | Error::NoResponders { .. }
+        | Error::Timeout { .. } => Blame::Guest,
+        _ => Blame::Host,
     }
 }
 

@@ -59,7 +59,7 @@ fn nothing_given_means_the_defaults() {
 fn file_then_env_then_flags_each_win_over_the_layer_below() {
     let file = TempFile::new(
         "layers",
-        "listen = \"127.0.0.1:1000\"\ndata_dir = \"/from/file\"\nlog_format = \"json\"\nadmin_token = \"file\"\n[pool]\ninstances = 7\n",
+        "listen = \"127.0.0.1:1000\"\ndata_dir = \"/from/file\"\nlog_format = \"json\"\nadmin_token = \"file-token-0123456789abcdefghijklmnop\"\n[pool]\ninstances = 7\n",
     );
     let from_file = load_with(Some(&file), &env(&[]), Overrides::default()).unwrap();
     assert_eq!(from_file.listen.port(), 1000);
@@ -69,13 +69,19 @@ fn file_then_env_then_flags_each_win_over_the_layer_below() {
         ("WASMGATE_LISTEN", "127.0.0.1:2000"),
         ("WASMGATE_DATA_DIR", "/from/env"),
         ("WASMGATE_LOG_FORMAT", "human"),
-        ("WASMGATE_ADMIN_TOKEN", "env"),
+        (
+            "WASMGATE_ADMIN_TOKEN",
+            "env-token-0123456789abcdefghijklmnopq",
+        ),
     ]);
     let from_env = load_with(Some(&file), &vars, Overrides::default()).unwrap();
     assert_eq!(from_env.listen.port(), 2000);
     assert_eq!(from_env.data_dir, PathBuf::from("/from/env"));
     assert_eq!(from_env.log_format, LogFormat::Human);
-    assert_eq!(from_env.admin_token.as_deref(), Some("env"));
+    assert_eq!(
+        from_env.admin_token.as_deref(),
+        Some("env-token-0123456789abcdefghijklmnopq")
+    );
     assert_eq!(
         from_env.pool.instances, 7,
         "keys the environment does not set keep the file's value"
@@ -85,14 +91,17 @@ fn file_then_env_then_flags_each_win_over_the_layer_below() {
         listen: Some("127.0.0.1:3000".parse().unwrap()),
         data_dir: Some("/from/flag".into()),
         log_format: Some(LogFormat::Json),
-        admin_token: Some("flag".into()),
+        admin_token: Some("flag-token-0123456789abcdefghijklmnop".into()),
         ..Overrides::default()
     };
     let from_flags = load_with(Some(&file), &vars, flags).unwrap();
     assert_eq!(from_flags.listen.port(), 3000);
     assert_eq!(from_flags.data_dir, PathBuf::from("/from/flag"));
     assert_eq!(from_flags.log_format, LogFormat::Json);
-    assert_eq!(from_flags.admin_token.as_deref(), Some("flag"));
+    assert_eq!(
+        from_flags.admin_token.as_deref(),
+        Some("flag-token-0123456789abcdefghijklmnop")
+    );
 }
 
 #[test]
@@ -119,7 +128,9 @@ fn env_issuers_replace_the_files_and_trust_flags_add_to_them() {
 fn empty_variables_and_tokens_count_as_unset() {
     let file = TempFile::new(
         "empty",
-        &format!("admin_token = \"file\"\ntrusted_issuers = [\"{KEY_A}\"]\n"),
+        &format!(
+            "admin_token = \"file-token-0123456789abcdefghijklmnop\"\ntrusted_issuers = [\"{KEY_A}\"]\n"
+        ),
     );
     let vars = env(&[
         ("WASMGATE_ADMIN_TOKEN", ""),
@@ -135,7 +146,10 @@ fn empty_variables_and_tokens_count_as_unset() {
         },
     )
     .unwrap();
-    assert_eq!(s.admin_token.as_deref(), Some("file"));
+    assert_eq!(
+        s.admin_token.as_deref(),
+        Some("file-token-0123456789abcdefghijklmnop")
+    );
     assert_eq!(s.trusted_issuers, [KEY_A]);
     assert_eq!(s.listen, crate::defaults::DEFAULT_LISTEN);
 
@@ -237,9 +251,57 @@ fn debug_output_hides_the_flag_token() {
     let shown = format!(
         "{:?}",
         Overrides {
-            admin_token: Some("s3cret".into()),
+            admin_token: Some("s3cret-s3cret-s3cret-s3cret-s3cret".into()),
             ..Overrides::default()
         }
     );
     assert!(!shown.contains("s3cret"), "{shown}");
+}
+
+#[test]
+fn metrics_and_open_admin_settings_come_from_env_and_flags() {
+    let vars = env(&[
+        (
+            "WASMGATE_METRICS_TOKEN",
+            "metrics-token-0123456789abcdefghijklm",
+        ),
+        ("WASMGATE_METRICS_LISTEN", "127.0.0.1:9090"),
+        ("WASMGATE_INSECURE_OPEN_ADMIN", "true"),
+    ]);
+    let s = load_with(None, &vars, Overrides::default()).unwrap();
+    assert_eq!(
+        s.metrics_token.as_deref(),
+        Some("metrics-token-0123456789abcdefghijklm")
+    );
+    assert_eq!(s.metrics_listen, Some("127.0.0.1:9090".parse().unwrap()));
+    assert!(s.insecure_open_admin);
+
+    let flags = Overrides {
+        metrics_listen: Some("127.0.0.1:9191".parse().unwrap()),
+        insecure_open_admin: true,
+        ..Overrides::default()
+    };
+    let s = load_with(None, &env(&[]), flags).unwrap();
+    assert_eq!(s.metrics_listen, Some("127.0.0.1:9191".parse().unwrap()));
+    assert!(s.insecure_open_admin);
+
+    let bad = env(&[("WASMGATE_INSECURE_OPEN_ADMIN", "yes please")]);
+    let e = load_with(None, &bad, Overrides::default()).unwrap_err();
+    assert!(
+        e.to_string().contains("WASMGATE_INSECURE_OPEN_ADMIN"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_short_admin_token_is_refused_naming_the_key_and_variable() {
+    let vars = env(&[("WASMGATE_ADMIN_TOKEN", "x")]);
+    let e = load_with(None, &vars, Overrides::default()).unwrap_err();
+    let text = e.to_string();
+    assert!(
+        text.contains("admin_token (WASMGATE_ADMIN_TOKEN) is 1 characters; use at least 32"),
+        "{text}"
+    );
+    let vars = env(&[("WASMGATE_ADMIN_TOKEN", &"y".repeat(32))]);
+    load_with(None, &vars, Overrides::default()).unwrap();
 }

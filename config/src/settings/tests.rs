@@ -29,6 +29,9 @@ fn the_example_file_lists_every_key() {
         "listen",
         "data_dir",
         "admin_token",
+        "metrics_token",
+        "metrics_listen",
+        "insecure_open_admin",
         "trusted_issuers",
         "policies",
         "log_format",
@@ -139,7 +142,7 @@ fn egress_opens_only_the_ranges_listed() {
 #[test]
 fn validate_refuses_inconsistent_settings_naming_the_key() {
     type Breakage = fn(&mut Settings);
-    let cases: [(&str, Breakage); 26] = [
+    let cases: [(&str, Breakage); 31] = [
         ("http.max_connections is 0", |s| s.http.max_connections = 0),
         ("http.max_header_size 4KiB is out of range", |s| {
             s.http.max_header_size = ByteSize::kib(4)
@@ -213,8 +216,33 @@ fn validate_refuses_inconsistent_settings_naming_the_key() {
             s.max_module_size = ByteSize::from_bytes(0)
         }),
         ("admin_token may hold only printable ASCII", |s| {
-            s.admin_token = Some("two words".into())
+            s.admin_token = Some("two words two words two words two words".into())
         }),
+        ("admin_token (WASMGATE_ADMIN_TOKEN) is 31 characters", |s| {
+            s.admin_token = Some("a".repeat(31))
+        }),
+        (
+            "metrics_token (WASMGATE_METRICS_TOKEN) is 5 characters",
+            |s| s.metrics_token = Some("short".into()),
+        ),
+        (
+            "insecure_open_admin would open the admin API to the network on 0.0.0.0:8080",
+            |s| {
+                s.insecure_open_admin = true;
+                s.listen = "0.0.0.0:8080".parse().unwrap();
+            },
+        ),
+        (
+            "insecure_open_admin is set together with admin_token",
+            |s| {
+                s.insecure_open_admin = true;
+                s.admin_token = Some("a".repeat(40));
+            },
+        ),
+        (
+            "metrics_listen 0.0.0.0:9090 is not a loopback address: set metrics_token",
+            |s| s.metrics_listen = Some("0.0.0.0:9090".parse().unwrap()),
+        ),
         ("trusted issuer `not-a-key`", |s| {
             s.trusted_issuers = vec!["not-a-key".into()]
         }),
@@ -255,17 +283,26 @@ fn validate_accepts_the_edges_of_each_range() {
     s.validate().unwrap();
     s.pool.epoch_tick = "1s".parse().unwrap();
     s.validate().unwrap();
+    s.admin_token = Some("a".repeat(32));
+    s.metrics_token = Some("m".repeat(32));
+    s.metrics_listen = Some("0.0.0.0:9090".parse().unwrap());
+    s.validate().unwrap();
+    s.admin_token = None;
+    s.insecure_open_admin = true;
+    s.listen = "[::1]:8080".parse().unwrap();
+    s.validate().unwrap();
 }
 
 #[test]
 fn debug_output_hides_the_admin_token() {
     let settings = Settings {
         admin_token: Some("s3cret".into()),
+        metrics_token: Some("m3trics".into()),
         ..Settings::default()
     };
     let shown = format!("{settings:?}");
     assert!(
-        !shown.contains("s3cret") && shown.contains("<redacted>"),
+        !shown.contains("s3cret") && !shown.contains("m3trics") && shown.contains("<redacted>"),
         "{shown}"
     );
 }

@@ -1,11 +1,9 @@
 //! The admin API under `/functions`: deploy, list, inspect and delete functions.
 
-mod auth;
 mod deploy;
 mod functions;
 mod upload;
 
-pub use auth::AdminToken;
 pub use deploy::{retire, start};
 
 use crate::error::ApiError;
@@ -18,25 +16,24 @@ use std::sync::Arc;
 /// Path prefix of the admin API.
 pub const PREFIX: &str = "/functions";
 
-/// Passes `req` on if the admin token allows it (the admin API and `/publish`), else answers 401
+/// Passes `req` on if it carries the admin token (the admin API and `/publish`), else answers 401
 /// after reading the body, so the client sees the refusal rather than a reset (lingering close).
 pub async fn authorize(
     gw: &Gateway,
     req: Request<Incoming>,
 ) -> Result<Request<Incoming>, ApiError> {
-    if let Err(refused) = auth::check(gw, &req) {
+    if let Err(refused) = gw.access.admin(&req) {
         crate::client_body::discard(req.into_body()).await;
         return Err(refused);
     }
     Ok(req)
 }
 
-/// Serves one admin request (the caller has matched the prefix).
+/// Serves one admin request (the caller has matched the prefix and [`authorize`]d it).
 pub async fn handle(
     gw: &Arc<Gateway>,
     req: Request<Incoming>,
 ) -> Result<GatewayResponse, ApiError> {
-    let req = authorize(gw, req).await?;
     let path = req.uri().path();
     let rest = path.strip_prefix(PREFIX).unwrap_or(path);
     // One '/' only: `/functions//hello` is not another spelling of `/functions/hello`.

@@ -5,6 +5,7 @@ use crate::error::ApiError;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use std::path::Path;
 use std::sync::Arc;
+use wasmgate_capabilities::private_files;
 
 const CALLS: TableDefinition<&str, &[u8]> = TableDefinition::new("calls");
 
@@ -17,6 +18,8 @@ pub struct CallStore {
 impl CallStore {
     /// Opens or creates the table at `path`.
     pub fn open(path: &Path) -> Result<Self, ApiError> {
+        private_files::create_file(path)
+            .map_err(|e| storage(format!("{}: {e}", path.display())))?;
         let db = Database::create(path).map_err(storage)?;
         let txn = db.begin_write().map_err(storage)?;
         txn.open_table(CALLS).map_err(storage)?;

@@ -88,7 +88,7 @@ async fn attempt(gw: &Gateway, call: &CallRecord) -> CallResult {
     let error = |e: crate::error::ApiError| CallResult {
         status: e.classify().0.as_u16(),
         headers: Vec::new(),
-        body: e.to_string(),
+        body: told(&e, call),
     };
     let snapshot = gw.catalog.snapshot();
     let Some(deployed) = snapshot.function(&call.function).cloned() else {
@@ -135,13 +135,29 @@ async fn attempt(gw: &Gateway, call: &CallRecord) -> CallResult {
         .await
     {
         Ok(body) => String::from_utf8_lossy(&body.to_bytes()).into_owned(),
-        Err(e) => format!("<response body not kept: {e}>"),
+        Err(e) => {
+            let reason = match e.downcast::<wasmgate_pool::Error>() {
+                Ok(failed) => told(&(*failed).into(), call),
+                // Over MAX_RESULT_BODY: the length error names only the limit.
+                Err(other) => other.to_string(),
+            };
+            format!("<response body not kept: {reason}>")
+        }
     };
     CallResult {
         status,
         headers,
         body,
     }
+}
+
+/// What the call's reader (at `/calls/{id}` or its callback) is told about `e`: its public
+/// message, with the call id as the request id; a host failure's detail goes to the log only.
+fn told(e: &crate::error::ApiError, call: &CallRecord) -> String {
+    if e.classify().2 == wasmgate_pool::Blame::Host {
+        tracing::error!(call = %call.id, function = %call.function, error = %e, "async call failed");
+    }
+    e.public_message(Some(&call.id))
 }
 
 /// POSTs the finished call to `url`, trying a few times; a receiver that never answers 2xx is

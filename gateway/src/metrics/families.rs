@@ -55,6 +55,9 @@ pub struct Metrics {
     /// `wasmgate_guest_limits_total{function,limit}` (`response_body`, `messages_per_call`,
     /// `open_buckets`).
     pub guest_limits: IntCounterVec,
+    /// `wasmgate_auth_failures_total{audience}` (`admin`, `metrics`, `invoke`): requests refused
+    /// for a missing or wrong bearer token.
+    pub auth_failures: IntCounterVec,
     /// `wasmgate_egress_refused_total{function,reason}` (`host_not_granted`, `address_denied`).
     pub egress_refused: IntCounterVec,
     /// Serialises scrapes, which bring the state-derived series up to date before encoding.
@@ -177,6 +180,11 @@ impl Metrics {
                 "wasmgate_guest_limits_total",
                 "Calls stopped or refused at a per-call limit, by function and limit (response_body, messages_per_call, open_buckets).",
                 &["function", "limit"],
+            )?,
+            auth_failures: counter_vec(
+                "wasmgate_auth_failures_total",
+                "Requests refused for a missing or wrong bearer token, by audience (admin, metrics, invoke).",
+                &["audience"],
             )?,
             egress_refused: counter_vec(
                 "wasmgate_egress_refused_total",

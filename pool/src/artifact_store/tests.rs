@@ -42,3 +42,15 @@ fn temp_debris_is_removed_and_retain_keeps_only_live_digests() {
     assert!(store.path(&a).exists());
     assert!(!store.path(&b).exists());
 }
+
+#[test]
+fn the_store_and_its_artifacts_are_private_to_the_gateway() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |path: &Path| fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    let dir = tempfile::tempdir().unwrap();
+    let artifacts = dir.path().join("artifacts");
+    let store = ArtifactStore::open(&artifacts).unwrap();
+    let digest = store.write(b"code").unwrap();
+    assert_eq!(mode(&artifacts), 0o700);
+    assert_eq!(mode(&store.path(&digest)), 0o600);
+}

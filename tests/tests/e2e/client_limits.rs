@@ -269,8 +269,9 @@ async fn a_deploy_or_publish_body_that_stalls_gets_408_and_changes_nothing() {
             "POST"
         };
         let mut stream = TcpStream::connect(gw.addr()).await.unwrap();
+        let token = gw.admin_token().unwrap().unwrap();
         let head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/wasm\r\nContent-Length: 1000\r\n\r\n0123456789"
+            "{method} {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nContent-Type: application/wasm\r\nContent-Length: 1000\r\n\r\n0123456789"
         );
         stream.write_all(head.as_bytes()).await.unwrap();
         let answer = read_to_close(&mut stream).await;

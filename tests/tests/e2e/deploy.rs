@@ -232,16 +232,14 @@ async fn a_route_held_by_another_function_is_a_conflict() {
 }
 
 #[tokio::test]
-async fn the_admin_token_guards_the_admin_api() {
-    let gw = Gateway::builder()
-        .admin_token("t0ken")
-        .start()
-        .await
-        .unwrap();
+async fn a_configured_admin_token_guards_the_admin_api() {
+    let token = "configured-admin-token-0123456789abcdef";
+    let gw = Gateway::builder().admin_token(token).start().await.unwrap();
     let bytes = gw.sign(guests::HTTP_HELLO, "hello", &[]).unwrap();
+    // A client of its own: the harness's sends the admin token on every request.
+    let client = reqwest::Client::new();
     let put = |auth: Option<&str>| {
-        let req = gw
-            .client()
+        let req = client
             .put(gw.url("/functions/hello"))
             .header("content-type", "application/wasm")
             .body(bytes.clone());
@@ -259,21 +257,22 @@ async fn the_admin_token_guards_the_admin_api() {
         (401, "unauthorized".into())
     );
     assert_eq!(
-        put(Some("Bearer t0ken")).send().await.unwrap().status(),
-        201
-    );
-    let list = gw.client().get(gw.url("/functions")).send().await.unwrap();
-    assert_eq!(list.status(), 401);
-    // Invocation needs no token.
-    assert_eq!(
-        gw.client()
-            .get(gw.url("/fn/hello"))
+        put(Some(&format!("Bearer {token}")))
             .send()
             .await
             .unwrap()
             .status(),
-        200
+        201
     );
+    let list = client.get(gw.url("/functions")).send().await.unwrap();
+    assert_eq!(list.status(), 401);
+    assert!(
+        !gw.data_dir().join("admin-token").exists(),
+        "a configured token means none is generated"
+    );
+    // Invocation needs no token.
+    let invoked = client.get(gw.url("/fn/hello")).send().await.unwrap();
+    assert_eq!(invoked.status(), 200);
 }
 
 #[tokio::test]

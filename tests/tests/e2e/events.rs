@@ -174,28 +174,6 @@ async fn publishing_from_a_guest_needs_the_messaging_grant() {
 }
 
 #[tokio::test]
-async fn publishing_needs_the_admin_token_when_one_is_set() {
-    let gw = Gateway::builder()
-        .admin_token("t0ken")
-        .start()
-        .await
-        .unwrap();
-    assert_eq!(
-        error_code(publish(&gw, "a.b", "x").await).await,
-        (401, "unauthorized".into())
-    );
-    let response = gw
-        .client()
-        .post(gw.url("/publish/a.b"))
-        .bearer_auth("t0ken")
-        .body("x")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 202);
-}
-
-#[tokio::test]
 async fn a_function_may_handle_messages_only() {
     let gw = Gateway::builder().start().await.unwrap();
     let manifest = "[[triggers]]\nsubject = \"jobs.*\"\n[keyvalue]\nshared = [\"events\"]\n";

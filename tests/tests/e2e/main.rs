@@ -7,6 +7,7 @@
 
 mod admission;
 mod async_calls;
+mod auth;
 mod cli;
 mod client_limits;
 mod config;
@@ -16,6 +17,7 @@ mod egress;
 mod events;
 mod invoke;
 mod keyvalue;
+mod leaks;
 mod lifecycle;
 mod limits;
 mod names;
@@ -34,6 +36,7 @@ mod covered {
     pub(crate) use crate::events::*;
     pub(crate) use crate::invoke::*;
     pub(crate) use crate::keyvalue::*;
+    pub(crate) use crate::leaks::*;
     pub(crate) use crate::limits::*;
     pub(crate) use crate::observability::*;
 }
@@ -48,6 +51,7 @@ macro_rules! assert_test_exists {
 wasmgate_tests::foreach_http!(assert_test_exists);
 wasmgate_tests::foreach_limits!(assert_test_exists);
 wasmgate_tests::foreach_caps!(assert_test_exists);
+wasmgate_tests::foreach_leaks!(assert_test_exists);
 
 /// Declares which guests a test module exercises.
 macro_rules! covers {

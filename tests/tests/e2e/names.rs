@@ -62,15 +62,17 @@ impl std::fmt::Debug for Raw {
     }
 }
 
-/// Sends `method target` exactly as given, on a fresh connection, and reads the whole response.
+/// Sends `method target` exactly as given (with the admin token), on a fresh connection, and
+/// reads the whole response.
 async fn raw(gw: &Gateway, method: &str, target: &[u8], body: &[u8]) -> Raw {
     let mut stream = TcpStream::connect(gw.addr()).await.unwrap();
     let mut request = format!("{method} ").into_bytes();
     request.extend_from_slice(target);
     request.extend_from_slice(
         format!(
-            " HTTP/1.1\r\nhost: {}\r\nconnection: close\r\ncontent-type: application/wasm\r\ncontent-length: {}\r\n\r\n",
+            " HTTP/1.1\r\nhost: {}\r\nauthorization: Bearer {}\r\nconnection: close\r\ncontent-type: application/wasm\r\ncontent-length: {}\r\n\r\n",
             gw.addr(),
+            gw.admin_token().unwrap().unwrap_or_default(),
             body.len()
         )
         .as_bytes(),

@@ -65,23 +65,26 @@ fn guest_errors_map_to_their_wit_variants() {
         name: String::new(),
         reason: "must not be empty",
     };
-    assert!(matches!(to_wit(invalid), Ok(store::Error::AccessDenied)));
+    assert!(matches!(
+        to_wit(invalid, "f"),
+        Ok(store::Error::AccessDenied)
+    ));
     let not_counter = Error::NotACounter { key: "k".into() };
     assert!(
-        matches!(to_wit(not_counter), Ok(store::Error::Other(m)) if m == "value is not a counter")
+        matches!(to_wit(not_counter, "f"), Ok(store::Error::Other(m)) if m == r#"value under key "k" is not a counter"#)
     );
     let overflow = Error::CounterOverflow { key: "k".into() };
     assert!(
-        matches!(to_wit(overflow), Ok(store::Error::Other(m)) if m == "counter would overflow")
+        matches!(to_wit(overflow, "f"), Ok(store::Error::Other(m)) if m == r#"counter under key "k" would overflow"#)
     );
 }
 
 #[test]
 fn storage_failures_hide_their_detail_and_table_errors_trap() {
     let storage = Error::Redb(redb::Error::Corrupted("secret detail".into()));
-    assert!(matches!(to_wit(storage), Ok(store::Error::Other(m)) if m == "storage failure"));
+    assert!(matches!(to_wit(storage, "f"), Ok(store::Error::Other(m)) if m == "storage failure"));
     let table = Error::Table(wasmtime::component::ResourceTableError::NotPresent);
-    assert!(to_wit(table).is_err());
+    assert!(to_wit(table, "f").is_err());
 }
 
 #[tokio::test]
@@ -127,7 +130,7 @@ async fn opens_past_the_bucket_limit_fail_with_an_error_naming_it_until_one_is_d
     }
     for _ in 0..2 {
         let refused = kv_view.open("b3".into()).await.unwrap_err();
-        match to_wit(refused).unwrap() {
+        match to_wit(refused, "f").unwrap() {
             store::Error::Other(text) => {
                 assert!(text.contains("limits.max_open_buckets"), "{text}");
                 assert!(text.contains("at most 3"), "{text}");
@@ -164,7 +167,7 @@ async fn long_keys_and_large_values_are_refused_before_the_backend() {
         kv.set_many(bucket(), vec![("k".into(), big)]).await,
     ];
     for refused in refusals {
-        match to_wit(refused.unwrap_err()).unwrap() {
+        match to_wit(refused.unwrap_err(), "f").unwrap() {
             store::Error::Other(text) => assert!(text.contains("limit of"), "{text}"),
             other => panic!("expected other(..), got {other:?}"),
         }
