@@ -33,7 +33,7 @@ pub(super) async fn work(gw: Weak<Gateway>, mut queue: mpsc::UnboundedReceiver<J
             if let Some(call) = finished
                 && let Some(url) = call.meta.callback_url.clone()
             {
-                callback::deliver(&url, &call).await;
+                callback::deliver(&gw, &url, &call).await;
             }
         });
     }
