@@ -10,6 +10,9 @@
 //!   ([`messaging::EmbeddedBus`], NATS subject semantics and queue groups) and
 //!   [`messaging::NatsBus`].
 //!
+//! - The egress guard ([`egress`]): where guests' `wasi:http` requests and `wasi:sockets`
+//!   connections (and the gateway's callbacks) may go: public addresses, the hosts a grant's
+//!   signed list names, and the internal ranges the operator opened; everything else refused.
 //! Two rules every host interface here (and the pool's) follows live here too: what a guest is
 //! told about a failure ([`guest_message`]: its kind, never host detail), and that everything
 //! written in the data dir is private to the gateway's user ([`private_files`]).
@@ -45,6 +48,7 @@
 
 #![deny(missing_docs)]
 
+pub mod egress;
 mod error;
 pub mod guest_error;
 mod instance_limit;

@@ -1,7 +1,8 @@
 //! The claims a signed component carries: the JWT payload.
 
 use serde::{Deserialize, Serialize};
-use wasmgate_config::Capability;
+use std::collections::BTreeMap;
+use wasmgate_config::{Capability, HostPattern};
 
 /// The claims of a signed component, as they appear in the JWT payload.
 ///
@@ -39,4 +40,33 @@ pub struct WasmgateClaims {
     /// Free-form labels chosen by the signer.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
+    /// The only hosts a network capability (`http-outgoing`, `sockets`) may reach, by capability
+    /// name. A granted capability missing here has no list: it reaches any public address.
+    /// Tokens signed before lists existed have no such field and read as no list.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub allowed_hosts: BTreeMap<Capability, Vec<HostPattern>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn claims_signed_before_host_lists_existed_read_as_having_none() {
+        let old = r#"{"hash":"00","caps":["http-outgoing"]}"#;
+        let claims: WasmgateClaims = serde_json::from_str(old).unwrap();
+        assert!(claims.allowed_hosts.is_empty());
+        assert_eq!(
+            serde_json::to_string(&claims).unwrap(),
+            old,
+            "and write back unchanged"
+        );
+    }
+
+    #[test]
+    fn a_malformed_host_pattern_makes_the_claims_unreadable() {
+        let bad =
+            r#"{"hash":"00","caps":["http-outgoing"],"allowed_hosts":{"http-outgoing":["a b"]}}"#;
+        assert!(serde_json::from_str::<WasmgateClaims>(bad).is_err());
+    }
 }

@@ -5,8 +5,9 @@ use crate::error::{Error, Result};
 use crate::key::SigningKey;
 use crate::section::{self, Sections};
 use crate::token;
+use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
-use wasmgate_config::Capability;
+use wasmgate_config::{Capability, HostPattern};
 
 /// What to put in the claims when signing a component.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -21,6 +22,9 @@ pub struct SignOptions {
     pub version: Option<String>,
     /// Labels to record in the claims.
     pub tags: Vec<String>,
+    /// Host lists of granted network capabilities (see
+    /// [`WasmgateClaims::allowed_hosts`]); each key must be in `caps`.
+    pub allowed_hosts: BTreeMap<Capability, Vec<HostPattern>>,
 }
 
 /// Signs a component or core module and returns it with the claims embedded.
@@ -40,6 +44,7 @@ pub fn sign(
             reason: "the function name is empty; pass `--name NAME`".into(),
         });
     }
+    check_allowed_hosts(opts)?;
     let mut out = Sections::parse(component)?.stripped();
     let now = unix_secs(now);
     let exp = match opts.expires_in {
@@ -66,11 +71,28 @@ pub fn sign(
             caps,
             version: opts.version.clone(),
             tags: opts.tags.clone(),
+            allowed_hosts: opts.allowed_hosts.clone(),
         },
     };
     let token = token::encode(&claims, key)?;
     section::append_token(&mut out, &token);
     Ok(out)
+}
+
+/// Refuses a host list for a capability that is not granted or cannot use it.
+fn check_allowed_hosts(opts: &SignOptions) -> Result<()> {
+    for (cap, hosts) in &opts.allowed_hosts {
+        if !opts.caps.contains(cap) {
+            return Err(Error::InvalidSignOptions {
+                reason: format!("a host list for `{cap}`, which is not granted: add `--cap {cap}`"),
+            });
+        }
+        cap.check_hosts(hosts)
+            .map_err(|e| Error::InvalidSignOptions {
+                reason: e.to_string(),
+            })?;
+    }
+    Ok(())
 }
 
 /// Seconds since the Unix epoch; a time before the epoch counts as the epoch.

@@ -4,6 +4,7 @@
 
 use crate::byte_size::ByteSize;
 use crate::duration::HumanDuration;
+use crate::ip_range::IpRange;
 use crate::log_format::LogFormat;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::ops::RangeInclusive;
@@ -171,3 +172,8 @@ pub const DEFAULT_MAX_REQUEST_BODY: ByteSize = ByteSize::mib(32);
 /// HTTP/2 streams per connection: matches [`DEFAULT_MAX_CONCURRENCY`], so one connection cannot
 /// queue more than a function serves at once.
 pub const DEFAULT_MAX_CONCURRENT_STREAMS: u32 = 100;
+
+/// Internal ranges open to outgoing connections: none. Loopback, private, link-local (cloud
+/// metadata at 169.254.169.254) and the other special ranges hold the node's own admin API and
+/// the services behind it, so the operator names each one a function may reach.
+pub const DEFAULT_EGRESS_ALLOW: &[IpRange] = &[];

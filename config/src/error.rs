@@ -61,6 +61,30 @@ pub enum Error {
         /// The name as given.
         input: String,
     },
+    /// A host pattern of a grant's host list does not parse.
+    #[error("host pattern `{}` is invalid: {reason}", shown(input))]
+    InvalidHostPattern {
+        /// The pattern as given.
+        input: String,
+        /// What is wrong and how to fix it.
+        reason: String,
+    },
+    /// An IP range (CIDR) does not parse.
+    #[error("IP range `{}` is invalid: {reason}", shown(input))]
+    InvalidIpRange {
+        /// The range as given.
+        input: String,
+        /// What is wrong and how to fix it.
+        reason: String,
+    },
+    /// A grant's host list does not fit its capability.
+    #[error("grant of `{capability}`: {reason}")]
+    InvalidGrant {
+        /// The capability's name.
+        capability: String,
+        /// What is wrong and how to fix it.
+        reason: String,
+    },
     /// A function manifest does not parse, or asks for something the node cannot do.
     #[error("invalid manifest: {reason}")]
     InvalidManifest {
@@ -112,7 +136,10 @@ impl Error {
             | Error::InvalidRoute { .. }
             | Error::InvalidSubject { .. }
             | Error::InvalidManifest { .. } => "invalid_manifest",
-            Error::InvalidCapability { .. } => "invalid_capability",
+            Error::InvalidCapability { .. }
+            | Error::InvalidHostPattern { .. }
+            | Error::InvalidGrant { .. } => "invalid_capability",
+            Error::InvalidIpRange { .. } => "invalid_config",
             Error::InvalidLogFormat { .. }
             | Error::InvalidSettings { .. }
             | Error::ReadFile { .. }

@@ -2,7 +2,8 @@
 //! defaults, a TOML file, `WASMGATE_*` variables and flags by [`load`]; the function [`Manifest`]
 //! a deploy sends, merged with the node's defaults into [`FunctionSettings`] by
 //! [`Manifest::resolve`]; and the validated values both are made of ([`FunctionName`],
-//! [`ByteSize`], [`HumanDuration`], [`Route`], [`Subject`]), which cannot hold an invalid value.
+//! [`ByteSize`], [`HumanDuration`], [`Route`], [`Subject`], [`HostPattern`], [`IpRange`]), which
+//! cannot hold an invalid value.
 //!
 //! It does no I/O beyond reading the one settings file, never reads the process environment
 //! (the caller passes it in), and knows nothing of HTTP, wasmtime or async runtimes. Every
@@ -35,8 +36,12 @@ mod capability;
 mod config_value;
 pub mod defaults;
 mod duration;
+mod egress_settings;
 mod error;
+mod grant;
+mod host_pattern;
 mod http_settings;
+mod ip_range;
 mod load;
 mod log_format;
 mod manifest;
@@ -52,8 +57,12 @@ pub use byte_size::ByteSize;
 pub use capability::{Capability, CapabilitySet, Need};
 pub use config_value::ConfigValue;
 pub use duration::HumanDuration;
+pub use egress_settings::EgressSettings;
 pub use error::{Error, Result, shown};
+pub use grant::Grant;
+pub use host_pattern::HostPattern;
 pub use http_settings::HttpSettings;
+pub use ip_range::IpRange;
 pub use load::{
     ENV_ADMIN_TOKEN, ENV_DATA_DIR, ENV_INSECURE_OPEN_ADMIN, ENV_LISTEN, ENV_LOG_FORMAT,
     ENV_METRICS_LISTEN, ENV_METRICS_TOKEN, ENV_TRUSTED_ISSUERS, Overrides, Sources, load,

@@ -3,6 +3,7 @@
 use crate::byte_size::ByteSize;
 use crate::defaults::*;
 use crate::duration::HumanDuration;
+use crate::egress_settings::EgressSettings;
 use crate::http_settings::HttpSettings;
 use crate::log_format::LogFormat;
 use serde::Deserialize;
@@ -58,6 +59,8 @@ pub struct Settings {
     pub messaging: MessagingSettings,
     /// How event-triggered calls are retried (`[events]`).
     pub events: EventSettings,
+    /// Internal address ranges outgoing connections may reach (`[egress]`).
+    pub egress: EgressSettings,
 }
 
 /// The message bus behind `wasi:messaging`, triggers and `/publish` (`[messaging]`).
@@ -234,6 +237,7 @@ impl Default for Settings {
             kv: KvSettings::default(),
             messaging: MessagingSettings::default(),
             events: EventSettings::default(),
+            egress: EgressSettings::default(),
         }
     }
 }
@@ -291,6 +295,7 @@ impl fmt::Debug for Settings {
             .field("kv", &self.kv)
             .field("messaging", &self.messaging)
             .field("events", &self.events)
+            .field("egress", &self.egress)
             .finish()
     }
 }

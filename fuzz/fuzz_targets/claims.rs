@@ -60,6 +60,7 @@ fn fixture() -> &'static Fixture {
             expires_in: Some(Duration::from_secs(24 * 3600)),
             version: Some("1.0.0".into()),
             tags: vec!["fuzz".into()],
+            allowed_hosts: Default::default(),
         };
         let seeds = [
             wasmgate_fuzz::empty_component(),

@@ -48,7 +48,13 @@ pub struct SignArgs {
     #[arg(long, value_name = "NAME")]
     pub name: String,
     /// Capability to grant (repeatable): keyvalue, messaging, config, http-outgoing, sockets.
-    #[arg(long = "cap", value_name = "CAP")]
+    /// A network capability may list the only hosts it reaches after `=`, comma-separated:
+    /// `http-outgoing=api.example.com,*.svc.example.com:8443` (exact host, `*.` and a domain,
+    /// or an IP address or CIDR range, each with an optional `:PORT`); `sockets` takes only
+    /// addresses and ranges (`sockets=10.1.0.0/16:5432`). Without a list a grant reaches any
+    /// public address; loopback, private and link-local addresses stay closed unless the
+    /// operator opens them (`[egress] allow`).
+    #[arg(long = "cap", value_name = "CAP[=HOSTS]")]
     pub caps: Vec<String>,
     /// Validity from now, e.g. 90d or 12h; without it the signature does not expire.
     #[arg(long, value_name = "DURATION")]

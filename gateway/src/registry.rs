@@ -133,6 +133,7 @@ mod tests {
                     caps: vec![wasmgate_config::Capability::HttpOutgoing],
                     version: None,
                     tags: vec![],
+                    allowed_hosts: Default::default(),
                 },
             },
             token: "a.b.c".into(),

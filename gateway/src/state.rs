@@ -12,6 +12,7 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use wasmgate_capabilities::egress::{EgressCtx, RefusedHook};
 use wasmgate_capabilities::messaging::{Bus, EmbeddedBus, MessagingCtx, NatsBus};
 use wasmgate_capabilities::private_files;
 use wasmgate_capabilities::{KvBackend, KvCtx, KvScope, RedbBackend, RedisBackend};
@@ -143,6 +144,12 @@ impl Gateway {
                 })?,
             ),
             messaging: MessagingCtx::new(self.guest_bus.clone()),
+            egress: EgressCtx::new(
+                &record.name,
+                &record.claims.wasmgate.allowed_hosts,
+                &self.settings.egress.allow,
+                Some(egress_refused_hook(&self.metrics, &record.name)),
+            ),
         });
         Ok(Arc::new(Deployed {
             record,
@@ -234,6 +241,13 @@ fn make_private(data_dir: &Path) -> Result<(), ApiError> {
 fn cold_start_hook(metrics: &Arc<Metrics>, name: &str) -> ColdStartHook {
     let (metrics, name) = (metrics.clone(), name.to_owned());
     Arc::new(move |took| metrics.cold_start(&name, took))
+}
+
+/// Counts each egress refusal of `name`'s guests by reason.
+fn egress_refused_hook(metrics: &Arc<Metrics>, name: &str) -> RefusedHook {
+    let counter = metrics.egress_refused.clone();
+    let name = name.to_owned();
+    Arc::new(move |reason| counter.with_label_values(&[name.as_str(), reason]).inc())
 }
 
 /// The manifest's `[config]` with `{ env = "NAME" }` values read from the gateway's environment.

@@ -52,6 +52,12 @@ fn hot_path(c: &mut Criterion) {
             messaging: wasmgate_capabilities::messaging::MessagingCtx::new(std::sync::Arc::new(
                 wasmgate_capabilities::messaging::EmbeddedBus::open(dir.path()).expect("bus opens"),
             )),
+            egress: wasmgate_capabilities::egress::EgressCtx::new(
+                "hello",
+                &Default::default(),
+                &[],
+                None,
+            ),
             settings: Manifest::default()
                 .resolve(&FunctionDefaults::default(), &settings)
                 .expect("defaults resolve"),

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use wasmgate_capabilities::KvCtx;
+use wasmgate_capabilities::egress::EgressCtx;
 use wasmgate_capabilities::messaging::{Message, MessagingCtx};
 use wasmgate_config::{CapabilitySet, FunctionSettings};
 use wasmtime_wasi_config::WasiConfigVariables;
@@ -45,6 +46,9 @@ pub struct FunctionSpec {
     /// The node's message bus (used with the `messaging` grant); the pool applies
     /// `settings.max_messages_per_call` to it.
     pub messaging: MessagingCtx,
+    /// Where its `wasi:http` requests and `wasi:sockets` connections may go, and the hook that
+    /// counts refusals; built once per deployed version.
+    pub egress: EgressCtx,
 }
 
 /// A callback told how long each cold start took.
@@ -74,6 +78,7 @@ struct Inner {
     config: Arc<WasiConfigVariables>,
     kv: KvCtx,
     messaging: MessagingCtx,
+    egress: EgressCtx,
     held: Arc<MemoryHeld>,
     on_cold_start: Option<ColdStartHook>,
     node: Arc<Node>,
@@ -126,6 +131,7 @@ impl Function {
                 messaging: spec
                     .messaging
                     .with_max_messages_per_call(s.max_messages_per_call),
+                egress: spec.egress,
                 held: Arc::new(MemoryHeld::new()),
                 on_cold_start: spec.on_cold_start,
                 key: CodeKey {
@@ -288,6 +294,7 @@ impl Function {
             kv: &inner.kv,
             messaging: &inner.messaging,
             live: &inner.live,
+            egress: &inner.egress,
         }
     }
 

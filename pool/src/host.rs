@@ -1,12 +1,15 @@
 //! The data each guest store carries, and the linker that exposes host interfaces to guests.
 
 use crate::guest_log::InstanceLog;
+use crate::http_hooks::HttpHooks;
+use crate::warm::StoreSpec;
 use crate::io_error::IoErrorsView;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use wasmgate_capabilities::egress::EgressCtx;
 use wasmgate_capabilities::messaging::{MessagingCtx, MessagingUsage, MessagingView};
 use wasmgate_capabilities::{KvCtx, KvUsage, KvView};
-use wasmgate_config::{Capability, CapabilitySet};
+use wasmgate_config::Capability;
 use wasmtime::component::ResourceTable;
 use wasmtime::{StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
@@ -19,6 +22,8 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 pub struct Host {
     wasi: WasiCtx,
     http: WasiHttpCtx,
+    /// Sends outgoing HTTP requests through the function's egress guard.
+    http_hooks: HttpHooks,
     table: ResourceTable,
     pub(crate) limits: StoreLimits,
     pub(crate) log: Arc<InstanceLog>,
@@ -36,46 +41,56 @@ pub struct Host {
 }
 
 impl Host {
-    /// Fresh per-instance state with linear memory capped at `memory` bytes.
+    /// Fresh per-instance state for one store of the function `spec` describes, with linear
+    /// memory capped at `spec.memory` bytes.
     ///
-    /// Network access exists only with the `sockets` grant; without it every address is refused.
-    /// Guest stdout and stderr go to the log through `log`.
-    pub(crate) fn new(
-        memory: u64,
-        grants: CapabilitySet,
-        log: Arc<InstanceLog>,
-        config: Arc<WasiConfigVariables>,
-        kv: KvCtx,
-        messaging: MessagingCtx,
-        live: LiveInstance,
-    ) -> Self {
+    /// Network access exists only with the `sockets` grant, and then only where the function's
+    /// egress rules allow; without it every address is refused. Guest stdout and stderr go to
+    /// the log.
+    pub(crate) fn new(spec: &StoreSpec<'_>) -> Self {
         let limits = StoreLimitsBuilder::new()
-            .memory_size(usize::try_from(memory).unwrap_or(usize::MAX))
+            .memory_size(usize::try_from(spec.memory).unwrap_or(usize::MAX))
             .trap_on_grow_failure(true)
             .build();
+        let log = InstanceLog::new(spec.log);
+        let sockets = spec
+            .grants
+            .contains(Capability::Sockets)
+            .then_some(spec.egress);
         Host {
-            wasi: wasi_ctx(grants, &log),
+            wasi: wasi_ctx(sockets, &log),
+            http_hooks: HttpHooks::new(spec.egress.clone(), log.clone()),
             log,
-            config,
-            kv,
+            config: spec.config.clone(),
+            kv: spec.kv.clone(),
             kv_usage: KvUsage::default(),
-            messaging,
+            messaging: spec.messaging.clone(),
             messaging_usage: MessagingUsage::default(),
             http: WasiHttpCtx::new(),
             table: ResourceTable::new(),
             limits,
-            _live: live,
+            _live: LiveInstance::new(spec.live),
         }
     }
 }
 
-fn wasi_ctx(grants: CapabilitySet, log: &Arc<InstanceLog>) -> WasiCtx {
+/// The WASI context: stdout and stderr into the log, and with `sockets` (the `sockets` grant's
+/// egress rules) TCP, UDP and name lookup, every address checked against those rules.
+fn wasi_ctx(sockets: Option<&EgressCtx>, log: &Arc<InstanceLog>) -> WasiCtx {
     let mut builder = WasiCtx::builder();
     builder
         .stdout(log.stream("stdout"))
         .stderr(log.stream("stderr"));
-    if grants.contains(Capability::Sockets) {
-        builder.inherit_network().allow_ip_name_lookup(true);
+    if let Some(egress) = sockets {
+        let (egress, log) = (egress.clone(), log.clone());
+        builder
+            .allow_tcp(true)
+            .allow_udp(true)
+            .allow_ip_name_lookup(true)
+            .socket_addr_check(move |addr, purpose| {
+                let allowed = egress.allows_socket(addr, purpose, log.request_id());
+                Box::pin(std::future::ready(allowed))
+            });
     }
     builder.build()
 }
@@ -133,7 +148,7 @@ impl WasiHttpView for Host {
         WasiHttpCtxView {
             ctx: &mut self.http,
             table: &mut self.table,
-            hooks: Default::default(),
+            hooks: &mut self.http_hooks,
         }
     }
 }

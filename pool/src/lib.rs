@@ -29,6 +29,7 @@
 //!     messaging: wasmgate_capabilities::messaging::MessagingCtx::new(std::sync::Arc::new(
 //!         wasmgate_capabilities::messaging::EmbeddedBus::open("./data")?,
 //!     )),
+//!     egress: wasmgate_capabilities::egress::EgressCtx::new("hello", &Default::default(), &[], None),
 //!     settings: Manifest::default().resolve(&FunctionDefaults::default(), &settings)?,
 //! });
 //! let request = http::Request::get("http://localhost/").body(http_body_util::Empty::new())?;
@@ -49,6 +50,7 @@ mod error;
 mod function;
 mod guest_log;
 mod host;
+mod http_hooks;
 mod io_error;
 mod limits;
 mod linkers;

@@ -1,14 +1,15 @@
 //! A function's loaded, linked state: what a cold start builds and scale-to-zero drops.
 
 use crate::error::{Error, Result};
-use crate::guest_log::{FunctionLog, InstanceLog};
-use crate::host::{Host, LiveInstance};
+use crate::guest_log::FunctionLog;
+use crate::host::Host;
 use crate::memory_held::MemoryHeld;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use wasmgate_capabilities::KvCtx;
+use wasmgate_capabilities::egress::EgressCtx;
 use wasmgate_capabilities::messaging::MessagingCtx;
 use wasmgate_config::CapabilitySet;
 use wasmtime::component::{Component, InstancePre, Linker};
@@ -65,6 +66,7 @@ pub(crate) struct StoreSpec<'a> {
     pub(crate) kv: &'a KvCtx,
     pub(crate) messaging: &'a MessagingCtx,
     pub(crate) live: &'a Arc<AtomicUsize>,
+    pub(crate) egress: &'a EgressCtx,
 }
 
 /// An instance made ahead of demand, waiting for its one request.
@@ -127,15 +129,7 @@ impl Warm {
 
     /// A new store for one instance of this function, counted in `spec.live` while it exists.
     pub(crate) fn store(&self, spec: &StoreSpec<'_>) -> Store<Host> {
-        let host = Host::new(
-            spec.memory,
-            spec.grants,
-            InstanceLog::new(spec.log),
-            spec.config.clone(),
-            spec.kv.clone(),
-            spec.messaging.clone(),
-            LiveInstance::new(spec.live),
-        );
+        let host = Host::new(spec);
         let mut store = Store::new(self.instance.engine(), host);
         store.limiter(|host| &mut host.limits);
         // Yield to the runtime at every epoch tick: a spinning guest never holds a runtime thread.

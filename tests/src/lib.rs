@@ -23,6 +23,7 @@ mod metric_sample;
 mod nats_server;
 mod opa_server;
 mod redis_server;
+mod sign_with;
 mod wrapped;
 
 /// Guest components, built for wasm32-wasip2 by `build.rs`: path constants, `foreach_*!` macros.

@@ -1,6 +1,7 @@
 use super::*;
 use crate::fixtures::{component_with_module, core_module, empty_component, validates};
 use crate::{decode_unverified, extract, module_hash, strip};
+use wasmgate_config::HostPattern;
 
 /// A fixed clock: 2026-01-01T00:00:00Z.
 const NOW: u64 = 1_767_225_600;
@@ -20,6 +21,7 @@ fn options() -> SignOptions {
         expires_in: Some(Duration::from_secs(3600)),
         version: Some("1.2.3".into()),
         tags: vec!["blue".into()],
+        allowed_hosts: Default::default(),
     }
 }
 
@@ -159,4 +161,61 @@ fn input_that_is_not_webassembly_is_refused() {
     let err = sign(b"#!/bin/sh\n", &SigningKey::generate(), &options(), at(NOW)).unwrap_err();
     assert!(matches!(err, Error::InvalidComponent { .. }), "{err:?}");
     assert_eq!(err.code(), "invalid_component");
+}
+
+#[test]
+fn host_lists_are_signed_per_capability_and_read_back() {
+    let key = SigningKey::generate();
+    let hosts: Vec<HostPattern> = ["api.example.com", "*.svc.example.com:8443"]
+        .iter()
+        .map(|h| h.parse().unwrap())
+        .collect();
+    let opts = SignOptions {
+        caps: vec![Capability::HttpOutgoing, Capability::Sockets],
+        allowed_hosts: [
+            (Capability::HttpOutgoing, hosts.clone()),
+            (
+                Capability::Sockets,
+                vec!["10.1.0.0/16:5432".parse().unwrap()],
+            ),
+        ]
+        .into(),
+        ..options()
+    };
+    let signed = sign(&empty_component(), &key, &opts, at(NOW)).unwrap();
+    let token = extract(&signed).unwrap().unwrap();
+    let claims = decode_unverified(&token).unwrap();
+    assert_eq!(
+        claims.wasmgate.allowed_hosts[&Capability::HttpOutgoing],
+        hosts
+    );
+    assert_eq!(
+        claims.wasmgate.allowed_hosts[&Capability::Sockets][0].to_string(),
+        "10.1.0.0/16:5432"
+    );
+    let payload = serde_json::to_value(&claims).unwrap();
+    assert_eq!(
+        payload["wasmgate"]["allowed_hosts"]["http-outgoing"],
+        serde_json::json!(["api.example.com", "*.svc.example.com:8443"])
+    );
+}
+
+#[test]
+fn host_lists_for_capabilities_not_granted_or_unable_to_use_them_are_refused() {
+    let key = SigningKey::generate();
+    let ungranted = SignOptions {
+        caps: vec![Capability::Keyvalue],
+        allowed_hosts: [(Capability::HttpOutgoing, vec!["a.example".parse().unwrap()])].into(),
+        ..options()
+    };
+    let e = sign(&empty_component(), &key, &ungranted, at(NOW)).unwrap_err();
+    assert_eq!(e.code(), "invalid_sign_options");
+    assert!(e.to_string().contains("--cap http-outgoing"), "{e}");
+    let names_for_sockets = SignOptions {
+        caps: vec![Capability::Sockets],
+        allowed_hosts: [(Capability::Sockets, vec!["db.internal".parse().unwrap()])].into(),
+        ..options()
+    };
+    let e = sign(&empty_component(), &key, &names_for_sockets, at(NOW)).unwrap_err();
+    assert!(e.to_string().contains("CIDR"), "{e}");
 }

@@ -26,6 +26,7 @@ fn options() -> SignOptions {
         expires_in: Some(Duration::from_secs(VALID_FOR)),
         version: None,
         tags: vec![],
+        allowed_hosts: Default::default(),
     }
 }
 

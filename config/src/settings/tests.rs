@@ -62,6 +62,8 @@ fn the_example_file_lists_every_key() {
         "max_memory",
         "wasm_stack",
         "epoch_tick",
+        "[egress]",
+        "allow",
     ];
     for key in keys {
         assert!(
@@ -123,6 +125,18 @@ fn malformed_values_are_refused_with_the_value_named() {
     assert!(e.message().contains("size `1 gigabyte` is invalid"), "{e}");
     let e = toml::from_str::<Settings>("log_format = \"xml\"").unwrap_err();
     assert!(e.message().contains("`human`"), "{e}");
+    let e = toml::from_str::<Settings>("[egress]\nallow = [\"10.0.0.1/8\"]").unwrap_err();
+    assert!(e.message().contains("write `10.0.0.0/8`"), "{e}");
+}
+
+#[test]
+fn egress_opens_only_the_ranges_listed() {
+    assert!(Settings::default().egress.allow.is_empty());
+    let s = parse("[egress]\nallow = [\"10.0.0.0/8\", \"127.0.0.1/32\", \"fd00::/8\"]");
+    let listed: Vec<String> = s.egress.allow.iter().map(|r| r.to_string()).collect();
+    assert_eq!(listed, ["10.0.0.0/8", "127.0.0.1", "fd00::/8"]);
+    s.validate().unwrap();
+    assert!(toml::from_str::<Settings>("[egress]\nopen = []").is_err());
 }
 
 #[test]

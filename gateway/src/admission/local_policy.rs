@@ -141,6 +141,7 @@ mod tests {
                 caps: vec![],
                 version: None,
                 tags: vec!["team-a".into()],
+                allowed_hosts: Default::default(),
             },
         }
     }

@@ -66,6 +66,13 @@ fn print_text(report: &Value) {
             println!("issuer:   {}", s(&claims["iss"]));
             println!("function: {}", s(&claims["sub"]));
             println!("caps:     {}", claims["wasmgate"]["caps"]);
+            if let Some(lists) = claims["wasmgate"]["allowed_hosts"].as_object() {
+                for (cap, hosts) in lists {
+                    let hosts: Vec<String> =
+                        hosts.as_array().into_iter().flatten().map(s).collect();
+                    println!("hosts:    {cap}: {}", hosts.join(", "));
+                }
+            }
             println!("issued:   {} (unix seconds)", claims["iat"]);
             println!(
                 "expires:  {}",

@@ -1,20 +1,31 @@
 //! `wasmgate sign`: embed signed claims in a component.
 
 use anyhow::Context;
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::time::SystemTime;
 use wasmgate::cli::SignArgs;
 use wasmgate_claims::{SignOptions, SigningKey};
-use wasmgate_config::{Capability, FunctionName};
+use wasmgate_config::{FunctionName, Grant};
 
 /// Signs `args.input` and writes the result to `args.output` atomically.
 pub fn sign(args: &SignArgs) -> anyhow::Result<()> {
     let name = FunctionName::try_from(args.name.clone())?;
-    let caps = args
+    let grants = args
         .caps
         .iter()
-        .map(|c| c.parse::<Capability>())
+        .map(|c| c.parse::<Grant>())
         .collect::<Result<Vec<_>, _>>()?;
+    let caps: Vec<_> = grants.iter().map(|g| g.capability).collect();
+    let mut allowed_hosts = BTreeMap::new();
+    for grant in grants {
+        if let Some(hosts) = grant.hosts {
+            allowed_hosts
+                .entry(grant.capability)
+                .or_insert_with(Vec::new)
+                .extend(hosts);
+        }
+    }
     let expires_in = args
         .expires
         .as_deref()
@@ -35,10 +46,20 @@ pub fn sign(args: &SignArgs) -> anyhow::Result<()> {
         expires_in,
         version: args.version.clone(),
         tags: args.tags.clone(),
+        allowed_hosts: allowed_hosts.clone(),
     };
     let signed = wasmgate_claims::sign(&component, &key, &options, SystemTime::now())?;
     write_atomically(&args.output, &signed)?;
-    let caps: Vec<&str> = caps.iter().map(|c| c.as_str()).collect();
+    let caps: Vec<String> = caps
+        .iter()
+        .map(|c| match allowed_hosts.get(c) {
+            Some(hosts) => {
+                let hosts: Vec<String> = hosts.iter().map(ToString::to_string).collect();
+                format!("{c}={}", hosts.join(","))
+            }
+            None => c.to_string(),
+        })
+        .collect();
     println!(
         "signed {} for function {name} by {} (caps: [{}], expires: {})",
         args.output.display(),

@@ -4,6 +4,7 @@ use prometheus::{
     CounterVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
 };
 use std::sync::Mutex;
+use wasmgate_capabilities::egress::Refusal;
 
 /// Latency buckets in seconds, from a warm call (~100 µs) to a long request.
 const LATENCY_BUCKETS: &[f64] = &[
@@ -57,6 +58,8 @@ pub struct Metrics {
     /// `wasmgate_auth_failures_total{audience}` (`admin`, `metrics`, `invoke`): requests refused
     /// for a missing or wrong bearer token.
     pub auth_failures: IntCounterVec,
+    /// `wasmgate_egress_refused_total{function,reason}` (`host_not_granted`, `address_denied`).
+    pub egress_refused: IntCounterVec,
     /// Serialises scrapes, which bring the state-derived series up to date before encoding.
     pub(super) scrape: Mutex<()>,
 }
@@ -183,6 +186,11 @@ impl Metrics {
                 "Requests refused for a missing or wrong bearer token, by audience (admin, metrics, invoke).",
                 &["audience"],
             )?,
+            egress_refused: counter_vec(
+                "wasmgate_egress_refused_total",
+                "Outgoing connections of guests refused by the egress guard, by function and reason (host_not_granted: not in the grant's host list; address_denied: a loopback, private, link-local or other special address the operator did not open).",
+                &["function", "reason"],
+            )?,
             scrape: Mutex::new(()),
             registry,
         };
@@ -210,6 +218,9 @@ impl Metrics {
         let _ = self.guest_log_dropped.remove_label_values(&[function]);
         for limit in GUEST_LIMITS {
             let _ = self.guest_limits.remove_label_values(&[function, limit]);
+        }
+        for reason in Refusal::REASONS {
+            let _ = self.egress_refused.remove_label_values(&[function, reason]);
         }
         // Removal needs every label value: find this function's statuses in the gathered series.
         for family in self.registry.gather() {

@@ -102,6 +102,12 @@ async fn cold_starts_are_reported_and_memory_held_accrues_while_warm() {
         config: Default::default(),
         kv: pool.kv_for("hello"),
         messaging: wasmgate_capabilities::messaging::MessagingCtx::new(pool.bus.clone()),
+        egress: wasmgate_capabilities::egress::EgressCtx::new(
+            "hello",
+            &Default::default(),
+            &[],
+            None,
+        ),
         settings: wasmgate_config::Manifest::default()
             .resolve(
                 &wasmgate_config::FunctionDefaults::default(),

@@ -89,6 +89,12 @@ impl TestPool {
             config: Default::default(),
             kv: self.kv_for(name),
             messaging: wasmgate_capabilities::messaging::MessagingCtx::new(self.bus.clone()),
+            egress: wasmgate_capabilities::egress::EgressCtx::new(
+                name,
+                &Default::default(),
+                &[],
+                None,
+            ),
             settings: manifest
                 .resolve(&FunctionDefaults::default(), &self.settings)
                 .unwrap(),

@@ -152,7 +152,13 @@ async fn trusted_issuers_also_come_from_the_environment() {
 
 #[tokio::test]
 async fn an_import_needs_its_capability_and_the_grant_works_at_run_time() {
-    let gw = Gateway::builder().start().await.unwrap();
+    // The guest fetches the gateway's own /healthz on loopback, which the egress guard refuses
+    // unless the operator opens it.
+    let gw = Gateway::builder()
+        .config_toml("[egress]\nallow = [\"127.0.0.0/8\"]\n")
+        .start()
+        .await
+        .unwrap();
     let response = gw.deploy("fetch", guests::CAPS_FETCH).await.unwrap();
     assert_eq!(response.status(), 403);
     let body: Value = response.json().await.unwrap();

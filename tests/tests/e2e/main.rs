@@ -13,6 +13,7 @@ mod client_limits;
 mod config;
 mod crash;
 mod deploy;
+mod egress;
 mod events;
 mod invoke;
 mod keyvalue;
@@ -31,6 +32,7 @@ mod covered {
     pub(crate) use crate::admission::*;
     pub(crate) use crate::config::*;
     pub(crate) use crate::deploy::*;
+    pub(crate) use crate::egress::*;
     pub(crate) use crate::events::*;
     pub(crate) use crate::invoke::*;
     pub(crate) use crate::keyvalue::*;
