@@ -2,8 +2,8 @@
 
 use crate::guest_log::InstanceLog;
 use crate::http_hooks::HttpHooks;
-use crate::warm::StoreSpec;
 use crate::io_error::IoErrorsView;
+use crate::warm::StoreSpec;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use wasmgate_capabilities::egress::EgressCtx;
