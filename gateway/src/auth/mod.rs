@@ -94,7 +94,9 @@ impl Access {
 
     /// Whether `presented` is the admin token (always true with `insecure_open_admin`).
     pub fn is_admin_token(&self, presented: &str) -> bool {
-        self.admin.as_ref().is_none_or(|token| token.matches(presented))
+        self.admin
+            .as_ref()
+            .is_none_or(|token| token.matches(presented))
     }
 
     /// Refuses `req` unless it carries the admin token.
