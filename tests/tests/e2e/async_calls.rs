@@ -152,6 +152,35 @@ async fn a_result_is_read_only_with_its_own_secret_or_the_admin_token() {
 }
 
 #[tokio::test]
+async fn a_function_with_invoke_tokens_takes_async_calls_only_from_their_holders() {
+    let gw = Gateway::builder().start().await.unwrap();
+    let caller = "caller-token-of-the-async-team";
+    let digest = hex::encode(Sha256::digest(caller.as_bytes()));
+    let manifest = format!("[http]\ninvoke_token_sha256 = [\"{digest}\"]\n");
+    let deployed = gw
+        .deploy_with_manifest("hello", guests::HTTP_HELLO, &manifest)
+        .await
+        .unwrap();
+    assert_eq!(deployed.status(), 201);
+    let before = std::fs::read(calls_file(&gw)).unwrap();
+    for bearer in ["", "guess"] {
+        let mut request = reqwest::Client::new().post(gw.url("/async/hello"));
+        if !bearer.is_empty() {
+            request = request.bearer_auth(bearer);
+        }
+        let refused = request.body("x").send().await.unwrap();
+        assert_eq!(error_code(refused).await, (401, "unauthorized".into()));
+    }
+    assert!(
+        before == std::fs::read(calls_file(&gw)).unwrap(),
+        "a refused call was stored"
+    );
+    let auth = format!("Bearer {caller}");
+    let call = submit_with(&gw, "/async/hello", "", &[("authorization", auth.as_str())]).await;
+    assert_eq!(finished(&gw, &call).await["state"], "done");
+}
+
+#[tokio::test]
 async fn a_body_over_max_body_is_refused_with_413_and_nothing_is_stored() {
     let gw = Gateway::builder().start().await.unwrap();
     gw.deploy("hello", guests::HTTP_HELLO).await.unwrap();
@@ -263,12 +292,13 @@ async fn credentials_are_neither_stored_nor_given_to_the_guest() {
     );
 }
 
-/// A callback receiver: records each request's path and JSON body, answers what `answer`
+/// What a callback receiver got: each request's path and JSON body.
+type Received = Arc<Mutex<Vec<(String, Value)>>>;
+
+/// A callback receiver at the returned base URL: records each request, answers what `answer`
 /// says for the path (status, `Location`).
-fn receiver(
-    answer: fn(&str) -> (u16, Option<&'static str>),
-) -> (String, Arc<Mutex<Vec<(String, Value)>>>) {
-    let received: Arc<Mutex<Vec<(String, Value)>>> = Arc::default();
+fn receiver(answer: fn(&str) -> (u16, Option<&'static str>)) -> (String, Received) {
+    let received: Received = Arc::default();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
