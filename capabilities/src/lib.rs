@@ -9,10 +9,10 @@
 //! - `wasi:messaging@0.2.0-draft`: the [`messaging::Bus`] trait with an embedded, durable bus
 //!   ([`messaging::EmbeddedBus`], NATS subject semantics and queue groups) and
 //!   [`messaging::NatsBus`].
-//!
 //! - The egress guard ([`egress`]): where guests' `wasi:http` requests and `wasi:sockets`
 //!   connections (and the gateway's callbacks) may go: public addresses, the hosts a grant's
 //!   signed list names, and the internal ranges the operator opened; everything else refused.
+//!
 //! Two rules every host interface here (and the pool's) follows live here too: what a guest is
 //! told about a failure ([`guest_message`]: its kind, never host detail), and that everything
 //! written in the data dir is private to the gateway's user ([`private_files`]).

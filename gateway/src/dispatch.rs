@@ -16,7 +16,6 @@
 
 use crate::admin;
 use crate::async_calls;
-use crate::error::ApiError;
 use crate::health;
 use crate::invoke;
 use crate::publish;
@@ -40,7 +39,7 @@ pub async fn dispatch(
     let id = request_id::of(&req);
     req.extensions_mut().insert(RequestId(id.clone()));
     let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path());
-    let mut response = route(gw, req).instrument(span).await;
+    let mut response = route(gw, req, &id).instrument(span).await;
     if let Some(value) = request_id::header_value(&id) {
         response
             .headers_mut()
@@ -90,10 +89,10 @@ impl Endpoint {
     }
 }
 
-async fn route(gw: Arc<Gateway>, req: Request<Incoming>) -> GatewayResponse {
+async fn route(gw: Arc<Gateway>, req: Request<Incoming>, id: &str) -> GatewayResponse {
     // 2. Head limits.
     if let Err(refused) = request_head::check(&req, &gw.settings.http) {
-        return refused.into_response();
+        return refused.into_response_for(Some(id));
     }
     // 3-5. Endpoint, credentials, handler.
     let result = match Endpoint::of(req.uri().path()) {
@@ -112,5 +111,6 @@ async fn route(gw: Arc<Gateway>, req: Request<Incoming>) -> GatewayResponse {
         Endpoint::Health if req.uri().path() == "/healthz" => Ok(health::healthz()),
         Endpoint::Health => Ok(health::readyz(&gw)),
     };
-    result.unwrap_or_else(ApiError::into_response)
+    // A host failure's body names the request id, which finds its detail in the log.
+    result.unwrap_or_else(|e| e.into_response_for(Some(id)))
 }

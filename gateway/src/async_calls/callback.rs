@@ -3,9 +3,13 @@
 //! What goes out is the call's public view (as `GET /calls/{id}` shows it): never the request's
 //! headers or body, nor the caller's secret, and a result body of at most
 //! `async_calls.max_result`. Redirects are not followed: the caller named one receiver, and a
-//! `3xx` from it must not bounce the result to a host nobody vetted.
+//! `3xx` from it must not bounce the result to a host nobody vetted. The destination passes the
+//! same egress guard as guests' connections ([`crate::egress_client`]): loopback, private,
+//! link-local and the other special ranges are refused unless `[egress] allow` opens them, on the
+//! address the name resolves to when the request is sent.
 
 use super::record::CallRecord;
+use crate::state::Gateway;
 use std::time::Duration;
 
 /// Time one delivery attempt may take, connecting included.
@@ -14,19 +18,32 @@ const TIMEOUT: Duration = Duration::from_secs(5);
 /// Delivery attempts before giving up; the result stays readable at `/calls/{id}` either way.
 const ATTEMPTS: u32 = 3;
 
-/// The client callbacks are sent with: no redirects, a time limit per attempt. The egress
-/// guard that vets the destination belongs here, so every callback goes through it.
-fn client() -> reqwest::Result<reqwest::Client> {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(TIMEOUT)
-        .build()
-}
-
 /// POSTs `call` to `url`, trying [`ATTEMPTS`] times; a receiver that never answers 2xx is
-/// logged.
-pub(super) async fn deliver(url: &str, call: &CallRecord) {
-    let client = match client() {
+/// logged. A destination the egress guard refuses is logged at warn, counted in
+/// `wasmgate_egress_refused_total{function,reason}` and not tried again.
+pub(super) async fn deliver(gw: &Gateway, url: &str, call: &CallRecord) {
+    let opened = &gw.settings.egress.allow;
+    let refused = |reason: &'static str, address: &str| {
+        tracing::warn!(call = %call.id, function = %call.meta.function, url, address, reason, "callback refused by the egress guard");
+        gw.metrics
+            .egress_refused
+            .with_label_values(&[call.meta.function.as_str(), reason])
+            .inc();
+    };
+    let parsed = match reqwest::Url::parse(url) {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            tracing::warn!(call = %call.id, error = %e, "callback URL does not parse");
+            return;
+        }
+    };
+    if let Err(refusal) = crate::egress_client::check_url(&parsed, opened) {
+        refused(refusal.reason(), parsed.host_str().unwrap_or(""));
+        return;
+    }
+    // No redirects, no proxy, a time limit per attempt, and a resolver that returns only
+    // addresses the guard allows.
+    let client = match crate::egress_client::client(opened, TIMEOUT) {
         Ok(client) => client,
         Err(e) => {
             tracing::warn!(call = %call.id, error = %e, "cannot build the callback client");
@@ -53,10 +70,29 @@ pub(super) async fn deliver(url: &str, call: &CallRecord) {
             Ok(r) => {
                 tracing::warn!(call = %call.id, status = %r.status(), attempt, "callback refused")
             }
+            Err(e) if is_refused_name(&e) => {
+                refused("address_denied", parsed.host_str().unwrap_or(""));
+                return;
+            }
             Err(e) => tracing::warn!(call = %call.id, error = %e, attempt, "callback failed"),
         }
         if attempt < ATTEMPTS {
             tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
         }
     }
+}
+
+/// Whether `e` is the guard's resolver refusing every address of the name.
+fn is_refused_name(e: &reqwest::Error) -> bool {
+    let mut source: Option<&dyn std::error::Error> = Some(e);
+    while let Some(err) = source {
+        if matches!(
+            err.downcast_ref::<wasmgate_capabilities::egress::ConnectError>(),
+            Some(wasmgate_capabilities::egress::ConnectError::Refused { .. })
+        ) {
+            return true;
+        }
+        source = err.source();
+    }
+    false
 }

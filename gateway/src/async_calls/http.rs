@@ -48,10 +48,9 @@ pub(super) fn is_credential(name: &str) -> bool {
 /// Stores the call durably, queues it and answers 202 with `X-Call-Id` and its secret in
 /// `X-Call-Token` (both also in the JSON body).
 ///
-/// Refuses before storing anything: `401 unauthorized` when the function's manifest lists invoke
-/// tokens and the request carries none of them (nor the admin token), `429 async_queue_full`
-/// when the function has `async_calls.max_queued` calls unfinished, `413 payload_too_large`
-/// past `async_calls.max_body`.
+/// Refuses before storing anything: `429 async_queue_full` when the function has
+/// `async_calls.max_queued` calls unfinished, `413 payload_too_large` past
+/// `async_calls.max_body`.
 pub async fn accept(
     gw: &Arc<Gateway>,
     req: Request<Incoming>,
@@ -65,18 +64,16 @@ pub async fn accept(
     let path = req.uri().path();
     let rest = path.strip_prefix(ASYNC_PREFIX).unwrap_or(path);
     let (name, tail) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    let Some(tokens) = gw
-        .catalog
-        .snapshot()
-        .function(name)
-        .map(|f| f.record.manifest.http.invoke_token_sha256.clone())
-    else {
+    let Some(deployed) = gw.catalog.snapshot().function(name).cloned() else {
         return Err(ApiError::FunctionNotFound {
             name: name.to_owned(),
         });
     };
-    // The caller's token first, as on `/fn`: a refused caller takes no place and stores nothing.
-    if let Err(refused) = gw.access.invoke(&tokens, &req) {
+    // A function that asks invokers for a token asks it here too, before the body is read.
+    if let Err(refused) = gw
+        .access
+        .invoke(&deployed.record.manifest.http.invoke_token_sha256, &req)
+    {
         client_body::discard(req.into_body()).await;
         return Err(refused);
     }
@@ -166,8 +163,9 @@ pub async fn accept(
 pub async fn get(gw: &Arc<Gateway>, req: &Request<Incoming>) -> Result<GatewayResponse, ApiError> {
     let path = req.uri().path();
     let id = path.strip_prefix(CALLS_PREFIX).unwrap_or(path).to_owned();
-    let admin = token::is_admin(gw, req);
-    let presented = token::digest(token::bearer(req.headers()));
+    let presented = token::bearer(req.headers());
+    let admin = token::is_admin(gw, presented);
+    let presented = token::digest(presented);
     let rendered = gw
         .calls
         .read_off_runtime(move |s| {

@@ -38,7 +38,7 @@ const EXPIRY_BATCH: usize = 512;
 #[derive(Clone)]
 pub struct CallStore {
     db: Arc<Database>,
-    /// Turns for reads of whole calls (`GET /calls/{id}`), [`reads_at_once`] of them.
+    /// Reads of whole calls (`GET /calls/{id}`) running at once; see [`reads_at_once`].
     readers: Arc<tokio::sync::Semaphore>,
 }
 
@@ -52,8 +52,8 @@ fn reads_at_once() -> usize {
 }
 
 impl CallStore {
-    /// Opens or creates the tables at `path`, converting calls stored by an older gateway (one
-    /// JSON record per call in a table named `calls`); on a blocking thread.
+    /// Opens or creates the tables at `path`, converting calls stored by an older gateway (see
+    /// [`legacy`]); on a blocking thread.
     pub async fn open(path: PathBuf) -> Result<Self, ApiError> {
         tokio::task::spawn_blocking(move || Self::open_blocking(&path))
             .await
@@ -90,8 +90,8 @@ impl CallStore {
             .map_err(storage)?
     }
 
-    /// [`off_runtime`](Self::off_runtime) for reads of whole calls, at most half the cores'
-    /// worth at a time.
+    /// [`off_runtime`](Self::off_runtime) for reads of whole calls, at most [`reads_at_once`]
+    /// at a time.
     pub async fn read_off_runtime<T: Send + 'static>(
         &self,
         work: impl FnOnce(&CallStore) -> Result<T, ApiError> + Send + 'static,

@@ -33,7 +33,7 @@ pub(super) async fn work(gw: Weak<Gateway>, mut queue: mpsc::UnboundedReceiver<J
             if let Some(call) = finished
                 && let Some(url) = call.meta.callback_url.clone()
             {
-                callback::deliver(&url, &call).await;
+                callback::deliver(&gw, &url, &call).await;
             }
         });
     }
@@ -69,10 +69,13 @@ async fn run(gw: &Gateway, id: &str) -> Option<CallRecord> {
         }
     }
     let (head, result_body) = outcome.unwrap_or_else(|| {
-        let never = ApiError::Internal {
-            reason: "no attempt was made".into(),
-        };
-        error_result(&never, id, &meta.function)
+        error_result(
+            ApiError::Internal {
+                reason: "no attempt was made".into(),
+            },
+            id,
+            &meta.function,
+        )
     });
     meta.state = if head.status < 500 {
         CallState::Done
@@ -103,12 +106,15 @@ async fn run(gw: &Gateway, id: &str) -> Option<CallRecord> {
 /// One attempt: the guest's status, headers and body (at most `async_calls.max_result`), or
 /// the gateway's error.
 async fn attempt(gw: &Gateway, id: &str, meta: &CallMeta, body: &Bytes) -> (ResultHead, Bytes) {
-    let error = |e: ApiError| error_result(&e, id, &meta.function);
     let snapshot = gw.catalog.snapshot();
     let Some(deployed) = snapshot.function(&meta.function).cloned() else {
-        return error(ApiError::FunctionNotFound {
-            name: meta.function.clone(),
-        });
+        return error_result(
+            ApiError::FunctionNotFound {
+                name: meta.function.clone(),
+            },
+            id,
+            &meta.function,
+        );
     };
     drop(snapshot);
     let source = Source::Http {
@@ -116,7 +122,7 @@ async fn attempt(gw: &Gateway, id: &str, meta: &CallMeta, body: &Bytes) -> (Resu
         path: &meta.path,
     };
     if let Err(e) = gw.admission.may_execute(&deployed, source).await {
-        return error(e);
+        return error_result(e, id, &meta.function);
     }
     let mut request = http::Request::builder()
         .method(meta.method.as_str())
@@ -129,14 +135,18 @@ async fn attempt(gw: &Gateway, id: &str, meta: &CallMeta, body: &Bytes) -> (Resu
     let request = match request.body(Full::new(body.clone())) {
         Ok(r) => r,
         Err(e) => {
-            return error(ApiError::BadRequest {
-                reason: e.to_string(),
-            });
+            return error_result(
+                ApiError::BadRequest {
+                    reason: e.to_string(),
+                },
+                id,
+                &meta.function,
+            );
         }
     };
     let response = match deployed.function.call(request).await {
         Ok(r) => r,
-        Err(e) => return error(e.into()),
+        Err(e) => return error_result(e.into(), id, &meta.function),
     };
     let status = response.status().as_u16();
     let headers = response
@@ -147,33 +157,35 @@ async fn attempt(gw: &Gateway, id: &str, meta: &CallMeta, body: &Bytes) -> (Resu
     let limit = usize::try_from(gw.settings.async_calls.max_result.bytes()).unwrap_or(usize::MAX);
     let body = match Limited::new(response.into_body(), limit).collect().await {
         Ok(body) => body.to_bytes(),
-        Err(e) => {
-            let reason = match e.downcast::<wasmgate_pool::Error>() {
-                Ok(failed) => told(&(*failed).into(), id, &meta.function),
-                // Over the limit: the length error names only the limit.
-                Err(other) => format!("{other} (async_calls.max_result is {limit} bytes)"),
-            };
-            Bytes::from(format!("<response body not kept: {reason}>"))
-        }
+        Err(e) => Bytes::from(match e.downcast::<wasmgate_pool::Error>() {
+            // The guest failed while streaming: what the reader may know of it, never host detail.
+            Ok(failed) => format!(
+                "<response body not kept: {}>",
+                told(&(*failed).into(), id, &meta.function)
+            ),
+            Err(other) => format!(
+                "<response body not kept: {other} (async_calls.max_result is {limit} bytes)>"
+            ),
+        }),
     };
     (ResultHead { status, headers }, body)
 }
 
-/// The result of a call the gateway could not run: the error's status and what its reader is
-/// [`told`].
-fn error_result(e: &ApiError, id: &str, function: &str) -> (ResultHead, Bytes) {
+/// The result of a call the gateway could not run: the error's status and what the call's
+/// reader may be [`told`].
+fn error_result(e: ApiError, id: &str, function: &str) -> (ResultHead, Bytes) {
     let head = ResultHead {
         status: e.classify().0.as_u16(),
         headers: Vec::new(),
     };
-    (head, Bytes::from(told(e, id, function)))
+    (head, Bytes::from(told(&e, id, function)))
 }
 
 /// What the call's reader (at `/calls/{id}` or its callback) is told about `e`: its public
 /// message, with the call id as the request id; a host failure's detail goes to the log only.
 fn told(e: &ApiError, id: &str, function: &str) -> String {
     if e.classify().2 == wasmgate_pool::Blame::Host {
-        tracing::error!(call = %id, function = %function, error = %e, "async call failed");
+        tracing::error!(call = %id, function, error = %e, "async call failed");
     }
     e.public_message(Some(id))
 }

@@ -92,6 +92,13 @@ impl Access {
         }
     }
 
+    /// Whether `presented` is the admin token (always true with `insecure_open_admin`).
+    pub fn is_admin_token(&self, presented: &str) -> bool {
+        self.admin
+            .as_ref()
+            .is_none_or(|token| token.matches(presented))
+    }
+
     /// Refuses `req` unless it carries the admin token.
     pub fn admin<B>(&self, req: &Request<B>) -> Result<(), ApiError> {
         if self.is_admin(req) {

@@ -335,12 +335,73 @@ fn receiver(answer: fn(&str) -> (u16, Option<&'static str>)) -> (String, Receive
     (base, received)
 }
 
+/// Callback receivers here listen on loopback, which the egress guard refuses unless opened.
+const OPEN_LOOPBACK: &str = "[egress]\nallow = [\"127.0.0.0/8\"]\n";
+
+#[tokio::test]
+async fn a_callback_to_an_internal_address_is_refused_by_the_egress_guard() {
+    // The receiver stands in for an internal service (or the gateway's own admin API).
+    let (base, received) = receiver(|_| (200, None));
+    let gw = Gateway::builder().capture_logs().start().await.unwrap();
+    gw.deploy("hello", guests::HTTP_HELLO).await.unwrap();
+    let port = base.rsplit(':').next().unwrap();
+    let by_ip = format!("{base}/hook");
+    let by_name = format!("http://localhost:{port}/hook");
+    let metadata = "http://169.254.169.254/latest/meta-data/".to_owned();
+    let mut calls = Vec::new();
+    for hook in [&by_ip, &by_name, &metadata] {
+        calls.push(
+            submit_with(
+                &gw,
+                "/async/hello",
+                "",
+                &[("x-callback-url", hook.as_str())],
+            )
+            .await,
+        );
+    }
+    for call in &calls {
+        assert_eq!(
+            finished(&gw, call).await["state"],
+            "done",
+            "the call itself runs"
+        );
+    }
+    wasmgate_tests::eventually(
+        "three refusals counted",
+        crate::DEADLINE,
+        || async { gw.metrics().await.unwrap() },
+        |scrape| {
+            wasmgate_tests::metric_sample(
+                scrape,
+                "wasmgate_egress_refused_total",
+                &[("function", "hello"), ("reason", "address_denied")],
+            ) == Some(3.0)
+        },
+    )
+    .await
+    .unwrap();
+    assert!(
+        received.lock().unwrap().is_empty(),
+        "the receiver was reached"
+    );
+    assert!(
+        gw.logs()
+            .iter()
+            .any(|l| l.contains("WARN") && l.contains("callback refused by the egress guard")),
+        "{:#?}",
+        gw.logs()
+    );
+}
+
 #[tokio::test]
 async fn failures_are_retried_then_reported_and_callbacks_get_the_result() {
     let (base, received) = receiver(|_| (200, None));
     let callback = format!("{base}/hook");
     let gw = Gateway::builder()
-        .config_toml("[events]\nmax_attempts = 3\nbackoff = \"20ms\"\n")
+        .config_toml(&format!(
+            "[events]\nmax_attempts = 3\nbackoff = \"20ms\"\n{OPEN_LOOPBACK}"
+        ))
         .start()
         .await
         .unwrap();
@@ -391,7 +452,11 @@ async fn a_callback_follows_no_redirect() {
         "/hook" => (307, Some("/elsewhere")),
         _ => (200, None),
     });
-    let gw = Gateway::builder().start().await.unwrap();
+    let gw = Gateway::builder()
+        .config_toml(OPEN_LOOPBACK)
+        .start()
+        .await
+        .unwrap();
     gw.deploy("hello", guests::HTTP_HELLO).await.unwrap();
     let hook = format!("{base}/hook");
     submit_with(
