@@ -23,7 +23,7 @@ pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCA
 /// characters (32 random bytes, 256 bits); 32 random printable characters still carry about 190
 /// bits, far beyond guessing over the network, while anything shorter is almost always a password
 /// chosen by hand. OWASP's session-management guidance asks for at least 64 bits of entropy
-/// (https://cheatsheetseries.owasp.org/cheatsheets/Session_Management_Cheat_Sheet.html); a length
+/// (<https://cheatsheetseries.owasp.org/cheatsheets/Session_Management_Cheat_Sheet.html>); a length
 /// floor is the part of that a gateway can check.
 pub const MIN_TOKEN_LEN: usize = 32;
 

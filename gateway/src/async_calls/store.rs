@@ -53,7 +53,7 @@ fn reads_at_once() -> usize {
 
 impl CallStore {
     /// Opens or creates the tables at `path`, converting calls stored by an older gateway (see
-    /// [`legacy`]); on a blocking thread.
+    /// `legacy`); on a blocking thread.
     pub async fn open(path: PathBuf) -> Result<Self, ApiError> {
         tokio::task::spawn_blocking(move || Self::open_blocking(&path))
             .await
@@ -90,7 +90,7 @@ impl CallStore {
             .map_err(storage)?
     }
 
-    /// [`off_runtime`](Self::off_runtime) for reads of whole calls, at most [`reads_at_once`]
+    /// [`off_runtime`](Self::off_runtime) for reads of whole calls, at most `reads_at_once`
     /// at a time.
     pub async fn read_off_runtime<T: Send + 'static>(
         &self,

@@ -33,7 +33,7 @@ impl BearerToken {
         self.matches_digest(&digest(presented))
     }
 
-    /// Whether a presented token whose [`digest`] is `presented` is this token (constant time).
+    /// Whether a presented token whose `digest` is `presented` is this token (constant time).
     pub fn matches_digest(&self, presented: &[u8; 32]) -> bool {
         presented.ct_eq(&self.digest).into()
     }
