@@ -155,9 +155,22 @@ async fn connections_past_the_limit_get_503_with_retry_after_and_a_json_body() {
             .unwrap();
         held.push(stream);
     }
-    // The accept loop counts connections as it takes them: wait until all three are in.
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let answer = exchange(&gw, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    // The accept loop counts connections as it takes them: until all three are in (slow on a
+    // loaded machine), a fourth is still served, so ask until one is refused.
+    let answer = wasmgate_tests::eventually(
+        "a fourth connection is refused",
+        DEADLINE,
+        || async {
+            exchange(
+                &gw,
+                b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            )
+            .await
+        },
+        |answer| answer.starts_with("HTTP/1.1 503"),
+    )
+    .await
+    .unwrap();
     let (head, body) = answer.split_once("\r\n\r\n").unwrap();
     assert!(head.starts_with("HTTP/1.1 503"), "{answer}");
     assert!(head.contains("retry-after: 1"), "{head}");
