@@ -95,7 +95,7 @@ mod tests {
         let reset = wasmtime::Error::new(std::io::Error::from(std::io::ErrorKind::ConnectionReset));
         assert_eq!(guest_text(&reset), "connection reset");
         let internal = wasmtime::Error::new(ErrorCode::InternalError(Some(
-            "open /home/builder/data/x: denied".into(),
+            "open /var/lib/wasmgate/x: denied".into(),
         )));
         assert_eq!(guest_text(&internal), STREAM_FAILED);
         let other = wasmtime::format_err!("redb: cannot open /var/lib/wasmgate/kv.redb");

@@ -1,7 +1,7 @@
 use super::*;
 
 /// What `format!("{e:?}")` of a host error gave a guest under `RUST_BACKTRACE=1`, shortened.
-const LEAKED: &str = "HttpRequestBodySize(Some(10))\n\nStack backtrace:\n   0: wasmtime_internal_core::error::error::Error::new\n             at /home/builder/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/wasmtime-internal-core-48.0.8/src/error/error.rs:150:27\n   1: wasmtime_wasi_http::p2::body::HostIncomingBodyStream::read";
+const LEAKED: &str = "HttpRequestBodySize(Some(10))\n\nStack backtrace:\n   0: wasmtime_internal_core::error::error::Error::new\n             at /usr/local/cargo/registry/src/index.crates.io-1949cf8c6b5b557f/wasmtime-internal-core-48.0.8/src/error/error.rs:150:27\n   1: wasmtime_wasi_http::p2::body::HostIncomingBodyStream::read";
 
 #[test]
 fn a_host_failure_tells_the_guest_only_its_kind() {
@@ -44,7 +44,7 @@ fn text_with_paths_locations_frames_or_crate_names_is_not_fit() {
     for text in [
         "",
         "   ",
-        "artifact /home/me/wasmgate-data/artifacts/ab12.cwasm: No such file",
+        "artifact /var/lib/wasmgate/artifacts/ab12.cwasm: No such file",
         "at src/keyvalue/host.rs:118",
         "failed in host.rs:118:5",
         "0: frame\n1: frame",
