@@ -237,46 +237,11 @@ impl Gateway {
                 }
             });
         }
-        let stdout = child.stdout.take().context("stdout is piped")?;
-        let mut lines = BufReader::new(stdout).lines();
-        let mut seen = Vec::new();
-        let addr = tokio::time::timeout(START_DEADLINE, async {
-            while let Some(line) = lines.next_line().await? {
-                if let Some(addr) = line.strip_prefix("wasmgate listening on http://") {
-                    return Ok(addr.trim().to_owned());
-                }
-                seen.push(line);
-            }
-            bail!("wasmgate exited before listening; stdout: {seen:?}")
-        })
-        .await
-        .context("wasmgate did not print its listening line in time")??;
+        let (addr, seen) = listening(&mut child).await?;
         self.startup_lines = seen;
-        // Keep draining stdout so the child never blocks on a full pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         self.addr = addr;
         self.child = Some(child);
-        let client = self.client.clone();
-        let url = self.url("/readyz");
-        crate::eventually(
-            "gateway ready",
-            START_DEADLINE,
-            || {
-                let client = client.clone();
-                let url = url.clone();
-                async move {
-                    client
-                        .get(url)
-                        .send()
-                        .await
-                        .map(|r| r.status().as_u16())
-                        .unwrap_or(0)
-                }
-            },
-            |status| *status == 200,
-        )
-        .await?;
-        Ok(())
+        wait_ready(&self.client, self.url("/readyz")).await
     }
 
     /// `http://ADDR{path}`.
@@ -485,4 +450,47 @@ impl Gateway {
         self.kill().await?;
         self.spawn().await
     }
+}
+
+/// Reads `child`'s stdout until its listening line; returns the address and the lines printed
+/// before it, and keeps draining stdout so the child never blocks on a full pipe.
+pub(crate) async fn listening(child: &mut Child) -> anyhow::Result<(String, Vec<String>)> {
+    let stdout = child.stdout.take().context("stdout is piped")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let mut seen = Vec::new();
+    let addr = tokio::time::timeout(START_DEADLINE, async {
+        while let Some(line) = lines.next_line().await? {
+            if let Some(addr) = line.strip_prefix("wasmgate listening on http://") {
+                return Ok(addr.trim().to_owned());
+            }
+            seen.push(line);
+        }
+        bail!("wasmgate exited before listening; stdout: {seen:?}")
+    })
+    .await
+    .context("wasmgate did not print its listening line in time")??;
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    Ok((addr, seen))
+}
+
+/// Waits until `url` (a gateway's `/readyz`) answers 200.
+pub(crate) async fn wait_ready(client: &reqwest::Client, url: String) -> anyhow::Result<()> {
+    crate::eventually(
+        "gateway ready",
+        START_DEADLINE,
+        || {
+            let (client, url) = (client.clone(), url.clone());
+            async move {
+                client
+                    .get(url)
+                    .send()
+                    .await
+                    .map(|r| r.status().as_u16())
+                    .unwrap_or(0)
+            }
+        },
+        |status| *status == 200,
+    )
+    .await?;
+    Ok(())
 }
