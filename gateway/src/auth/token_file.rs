@@ -4,7 +4,7 @@ use crate::error::ApiError;
 use base64::Engine as _;
 use rand_core::{OsRng, RngCore};
 use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use wasmgate_config::defaults::MIN_TOKEN_LEN;
 
@@ -66,10 +66,8 @@ fn generate() -> String {
 fn write_private(path: &Path, bytes: &[u8]) -> Result<(), ApiError> {
     let tmp = path.with_extension("tmp");
     let _ = std::fs::remove_file(&tmp);
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
+    let mut file = wasmgate_capabilities::private_files::options()
         .create_new(true)
-        .mode(0o600)
         .open(&tmp)
         .map_err(|e| io_error(&tmp, e))?;
     file.write_all(bytes)
