@@ -163,7 +163,7 @@ pub async fn accept(
 pub async fn get(gw: &Arc<Gateway>, req: &Request<Incoming>) -> Result<GatewayResponse, ApiError> {
     let path = req.uri().path();
     let id = path.strip_prefix(CALLS_PREFIX).unwrap_or(path).to_owned();
-    let presented = token::bearer(req.headers());
+    let presented = crate::auth::presented(req.headers()).unwrap_or("");
     let admin = token::is_admin(gw, presented);
     let presented = token::digest(presented);
     let rendered = gw

@@ -8,7 +8,6 @@
 use crate::state::Gateway;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use http::{HeaderMap, header};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -30,15 +29,6 @@ pub fn digest(secret: &str) -> [u8; 32] {
 /// Whether a presented secret's digest is the stored one, in constant time.
 pub fn matches(stored: &[u8; 32], presented: &[u8; 32]) -> bool {
     stored.ct_eq(presented).into()
-}
-
-/// The bearer credential of a request, empty when there is none.
-pub fn bearer(headers: &HeaderMap) -> &str {
-    headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("")
 }
 
 /// Whether `presented` is the admin token, which reads every call (see [`crate::auth`]).
