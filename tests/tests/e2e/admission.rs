@@ -191,8 +191,9 @@ async fn an_import_needs_its_capability_and_the_grant_works_at_run_time() {
     assert_eq!(body["caps"], serde_json::json!(["http-outgoing"]));
     let url = format!("/fn/fetch?url={}", gw.url("/healthz"));
     let response = gw.client().get(gw.url(&url)).send().await.unwrap();
-    assert_eq!(response.status(), 200);
+    let status = response.status();
     let text = response.text().await.unwrap();
+    assert_eq!(status, 200, "{text}");
     assert!(
         text.starts_with("200 ") && text.contains("\"ok\""),
         "{text}"
@@ -203,7 +204,9 @@ async fn an_import_needs_its_capability_and_the_grant_works_at_run_time() {
     // A restart picks a new port: point the guest at the new one.
     let url = format!("/fn/fetch?url={}", gw.url("/healthz"));
     let response = gw.client().get(gw.url(&url)).send().await.unwrap();
-    assert_eq!(response.status(), 200);
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    assert_eq!(status, 200, "after a restart: {text}");
 }
 
 const POLICY: &str = r#"
