@@ -168,6 +168,28 @@ pub const DEFAULT_MAX_HEADERS: u32 = 100;
 pub const DEFAULT_HEADER_READ_TIMEOUT: HumanDuration =
     HumanDuration::from_duration(Duration::from_secs(10));
 
+/// Time a write to a client may make no progress: nginx's `send_timeout` is 60s; 30s is the
+/// default function `timeout`, so a client that stops reading holds its connection no longer
+/// than a slow guest holds a request.
+pub const DEFAULT_WRITE_TIMEOUT: HumanDuration =
+    HumanDuration::from_duration(Duration::from_secs(30));
+
+/// Connection age limit: none. Like gRPC's `MaxConnectionAge` (unset by default), it is for
+/// spreading long-lived clients over nodes, which only a deployment behind a balancer needs.
+pub const DEFAULT_MAX_CONNECTION_AGE: HumanDuration = HumanDuration::from_duration(Duration::ZERO);
+
+/// HTTP/2 control frames a connection may send in a burst. Envoy closes a connection with
+/// 1,000 control frames queued for it (`max_outbound_control_frames`); a real client sends a
+/// SETTINGS and a few PING / WINDOW_UPDATE frames per request, so 1,000 is never reached by one,
+/// and a SETTINGS or PING flood (CVE-2019-9512, CVE-2019-9515) is closed within milliseconds.
+pub const DEFAULT_CONTROL_FRAME_BURST: u32 = 1_000;
+
+/// HTTP/2 control frames a connection earns per second on top of its requests and the data sent
+/// to it: grpc-go on a stream of small messages sends a PING and a WINDOW_UPDATE per round trip,
+/// so 500/s keeps such a client down to a 4 ms round trip, while a flood is held to 1/3000 of
+/// the 1.47 M frames/s seen from one attacking connection.
+pub const DEFAULT_CONTROL_FRAMES_PER_SECOND: u32 = 500;
+
 /// Time to send a body the gateway reads itself: a 64MiB deploy at 20Mbit/s takes ~27s.
 pub const DEFAULT_BODY_READ_TIMEOUT: HumanDuration =
     HumanDuration::from_duration(Duration::from_secs(30));

@@ -112,6 +112,16 @@ impl HttpSettings {
                 "http.header_read_timeout is zero: give clients time to send a request, e.g. `{DEFAULT_HEADER_READ_TIMEOUT}`"
             )
         })?;
+        ensure(!self.write_timeout.is_zero(), || {
+            format!(
+                "http.write_timeout is zero: give clients time to read, e.g. `{DEFAULT_WRITE_TIMEOUT}`"
+            )
+        })?;
+        ensure(self.control_frame_burst >= 1, || {
+            format!(
+                "http.control_frame_burst is 0: allow HTTP/2 clients their SETTINGS and PINGs, e.g. {DEFAULT_CONTROL_FRAME_BURST}"
+            )
+        })?;
         ensure(!self.body_read_timeout.is_zero(), || {
             format!(
                 "http.body_read_timeout is zero: give clients time to send a body, e.g. `{DEFAULT_BODY_READ_TIMEOUT}`"

@@ -1,10 +1,10 @@
 //! Bodies the gateway reads itself (deploys, publishes, async calls): bounded in size and time.
 
 use crate::error::ApiError;
+use crate::incoming::Incoming;
 use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, header};
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
 use std::time::Duration;
 
 /// Bytes past the limit read and dropped before answering 413; beyond it the connection is cut.

@@ -17,6 +17,7 @@
 use crate::admin;
 use crate::async_calls;
 use crate::health;
+use crate::incoming::Incoming;
 use crate::invoke;
 use crate::publish;
 use crate::request_head;
@@ -24,7 +25,6 @@ use crate::request_id;
 use crate::response::GatewayResponse;
 use crate::state::Gateway;
 use http::Request;
-use hyper::body::Incoming;
 use std::convert::Infallible;
 use std::sync::Arc;
 use tracing::Instrument;

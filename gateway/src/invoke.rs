@@ -4,12 +4,12 @@ use crate::admission::Source;
 use crate::catalog::Deployed;
 use crate::client_body;
 use crate::error::ApiError;
+use crate::incoming::Incoming;
 use crate::request_body::CappedBody;
 use crate::response::{GatewayResponse, from_guest};
 use crate::state::Gateway;
 use http::uri::{PathAndQuery, Uri};
 use http::{HeaderValue, Request, header};
-use hyper::body::Incoming;
 use std::sync::Arc;
 use std::time::Instant;
 

@@ -26,6 +26,7 @@ pub mod dispatch;
 pub mod egress_client;
 pub mod error;
 pub mod health;
+pub mod incoming;
 pub mod invoke;
 pub mod logging;
 pub mod metrics;

@@ -4,10 +4,10 @@
 
 use crate::client_body;
 use crate::error::ApiError;
+use crate::incoming::Incoming;
 use crate::response::{GatewayResponse, json};
 use crate::state::Gateway;
 use http::{Request, StatusCode, header};
-use hyper::body::Incoming;
 use serde_json::json;
 use wasmgate_capabilities::messaging::Message;
 

@@ -1,19 +1,24 @@
-//! The HTTP server: accept connections, serve HTTP/1.1 and HTTP/2, drain on shutdown.
+//! The HTTP server: accept connections, serve HTTP/1.1 (hyper) and HTTP/2 (h2), drain on
+//! shutdown. What one connection may hold and how it ends is [`connection`]'s.
 
-use crate::auth::ClientAddr;
-use crate::dispatch::dispatch;
 use crate::state::Gateway;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
-use hyper_util::server::graceful::GracefulShutdown;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
+use tokio::time::Instant;
+use tokio_util::task::TaskTracker;
 
 pub mod client_limits;
+pub mod conn_io;
+pub mod connection;
+pub mod date;
+pub mod h1_framing;
+pub mod h2_frames;
+pub mod h2_server;
 pub mod metrics_listener;
+pub mod outcome;
 
 /// Serves on `listener` until `shutdown` resolves, then stops accepting and gives in-flight requests
 /// up to `grace` to finish. Returns whether everything finished in time.
@@ -27,16 +32,15 @@ pub async fn serve(
     grace: Duration,
 ) -> bool {
     let limits = gw.settings.http.clone();
-    let builder = client_limits::builder(&limits);
-    let header_timeout = limits.header_read_timeout.get();
+    let h1 = client_limits::http1_builder(&limits);
+    let max_head = client_limits::max_head(&limits);
     let connections = Arc::new(Semaphore::new(
         usize::try_from(limits.max_connections).unwrap_or(usize::MAX),
     ));
     let refuser = client_limits::Refuser::default();
-    let graceful = GracefulShutdown::new();
-    // Connections still waiting for their first byte are not watched by `graceful` yet: this
-    // tells them to give up when the drain starts.
-    let (stopping, stop_seen) = tokio::sync::watch::channel(false);
+    let tracker = TaskTracker::new();
+    // Every connection task watches this and closes (gracefully) when the drain starts.
+    let (stopping, stop) = tokio::sync::watch::channel(false);
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -56,32 +60,17 @@ pub async fn serve(
                     continue;
                 };
                 let _ = stream.set_nodelay(true);
-                let gw = gw.clone();
-                let builder = builder.clone();
-                let watcher = graceful.watcher();
-                let mut stop_seen = stop_seen.clone();
-                tokio::spawn(async move {
-                    let open = OpenConnection::new(&gw, permit);
-                    let ready = tokio::select! {
-                        ready = client_limits::first_byte(&stream, header_timeout) => ready,
-                        _ = stop_seen.wait_for(|stopping| *stopping) => return,
-                    };
-                    if !ready {
-                        gw.metrics.connections_refused.with_label_values(&["header_timeout"]).inc();
-                        return;
-                    }
-                    let service = {
-                        let gw = gw.clone();
-                        service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
-                            // Failed authentication is logged with the client's address.
-                            req.extensions_mut().insert(ClientAddr(peer));
-                            dispatch(gw.clone(), req)
-                        })
-                    };
-                    let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-                    if let Err(e) = watcher.watch(conn.into_owned()).await {
-                        tracing::debug!(error = %e, "connection ended with an error");
-                    }
+                let ctx = connection::ConnCtx {
+                    gw: gw.clone(),
+                    peer,
+                    stop: stop.clone(),
+                    max_head,
+                    accepted: Instant::now(),
+                };
+                let h1 = h1.clone();
+                tracker.spawn(async move {
+                    let open = OpenConnection::new(&ctx.gw, permit);
+                    connection::serve(ctx, stream, h1).await;
                     drop(open);
                 });
             }
@@ -90,11 +79,10 @@ pub async fn serve(
     }
     drop(listener);
     let _ = stopping.send(true);
+    tracker.close();
     gw.start_draining();
     tracing::info!(grace = ?grace, "draining in-flight requests");
-    tokio::time::timeout(grace, graceful.shutdown())
-        .await
-        .is_ok()
+    tokio::time::timeout(grace, tracker.wait()).await.is_ok()
 }
 
 /// A connection's place under `http.max_connections` and in `wasmgate_connections_open`, both

@@ -58,6 +58,8 @@ pub struct Gateway {
     pub admission: Admission,
     /// The tokens admin, metrics and protected functions accept.
     pub access: crate::auth::Access,
+    /// How client connections ended: counted, and logged at a bounded rate.
+    pub connection_reports: crate::server::outcome::Reports,
     ready: AtomicBool,
 }
 
@@ -102,6 +104,8 @@ impl Gateway {
             calls.clone(),
             settings.async_calls.retention.get(),
         ));
+        let connection_reports =
+            crate::server::outcome::Reports::new(metrics.connections_closed.clone());
         let gateway = Arc::new(Gateway {
             calls,
             workers: Workers::default(),
@@ -115,6 +119,7 @@ impl Gateway {
             registry,
             artifact_gc: tokio::sync::RwLock::new(()),
             access,
+            connection_reports,
             ready: AtomicBool::new(false),
             settings,
         });

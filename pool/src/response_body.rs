@@ -6,6 +6,7 @@ use bytes::Bytes;
 use http::StatusCode;
 use http::header::CONTENT_LENGTH;
 use http_body::{Body, Frame, SizeHint};
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -29,6 +30,10 @@ pub struct ResponseBody {
     cutoff: Option<Cutoff>,
     /// Why the guest's run failed, sent before its store (and so this body's stream) goes away.
     failed: oneshot::Receiver<Error>,
+    /// What `failed` said, once [`ResponseBody::poll_guest_failed`] has read it.
+    failure: Option<Error>,
+    /// `failed` has resolved (with a failure, or closed because the guest finished).
+    failed_seen: bool,
     log: Arc<InstanceLog>,
     done: bool,
 }
@@ -84,9 +89,39 @@ impl Cutoff {
             sent: 0,
             cutoff: Some(self),
             failed,
+            failure: None,
+            failed_seen: false,
             log,
             done: false,
         }))
+    }
+}
+
+impl ResponseBody {
+    /// Resolves once the guest writing this body failed or was stopped (its time limit, a trap),
+    /// which the body will end with after the chunks already written. A server holding a chunk
+    /// it cannot send (the client's HTTP/2 flow-control window is shut) polls this to end the
+    /// stream at once instead of waiting for a window that may never open. Stays pending when
+    /// the guest finished cleanly.
+    pub fn poll_guest_failed(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.failure.is_some() {
+            return Poll::Ready(());
+        }
+        if self.failed_seen {
+            return Poll::Pending;
+        }
+        match Pin::new(&mut self.failed).poll(cx) {
+            Poll::Ready(Ok(e)) => {
+                self.failed_seen = true;
+                self.failure = Some(e);
+                Poll::Ready(())
+            }
+            Poll::Ready(Err(_)) => {
+                self.failed_seen = true;
+                Poll::Pending
+            }
+            Poll::Pending => Poll::Pending,
+        }
     }
 }
 
@@ -114,7 +149,12 @@ impl Body for ResponseBody {
                 this.done = true;
                 // The stream also ends when a failed guest's store goes away; only a guest that
                 // finished (or dropped) its body ends it cleanly.
-                return Poll::Ready(this.failed.try_recv().ok().map(|e| {
+                let failure = match this.failure.take() {
+                    Some(e) => Some(e),
+                    None if !this.failed_seen => this.failed.try_recv().ok(),
+                    None => None,
+                };
+                return Poll::Ready(failure.map(|e| {
                     tracing::warn!(
                         function = this.log.function(),
                         request_id = this.log.request_id(),

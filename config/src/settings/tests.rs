@@ -42,6 +42,10 @@ fn the_example_file_lists_every_key() {
         "max_header_size",
         "max_headers",
         "header_read_timeout",
+        "write_timeout",
+        "max_connection_age",
+        "control_frame_burst",
+        "control_frames_per_second",
         "body_read_timeout",
         "max_request_body",
         "max_concurrent_streams",
@@ -159,6 +163,12 @@ fn validate_refuses_inconsistent_settings_naming_the_key() {
         }),
         ("http.max_headers 0 is out of range", |s| {
             s.http.max_headers = 0
+        }),
+        ("http.write_timeout is zero", |s| {
+            s.http.write_timeout = "0s".parse().unwrap()
+        }),
+        ("http.control_frame_burst is 0", |s| {
+            s.http.control_frame_burst = 0
         }),
         ("http.header_read_timeout is zero", |s| {
             s.http.header_read_timeout = "0s".parse().unwrap()

@@ -7,10 +7,10 @@ mod upload;
 pub use deploy::{retire, start};
 
 use crate::error::ApiError;
+use crate::incoming::Incoming;
 use crate::response::GatewayResponse;
 use crate::state::Gateway;
 use http::{Method, Request};
-use hyper::body::Incoming;
 use std::sync::Arc;
 
 /// Path prefix of the admin API.

@@ -2,9 +2,9 @@
 
 use crate::client_body::{self, BodyLimits};
 use crate::error::ApiError;
+use crate::incoming::Incoming;
 use bytes::Bytes;
 use http::{Request, header};
-use hyper::body::Incoming;
 
 /// Multipart part holding the component.
 const MODULE_PART: &str = "module";

@@ -5,6 +5,7 @@ use super::token;
 use super::worker::{now, now_micros};
 use crate::client_body;
 use crate::error::ApiError;
+use crate::incoming::Incoming;
 use crate::response::{GatewayResponse, json};
 use crate::state::Gateway;
 use base64::Engine;
@@ -12,7 +13,6 @@ use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 use http::{HeaderValue, Request, StatusCode, header};
 use http_body_util::{Either, Full};
-use hyper::body::Incoming;
 use serde_json::{Value, json};
 use std::sync::Arc;
 

@@ -52,6 +52,12 @@ pub struct Metrics {
     pub connections_open: IntGauge,
     /// `wasmgate_connections_refused_total{reason}` (`limit`, `header_timeout`).
     pub connections_refused: IntCounterVec,
+    /// `wasmgate_connections_closed_total{reason}`: how served connections ended (see
+    /// `server::outcome::Outcome::label`).
+    pub connections_closed: IntCounterVec,
+    /// `wasmgate_http2_streams_reset_total{reason}` (`guest_failed`, `write_timeout`,
+    /// `body_error`): response streams the gateway ended with RST_STREAM.
+    pub http2_streams_reset: IntCounterVec,
     /// `wasmgate_guest_limits_total{function,limit}` (`response_body`, `messages_per_call`,
     /// `open_buckets`).
     pub guest_limits: IntCounterVec,
@@ -174,6 +180,16 @@ impl Metrics {
             connections_refused: counter_vec(
                 "wasmgate_connections_refused_total",
                 "Client connections closed unserved: over http.max_connections (limit) or no request head within http.header_read_timeout (header_timeout).",
+                &["reason"],
+            )?,
+            connections_closed: counter_vec(
+                "wasmgate_connections_closed_total",
+                "Served client connections that ended, by reason: client_closed, idle, max_age, drained, write_timeout, control_frame_flood, request_framing, protocol_error.",
+                &["reason"],
+            )?,
+            http2_streams_reset: counter_vec(
+                "wasmgate_http2_streams_reset_total",
+                "HTTP/2 response streams the gateway reset: its guest failed or was stopped (guest_failed), the client's window stayed shut for http.write_timeout (write_timeout), the body failed (body_error).",
                 &["reason"],
             )?,
             guest_limits: counter_vec(

@@ -1,9 +1,9 @@
-//! What one client may hold: the HTTP builder's limits, the wait for a first byte, and the
+//! What one client may hold: the HTTP/1.1 builder's limits, the wait for a first byte, and the
 //! answer a connection gets when the node already serves `http.max_connections`.
 
 use crate::request_head::HYPER_BACKSTOP;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
-use hyper_util::server::conn::auto;
+use hyper::server::conn::http1;
+use hyper_util::rt::TokioTimer;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -37,35 +37,28 @@ content-length: 107\r\n\
 \r\n\
 {\"error\":{\"code\":\"too_many_connections\",\"message\":\"the gateway serves its maximum number of connections\"}}\n";
 
-/// The HTTP/1 and HTTP/2 connection builder with `limits` applied.
-pub fn builder(limits: &HttpSettings) -> auto::Builder<TokioExecutor> {
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    // hyper refuses heads itself only far past the limits (with an empty 431); up to there the
-    // gateway refuses them with its JSON error (`request_head`).
-    let head = usize::try_from(
-        limits
-            .max_header_size
-            .bytes()
-            .saturating_mul(HYPER_BACKSTOP),
-    )
-    .unwrap_or(usize::MAX);
+/// Largest request head hyper buffers (HTTP/1.1 read buffer, HTTP/2 header list), in bytes:
+/// hyper refuses heads itself only far past the limits (with an empty 431); up to there the
+/// gateway refuses them with its JSON error (`request_head`).
+pub fn max_head(limits: &HttpSettings) -> u32 {
+    let head = limits
+        .max_header_size
+        .bytes()
+        .saturating_mul(HYPER_BACKSTOP);
+    u32::try_from(head).unwrap_or(u32::MAX)
+}
+
+/// The HTTP/1.1 connection builder with `limits` applied (HTTP/2 is served by
+/// [`super::h2_server`]).
+pub fn http1_builder(limits: &HttpSettings) -> http1::Builder {
     let fields = u64::from(limits.max_headers).saturating_mul(HYPER_BACKSTOP);
+    let mut builder = http1::Builder::new();
     builder
-        .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout.get())
         // The read buffer bounds the request line and headers together: past it, 431.
-        .max_buf_size(head)
+        .max_buf_size(max_head(limits) as usize)
         .max_headers(usize::try_from(fields).unwrap_or(usize::MAX));
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .max_concurrent_streams(limits.max_concurrent_streams)
-        .max_header_list_size(u32::try_from(head).unwrap_or(u32::MAX))
-        // A silent HTTP/2 peer is pinged, and dropped if it does not answer within the same time
-        // an HTTP/1 client has to send its head.
-        .keep_alive_interval(limits.header_read_timeout.get())
-        .keep_alive_timeout(limits.header_read_timeout.get());
     builder
 }
 

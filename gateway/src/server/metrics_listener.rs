@@ -1,6 +1,8 @@
 //! The optional second listener (`metrics_listen`): `/metrics`, `/healthz` and `/readyz` only, so
 //! scrapers and probes can reach a port that invokers and the admin API never share.
 
+use super::conn_io::{ConnIo, Inspector, Signals};
+use super::h1_framing::RequestFraming;
 use crate::auth::ClientAddr;
 use crate::error::ApiError;
 use crate::health;
@@ -27,7 +29,11 @@ pub async fn serve(gw: Arc<Gateway>, listener: TcpListener) {
         .local_addr()
         .map(|a| a.ip().is_loopback())
         .unwrap_or(false);
-    let builder = super::client_limits::builder(&gw.settings.http);
+    // HTTP/1.1 only (Prometheus and probes speak it), with the main listener's limits and
+    // protections: header timeout, write deadline, strict framing.
+    let builder = super::client_limits::http1_builder(&gw.settings.http);
+    let max_head = super::client_limits::max_head(&gw.settings.http) as usize;
+    let write_timeout = gw.settings.http.write_timeout.get();
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     loop {
         let (stream, peer) = match listener.accept().await {
@@ -48,9 +54,13 @@ pub async fn serve(gw: Arc<Gateway>, listener: TcpListener) {
                 let gw = gw.clone();
                 async move { Ok::<_, Infallible>(route(&gw, &req, open)) }
             });
-            let _ = builder
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
+            let io = ConnIo::new(
+                stream,
+                Inspector::Http1(RequestFraming::new(max_head.saturating_mul(2))),
+                write_timeout,
+                Arc::new(Signals::default()),
+            );
+            let _ = builder.serve_connection(TokioIo::new(io), service).await;
             drop(slot);
         });
     }
