@@ -45,8 +45,11 @@ const SEND_BUFFER: usize = 64 * 1024;
 /// default (the MadeYouReset bound, CVE-2025-8671).
 const MAX_LOCAL_ERROR_RESETS: usize = 1024;
 
-/// How long a connection closed for a flood may take to write its GOAWAY before it is dropped.
-const FLOOD_CLOSE_GRACE: Duration = Duration::from_secs(1);
+/// How long a connection being closed may take to finish before it is dropped: a flood's
+/// GOAWAY write, or (with no stream open) a graceful close, which `h2` completes only once the
+/// client answers its PING (RFC 9113 §6.8), so a client that answers nothing would otherwise
+/// keep an "idle-closed" connection forever.
+const CLOSE_GRACE: Duration = Duration::from_secs(1);
 
 /// Open streams of a connection, and a wake-up for its task when one ends.
 #[derive(Default)]
@@ -102,11 +105,17 @@ where
                 if let Some(Event::Flood(flood)) = signals.event() {
                     conn.abrupt_shutdown(Reason::ENHANCE_YOUR_CALM);
                     closing = Some(Outcome::Flood(flood));
-                    drop_deadline = Some(Instant::now() + FLOOD_CLOSE_GRACE);
+                    drop_deadline = Some(Instant::now() + CLOSE_GRACE);
                 }
             }
             () = sleep_until(drop_deadline.unwrap_or_else(Instant::now)), if drop_deadline.is_some() => {
-                return closing.unwrap_or(Outcome::ClientClosed);
+                // A graceful close waits for streams opened before the GOAWAY to finish.
+                if streams.open.load(Ordering::Acquire) == 0
+                    || matches!(closing, Some(Outcome::Flood(_)))
+                {
+                    return closing.unwrap_or(Outcome::ClientClosed);
+                }
+                drop_deadline = None;
             }
             accepted = conn.accept() => match accepted {
                 Some(Ok((request, respond))) => {
@@ -126,19 +135,25 @@ where
             () = streams.ended.notified() => {
                 if streams.open.load(Ordering::Acquire) == 0 {
                     idle_since = Instant::now();
+                    if closing.is_some() && drop_deadline.is_none() {
+                        drop_deadline = Some(Instant::now() + CLOSE_GRACE);
+                    }
                 }
             }
             () = sleep_until(idle_since + idle), if open && idle_now => {
                 conn.graceful_shutdown();
                 closing = Some(Outcome::Idle);
+                drop_deadline = Some(Instant::now() + CLOSE_GRACE);
             }
             () = sleep_until(age_deadline.unwrap_or_else(Instant::now)), if open && age_deadline.is_some() => {
                 conn.graceful_shutdown();
                 closing = Some(Outcome::MaxAge);
+                drop_deadline = Some(Instant::now() + CLOSE_GRACE);
             }
             _ = stop.wait_for(|stopping| *stopping), if open => {
                 conn.graceful_shutdown();
                 closing = Some(Outcome::Drained);
+                drop_deadline = Some(Instant::now() + CLOSE_GRACE);
             }
         }
     }

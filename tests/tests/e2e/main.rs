@@ -13,6 +13,7 @@ mod client_limits;
 mod config;
 mod crash;
 mod deploy;
+mod edge;
 mod egress;
 mod events;
 mod invoke;
