@@ -397,7 +397,12 @@ async fn cleanup(h: &Harness, listing: Listing) {
 async fn send(h: &Harness, request: Request<Full<Bytes>>) -> Answer {
     let (client, server) = tokio::io::duplex(256 * 1024);
     let gateway = h.gateway.clone();
-    let service = service_fn(move |req| wasmgate::dispatch::dispatch(gateway.clone(), req));
+    let service = service_fn(move |req: Request<hyper::body::Incoming>| {
+        wasmgate::dispatch::dispatch(
+            gateway.clone(),
+            req.map(wasmgate::incoming::Incoming::Http1),
+        )
+    });
     tokio::spawn(async move {
         let _ = hyper::server::conn::http1::Builder::new()
             .serve_connection(TokioIo::new(server), service)
