@@ -153,7 +153,7 @@ fn egress_opens_only_the_ranges_listed() {
 #[test]
 fn validate_refuses_inconsistent_settings_naming_the_key() {
     type Breakage = fn(&mut Settings);
-    let cases: [(&str, Breakage); 31] = [
+    let cases: [(&str, Breakage); 33] = [
         ("http.max_connections is 0", |s| s.http.max_connections = 0),
         ("http.max_header_size 4KiB is out of range", |s| {
             s.http.max_header_size = ByteSize::kib(4)

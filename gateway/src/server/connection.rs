@@ -175,3 +175,26 @@ async fn serve_http1(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_control_frame_budget_is_the_scanners_recommendation() {
+        let defaults = wasmgate_config::HttpSettings::default();
+        assert_eq!(
+            ControlFrameBudget {
+                burst: defaults.control_frame_burst,
+                per_second: defaults.control_frames_per_second,
+            },
+            ControlFrameBudget::RECOMMENDED
+        );
+    }
+
+    #[test]
+    fn only_the_full_preface_is_http2() {
+        assert_eq!(PREFACE.len(), 24);
+        assert!(PREFACE.starts_with(b"PRI * HTTP/2.0"));
+    }
+}

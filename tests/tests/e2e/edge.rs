@@ -438,3 +438,35 @@ async fn connections_ended_for_protocol_errors_are_counted_and_logged_at_a_bound
     let lines = gw.logs().iter().filter(|l| l.contains("WARN")).count();
     assert!(lines <= 40, "{lines} warn lines for 200 bad connections");
 }
+
+#[tokio::test]
+async fn a_connection_past_its_maximum_age_is_asked_to_close_after_its_requests() {
+    let gw = Gateway::builder()
+        .config_toml("[http]\nmax_connection_age = \"1s\"\nheader_read_timeout = \"60s\"\n")
+        .start()
+        .await
+        .unwrap();
+    // HTTP/2: a busy client is sent GOAWAY once the connection is a second old.
+    let (mut send, connection) = h2_client(&gw, &h2::client::Builder::new()).await;
+    let request = http::Request::get(gw.url("/healthz")).body(()).unwrap();
+    let (response, _) = send.send_request(request, true).unwrap();
+    assert_eq!(response.await.unwrap().status(), 200);
+    tokio::time::timeout(DEADLINE, connection)
+        .await
+        .expect("the old connection should be closed long before the idle timeout")
+        .unwrap()
+        .unwrap();
+    // HTTP/1.1: a keep-alive connection is closed once it is older than the limit.
+    let mut stream = TcpStream::connect(gw.addr()).await.unwrap();
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    tokio::time::timeout(DEADLINE, stream.read_to_end(&mut seen))
+        .await
+        .expect("the old keep-alive connection should be closed")
+        .unwrap();
+    assert!(String::from_utf8_lossy(&seen).starts_with("HTTP/1.1 200"));
+    assert_eq!(closed(&gw, "max_age").await, 2.0);
+}
