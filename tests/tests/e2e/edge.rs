@@ -87,6 +87,28 @@ async fn closed(gw: &Gateway, reason: &str) -> f64 {
     .unwrap_or(0.0)
 }
 
+/// Waits until `wasmgate_connections_closed_total{reason}` reaches `n` (a connection's end is
+/// counted just after the client sees it).
+async fn until_closed(gw: &Gateway, reason: &str, n: f64) {
+    let what = format!("{n} connections closed for {reason}");
+    eventually(&what, DEADLINE, || closed(gw, reason), |seen| *seen >= n)
+        .await
+        .unwrap();
+}
+
+/// Waits until `wasmgate_http2_streams_reset_total{reason}` reaches `n`.
+async fn until_reset(gw: &Gateway, reason: &str, n: f64) {
+    let what = format!("{n} streams reset for {reason}");
+    eventually(
+        &what,
+        DEADLINE,
+        || streams_reset(gw, reason),
+        |seen| *seen >= n,
+    )
+    .await
+    .unwrap();
+}
+
 async fn streams_reset(gw: &Gateway, reason: &str) -> f64 {
     let text = gw.metrics().await.unwrap();
     metric_sample(
@@ -128,14 +150,7 @@ async fn an_idle_http2_connection_is_closed_with_goaway_after_the_idle_timeout()
         .await
         .expect("the idle connection should be closed");
     assert_eq!(goaways.first(), Some(&NO_ERROR), "{goaways:?}");
-    eventually(
-        "idle close counted",
-        DEADLINE,
-        || closed(&gw, "idle"),
-        |n| *n >= 1.0,
-    )
-    .await
-    .unwrap();
+    until_closed(&gw, "idle", 1.0).await;
 
     // A connection that served a request is idle from the end of that request on.
     let (mut send, connection) = h2_client(&gw, &h2::client::Builder::new()).await;
@@ -222,7 +237,7 @@ async fn a_window_zero_readers_streams_are_reset_when_their_guest_stops() {
             .unwrap();
         assert_eq!(reason, Some(h2::Reason::INTERNAL_ERROR));
     }
-    assert_eq!(streams_reset(&gw, "guest_failed").await, 10.0);
+    until_reset(&gw, "guest_failed", 10.0).await;
 }
 
 #[tokio::test]
@@ -250,7 +265,7 @@ async fn a_stream_whose_window_stays_shut_is_reset_after_the_write_timeout() {
         Some(Err(e)) => assert_eq!(e.reason(), Some(h2::Reason::CANCEL)),
         other => panic!("expected a reset, got {other:?}"),
     }
-    assert_eq!(streams_reset(&gw, "write_timeout").await, 1.0);
+    until_reset(&gw, "write_timeout", 1.0).await;
 }
 
 #[tokio::test]
@@ -270,14 +285,7 @@ async fn a_client_that_never_reads_is_dropped_after_the_write_deadline() {
         .write_all(b"GET /fn/stream?chunks=2000000 HTTP/1.1\r\nHost: x\r\n\r\n")
         .await
         .unwrap();
-    eventually(
-        "the non-reading HTTP/1.1 client is dropped",
-        DEADLINE,
-        || closed(&gw, "write_timeout"),
-        |n| *n >= 1.0,
-    )
-    .await
-    .unwrap();
+    until_closed(&gw, "write_timeout", 1.0).await;
     // HTTP/2, with open windows, reading nothing from its socket.
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
     socket.set_recv_buffer_size(4096).unwrap();
@@ -305,14 +313,7 @@ async fn a_client_that_never_reads_is_dropped_after_the_write_deadline() {
     block.push(1);
     block.push(b'x');
     write.write_all(&frame(0x1, 0x5, 1, &block)).await.unwrap();
-    eventually(
-        "the non-reading HTTP/2 client is dropped",
-        DEADLINE,
-        || closed(&gw, "write_timeout"),
-        |n| *n >= 2.0,
-    )
-    .await
-    .unwrap();
+    until_closed(&gw, "write_timeout", 2.0).await;
     // Both connections are gone from the gateway: only the metrics scrapes remain open.
     eventually(
         "connection slots given back",
@@ -359,7 +360,7 @@ async fn settings_and_ping_floods_are_closed_with_enhance_your_calm() {
     assert_eq!(goaways, vec![ENHANCE_YOUR_CALM]);
     let goaways = flood(&gw, frame(PING, 0, 0, &[0; 8])).await;
     assert_eq!(goaways, vec![ENHANCE_YOUR_CALM]);
-    assert_eq!(closed(&gw, "control_frame_flood").await, 2.0);
+    until_closed(&gw, "control_frame_flood", 2.0).await;
     // The node still serves everyone else.
     let (mut send, _connection) = h2_client(&gw, &h2::client::Builder::new()).await;
     let request = http::Request::get(gw.url("/healthz")).body(()).unwrap();
@@ -390,7 +391,7 @@ async fn a_bare_lf_in_a_chunked_trailer_is_refused_and_the_pipelined_requests_ne
     // ever parsed: no second answer, no 404 for the smuggled `/fn/hidden`.
     assert_eq!(seen.matches("HTTP/1.1 ").count(), 1, "{seen}");
     assert!(!seen.contains("404") && !seen.contains("hidden"), "{seen}");
-    assert_eq!(closed(&gw, "request_framing").await, 1.0);
+    until_closed(&gw, "request_framing", 1.0).await;
 
     // A handler that reads the whole body first answers the same bytes with 400.
     let token = gw.admin_token().unwrap().unwrap();
@@ -427,14 +428,7 @@ async fn connections_ended_for_protocol_errors_are_counted_and_logged_at_a_bound
         let mut sink = Vec::new();
         let _ = tokio::time::timeout(DEADLINE, tcp.read_to_end(&mut sink)).await;
     }
-    eventually(
-        "every end counted",
-        DEADLINE,
-        || closed(&gw, "protocol_error"),
-        |n| *n >= 200.0,
-    )
-    .await
-    .unwrap();
+    until_closed(&gw, "protocol_error", 200.0).await;
     let lines = gw.logs().iter().filter(|l| l.contains("WARN")).count();
     assert!(lines <= 40, "{lines} warn lines for 200 bad connections");
 }
@@ -468,5 +462,5 @@ async fn a_connection_past_its_maximum_age_is_asked_to_close_after_its_requests(
         .expect("the old keep-alive connection should be closed")
         .unwrap();
     assert!(String::from_utf8_lossy(&seen).starts_with("HTTP/1.1 200"));
-    assert_eq!(closed(&gw, "max_age").await, 2.0);
+    until_closed(&gw, "max_age", 2.0).await;
 }
