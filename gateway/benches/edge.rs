@@ -35,7 +35,9 @@ fn bench(c: &mut Criterion) {
     group.bench_function("get_head", |b| {
         b.iter(|| black_box(framing.inspect(black_box(GET))).expect("a valid request"))
     });
-    let mut post = b"POST /fn/upload HTTP/1.1\r\nHost: gateway.example\r\nContent-Length: 1048576\r\n\r\n".to_vec();
+    let mut post =
+        b"POST /fn/upload HTTP/1.1\r\nHost: gateway.example\r\nContent-Length: 1048576\r\n\r\n"
+            .to_vec();
     post.resize(post.len() + 1024 * 1024, b'x');
     let mut framing = RequestFraming::new(32 * 1024);
     group.bench_function("post_1mib_body_in_64kib_reads", |b| {

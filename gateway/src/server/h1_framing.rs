@@ -354,6 +354,22 @@ impl RequestFraming {
                 self.section_len += n;
                 n
             }
+            State::FieldName(_) => {
+                // The name's token characters at once; the byte that ends them (the colon, or
+                // what is refused) is stepped.
+                let window = self.section_window(rest);
+                let n = window
+                    .iter()
+                    .position(|&b| !is_tchar(b))
+                    .unwrap_or(window.len());
+                let run = &window[..n];
+                let at = self.head.name_len;
+                self.head.name_is_length &= name_continues(CONTENT_LENGTH, at, run);
+                self.head.name_is_encoding &= name_continues(TRANSFER_ENCODING, at, run);
+                self.head.name_len = at.saturating_add(n);
+                self.section_len += n;
+                n
+            }
             State::FieldValue(_) if matches!(self.head.field, Field::Other) => {
                 let window = self.section_window(rest);
                 let n = window
@@ -739,8 +755,48 @@ fn bounded(left: u64, available: usize) -> usize {
     usize::try_from(left).map_or(available, |left| left.min(available))
 }
 
+/// Whether a field name whose first `at` bytes matched `target` (case-insensitively) still
+/// matches it after `run`.
+fn name_continues(target: &[u8], at: usize, run: &[u8]) -> bool {
+    at.checked_add(run.len())
+        .and_then(|end| target.get(at..end))
+        .is_some_and(|expected| expected.eq_ignore_ascii_case(run))
+}
+
+/// [`tchar`] for every byte value, looked up instead of tested on the hot path.
+const TCHAR: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = tchar(b as u8);
+        b += 1;
+    }
+    table
+};
+
+/// [`plain_value`] for every byte value.
+const PLAIN_VALUE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = plain_value(b as u8);
+        b += 1;
+    }
+    table
+};
+
 /// A token character (RFC 9110 §5.6.2), which field names are made of.
 fn is_tchar(b: u8) -> bool {
+    TCHAR[usize::from(b)]
+}
+
+/// A field-value byte: HTAB, SP, VCHAR or obs-text (RFC 9110 §5.5).
+fn is_plain_value(b: u8) -> bool {
+    PLAIN_VALUE[usize::from(b)]
+}
+
+/// See [`is_tchar`].
+const fn tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric()
         || matches!(
             b,
@@ -761,9 +817,9 @@ fn is_tchar(b: u8) -> bool {
         )
 }
 
-/// A field-value byte: HTAB, SP, VCHAR or obs-text (RFC 9110 §5.5).
-fn is_plain_value(b: u8) -> bool {
-    b == b'\t' || (b' '..=b'~').contains(&b) || b >= 0x80
+/// See [`is_plain_value`].
+const fn plain_value(b: u8) -> bool {
+    b == b'\t' || (b >= b' ' && b <= b'~') || b >= 0x80
 }
 
 fn hex_value(b: u8) -> Option<u8> {
