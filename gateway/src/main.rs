@@ -130,44 +130,55 @@ fn serve(settings: Settings) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(settings.listen)
-            .await
-            .with_context(|| format!("cannot listen on {}", settings.listen))?;
-        let addr = listener.local_addr()?;
-        let metrics_listener = match settings.metrics_listen {
-            Some(at) => Some(
-                tokio::net::TcpListener::bind(at)
-                    .await
-                    .with_context(|| format!("cannot listen on {at} (metrics_listen)"))?,
-            ),
-            None => None,
-        };
-        let grace = settings.shutdown_grace.get();
-        let gateway = wasmgate::Gateway::open(settings).await?;
-        announce_admin_access(&gateway, addr);
-        if let Some(listener) = metrics_listener {
-            let at = listener.local_addr()?;
-            println!("wasmgate metrics on http://{at}/metrics");
-            tokio::spawn(wasmgate::server::metrics_listener::serve(
-                gateway.clone(),
-                listener,
-            ));
-        }
-        // A plain line on stdout, for scripts and the test harness (port 0 picks a free port).
-        println!("wasmgate listening on http://{addr}");
-        tracing::info!(%addr, "serving");
-        tokio::spawn(wasmgate::server::reload_on_sighup(gateway.clone()));
-        let drained = wasmgate::server::serve(
-            gateway,
+    let served = runtime.block_on(serve_until_stopped(settings));
+    // Dropping the runtime would wait for every task to reach a yield point, and a guest still
+    // running past the grace period yields only on epoch ticks, which stop with the gateway:
+    // the process would never exit. Give stragglers a moment, then leave them.
+    runtime.shutdown_timeout(STRAGGLER_WAIT);
+    served
+}
+
+/// How long tasks still running after the drain get before the process exits without them.
+const STRAGGLER_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Binds, opens the gateway and serves until SIGTERM/SIGINT and the drain that follows.
+async fn serve_until_stopped(settings: Settings) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", settings.listen))?;
+    let addr = listener.local_addr()?;
+    let metrics_listener = match settings.metrics_listen {
+        Some(at) => Some(
+            tokio::net::TcpListener::bind(at)
+                .await
+                .with_context(|| format!("cannot listen on {at} (metrics_listen)"))?,
+        ),
+        None => None,
+    };
+    let grace = settings.shutdown_grace.get();
+    let gateway = wasmgate::Gateway::open(settings).await?;
+    announce_admin_access(&gateway, addr);
+    if let Some(listener) = metrics_listener {
+        let at = listener.local_addr()?;
+        println!("wasmgate metrics on http://{at}/metrics");
+        tokio::spawn(wasmgate::server::metrics_listener::serve(
+            gateway.clone(),
             listener,
-            wasmgate::server::shutdown_signal(),
-            grace,
-        )
-        .await;
-        if !drained {
-            tracing::warn!("shutdown grace period ended with requests still in flight");
-        }
-        Ok(())
-    })
+        ));
+    }
+    // A plain line on stdout, for scripts and the test harness (port 0 picks a free port).
+    println!("wasmgate listening on http://{addr}");
+    tracing::info!(%addr, "serving");
+    tokio::spawn(wasmgate::server::reload_on_sighup(gateway.clone()));
+    let drained = wasmgate::server::serve(
+        gateway,
+        listener,
+        wasmgate::server::shutdown_signal(),
+        grace,
+    )
+    .await;
+    if !drained {
+        tracing::warn!("shutdown grace period ended with requests still in flight");
+    }
+    Ok(())
 }

@@ -119,7 +119,19 @@ where
         .in_current_span(),
     );
 
-    match receiver.await {
+    // Until the guest answers, the caller may give up (the client resets its stream or closes
+    // its connection, dropping this future): nobody could see the answer, so the guest is
+    // stopped instead of running to its time limit on a concurrency slot. RFC 9113 §8.7 lets a
+    // server stop work on a cancelled stream; without it a client could start calls and reset
+    // them at once to keep a function's whole concurrency busy.
+    let mut abandoned = StopOnDrop(Some(stop));
+    let answer = receiver.await;
+    let Some(stop) = abandoned.0.take() else {
+        return Err(Error::engine(
+            "the guest's stop signal was used before it answered",
+        ));
+    };
+    match answer {
         Ok(Ok(response)) => Cutoff {
             limit: limits.max_response_body,
             stop,
@@ -137,6 +149,19 @@ where
             Ok(Err(e)) => e,
             Err(join) => Error::engine(format!("guest task failed: {join}")),
         }),
+    }
+}
+
+/// Stops the guest through its stop signal when dropped while still holding it.
+struct StopOnDrop(Option<oneshot::Sender<Error>>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        if let Some(stop) = self.0.take() {
+            let _ = stop.send(Error::NoResponse {
+                reason: "the client went away before the guest answered".into(),
+            });
+        }
     }
 }
 

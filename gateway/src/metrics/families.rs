@@ -56,7 +56,7 @@ pub struct Metrics {
     /// `server::outcome::Outcome::label`).
     pub connections_closed: IntCounterVec,
     /// `wasmgate_http2_streams_reset_total{reason}` (`guest_failed`, `write_timeout`,
-    /// `body_error`): response streams the gateway ended with RST_STREAM.
+    /// `body_error`, `length_mismatch`): response streams the gateway ended with RST_STREAM.
     pub http2_streams_reset: IntCounterVec,
     /// `wasmgate_guest_limits_total{function,limit}` (`response_body`, `messages_per_call`,
     /// `open_buckets`).
@@ -189,7 +189,7 @@ impl Metrics {
             )?,
             http2_streams_reset: counter_vec(
                 "wasmgate_http2_streams_reset_total",
-                "HTTP/2 response streams the gateway reset: its guest failed or was stopped (guest_failed), the client's window stayed shut for http.write_timeout (write_timeout), the body failed (body_error).",
+                "HTTP/2 response streams the gateway reset: its guest failed or was stopped (guest_failed), the client's window stayed shut for http.write_timeout (write_timeout), the body failed (body_error), the body was longer or shorter than its content-length (length_mismatch).",
                 &["reason"],
             )?,
             guest_limits: counter_vec(

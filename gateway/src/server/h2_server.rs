@@ -198,13 +198,22 @@ async fn serve_stream(
         _ = poll_fn(|cx| respond.poll_reset(cx)) => return,
     };
     let (mut head, body) = response.into_parts();
-    prepare_headers(&mut head.headers, &body, head_only);
-    let end = head_only || body.is_end_stream();
+    prepare_headers(&mut head.headers, &body);
+    // The body must be exactly as long as announced (RFC 9113 §8.1.1); a response with no
+    // content cannot have one (RFC 9110 §6.4.1).
+    let bodyless = head.status == http::StatusCode::NO_CONTENT
+        || head.status == http::StatusCode::NOT_MODIFIED;
+    let declared = head
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let end = head_only || bodyless || body.is_end_stream();
     let Ok(send) = respond.send_response(Response::from_parts(head, ()), end) else {
         return;
     };
     if !end {
-        let reset = pipe(body, send, write_timeout).await;
+        let reset = pipe(body, send, declared, write_timeout).await;
         if let Some(reason) = reset {
             gw.metrics
                 .http2_streams_reset
@@ -215,9 +224,9 @@ async fn serve_stream(
 }
 
 /// Removes what HTTP/2 forbids in a response (connection-specific fields, RFC 9113 §8.2.2),
-/// adds `content-length` when the body's size is known and `date` (RFC 9110 §6.6.1), as
-/// hyper does for HTTP/1.1.
-fn prepare_headers(headers: &mut HeaderMap, body: &GatewayBody, head_only: bool) {
+/// adds `content-length` when the body's size is known (to a HEAD request too: the size the
+/// body would have) and `date` (RFC 9110 §6.6.1), as hyper does for HTTP/1.1.
+fn prepare_headers(headers: &mut HeaderMap, body: &GatewayBody) {
     for name in [
         header::CONNECTION,
         header::TRANSFER_ENCODING,
@@ -230,8 +239,7 @@ fn prepare_headers(headers: &mut HeaderMap, body: &GatewayBody, head_only: bool)
     if headers.get(header::TE).is_some_and(|te| te != "trailers") {
         headers.remove(header::TE);
     }
-    if !head_only
-        && !headers.contains_key(header::CONTENT_LENGTH)
+    if !headers.contains_key(header::CONTENT_LENGTH)
         && let Some(exact) = body.size_hint().exact()
     {
         headers.insert(header::CONTENT_LENGTH, HeaderValue::from(exact));
@@ -260,10 +268,15 @@ enum Step {
 async fn pipe(
     mut body: GatewayBody,
     mut send: h2::SendStream<Bytes>,
+    declared: Option<u64>,
     write_timeout: Duration,
 ) -> Option<&'static str> {
     let stall = tokio::time::sleep(write_timeout);
     tokio::pin!(stall);
+    let mut sent: u64 = 0;
+    // A body longer or shorter than its `content-length` would be a malformed response:
+    // the stream is reset instead.
+    let short = |sent: u64| declared.is_some_and(|declared| sent != declared);
     loop {
         // The next frame, unless the client resets the stream first.
         let frame = poll_fn(|cx| {
@@ -276,6 +289,10 @@ async fn pipe(
         let frame = match frame {
             None => return None,
             Some(None) => {
+                if short(sent) {
+                    send.send_reset(Reason::INTERNAL_ERROR);
+                    return Some("length_mismatch");
+                }
                 let _ = send.send_data(Bytes::new(), true);
                 return None;
             }
@@ -288,6 +305,10 @@ async fn pipe(
         let mut chunk = match frame.into_data() {
             Ok(chunk) => chunk,
             Err(frame) => {
+                if short(sent) {
+                    send.send_reset(Reason::INTERNAL_ERROR);
+                    return Some("length_mismatch");
+                }
                 if let Ok(trailers) = frame.into_trailers() {
                     let _ = send.send_trailers(trailers);
                 } else {
@@ -297,6 +318,11 @@ async fn pipe(
             }
         };
         let end = body.is_end_stream();
+        sent = sent.saturating_add(chunk.len() as u64);
+        if declared.is_some_and(|declared| sent > declared) || (end && short(sent)) {
+            send.send_reset(Reason::INTERNAL_ERROR);
+            return Some("length_mismatch");
+        }
         if chunk.is_empty() && !end {
             continue;
         }

@@ -464,3 +464,128 @@ async fn a_connection_past_its_maximum_age_is_asked_to_close_after_its_requests(
     assert!(String::from_utf8_lossy(&seen).starts_with("HTTP/1.1 200"));
     until_closed(&gw, "max_age", 2.0).await;
 }
+
+#[tokio::test]
+async fn a_call_whose_client_resets_its_stream_is_stopped_and_frees_its_slot() {
+    let gw = Gateway::builder().start().await.unwrap();
+    let response = gw
+        .deploy_with_manifest(
+            "slow",
+            guests::HTTP_SLOW,
+            "[scale]\nmax_concurrency = 1\n[limits]\ntimeout = \"90s\"",
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    // HTTP/2: a call that would hold the only slot for a minute, reset right away.
+    let (mut send, _connection) = h2_client(&gw, &h2::client::Builder::new()).await;
+    let request = http::Request::get(gw.url("/fn/slow?ms=60000"))
+        .body(())
+        .unwrap();
+    let (pending, mut stream) = send.send_request(request, true).unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    stream.send_reset(h2::Reason::CANCEL);
+    drop(pending);
+    // HTTP/1.1: a client that closes its connection while waiting.
+    let mut tcp = TcpStream::connect(gw.addr()).await.unwrap();
+    // The reset call may still hold the slot for a moment: wait until this one is admitted.
+    eventually(
+        "the slot is free again",
+        DEADLINE,
+        || async {
+            let response = reqwest::Client::new()
+                .get(gw.url("/fn/slow?ms=1"))
+                .send()
+                .await;
+            response.map(|r| r.status().as_u16()).ok()
+        },
+        |status| *status == Some(200),
+    )
+    .await
+    .unwrap();
+    tcp.write_all(b"GET /fn/slow?ms=60000 HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    drop(tcp);
+    eventually(
+        "the slot is free once the client left",
+        DEADLINE,
+        || async {
+            let response = reqwest::Client::new()
+                .get(gw.url("/fn/slow?ms=1"))
+                .send()
+                .await;
+            response.map(|r| r.status().as_u16()).ok()
+        },
+        |status| *status == Some(200),
+    )
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn an_http2_body_longer_than_its_content_length_is_reset() {
+    let gw = Gateway::builder().start().await.unwrap();
+    let response = gw.deploy("bigbody", guests::LIMITS_BIGBODY).await.unwrap();
+    assert_eq!(response.status(), 201);
+    let (mut send, _connection) = h2_client(&gw, &h2::client::Builder::new()).await;
+    let request = http::Request::get(gw.url("/fn/bigbody?declare=10"))
+        .body(())
+        .unwrap();
+    let (response, _) = send.send_request(request, true).unwrap();
+    // The reset may follow the headers so closely that the client reports it for the response.
+    let response = match response.await {
+        Ok(response) => response,
+        Err(e) => {
+            assert_eq!(e.reason(), Some(h2::Reason::INTERNAL_ERROR));
+            until_reset(&gw, "length_mismatch", 1.0).await;
+            return;
+        }
+    };
+    assert_eq!(response.headers()["content-length"], "10");
+    let mut body = response.into_body();
+    let mut received = 0;
+    let reason = loop {
+        match tokio::time::timeout(DEADLINE, body.data())
+            .await
+            .expect("the body should end")
+        {
+            Some(Ok(data)) => {
+                received += data.len();
+                let _ = body.flow_control().release_capacity(data.len());
+            }
+            Some(Err(e)) => break e.reason(),
+            None => panic!("the stream ended cleanly after {received} bytes"),
+        }
+    };
+    assert_eq!(reason, Some(h2::Reason::INTERNAL_ERROR));
+    assert!(
+        received <= 10,
+        "{received} bytes for a content-length of 10"
+    );
+    until_reset(&gw, "length_mismatch", 1.0).await;
+}
+
+#[tokio::test]
+async fn sigterm_exits_even_with_a_guest_still_spinning_past_the_grace_period() {
+    let mut gw = Gateway::builder()
+        .config_toml("shutdown_grace = \"1s\"\n")
+        .start()
+        .await
+        .unwrap();
+    let response = gw
+        .deploy_with_manifest("spin", guests::LIMITS_LOOP, "[limits]\ntimeout = \"120s\"")
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    // The caller keeps waiting: the call is in flight when the grace period ends.
+    let mut tcp = TcpStream::connect(gw.addr()).await.unwrap();
+    tcp.write_all(b"GET /fn/spin HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let status = gw.terminate().await.unwrap();
+    assert!(status.code().is_some(), "exited by itself: {status:?}");
+    drop(tcp);
+}
