@@ -91,7 +91,7 @@ impl Admission {
             return Ok(());
         }
         let generation = self.local.generation();
-        if deployed.execute.is_fresh(generation) && deployed.function.is_warm() {
+        if deployed.function.is_warm() && deployed.execute.is_fresh(generation, &source) {
             self.execute_cached.inc();
             return Ok(());
         }
@@ -99,7 +99,9 @@ impl Admission {
         let result = self.decide(&input).await;
         self.count(Operation::Execute, result.as_ref().map(|_| ()));
         if result.is_ok() {
-            deployed.execute.remember(generation, self.decision_ttl);
+            deployed
+                .execute
+                .remember(generation, self.decision_ttl, &source);
         }
         result
     }

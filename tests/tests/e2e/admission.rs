@@ -500,3 +500,71 @@ async fn every_cold_start_asks_the_policy_again_even_within_the_ttl() {
     assert_eq!(call().await, 200);
     assert_eq!(executes(), 2, "the cold start asked again");
 }
+
+const PATH_POLICY: &str = r#"
+package wasmgate.admission
+
+deny contains "the private path is closed" if {
+    input.operation == "execute"
+    input.source.kind == "http"
+    endswith(input.source.path, "/private")
+}
+
+deny contains "DELETE is not allowed" if {
+    input.operation == "execute"
+    input.source.method == "DELETE"
+}
+"#;
+
+#[tokio::test]
+async fn an_execute_policy_is_asked_for_each_distinct_path_and_method_even_when_warm() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = policy_file(dir.path(), PATH_POLICY);
+    let gw = Gateway::builder()
+        .arg("--policy")
+        .arg(policy.to_str().unwrap())
+        .config_toml("[admission]\ndecision_ttl = \"1h\"\n")
+        .start()
+        .await
+        .unwrap();
+    assert_eq!(
+        gw.deploy("hello", guests::HTTP_HELLO)
+            .await
+            .unwrap()
+            .status(),
+        201
+    );
+    let call = |method: reqwest::Method, path: &'static str| {
+        let request = gw.client().request(method, gw.url(path));
+        async move { request.send().await.unwrap() }
+    };
+    // Cold, then warm: an allow for one path is never the answer for another.
+    assert_eq!(
+        call(reqwest::Method::GET, "/fn/hello/open").await.status(),
+        200
+    );
+    for _ in 0..2 {
+        assert_policy_denied(
+            call(reqwest::Method::GET, "/fn/hello/private").await,
+            "the private path is closed",
+        )
+        .await;
+        assert_policy_denied(
+            call(reqwest::Method::DELETE, "/fn/hello/open").await,
+            "DELETE is not allowed",
+        )
+        .await;
+        assert_eq!(
+            call(reqwest::Method::GET, "/fn/hello/open").await.status(),
+            200
+        );
+    }
+    // The repeated allowed input was answered from the cache.
+    let metrics = gw.metrics().await.unwrap();
+    let cached = wasmgate_tests::metric_sample(
+        &metrics,
+        "wasmgate_admission_decisions_total",
+        &[("operation", "execute"), ("result", "cached")],
+    );
+    assert!(cached.is_some_and(|n| n >= 2.0), "{cached:?}");
+}
