@@ -145,6 +145,14 @@ pub enum ApiError {
         /// The `sub` of its claims.
         signed_for: String,
     },
+    /// `POST /publish` on a subject the host keeps for itself (`wasmgate.>`, `_INBOX.>`).
+    #[error(
+        "subject {subject:?} is reserved for the gateway (wasmgate.> and _INBOX.> carry dead letters and replies): publish on a subject of your own"
+    )]
+    ReservedSubject {
+        /// The subject asked for.
+        subject: String,
+    },
     /// The component imports interfaces its claims do not grant.
     #[error("capability not granted: the component imports {} without a grant for it; sign it with the matching --cap", interfaces.join(", "))]
     NotGranted {
@@ -270,6 +278,9 @@ impl ApiError {
             }
             ApiError::NameMismatch { .. } => {
                 (StatusCode::FORBIDDEN, "name_mismatch", Blame::Client)
+            }
+            ApiError::ReservedSubject { .. } => {
+                (StatusCode::FORBIDDEN, "reserved_subject", Blame::Client)
             }
             ApiError::NotGranted { .. } | ApiError::Pool(P::NotGranted { .. }) => (
                 StatusCode::FORBIDDEN,
@@ -567,6 +578,13 @@ mod tests {
                 },
                 403,
                 "name_mismatch",
+            ),
+            (
+                ApiError::ReservedSubject {
+                    subject: "wasmgate.dead-letter.x".into(),
+                },
+                403,
+                "reserved_subject",
             ),
             (
                 ApiError::NotGranted {

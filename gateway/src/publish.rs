@@ -10,11 +10,14 @@ use crate::state::Gateway;
 use http::{Request, StatusCode, header};
 use serde_json::json;
 use wasmgate_capabilities::messaging::Message;
+use wasmgate_capabilities::messaging::subject::is_reserved;
 
 /// Path prefix of the publish endpoint.
 pub const PREFIX: &str = "/publish/";
 
-/// Publishes the body on the subject after the prefix; 202 once the bus has accepted it.
+/// Publishes the body on the subject after the prefix; 202 once the bus has accepted it. A
+/// subject the host keeps for itself (`wasmgate.>`, `_INBOX.>`) is refused with 403
+/// `reserved_subject`, so no client can forge a dead letter or a reply.
 pub async fn publish(gw: &Gateway, req: Request<Incoming>) -> Result<GatewayResponse, ApiError> {
     if req.method() != http::Method::POST {
         return Err(ApiError::MethodNotAllowed {
@@ -24,6 +27,10 @@ pub async fn publish(gw: &Gateway, req: Request<Incoming>) -> Result<GatewayResp
     // The prefix once: `/publish//publish/x` is subject `/publish/x`, not another spelling of `x`.
     let path = req.uri().path();
     let subject = path.strip_prefix(PREFIX).unwrap_or(path).to_owned();
+    if is_reserved(&subject) {
+        client_body::discard(req.into_body()).await;
+        return Err(ApiError::ReservedSubject { subject });
+    }
     let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)

@@ -30,6 +30,15 @@ pub struct RequestOptions {
 /// The WIT error for a bus failure. The text goes through [`guest_message`]: the guest's own
 /// mistakes (a malformed subject, no responders) keep their message, the bus's failures reach it
 /// as their kind only and their detail (server address, storage message) goes to the log.
+/// `permission-denied` for a subject the host keeps for itself.
+fn reserved(topic: &str) -> Option<types::Error> {
+    super::subject::is_reserved(topic).then(|| {
+        types::Error::PermissionDenied(format!(
+            "subject `{topic}` is reserved for the host (wasmgate.>, _INBOX.>): publish on a subject of your own, and answer a request with reply"
+        ))
+    })
+}
+
 fn to_wit(err: Error) -> types::Error {
     let kind = match err {
         Error::Timeout { .. } => return types::Error::Timeout,
@@ -199,6 +208,9 @@ impl producer::Host for MessagingView<'_> {
     ) -> wasmtime::Result<Result<(), types::Error>> {
         self.table.get(&client)?;
         let GuestMessage(mut msg) = self.table.delete(message)?;
+        if let Some(refused) = reserved(&topic) {
+            return Ok(Err(refused));
+        }
         if let Err(refused) = self.admit() {
             return Ok(Err(refused));
         }
@@ -216,6 +228,9 @@ impl request_reply::Host for MessagingView<'_> {
         options: Option<Resource<RequestOptions>>,
     ) -> wasmtime::Result<Result<Vec<Resource<GuestMessage>>, types::Error>> {
         self.table.get(&client)?;
+        if let Some(refused) = reserved(&topic) {
+            return Ok(Err(refused));
+        }
         let mut msg = self.table.get(&message)?.0.clone();
         msg.subject = topic;
         let timeout = match options {

@@ -13,6 +13,18 @@ const ONE: &str = "*";
 /// The token matching one or more trailing tokens.
 const REST: &str = ">";
 
+/// Subject prefixes the host keeps for itself: `wasmgate.` (dead letters and other host
+/// events) and `_INBOX.` (NATS request inboxes, which only the requester's reply may reach).
+/// Guests and `POST /publish` may not publish there; a guest answers a request with `reply`.
+pub const RESERVED_PREFIXES: [&str; 2] = ["wasmgate.", "_INBOX."];
+
+/// Whether `subject` is one the host keeps for itself (see [`RESERVED_PREFIXES`]).
+pub fn is_reserved(subject: &str) -> bool {
+    RESERVED_PREFIXES
+        .iter()
+        .any(|prefix| subject.starts_with(prefix))
+}
+
 /// Checks that `subject` is valid to publish on: well formed and free of wildcards.
 pub fn validate_subject(subject: &str) -> Result<()> {
     let invalid = |reason| Error::InvalidSubject {

@@ -217,6 +217,42 @@ async fn request_reply(gw: &Gateway) {
         .unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(response.text().await.unwrap(), "pong: ping");
+    // The host's subjects are not the guest's: no forged dead letter, no answer into another
+    // requester's inbox (a guest answers only through reply).
+    for reserved in ["wasmgate.dead-letter.answerer", "_INBOX.someone-else"] {
+        let response = gw
+            .client()
+            .post(gw.url(&format!("/fn/asker/ask/{reserved}")))
+            .body("forged")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 502);
+        let text = response.text().await.unwrap();
+        assert!(
+            text.contains("PermissionDenied") && text.contains("reserved"),
+            "{text}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn publish_refuses_the_hosts_reserved_subjects() {
+    let gw = Gateway::builder().start().await.unwrap();
+    for reserved in ["wasmgate.dead-letter.orders", "_INBOX.abc.def"] {
+        let response = publish(&gw, reserved, "forged").await;
+        let (status, code) = error_code(response).await;
+        assert_eq!(
+            (status, code.as_str()),
+            (403, "reserved_subject"),
+            "{reserved}"
+        );
+    }
+    // A subject that only looks alike is the client's.
+    assert_eq!(
+        publish(&gw, "wasmgate-orders.created", "ok").await.status(),
+        202
+    );
 }
 
 #[tokio::test]

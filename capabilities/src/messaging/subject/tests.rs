@@ -71,3 +71,19 @@ fn patterns_refuse_a_greater_than_that_is_not_last_and_malformed_tokens() {
         assert_eq!(Pattern::parse(good).unwrap().as_str(), good);
     }
 }
+
+#[test]
+fn the_hosts_subjects_are_reserved_and_lookalikes_are_not() {
+    for reserved in ["wasmgate.dead-letter.x", "wasmgate.anything", "_INBOX.x1.y"] {
+        assert!(is_reserved(reserved), "{reserved}");
+    }
+    for free in [
+        "wasmgate",
+        "wasmgate-orders.x",
+        "orders._INBOX.x",
+        "_inbox.x",
+        "INBOX.x",
+    ] {
+        assert!(!is_reserved(free), "{free}");
+    }
+}
