@@ -277,6 +277,12 @@ impl Gateway {
         self.get_text("/metrics").await
     }
 
+    /// The sample of counter `family` with `labels` in `/metrics`; 0 while it has none yet.
+    pub async fn counter(&self, family: &str, labels: &[(&str, &str)]) -> anyhow::Result<f64> {
+        let text = self.metrics().await?;
+        Ok(crate::metric_sample(&text, family, labels).unwrap_or(0.0))
+    }
+
     /// `GET {path}`'s body as text; an error (naming status and body) unless it answered 2xx.
     pub async fn get_text(&self, path: &str) -> anyhow::Result<String> {
         let response = self.client.get(self.url(path)).send().await?;

@@ -130,22 +130,38 @@ impl<T> ConnIo<T> {
         )))
     }
 
-    /// A write that moved `n` bytes.
-    fn progressed(&mut self, n: usize) {
-        if n > 0 {
-            self.stalled = false;
-            if let Inspector::Http2(scanner) = &mut self.inspector {
-                scanner.wrote(n);
+    /// The inner write's answer `written`: progress disarms the deadline (and credits the
+    /// HTTP/2 budget), a block arms it.
+    fn watch_write(
+        &mut self,
+        written: Poll<io::Result<usize>>,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<usize>> {
+        match written {
+            Poll::Ready(Ok(n)) => {
+                if n > 0 {
+                    self.stalled = false;
+                    if let Inspector::Http2(scanner) = &mut self.inspector {
+                        scanner.wrote(n);
+                    }
+                }
+                Poll::Ready(Ok(n))
             }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => self.poll_stall(cx),
         }
     }
 }
 
-/// Copies as much of `bytes` as fits into `buf`, returning what is left.
-fn put(buf: &mut ReadBuf<'_>, bytes: &'static [u8]) -> &'static [u8] {
-    let n = bytes.len().min(buf.remaining());
-    buf.put_slice(&bytes[..n]);
-    &bytes[n..]
+/// Hands over as much of the poison `rest` as fits into `buf`; what is left comes on the next
+/// read, then EOF.
+fn poison(buf: &mut ReadBuf<'_>, rest: &'static [u8]) -> ReadState {
+    let n = rest.len().min(buf.remaining());
+    buf.put_slice(&rest[..n]);
+    match &rest[n..] {
+        [] => ReadState::Stopped,
+        left => ReadState::Poison(left),
+    }
 }
 
 impl<T: AsyncRead + Unpin> AsyncRead for ConnIo<T> {
@@ -158,12 +174,7 @@ impl<T: AsyncRead + Unpin> AsyncRead for ConnIo<T> {
         match this.read {
             ReadState::Open => {}
             ReadState::Poison(rest) => {
-                let rest = put(buf, rest);
-                this.read = if rest.is_empty() {
-                    ReadState::Stopped
-                } else {
-                    ReadState::Poison(rest)
-                };
+                this.read = poison(buf, rest);
                 return Poll::Ready(Ok(()));
             }
             ReadState::Stopped => {
@@ -184,12 +195,7 @@ impl<T: AsyncRead + Unpin> AsyncRead for ConnIo<T> {
                 if let Err(violation) = framing.inspect(new) {
                     buf.set_filled(before + violation.offset);
                     this.signals.raise(Event::Framing(violation));
-                    let rest = put(buf, POISON);
-                    this.read = if rest.is_empty() {
-                        ReadState::Stopped
-                    } else {
-                        ReadState::Poison(rest)
-                    };
+                    this.read = poison(buf, POISON);
                 }
             }
             Inspector::Http2(scanner) => {
@@ -210,14 +216,8 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for ConnIo<T> {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        match Pin::new(&mut this.inner).poll_write(cx, buf) {
-            Poll::Ready(Ok(n)) => {
-                this.progressed(n);
-                Poll::Ready(Ok(n))
-            }
-            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-            Poll::Pending => this.poll_stall(cx),
-        }
+        let written = Pin::new(&mut this.inner).poll_write(cx, buf);
+        this.watch_write(written, cx)
     }
 
     fn poll_write_vectored(
@@ -226,14 +226,8 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for ConnIo<T> {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        match Pin::new(&mut this.inner).poll_write_vectored(cx, bufs) {
-            Poll::Ready(Ok(n)) => {
-                this.progressed(n);
-                Poll::Ready(Ok(n))
-            }
-            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-            Poll::Pending => this.poll_stall(cx),
-        }
+        let written = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        this.watch_write(written, cx)
     }
 
     fn is_write_vectored(&self) -> bool {

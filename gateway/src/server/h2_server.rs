@@ -99,7 +99,7 @@ where
     loop {
         let idle_now = streams.open.load(Ordering::Acquire) == 0;
         let open = closing.is_none();
-        tokio::select! {
+        let graceful = tokio::select! {
             biased;
             () = signals.raised(), if open => {
                 if let Some(Event::Flood(flood)) = signals.event() {
@@ -107,6 +107,7 @@ where
                     closing = Some(Outcome::Flood(flood));
                     drop_deadline = Some(Instant::now() + CLOSE_GRACE);
                 }
+                None
             }
             () = sleep_until(drop_deadline.unwrap_or_else(Instant::now)), if drop_deadline.is_some() => {
                 // A graceful close waits for streams opened before the GOAWAY to finish.
@@ -116,6 +117,7 @@ where
                     return closing.unwrap_or(Outcome::ClientClosed);
                 }
                 drop_deadline = None;
+                None
             }
             accepted = conn.accept() => match accepted {
                 Some(Ok((request, respond))) => {
@@ -128,6 +130,7 @@ where
                         serve_stream(gw, peer, request, respond, write_timeout).await;
                         drop(guard);
                     });
+                    None
                 }
                 Some(Err(e)) => return closing.unwrap_or_else(|| outcome_of(&e, &signals)),
                 None => return closing.unwrap_or(Outcome::ClientClosed),
@@ -139,22 +142,19 @@ where
                         drop_deadline = Some(Instant::now() + CLOSE_GRACE);
                     }
                 }
+                None
             }
-            () = sleep_until(idle_since + idle), if open && idle_now => {
-                conn.graceful_shutdown();
-                closing = Some(Outcome::Idle);
-                drop_deadline = Some(Instant::now() + CLOSE_GRACE);
-            }
+            () = sleep_until(idle_since + idle), if open && idle_now => Some(Outcome::Idle),
             () = sleep_until(age_deadline.unwrap_or_else(Instant::now)), if open && age_deadline.is_some() => {
-                conn.graceful_shutdown();
-                closing = Some(Outcome::MaxAge);
-                drop_deadline = Some(Instant::now() + CLOSE_GRACE);
+                Some(Outcome::MaxAge)
             }
-            _ = stop.wait_for(|stopping| *stopping), if open => {
-                conn.graceful_shutdown();
-                closing = Some(Outcome::Drained);
-                drop_deadline = Some(Instant::now() + CLOSE_GRACE);
-            }
+            _ = stop.wait_for(|stopping| *stopping), if open => Some(Outcome::Drained),
+        };
+        // Idle, too old or draining: GOAWAY, and the streams already opened may finish.
+        if let Some(outcome) = graceful {
+            conn.graceful_shutdown();
+            closing = Some(outcome);
+            drop_deadline = Some(Instant::now() + CLOSE_GRACE);
         }
     }
 }

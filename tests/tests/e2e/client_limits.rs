@@ -19,20 +19,16 @@ async fn read_to_close(stream: &mut TcpStream) -> String {
 }
 
 /// Sends `request` on a new connection and returns the status line and everything after it.
-async fn exchange(gw: &Gateway, request: &[u8]) -> String {
+pub(crate) async fn exchange(gw: &Gateway, request: &[u8]) -> String {
     let mut stream = TcpStream::connect(gw.addr()).await.unwrap();
     stream.write_all(request).await.unwrap();
     read_to_close(&mut stream).await
 }
 
 async fn refused(gw: &Gateway, reason: &str) -> f64 {
-    let text = gw.metrics().await.unwrap();
-    metric_sample(
-        &text,
-        "wasmgate_connections_refused_total",
-        &[("reason", reason)],
-    )
-    .unwrap_or(0.0)
+    gw.counter("wasmgate_connections_refused_total", &[("reason", reason)])
+        .await
+        .unwrap()
 }
 
 #[tokio::test]

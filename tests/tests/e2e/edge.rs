@@ -3,6 +3,7 @@
 //! attack against the real binary and checks the gateway ends it, counts it, and keeps serving.
 
 use crate::DEADLINE;
+use crate::client_limits::exchange;
 use bytes::Bytes;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -77,46 +78,31 @@ async fn read_until_close(stream: &mut tokio::net::tcp::OwnedReadHalf) -> Vec<u3
     }
 }
 
-async fn closed(gw: &Gateway, reason: &str) -> f64 {
-    let text = gw.metrics().await.unwrap();
-    metric_sample(
-        &text,
-        "wasmgate_connections_closed_total",
-        &[("reason", reason)],
-    )
-    .unwrap_or(0.0)
-}
+/// `wasmgate_connections_closed_total`: how served connections ended, by `reason`.
+const CLOSED: &str = "wasmgate_connections_closed_total";
 
-/// Waits until `wasmgate_connections_closed_total{reason}` reaches `n` (a connection's end is
-/// counted just after the client sees it).
-async fn until_closed(gw: &Gateway, reason: &str, n: f64) {
-    let what = format!("{n} connections closed for {reason}");
-    eventually(&what, DEADLINE, || closed(gw, reason), |seen| *seen >= n)
+/// `wasmgate_http2_streams_reset_total`: response streams the gateway reset, by `reason`.
+const RESET: &str = "wasmgate_http2_streams_reset_total";
+
+/// Waits until counter `family{reason}` reaches `n` (a connection's end or a stream's reset
+/// is counted just after the client sees it).
+async fn until_counted(gw: &Gateway, family: &str, reason: &str, n: f64) {
+    let what = format!("{family}{{reason={reason:?}}} at {n}");
+    let count = || async { gw.counter(family, &[("reason", reason)]).await.unwrap() };
+    eventually(&what, DEADLINE, count, |seen| *seen >= n)
         .await
         .unwrap();
 }
 
-/// Waits until `wasmgate_http2_streams_reset_total{reason}` reaches `n`.
-async fn until_reset(gw: &Gateway, reason: &str, n: f64) {
-    let what = format!("{n} streams reset for {reason}");
-    eventually(
-        &what,
-        DEADLINE,
-        || streams_reset(gw, reason),
-        |seen| *seen >= n,
-    )
-    .await
-    .unwrap();
-}
-
-async fn streams_reset(gw: &Gateway, reason: &str) -> f64 {
-    let text = gw.metrics().await.unwrap();
-    metric_sample(
-        &text,
-        "wasmgate_http2_streams_reset_total",
-        &[("reason", reason)],
-    )
-    .unwrap_or(0.0)
+/// Waits until `GET path` on a fresh client answers 200.
+async fn until_served(gw: &Gateway, path: &str, what: &str) {
+    let status = || async {
+        let response = reqwest::Client::new().get(gw.url(path)).send().await;
+        response.map(|r| r.status().as_u16()).ok()
+    };
+    eventually(what, DEADLINE, status, |status| *status == Some(200))
+        .await
+        .unwrap();
 }
 
 /// An HTTP/2 client (the `h2` crate) with its connection driven in the background; the
@@ -150,7 +136,7 @@ async fn an_idle_http2_connection_is_closed_with_goaway_after_the_idle_timeout()
         .await
         .expect("the idle connection should be closed");
     assert_eq!(goaways.first(), Some(&NO_ERROR), "{goaways:?}");
-    until_closed(&gw, "idle", 1.0).await;
+    until_counted(&gw, CLOSED, "idle", 1.0).await;
 
     // A connection that served a request is idle from the end of that request on.
     let (mut send, connection) = h2_client(&gw, &h2::client::Builder::new()).await;
@@ -185,17 +171,7 @@ async fn twenty_idle_http2_clients_no_longer_lock_out_a_new_client_once_the_idle
         .unwrap();
     assert_eq!(refused.status(), 503);
     // Once the idle timeout passes, the idle clients are closed and a new client is served.
-    eventually(
-        "a new client is served",
-        DEADLINE,
-        || async {
-            let response = reqwest::Client::new().get(gw.url("/healthz")).send().await;
-            response.map(|r| r.status().as_u16()).ok()
-        },
-        |status| *status == Some(200),
-    )
-    .await
-    .unwrap();
+    until_served(&gw, "/healthz", "a new client is served").await;
     for (_, connection) in held {
         tokio::time::timeout(DEADLINE, connection)
             .await
@@ -239,7 +215,7 @@ async fn a_window_zero_readers_streams_are_reset_when_their_guest_stops() {
             .unwrap();
         assert_eq!(reason, Some(h2::Reason::INTERNAL_ERROR));
     }
-    until_reset(&gw, "guest_failed", 10.0).await;
+    until_counted(&gw, RESET, "guest_failed", 10.0).await;
 }
 
 #[tokio::test]
@@ -267,7 +243,7 @@ async fn a_stream_whose_window_stays_shut_is_reset_after_the_write_timeout() {
         Some(Err(e)) => assert_eq!(e.reason(), Some(h2::Reason::CANCEL)),
         other => panic!("expected a reset, got {other:?}"),
     }
-    until_reset(&gw, "write_timeout", 1.0).await;
+    until_counted(&gw, RESET, "write_timeout", 1.0).await;
 }
 
 #[tokio::test]
@@ -287,7 +263,7 @@ async fn a_client_that_never_reads_is_dropped_after_the_write_deadline() {
         .write_all(b"GET /fn/stream?chunks=2000000 HTTP/1.1\r\nHost: x\r\n\r\n")
         .await
         .unwrap();
-    until_closed(&gw, "write_timeout", 1.0).await;
+    until_counted(&gw, CLOSED, "write_timeout", 1.0).await;
     // HTTP/2, with open windows, reading nothing from its socket.
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
     socket.set_recv_buffer_size(4096).unwrap();
@@ -315,7 +291,7 @@ async fn a_client_that_never_reads_is_dropped_after_the_write_deadline() {
     block.push(1);
     block.push(b'x');
     write.write_all(&frame(0x1, 0x5, 1, &block)).await.unwrap();
-    until_closed(&gw, "write_timeout", 2.0).await;
+    until_counted(&gw, CLOSED, "write_timeout", 2.0).await;
     // Both connections are gone from the gateway: only the metrics scrapes remain open.
     eventually(
         "connection slots given back",
@@ -362,7 +338,7 @@ async fn settings_and_ping_floods_are_closed_with_enhance_your_calm() {
     assert_eq!(goaways, vec![ENHANCE_YOUR_CALM]);
     let goaways = flood(&gw, frame(PING, 0, 0, &[0; 8])).await;
     assert_eq!(goaways, vec![ENHANCE_YOUR_CALM]);
-    until_closed(&gw, "control_frame_flood", 2.0).await;
+    until_counted(&gw, CLOSED, "control_frame_flood", 2.0).await;
     // The node still serves everyone else.
     let (mut send, _connection) = h2_client(&gw, &h2::client::Builder::new()).await;
     let request = http::Request::get(gw.url("/healthz")).body(()).unwrap();
@@ -381,19 +357,12 @@ async fn a_bare_lf_in_a_chunked_trailer_is_refused_and_the_pipelined_requests_ne
     let response = gw.deploy("hello", guests::HTTP_HELLO).await.unwrap();
     assert_eq!(response.status(), 201);
 
-    let mut stream = TcpStream::connect(gw.addr()).await.unwrap();
-    stream.write_all(TRAILER_SMUGGLE).await.unwrap();
-    let mut seen = Vec::new();
-    tokio::time::timeout(DEADLINE, stream.read_to_end(&mut seen))
-        .await
-        .expect("the connection should be closed")
-        .unwrap();
-    let seen = String::from_utf8_lossy(&seen);
+    let seen = exchange(&gw, TRAILER_SMUGGLE).await;
     // hello answers the first request before its trailer is read; nothing after the bare LF is
     // ever parsed: no second answer, no 404 for the smuggled `/fn/hidden`.
     assert_eq!(seen.matches("HTTP/1.1 ").count(), 1, "{seen}");
     assert!(!seen.contains("404") && !seen.contains("hidden"), "{seen}");
-    until_closed(&gw, "request_framing", 1.0).await;
+    until_counted(&gw, CLOSED, "request_framing", 1.0).await;
 
     // A handler that reads the whole body first answers the same bytes with 400.
     let token = gw.admin_token().unwrap().unwrap();
@@ -401,14 +370,7 @@ async fn a_bare_lf_in_a_chunked_trailer_is_refused_and_the_pipelined_requests_ne
         "POST /publish/orders HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\nX: y\n\r\n\
 GET /fn/hidden HTTP/1.1\r\nHost: x\r\n\r\n"
     );
-    let mut stream = TcpStream::connect(gw.addr()).await.unwrap();
-    stream.write_all(publish.as_bytes()).await.unwrap();
-    let mut seen = Vec::new();
-    tokio::time::timeout(DEADLINE, stream.read_to_end(&mut seen))
-        .await
-        .expect("the connection should be closed")
-        .unwrap();
-    let seen = String::from_utf8_lossy(&seen);
+    let seen = exchange(&gw, publish.as_bytes()).await;
     assert!(seen.starts_with("HTTP/1.1 400 "), "{seen}");
     assert_eq!(seen.matches("HTTP/1.1 ").count(), 1, "{seen}");
     assert!(
@@ -430,7 +392,7 @@ async fn connections_ended_for_protocol_errors_are_counted_and_logged_at_a_bound
         let mut sink = Vec::new();
         let _ = tokio::time::timeout(DEADLINE, tcp.read_to_end(&mut sink)).await;
     }
-    until_closed(&gw, "protocol_error", 200.0).await;
+    until_counted(&gw, CLOSED, "protocol_error", 200.0).await;
     let lines = gw.logs().iter().filter(|l| l.contains("WARN")).count();
     assert!(lines <= 40, "{lines} warn lines for 200 bad connections");
 }
@@ -453,18 +415,9 @@ async fn a_connection_past_its_maximum_age_is_asked_to_close_after_its_requests(
         .unwrap()
         .unwrap();
     // HTTP/1.1: a keep-alive connection is closed once it is older than the limit.
-    let mut stream = TcpStream::connect(gw.addr()).await.unwrap();
-    stream
-        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-        .await
-        .unwrap();
-    let mut seen = Vec::new();
-    tokio::time::timeout(DEADLINE, stream.read_to_end(&mut seen))
-        .await
-        .expect("the old keep-alive connection should be closed")
-        .unwrap();
-    assert!(String::from_utf8_lossy(&seen).starts_with("HTTP/1.1 200"));
-    until_closed(&gw, "max_age", 2.0).await;
+    let seen = exchange(&gw, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    assert!(seen.starts_with("HTTP/1.1 200"), "{seen}");
+    until_counted(&gw, CLOSED, "max_age", 2.0).await;
 }
 
 #[tokio::test]
@@ -491,39 +444,18 @@ async fn a_call_whose_client_resets_its_stream_is_stopped_and_frees_its_slot() {
     // HTTP/1.1: a client that closes its connection while waiting.
     let mut tcp = TcpStream::connect(gw.addr()).await.unwrap();
     // The reset call may still hold the slot for a moment: wait until this one is admitted.
-    eventually(
-        "the slot is free again",
-        DEADLINE,
-        || async {
-            let response = reqwest::Client::new()
-                .get(gw.url("/fn/slow?ms=1"))
-                .send()
-                .await;
-            response.map(|r| r.status().as_u16()).ok()
-        },
-        |status| *status == Some(200),
-    )
-    .await
-    .unwrap();
+    until_served(&gw, "/fn/slow?ms=1", "the slot is free again").await;
     tcp.write_all(b"GET /fn/slow?ms=60000 HTTP/1.1\r\nHost: x\r\n\r\n")
         .await
         .unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     drop(tcp);
-    eventually(
+    until_served(
+        &gw,
+        "/fn/slow?ms=1",
         "the slot is free once the client left",
-        DEADLINE,
-        || async {
-            let response = reqwest::Client::new()
-                .get(gw.url("/fn/slow?ms=1"))
-                .send()
-                .await;
-            response.map(|r| r.status().as_u16()).ok()
-        },
-        |status| *status == Some(200),
     )
-    .await
-    .unwrap();
+    .await;
 }
 
 #[tokio::test]
@@ -541,7 +473,7 @@ async fn an_http2_body_longer_than_its_content_length_is_reset() {
         Ok(response) => response,
         Err(e) => {
             assert_eq!(e.reason(), Some(h2::Reason::INTERNAL_ERROR));
-            until_reset(&gw, "length_mismatch", 1.0).await;
+            until_counted(&gw, RESET, "length_mismatch", 1.0).await;
             return;
         }
     };
@@ -566,7 +498,7 @@ async fn an_http2_body_longer_than_its_content_length_is_reset() {
         received <= 10,
         "{received} bytes for a content-length of 10"
     );
-    until_reset(&gw, "length_mismatch", 1.0).await;
+    until_counted(&gw, RESET, "length_mismatch", 1.0).await;
 }
 
 #[tokio::test]

@@ -10,7 +10,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use wasmgate_claims::SignOptions;
 use wasmgate_config::{Capability, HostPattern};
-use wasmgate_tests::{Gateway, guests, metric_sample};
+use wasmgate_tests::{Gateway, guests};
 
 crate::covers!(caps_sockets);
 
@@ -111,13 +111,12 @@ async fn connect(gw: &Gateway, name: &str, addr: &str) -> String {
 }
 
 async fn refusals(gw: &Gateway, function: &str, reason: &str) -> f64 {
-    let text = gw.metrics().await.unwrap();
-    metric_sample(
-        &text,
+    gw.counter(
         "wasmgate_egress_refused_total",
         &[("function", function), ("reason", reason)],
     )
-    .unwrap_or(0.0)
+    .await
+    .unwrap()
 }
 
 const PROHIBITED: (u16, &str) = (502, "error: ErrorCode::DestinationIpProhibited");
