@@ -45,11 +45,15 @@ const SEND_BUFFER: usize = 64 * 1024;
 /// default (the MadeYouReset bound, CVE-2025-8671).
 const MAX_LOCAL_ERROR_RESETS: usize = 1024;
 
-/// How long a connection being closed may take to finish before it is dropped: a flood's
-/// GOAWAY write, or (with no stream open) a graceful close, which `h2` completes only once the
-/// client answers its PING (RFC 9113 §6.8), so a client that answers nothing would otherwise
-/// keep an "idle-closed" connection forever.
-const CLOSE_GRACE: Duration = Duration::from_secs(1);
+/// How long a connection closed for a flood may take to write its GOAWAY before it is dropped.
+const FLOOD_CLOSE_GRACE: Duration = Duration::from_secs(1);
+
+/// How long a graceful close (idle, too old, draining) with no stream left may take before the
+/// connection is dropped: `h2` completes it only once the client answers its PING (RFC 9113
+/// §6.8), so a client that answers nothing would otherwise keep an "idle-closed" connection
+/// forever. 5 s leaves a real client on a loaded node (or a slow network) time for the PING's
+/// round trip, which 1 s did not under the parallel test suite.
+const GRACEFUL_CLOSE_GRACE: Duration = Duration::from_secs(5);
 
 /// Open streams of a connection, and a wake-up for its task when one ends.
 #[derive(Default)]
@@ -105,7 +109,7 @@ where
                 if let Some(Event::Flood(flood)) = signals.event() {
                     conn.abrupt_shutdown(Reason::ENHANCE_YOUR_CALM);
                     closing = Some(Outcome::Flood(flood));
-                    drop_deadline = Some(Instant::now() + CLOSE_GRACE);
+                    drop_deadline = Some(Instant::now() + FLOOD_CLOSE_GRACE);
                 }
                 None
             }
@@ -139,7 +143,7 @@ where
                 if streams.open.load(Ordering::Acquire) == 0 {
                     idle_since = Instant::now();
                     if closing.is_some() && drop_deadline.is_none() {
-                        drop_deadline = Some(Instant::now() + CLOSE_GRACE);
+                        drop_deadline = Some(Instant::now() + GRACEFUL_CLOSE_GRACE);
                     }
                 }
                 None
@@ -154,7 +158,7 @@ where
         if let Some(outcome) = graceful {
             conn.graceful_shutdown();
             closing = Some(outcome);
-            drop_deadline = Some(Instant::now() + CLOSE_GRACE);
+            drop_deadline = Some(Instant::now() + GRACEFUL_CLOSE_GRACE);
         }
     }
 }
