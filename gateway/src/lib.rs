@@ -28,6 +28,7 @@ pub mod error;
 pub mod health;
 pub mod incoming;
 pub mod invoke;
+pub mod log_budget;
 pub mod logging;
 pub mod metrics;
 pub mod publish;

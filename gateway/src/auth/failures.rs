@@ -1,24 +1,15 @@
 //! Failed authentication: every one counted, logged at warn at a bounded rate.
 
 use super::Audience;
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use crate::log_budget::LogBudget;
 use prometheus::IntCounterVec;
 use std::net::SocketAddr;
-use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicU64, Ordering};
-
-/// Failure log lines per second, and the burst allowed above it: enough to see who is trying,
-/// few enough that a client guessing tokens in a loop cannot flood the log (each line ~200 bytes).
-const LOG_LINES_PER_SECOND: NonZeroU32 = NonZeroU32::new(5).expect("non-zero");
-/// See [`LOG_LINES_PER_SECOND`].
-const LOG_BURST: NonZeroU32 = NonZeroU32::new(20).expect("non-zero");
 
 /// Counts and logs refused bearer tokens.
 pub struct AuthFailures {
     counter: IntCounterVec,
-    limiter: DefaultDirectRateLimiter,
-    /// Failures not logged since the last line that was: the next line reports them.
-    unlogged: AtomicU64,
+    /// Log lines at a bounded rate: a client guessing tokens in a loop cannot flood the log.
+    log: LogBudget,
 }
 
 impl AuthFailures {
@@ -26,21 +17,16 @@ impl AuthFailures {
     pub fn new(counter: IntCounterVec) -> Self {
         AuthFailures {
             counter,
-            limiter: RateLimiter::direct(
-                Quota::per_second(LOG_LINES_PER_SECOND).allow_burst(LOG_BURST),
-            ),
-            unlogged: AtomicU64::new(0),
+            log: LogBudget::default(),
         }
     }
 
     /// Records one refusal of `client`'s request for `path`.
     pub fn record(&self, audience: Audience, client: Option<SocketAddr>, path: &str) {
         self.counter.with_label_values(&[audience.as_str()]).inc();
-        if self.limiter.check().is_err() {
-            self.unlogged.fetch_add(1, Ordering::Relaxed);
+        let Some(unlogged) = self.log.admit() else {
             return;
-        }
-        let unlogged = self.unlogged.swap(0, Ordering::Relaxed);
+        };
         let client = client.map(|c| c.to_string()).unwrap_or_default();
         tracing::warn!(
             audience = audience.as_str(),

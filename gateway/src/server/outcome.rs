@@ -4,17 +4,9 @@
 
 use super::h1_framing::Violation;
 use super::h2_frames::Flood;
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use crate::log_budget::LogBudget;
 use prometheus::IntCounterVec;
 use std::net::SocketAddr;
-use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicU64, Ordering};
-
-/// Warn lines per second about misbehaving clients, and the burst above it: enough to see who,
-/// few enough that 16,000 Rapid Reset reconnects in 20 s write a few dozen lines, not 16,000.
-const LOG_LINES_PER_SECOND: NonZeroU32 = NonZeroU32::new(5).expect("non-zero");
-/// See [`LOG_LINES_PER_SECOND`].
-const LOG_BURST: NonZeroU32 = NonZeroU32::new(20).expect("non-zero");
 
 /// Why a connection ended.
 #[derive(Debug, Clone)]
@@ -74,9 +66,9 @@ impl Outcome {
 /// Counts connection ends and logs the client-caused ones at a bounded rate.
 pub struct Reports {
     counter: IntCounterVec,
-    limiter: DefaultDirectRateLimiter,
-    /// Client-caused ends not logged since the last line that was: the next line reports them.
-    unlogged: AtomicU64,
+    /// Log lines at a bounded rate: 16,000 Rapid Reset reconnects in 20 s write a few dozen
+    /// lines, not 16,000.
+    log: LogBudget,
 }
 
 impl Reports {
@@ -84,10 +76,7 @@ impl Reports {
     pub fn new(counter: IntCounterVec) -> Self {
         Reports {
             counter,
-            limiter: RateLimiter::direct(
-                Quota::per_second(LOG_LINES_PER_SECOND).allow_burst(LOG_BURST),
-            ),
-            unlogged: AtomicU64::new(0),
+            log: LogBudget::default(),
         }
     }
 
@@ -97,11 +86,9 @@ impl Reports {
         let Some(fault) = outcome.fault() else {
             return;
         };
-        if self.limiter.check().is_err() {
-            self.unlogged.fetch_add(1, Ordering::Relaxed);
+        let Some(unlogged) = self.log.admit() else {
             return;
-        }
-        let unlogged = self.unlogged.swap(0, Ordering::Relaxed);
+        };
         tracing::warn!(
             %client,
             reason = outcome.label(),
@@ -129,6 +116,6 @@ mod tests {
         assert_eq!(counter.with_label_values(&["idle"]).get(), 1);
         // At most the burst (plus what refilled during the loop) was logged; the rest waits in
         // the next line's `unlogged_since_last`.
-        assert!(reports.unlogged.load(Ordering::Relaxed) >= 1_000 - 2 * u64::from(LOG_BURST.get()));
+        assert!(reports.log.skipped() >= 1_000 - 40);
     }
 }
