@@ -21,6 +21,11 @@ pub struct Claims {
     /// The token is not valid from this time on, in seconds since the Unix epoch; `None` never expires.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exp: Option<u64>,
+    /// The gateway or cluster the component was signed for (RFC 7519 §4.1.3); `None` names none.
+    /// A gateway with `[admission] audience` set admits only its own audience, and one without
+    /// refuses any audience.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aud: Option<String>,
     /// A unique id for this signature (a UUID v4), for audit logs.
     pub jti: String,
     /// What wasmgate itself needs: the component's hash and its granted capabilities.
@@ -45,6 +50,11 @@ pub struct WasmgateClaims {
     /// Tokens signed before lists existed have no such field and read as no list.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub allowed_hosts: BTreeMap<Capability, Vec<HostPattern>>,
+    /// Lowercase hex SHA-256 of the exact manifest bytes the signer approved
+    /// (`wasmgate sign --manifest FILE`); a deploy must send that manifest byte for byte. `None`:
+    /// the manifest is unsigned, and may hold only operator tuning (see the gateway's rules).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest: Option<String>,
 }
 
 #[cfg(test)]

@@ -25,6 +25,11 @@ pub struct SignOptions {
     /// Host lists of granted network capabilities (see
     /// [`WasmgateClaims::allowed_hosts`]); each key must be in `caps`.
     pub allowed_hosts: BTreeMap<Capability, Vec<HostPattern>>,
+    /// The audience (`aud`): the gateway or cluster the component is meant for.
+    pub audience: Option<String>,
+    /// The manifest the signer approves, as the exact bytes a deploy will send; its SHA-256 goes
+    /// into the claims (see [`WasmgateClaims::manifest`]).
+    pub manifest: Option<Vec<u8>>,
 }
 
 /// Signs a component or core module and returns it with the claims embedded.
@@ -45,6 +50,11 @@ pub fn sign(
         });
     }
     check_allowed_hosts(opts)?;
+    if opts.audience.as_deref().is_some_and(str::is_empty) {
+        return Err(Error::InvalidSignOptions {
+            reason: "the audience is empty; pass `--audience NAME` or leave it out".into(),
+        });
+    }
     let mut out = Sections::parse(component)?.stripped();
     let now = unix_secs(now);
     let exp = match opts.expires_in {
@@ -65,6 +75,7 @@ pub fn sign(
         iat: now,
         nbf: now,
         exp,
+        aud: opts.audience.clone(),
         jti: uuid::Uuid::new_v4().to_string(),
         wasmgate: WasmgateClaims {
             hash: section::sha256_hex(&out),
@@ -72,6 +83,7 @@ pub fn sign(
             version: opts.version.clone(),
             tags: opts.tags.clone(),
             allowed_hosts: opts.allowed_hosts.clone(),
+            manifest: opts.manifest.as_deref().map(section::sha256_hex),
         },
     };
     let token = token::encode(&claims, key)?;

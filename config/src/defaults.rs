@@ -135,6 +135,19 @@ pub const MIN_WASM_STACK: ByteSize = ByteSize::kib(64);
 pub const DEFAULT_DECISION_TTL: HumanDuration =
     HumanDuration::from_duration(Duration::from_secs(30));
 
+/// Longest validity a component signature may claim: a year. Long enough for any release
+/// train, short enough that a leaked or superseded signed build stops being deployable on its
+/// own; operators with other cycles set `[admission] max_validity`.
+pub const DEFAULT_MAX_VALIDITY: HumanDuration =
+    HumanDuration::from_duration(Duration::from_secs(365 * 24 * 3600));
+
+/// Validity `wasmgate sign` gives a signature when `--expires` is not passed: 90 days, well
+/// inside [`DEFAULT_MAX_VALIDITY`].
+pub const DEFAULT_SIGN_VALIDITY: Duration = Duration::from_secs(90 * 24 * 3600);
+
+/// Longest `[admission] audience`, in bytes.
+pub const MAX_AUDIENCE_LEN: usize = 256;
+
 /// How long the gateway waits for a remote OPA server's decision.
 pub const DEFAULT_OPA_TIMEOUT: HumanDuration = HumanDuration::from_duration(Duration::from_secs(1));
 

@@ -47,6 +47,7 @@ mod load;
 mod log_format;
 mod manifest;
 mod name;
+mod name_pattern;
 mod resolve;
 mod route;
 mod secrets_settings;
@@ -71,8 +72,11 @@ pub use load::{
     ENV_METRICS_LISTEN, ENV_METRICS_TOKEN, ENV_TRUSTED_ISSUERS, Overrides, Sources, load,
 };
 pub use log_format::LogFormat;
-pub use manifest::{HttpSection, KeyvalueSection, LimitsSection, Manifest, ScaleSection, Trigger};
+pub use manifest::{
+    HttpSection, KeyvalueSection, LimitsSection, Manifest, MessagingSection, ScaleSection, Trigger,
+};
 pub use name::{FunctionName, MAX_NAME_LEN};
+pub use name_pattern::NamePattern;
 pub use resolve::FunctionSettings;
 pub use route::{MAX_ROUTE_LEN, MAX_ROUTE_PARAMS, RESERVED_PREFIXES, Route};
 pub use secrets_settings::{EnvPattern, SecretsSettings};

@@ -36,6 +36,21 @@ pub struct Manifest {
     /// Key-value buckets shared with other functions (`[keyvalue]`).
     #[serde(skip_serializing_if = "is_default")]
     pub keyvalue: KeyvalueSection,
+    /// Subjects the guest may publish on (`[messaging]`).
+    #[serde(skip_serializing_if = "is_default")]
+    pub messaging: MessagingSection,
+}
+
+/// What the guest may put on the bus (`[messaging]`); needs the `messaging` grant and a signed
+/// manifest.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MessagingSection {
+    /// Subjects or patterns (`orders.created`, `audit.>`) the guest may `send` and `request` on;
+    /// any other subject is refused with `permission-denied`. Empty, the default: none. The host's
+    /// own subjects (`wasmgate.>`, `_INBOX.>`) stay closed whatever is listed; a guest answers a
+    /// request with `reply`, which needs no entry.
+    pub publish: Vec<Subject>,
 }
 
 /// Key-value access beyond the function's own buckets (`[keyvalue]`).

@@ -7,8 +7,10 @@ use crate::duration::HumanDuration;
 use crate::egress_settings::EgressSettings;
 use crate::http_settings::HttpSettings;
 use crate::log_format::LogFormat;
+use crate::name_pattern::NamePattern;
 use crate::secrets_settings::SecretsSettings;
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -148,6 +150,22 @@ pub struct AdmissionSettings {
     pub decision_ttl: HumanDuration,
     /// A remote OPA server asked in addition to the local policies (`[admission.opa]`).
     pub opa: Option<RemoteOpaSettings>,
+    /// The audience this gateway (or cluster) answers to. When set, a component is admitted only
+    /// when its claims carry exactly this `aud` (`wasmgate sign --audience`); when unset, a
+    /// component whose claims name any audience is refused, since it was meant for another
+    /// gateway (RFC 7519 §4.1.3: a recipient that does not identify itself with the `aud` value
+    /// must reject the token).
+    pub audience: Option<String>,
+    /// Longest validity a signature may claim (`exp` − `iat`); a longer one is refused
+    /// (`validity_too_long`), so a leaked signed build stops deploying within this time.
+    pub max_validity: HumanDuration,
+    /// Whether signatures without `exp` are admitted. `false` (the default) refuses them
+    /// (`expiry_required`); `true` is for operators who rotate issuers instead.
+    pub allow_no_expiry: bool,
+    /// The function names each issuer may sign, by issuer public key (`[admission.issuer_names]`,
+    /// e.g. `"ed25519:…" = ["team-a-*"]`). Issuers left out may sign any name; the first issuer to
+    /// deploy a name owns it either way.
+    pub issuer_names: BTreeMap<String, Vec<NamePattern>>,
 }
 
 /// A remote Open Policy Agent server, asked through its REST Data API (`[admission.opa]`).
@@ -174,6 +192,10 @@ impl Default for AdmissionSettings {
         AdmissionSettings {
             decision_ttl: DEFAULT_DECISION_TTL,
             opa: None,
+            audience: None,
+            max_validity: DEFAULT_MAX_VALIDITY,
+            allow_no_expiry: false,
+            issuer_names: BTreeMap::new(),
         }
     }
 }

@@ -10,6 +10,43 @@ use crate::settings::{FunctionDefaults, PoolSettings, Settings};
 const ISSUER_KEY_LEN: usize = 43;
 
 impl Settings {
+    /// The `[admission]` keys about who may sign what: audience, validity, issuer name lists.
+    fn validate_tenancy(&self) -> Result<()> {
+        let admission = &self.admission;
+        if let Some(audience) = &admission.audience {
+            ensure(
+                !audience.is_empty()
+                    && audience.len() <= MAX_AUDIENCE_LEN
+                    && !audience.chars().any(char::is_control),
+                || {
+                    format!(
+                        "admission.audience `{}` is invalid: name this gateway or cluster in 1 to {MAX_AUDIENCE_LEN} printable characters, e.g. `prod-eu`",
+                        audience.escape_debug()
+                    )
+                },
+            )?;
+        }
+        ensure(!admission.max_validity.is_zero(), || {
+            format!(
+                "admission.max_validity is zero: no signature could be admitted; set e.g. `{DEFAULT_MAX_VALIDITY}`"
+            )
+        })?;
+        for (issuer, names) in &admission.issuer_names {
+            ensure(well_formed_issuer(issuer), || {
+                format!(
+                    "admission.issuer_names: `{}` is not a public key: write the issuer's Ed25519 public key as {ISSUER_KEY_LEN} base64url characters without padding",
+                    issuer.escape_debug()
+                )
+            })?;
+            ensure(!names.is_empty(), || {
+                format!(
+                    "admission.issuer_names: issuer {issuer} has an empty list, which would let it sign nothing: list its names (`team-a-*`) or leave it out"
+                )
+            })?;
+        }
+        Ok(())
+    }
+
     /// Checks that the settings are consistent, naming the first key that is not and what to set
     /// it to; [`load`](crate::load) calls it, so a node never starts on settings that fail it.
     pub fn validate(&self) -> Result<()> {
@@ -18,11 +55,7 @@ impl Settings {
         })?;
         self.validate_access()?;
         for issuer in &self.trusted_issuers {
-            let well_formed = issuer.len() == ISSUER_KEY_LEN
-                && issuer
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-            ensure(well_formed, || {
+            ensure(well_formed_issuer(issuer), || {
                 format!(
                     "trusted issuer `{}` is not a public key: write the issuer's Ed25519 public key as {ISSUER_KEY_LEN} base64url characters without padding",
                     issuer.escape_debug()
@@ -51,6 +84,7 @@ impl Settings {
                     .to_owned()
             })?;
         }
+        self.validate_tenancy()?;
         match (&self.kv.backend, &self.kv.url) {
             (crate::KvBackendKind::Redis, None) => {
                 return Err(Error::InvalidSettings {
@@ -248,4 +282,12 @@ pub(crate) fn ensure(ok: bool, reason: impl FnOnce() -> String) -> Result<()> {
     } else {
         Err(Error::InvalidSettings { reason: reason() })
     }
+}
+
+/// Whether `issuer` has the shape of an Ed25519 public key in unpadded base64url.
+fn well_formed_issuer(issuer: &str) -> bool {
+    issuer.len() == ISSUER_KEY_LEN
+        && issuer
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }

@@ -56,9 +56,20 @@ pub struct SignArgs {
     /// operator opens them (`[egress] allow`).
     #[arg(long = "cap", value_name = "CAP[=HOSTS]")]
     pub caps: Vec<String>,
-    /// Validity from now, e.g. 90d or 12h; without it the signature does not expire.
-    #[arg(long, value_name = "DURATION")]
+    /// Validity from now, e.g. 90d or 12h (default 90d); `never` signs without `exp`, which
+    /// gateways refuse unless their operator set `[admission] allow_no_expiry`.
+    #[arg(long, value_name = "DURATION|never")]
     pub expires: Option<String>,
+    /// The manifest (TOML) this component is deployed with: its SHA-256 is signed, and a deploy
+    /// must send this file byte for byte. Triggers, shared key-value buckets, `[config]` values
+    /// read from the environment, extra routes and publish subjects are accepted only from a
+    /// signed manifest.
+    #[arg(long, value_name = "FILE")]
+    pub manifest: Option<PathBuf>,
+    /// The gateway or cluster the component is meant for (`aud`); must match the gateway's
+    /// `[admission] audience`.
+    #[arg(long, value_name = "AUDIENCE")]
+    pub audience: Option<String>,
     /// Version label stored in the claims.
     #[arg(long = "component-version", value_name = "VERSION")]
     pub version: Option<String>,

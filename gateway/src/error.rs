@@ -145,6 +145,85 @@ pub enum ApiError {
         /// The `sub` of its claims.
         signed_for: String,
     },
+    /// Another issuer owns the function name.
+    #[error(
+        "function {} belongs to issuer {owner}: only its owner may deploy it; an admin may delete the function or transfer the name (PUT /functions/{}/owner)",
+        shown(name),
+        shown(name)
+    )]
+    NameOwned {
+        /// The name deployed to.
+        name: String,
+        /// The issuer that owns it.
+        owner: String,
+    },
+    /// The operator's `[admission.issuer_names]` does not give this issuer the name.
+    #[error(
+        "issuer {issuer} may sign only the names {}: function {} is not one of them; sign it with a key that owns the name, or ask the operator to extend admission.issuer_names",
+        patterns.join(", "), shown(name)
+    )]
+    NameNotAllowed {
+        /// The name deployed to.
+        name: String,
+        /// The signing issuer.
+        issuer: String,
+        /// The names it may sign.
+        patterns: Vec<String>,
+    },
+    /// The signed manifest hash does not match the manifest sent.
+    #[error("the manifest is not the one that was signed: {reason}")]
+    ManifestMismatch {
+        /// What differs and how to fix it.
+        reason: String,
+    },
+    /// An unsigned manifest uses keys that widen what the code reaches.
+    #[error(
+        "the manifest sets {} without a signature: these widen what the code reaches, so sign the manifest with the component (`wasmgate sign --manifest FILE`) or leave them out",
+        keys.join(", ")
+    )]
+    ManifestUnsigned {
+        /// The widening keys it sets.
+        keys: Vec<String>,
+    },
+    /// The claims have no `exp` and the operator requires one.
+    #[error(
+        "the component's signature never expires, and this gateway requires an expiry: sign it with `--expires 90d` (at most admission.max_validity)"
+    )]
+    ExpiryRequired,
+    /// The claims are valid for longer than `[admission] max_validity`.
+    #[error(
+        "the component's signature is valid for {}, longer than this gateway accepts ({}, admission.max_validity): sign it with a shorter --expires",
+        humantime::format_duration(*valid_for), humantime::format_duration(*max)
+    )]
+    ValidityTooLong {
+        /// How long the signature claims to be valid, from `iat` (or now, if earlier).
+        valid_for: std::time::Duration,
+        /// The operator's bound.
+        max: std::time::Duration,
+    },
+    /// The claims name another audience than this gateway's.
+    #[error(
+        "the component was signed for audience {}, and this gateway is {}: sign it with {}",
+        signed_for.as_deref().map_or("(none)".to_owned(), |a| format!("{:?}", shown(a))),
+        expected.as_deref().map_or("(no audience)".to_owned(), |a| format!("{:?}", shown(a))),
+        expected.as_deref().map_or("no --audience".to_owned(), |a| format!("--audience {}", shown(a)))
+    )]
+    AudienceMismatch {
+        /// This gateway's `[admission] audience`.
+        expected: Option<String>,
+        /// The claims' `aud`.
+        signed_for: Option<String>,
+    },
+    /// The component was signed before the version it would replace (a rollback).
+    #[error(
+        "the component was signed at {iat} (Unix seconds), before the deployed version ({deployed_iat}): an older build may not replace a newer one; sign it again, or, as an admin, deploy with ?allow_downgrade=true"
+    )]
+    Downgrade {
+        /// The new component's `iat`.
+        iat: u64,
+        /// The deployed version's `iat`.
+        deployed_iat: u64,
+    },
     /// `POST /publish` on a subject the host keeps for itself (`wasmgate.>`, `_INBOX.>`).
     #[error(
         "subject {subject:?} is reserved for the gateway (wasmgate.> and _INBOX.> carry dead letters and replies): publish on a subject of your own"
@@ -282,6 +361,24 @@ impl ApiError {
             ApiError::ReservedSubject { .. } => {
                 (StatusCode::FORBIDDEN, "reserved_subject", Blame::Client)
             }
+            ApiError::NameOwned { .. } => (StatusCode::FORBIDDEN, "name_owned", Blame::Client),
+            ApiError::NameNotAllowed { .. } => {
+                (StatusCode::FORBIDDEN, "name_not_allowed", Blame::Client)
+            }
+            ApiError::ManifestMismatch { .. } => {
+                (StatusCode::FORBIDDEN, "manifest_mismatch", Blame::Client)
+            }
+            ApiError::ManifestUnsigned { .. } => {
+                (StatusCode::FORBIDDEN, "manifest_unsigned", Blame::Client)
+            }
+            ApiError::ExpiryRequired => (StatusCode::FORBIDDEN, "expiry_required", Blame::Client),
+            ApiError::ValidityTooLong { .. } => {
+                (StatusCode::FORBIDDEN, "validity_too_long", Blame::Client)
+            }
+            ApiError::AudienceMismatch { .. } => {
+                (StatusCode::FORBIDDEN, "audience_mismatch", Blame::Client)
+            }
+            ApiError::Downgrade { .. } => (StatusCode::CONFLICT, "downgrade", Blame::Client),
             ApiError::NotGranted { .. } | ApiError::Pool(P::NotGranted { .. }) => (
                 StatusCode::FORBIDDEN,
                 "capability_not_granted",
@@ -481,6 +578,60 @@ mod tests {
                 "function_not_found",
             ),
             (ApiError::NotFound { path: "/x".into() }, 404, "not_found"),
+            (
+                ApiError::NameOwned {
+                    name: "a".into(),
+                    owner: "k".into(),
+                },
+                403,
+                "name_owned",
+            ),
+            (
+                ApiError::NameNotAllowed {
+                    name: "a".into(),
+                    issuer: "k".into(),
+                    patterns: vec!["b-*".into()],
+                },
+                403,
+                "name_not_allowed",
+            ),
+            (
+                ApiError::ManifestMismatch { reason: "x".into() },
+                403,
+                "manifest_mismatch",
+            ),
+            (
+                ApiError::ManifestUnsigned {
+                    keys: vec!["triggers".into()],
+                },
+                403,
+                "manifest_unsigned",
+            ),
+            (ApiError::ExpiryRequired, 403, "expiry_required"),
+            (
+                ApiError::ValidityTooLong {
+                    valid_for: Duration::from_secs(2),
+                    max: Duration::from_secs(1),
+                },
+                403,
+                "validity_too_long",
+            ),
+            (
+                ApiError::AudienceMismatch {
+                    expected: None,
+                    signed_for: Some("x".into()),
+                },
+                403,
+                "audience_mismatch",
+            ),
+            (
+                ApiError::Downgrade {
+                    iat: 1,
+                    deployed_iat: 2,
+                },
+                409,
+                "downgrade",
+            ),
             (
                 ApiError::MethodNotAllowed {
                     method: "POST".into(),

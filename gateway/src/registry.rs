@@ -7,7 +7,7 @@ use crate::error::ApiError;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
-use wasmgate_capabilities::private_files;
+use wasmgate_capabilities::{KvScope, private_files};
 use wasmgate_claims::Claims;
 use wasmgate_config::Manifest;
 
@@ -16,6 +16,10 @@ const CACHE_BYTES: usize = 4 << 20;
 
 /// Records by function name, as JSON.
 const FUNCTIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("functions");
+
+/// The issuer (public key text) that owns each function name: set by the first deploy of the name,
+/// changed only by an admin transfer, released by an admin delete.
+const OWNERS: TableDefinition<&str, &str> = TableDefinition::new("owners");
 
 /// Everything needed to serve a deployed function again after a restart.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -40,6 +44,45 @@ pub struct Record {
     pub claims: Claims,
     /// The raw JWT the claims came from, for execute-time policy input.
     pub token: String,
+    /// Where the function's key-value data lives; records written before owners existed read as
+    /// [`KvLayout::Legacy`], so their data stays where it was.
+    #[serde(default)]
+    pub kv_layout: KvLayout,
+}
+
+impl Record {
+    /// The key-value namespace this version's guests get: by its signer unless the record
+    /// predates owners (see [`KvLayout`]), with the shared buckets its manifest grants.
+    pub fn kv_scope(&self) -> Result<KvScope, ApiError> {
+        let shared = &self.manifest.keyvalue.shared;
+        match self.kv_layout {
+            KvLayout::Legacy => KvScope::new(&self.name, shared),
+            KvLayout::Owner => KvScope::owned(&owner_id(&self.claims.iss), &self.name, shared),
+        }
+        .map_err(|e| ApiError::BadRequest {
+            reason: format!("keyvalue: {e}"),
+        })
+    }
+}
+
+/// The bucket-name segment standing for an issuer: the first 128 bits of the SHA-256 of its key
+/// text, in hex (32 characters; keys themselves may hold characters bucket names must not).
+pub fn owner_id(issuer: &str) -> String {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(issuer.as_bytes());
+    format!("{:x}", digest)[..32].to_owned()
+}
+
+/// How a record's private and shared key-value buckets are named in storage.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KvLayout {
+    /// Before owners: `fn/NAME/b` and `shared/b`, kept for functions deployed before the upgrade
+    /// until their name is deleted or changes owner.
+    #[default]
+    Legacy,
+    /// Per owner: the signer's data apart from every other issuer's.
+    Owner,
 }
 
 /// The registry database in the data dir.
@@ -59,9 +102,43 @@ impl Registry {
             .create(path)
             .map_err(storage)?;
         let txn = db.begin_write().map_err(storage)?;
-        txn.open_table(FUNCTIONS).map_err(storage)?;
+        {
+            let functions = txn.open_table(FUNCTIONS).map_err(storage)?;
+            let mut owners = txn.open_table(OWNERS).map_err(storage)?;
+            // Records from before owners existed: their signer owns the name, as if it had been
+            // the first deploy under the new rules.
+            for row in functions.iter().map_err(storage)? {
+                let (name, value) = row.map_err(storage)?;
+                let record: Record = serde_json::from_slice(value.value()).map_err(storage)?;
+                if owners.get(name.value()).map_err(storage)?.is_none() {
+                    owners
+                        .insert(name.value(), record.claims.iss.as_str())
+                        .map_err(storage)?;
+                }
+            }
+        }
         txn.commit().map_err(storage)?;
         Ok(Registry { db })
+    }
+
+    /// The issuer that owns `name`, if any does.
+    pub fn owner(&self, name: &str) -> Result<Option<String>, ApiError> {
+        let txn = self.db.begin_read().map_err(storage)?;
+        let table = txn.open_table(OWNERS).map_err(storage)?;
+        Ok(table
+            .get(name)
+            .map_err(storage)?
+            .map(|v| v.value().to_owned()))
+    }
+
+    /// Makes `issuer` the owner of `name` durably (an admin transfer, or reserving a name).
+    pub fn set_owner(&self, name: &str, issuer: &str) -> Result<(), ApiError> {
+        let txn = self.db.begin_write().map_err(storage)?;
+        txn.open_table(OWNERS)
+            .map_err(storage)?
+            .insert(name, issuer)
+            .map_err(storage)?;
+        txn.commit().map_err(storage)
     }
 
     /// Every record, in name order.
@@ -76,7 +153,8 @@ impl Registry {
         Ok(records)
     }
 
-    /// Writes `record` durably, replacing any record of the same name.
+    /// Writes `record` durably, replacing any record of the same name, and makes its signer the
+    /// name's owner when the name has none; both in one transaction.
     pub fn put(&self, record: &Record) -> Result<(), ApiError> {
         let json = serde_json::to_vec(record).map_err(storage)?;
         let txn = self.db.begin_write().map_err(storage)?;
@@ -85,16 +163,28 @@ impl Registry {
             table
                 .insert(record.name.as_str(), json.as_slice())
                 .map_err(storage)?;
+            let mut owners = txn.open_table(OWNERS).map_err(storage)?;
+            if owners.get(record.name.as_str()).map_err(storage)?.is_none() {
+                owners
+                    .insert(record.name.as_str(), record.claims.iss.as_str())
+                    .map_err(storage)?;
+            }
         }
         txn.commit().map_err(storage)
     }
 
-    /// Removes `name`'s record durably; false if there was none.
+    /// Removes `name`'s record and its owner durably, in one transaction; false if there was no
+    /// record.
     pub fn remove(&self, name: &str) -> Result<bool, ApiError> {
         let txn = self.db.begin_write().map_err(storage)?;
         let existed = {
             let mut table = txn.open_table(FUNCTIONS).map_err(storage)?;
-            table.remove(name).map_err(storage)?.is_some()
+            let existed = table.remove(name).map_err(storage)?.is_some();
+            txn.open_table(OWNERS)
+                .map_err(storage)?
+                .remove(name)
+                .map_err(storage)?;
+            existed
         };
         txn.commit().map_err(storage)?;
         Ok(existed)
@@ -127,6 +217,7 @@ mod tests {
                 iat: 1,
                 nbf: 1,
                 exp: None,
+                aud: None,
                 jti: "jti".into(),
                 wasmgate: wasmgate_claims::WasmgateClaims {
                     hash: "00".into(),
@@ -134,9 +225,11 @@ mod tests {
                     version: None,
                     tags: vec![],
                     allowed_hosts: Default::default(),
+                    manifest: None,
                 },
             },
             token: "a.b.c".into(),
+            kv_layout: KvLayout::Owner,
         }
     }
 
@@ -153,5 +246,49 @@ mod tests {
         }
         let registry = Registry::open(&path).unwrap();
         assert_eq!(registry.all().unwrap(), vec![record("a")]);
+    }
+
+    #[test]
+    fn the_first_signer_owns_a_name_until_it_is_deleted_or_transferred() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("registry.redb");
+        let registry = Registry::open(&path).unwrap();
+        registry.put(&record("a")).unwrap();
+        assert_eq!(registry.owner("a").unwrap().as_deref(), Some("issuer"));
+        let mut other = record("a");
+        other.claims.iss = "other".into();
+        registry.put(&other).unwrap();
+        assert_eq!(
+            registry.owner("a").unwrap().as_deref(),
+            Some("issuer"),
+            "a later record does not change the owner"
+        );
+        registry.set_owner("a", "other").unwrap();
+        drop(registry);
+        let registry = Registry::open(&path).unwrap();
+        assert_eq!(registry.owner("a").unwrap().as_deref(), Some("other"));
+        registry.remove("a").unwrap();
+        assert_eq!(registry.owner("a").unwrap(), None);
+    }
+
+    #[test]
+    fn records_from_before_owners_existed_are_owned_by_their_signer_and_keep_their_data_layout() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("registry.redb");
+        {
+            let db = Database::create(&path).unwrap();
+            let txn = db.begin_write().unwrap();
+            {
+                let mut table = txn.open_table(FUNCTIONS).unwrap();
+                let mut old = serde_json::to_value(record("a")).unwrap();
+                old.as_object_mut().unwrap().remove("kv_layout");
+                let json = serde_json::to_vec(&old).unwrap();
+                table.insert("a", json.as_slice()).unwrap();
+            }
+            txn.commit().unwrap();
+        }
+        let registry = Registry::open(&path).unwrap();
+        assert_eq!(registry.owner("a").unwrap().as_deref(), Some("issuer"));
+        assert_eq!(registry.all().unwrap()[0].kv_layout, KvLayout::Legacy);
     }
 }

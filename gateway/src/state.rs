@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use wasmgate_capabilities::egress::{EgressCtx, RefusedHook};
 use wasmgate_capabilities::messaging::{Bus, EmbeddedBus, MessagingCtx, NatsBus};
 use wasmgate_capabilities::private_files;
-use wasmgate_capabilities::{KvBackend, KvCtx, KvScope, RedbBackend, RedisBackend};
+use wasmgate_capabilities::{KvBackend, KvCtx, RedbBackend, RedisBackend};
 use wasmgate_config::{BusBackendKind, KvBackendKind, Settings};
 use wasmgate_pool::ColdStartHook;
 use wasmgate_pool::{Digest, FunctionSpec, Pool};
@@ -143,15 +143,9 @@ impl Gateway {
             settings,
             on_cold_start: Some(cold_start_hook(&self.metrics, &record.name)),
             config: resolve_config(&record.manifest, &self.settings.secrets, process_env)?,
-            kv: KvCtx::new(
-                self.kv.clone(),
-                KvScope::new(&record.name, &record.manifest.keyvalue.shared).map_err(|e| {
-                    ApiError::BadRequest {
-                        reason: format!("keyvalue: {e}"),
-                    }
-                })?,
-            ),
-            messaging: MessagingCtx::new(self.guest_bus.clone()),
+            kv: KvCtx::new(self.kv.clone(), record.kv_scope()?),
+            messaging: MessagingCtx::new(self.guest_bus.clone())
+                .with_publish_grants(publish_grants(&record.manifest)?),
             egress: EgressCtx::new(
                 &record.name,
                 &record.claims.wasmgate.allowed_hosts,
@@ -226,6 +220,18 @@ impl Gateway {
         self.ready.store(true, Ordering::Release);
         Ok(())
     }
+}
+
+/// The subjects a function's guests may publish on: its manifest's `[messaging] publish`.
+fn publish_grants(
+    manifest: &wasmgate_config::Manifest,
+) -> Result<Vec<wasmgate_capabilities::messaging::Pattern>, ApiError> {
+    manifest
+        .messaging
+        .publish
+        .iter()
+        .map(|s| wasmgate_capabilities::messaging::Pattern::parse(s.as_str()).map_err(Into::into))
+        .collect()
 }
 
 /// Creates the data dir `0700`, or narrows an existing one and everything in it to `0700`/`0600`,

@@ -66,4 +66,21 @@ pub trait KvBackend: Send + Sync + 'static {
 
     /// Removes every key in `keys`, skipping missing ones; durable on return.
     async fn delete_many(&self, bucket: &str, keys: &[String]) -> Result<()>;
+
+    /// Removes every bucket whose stored name starts with `prefix` (a function's
+    /// [`private_prefix`](crate::KvScope::private_prefix)), every key and value of them; returns
+    /// how many keys were removed. Durable on return; an empty `prefix` is refused
+    /// ([`InvalidScope`](crate::Error::InvalidScope)) rather than emptying the store.
+    async fn purge(&self, prefix: &str) -> Result<u64>;
+}
+
+/// Refuses the empty prefix a purge would read as "everything".
+pub(crate) fn check_purge_prefix(prefix: &str) -> Result<()> {
+    if prefix.is_empty() {
+        return Err(crate::Error::InvalidScope {
+            name: String::new(),
+            reason: "a purge needs a non-empty bucket prefix",
+        });
+    }
+    Ok(())
 }

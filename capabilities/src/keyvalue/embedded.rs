@@ -98,6 +98,28 @@ impl KvBackend for RedbBackend {
         "redb"
     }
 
+    /// One write transaction: the buckets go together or not at all.
+    async fn purge(&self, prefix: &str) -> Result<u64> {
+        super::backend::check_purge_prefix(prefix)?;
+        let prefix = prefix.to_owned();
+        self.write(move |table| {
+            let mut doomed = Vec::new();
+            for entry in table.range((prefix.as_str(), "")..)? {
+                let (k, _) = entry?;
+                let (bucket, key) = k.value();
+                if !bucket.starts_with(prefix.as_str()) {
+                    break;
+                }
+                doomed.push((bucket.to_owned(), key.to_owned()));
+            }
+            for (bucket, key) in &doomed {
+                table.remove((bucket.as_str(), key.as_str()))?;
+            }
+            Ok(doomed.len() as u64)
+        })
+        .await
+    }
+
     async fn get(&self, bucket: &str, key: &str) -> Result<Option<Vec<u8>>> {
         let (bucket, key) = (bucket.to_owned(), key.to_owned());
         self.read(move |table| {

@@ -82,6 +82,19 @@ impl RedisBackend {
     }
 }
 
+/// `text` with Redis glob metacharacters (`*`, `?`, `[`, `]`, `\\`) escaped, so `SCAN MATCH`
+/// reads it literally.
+fn glob_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// The Redis key of the hash holding `bucket`.
 fn hash(bucket: &str) -> String {
     format!("{REDIS_KEY_PREFIX}{bucket}")
@@ -91,6 +104,46 @@ fn hash(bucket: &str) -> String {
 impl KvBackend for RedisBackend {
     fn name(&self) -> &'static str {
         "redis"
+    }
+
+    /// `SCAN` for the buckets' hashes (the prefix escaped for Redis's glob), then `HLEN` and
+    /// `UNLINK` each. Not one transaction: a purge that fails half way removed some buckets whole
+    /// and left others whole; running it again finishes it.
+    async fn purge(&self, prefix: &str) -> Result<u64> {
+        super::backend::check_purge_prefix(prefix)?;
+        let pattern = format!("{}*", glob_escape(&hash(prefix)));
+        let mut conn = self.conn();
+        let mut cursor = 0u64;
+        let mut hashes = Vec::new();
+        loop {
+            let (next, found): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(LIST_PAGE_SIZE)
+                .query_async(&mut conn)
+                .await?;
+            hashes.extend(found);
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+        hashes.sort_unstable();
+        hashes.dedup();
+        let mut removed = 0u64;
+        for key in hashes {
+            let (len,): (u64,) = redis::pipe()
+                .atomic()
+                .hlen(&key)
+                .unlink(&key)
+                .ignore()
+                .query_async(&mut conn)
+                .await?;
+            removed = removed.saturating_add(len);
+        }
+        Ok(removed)
     }
 
     async fn get(&self, bucket: &str, key: &str) -> Result<Option<Vec<u8>>> {

@@ -11,12 +11,16 @@ pub const MAX_BUCKET_NAME_LEN: usize = 128;
 
 /// The key-value namespace of one function.
 ///
-/// A guest of function `f` opening bucket `b` gets the stored bucket `shared/b` when `b` is
-/// one of the function's shared grants, and its private `fn/f/b` otherwise. So one function
-/// can never name another's private data, and a shared bucket is reachable only by functions
-/// whose manifests both grant it.
+/// A guest of function `f` signed by owner `o` ([`KvScope::owned`]) opening bucket `b` gets
+/// the stored bucket `o/<o>/shared/b` when `b` is one of the function's shared grants, and its
+/// private `o/<o>/fn/f/b` otherwise. So one function can never name another's private data, a
+/// shared bucket is reachable only by functions of the same owner whose manifests both grant it,
+/// and a name that changes owner starts from empty data. Functions deployed before owners
+/// existed keep the unowned layout ([`KvScope::new`]: `shared/b` and `fn/f/b`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KvScope {
+    /// `""`, or `o/<owner>/` for an owned scope.
+    root: String,
     function: String,
     shared: BTreeSet<String>,
 }
@@ -44,7 +48,34 @@ impl KvScope {
                 Ok(name)
             })
             .collect::<Result<_>>()?;
-        Ok(KvScope { function, shared })
+        Ok(KvScope {
+            root: String::new(),
+            function,
+            shared,
+        })
+    }
+
+    /// The scope of `function` signed by `owner` (an opaque id of the issuer, such as a hex
+    /// digest of its key: one bucket-name segment), with the shared buckets its manifest grants.
+    pub fn owned<I, S>(owner: &str, function: impl Into<String>, shared: I) -> Result<Self>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        check_name(owner).map_err(|reason| Error::InvalidScope {
+            name: owner.to_owned(),
+            reason,
+        })?;
+        Ok(KvScope {
+            root: format!("o/{owner}/"),
+            ..KvScope::new(function, shared)?
+        })
+    }
+
+    /// The prefix every private bucket of this function is stored under (`…fn/f/`): what a
+    /// purge removes.
+    pub fn private_prefix(&self) -> String {
+        format!("{}fn/{}/", self.root, self.function)
     }
 
     /// The function this scope belongs to.
@@ -67,9 +98,9 @@ impl KvScope {
             reason,
         })?;
         Ok(if self.shared.contains(bucket) {
-            format!("shared/{bucket}")
+            format!("{}shared/{bucket}", self.root)
         } else {
-            format!("fn/{}/{bucket}", self.function)
+            format!("{}{bucket}", self.private_prefix())
         })
     }
 }

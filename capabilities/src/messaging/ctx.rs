@@ -2,6 +2,7 @@
 
 use super::bindings::wasi::messaging::{producer, request_reply, types};
 use super::bus::Bus;
+use super::subject::Pattern;
 use crate::instance_limit::{InstanceLimit, InstanceUse};
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +20,9 @@ pub struct MessagingCtx {
     request_timeout: Duration,
     /// Messages one instance may put on the bus; clones share its count of refused instances.
     messages: InstanceLimit,
+    /// The only subjects `send` and `request` may use; `None` leaves every subject but the host's
+    /// own open.
+    publish: Option<Arc<[Pattern]>>,
 }
 
 impl MessagingCtx {
@@ -30,6 +34,30 @@ impl MessagingCtx {
             bus,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             messages: InstanceLimit::new(u32::MAX),
+            publish: None,
+        }
+    }
+
+    /// Lets `send` and `request` reach only subjects matching one of `patterns` (the function's
+    /// signed `[messaging] publish` list; empty refuses every subject). Others fail with
+    /// `permission-denied`; the host's own subjects stay closed whatever is listed.
+    pub fn with_publish_grants(mut self, patterns: Vec<Pattern>) -> Self {
+        self.publish = Some(patterns.into());
+        self
+    }
+
+    /// Whether the guest may put a message on `subject`: not one of the host's, and granted.
+    pub(crate) fn may_publish(&self, subject: &str) -> Result<(), String> {
+        if super::subject::is_reserved(subject) {
+            return Err(format!(
+                "subject `{subject}` is reserved for the host (wasmgate.>, _INBOX.>): publish on a subject of your own, and answer a request with reply"
+            ));
+        }
+        match &self.publish {
+            Some(grants) if !grants.iter().any(|p| p.matches(subject)) => Err(format!(
+                "subject `{subject}` is not in the function's `[messaging] publish` list: add it to the manifest and sign it with `wasmgate sign --manifest`"
+            )),
+            _ => Ok(()),
         }
     }
 

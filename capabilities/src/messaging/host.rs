@@ -30,13 +30,11 @@ pub struct RequestOptions {
 /// The WIT error for a bus failure. The text goes through [`guest_message`]: the guest's own
 /// mistakes (a malformed subject, no responders) keep their message, the bus's failures reach it
 /// as their kind only and their detail (server address, storage message) goes to the log.
-/// `permission-denied` for a subject the host keeps for itself.
-fn reserved(topic: &str) -> Option<types::Error> {
-    super::subject::is_reserved(topic).then(|| {
-        types::Error::PermissionDenied(format!(
-            "subject `{topic}` is reserved for the host (wasmgate.>, _INBOX.>): publish on a subject of your own, and answer a request with reply"
-        ))
-    })
+/// `permission-denied` for a subject the host keeps for itself or the function was not granted.
+fn refused(ctx: &super::MessagingCtx, topic: &str) -> Option<types::Error> {
+    ctx.may_publish(topic)
+        .err()
+        .map(types::Error::PermissionDenied)
 }
 
 fn to_wit(err: Error) -> types::Error {
@@ -208,7 +206,7 @@ impl producer::Host for MessagingView<'_> {
     ) -> wasmtime::Result<Result<(), types::Error>> {
         self.table.get(&client)?;
         let GuestMessage(mut msg) = self.table.delete(message)?;
-        if let Some(refused) = reserved(&topic) {
+        if let Some(refused) = refused(self.ctx, &topic) {
             return Ok(Err(refused));
         }
         if let Err(refused) = self.admit() {
@@ -228,7 +226,7 @@ impl request_reply::Host for MessagingView<'_> {
         options: Option<Resource<RequestOptions>>,
     ) -> wasmtime::Result<Result<Vec<Resource<GuestMessage>>, types::Error>> {
         self.table.get(&client)?;
-        if let Some(refused) = reserved(&topic) {
+        if let Some(refused) = refused(self.ctx, &topic) {
             return Ok(Err(refused));
         }
         let mut msg = self.table.get(&message)?.0.clone();

@@ -26,3 +26,4 @@ pub use embedded::EmbeddedBus;
 pub use error::{Error, Result};
 pub use host::{Client, GuestMessage, RequestOptions};
 pub use nats::NatsBus;
+pub use subject::Pattern;

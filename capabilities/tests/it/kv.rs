@@ -41,7 +41,8 @@ backend_tests! { redb: Fixture::redb() =>
     increment_is_atomic_under_200_concurrent_tasks,
     increment_refuses_values_that_are_not_counters,
     increment_refuses_to_overflow,
-    functions_see_only_their_own_buckets_and_granted_shared_ones;
+    functions_see_only_their_own_buckets_and_granted_shared_ones,
+    purge_removes_every_bucket_under_the_prefix_and_nothing_else;
     ignored: latency_of_get_set_and_increment,
 }
 
@@ -55,7 +56,8 @@ backend_tests! { redis: Fixture::redis() =>
     increment_is_atomic_under_200_concurrent_tasks,
     increment_refuses_values_that_are_not_counters,
     increment_refuses_to_overflow,
-    functions_see_only_their_own_buckets_and_granted_shared_ones;
+    functions_see_only_their_own_buckets_and_granted_shared_ones,
+    purge_removes_every_bucket_under_the_prefix_and_nothing_else;
     ignored: latency_of_get_set_and_increment,
 }
 
@@ -232,6 +234,51 @@ async fn increment_refuses_to_overflow(kv: Arc<dyn KvBackend>) {
         Some(max.to_string().into_bytes())
     );
     assert_eq!(kv.get("b", "fresh").await.unwrap(), None);
+}
+
+async fn purge_removes_every_bucket_under_the_prefix_and_nothing_else(kv: Arc<dyn KvBackend>) {
+    let gone = KvScope::owned("aaaa", "billing", ["orders"]).unwrap();
+    let other_owner = KvScope::owned("bbbb", "billing", [""; 0]).unwrap();
+    let neighbour = KvScope::owned("aaaa", "billing-2", [""; 0]).unwrap();
+    // Glob metacharacters in a bucket name must be purged literally, not as patterns.
+    for bucket in ["cart", "sessions", "odd*[x]?"] {
+        let stored = gone.resolve(bucket).unwrap();
+        for i in 0..3 {
+            kv.set(&stored, &format!("k{i}"), b"v".to_vec())
+                .await
+                .unwrap();
+        }
+    }
+    let shared = gone.resolve("orders").unwrap();
+    kv.set(&shared, "k", b"shared".to_vec()).await.unwrap();
+    for scope in [&other_owner, &neighbour] {
+        kv.set(&scope.resolve("cart").unwrap(), "k", b"kept".to_vec())
+            .await
+            .unwrap();
+    }
+
+    assert_eq!(kv.purge(&gone.private_prefix()).await.unwrap(), 9);
+    for bucket in ["cart", "sessions", "odd*[x]?"] {
+        let page = kv
+            .list_keys(&gone.resolve(bucket).unwrap(), None)
+            .await
+            .unwrap();
+        assert!(page.keys.is_empty(), "{bucket} still holds {:?}", page.keys);
+    }
+    assert_eq!(
+        kv.get(&shared, "k").await.unwrap().as_deref(),
+        Some(&b"shared"[..])
+    );
+    for scope in [&other_owner, &neighbour] {
+        let kept = kv.get(&scope.resolve("cart").unwrap(), "k").await.unwrap();
+        assert_eq!(kept.as_deref(), Some(&b"kept"[..]), "{scope:?}");
+    }
+    assert_eq!(
+        kv.purge(&gone.private_prefix()).await.unwrap(),
+        0,
+        "a second purge finds nothing"
+    );
+    assert!(kv.purge("").await.is_err(), "an empty prefix is refused");
 }
 
 async fn functions_see_only_their_own_buckets_and_granted_shared_ones(kv: Arc<dyn KvBackend>) {

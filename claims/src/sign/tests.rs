@@ -22,6 +22,8 @@ fn options() -> SignOptions {
         version: Some("1.2.3".into()),
         tags: vec!["blue".into()],
         allowed_hosts: Default::default(),
+        audience: None,
+        manifest: None,
     }
 }
 
@@ -218,4 +220,30 @@ fn host_lists_for_capabilities_not_granted_or_unable_to_use_them_are_refused() {
     };
     let e = sign(&empty_component(), &key, &names_for_sockets, at(NOW)).unwrap_err();
     assert!(e.to_string().contains("CIDR"), "{e}");
+}
+
+#[test]
+fn the_manifest_and_audience_are_signed_into_the_claims() {
+    let key = SigningKey::generate();
+    let manifest = b"[[triggers]]\nsubject = \"orders.>\"\n".to_vec();
+    let opts = SignOptions {
+        audience: Some("prod-eu".into()),
+        manifest: Some(manifest.clone()),
+        ..options()
+    };
+    let signed = sign(&empty_component(), &key, &opts, at(NOW)).unwrap();
+    let claims = crate::verify(&signed, &[key.issuer()], at(NOW))
+        .unwrap()
+        .claims;
+    assert_eq!(claims.aud.as_deref(), Some("prod-eu"));
+    assert_eq!(
+        claims.wasmgate.manifest.as_deref(),
+        Some(section::sha256_hex(&manifest).as_str())
+    );
+    let empty = SignOptions {
+        audience: Some(String::new()),
+        ..options()
+    };
+    let err = sign(&empty_component(), &key, &empty, at(NOW)).unwrap_err();
+    assert_eq!(err.code(), "invalid_sign_options");
 }

@@ -27,6 +27,8 @@ fn options() -> SignOptions {
         version: None,
         tags: vec![],
         allowed_hosts: Default::default(),
+        audience: None,
+        manifest: None,
     }
 }
 

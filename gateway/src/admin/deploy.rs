@@ -1,16 +1,18 @@
 //! `PUT /functions/{name}`: the deploy pipeline.
 //!
 //! Steps, each of which can refuse without side effects: name → body → manifest → limits →
-//! claims (signature, issuer, hash, expiry, name, capabilities) → policy → precompile + store
-//! artifact → route check → durable record → publish.
+//! claims (signature, issuer, hash, expiry, name, capabilities) → intent (validity bound,
+//! audience, signed manifest, the issuer's names) → policy → owner and no downgrade →
+//! precompile + store artifact → route check, owner and no downgrade again under the change
+//! lock → durable record → publish.
 //! Only the last two change what is served, and a failure before them leaves the old version serving.
 
 use super::upload;
-use crate::admission::{Admitted, Operation, PolicyInput, Source};
+use crate::admission::{Admitted, Operation, PolicyInput, Source, check_downgrade, check_owner};
 use crate::catalog::Deployed;
 use crate::error::ApiError;
 use crate::incoming::Incoming;
-use crate::registry::Record;
+use crate::registry::{KvLayout, Record};
 use crate::response::{GatewayResponse, json};
 use crate::state::Gateway;
 use http::{Request, StatusCode};
@@ -18,6 +20,7 @@ use serde_json::json;
 use std::sync::Arc;
 use std::time::SystemTime;
 use tokio::sync::RwLockReadGuard;
+use wasmgate_claims::Claims;
 use wasmgate_config::{FunctionName, Manifest};
 use wasmgate_pool::Digest;
 
@@ -28,9 +31,11 @@ pub async fn deploy(
     req: Request<Incoming>,
 ) -> Result<GatewayResponse, ApiError> {
     let name = FunctionName::try_from(name.to_owned());
+    let switches = super::query::switches(req.uri().query(), ["allow_downgrade"]);
     // The body is read (or discarded) before any refusal, so the client sees the error, not a reset.
     let upload = upload::read(req, gw.body_limits(gw.settings.max_module_size.bytes())).await;
-    deploy_upload(gw, name?, upload?).await
+    let [allow_downgrade] = switches?;
+    deploy_upload(gw, name?, upload?, allow_downgrade).await
 }
 
 /// Deploys or replaces `name` from a body already read.
@@ -38,6 +43,7 @@ async fn deploy_upload(
     gw: &Arc<Gateway>,
     name: FunctionName,
     upload: upload::Upload,
+    allow_downgrade: bool,
 ) -> Result<GatewayResponse, ApiError> {
     let manifest = match &upload.manifest {
         Some(text) => Manifest::from_toml(text)?,
@@ -50,10 +56,12 @@ async fn deploy_upload(
 
     // Hashing and verifying touch every byte of the module: off the async threads.
     let module = Arc::new(upload.module);
-    let admitted = admit(gw, &name, &module, &manifest).await;
+    let admitted = admit(gw, &name, &module, upload.manifest.as_deref(), &manifest).await;
     gw.admission
         .count(Operation::Deploy, admitted.as_ref().map(|_| ()));
     let admitted = admitted?;
+    // Checked before the compile for a quick answer, and again under the change lock below.
+    succession(gw, &admitted.claims, allow_downgrade)?;
 
     let gc = gw.artifact_gc.read().await;
     let artifact = match reusable(gw, &admitted) {
@@ -81,6 +89,7 @@ async fn deploy_upload(
         compile_ms: artifact.compile_ms,
         deployed_at: humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
         manifest,
+        kv_layout: kv_layout(gw, &admitted),
         claims: admitted.claims,
         token: admitted.token,
     };
@@ -90,9 +99,8 @@ async fn deploy_upload(
     };
 
     let change = gw.catalog.lock().await;
-    if let Err(e) = gw
-        .catalog
-        .check(&deployed)
+    if let Err(e) = succession(gw, &record.claims, allow_downgrade)
+        .and_then(|()| gw.catalog.check(&deployed))
         .and_then(|()| gw.registry.put(&record))
     {
         drop(change);
@@ -106,7 +114,7 @@ async fn deploy_upload(
         retire(gw, old).await;
     }
     start(gw, &deployed);
-    tracing::info!(function = %record.name, digest = %record.digest, replaced = old.is_some(), "deployed");
+    tracing::info!(function = %record.name, digest = %record.digest, issuer = %record.claims.iss, replaced = old.is_some(), "deployed");
 
     let status = if old.is_some() {
         StatusCode::OK
@@ -124,9 +132,31 @@ async fn deploy_upload(
             "replaced": old.is_some(),
             "artifact_reused": artifact.reused,
             "issuer": record.claims.iss,
+            "owner": record.claims.iss,
             "caps": record.claims.wasmgate.caps,
         }),
     ))
+}
+
+/// Refuses a deploy by an issuer that does not own the name, or of a build signed before the one
+/// deployed (unless `allow_downgrade`).
+fn succession(gw: &Gateway, claims: &Claims, allow_downgrade: bool) -> Result<(), ApiError> {
+    let owner = gw.registry.owner(&claims.sub)?;
+    check_owner(&claims.sub, &claims.iss, owner.as_deref())?;
+    let snapshot = gw.catalog.snapshot();
+    let deployed_iat = snapshot.function(&claims.sub).map(|d| d.record.claims.iat);
+    check_downgrade(claims.iat, deployed_iat, allow_downgrade)
+}
+
+/// Where the new version's key-value data lives: where the version it replaces kept it when the
+/// same issuer signed both (a function deployed before owners existed keeps its data), else in
+/// the signer's own space.
+fn kv_layout(gw: &Gateway, admitted: &Admitted) -> KvLayout {
+    let snapshot = gw.catalog.snapshot();
+    match snapshot.function(&admitted.claims.sub) {
+        Some(old) if old.record.claims.iss == admitted.claims.iss => old.record.kv_layout,
+        _ => KvLayout::Owner,
+    }
 }
 
 /// The precompiled artifact a deploy serves.
@@ -159,12 +189,19 @@ async fn admit(
     gw: &Arc<Gateway>,
     name: &FunctionName,
     module: &Arc<bytes::Bytes>,
+    manifest_sent: Option<&str>,
     manifest: &Manifest,
 ) -> Result<Admitted, ApiError> {
     let admitted = {
         let (gw, name, module) = (gw.clone(), name.clone(), module.clone());
         blocking(move || gw.admission.verify(&name, &module, SystemTime::now())).await??
     };
+    gw.admission.check_intent(
+        &admitted,
+        manifest_sent.map(str::as_bytes),
+        manifest,
+        SystemTime::now(),
+    )?;
     gw.admission
         .decide(&PolicyInput {
             operation: Operation::Deploy,

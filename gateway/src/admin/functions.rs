@@ -37,13 +37,25 @@ pub fn get(gw: &Gateway, name: &str) -> Result<GatewayResponse, ApiError> {
     Ok(json(StatusCode::OK, &body))
 }
 
-/// Removes a function: durable first, then unpublished, then its code and artifact released.
-pub async fn delete(gw: &Gateway, name: &str) -> Result<GatewayResponse, ApiError> {
+/// Removes a function: durable first, then unpublished, then its code and artifact released. The
+/// name's owner is released with it. Its key-value data is kept for the same owner's next deploy
+/// of the name, unless `purge`: then every private bucket of it is removed before the answer.
+pub async fn delete(gw: &Gateway, name: &str, purge: bool) -> Result<GatewayResponse, ApiError> {
     let name = FunctionName::try_from(name.to_owned())?;
     let change = gw.catalog.lock().await;
-    if gw.catalog.snapshot().function(name.as_str()).is_none() {
+    let Some(current) = gw.catalog.snapshot().function(name.as_str()).cloned() else {
         return Err(not_found(&name));
-    }
+    };
+    // Purged first: a purge that fails leaves the function deployed and the request can be repeated.
+    let purged = if purge {
+        let prefix = current.record.kv_scope()?.private_prefix();
+        let removed = gw.kv.purge(&prefix).await.map_err(|e| ApiError::Internal {
+            reason: format!("purging the key-value data of {name}: {e}"),
+        })?;
+        Some(removed)
+    } else {
+        None
+    };
     gw.registry.remove(name.as_str())?;
     let old = gw.catalog.remove(&change, name.as_str());
     drop(change);
@@ -51,8 +63,14 @@ pub async fn delete(gw: &Gateway, name: &str) -> Result<GatewayResponse, ApiErro
         retire(gw, &old).await;
     }
     gw.forget_metrics(name.as_str());
-    tracing::info!(function = %name, "deleted");
-    Ok(empty(StatusCode::NO_CONTENT))
+    tracing::info!(function = %name, purged_keys = ?purged, "deleted");
+    Ok(match purged {
+        None => empty(StatusCode::NO_CONTENT),
+        Some(keys) => json(
+            StatusCode::OK,
+            &json!({ "name": name.as_str(), "purged_keys": keys }),
+        ),
+    })
 }
 
 fn summary(deployed: &Arc<Deployed>) -> Value {
@@ -65,6 +83,7 @@ fn summary(deployed: &Arc<Deployed>) -> Value {
         "state": if stats.warm { "warm" } else { "cold" },
         "instances": stats.instances,
         "deployed_at": record.deployed_at,
+        "owner": record.claims.iss,
         "routes": deployed.routes(),
     })
 }

@@ -2,6 +2,8 @@
 
 mod deploy;
 mod functions;
+mod owner;
+mod query;
 mod upload;
 
 pub use deploy::{retire, start};
@@ -47,7 +49,24 @@ pub async fn handle(
             match *method {
                 Method::PUT => deploy::deploy(gw, &name, req).await,
                 Method::GET => functions::get(gw, &name),
-                Method::DELETE => functions::delete(gw, &name).await,
+                Method::DELETE => {
+                    let [purge] = query::switches(req.uri().query(), ["purge"])?;
+                    functions::delete(gw, &name, purge).await
+                }
+                _ => Err(ApiError::MethodNotAllowed {
+                    method: method.to_string(),
+                }),
+            }
+        }
+        (method, rest)
+            if rest
+                .strip_suffix("/owner")
+                .is_some_and(|n| !n.contains('/')) =>
+        {
+            let name = rest.trim_end_matches("/owner").to_owned();
+            match *method {
+                Method::PUT => owner::transfer(gw, &name, req).await,
+                Method::GET => owner::get(gw, &name),
                 _ => Err(ApiError::MethodNotAllowed {
                     method: method.to_string(),
                 }),

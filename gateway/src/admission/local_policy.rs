@@ -135,6 +135,7 @@ mod tests {
             iat: 0,
             nbf: 0,
             exp: None,
+            aud: None,
             jti: "j".into(),
             wasmgate: WasmgateClaims {
                 hash: "00".into(),
@@ -142,6 +143,7 @@ mod tests {
                 version: None,
                 tags: vec!["team-a".into()],
                 allowed_hosts: Default::default(),
+                manifest: None,
             },
         }
     }

@@ -8,9 +8,11 @@
 mod decision;
 mod execute_cache;
 mod input;
+mod intent;
 mod local_policy;
 mod remote_opa;
 mod signature;
+mod succession;
 
 pub use decision::Decision;
 pub use execute_cache::ExecuteCache;
@@ -18,6 +20,7 @@ pub use input::{Operation, PolicyInput, Source};
 pub use local_policy::LocalPolicy;
 pub use remote_opa::RemoteOpa;
 pub use signature::Admitted;
+pub use succession::{IssuerNames, check_downgrade, check_owner};
 
 use crate::catalog::Deployed;
 use crate::error::ApiError;
@@ -35,6 +38,8 @@ pub struct Admission {
     local: LocalPolicy,
     remote: Option<RemoteOpa>,
     decision_ttl: Duration,
+    settings: wasmgate_config::AdmissionSettings,
+    issuer_names: IssuerNames,
 }
 
 impl Admission {
@@ -45,6 +50,16 @@ impl Admission {
             .iter()
             .map(|k| k.parse::<IssuerKey>())
             .collect::<Result<Vec<_>, _>>()?;
+        for issuer in settings.admission.issuer_names.keys() {
+            if !settings.trusted_issuers.contains(issuer) {
+                return Err(wasmgate_config::Error::InvalidSettings {
+                    reason: format!(
+                        "admission.issuer_names lists issuer {issuer}, which is not trusted: add it to trusted_issuers (or --trust), or remove its entry"
+                    ),
+                }
+                .into());
+            }
+        }
         Ok(Admission {
             decisions: metrics.admission.clone(),
             execute_cached: metrics.admission.with_label_values(&["execute", "cached"]),
@@ -57,6 +72,8 @@ impl Admission {
                 .map(RemoteOpa::new)
                 .transpose()?,
             decision_ttl: settings.admission.decision_ttl.get(),
+            settings: settings.admission.clone(),
+            issuer_names: IssuerNames::new(settings.admission.issuer_names.clone()),
         })
     }
 
@@ -69,6 +86,31 @@ impl Admission {
         now: SystemTime,
     ) -> Result<Admitted, ApiError> {
         signature::verify(&self.trusted, name, module, now)
+    }
+
+    /// What the signature must cover beyond the bytes: a bounded validity, this gateway's
+    /// audience, the manifest as sent (`manifest_sent`, the exact bytes) or only operator tuning
+    /// in an unsigned one, and a name the issuer may sign. Pure: no I/O.
+    pub fn check_intent(
+        &self,
+        admitted: &Admitted,
+        manifest_sent: Option<&[u8]>,
+        manifest: &wasmgate_config::Manifest,
+        now: SystemTime,
+    ) -> Result<(), ApiError> {
+        let now = now
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        intent::check_validity(&admitted.claims, &self.settings, now)?;
+        intent::check_audience(&admitted.claims, &self.settings)?;
+        intent::check_manifest(&admitted.claims, manifest_sent, manifest)?;
+        self.issuer_names
+            .check(&admitted.claims.sub, &admitted.claims.iss)
+    }
+
+    /// Whether `issuer` (public key text) is one this node trusts.
+    pub fn trusts(&self, issuer: &str) -> bool {
+        self.trusted.iter().any(|k| k.to_string() == issuer)
     }
 
     /// Asks the local policies, then the remote OPA server if one is configured.

@@ -26,12 +26,24 @@ pub fn sign(args: &SignArgs) -> anyhow::Result<()> {
                 .extend(hosts);
         }
     }
-    let expires_in = args
-        .expires
-        .as_deref()
-        .map(|e| {
-            humantime::parse_duration(e)
-                .with_context(|| format!("--expires {e:?} is not a duration like 90d or 12h"))
+    let expires_in = match args.expires.as_deref() {
+        None => Some(wasmgate_config::defaults::DEFAULT_SIGN_VALIDITY),
+        Some("never") => None,
+        Some(e) => Some(humantime::parse_duration(e).with_context(|| {
+            format!("--expires {e:?} is not a duration like 90d or 12h, nor `never`")
+        })?),
+    };
+    let manifest = args
+        .manifest
+        .as_ref()
+        .map(|path| {
+            let bytes = std::fs::read(path)
+                .with_context(|| format!("cannot read manifest {}", path.display()))?;
+            let text = std::str::from_utf8(&bytes)
+                .with_context(|| format!("manifest {} is not UTF-8 text", path.display()))?;
+            wasmgate_config::Manifest::from_toml(text)
+                .with_context(|| format!("manifest {} is not valid", path.display()))?;
+            anyhow::Ok(bytes)
         })
         .transpose()?;
     let pem = std::fs::read_to_string(&args.key)
@@ -47,6 +59,8 @@ pub fn sign(args: &SignArgs) -> anyhow::Result<()> {
         version: args.version.clone(),
         tags: args.tags.clone(),
         allowed_hosts: allowed_hosts.clone(),
+        audience: args.audience.clone(),
+        manifest,
     };
     let signed = wasmgate_claims::sign(&component, &key, &options, SystemTime::now())?;
     write_atomically(&args.output, &signed)?;
@@ -60,12 +74,19 @@ pub fn sign(args: &SignArgs) -> anyhow::Result<()> {
             None => c.to_string(),
         })
         .collect();
+    let expires = match expires_in {
+        Some(d) => humantime::format_duration(d).to_string(),
+        None => "never".to_owned(),
+    };
+    let manifest = match &args.manifest {
+        Some(path) => format!(", manifest: {}", path.display()),
+        None => String::new(),
+    };
     println!(
-        "signed {} for function {name} by {} (caps: [{}], expires: {})",
+        "signed {} for function {name} by {} (caps: [{}], expires in: {expires}{manifest})",
         args.output.display(),
         key.issuer(),
         caps.join(", "),
-        args.expires.as_deref().unwrap_or("never"),
     );
     Ok(())
 }

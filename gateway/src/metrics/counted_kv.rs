@@ -47,6 +47,11 @@ impl KvBackend for CountedKv {
         self.inner.name()
     }
 
+    /// An admin act, not a guest operation: not counted in the per-operation family.
+    async fn purge(&self, prefix: &str) -> Result<u64> {
+        self.inner.purge(prefix).await
+    }
+
     async fn get(&self, bucket: &str, key: &str) -> Result<Option<Vec<u8>>> {
         self.count(0);
         self.inner.get(bucket, key).await

@@ -54,3 +54,16 @@ fn bad_scope_names_are_refused() {
     assert_eq!(s.function(), "a");
     assert_eq!(s.shared().collect::<Vec<_>>(), ["x", "y"]);
 }
+
+#[test]
+fn owned_scopes_keep_each_owners_data_apart_even_under_one_name() {
+    let a = KvScope::owned("aaaa", "billing", ["orders"]).unwrap();
+    let b = KvScope::owned("bbbb", "billing", ["orders"]).unwrap();
+    assert_eq!(a.resolve("cart").unwrap(), "o/aaaa/fn/billing/cart");
+    assert_eq!(b.resolve("cart").unwrap(), "o/bbbb/fn/billing/cart");
+    assert_eq!(a.resolve("orders").unwrap(), "o/aaaa/shared/orders");
+    assert_eq!(b.resolve("orders").unwrap(), "o/bbbb/shared/orders");
+    assert_eq!(a.private_prefix(), "o/aaaa/fn/billing/");
+    assert_eq!(scope("billing", &[]).private_prefix(), "fn/billing/");
+    assert!(KvScope::owned("a/b", "billing", [""; 0]).is_err());
+}

@@ -51,24 +51,25 @@ async fn a_deploy_refused_after_compiling_leaves_no_artifact_behind() {
     let dir = tempfile::tempdir().unwrap();
     let key = SigningKey::generate();
     let gw = gateway(dir.path(), &key).await;
-    let opts = SignOptions {
-        name: "hello".into(),
-        expires_in: Some(Duration::from_secs(3600)),
-        ..SignOptions::default()
-    };
-    let module = wasmgate_claims::sign(&message_handler(), &key, &opts, SystemTime::now()).unwrap();
-    let upload = |manifest: &str| Upload {
-        module: bytes::Bytes::from(module.clone()),
-        manifest: Some(manifest.to_owned()),
+    // The `[config]` value reads the environment, so its manifest is signed with the component.
+    let unset = "[config]\nk = { env = \"GATEWAY_TEST_SURELY_UNSET_VARIABLE_X\" }\n";
+    let upload = |manifest: &str| {
+        let opts = SignOptions {
+            name: "hello".into(),
+            expires_in: Some(Duration::from_secs(3600)),
+            manifest: Some(manifest.as_bytes().to_vec()),
+            ..SignOptions::default()
+        };
+        let module =
+            wasmgate_claims::sign(&message_handler(), &key, &opts, SystemTime::now()).unwrap();
+        Upload {
+            module: bytes::Bytes::from(module),
+            manifest: Some(manifest.to_owned()),
+        }
     };
     let name: FunctionName = "hello".parse().unwrap();
 
-    let refused = deploy_upload(
-        &gw,
-        name.clone(),
-        upload("[config]\nk = { env = \"GATEWAY_TEST_SURELY_UNSET_VARIABLE_X\" }\n"),
-    )
-    .await;
+    let refused = deploy_upload(&gw, name.clone(), upload(unset), false).await;
     let Err(refused) = refused else {
         panic!("an unset variable refuses the deploy");
     };
@@ -79,16 +80,13 @@ async fn a_deploy_refused_after_compiling_leaves_no_artifact_behind() {
         "the refused deploy left its artifact"
     );
 
-    let deployed = deploy_upload(&gw, name.clone(), upload("")).await.unwrap();
+    let deployed = deploy_upload(&gw, name.clone(), upload(""), false)
+        .await
+        .unwrap();
     assert_eq!(deployed.status(), StatusCode::CREATED);
     assert_eq!(artifacts(dir.path()), 1);
     // Refused again, now beside a deployed version that uses the same artifact: it stays.
-    let refused = deploy_upload(
-        &gw,
-        name,
-        upload("[config]\nk = { env = \"GATEWAY_TEST_SURELY_UNSET_VARIABLE_X\" }\n"),
-    )
-    .await;
+    let refused = deploy_upload(&gw, name, upload(unset), false).await;
     assert!(refused.is_err());
     assert_eq!(
         artifacts(dir.path()),
