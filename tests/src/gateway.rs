@@ -11,6 +11,10 @@ use tokio::process::{Child, Command};
 use wasmgate_claims::{SignOptions, SigningKey};
 use wasmgate_config::Capability;
 
+/// How long components the harness signs stay valid: gateways require an expiry by default, and
+/// an hour outlives any test.
+pub const SIGNED_FOR: Duration = Duration::from_secs(3600);
+
 /// How long the binary may take to print its listening line and become ready.
 const START_DEADLINE: Duration = Duration::from_secs(30);
 
@@ -343,7 +347,7 @@ impl Gateway {
         self.sign_bytes(&bytes, name, caps)
     }
 
-    /// `bytes`, signed by [`key`](Self::key) for `name` with `caps`.
+    /// `bytes`, signed by [`key`](Self::key) for `name` with `caps`, valid for [`SIGNED_FOR`].
     pub fn sign_bytes(
         &self,
         bytes: &[u8],
@@ -353,6 +357,7 @@ impl Gateway {
         let options = SignOptions {
             name: name.to_owned(),
             caps: caps.to_vec(),
+            expires_in: Some(SIGNED_FOR),
             ..SignOptions::default()
         };
         Ok(wasmgate_claims::sign(
@@ -395,7 +400,7 @@ impl Gateway {
     }
 
     /// `PUT /functions/{name}` as multipart: the component at `wasm` signed for `name` with
-    /// `caps`, and `manifest`.
+    /// `caps` and with `manifest` (`wasmgate sign --manifest`), and `manifest`.
     pub async fn deploy_granted(
         &self,
         name: &str,
@@ -403,7 +408,26 @@ impl Gateway {
         caps: &[Capability],
         manifest: &str,
     ) -> anyhow::Result<reqwest::Response> {
-        let bytes = self.sign(wasm, name, caps)?;
+        let bytes = self.sign_with(
+            wasm,
+            name,
+            SignOptions {
+                caps: caps.to_vec(),
+                manifest: Some(manifest.as_bytes().to_vec()),
+                ..SignOptions::default()
+            },
+        )?;
+        self.deploy_parts(name, bytes, manifest).await
+    }
+
+    /// `PUT /functions/{name}` as multipart with `bytes` (signed or not, as they are) and
+    /// `manifest`.
+    pub async fn deploy_parts(
+        &self,
+        name: &str,
+        bytes: Vec<u8>,
+        manifest: &str,
+    ) -> anyhow::Result<reqwest::Response> {
         let form = reqwest::multipart::Form::new()
             .part("module", reqwest::multipart::Part::bytes(bytes))
             .part(

@@ -33,7 +33,7 @@ pub mod guests {
 
 pub use binary::wasmgate_bin;
 pub use eventually::eventually;
-pub use gateway::{Gateway, GatewayBuilder};
+pub use gateway::{Gateway, GatewayBuilder, SIGNED_FOR};
 pub use metric_sample::metric_sample;
 pub use nats_server::NatsServer;
 pub use opa_server::OpaServer;

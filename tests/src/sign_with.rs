@@ -7,7 +7,8 @@ use wasmgate_claims::SignOptions;
 
 impl Gateway {
     /// The component at `wasm`, signed by [`key`](Gateway::key) for `name` with `options`
-    /// (its `name` is replaced by `name`).
+    /// (its `name` is replaced by `name`; without `expires_in` it is valid for
+    /// [`SIGNED_FOR`](crate::SIGNED_FOR), as gateways require an expiry by default).
     pub fn sign_with(
         &self,
         wasm: &str,
@@ -17,6 +18,7 @@ impl Gateway {
         let bytes = std::fs::read(wasm).with_context(|| format!("reading {wasm}"))?;
         let options = SignOptions {
             name: name.to_owned(),
+            expires_in: options.expires_in.or(Some(crate::SIGNED_FOR)),
             ..options
         };
         Ok(wasmgate_claims::sign(

@@ -25,6 +25,7 @@ mod names;
 mod observability;
 mod restart_under_load;
 mod scale_to_zero;
+mod tenancy;
 
 use std::time::Duration;
 
