@@ -110,7 +110,9 @@ impl Admission {
 
     /// Whether `issuer` (public key text) is one this node trusts.
     pub fn trusts(&self, issuer: &str) -> bool {
-        self.trusted.iter().any(|k| k.to_string() == issuer)
+        issuer
+            .parse::<IssuerKey>()
+            .is_ok_and(|key| self.trusted.contains(&key))
     }
 
     /// Asks the local policies, then the remote OPA server if one is configured.
@@ -122,13 +124,31 @@ impl Admission {
         decision.into_result(input.operation)
     }
 
-    /// Whether `deployed` may run now: answered from the cache while the function is warm and the
-    /// last decision is younger than `decision_ttl`, otherwise by asking the policies.
+    /// Whether `deployed` may run now. Its claims first: refused (403 `expired`) once their `exp`
+    /// has passed, checked on every call (one clock read), and at every cold start refused when
+    /// the issuer is no longer trusted (403 `untrusted_issuer`). Then the policies: answered from
+    /// the cache while the function is warm and the last decision is younger than
+    /// `decision_ttl`, otherwise by asking them.
     pub async fn may_execute(
         &self,
         deployed: &Deployed,
         source: Source<'_>,
     ) -> Result<(), ApiError> {
+        let claims = &deployed.record.claims;
+        if let Some(exp) = claims.exp
+            && SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs())
+                >= exp
+        {
+            return Err(wasmgate_claims::Error::Expired { exp }.into());
+        }
+        if !deployed.function.is_warm() && !self.trusts(&claims.iss) {
+            return Err(wasmgate_claims::Error::UntrustedIssuer {
+                issuer: claims.iss.parse()?,
+            }
+            .into());
+        }
         if !self.has_policies() {
             return Ok(());
         }

@@ -59,7 +59,7 @@ async fn suite(gw: &Gateway) {
     deploy(
         gw,
         "dlq",
-        "[[triggers]]\nsubject = \"wasmgate.dead-letter.>\"\n",
+        "[[triggers]]\nsubject = \"wasmgate.dead-letter.>\"\n[messaging]\npublish = [\"orders.*\"]\n",
     )
     .await;
 
@@ -199,7 +199,7 @@ async fn a_function_may_handle_messages_only() {
 /// A guest asks on the bus; a function triggered by the subject answers through request-reply.
 async fn request_reply(gw: &Gateway) {
     for (name, manifest) in [
-        ("asker", ""),
+        ("asker", "[messaging]\npublish = [\"questions.*\"]\n"),
         ("answerer", "[[triggers]]\nsubject = \"questions.*\"\n"),
     ] {
         let response = gw
@@ -219,6 +219,20 @@ async fn request_reply(gw: &Gateway) {
     assert_eq!(response.text().await.unwrap(), "pong: ping");
     // The host's subjects are not the guest's: no forged dead letter, no answer into another
     // requester's inbox (a guest answers only through reply).
+    // Nor may it ask on a subject its signed manifest does not list.
+    let response = gw
+        .client()
+        .post(gw.url("/fn/asker/ask/orders.ping"))
+        .body("ping")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 502);
+    let text = response.text().await.unwrap();
+    assert!(
+        text.contains("PermissionDenied") && text.contains("publish"),
+        "{text}"
+    );
     for reserved in ["wasmgate.dead-letter.answerer", "_INBOX.someone-else"] {
         let response = gw
             .client()

@@ -494,3 +494,23 @@ async fn an_older_build_never_replaces_a_newer_one_unless_an_admin_asks() {
         deployed
     );
 }
+
+#[tokio::test]
+async fn a_function_whose_signature_expires_stops_serving_with_403_expired() {
+    let gw = Gateway::builder().start().await.unwrap();
+    let short = signed(
+        gw.key(),
+        guests::HTTP_HELLO,
+        "hello",
+        SignOptions {
+            expires_in: Some(Duration::from_secs(3)),
+            ..SignOptions::default()
+        },
+    );
+    status(gw.deploy_bytes("hello", short).await.unwrap()).await;
+    assert_eq!(gw.get_text("/fn/hello").await.unwrap(), "hello from wasmgate\n");
+    // Past `exp` (whole seconds, so up to 4 s from signing), warm or not.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let response = gw.client().get(gw.url("/fn/hello")).send().await.unwrap();
+    assert_eq!(error_code(response).await, (403, "expired".into()));
+}

@@ -39,7 +39,7 @@ async fn a_publishing_loop_gets_exactly_its_message_limit_onto_the_bus_then_time
         "flooder",
         guests::LIMITS_PUBLISH_LOOP,
         &[Capability::Messaging],
-        "[limits]\nmax_messages_per_call = 25\ntimeout = \"2s\"",
+        "[limits]\nmax_messages_per_call = 25\ntimeout = \"2s\"\n[messaging]\npublish = [\"flood\"]\n",
     )
     .await;
     gw.deploy("hello", guests::HTTP_HELLO).await.unwrap();
