@@ -1,12 +1,12 @@
 //! What a warm call's cached `execute` decision costs: the per-input cache (a hit for a known
 //! method and path) against the single per-version decision it replaced (two atomic loads and a
-//! clock read), measured in the same run.
+//! clock read), measured in the same run; and the expiry check every call makes.
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 use wasmgate::admission::{ExecuteCache, Source};
 
 /// The per-version decision before per-input caching, as it was: the baseline.
@@ -46,6 +46,18 @@ fn bench(c: &mut Criterion) {
         b.iter(|| assert!(black_box(&cache).is_fresh(black_box(1), black_box(&source))))
     });
     group.finish();
+
+    // What every call now pays on top: its claims' expiry against the clock.
+    let claims: wasmgate_claims::Claims = serde_json::from_value(serde_json::json!({
+        "iss": "issuer", "sub": "hello", "iat": 0, "nbf": 0, "exp": u64::MAX, "jti": "j",
+        "wasmgate": { "hash": "00", "caps": [] }
+    }))
+    .unwrap_or_else(|e| panic!("claims: {e}"));
+    c.bench_function("claims_not_expired", |b| {
+        b.iter(|| {
+            assert!(wasmgate::admission::not_expired(black_box(&claims), SystemTime::now()).is_ok())
+        })
+    });
 }
 
 criterion_group!(benches, bench);

@@ -30,6 +30,22 @@ use std::time::{Duration, SystemTime};
 use wasmgate_claims::IssuerKey;
 use wasmgate_config::{FunctionName, Settings};
 
+/// Refuses claims whose `exp` has passed at `now` (403 `expired`): what every call of a deployed
+/// function checks, one clock read and a comparison (see `benches/execute_cache.rs`).
+pub fn not_expired(claims: &wasmgate_claims::Claims, now: SystemTime) -> Result<(), ApiError> {
+    match claims.exp {
+        Some(exp)
+            if now
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs())
+                >= exp =>
+        {
+            Err(wasmgate_claims::Error::Expired { exp }.into())
+        }
+        _ => Ok(()),
+    }
+}
+
 /// The node's admission rules: trusted issuers, local Rego policies, an optional remote OPA.
 pub struct Admission {
     decisions: IntCounterVec,
@@ -135,14 +151,7 @@ impl Admission {
         source: Source<'_>,
     ) -> Result<(), ApiError> {
         let claims = &deployed.record.claims;
-        if let Some(exp) = claims.exp
-            && SystemTime::now()
-                .duration_since(SystemTime::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs())
-                >= exp
-        {
-            return Err(wasmgate_claims::Error::Expired { exp }.into());
-        }
+        not_expired(claims, SystemTime::now())?;
         if !deployed.function.is_warm() && !self.trusts(&claims.iss) {
             return Err(wasmgate_claims::Error::UntrustedIssuer {
                 issuer: claims.iss.parse()?,

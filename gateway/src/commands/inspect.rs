@@ -81,6 +81,13 @@ fn print_text(report: &Value) {
                     e => format!("{e} (unix seconds)"),
                 }
             );
+            if let Some(aud) = claims["aud"].as_str() {
+                println!("audience: {aud}");
+            }
+            match claims["wasmgate"]["manifest"].as_str() {
+                Some(manifest) => println!("manifest: sha256 {manifest} (signed)"),
+                None => println!("manifest: unsigned (only tuning keys will be accepted)"),
+            }
             if claims["wasmgate"]["hash"] != report["hash"] {
                 println!(
                     "          the signed hash {} does not match this component",

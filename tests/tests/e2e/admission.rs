@@ -146,7 +146,12 @@ async fn trusted_issuers_also_come_from_the_environment() {
         .start()
         .await
         .unwrap();
-    let signed = signed_with(&key, "echo", SystemTime::now(), None);
+    let signed = signed_with(
+        &key,
+        "echo",
+        SystemTime::now(),
+        Some(Duration::from_secs(3600)),
+    );
     assert_eq!(gw.deploy_bytes("echo", signed).await.unwrap().status(), 201);
 }
 

@@ -2,6 +2,7 @@
 //! component signed by the CLI deploying to a gateway that trusts the key.
 
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Output;
@@ -142,8 +143,44 @@ fn sign_then_inspect_round_trips_the_claims() {
     assert!(output.status.success(), "{output:?}");
     let (_, again) = inspect_json(&signed, Some(&public));
     assert_eq!(again["claims"]["sub"], "fetch2");
-    assert_eq!(again["claims"]["exp"], Value::Null);
+    assert_eq!(
+        again["claims"]["exp"].as_u64().unwrap() - again["claims"]["iat"].as_u64().unwrap(),
+        ninety_days,
+        "without --expires a signature is valid for 90 days"
+    );
     assert_eq!(again["hash"], report["hash"]);
+
+    // `--expires never`, an audience and a signed manifest.
+    let manifest = dir.path().join("manifest.toml");
+    std::fs::write(&manifest, "[[triggers]]\nsubject = \"orders.>\"\n").unwrap();
+    let output = run(&[
+        "sign",
+        "--key",
+        path(&key),
+        "--name",
+        "fetch2",
+        "--expires",
+        "never",
+        "--audience",
+        "prod-eu",
+        "--manifest",
+        path(&manifest),
+        path(&signed),
+        "-o",
+        path(&signed),
+    ]);
+    assert!(output.status.success(), "{output:?}");
+    let (_, claims) = inspect_json(&signed, Some(&public));
+    let claims = &claims["claims"];
+    assert_eq!(claims["exp"], Value::Null);
+    assert_eq!(claims["aud"], "prod-eu");
+    let digest = Sha256::digest(std::fs::read(&manifest).unwrap());
+    assert_eq!(claims["wasmgate"]["manifest"], format!("{digest:x}"));
+    let text = stdout(&run(&["inspect", path(&signed)]));
+    assert!(
+        text.contains("audience: prod-eu") && text.contains("manifest: sha256"),
+        "{text}"
+    );
 
     // Unsigned, and text output.
     let (ok, unsigned) = inspect_json(Path::new(guests::HTTP_HELLO), None);
@@ -200,7 +237,9 @@ fn bad_sign_arguments_are_refused_with_what_is_wrong() {
     let dir = tempfile::tempdir().unwrap();
     let (key, _) = generate(dir.path());
     let out = dir.path().join("out.wasm");
-    let cases: [(&[&str], &str); 4] = [
+    let bad_manifest = dir.path().join("bad.toml");
+    std::fs::write(&bad_manifest, "[scale]\nmax_instances = 0\n").unwrap();
+    let cases: [(&[&str], &str); 6] = [
         (
             &["--name", "hello", "--cap", "filesystem"],
             "unknown capability",
@@ -210,6 +249,19 @@ fn bad_sign_arguments_are_refused_with_what_is_wrong() {
         (
             &["--name", "hello", "--key", "/nonexistent/key.pem"],
             "/nonexistent/key.pem",
+        ),
+        (
+            &[
+                "--name",
+                "hello",
+                "--manifest",
+                "/nonexistent/manifest.toml",
+            ],
+            "/nonexistent/manifest.toml",
+        ),
+        (
+            &["--name", "hello", "--manifest", path(&bad_manifest)],
+            "max_instances",
         ),
     ];
     for (extra, expected) in cases {

@@ -1,6 +1,7 @@
 //! Crash safety: the gateway is killed with SIGKILL at random moments while deploys, replaces,
 //! deletes, key-value writes and publishes are in flight; after each restart everything that was
-//! acknowledged is there, and nothing half-written is visible.
+//! acknowledged is there, and nothing half-written is visible (a name has an owner exactly when it
+//! is deployed).
 //!
 //! `WASMGATE_CRASH_ROUNDS` sets the number of rounds (default 6), `WASMGATE_CRASH_SEED` the seed
 //! of the first round; each round prints its seed, and rerunning with that seed and one round
@@ -357,6 +358,24 @@ async fn check(gw: &Gateway, ledger: &Arc<Mutex<Ledger>>, seed: u64) {
             };
             assert!(right, "seed {seed}: {name} as {kind:?} answered {body:?}");
         }
+        // A name's owner is written and released in the record's own transaction.
+        let owner: serde_json::Value = gw
+            .client()
+            .get(gw.url(&format!("/functions/{name}/owner")))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let expected = match &now {
+            Version::Absent => serde_json::Value::Null,
+            Version::Deployed { .. } => gw.key().issuer().to_string().into(),
+        };
+        assert_eq!(
+            owner["owner"], expected,
+            "seed {seed}: {name} is {now:?} with owner {owner}"
+        );
         found.insert(name, now);
     }
     check_artifacts(gw, seed);

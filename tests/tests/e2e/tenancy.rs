@@ -508,7 +508,10 @@ async fn a_function_whose_signature_expires_stops_serving_with_403_expired() {
         },
     );
     status(gw.deploy_bytes("hello", short).await.unwrap()).await;
-    assert_eq!(gw.get_text("/fn/hello").await.unwrap(), "hello from wasmgate\n");
+    assert_eq!(
+        gw.get_text("/fn/hello").await.unwrap(),
+        "hello from wasmgate\n"
+    );
     // Past `exp` (whole seconds, so up to 4 s from signing), warm or not.
     tokio::time::sleep(Duration::from_secs(5)).await;
     let response = gw.client().get(gw.url("/fn/hello")).send().await.unwrap();
