@@ -17,7 +17,7 @@ pub fn list(gw: &Gateway) -> GatewayResponse {
     json(StatusCode::OK, &json!({ "functions": functions }))
 }
 
-/// One function in detail, with its manifest.
+/// One function in detail, with its manifest and its signed original.
 pub fn get(gw: &Gateway, name: &str) -> Result<GatewayResponse, ApiError> {
     let name = FunctionName::try_from(name.to_owned())?;
     let snapshot = gw.catalog.snapshot();
@@ -30,6 +30,13 @@ pub fn get(gw: &Gateway, name: &str) -> Result<GatewayResponse, ApiError> {
             reason: format!("manifest not serialisable: {e}"),
         })?;
     body["compile_ms"] = json!(deployed.record.compile_ms);
+    body["original"] = match &deployed.record.original {
+        Some(digest) => json!({ "stored": true, "digest": digest }),
+        None => json!({
+            "stored": false,
+            "message": "deployed before wasmgate kept signed originals: a restart cannot re-verify its signature or rebuild it after an upgrade; deploy it again to keep one",
+        }),
+    };
     body["claims"] =
         serde_json::to_value(&deployed.record.claims).map_err(|e| ApiError::Internal {
             reason: format!("claims not serialisable: {e}"),
@@ -58,15 +65,23 @@ pub async fn delete(gw: &Gateway, name: &str) -> Result<GatewayResponse, ApiErro
 fn summary(deployed: &Arc<Deployed>) -> Value {
     let record = &deployed.record;
     let stats = deployed.function.stats();
-    json!({
+    let mut summary = json!({
         "name": record.name,
         "digest": record.digest,
         "size": record.size,
+        "status": if deployed.down.is_some() { "down" } else { "serving" },
         "state": if stats.warm { "warm" } else { "cold" },
         "instances": stats.instances,
         "deployed_at": record.deployed_at,
         "routes": deployed.routes(),
-    })
+    });
+    if let Some(cause) = &deployed.down {
+        summary["reason"] = json!({
+            "code": cause.classify().1,
+            "message": cause.public_message(None),
+        });
+    }
+    summary
 }
 
 fn not_found(name: &FunctionName) -> ApiError {

@@ -9,6 +9,7 @@ mod decision;
 mod execute_cache;
 mod input;
 mod local_policy;
+mod recorded;
 mod remote_opa;
 mod signature;
 
@@ -80,13 +81,14 @@ impl Admission {
         decision.into_result(input.operation)
     }
 
-    /// Whether `deployed` may run now: answered from the cache while the function is warm and the
+    /// Whether `deployed` may run now: never while it is down (see [`Deployed::serving`]), else answered from the cache while the function is warm and the
     /// last decision is younger than `decision_ttl`, otherwise by asking the policies.
     pub async fn may_execute(
         &self,
         deployed: &Deployed,
         source: Source<'_>,
     ) -> Result<(), ApiError> {
+        deployed.serving()?;
         if !self.has_policies() {
             return Ok(());
         }
