@@ -674,8 +674,7 @@ mod tests {
                     function: "f".into(),
                     expected: "sha256:00".into(),
                     actual: "sha256:11".into(),
-                }
-                .into(),
+                },
                 422,
                 "module_tampered",
             ),

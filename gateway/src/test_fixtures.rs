@@ -42,9 +42,5 @@ pub fn settings(data_dir: &std::path::Path, key: &SigningKey) -> Settings {
 
 /// A gateway on `data_dir` trusting `key`, restored and ready.
 pub async fn gateway(data_dir: &std::path::Path, key: &SigningKey) -> Arc<Gateway> {
-    #[expect(
-        clippy::unwrap_used,
-        reason = "test fixture: a failed open is a failed test"
-    )]
     Gateway::open(settings(data_dir, key)).await.unwrap()
 }
