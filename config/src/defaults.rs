@@ -110,6 +110,15 @@ pub const DEFAULT_MAX_MEMORY: ByteSize = ByteSize::gib(1);
 /// and still below [`MAX_WASM_STACK`].
 pub const DEFAULT_WASM_STACK: ByteSize = ByteSize::mib(1);
 
+/// Guard region after each linear memory: wasmtime's own 64-bit default. An out-of-bounds
+/// access faults in it, so compiled code needs fewer explicit bounds checks; it costs only
+/// address space, reserved once per instance slot.
+pub const DEFAULT_MEMORY_GUARD: ByteSize = ByteSize::mib(32);
+
+/// Largest memory guard: beyond 2GiB per slot the address space of [`DEFAULT_POOL_INSTANCES`]
+/// slots (each also reserving its memory) runs out long before any speed is gained.
+pub const MAX_MEMORY_GUARD: ByteSize = ByteSize::gib(2);
+
 /// Epoch tick: a spinning guest yields its thread at least this often, and timeouts are this
 /// precise; 10ms keeps the ticker thread's cost negligible.
 pub const DEFAULT_EPOCH_TICK: HumanDuration =

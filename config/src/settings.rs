@@ -242,6 +242,11 @@ pub struct PoolSettings {
     pub wasm_stack: ByteSize,
     /// How often long-running guests yield and deadlines are checked; 1ms to 1s.
     pub epoch_tick: HumanDuration,
+    /// Guard region after each linear memory, at most [`MAX_MEMORY_GUARD`]: smaller saves
+    /// address space per slot, larger lets compiled code skip more bounds checks. It is compiled
+    /// into every artifact, so a change rebuilds each function from its signed original at the
+    /// next start.
+    pub memory_guard: ByteSize,
 }
 
 impl Default for Settings {
@@ -297,6 +302,7 @@ impl Default for PoolSettings {
             max_memory: DEFAULT_MAX_MEMORY,
             wasm_stack: DEFAULT_WASM_STACK,
             epoch_tick: DEFAULT_EPOCH_TICK,
+            memory_guard: DEFAULT_MEMORY_GUARD,
         }
     }
 }

@@ -201,6 +201,12 @@ impl PoolSettings {
                 )
             },
         )?;
+        ensure(self.memory_guard <= MAX_MEMORY_GUARD, || {
+            format!(
+                "pool.memory_guard {} is too large: set at most `{MAX_MEMORY_GUARD}`, e.g. `{DEFAULT_MEMORY_GUARD}`",
+                self.memory_guard
+            )
+        })?;
         let tick = self.epoch_tick.get();
         ensure((MIN_EPOCH_TICK..=MAX_EPOCH_TICK).contains(&tick), || {
             format!(

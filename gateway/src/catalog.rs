@@ -27,9 +27,23 @@ pub struct Deployed {
     pub metrics: FunctionMetrics,
     /// Its event-trigger subscriptions, stopped when it is retired.
     pub subscriptions: Subscriptions,
+    /// Why it is down: restore refused it (its original failed re-verification or could not be
+    /// rebuilt); `None` while it serves. A down function stays registered and refuses every call.
+    pub down: Option<Arc<ApiError>>,
 }
 
 impl Deployed {
+    /// Refuses with [`ApiError::FunctionDown`] when the function is down.
+    pub fn serving(&self) -> Result<(), ApiError> {
+        match &self.down {
+            None => Ok(()),
+            Some(cause) => Err(ApiError::FunctionDown {
+                function: self.record.name.clone(),
+                cause: cause.clone(),
+            }),
+        }
+    }
+
     /// Every route that reaches this function: the `/fn/` prefix routes, then the manifest's.
     pub fn routes(&self) -> Vec<String> {
         let name = &self.record.name;

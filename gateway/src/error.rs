@@ -264,6 +264,33 @@ pub enum ApiError {
     /// Running, compiling or loading a function failed.
     #[error(transparent)]
     Pool(#[from] wasmgate_pool::Error),
+    /// A function restored at start failed its re-verification (or could not be rebuilt): it
+    /// stays registered and refuses calls until it is deployed again or the cause is fixed.
+    #[error(
+        "function {} is down since the gateway started: {}; deploy it again, or delete it",
+        shown(function),
+        cause.public_message(None)
+    )]
+    FunctionDown {
+        /// The function's name.
+        function: String,
+        /// Why restore refused it, as deploy would have refused it.
+        cause: std::sync::Arc<ApiError>,
+    },
+    /// A stored signed original no longer hashes to the digest recorded at deploy: it was changed
+    /// on disk.
+    #[error(
+        "the stored original of function {} was modified after it was deployed: recorded {expected}, found {actual}",
+        shown(function)
+    )]
+    OriginalTampered {
+        /// The function's name.
+        function: String,
+        /// The digest recorded at deploy.
+        expected: String,
+        /// The digest of the file as found.
+        actual: String,
+    },
     /// The registry database failed.
     #[error("registry storage failed: {reason}")]
     Storage {
@@ -446,8 +473,24 @@ impl ApiError {
                     "function_unavailable",
                     Blame::Host,
                 ),
+                P::Original { .. } => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "original_unavailable",
+                    Blame::Host,
+                ),
                 _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal", Blame::Host),
             },
+            // A down function refuses like admission refuses (403), unless the node itself failed
+            // it (its original unreadable): then the node is unavailable for it (503).
+            ApiError::FunctionDown { cause, .. } => match cause.classify() {
+                (_, code, Blame::Host) => (StatusCode::SERVICE_UNAVAILABLE, code, Blame::Host),
+                (_, code, _) => (StatusCode::FORBIDDEN, code, Blame::Client),
+            },
+            ApiError::OriginalTampered { .. } => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "module_tampered",
+                Blame::Client,
+            ),
             ApiError::Storage { .. } | ApiError::Internal { .. } => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal", Blame::Host)
             }
@@ -464,7 +507,11 @@ impl ApiError {
             return self.to_string();
         }
         let what = match self {
-            ApiError::ShuttingDown => return self.to_string(),
+            // Its message already is the cause's public message.
+            ApiError::ShuttingDown | ApiError::FunctionDown { .. } => return self.to_string(),
+            ApiError::Pool(P::Original { .. }) => {
+                "the function's signed original cannot be read on this node".to_owned()
+            }
             ApiError::Pool(P::Unavailable { function, .. }) => format!(
                 "function {} cannot be loaded on this node right now; retry later",
                 shown(function)
@@ -774,6 +821,37 @@ mod tests {
             ),
             (ApiError::ShuttingDown, 503, "shutting_down"),
             (
+                ApiError::OriginalTampered {
+                    function: "f".into(),
+                    expected: "sha256:00".into(),
+                    actual: "sha256:11".into(),
+                },
+                422,
+                "module_tampered",
+            ),
+            (
+                ApiError::FunctionDown {
+                    function: "f".into(),
+                    cause: std::sync::Arc::new(wasmgate_claims::Error::Expired { exp: 1 }.into()),
+                },
+                403,
+                "expired",
+            ),
+            (
+                ApiError::FunctionDown {
+                    function: "f".into(),
+                    cause: std::sync::Arc::new(
+                        P::Original {
+                            path: "/data/originals/x.wasm".into(),
+                            reason: "gone".into(),
+                        }
+                        .into(),
+                    ),
+                },
+                503,
+                "original_unavailable",
+            ),
+            (
                 P::Unavailable {
                     function: "f".into(),
                     path: "/data/artifacts/x.cwasm".into(),
@@ -843,6 +921,11 @@ mod tests {
                 reason: "secret engine detail".into(),
             }
             .into(),
+            P::Original {
+                path: "/srv/secret-data/originals/ab.wasm".into(),
+                reason: "denied".into(),
+            }
+            .into(),
             P::NodeSaturated {
                 reason: "secret pooling allocator detail".into(),
             }
@@ -869,6 +952,38 @@ mod tests {
             assert!(message.contains("req-42"), "{message}");
             assert_eq!(body["error"]["request_id"], "req-42");
         }
+    }
+
+    #[test]
+    fn a_down_function_says_why_and_never_where_its_original_lies() {
+        let unreadable = ApiError::FunctionDown {
+            function: "orders".into(),
+            cause: std::sync::Arc::new(
+                P::Original {
+                    path: "/srv/secret-data/originals/ab.wasm".into(),
+                    reason: "denied".into(),
+                }
+                .into(),
+            ),
+        };
+        let message = unreadable.public_message(Some("id"));
+        assert!(
+            message.contains("orders") && message.contains("original"),
+            "{message}"
+        );
+        assert!(
+            !message.contains("secret") && !message.contains("denied"),
+            "{message}"
+        );
+        let expired = ApiError::FunctionDown {
+            function: "orders".into(),
+            cause: std::sync::Arc::new(wasmgate_claims::Error::Expired { exp: 7 }.into()),
+        };
+        let message = expired.public_message(None);
+        assert!(
+            message.contains("expired at 7") && message.contains("deploy it again"),
+            "{message}"
+        );
     }
 
     #[test]

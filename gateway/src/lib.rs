@@ -1,4 +1,5 @@
-//! The wasmgate gateway: HTTP server, invocation routing, the admin API and the function registry.
+//! The wasmgate gateway: HTTP server, invocation routing, the admin API, the function registry
+//! and its restore at start (re-verifying signed originals, rebuilding artifacts).
 //!
 //! It owns everything that knows about HTTP routes and administration; compiling and running
 //! components is `wasmgate-pool`'s job, settings and manifests are `wasmgate-config`'s.
@@ -31,16 +32,20 @@ pub mod invoke;
 pub mod log_budget;
 pub mod logging;
 pub mod metrics;
+pub mod originals;
 pub mod publish;
 pub mod registry;
 pub mod request_body;
 pub mod request_head;
 pub mod request_id;
 pub mod response;
+pub mod restore;
 pub mod routes;
 pub mod secrets;
 pub mod server;
 pub mod state;
+#[cfg(test)]
+mod test_fixtures;
 pub mod triggers;
 
 pub use error::ApiError;

@@ -48,6 +48,14 @@ pub struct Record {
     /// [`KvLayout::Legacy`], so their data stays where it was.
     #[serde(default)]
     pub kv_layout: KvLayout,
+    /// `sha256:<hex>` of the signed original kept in the data dir's `originals/`, which restore
+    /// re-verifies and rebuilds from; `None` for a function deployed before originals were kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub original: Option<String>,
+    /// Fingerprint of the engine that compiled `artifact` (`Pool::engine_fingerprint`); `None`
+    /// for a function deployed before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<String>,
 }
 
 impl Record {
@@ -173,6 +181,22 @@ impl Registry {
         txn.commit().map_err(storage)
     }
 
+    /// Writes every record in `records` durably in one transaction (one fsync), replacing any
+    /// record of the same name: restore updates all rebuilt functions at once.
+    pub fn put_all(&self, records: &[Record]) -> Result<(), ApiError> {
+        let txn = self.db.begin_write().map_err(storage)?;
+        {
+            let mut table = txn.open_table(FUNCTIONS).map_err(storage)?;
+            for record in records {
+                let json = serde_json::to_vec(record).map_err(storage)?;
+                table
+                    .insert(record.name.as_str(), json.as_slice())
+                    .map_err(storage)?;
+            }
+        }
+        txn.commit().map_err(storage)
+    }
+
     /// Removes `name`'s record and its owner durably, in one transaction; false if there was no
     /// record.
     pub fn remove(&self, name: &str) -> Result<bool, ApiError> {
@@ -230,6 +254,8 @@ mod tests {
             },
             token: "a.b.c".into(),
             kv_layout: KvLayout::Owner,
+            original: Some("sha256:00".into()),
+            engine: Some("e".into()),
         }
     }
 
@@ -246,6 +272,23 @@ mod tests {
         }
         let registry = Registry::open(&path).unwrap();
         assert_eq!(registry.all().unwrap(), vec![record("a")]);
+        let (mut c, mut d) = (record("c"), record("d"));
+        c.engine = Some("other".into());
+        d.compile_ms = 9.0;
+        registry.put_all(&[c.clone(), d.clone()]).unwrap();
+        drop(registry);
+        let registry = Registry::open(&path).unwrap();
+        assert_eq!(registry.all().unwrap(), vec![record("a"), c, d]);
+    }
+
+    #[test]
+    fn a_record_written_before_originals_were_kept_still_loads() {
+        let mut old = serde_json::to_value(record("old")).unwrap();
+        let fields = old.as_object_mut().unwrap();
+        fields.remove("original");
+        fields.remove("engine");
+        let loaded: Record = serde_json::from_value(old).unwrap();
+        assert_eq!((loaded.original, loaded.engine), (None, None));
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! The gateway's shared state and what it does at start: open the data dir, restore functions.
+//! The gateway's shared state and what it does at start: open the data dir, restore functions
+//! (see [`restore`](crate::restore)).
 
 use crate::admission::{Admission, ExecuteCache};
 use crate::async_calls::{CallStore, Workers, expire_old};
@@ -8,7 +9,6 @@ use crate::metrics::{CountedBus, CountedKv, FunctionMetrics, Metrics};
 use crate::registry::{Record, Registry};
 use crate::secrets::{process_env, resolve_config};
 use crate::triggers::Subscriptions;
-use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,10 +18,13 @@ use wasmgate_capabilities::private_files;
 use wasmgate_capabilities::{KvBackend, KvCtx, RedbBackend, RedisBackend};
 use wasmgate_config::{BusBackendKind, KvBackendKind, Settings};
 use wasmgate_pool::ColdStartHook;
-use wasmgate_pool::{Digest, FunctionSpec, Pool};
+use wasmgate_pool::{Digest, FunctionSpec, OriginalStore, Pool};
 
 /// Sub-folder of the data dir holding precompiled artifacts.
 const ARTIFACT_DIR: &str = "artifacts";
+
+/// Sub-folder of the data dir holding the signed originals the artifacts were compiled from.
+const ORIGINAL_DIR: &str = "originals";
 
 /// File in the data dir holding async calls.
 const CALLS_FILE: &str = "calls.redb";
@@ -39,6 +42,8 @@ pub struct Gateway {
     pub catalog: Catalog,
     /// Durable records of deployed functions.
     pub registry: Registry,
+    /// The signed components as deployed, which restore re-verifies and rebuilds artifacts from.
+    pub originals: OriginalStore,
     /// Held (shared) from compiling an artifact until its record is published, and (exclusive) while
     /// deleting unreferenced artifacts, so a deploy never publishes an artifact that was just deleted.
     pub artifact_gc: tokio::sync::RwLock<()>,
@@ -78,6 +83,7 @@ impl Gateway {
         make_private(&settings.data_dir)?;
         let pool = Pool::open(&settings.pool, &settings.data_dir.join(ARTIFACT_DIR))?;
         let registry = Registry::open(&settings.data_dir.join(REGISTRY_FILE))?;
+        let originals = OriginalStore::open(settings.data_dir.join(ORIGINAL_DIR))?;
         let metrics = Arc::new(
             Metrics::new(settings.pool.code_budget.bytes()).map_err(|e| ApiError::Internal {
                 reason: format!("metrics: {e}"),
@@ -117,18 +123,34 @@ impl Gateway {
             pool,
             catalog: Catalog::default(),
             registry,
+            originals,
             artifact_gc: tokio::sync::RwLock::new(()),
             access,
             connection_reports,
             ready: AtomicBool::new(false),
             settings,
         });
-        gateway.restore().await?;
+        crate::restore::restore(&gateway).await?;
+        // Calls accepted before a stop run now.
+        let resumed = crate::async_calls::resume(&gateway).await?;
+        if resumed > 0 {
+            tracing::info!(calls = resumed, "resumed queued async calls");
+        }
+        gateway.ready.store(true, Ordering::Release);
         Ok(gateway)
     }
 
     /// Builds the pool handle and catalog entry for `record` (loads nothing).
     pub fn deployed(&self, record: Record) -> Result<Arc<Deployed>, ApiError> {
+        self.deployed_or_down(record, None)
+    }
+
+    /// Builds the catalog entry for `record`, down with `down` when given (loads nothing).
+    pub fn deployed_or_down(
+        &self,
+        record: Record,
+        down: Option<Arc<ApiError>>,
+    ) -> Result<Arc<Deployed>, ApiError> {
         let artifact = Digest::parse(&record.artifact).ok_or_else(|| ApiError::Internal {
             reason: format!("record {} has a malformed artifact digest", record.name),
         })?;
@@ -159,6 +181,7 @@ impl Gateway {
             execute: ExecuteCache::default(),
             metrics: FunctionMetrics::default(),
             subscriptions: Subscriptions::default(),
+            down,
         }))
     }
 
@@ -175,50 +198,6 @@ impl Gateway {
     /// Marks the gateway as draining: `/readyz` answers 503 from now on.
     pub fn start_draining(&self) {
         self.ready.store(false, Ordering::Release);
-    }
-
-    async fn restore(self: &Arc<Self>) -> Result<(), ApiError> {
-        let records = self.registry.all()?;
-        let guard = self.catalog.lock().await;
-        let mut live = HashSet::new();
-        let mut restored = Vec::with_capacity(records.len());
-        for record in records {
-            let name = record.name.clone();
-            match self.deployed(record) {
-                Ok(deployed) => {
-                    live.insert(deployed.function.artifact());
-                    restored.push(deployed);
-                }
-                // One bad record must not keep every other function offline.
-                Err(e) => tracing::error!(function = %name, error = %e, "cannot restore function"),
-            }
-        }
-        // One snapshot for all of them: inserting one by one rebuilds it each time (quadratic).
-        if let Err(e) = self.catalog.insert_all(&guard, restored.clone()) {
-            tracing::error!(error = %e, "restored functions conflict; restoring one by one");
-            for deployed in &restored {
-                if let Err(e) = self.catalog.insert(&guard, deployed.clone()) {
-                    tracing::error!(function = %deployed.record.name, error = %e, "cannot restore function");
-                }
-            }
-        }
-        for deployed in &restored {
-            crate::admin::start(self, deployed);
-        }
-        drop(guard);
-        let removed = self.pool.retain_artifacts(&live)?;
-        tracing::info!(
-            functions = self.catalog.snapshot().len(),
-            removed_artifacts = removed,
-            "restored registry"
-        );
-        // Calls accepted before a stop run now.
-        let resumed = crate::async_calls::resume(self).await?;
-        if resumed > 0 {
-            tracing::info!(calls = resumed, "resumed queued async calls");
-        }
-        self.ready.store(true, Ordering::Release);
-        Ok(())
     }
 }
 

@@ -1,6 +1,6 @@
 //! Deploy-time compilation: validate an uploaded component and turn it into a stored artifact.
 
-use crate::artifact_store::ArtifactStore;
+use crate::content_store::ContentStore;
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::host::Host;
@@ -36,7 +36,7 @@ pub(crate) fn compile(
     engine: &Engine,
     linker: &Linker<Host>,
     grants: CapabilitySet,
-    store: &ArtifactStore,
+    store: &ContentStore,
     module: &[u8],
 ) -> Result<Compiled> {
     check_header(module)?;

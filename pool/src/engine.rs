@@ -1,6 +1,8 @@
 //! The node's one wasmtime `Engine` and the thread that drives its epoch clock.
 
 use crate::error::{Error, Result};
+use sha2::{Digest as _, Sha256};
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
@@ -15,7 +17,7 @@ const MAX_CORE_INSTANCES_PER_COMPONENT: u32 = 20;
 const MAX_MEMORIES_PER_COMPONENT: u32 = 20;
 
 /// Builds the engine: pooling allocator sized from settings, copy-on-write memory images,
-/// epoch interruption for deadlines and yielding, and the configured wasm stack.
+/// epoch interruption for deadlines and yielding, the configured wasm stack and memory guard.
 pub fn build_engine(settings: &PoolSettings) -> Result<Engine> {
     let slots = settings.instances;
     let mut pooling = PoolingAllocationConfig::new();
@@ -34,8 +36,39 @@ pub fn build_engine(settings: &PoolSettings) -> Result<Engine> {
         .epoch_interruption(true)
         .memory_init_cow(true)
         .max_wasm_stack(usize::try_from(settings.wasm_stack.bytes()).unwrap_or(usize::MAX))
+        .memory_guard_size(settings.memory_guard.bytes())
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
     Engine::new(&config).map_err(Error::engine)
+}
+
+/// Names what `engine`'s compiled code depends on: wasmtime's version, the target CPU's features,
+/// compiler flags and tunables (wasmtime's `Engine::precompile_compatibility_hash`), as the hex
+/// sha256 of what that hash feeds its hasher.
+///
+/// Two engines with the same fingerprint load each other's artifacts; a different one means an
+/// artifact must be rebuilt. The bytes follow `std::hash::Hash`, which may change with the Rust
+/// toolchain: then every artifact is rebuilt once, which is slow but always safe.
+pub fn fingerprint(engine: &Engine) -> String {
+    let mut hasher = Sha256Hasher(Sha256::new());
+    engine.precompile_compatibility_hash().hash(&mut hasher);
+    hex::encode(hasher.0.finalize())
+}
+
+/// A `Hasher` that keeps every byte it is fed in a sha256, for a fingerprint that is stable
+/// across processes (`DefaultHasher` promises no such thing).
+struct Sha256Hasher(Sha256);
+
+impl Hasher for Sha256Hasher {
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+
+    fn finish(&self) -> u64 {
+        let digest = self.0.clone().finalize();
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&digest[..8]);
+        u64::from_le_bytes(first)
+    }
 }
 
 /// Increments the engine's epoch every tick on a dedicated thread until dropped.

@@ -79,6 +79,14 @@ pub enum Error {
         /// What went wrong with it.
         reason: String,
     },
+    /// A stored signed original could not be read, written or removed.
+    #[error("original {path}: {reason}")]
+    Original {
+        /// The original's path inside the data dir (for the operator's log only).
+        path: PathBuf,
+        /// What went wrong with it.
+        reason: String,
+    },
     /// A deployed function's precompiled code could not be loaded: its artifact is missing,
     /// damaged, or unreadable by this engine. The function stays deployed; calls are refused until
     /// the operator restores the file or the function is deployed again.
@@ -113,6 +121,7 @@ impl Error {
             Error::Saturated { .. } => Blame::Client,
             Error::NodeSaturated { .. }
             | Error::Artifact { .. }
+            | Error::Original { .. }
             | Error::Unavailable { .. }
             | Error::Engine { .. } => Blame::Host,
         }

@@ -1,5 +1,5 @@
-//! The execution side of wasmgate: the wasmtime engine, the content-addressed store of precompiled
-//! artifacts, loaded code under a node memory budget, per-function instances and their limits.
+//! The execution side of wasmgate: the wasmtime engine, the content-addressed stores of precompiled
+//! artifacts and of the signed originals they were built from, loaded code under a node memory budget, per-function instances and their limits.
 //!
 //! It knows nothing of routes, the admin API or admission: the gateway hands it component bytes to
 //! [`Pool::compile`] at deploy, a [`FunctionSpec`] per deployed version, and HTTP requests to
@@ -40,10 +40,10 @@
 
 #![deny(missing_docs)]
 
-mod artifact_store;
 mod call;
 mod code_cache;
 mod compile;
+mod content_store;
 mod digest;
 mod engine;
 mod error;
@@ -56,6 +56,7 @@ mod limits;
 mod linkers;
 mod memory_held;
 mod node;
+mod original_store;
 mod pool;
 mod response_body;
 mod warm;
@@ -66,5 +67,6 @@ pub use digest::Digest;
 pub use error::{Blame, Error, Result};
 pub use function::{ColdStartHook, Function, FunctionSpec, FunctionStats, LimitHits};
 pub use guest_log::RequestId;
+pub use original_store::OriginalStore;
 pub use pool::Pool;
 pub use response_body::ResponseBody;

@@ -1,7 +1,7 @@
 //! Node-wide state shared by every function: engine, linkers, artifacts, loaded code.
 
-use crate::artifact_store::ArtifactStore;
 use crate::code_cache::CodeCache;
+use crate::content_store::ContentStore;
 use crate::engine::EpochTicker;
 use crate::linkers::Linkers;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -11,7 +11,9 @@ use wasmtime::Engine;
 pub(crate) struct Node {
     pub(crate) engine: Engine,
     pub(crate) linkers: Linkers,
-    pub(crate) artifacts: ArtifactStore,
+    pub(crate) artifacts: ContentStore,
+    /// [`fingerprint`](crate::engine::fingerprint) of `engine`, computed once.
+    pub(crate) fingerprint: String,
     pub(crate) code: CodeCache,
     pub(crate) _ticker: EpochTicker,
     pub(crate) generations: AtomicU64,

@@ -1,10 +1,10 @@
 //! The front door of the crate: one per gateway process.
 
-use crate::artifact_store::ArtifactStore;
 use crate::code_cache::{CodeCache, Evictions};
 use crate::compile::{self, Compiled};
+use crate::content_store::{ContentStore, Kind};
 use crate::digest::Digest;
-use crate::engine::{EpochTicker, build_engine};
+use crate::engine::{EpochTicker, build_engine, fingerprint};
 use crate::error::Result;
 use crate::function::{Function, FunctionSpec};
 use crate::linkers::Linkers;
@@ -34,7 +34,8 @@ impl Pool {
         let node = Arc::new(Node {
             _ticker: EpochTicker::start(engine.clone(), settings.epoch_tick.get())?,
             linkers: Linkers::new(&engine),
-            artifacts: ArtifactStore::open(artifact_dir)?,
+            artifacts: ContentStore::open(artifact_dir, Kind::Artifacts)?,
+            fingerprint: fingerprint(&engine),
             code: CodeCache::new(settings.code_budget.bytes()),
             engine,
             generations: AtomicU64::new(0),
@@ -54,6 +55,18 @@ impl Pool {
             &self.node.artifacts,
             module,
         )
+    }
+
+    /// What this node's compiled code depends on (wasmtime version, CPU features, compiler
+    /// settings, tunables such as `pool.memory_guard`), as 64 hex characters. Record it with an
+    /// artifact: an artifact recorded with another fingerprint must be rebuilt before it serves.
+    pub fn engine_fingerprint(&self) -> &str {
+        &self.node.fingerprint
+    }
+
+    /// Total bytes of the stored artifacts.
+    pub fn artifacts_total_bytes(&self) -> Result<u64> {
+        self.node.artifacts.total_bytes()
     }
 
     /// A handle for running a deployed version; loads nothing until first used.

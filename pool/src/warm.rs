@@ -85,7 +85,7 @@ impl Warm {
         idle_timeout: Option<Duration>,
         held: &Arc<MemoryHeld>,
     ) -> Result<Self> {
-        // SAFETY: `path` comes from `ArtifactStore::verified_path`: a file this gateway compiled and
+        // SAFETY: `path` comes from `ContentStore::verified_path`: a file this gateway compiled and
         // wrote itself, named by the sha256 of its bytes and checked against that name on first load.
         #[expect(
             unsafe_code,

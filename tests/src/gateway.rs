@@ -480,6 +480,34 @@ impl Gateway {
         self.kill().await?;
         self.spawn().await
     }
+
+    /// Replaces the settings file (`--config`) the next [`restart`](Self::restart) reads.
+    pub fn set_config_toml(&mut self, text: &str) -> anyhow::Result<()> {
+        let path = self
+            .config_file
+            .get_or_insert_with(|| self._scratch.path().join("wasmgate.toml"))
+            .clone();
+        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))
+    }
+
+    /// Makes the next [`restart`](Self::restart) trust exactly `issuers` (`--trust` each) instead
+    /// of the issuers it trusts now.
+    pub fn trust_only(&mut self, issuers: &[String]) {
+        let mut args = Vec::new();
+        let mut old = std::mem::take(&mut self.args).into_iter();
+        while let Some(arg) = old.next() {
+            if arg == "--trust" {
+                old.next();
+            } else {
+                args.push(arg);
+            }
+        }
+        for issuer in issuers {
+            args.push("--trust".into());
+            args.push(issuer.clone());
+        }
+        self.args = args;
+    }
 }
 
 /// Reads `child`'s stdout until its listening line; returns the address and the lines printed

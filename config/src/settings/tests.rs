@@ -70,6 +70,7 @@ fn the_example_file_lists_every_key() {
         "max_memory",
         "wasm_stack",
         "epoch_tick",
+        "memory_guard",
         "[egress]",
         "allow",
         "[async_calls]",
@@ -157,7 +158,7 @@ fn egress_opens_only_the_ranges_listed() {
 #[test]
 fn validate_refuses_inconsistent_settings_naming_the_key() {
     type Breakage = fn(&mut Settings);
-    let cases: [(&str, Breakage); 33] = [
+    let cases: [(&str, Breakage); 34] = [
         ("http.max_connections is 0", |s| s.http.max_connections = 0),
         ("http.max_header_size 4KiB is out of range", |s| {
             s.http.max_header_size = ByteSize::kib(4)
@@ -198,6 +199,9 @@ fn validate_refuses_inconsistent_settings_naming_the_key() {
         }),
         ("pool.wasm_stack 2MiB", |s| {
             s.pool.wasm_stack = ByteSize::mib(2)
+        }),
+        ("pool.memory_guard 4GiB", |s| {
+            s.pool.memory_guard = ByteSize::gib(4)
         }),
         ("pool.wasm_stack 1KiB", |s| {
             s.pool.wasm_stack = ByteSize::kib(1)

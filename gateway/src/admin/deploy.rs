@@ -3,8 +3,8 @@
 //! Steps, each of which can refuse without side effects: name → body → manifest → limits →
 //! claims (signature, issuer, hash, expiry, name, capabilities) → intent (validity bound,
 //! audience, signed manifest, the issuer's names) → policy → owner and no downgrade →
-//! precompile + store artifact → route check, owner and no downgrade again under the change
-//! lock → durable record → publish.
+//! precompile + store artifact → store the signed original → route check, owner and no
+//! downgrade again under the change lock → durable record → publish.
 //! Only the last two change what is served, and a failure before them leaves the old version serving.
 
 use super::upload;
@@ -80,6 +80,11 @@ async fn deploy_upload(
         }
     };
 
+    let original = match crate::originals::store(gw, &module).await {
+        Ok(original) => original,
+        Err(e) => return Err(abandon(gw, gc, &artifact, None, e).await),
+    };
+
     let record = Record {
         name: name.as_str().to_owned(),
         digest: Digest::of(&module).to_string(),
@@ -92,10 +97,12 @@ async fn deploy_upload(
         kv_layout: kv_layout(gw, &admitted),
         claims: admitted.claims,
         token: admitted.token,
+        original: Some(original.to_string()),
+        engine: Some(gw.pool.engine_fingerprint().to_owned()),
     };
     let deployed = match gw.deployed(record.clone()) {
         Ok(deployed) => deployed,
-        Err(e) => return Err(abandon(gw, gc, &artifact, e).await),
+        Err(e) => return Err(abandon(gw, gc, &artifact, Some(original), e).await),
     };
 
     let change = gw.catalog.lock().await;
@@ -104,7 +111,7 @@ async fn deploy_upload(
         .and_then(|()| gw.registry.put(&record))
     {
         drop(change);
-        return Err(abandon(gw, gc, &artifact, e).await);
+        return Err(abandon(gw, gc, &artifact, Some(original), e).await);
     }
     let old = gw.catalog.insert(&change, deployed.clone())?;
     drop(change);
@@ -167,14 +174,15 @@ struct Artifact {
     reused: bool,
 }
 
-/// An artifact already compiled from the same code (same hash without the `jwt` section) and
-/// checked against the same grants: the same component deployed under another name, or re-signed,
-/// needs no second compile. Call with the artifact GC lock held, so the artifact stays.
+/// An artifact already compiled by this engine from the same code (same hash without the `jwt`
+/// section) and checked against the same grants: the same component deployed under another name,
+/// or re-signed, needs no second compile. Call with the artifact GC lock held, so the artifact stays.
 fn reusable(gw: &Gateway, admitted: &Admitted) -> Option<Artifact> {
     let snapshot = gw.catalog.snapshot();
     let same = snapshot.sorted().into_iter().find(|d| {
         d.record.claims.wasmgate.hash == admitted.claims.wasmgate.hash
             && d.function.grants() == admitted.grants
+            && d.record.engine.as_deref() == Some(gw.pool.engine_fingerprint())
     })?;
     Some(Artifact {
         digest: same.record.artifact.clone(),
@@ -227,12 +235,13 @@ async fn blocking<T: Send + 'static>(
 }
 
 /// Gives up a deploy refused after its compile (a `[config]` variable that is not set, a route
-/// another function serves, a failed registry write): the artifact it stored leaves the disk unless
-/// a deployed function uses it, so a refused deploy leaves nothing behind.
+/// another function serves, a failed registry write): the artifact and original it stored leave
+/// the disk unless a deployed function uses them, so a refused deploy leaves nothing behind.
 async fn abandon(
     gw: &Gateway,
     gc: RwLockReadGuard<'_, ()>,
     artifact: &Artifact,
+    original: Option<Digest>,
     error: ApiError,
 ) -> ApiError {
     drop(gc);
@@ -241,15 +250,17 @@ async fn abandon(
     {
         remove_if_unused(gw, digest).await;
     }
+    crate::originals::remove_if_unused(gw, original).await;
     error
 }
 
 /// Lets a replaced or deleted version go: its code leaves memory once its in-flight calls end, and
-/// its artifact leaves the disk unless another function uses the same one.
+/// its artifact and original leave the disk unless another function uses the same ones.
 pub async fn retire(gw: &Gateway, old: &Arc<Deployed>) {
     old.subscriptions.stop();
     old.function.unload().await;
     remove_if_unused(gw, old.function.artifact()).await;
+    crate::originals::remove_if_unused(gw, crate::originals::recorded(&old.record.original)).await;
 }
 
 /// Deletes `artifact` unless a deployed function uses it. Takes the artifact lock exclusively, so

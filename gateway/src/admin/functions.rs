@@ -8,6 +8,7 @@ use crate::state::Gateway;
 use http::StatusCode;
 use serde_json::{Value, json};
 use std::sync::Arc;
+use std::time::SystemTime;
 use wasmgate_config::FunctionName;
 
 /// Lists every deployed function, by name.
@@ -17,7 +18,7 @@ pub fn list(gw: &Gateway) -> GatewayResponse {
     json(StatusCode::OK, &json!({ "functions": functions }))
 }
 
-/// One function in detail, with its manifest.
+/// One function in detail, with its manifest and its signed original.
 pub fn get(gw: &Gateway, name: &str) -> Result<GatewayResponse, ApiError> {
     let name = FunctionName::try_from(name.to_owned())?;
     let snapshot = gw.catalog.snapshot();
@@ -30,6 +31,14 @@ pub fn get(gw: &Gateway, name: &str) -> Result<GatewayResponse, ApiError> {
             reason: format!("manifest not serialisable: {e}"),
         })?;
     body["compile_ms"] = json!(deployed.record.compile_ms);
+    body["owner"] = json!(gw.registry.owner(name.as_str())?);
+    body["original"] = match &deployed.record.original {
+        Some(digest) => json!({ "stored": true, "digest": digest }),
+        None => json!({
+            "stored": false,
+            "message": "deployed before wasmgate kept signed originals: a restart cannot re-verify its signature or rebuild it after an upgrade; deploy it again to keep one",
+        }),
+    };
     body["claims"] =
         serde_json::to_value(&deployed.record.claims).map_err(|e| ApiError::Internal {
             reason: format!("claims not serialisable: {e}"),
@@ -76,16 +85,31 @@ pub async fn delete(gw: &Gateway, name: &str, purge: bool) -> Result<GatewayResp
 fn summary(deployed: &Arc<Deployed>) -> Value {
     let record = &deployed.record;
     let stats = deployed.function.stats();
-    json!({
+    let mut summary = json!({
         "name": record.name,
         "digest": record.digest,
         "size": record.size,
+        "status": "serving",
         "state": if stats.warm { "warm" } else { "cold" },
         "instances": stats.instances,
         "deployed_at": record.deployed_at,
-        "owner": record.claims.iss,
+        "issuer": record.claims.iss,
         "routes": deployed.routes(),
-    })
+    });
+    let expired = crate::admission::not_expired(&record.claims, SystemTime::now()).err();
+    let stopped = match (&deployed.down, &expired) {
+        (Some(cause), _) => Some(("down", cause)),
+        (None, Some(cause)) => Some(("expired", cause)),
+        (None, None) => None,
+    };
+    if let Some((status, cause)) = stopped {
+        summary["status"] = json!(status);
+        summary["reason"] = json!({
+            "code": cause.classify().1,
+            "message": cause.public_message(None),
+        });
+    }
+    summary
 }
 
 fn not_found(name: &FunctionName) -> ApiError {

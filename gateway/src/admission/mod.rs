@@ -10,6 +10,7 @@ mod execute_cache;
 mod input;
 mod intent;
 mod local_policy;
+mod recorded;
 mod remote_opa;
 mod signature;
 mod succession;
@@ -140,16 +141,17 @@ impl Admission {
         decision.into_result(input.operation)
     }
 
-    /// Whether `deployed` may run now. Its claims first: refused (403 `expired`) once their `exp`
-    /// has passed, checked on every call (one clock read), and at every cold start refused when
-    /// the issuer is no longer trusted (403 `untrusted_issuer`). Then the policies: answered from
-    /// the cache while the function is warm and the last decision is younger than
-    /// `decision_ttl`, otherwise by asking them.
+    /// Whether `deployed` may run now. Never while it is down (see [`Deployed::serving`]). Then
+    /// its claims: refused (403 `expired`) once their `exp` has passed, checked on every call
+    /// (one clock read), and at every cold start refused when the issuer is no longer trusted
+    /// (403 `untrusted_issuer`). Then the policies: answered from the cache while the function is
+    /// warm and the last decision is younger than `decision_ttl`, otherwise by asking them.
     pub async fn may_execute(
         &self,
         deployed: &Deployed,
         source: Source<'_>,
     ) -> Result<(), ApiError> {
+        deployed.serving()?;
         let claims = &deployed.record.claims;
         not_expired(claims, SystemTime::now())?;
         if !deployed.function.is_warm() && !self.trusts(&claims.iss) {

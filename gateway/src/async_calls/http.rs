@@ -77,6 +77,10 @@ pub async fn accept(
         client_body::discard(req.into_body()).await;
         return Err(refused);
     }
+    if let Err(down) = deployed.serving() {
+        client_body::discard(req.into_body()).await;
+        return Err(down);
+    }
     let path = match (tail, req.uri().query()) {
         ("", Some(q)) => format!("/?{q}"),
         ("", None) => "/".to_owned(),

@@ -1,7 +1,8 @@
 //! The metric families and their registry.
 
 use prometheus::{
-    CounterVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    CounterVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec,
+    Opts, Registry,
 };
 use std::sync::Mutex;
 use wasmgate_capabilities::egress::Refusal;
@@ -30,8 +31,11 @@ pub struct Metrics {
     pub cold_start_duration: HistogramVec,
     /// `wasmgate_instances{function}`.
     pub instances: IntGaugeVec,
-    /// `wasmgate_functions{state}` (`warm`, `cold`).
+    /// `wasmgate_functions{state}` (`warm`, `cold`, `down`).
     pub functions: IntGaugeVec,
+    /// `wasmgate_artifacts_rebuilt_total`: artifacts compiled again at start from their signed
+    /// original because another engine had compiled them.
+    pub artifacts_rebuilt: IntCounter,
     /// `wasmgate_evictions_total{reason}` (`idle`, `budget`, `removed`).
     pub evictions: IntCounterVec,
     /// `wasmgate_admission_decisions_total{operation,result}`.
@@ -136,9 +140,17 @@ impl Metrics {
             )?,
             functions: gauge_vec(
                 "wasmgate_functions",
-                "Deployed functions by state (warm: code loaded; cold: only on disk).",
+                "Deployed functions by state (warm: code loaded; cold: only on disk; down: refused at start, see GET /functions/NAME for why).",
                 &["state"],
             )?,
+            artifacts_rebuilt: {
+                let c = IntCounter::new(
+                    "wasmgate_artifacts_rebuilt_total",
+                    "Artifacts compiled again at start from their verified signed original, because another engine (wasmtime version, CPU features, pool.memory_guard) had compiled them.",
+                )?;
+                registry.register(Box::new(c.clone()))?;
+                c
+            },
             evictions: counter_vec(
                 "wasmgate_evictions_total",
                 "Loaded code released, by reason (idle, budget, removed).",

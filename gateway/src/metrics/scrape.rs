@@ -11,11 +11,13 @@ impl Metrics {
     /// The text exposition of every metric, after reading the pool's current state.
     pub fn render(&self, snapshot: &Snapshot, pool: &Pool) -> Result<String, prometheus::Error> {
         let _one_at_a_time = self.scrape.lock().unwrap_or_else(|e| e.into_inner());
-        let (mut warm, mut cold, mut loaded) = (0, 0, 0u64);
+        let (mut warm, mut cold, mut down, mut loaded) = (0, 0, 0, 0u64);
         for deployed in snapshot.sorted() {
             let name = deployed.record.name.as_str();
             let stats = deployed.function.stats();
-            if stats.warm {
+            if deployed.down.is_some() {
+                down += 1;
+            } else if stats.warm {
                 warm += 1;
                 loaded += deployed.record.artifact_size;
             } else {
@@ -48,6 +50,7 @@ impl Metrics {
         }
         self.functions.with_label_values(&["warm"]).set(warm);
         self.functions.with_label_values(&["cold"]).set(cold);
+        self.functions.with_label_values(&["down"]).set(down);
         let evictions = pool.evictions();
         for (reason, total) in [
             ("idle", evictions.idle.load(Relaxed)),

@@ -1,7 +1,8 @@
 //! Crash safety: the gateway is killed with SIGKILL at random moments while deploys, replaces,
 //! deletes, key-value writes and publishes are in flight; after each restart everything that was
-//! acknowledged is there, and nothing half-written is visible (a name has an owner exactly when it
-//! is deployed).
+//! acknowledged is there, and nothing half-written is visible: a name has an owner exactly when
+//! it is deployed, every function has its signed original, and no original outlives the function
+//! it belonged to.
 //!
 //! `WASMGATE_CRASH_ROUNDS` sets the number of rounds (default 6), `WASMGATE_CRASH_SEED` the seed
 //! of the first round; each round prints its seed, and rerunning with that seed and one round
@@ -379,6 +380,7 @@ async fn check(gw: &Gateway, ledger: &Arc<Mutex<Ledger>>, seed: u64) {
         found.insert(name, now);
     }
     check_artifacts(gw, seed);
+    check_originals(gw, &listed, seed).await;
     for (key, value) in &kv {
         let response = gw
             .client()
@@ -406,6 +408,33 @@ async fn check(gw: &Gateway, ledger: &Arc<Mutex<Ledger>>, seed: u64) {
                 pending: None,
             },
         );
+    }
+}
+
+/// The originals after a restart: each named by the sha256 of its bytes, exactly one per listed
+/// function (the component it was deployed with: no record without its original, no original
+/// without its record), no temp file; and every function re-verified and serving.
+async fn check_originals(gw: &Gateway, listed: &BTreeMap<String, String>, seed: u64) {
+    let dir = gw.data_dir().join("originals");
+    let mut stored = std::collections::BTreeSet::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let stem = name
+            .strip_suffix(".wasm")
+            .unwrap_or_else(|| panic!("seed {seed}: stray file {name} among originals"));
+        let bytes = std::fs::read(&path).unwrap();
+        assert_eq!(
+            hex::encode(Sha256::digest(&bytes)),
+            stem,
+            "seed {seed}: original {name} does not match its name"
+        );
+        stored.insert(format!("sha256:{stem}"));
+    }
+    let named: std::collections::BTreeSet<String> = listed.values().cloned().collect();
+    assert_eq!(stored, named, "seed {seed}: originals and records differ");
+    for function in gw.functions().await.unwrap() {
+        assert_eq!(function["status"], "serving", "seed {seed}: {function}");
     }
 }
 

@@ -516,4 +516,7 @@ async fn a_function_whose_signature_expires_stops_serving_with_403_expired() {
     tokio::time::sleep(Duration::from_secs(5)).await;
     let response = gw.client().get(gw.url("/fn/hello")).send().await.unwrap();
     assert_eq!(error_code(response).await, (403, "expired".into()));
+    let listed = gw.function("hello").await.unwrap();
+    assert_eq!(listed["status"], "expired", "{listed}");
+    assert_eq!(listed["reason"]["code"], "expired", "{listed}");
 }

@@ -1,47 +1,15 @@
 use super::*;
 use crate::admin::upload::Upload;
+use crate::test_fixtures::{gateway, message_handler};
 use std::time::Duration;
-use wasm_encoder::{
-    Component, ComponentExportKind, ComponentExportSection, ComponentInstanceSection,
-};
 use wasmgate_claims::{SignOptions, SigningKey};
-use wasmgate_config::{PoolSettings, Settings};
-
-/// The smallest component the gateway deploys: an empty instance exported as a message handler.
-fn message_handler() -> Vec<u8> {
-    let mut component = Component::new();
-    let mut instances = ComponentInstanceSection::new();
-    instances.export_items(Vec::<(&str, ComponentExportKind, u32)>::new());
-    component.section(&instances);
-    let mut exports = ComponentExportSection::new();
-    exports.export(
-        "wasi:messaging/incoming-handler@0.2.0-draft",
-        ComponentExportKind::Instance,
-        0,
-        None,
-    );
-    component.section(&exports);
-    component.finish()
-}
-
-async fn gateway(data_dir: &std::path::Path, key: &SigningKey) -> Arc<Gateway> {
-    let defaults = Settings::default();
-    let settings = Settings {
-        data_dir: data_dir.to_owned(),
-        trusted_issuers: vec![key.issuer().to_string()],
-        pool: PoolSettings {
-            instances: 4,
-            ..defaults.pool.clone()
-        },
-        ..defaults
-    };
-    Gateway::open(settings).await.unwrap()
-}
 
 fn artifacts(data_dir: &std::path::Path) -> usize {
-    std::fs::read_dir(data_dir.join("artifacts"))
-        .unwrap()
-        .count()
+    files(data_dir, "artifacts")
+}
+
+fn files(data_dir: &std::path::Path, folder: &str) -> usize {
+    std::fs::read_dir(data_dir.join(folder)).unwrap().count()
 }
 
 #[tokio::test]
@@ -79,12 +47,18 @@ async fn a_deploy_refused_after_compiling_leaves_no_artifact_behind() {
         0,
         "the refused deploy left its artifact"
     );
+    assert_eq!(
+        files(dir.path(), "originals"),
+        0,
+        "the refused deploy left its original"
+    );
 
     let deployed = deploy_upload(&gw, name.clone(), upload(""), false)
         .await
         .unwrap();
     assert_eq!(deployed.status(), StatusCode::CREATED);
     assert_eq!(artifacts(dir.path()), 1);
+    assert_eq!(files(dir.path(), "originals"), 1);
     // Refused again, now beside a deployed version that uses the same artifact: it stays.
     let refused = deploy_upload(&gw, name, upload(unset), false).await;
     assert!(refused.is_err());
@@ -92,5 +66,10 @@ async fn a_deploy_refused_after_compiling_leaves_no_artifact_behind() {
         artifacts(dir.path()),
         1,
         "the deployed version lost its artifact"
+    );
+    assert_eq!(
+        files(dir.path(), "originals"),
+        1,
+        "the deployed version lost its original"
     );
 }
