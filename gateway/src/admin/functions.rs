@@ -98,7 +98,7 @@ fn summary(deployed: &Arc<Deployed>) -> Value {
     });
     let expired = crate::admission::not_expired(&record.claims, SystemTime::now()).err();
     let stopped = match (&deployed.down, &expired) {
-        (Some(cause), _) => Some(("down", cause)),
+        (Some(cause), _) => Some(("down", cause.as_ref())),
         (None, Some(cause)) => Some(("expired", cause)),
         (None, None) => None,
     };
