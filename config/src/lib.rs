@@ -47,6 +47,7 @@ mod load;
 mod log_format;
 mod manifest;
 mod name;
+mod quotas_settings;
 mod resolve;
 mod route;
 mod secrets_settings;
@@ -73,6 +74,7 @@ pub use load::{
 pub use log_format::LogFormat;
 pub use manifest::{HttpSection, KeyvalueSection, LimitsSection, Manifest, ScaleSection, Trigger};
 pub use name::{FunctionName, MAX_NAME_LEN};
+pub use quotas_settings::QuotaSettings;
 pub use resolve::FunctionSettings;
 pub use route::{MAX_ROUTE_LEN, MAX_ROUTE_PARAMS, RESERVED_PREFIXES, Route};
 pub use secrets_settings::{EnvPattern, SecretsSettings};

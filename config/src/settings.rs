@@ -7,6 +7,7 @@ use crate::duration::HumanDuration;
 use crate::egress_settings::EgressSettings;
 use crate::http_settings::HttpSettings;
 use crate::log_format::LogFormat;
+use crate::quotas_settings::QuotaSettings;
 use crate::secrets_settings::SecretsSettings;
 use serde::Deserialize;
 use std::fmt;
@@ -67,6 +68,8 @@ pub struct Settings {
     pub async_calls: AsyncCallsSettings,
     /// Environment variables manifests may read (`[secrets]`).
     pub secrets: SecretsSettings,
+    /// What the node, each function and each subscription may keep (`[quotas]`).
+    pub quotas: QuotaSettings,
 }
 
 /// The message bus behind `wasi:messaging`, triggers and `/publish` (`[messaging]`).
@@ -246,6 +249,7 @@ impl Default for Settings {
             egress: EgressSettings::default(),
             async_calls: AsyncCallsSettings::default(),
             secrets: SecretsSettings::default(),
+            quotas: QuotaSettings::default(),
         }
     }
 }
@@ -306,6 +310,7 @@ impl fmt::Debug for Settings {
             .field("egress", &self.egress)
             .field("async_calls", &self.async_calls)
             .field("secrets", &self.secrets)
+            .field("quotas", &self.quotas)
             .finish()
     }
 }
