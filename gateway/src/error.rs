@@ -185,6 +185,21 @@ pub enum ApiError {
     /// Running, compiling or loading a function failed.
     #[error(transparent)]
     Pool(#[from] wasmgate_pool::Error),
+    /// A deploy would take the node past one of its `[quotas]`; nothing changed.
+    #[error(
+        "quota exceeded: this deploy would bring {} to {used}, over the node's quota of {limit} (quotas.{}): {}",
+        quota_subject(*quota),
+        quota.key(),
+        quota_remedy(*quota)
+    )]
+    QuotaExceeded {
+        /// Which quota.
+        quota: crate::quotas::Quota,
+        /// What the node would use with this deploy (functions or bytes).
+        used: u64,
+        /// The quota.
+        limit: u64,
+    },
     /// The registry database failed.
     #[error("registry storage failed: {reason}")]
     Storage {
@@ -197,6 +212,31 @@ pub enum ApiError {
         /// What failed.
         reason: String,
     },
+}
+
+/// What a quota counts, for its refusal message.
+fn quota_subject(quota: crate::quotas::Quota) -> &'static str {
+    use crate::quotas::Quota;
+    match quota {
+        Quota::Functions => "the functions deployed on this node",
+        Quota::StoredBytes => "the bytes of compiled code stored on this node",
+        Quota::KvBytes => "the key-value bytes of this function",
+        Quota::BacklogMessages => "the messages waiting for a subscription",
+        Quota::BacklogBytes => "the bytes waiting for a subscription",
+    }
+}
+
+/// How the deployer gets past a quota, for its refusal message.
+fn quota_remedy(quota: crate::quotas::Quota) -> &'static str {
+    use crate::quotas::Quota;
+    match quota {
+        Quota::Functions => {
+            "delete a function you no longer need, or ask the operator to raise the quota"
+        }
+        _ => {
+            "delete functions you no longer need, deploy smaller code, or ask the operator to raise the quota"
+        }
+    }
 }
 
 impl ApiError {
@@ -351,6 +391,15 @@ impl ApiError {
                 ),
                 _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal", Blame::Host),
             },
+            // RFC 4918 §11.5: the server cannot store what the request needs. Not 413 (this
+            // upload may be small), 429 (no request rate is at fault), 403 (no credential helps)
+            // or 409 (the name itself is free): the node is full until something is deleted or
+            // the quota raised, so no `Retry-After` either.
+            ApiError::QuotaExceeded { .. } => (
+                StatusCode::INSUFFICIENT_STORAGE,
+                "quota_exceeded",
+                Blame::Client,
+            ),
             ApiError::Storage { .. } | ApiError::Internal { .. } => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal", Blame::Host)
             }
@@ -415,6 +464,11 @@ impl ApiError {
                 error["interfaces"] = json!(interfaces);
             }
             ApiError::PolicyDenied { reasons, .. } => error["reasons"] = json!(reasons),
+            ApiError::QuotaExceeded { quota, used, limit } => {
+                error["quota"] = json!(format!("quotas.{}", quota.key()));
+                error["used"] = json!(used);
+                error["limit"] = json!(limit);
+            }
             _ => {}
         }
         let mut response = json(status, &json!({ "error": error }));
@@ -566,6 +620,15 @@ mod tests {
                 "guest_error",
             ),
             (ApiError::Internal { reason: "x".into() }, 500, "internal"),
+            (
+                ApiError::QuotaExceeded {
+                    quota: crate::quotas::Quota::Functions,
+                    used: 3,
+                    limit: 3,
+                },
+                507,
+                "quota_exceeded",
+            ),
             (
                 P::ResponseTooLarge { limit: 1 }.into(),
                 502,

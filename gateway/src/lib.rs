@@ -32,6 +32,7 @@ pub mod log_budget;
 pub mod logging;
 pub mod metrics;
 pub mod publish;
+pub mod quotas;
 pub mod registry;
 pub mod request_body;
 pub mod request_head;

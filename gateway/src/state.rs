@@ -83,6 +83,7 @@ impl Gateway {
                 reason: format!("metrics: {e}"),
             })?,
         );
+        metrics.set_quotas(&settings.quotas);
         let admission = Admission::new(&settings, &metrics)?;
         let access = crate::auth::Access::new(
             &settings,

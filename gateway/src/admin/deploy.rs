@@ -1,8 +1,8 @@
 //! `PUT /functions/{name}`: the deploy pipeline.
 //!
 //! Steps, each of which can refuse without side effects: name → body → manifest → limits →
-//! claims (signature, issuer, hash, expiry, name, capabilities) → policy → precompile + store
-//! artifact → route check → durable record → publish.
+//! claims (signature, issuer, hash, expiry, name, capabilities) → policy → function quota →
+//! precompile + store artifact → route check and quotas → durable record → publish.
 //! Only the last two change what is served, and a failure before them leaves the old version serving.
 
 use super::upload;
@@ -54,6 +54,8 @@ async fn deploy_upload(
     gw.admission
         .count(Operation::Deploy, admitted.as_ref().map(|_| ()));
     let admitted = admitted?;
+    // Before the compile, so a full node spends none; decided again when publishing.
+    crate::quotas::check_functions(gw, &gw.catalog.snapshot(), name.as_str())?;
 
     let gc = gw.artifact_gc.read().await;
     let artifact = match reusable(gw, &admitted) {
@@ -93,6 +95,7 @@ async fn deploy_upload(
     if let Err(e) = gw
         .catalog
         .check(&deployed)
+        .and_then(|()| crate::quotas::check_deploy(gw, &record))
         .and_then(|()| gw.registry.put(&record))
     {
         drop(change);
