@@ -23,6 +23,7 @@ mod lifecycle;
 mod limits;
 mod names;
 mod observability;
+mod quotas;
 mod restart_under_load;
 mod scale_to_zero;
 
