@@ -6,6 +6,7 @@ mod counter;
 mod embedded;
 mod host;
 mod limits;
+mod quota;
 mod redis;
 mod scope;
 
@@ -16,4 +17,5 @@ pub use backend::{KeyPage, KvBackend, LIST_PAGE_SIZE};
 pub use embedded::{REDB_FILE_NAME, RedbBackend};
 pub use host::{Bucket, KvCtx, KvView, add_to_linker};
 pub use limits::{KvUsage, MAX_KEY_LEN, MAX_VALUE_SIZE};
+pub use quota::{namespace, private_namespace};
 pub use scope::{KvScope, MAX_BUCKET_NAME_LEN};
