@@ -92,6 +92,9 @@ impl Gateway {
         let kv: Arc<dyn KvBackend> = Arc::new(CountedKv::new(
             open_kv(&settings).await?,
             &metrics.kv_operations,
+            metrics
+                .quota_refusals
+                .with_label_values(&[crate::quotas::Quota::KvBytes.key()]),
         ));
         if admission.trusted_issuers() == 0 {
             tracing::warn!(
@@ -144,14 +147,7 @@ impl Gateway {
             settings,
             on_cold_start: Some(cold_start_hook(&self.metrics, &record.name)),
             config: resolve_config(&record.manifest, &self.settings.secrets, process_env)?,
-            kv: KvCtx::new(
-                self.kv.clone(),
-                KvScope::new(&record.name, &record.manifest.keyvalue.shared).map_err(|e| {
-                    ApiError::BadRequest {
-                        reason: format!("keyvalue: {e}"),
-                    }
-                })?,
-            ),
+            kv: KvCtx::new(self.kv.clone(), kv_scope(&record)?),
             messaging: MessagingCtx::new(self.guest_bus.clone()),
             egress: EgressCtx::new(
                 &record.name,
@@ -229,6 +225,15 @@ impl Gateway {
     }
 }
 
+/// The key-value namespace of `record`'s function: its own buckets and its shared grants.
+pub fn kv_scope(record: &Record) -> Result<KvScope, ApiError> {
+    KvScope::new(&record.name, &record.manifest.keyvalue.shared).map_err(|e| {
+        ApiError::BadRequest {
+            reason: format!("keyvalue: {e}"),
+        }
+    })
+}
+
 /// Creates the data dir `0700`, or narrows an existing one and everything in it to `0700`/`0600`,
 /// logging each entry it changes (see [`private_files`]).
 fn make_private(data_dir: &Path) -> Result<(), ApiError> {
@@ -260,22 +265,28 @@ fn egress_refused_hook(metrics: &Arc<Metrics>, name: &str) -> RefusedHook {
     Arc::new(move |reason| counter.with_label_values(&[name.as_str(), reason]).inc())
 }
 
-/// Opens the key-value backend the settings name: a redb file in the data dir, or a Redis server.
+/// Opens the key-value backend the settings name: a redb file in the data dir, or a Redis server;
+/// either holds each namespace to `quotas.max_kv_bytes`.
 async fn open_kv(settings: &Settings) -> Result<Arc<dyn KvBackend>, ApiError> {
     let failed = |e: wasmgate_capabilities::Error| ApiError::Internal {
         reason: format!("key-value store: {e}"),
     };
+    let quota = settings.quotas.max_kv_bytes.bytes();
     Ok(match (settings.kv.backend, &settings.kv.url) {
-        (KvBackendKind::Redis, Some(url)) => {
-            Arc::new(RedisBackend::connect(url).await.map_err(failed)?)
-        }
+        (KvBackendKind::Redis, Some(url)) => Arc::new(
+            RedisBackend::connect(url)
+                .await
+                .map_err(failed)?
+                .with_quota(quota),
+        ),
         _ => Arc::new(
             RedbBackend::open(
                 &settings
                     .data_dir
                     .join(wasmgate_capabilities::keyvalue::REDB_FILE_NAME),
             )
-            .map_err(failed)?,
+            .map_err(failed)?
+            .with_quota(quota),
         ),
     })
 }

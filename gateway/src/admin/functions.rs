@@ -17,8 +17,9 @@ pub fn list(gw: &Gateway) -> GatewayResponse {
     json(StatusCode::OK, &json!({ "functions": functions }))
 }
 
-/// One function in detail, with its manifest.
-pub fn get(gw: &Gateway, name: &str) -> Result<GatewayResponse, ApiError> {
+/// One function in detail, with its manifest and the key-value bytes its own buckets use
+/// (`kv_bytes`, counted against `quotas.max_kv_bytes`; `null` when the store cannot be asked).
+pub async fn get(gw: &Gateway, name: &str) -> Result<GatewayResponse, ApiError> {
     let name = FunctionName::try_from(name.to_owned())?;
     let snapshot = gw.catalog.snapshot();
     let deployed = snapshot
@@ -30,6 +31,7 @@ pub fn get(gw: &Gateway, name: &str) -> Result<GatewayResponse, ApiError> {
             reason: format!("manifest not serialisable: {e}"),
         })?;
     body["compile_ms"] = json!(deployed.record.compile_ms);
+    body["kv_bytes"] = json!(kv_bytes(gw, deployed).await);
     body["claims"] =
         serde_json::to_value(&deployed.record.claims).map_err(|e| ApiError::Internal {
             reason: format!("claims not serialisable: {e}"),
@@ -67,6 +69,20 @@ fn summary(deployed: &Arc<Deployed>) -> Value {
         "deployed_at": record.deployed_at,
         "routes": deployed.routes(),
     })
+}
+
+/// Bytes the function's own key-value buckets use, or `None` (logged) when the store fails.
+async fn kv_bytes(gw: &Gateway, deployed: &Deployed) -> Option<u64> {
+    let namespace = crate::state::kv_scope(&deployed.record)
+        .ok()
+        .and_then(|scope| wasmgate_capabilities::keyvalue::private_namespace(&scope).ok())?;
+    match gw.kv.usage(&namespace).await {
+        Ok(bytes) => Some(bytes),
+        Err(e) => {
+            tracing::warn!(function = %deployed.record.name, error = %e, "cannot read key-value usage");
+            None
+        }
+    }
 }
 
 fn not_found(name: &FunctionName) -> ApiError {

@@ -46,7 +46,7 @@ pub async fn handle(
             let name = name.to_owned();
             match *method {
                 Method::PUT => deploy::deploy(gw, &name, req).await,
-                Method::GET => functions::get(gw, &name),
+                Method::GET => functions::get(gw, &name).await,
                 Method::DELETE => functions::delete(gw, &name).await,
                 _ => Err(ApiError::MethodNotAllowed {
                     method: method.to_string(),

@@ -4,7 +4,8 @@
 //! backends; a subscription's backlog refuses a publish with `503 backlog_full` and
 //! `Retry-After`, and every message accepted before it is still delivered.
 
-use wasmgate_tests::{Gateway, guests};
+use wasmgate_config::Capability;
+use wasmgate_tests::{Gateway, RedisServer, guests};
 
 /// The JSON error of a refused request, with its status.
 async fn refusal(response: reqwest::Response) -> (u16, serde_json::Value) {
@@ -138,4 +139,85 @@ async fn a_deploy_past_max_stored_bytes_is_refused_with_507_its_artifact_removed
     has_line(&metrics, "wasmgate_quota_refusals_total{quota=\"max_stored_bytes\"} 2");
     has_line(&metrics, &format!("wasmgate_quota_used{{quota=\"max_stored_bytes\"}} {now}"));
     has_line(&metrics, &format!("wasmgate_quota_limit{{quota=\"max_stored_bytes\"}} {quota}"));
+}
+
+/// `method` on `path` of a `caps_kv` function with `body`: its status and text.
+async fn kv(gw: &Gateway, method: reqwest::Method, path: &str, body: Vec<u8>) -> (u16, String) {
+    let response = gw
+        .client()
+        .request(method, gw.url(path))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+/// What `GET /functions/{name}` reports as the function's key-value bytes.
+async fn kv_bytes(gw: &Gateway, name: &str) -> u64 {
+    gw.function(name).await.unwrap()["kv_bytes"].as_u64().unwrap()
+}
+
+/// The key-value quota checks every backend must pass, with `quotas.max_kv_bytes = "1KiB"`.
+async fn kv_quota_suite(gw: &mut Gateway) {
+    use reqwest::Method;
+    for name in ["a", "b"] {
+        let response = gw
+            .deploy_granted(name, guests::CAPS_KV, &[Capability::Keyvalue], "")
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201);
+    }
+    assert_eq!(kv(gw, Method::PUT, "/fn/a/s/k1", vec![1; 600]).await.0, 200);
+    assert_eq!(kv_bytes(gw, "a").await, 602, "key and value");
+
+    let (status, text) = kv(gw, Method::PUT, "/fn/a/t/k2", vec![2; 600]).await;
+    assert_eq!(status, 500, "{text}");
+    assert!(text.contains("key-value quota exceeded"), "{text}");
+    assert!(text.contains("quotas.max_kv_bytes"), "{text}");
+    assert_eq!(kv(gw, Method::GET, "/fn/a/t/k2", vec![]).await.0, 404, "nothing written");
+    assert_eq!(kv_bytes(gw, "a").await, 602);
+
+    // Another function has a quota of its own.
+    assert_eq!(kv(gw, Method::PUT, "/fn/b/s/k2", vec![2; 600]).await.0, 200);
+    // Growing within the quota works; deleting gives the bytes back.
+    assert_eq!(kv(gw, Method::PUT, "/fn/a/s/k1", vec![1; 1000]).await.0, 200);
+    assert_eq!(kv_bytes(gw, "a").await, 1002);
+    assert_eq!(kv(gw, Method::DELETE, "/fn/a/s/k1", vec![]).await.0, 200);
+    assert_eq!(kv_bytes(gw, "a").await, 0);
+    assert_eq!(kv(gw, Method::PUT, "/fn/a/t/k2", vec![2; 600]).await.0, 200);
+
+    let metrics = gw.metrics().await.unwrap();
+    has_line(&metrics, "wasmgate_quota_refusals_total{quota=\"max_kv_bytes\"} 1");
+    has_line(&metrics, "wasmgate_quota_limit{quota=\"max_kv_bytes\"} 1024");
+
+    // The count is kept with the data: the same after a restart, and still enforced.
+    gw.restart().await.unwrap();
+    assert_eq!(kv_bytes(gw, "a").await, 602);
+    assert_eq!(kv_bytes(gw, "b").await, 602);
+    assert_eq!(kv(gw, Method::PUT, "/fn/a/s/k3", vec![3; 500]).await.0, 500);
+}
+
+#[tokio::test]
+async fn a_guest_write_past_max_kv_bytes_fails_with_its_keyvalue_error_and_writes_nothing() {
+    let mut gw = Gateway::builder()
+        .config_toml("[quotas]\nmax_kv_bytes = \"1KiB\"\n")
+        .start()
+        .await
+        .unwrap();
+    kv_quota_suite(&mut gw).await;
+}
+
+#[tokio::test]
+async fn the_redis_store_enforces_max_kv_bytes_the_same_way() {
+    let redis = RedisServer::start().await.unwrap();
+    let mut gw = Gateway::builder()
+        .config_toml(&format!(
+            "[quotas]\nmax_kv_bytes = \"1KiB\"\n[kv]\nbackend = \"redis\"\nurl = \"{}\"\n",
+            redis.url()
+        ))
+        .start()
+        .await
+        .unwrap();
+    kv_quota_suite(&mut gw).await;
 }
