@@ -341,15 +341,15 @@ impl ApiError {
                 Blame::Host,
             ),
             ApiError::Bus(e) => {
-                let status = match e.code() {
+                let (status, blame) = match e.code() {
                     "invalid_subject" | "invalid_pattern" | "invalid_queue"
-                    | "invalid_metadata" => StatusCode::BAD_REQUEST,
-                    _ => StatusCode::SERVICE_UNAVAILABLE,
-                };
-                let blame = if status == StatusCode::BAD_REQUEST {
-                    Blame::Client
-                } else {
-                    Blame::Host
+                    | "invalid_metadata" => (StatusCode::BAD_REQUEST, Blame::Client),
+                    "message_too_large" => (StatusCode::PAYLOAD_TOO_LARGE, Blame::Client),
+                    // RFC 9110 §15.6.4: a temporary overload that clears as the subscriber catches
+                    // up, so 503 with `Retry-After`; not 429, which would blame this client's
+                    // rate for a backlog other publishers may have filled.
+                    "backlog_full" => (StatusCode::SERVICE_UNAVAILABLE, Blame::Client),
+                    _ => (StatusCode::SERVICE_UNAVAILABLE, Blame::Host),
                 };
                 (status, e.code(), blame)
             }
@@ -464,6 +464,16 @@ impl ApiError {
                 error["interfaces"] = json!(interfaces);
             }
             ApiError::PolicyDenied { reasons, .. } => error["reasons"] = json!(reasons),
+            ApiError::Bus(wasmgate_capabilities::messaging::Error::BacklogFull {
+                quota,
+                waiting,
+                limit,
+                ..
+            }) => {
+                error["quota"] = json!(format!("quotas.{quota}"));
+                error["used"] = json!(waiting);
+                error["limit"] = json!(limit);
+            }
             ApiError::QuotaExceeded { quota, used, limit } => {
                 error["quota"] = json!(format!("quotas.{}", quota.key()));
                 error["used"] = json!(used);
@@ -685,6 +695,23 @@ mod tests {
                 "node_saturated",
             ),
             (ApiError::ShuttingDown, 503, "shutting_down"),
+            (
+                wasmgate_capabilities::messaging::Error::BacklogFull {
+                    subject: "s".into(),
+                    quota: "max_backlog_messages",
+                    waiting: 1,
+                    limit: 1,
+                }
+                .into(),
+                503,
+                "backlog_full",
+            ),
+            (
+                wasmgate_capabilities::messaging::Error::TooLargeForBacklog { size: 2, max: 1 }
+                    .into(),
+                413,
+                "message_too_large",
+            ),
             (
                 P::Unavailable {
                     function: "f".into(),

@@ -13,7 +13,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use wasmgate_capabilities::egress::{EgressCtx, RefusedHook};
-use wasmgate_capabilities::messaging::{Bus, EmbeddedBus, MessagingCtx, NatsBus};
+use wasmgate_capabilities::messaging::{BacklogLimits, Bus, EmbeddedBus, MessagingCtx, NatsBus};
 use wasmgate_capabilities::private_files;
 use wasmgate_capabilities::{KvBackend, KvCtx, KvScope, RedbBackend, RedisBackend};
 use wasmgate_config::{BusBackendKind, KvBackendKind, Settings};
@@ -102,7 +102,7 @@ impl Gateway {
             );
         }
         let bus = open_bus(&settings).await?;
-        let guest_bus: Arc<dyn Bus> = Arc::new(CountedBus::new(bus.clone(), &metrics.messages));
+        let guest_bus: Arc<dyn Bus> = Arc::new(CountedBus::new(bus.clone(), &metrics));
         let calls = CallStore::open(settings.data_dir.join(CALLS_FILE)).await?;
         tokio::spawn(expire_old(
             calls.clone(),
@@ -291,12 +291,19 @@ async fn open_kv(settings: &Settings) -> Result<Arc<dyn KvBackend>, ApiError> {
     })
 }
 
-/// Opens the message bus the settings name: in process (durable in the data dir) or NATS.
+/// Opens the message bus the settings name: in process (durable in the data dir) or NATS, each
+/// subscription's backlog bounded by `quotas.max_backlog_messages` and `max_backlog_bytes`.
 async fn open_bus(settings: &Settings) -> Result<Arc<dyn Bus>, ApiError> {
+    let limits = BacklogLimits {
+        messages: u64::from(settings.quotas.max_backlog_messages),
+        bytes: settings.quotas.max_backlog_bytes.bytes(),
+    };
     Ok(
         match (settings.messaging.backend, &settings.messaging.url) {
-            (BusBackendKind::Nats, Some(url)) => Arc::new(NatsBus::connect(url).await?),
-            _ => Arc::new(EmbeddedBus::open(&settings.data_dir)?),
+            (BusBackendKind::Nats, Some(url)) => {
+                Arc::new(NatsBus::connect_with_backlog(url, limits).await?)
+            }
+            _ => Arc::new(EmbeddedBus::open(&settings.data_dir)?.with_backlog(limits)),
         },
     )
 }

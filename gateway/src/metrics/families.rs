@@ -255,6 +255,18 @@ impl Metrics {
         self.quota_refusals.with_label_values(&[quota.key()]).inc();
     }
 
+    /// Counts a publish refused at a subscriber's backlog quota (any other failure is not a
+    /// quota's).
+    pub fn bus_refused(&self, error: &wasmgate_capabilities::messaging::Error) {
+        if let wasmgate_capabilities::messaging::Error::BacklogFull { quota, .. } = error {
+            let quota = match *quota {
+                "max_backlog_bytes" => Quota::BacklogBytes,
+                _ => Quota::BacklogMessages,
+            };
+            self.quota_refused(quota);
+        }
+    }
+
     /// Counts one cold start of `function` that took `took`.
     pub fn cold_start(&self, function: &str, took: std::time::Duration) {
         self.cold_starts.with_label_values(&[function]).inc();

@@ -221,3 +221,109 @@ async fn the_redis_store_enforces_max_kv_bytes_the_same_way() {
         .unwrap();
     kv_quota_suite(&mut gw).await;
 }
+
+/// `POST /publish/{subject}` with `body` and, when not empty, a `ce-pad` header of `pad` bytes.
+async fn publish(gw: &Gateway, subject: &str, body: &str, pad: usize) -> reqwest::Response {
+    let mut request = gw
+        .client()
+        .post(gw.url(&format!("/publish/{subject}")))
+        .body(body.to_owned());
+    if pad > 0 {
+        request = request.header("ce-pad", "p".repeat(pad));
+    }
+    request.send().await.unwrap()
+}
+
+#[tokio::test]
+async fn a_publish_past_a_subscribers_backlog_gets_503_with_retry_after_and_nothing_accepted_is_dropped()
+ {
+    let gw = Gateway::builder()
+        .config_toml(
+            "[quotas]\nmax_backlog_messages = 3\nmax_backlog_bytes = \"1KiB\"\n[events]\nmax_attempts = 2\nbackoff = \"2s\"\n",
+        )
+        .start()
+        .await
+        .unwrap();
+    let caps = [Capability::Keyvalue, Capability::Messaging];
+    let response = gw
+        .deploy_granted(
+            "sink",
+            guests::CAPS_EVENTS,
+            &caps,
+            "[[triggers]]\nsubject = \"slow.>\"\n",
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+
+    // A message no backlog could ever hold: 413, not a retry.
+    let (status, error) = refusal(publish(&gw, "slow.big", &"x".repeat(2048), 0).await).await;
+    assert_eq!((status, error["code"].as_str()), (413, Some("message_too_large")));
+
+    // `fail` messages are refused by the guest and wait 2 s for their retry: they stay in the
+    // subscription's backlog meanwhile.
+    assert_eq!(publish(&gw, "slow.f1", "fail", 600).await.status(), 202);
+    let response = publish(&gw, "slow.f2", "fail", 600).await;
+    assert_eq!(response.headers()["retry-after"], "1");
+    let (status, error) = refusal(response).await;
+    assert_eq!((status, error["code"].as_str()), (503, Some("backlog_full")));
+    assert_eq!(error["quota"], "quotas.max_backlog_bytes", "{error}");
+    assert_eq!(publish(&gw, "slow.f2", "fail", 0).await.status(), 202);
+    assert_eq!(publish(&gw, "slow.f3", "fail", 0).await.status(), 202);
+    let response = publish(&gw, "slow.f4", "fail", 0).await;
+    assert_eq!(response.headers()["retry-after"], "1");
+    let (status, error) = refusal(response).await;
+    assert_eq!((status, error["code"].as_str()), (503, Some("backlog_full")));
+    assert_eq!(error["quota"], "quotas.max_backlog_messages", "{error}");
+    assert_eq!((error["used"].as_u64(), error["limit"].as_u64()), (Some(3), Some(3)));
+    // A guest's publish gets the messaging error it expects, naming the quota.
+    let sent = gw
+        .client()
+        .post(gw.url("/fn/sink/send/slow.from-guest"))
+        .body("from guest")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), 500);
+    let text = sent.text().await.unwrap();
+    assert!(text.contains("quotas.max_backlog_messages"), "{text}");
+
+    // Once the subscriber catches up, a retry is accepted and delivered.
+    let client = gw.client().clone();
+    let url = gw.url("/publish/slow.after");
+    wasmgate_tests::eventually(
+        "the backlog drained",
+        crate::DEADLINE,
+        || {
+            let (client, url) = (client.clone(), url.clone());
+            async move {
+                let response = client.post(url).body("slow.after").send().await.unwrap();
+                response.status()
+            }
+        },
+        |status| *status == 202,
+    )
+    .await
+    .unwrap();
+    crate::wait_until_handled(&gw, "sink", "slow.after").await;
+    // Every accepted message was delivered, each attempt of it.
+    for topic in ["slow.f1", "slow.f2", "slow.f3"] {
+        let tries = gw.get_text(&format!("/fn/sink/count/{topic}")).await.unwrap();
+        assert_eq!(tries, "2", "{topic}");
+    }
+    assert_eq!(
+        gw.get_text("/fn/sink/count/slow.f4").await.unwrap(),
+        "0",
+        "the refused one was not accepted"
+    );
+
+    let metrics = gw.metrics().await.unwrap();
+    has_line(&metrics, "wasmgate_quota_refusals_total{quota=\"max_backlog_bytes\"} 1");
+    has_line(&metrics, "wasmgate_quota_limit{quota=\"max_backlog_messages\"} 3");
+    let refused = wasmgate_tests::metric_sample(
+        &metrics,
+        "wasmgate_quota_refusals_total",
+        &[("quota", "max_backlog_messages")],
+    );
+    assert!(refused.unwrap() >= 2.0, "the publish and the guest's send");
+}
