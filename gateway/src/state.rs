@@ -227,10 +227,8 @@ impl Gateway {
 
 /// The key-value namespace of `record`'s function: its own buckets and its shared grants.
 pub fn kv_scope(record: &Record) -> Result<KvScope, ApiError> {
-    KvScope::new(&record.name, &record.manifest.keyvalue.shared).map_err(|e| {
-        ApiError::BadRequest {
-            reason: format!("keyvalue: {e}"),
-        }
+    KvScope::new(&record.name, &record.manifest.keyvalue.shared).map_err(|e| ApiError::BadRequest {
+        reason: format!("keyvalue: {e}"),
     })
 }
 

@@ -159,7 +159,10 @@ async fn handle(gw: &Gateway, deployed: &Deployed, delivery: Delivery) {
 /// Publishes a dead letter, waiting (with the retry waits) while the dead-letter subscriber's
 /// backlog is full rather than dropping it: the message it stands for stays unacknowledged, and
 /// its place in its own backlog taken, meanwhile.
-async fn publish_dead_letter(gw: &Gateway, dead: Message) -> wasmgate_capabilities::messaging::Result<()> {
+async fn publish_dead_letter(
+    gw: &Gateway,
+    dead: Message,
+) -> wasmgate_capabilities::messaging::Result<()> {
     let mut waits = retry_waits(&gw.settings.events);
     loop {
         match gw.bus.publish(dead.clone()).await {

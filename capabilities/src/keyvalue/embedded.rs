@@ -60,7 +60,7 @@ impl RedbBackend {
         let db = Database::create(path).map_err(|e| open_err(e.into()))?;
         // Creating the tables up front lets readers open them without a missing-table case.
         let txn = db.begin_write().map_err(|e| open_err(e.into()))?;
-        count_usage(&txn).map_err(|e| open_err(e.into()))?;
+        count_usage(&txn).map_err(open_err)?;
         txn.commit().map_err(|e| open_err(e.into()))?;
         Ok(RedbBackend {
             db: Arc::new(db),

@@ -11,7 +11,7 @@ mod redis;
 mod scope;
 
 pub use self::redis::{
-    REDIS_CONNECT_TIMEOUT, REDIS_KEY_PREFIX, REDIS_RESPONSE_TIMEOUT, RedisBackend,
+    REDIS_CONNECT_TIMEOUT, REDIS_KEY_PREFIX, REDIS_RESPONSE_TIMEOUT, REDIS_USAGE_KEY, RedisBackend,
 };
 pub use backend::{KeyPage, KvBackend, LIST_PAGE_SIZE};
 pub use embedded::{REDB_FILE_NAME, RedbBackend};

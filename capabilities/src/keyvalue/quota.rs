@@ -21,7 +21,9 @@ pub fn namespace(bucket: &str) -> &str {
     if bucket.starts_with(SHARED_PREFIX) {
         return bucket;
     }
-    bucket.rsplit_once('/').map_or(bucket, |(namespace, _)| namespace)
+    bucket
+        .rsplit_once('/')
+        .map_or(bucket, |(namespace, _)| namespace)
 }
 
 /// The namespace of the private buckets of the function `scope` belongs to.
@@ -68,7 +70,10 @@ mod tests {
         assert_eq!(admit(90, 10, 100).unwrap(), 100);
         assert!(matches!(
             admit(90, 11, 100),
-            Err(Error::QuotaExceeded { used: 101, max: 100 })
+            Err(Error::QuotaExceeded {
+                used: 101,
+                max: 100
+            })
         ));
         assert_eq!(admit(150, -10, 100).unwrap(), 140, "shrinking passes");
         assert_eq!(admit(150, 0, 100).unwrap(), 150);

@@ -223,7 +223,10 @@ impl RedisBackend {
     /// A script's `QUOTA <used>` error as [`Error::QuotaExceeded`]; any other as it is.
     fn refusal(&self, err: redis::RedisError) -> Error {
         if err.code() == Some("QUOTA") {
-            let used = err.detail().and_then(|d| d.trim().parse().ok()).unwrap_or(self.quota);
+            let used = err
+                .detail()
+                .and_then(|d| d.trim().parse().ok())
+                .unwrap_or(self.quota);
             return Error::QuotaExceeded {
                 used,
                 max: self.quota,

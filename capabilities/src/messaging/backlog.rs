@@ -53,8 +53,7 @@ impl Backlog {
     /// limits allow at all, so a replay always makes progress.
     pub(crate) fn fits(&self, limits: BacklogLimits, size: u64) -> bool {
         self.messages == 0
-            || (self.messages < limits.messages
-                && self.bytes.saturating_add(size) <= limits.bytes)
+            || (self.messages < limits.messages && self.bytes.saturating_add(size) <= limits.bytes)
     }
 
     /// Both backlogs together.
@@ -110,11 +109,17 @@ mod tests {
         backlog.check(limits, "s", 10).unwrap();
         backlog.take(6);
         let err = backlog.check(limits, "s", 5).unwrap_err();
-        assert!(err.to_string().contains("quotas.max_backlog_bytes"), "{err}");
+        assert!(
+            err.to_string().contains("quotas.max_backlog_bytes"),
+            "{err}"
+        );
         backlog.check(limits, "s", 4).unwrap();
         backlog.take(1);
         let err = backlog.check(limits, "s", 0).unwrap_err();
-        assert!(err.to_string().contains("quotas.max_backlog_messages"), "{err}");
+        assert!(
+            err.to_string().contains("quotas.max_backlog_messages"),
+            "{err}"
+        );
         backlog.give(6);
         backlog.check(limits, "s", 9).unwrap();
         assert!(check_size(limits, 11).is_err() && check_size(limits, 10).is_ok());

@@ -290,12 +290,15 @@ impl Inner {
             return;
         }
         let ack = id.map(|id| acker(Arc::downgrade(self), id));
-        let delivery = Delivery::new(msg.clone(), ack)
-            .releasing(releaser(Arc::downgrade(self), target, size));
+        let delivery =
+            Delivery::new(msg.clone(), ack).releasing(releaser(Arc::downgrade(self), target, size));
         if sub.tx.try_send(delivery).is_err() {
             // Closed: the subscription is going. (Full cannot happen: the backlog bounds the
             // queue.) The message stays in the log for redelivery after a restart.
-            tracing::debug!(subscriber = target, "subscription gone; message kept in the log");
+            tracing::debug!(
+                subscriber = target,
+                "subscription gone; message kept in the log"
+            );
         }
     }
 }
@@ -319,7 +322,11 @@ impl State {
     fn recipients(&mut self, subject: &str, size: u64) -> Result<Vec<u64>> {
         self.subscriptions.retain(|s| !s.tx.is_closed());
         let limits = self.limits;
-        if self.subscriptions.iter().any(|s| s.pattern.matches(subject)) {
+        if self
+            .subscriptions
+            .iter()
+            .any(|s| s.pattern.matches(subject))
+        {
             check_size(limits, size)?;
         }
         let mut targets = Vec::new();
@@ -419,8 +426,11 @@ async fn replay_loop(inner: Weak<Inner>, id: u64, room: Arc<Notify>) {
         }
         for (msg_id, size, message) in deliveries {
             let ack = acker(Arc::downgrade(&bus), msg_id);
-            let delivery = Delivery::new(message, Some(ack))
-                .releasing(releaser(Arc::downgrade(&bus), id, size));
+            let delivery = Delivery::new(message, Some(ack)).releasing(releaser(
+                Arc::downgrade(&bus),
+                id,
+                size,
+            ));
             if tx.send(delivery).await.is_err() {
                 return;
             }

@@ -45,7 +45,9 @@ impl NatsBus {
     /// Connects to the NATS server at `url`, buffering at most `limits.messages` messages per
     /// subscription in the client (see the module docs for what happens past it).
     pub async fn connect_with_backlog(url: &str, limits: BacklogLimits) -> Result<Self> {
-        let capacity = usize::try_from(limits.messages).unwrap_or(usize::MAX).max(1);
+        let capacity = usize::try_from(limits.messages)
+            .unwrap_or(usize::MAX)
+            .max(1);
         let options = async_nats::ConnectOptions::new().subscription_capacity(capacity);
         Self::connect_with(url, options).await
     }

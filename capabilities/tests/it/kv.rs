@@ -335,7 +335,10 @@ async fn batches_and_counters_count_against_the_quota_too(kv: Arc<dyn KvBackend>
         .await
         .unwrap_err();
     assert!(is_quota(err));
-    assert_eq!(kv.get_many(b, &["a".into(), "b".into()]).await.unwrap(), [None, None]);
+    assert_eq!(
+        kv.get_many(b, &["a".into(), "b".into()]).await.unwrap(),
+        [None, None]
+    );
     assert_eq!(used(&kv, b).await, 0);
     // A key repeated in one batch counts once, as its last value.
     kv.set_many(b, vec![big("a"), big("a"), ("b".into(), vec![0; 9])])
@@ -352,7 +355,11 @@ async fn batches_and_counters_count_against_the_quota_too(kv: Arc<dyn KvBackend>
     assert_eq!(kv.increment(b, "n", 9).await.unwrap(), 9);
     assert_eq!(used(&kv, b).await, QUOTA);
     assert!(is_quota(kv.increment(b, "n", 1).await.unwrap_err()));
-    assert_eq!(kv.get(b, "n").await.unwrap(), Some(b"9".to_vec()), "unchanged");
+    assert_eq!(
+        kv.get(b, "n").await.unwrap(),
+        Some(b"9".to_vec()),
+        "unchanged"
+    );
     assert!(is_quota(kv.increment(b, "m", 1).await.unwrap_err()));
     assert_eq!(kv.get(b, "m").await.unwrap(), None, "not created");
     assert_eq!(used(&kv, b).await, QUOTA);
@@ -362,12 +369,16 @@ async fn each_function_and_each_shared_bucket_has_a_quota_of_its_own(kv: Arc<dyn
     let full = vec![0u8; 99];
     // Two buckets of one function share its quota.
     kv.set("fn/f/one", "k", full.clone()).await.unwrap();
-    assert!(is_quota(kv.set("fn/f/two", "k", vec![0]).await.unwrap_err()));
+    assert!(is_quota(
+        kv.set("fn/f/two", "k", vec![0]).await.unwrap_err()
+    ));
     // Another function, and each shared bucket, have their own.
     kv.set("fn/g/one", "k", full.clone()).await.unwrap();
     kv.set("shared/orders", "k", full.clone()).await.unwrap();
     kv.set("shared/prices", "k", full.clone()).await.unwrap();
-    assert!(is_quota(kv.set("shared/orders", "j", vec![0]).await.unwrap_err()));
+    assert!(is_quota(
+        kv.set("shared/orders", "j", vec![0]).await.unwrap_err()
+    ));
     for bucket in ["fn/f/one", "fn/g/one", "shared/orders", "shared/prices"] {
         assert_eq!(used(&kv, bucket).await, QUOTA, "{bucket}");
     }
@@ -387,7 +398,10 @@ async fn usage_is_exact_through_overwrites_and_deletes(kv: Arc<dyn KvBackend>) {
             kv.set(b, &key, value.clone()).await.unwrap();
             expected.insert(key, value);
         }
-        let want: u64 = expected.iter().map(|(k, v)| (k.len() + v.len()) as u64).sum();
+        let want: u64 = expected
+            .iter()
+            .map(|(k, v)| (k.len() + v.len()) as u64)
+            .sum();
         assert_eq!(used(&kv, b).await, want, "after step {i}");
     }
 }

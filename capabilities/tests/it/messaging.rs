@@ -358,8 +358,14 @@ async fn a_full_backlog_refuses_the_publish_and_accepts_again_once_a_delivery_is
         publish(&bus, "q", "2").await;
         let err = bus.publish(Message::new("q", "3")).await.unwrap_err();
         assert_eq!(err.code(), "backlog_full");
-        assert!(err.to_string().contains("quotas.max_backlog_messages"), "{err}");
-        let err = bus.publish(Message::new("q", vec![0u8; 11])).await.unwrap_err();
+        assert!(
+            err.to_string().contains("quotas.max_backlog_messages"),
+            "{err}"
+        );
+        let err = bus
+            .publish(Message::new("q", vec![0u8; 11]))
+            .await
+            .unwrap_err();
         assert_eq!(err.code(), "message_too_large");
         // Handling one (acked or merely dropped) makes room.
         let first = next(&mut s).await;
@@ -372,7 +378,13 @@ async fn a_full_backlog_refuses_the_publish_and_accepts_again_once_a_delivery_is
         for i in 0..4 {
             publish(&bus, "g", &i.to_string()).await;
         }
-        assert_eq!(bus.publish(Message::new("g", "x")).await.unwrap_err().code(), "backlog_full");
+        assert_eq!(
+            bus.publish(Message::new("g", "x"))
+                .await
+                .unwrap_err()
+                .code(),
+            "backlog_full"
+        );
         let mut got = Vec::new();
         for member in [&mut group_a, &mut group_b] {
             for _ in 0..2 {
@@ -409,9 +421,18 @@ async fn a_reopened_log_is_replayed_as_the_backlog_makes_room_in_order_ahead_of_
     let bus = EmbeddedBus::open(dir.path()).unwrap().with_backlog(limits);
     let mut s = sub(&bus, "r.>").await;
     // Ten owed, three at a time: the owed ones fill the backlog, so a new publish is refused.
-    assert_eq!(bus.publish(Message::new("r.new", "new")).await.unwrap_err().code(), "backlog_full");
+    assert_eq!(
+        bus.publish(Message::new("r.new", "new"))
+            .await
+            .unwrap_err()
+            .code(),
+        "backlog_full"
+    );
     let held: Vec<Delivery> = vec![next(&mut s).await, next(&mut s).await, next(&mut s).await];
-    assert!(nothing_waiting(&mut s).await, "no more than the backlog is read back");
+    assert!(
+        nothing_waiting(&mut s).await,
+        "no more than the backlog is read back"
+    );
     let data: Vec<_> = held.iter().map(|d| d.message().data.clone()).collect();
     assert_eq!(data, ["0", "1", "2"]);
     for delivery in held {

@@ -2,8 +2,8 @@
 //! `wasmgate_messages_total{direction="published"}`, like those sent to `POST /publish`, and
 //! each refused at a subscriber's backlog quota in `wasmgate_quota_refusals_total`.
 
-use futures::future::BoxFuture;
 use super::Metrics;
+use futures::future::BoxFuture;
 use prometheus::IntCounter;
 use std::sync::Arc;
 use std::time::Duration;

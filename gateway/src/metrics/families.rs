@@ -1,10 +1,10 @@
 //! The metric families and their registry.
 
+use crate::quotas::Quota;
 use prometheus::{
     CounterVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
 };
 use std::sync::Mutex;
-use crate::quotas::Quota;
 use wasmgate_capabilities::egress::Refusal;
 
 /// Latency buckets in seconds, from a warm call (~100 µs) to a long request.

@@ -392,7 +392,11 @@ async fn check(gw: &Gateway, ledger: &Arc<Mutex<Ledger>>, seed: u64) {
             .unwrap();
         match response.status().as_u16() {
             200 => {
-                assert_eq!(response.text().await.unwrap(), value, "seed {seed}: kv {key}");
+                assert_eq!(
+                    response.text().await.unwrap(),
+                    value,
+                    "seed {seed}: kv {key}"
+                );
                 kv.insert(key, value);
             }
             status => assert_eq!(status, 404, "seed {seed}: kv {key}"),

@@ -44,21 +44,39 @@ async fn a_new_function_past_max_functions_is_refused_with_507_and_a_replacement
         .start()
         .await
         .unwrap();
-    assert_eq!(gw.deploy("a", guests::HTTP_HELLO).await.unwrap().status(), 201);
-    assert_eq!(gw.deploy("b", guests::HTTP_ECHO).await.unwrap().status(), 201);
+    assert_eq!(
+        gw.deploy("a", guests::HTTP_HELLO).await.unwrap().status(),
+        201
+    );
+    assert_eq!(
+        gw.deploy("b", guests::HTTP_ECHO).await.unwrap().status(),
+        201
+    );
 
     let (status, error) = refusal(gw.deploy("c", guests::HTTP_HELLO).await.unwrap()).await;
-    assert_eq!((status, error["code"].as_str()), (507, Some("quota_exceeded")));
+    assert_eq!(
+        (status, error["code"].as_str()),
+        (507, Some("quota_exceeded"))
+    );
     assert_eq!(error["quota"], "quotas.max_functions", "{error}");
-    assert_eq!((error["used"].as_u64(), error["limit"].as_u64()), (Some(2), Some(2)));
+    assert_eq!(
+        (error["used"].as_u64(), error["limit"].as_u64()),
+        (Some(2), Some(2))
+    );
     assert!(
-        error["message"].as_str().unwrap().contains("delete a function"),
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("delete a function"),
         "{error}"
     );
     assert_eq!(names(&gw).await, ["a", "b"], "nothing deployed");
 
     // Replacing a deployed name is not a new function.
-    assert_eq!(gw.deploy("a", guests::HTTP_ECHO).await.unwrap().status(), 200);
+    assert_eq!(
+        gw.deploy("a", guests::HTTP_ECHO).await.unwrap().status(),
+        200
+    );
     // Room again once one is deleted.
     let deleted = gw
         .client()
@@ -67,10 +85,16 @@ async fn a_new_function_past_max_functions_is_refused_with_507_and_a_replacement
         .await
         .unwrap();
     assert_eq!(deleted.status(), 204);
-    assert_eq!(gw.deploy("c", guests::HTTP_HELLO).await.unwrap().status(), 201);
+    assert_eq!(
+        gw.deploy("c", guests::HTTP_HELLO).await.unwrap().status(),
+        201
+    );
 
     let metrics = gw.metrics().await.unwrap();
-    has_line(&metrics, "wasmgate_quota_refusals_total{quota=\"max_functions\"} 1");
+    has_line(
+        &metrics,
+        "wasmgate_quota_refusals_total{quota=\"max_functions\"} 1",
+    );
     has_line(&metrics, "wasmgate_quota_used{quota=\"max_functions\"} 2");
     has_line(&metrics, "wasmgate_quota_limit{quota=\"max_functions\"} 2");
 }
@@ -91,9 +115,15 @@ async fn a_deploy_past_max_stored_bytes_is_refused_with_507_its_artifact_removed
     // The artifacts' sizes, measured on a node without a tight quota.
     let (hello, echo) = {
         let gw = Gateway::builder().start().await.unwrap();
-        assert_eq!(gw.deploy("h", guests::HTTP_HELLO).await.unwrap().status(), 201);
+        assert_eq!(
+            gw.deploy("h", guests::HTTP_HELLO).await.unwrap().status(),
+            201
+        );
         let hello = artifact_sizes(&gw)[0];
-        assert_eq!(gw.deploy("e", guests::HTTP_ECHO).await.unwrap().status(), 201);
+        assert_eq!(
+            gw.deploy("e", guests::HTTP_ECHO).await.unwrap().status(),
+            201
+        );
         let echo = artifact_sizes(&gw).iter().sum::<u64>() - hello;
         (hello, echo)
     };
@@ -104,24 +134,43 @@ async fn a_deploy_past_max_stored_bytes_is_refused_with_507_its_artifact_removed
         .start()
         .await
         .unwrap();
-    assert_eq!(gw.deploy("a", guests::HTTP_HELLO).await.unwrap().status(), 201);
+    assert_eq!(
+        gw.deploy("a", guests::HTTP_HELLO).await.unwrap().status(),
+        201
+    );
     let stored = artifact_sizes(&gw);
 
     let (status, error) = refusal(gw.deploy("b", guests::HTTP_ECHO).await.unwrap()).await;
-    assert_eq!((status, error["code"].as_str()), (507, Some("quota_exceeded")));
+    assert_eq!(
+        (status, error["code"].as_str()),
+        (507, Some("quota_exceeded"))
+    );
     assert_eq!(error["quota"], "quotas.max_stored_bytes", "{error}");
     assert_eq!(error["limit"].as_u64(), Some(quota));
     assert!(error["used"].as_u64().unwrap() > quota, "{error}");
     assert_eq!(names(&gw).await, ["a"]);
-    assert_eq!(artifact_sizes(&gw), stored, "the refused artifact is removed");
+    assert_eq!(
+        artifact_sizes(&gw),
+        stored,
+        "the refused artifact is removed"
+    );
 
     // The same code under another name shares the stored artifact: no bytes more.
-    assert_eq!(gw.deploy("c", guests::HTTP_HELLO).await.unwrap().status(), 201);
+    assert_eq!(
+        gw.deploy("c", guests::HTTP_HELLO).await.unwrap().status(),
+        201
+    );
     // Replacing `a` with other code while `c` keeps the old artifact would store both.
     let (status, error) = refusal(gw.deploy("a", guests::HTTP_ECHO).await.unwrap()).await;
-    assert_eq!((status, error["code"].as_str()), (507, Some("quota_exceeded")));
+    assert_eq!(
+        (status, error["code"].as_str()),
+        (507, Some("quota_exceeded"))
+    );
     let served = gw.get_text("/fn/a").await.unwrap();
-    assert_eq!(served, "hello from wasmgate\n", "the old version keeps serving");
+    assert_eq!(
+        served, "hello from wasmgate\n",
+        "the old version keeps serving"
+    );
     assert_eq!(artifact_sizes(&gw), stored);
 
     // Once `c` is gone, the replacement frees what it takes the place of.
@@ -132,13 +181,25 @@ async fn a_deploy_past_max_stored_bytes_is_refused_with_507_its_artifact_removed
         .await
         .unwrap();
     assert_eq!(deleted.status(), 204);
-    assert_eq!(gw.deploy("a", guests::HTTP_ECHO).await.unwrap().status(), 200);
+    assert_eq!(
+        gw.deploy("a", guests::HTTP_ECHO).await.unwrap().status(),
+        200
+    );
     let now: u64 = artifact_sizes(&gw).iter().sum();
 
     let metrics = gw.metrics().await.unwrap();
-    has_line(&metrics, "wasmgate_quota_refusals_total{quota=\"max_stored_bytes\"} 2");
-    has_line(&metrics, &format!("wasmgate_quota_used{{quota=\"max_stored_bytes\"}} {now}"));
-    has_line(&metrics, &format!("wasmgate_quota_limit{{quota=\"max_stored_bytes\"}} {quota}"));
+    has_line(
+        &metrics,
+        "wasmgate_quota_refusals_total{quota=\"max_stored_bytes\"} 2",
+    );
+    has_line(
+        &metrics,
+        &format!("wasmgate_quota_used{{quota=\"max_stored_bytes\"}} {now}"),
+    );
+    has_line(
+        &metrics,
+        &format!("wasmgate_quota_limit{{quota=\"max_stored_bytes\"}} {quota}"),
+    );
 }
 
 /// `method` on `path` of a `caps_kv` function with `body`: its status and text.
@@ -155,7 +216,9 @@ async fn kv(gw: &Gateway, method: reqwest::Method, path: &str, body: Vec<u8>) ->
 
 /// What `GET /functions/{name}` reports as the function's key-value bytes.
 async fn kv_bytes(gw: &Gateway, name: &str) -> u64 {
-    gw.function(name).await.unwrap()["kv_bytes"].as_u64().unwrap()
+    gw.function(name).await.unwrap()["kv_bytes"]
+        .as_u64()
+        .unwrap()
 }
 
 /// The key-value quota checks every backend must pass, with `quotas.max_kv_bytes = "1KiB"`.
@@ -175,21 +238,34 @@ async fn kv_quota_suite(gw: &mut Gateway) {
     assert_eq!(status, 500, "{text}");
     assert!(text.contains("key-value quota exceeded"), "{text}");
     assert!(text.contains("quotas.max_kv_bytes"), "{text}");
-    assert_eq!(kv(gw, Method::GET, "/fn/a/t/k2", vec![]).await.0, 404, "nothing written");
+    assert_eq!(
+        kv(gw, Method::GET, "/fn/a/t/k2", vec![]).await.0,
+        404,
+        "nothing written"
+    );
     assert_eq!(kv_bytes(gw, "a").await, 602);
 
     // Another function has a quota of its own.
     assert_eq!(kv(gw, Method::PUT, "/fn/b/s/k2", vec![2; 600]).await.0, 200);
     // Growing within the quota works; deleting gives the bytes back.
-    assert_eq!(kv(gw, Method::PUT, "/fn/a/s/k1", vec![1; 1000]).await.0, 200);
+    assert_eq!(
+        kv(gw, Method::PUT, "/fn/a/s/k1", vec![1; 1000]).await.0,
+        200
+    );
     assert_eq!(kv_bytes(gw, "a").await, 1002);
     assert_eq!(kv(gw, Method::DELETE, "/fn/a/s/k1", vec![]).await.0, 200);
     assert_eq!(kv_bytes(gw, "a").await, 0);
     assert_eq!(kv(gw, Method::PUT, "/fn/a/t/k2", vec![2; 600]).await.0, 200);
 
     let metrics = gw.metrics().await.unwrap();
-    has_line(&metrics, "wasmgate_quota_refusals_total{quota=\"max_kv_bytes\"} 1");
-    has_line(&metrics, "wasmgate_quota_limit{quota=\"max_kv_bytes\"} 1024");
+    has_line(
+        &metrics,
+        "wasmgate_quota_refusals_total{quota=\"max_kv_bytes\"} 1",
+    );
+    has_line(
+        &metrics,
+        "wasmgate_quota_limit{quota=\"max_kv_bytes\"} 1024",
+    );
 
     // The count is kept with the data: the same after a restart, and still enforced.
     gw.restart().await.unwrap();
@@ -258,7 +334,10 @@ async fn a_publish_past_a_subscribers_backlog_gets_503_with_retry_after_and_noth
 
     // A message no backlog could ever hold: 413, not a retry.
     let (status, error) = refusal(publish(&gw, "slow.big", &"x".repeat(2048), 0).await).await;
-    assert_eq!((status, error["code"].as_str()), (413, Some("message_too_large")));
+    assert_eq!(
+        (status, error["code"].as_str()),
+        (413, Some("message_too_large"))
+    );
 
     // `fail` messages are refused by the guest and wait 2 s for their retry: they stay in the
     // subscription's backlog meanwhile.
@@ -266,16 +345,25 @@ async fn a_publish_past_a_subscribers_backlog_gets_503_with_retry_after_and_noth
     let response = publish(&gw, "slow.f2", "fail", 600).await;
     assert_eq!(response.headers()["retry-after"], "1");
     let (status, error) = refusal(response).await;
-    assert_eq!((status, error["code"].as_str()), (503, Some("backlog_full")));
+    assert_eq!(
+        (status, error["code"].as_str()),
+        (503, Some("backlog_full"))
+    );
     assert_eq!(error["quota"], "quotas.max_backlog_bytes", "{error}");
     assert_eq!(publish(&gw, "slow.f2", "fail", 0).await.status(), 202);
     assert_eq!(publish(&gw, "slow.f3", "fail", 0).await.status(), 202);
     let response = publish(&gw, "slow.f4", "fail", 0).await;
     assert_eq!(response.headers()["retry-after"], "1");
     let (status, error) = refusal(response).await;
-    assert_eq!((status, error["code"].as_str()), (503, Some("backlog_full")));
+    assert_eq!(
+        (status, error["code"].as_str()),
+        (503, Some("backlog_full"))
+    );
     assert_eq!(error["quota"], "quotas.max_backlog_messages", "{error}");
-    assert_eq!((error["used"].as_u64(), error["limit"].as_u64()), (Some(3), Some(3)));
+    assert_eq!(
+        (error["used"].as_u64(), error["limit"].as_u64()),
+        (Some(3), Some(3))
+    );
     // A guest's publish gets the messaging error it expects, naming the quota.
     let sent = gw
         .client()
@@ -308,7 +396,10 @@ async fn a_publish_past_a_subscribers_backlog_gets_503_with_retry_after_and_noth
     crate::wait_until_handled(&gw, "sink", "slow.after").await;
     // Every accepted message was delivered, each attempt of it.
     for topic in ["slow.f1", "slow.f2", "slow.f3"] {
-        let tries = gw.get_text(&format!("/fn/sink/count/{topic}")).await.unwrap();
+        let tries = gw
+            .get_text(&format!("/fn/sink/count/{topic}"))
+            .await
+            .unwrap();
         assert_eq!(tries, "2", "{topic}");
     }
     assert_eq!(
@@ -318,8 +409,14 @@ async fn a_publish_past_a_subscribers_backlog_gets_503_with_retry_after_and_noth
     );
 
     let metrics = gw.metrics().await.unwrap();
-    has_line(&metrics, "wasmgate_quota_refusals_total{quota=\"max_backlog_bytes\"} 1");
-    has_line(&metrics, "wasmgate_quota_limit{quota=\"max_backlog_messages\"} 3");
+    has_line(
+        &metrics,
+        "wasmgate_quota_refusals_total{quota=\"max_backlog_bytes\"} 1",
+    );
+    has_line(
+        &metrics,
+        "wasmgate_quota_limit{quota=\"max_backlog_messages\"} 3",
+    );
     let refused = wasmgate_tests::metric_sample(
         &metrics,
         "wasmgate_quota_refusals_total",
