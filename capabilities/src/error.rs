@@ -70,6 +70,16 @@ pub enum Error {
         /// The limit in bytes.
         max: usize,
     },
+    /// A write would take its namespace past the key-value quota; nothing was written.
+    #[error(
+        "key-value quota exceeded: {used} bytes would pass the quota of {max} (quotas.max_kv_bytes); delete keys, or ask the operator to raise it"
+    )]
+    QuotaExceeded {
+        /// Bytes the namespace would use with the write.
+        used: u64,
+        /// The quota in bytes.
+        max: u64,
+    },
     /// The embedded database failed.
     #[error("redb: {0}")]
     Redb(#[from] redb::Error),
@@ -102,7 +112,8 @@ impl Error {
             | Error::CounterOverflow { .. }
             | Error::TooManyBuckets { .. }
             | Error::KeyTooLong { .. }
-            | Error::ValueTooLarge { .. } => Blame::Guest,
+            | Error::ValueTooLarge { .. }
+            | Error::QuotaExceeded { .. } => Blame::Guest,
             Error::Redb(_)
             | Error::Open { .. }
             | Error::Redis(_)

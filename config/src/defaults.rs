@@ -14,6 +14,10 @@ pub use crate::async_calls_settings::{
     ASYNC_MAX_QUEUED_RANGE, DEFAULT_ASYNC_MAX_BODY, DEFAULT_ASYNC_MAX_QUEUED,
     DEFAULT_ASYNC_MAX_RESULT, DEFAULT_ASYNC_RETENTION, MAX_ASYNC_BODY, MAX_ASYNC_RESULT,
 };
+pub use crate::quotas_settings::{
+    BACKLOG_MESSAGES_RANGE, DEFAULT_MAX_BACKLOG_BYTES, DEFAULT_MAX_BACKLOG_MESSAGES,
+    DEFAULT_MAX_FUNCTIONS, DEFAULT_MAX_KV_BYTES, DEFAULT_MAX_STORED_BYTES, MAX_FUNCTIONS_RANGE,
+};
 pub use crate::secrets_settings::GATEWAY_ENV_PREFIX;
 
 /// Where the gateway listens: loopback only, so a first run exposes nothing to the network.

@@ -48,6 +48,7 @@ mod log_format;
 mod manifest;
 mod name;
 mod name_pattern;
+mod quotas_settings;
 mod resolve;
 mod route;
 mod secrets_settings;
@@ -77,6 +78,7 @@ pub use manifest::{
 };
 pub use name::{FunctionName, MAX_NAME_LEN};
 pub use name_pattern::NamePattern;
+pub use quotas_settings::QuotaSettings;
 pub use resolve::FunctionSettings;
 pub use route::{MAX_ROUTE_LEN, MAX_ROUTE_PARAMS, RESERVED_PREFIXES, Route};
 pub use secrets_settings::{EnvPattern, SecretsSettings};

@@ -8,6 +8,7 @@ use crate::egress_settings::EgressSettings;
 use crate::http_settings::HttpSettings;
 use crate::log_format::LogFormat;
 use crate::name_pattern::NamePattern;
+use crate::quotas_settings::QuotaSettings;
 use crate::secrets_settings::SecretsSettings;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -69,6 +70,8 @@ pub struct Settings {
     pub async_calls: AsyncCallsSettings,
     /// Environment variables manifests may read (`[secrets]`).
     pub secrets: SecretsSettings,
+    /// What the node, each function and each subscription may keep (`[quotas]`).
+    pub quotas: QuotaSettings,
 }
 
 /// The message bus behind `wasi:messaging`, triggers and `/publish` (`[messaging]`).
@@ -273,6 +276,7 @@ impl Default for Settings {
             egress: EgressSettings::default(),
             async_calls: AsyncCallsSettings::default(),
             secrets: SecretsSettings::default(),
+            quotas: QuotaSettings::default(),
         }
     }
 }
@@ -334,6 +338,7 @@ impl fmt::Debug for Settings {
             .field("egress", &self.egress)
             .field("async_calls", &self.async_calls)
             .field("secrets", &self.secrets)
+            .field("quotas", &self.quotas)
             .finish()
     }
 }

@@ -114,6 +114,7 @@ impl Settings {
         })?;
         self.http.validate()?;
         self.async_calls.validate()?;
+        self.quotas.validate()?;
         self.pool.validate()?;
         self.defaults.validate(&self.pool)
     }

@@ -291,6 +291,21 @@ pub enum ApiError {
         /// The digest of the file as found.
         actual: String,
     },
+    /// A deploy would take the node past one of its `[quotas]`; nothing changed.
+    #[error(
+        "quota exceeded: this deploy would bring {} to {used}, over the node's quota of {limit} (quotas.{}): {}",
+        quota_subject(*quota),
+        quota.key(),
+        quota_remedy(*quota)
+    )]
+    QuotaExceeded {
+        /// Which quota.
+        quota: crate::quotas::Quota,
+        /// What the node would use with this deploy (functions or bytes).
+        used: u64,
+        /// The quota.
+        limit: u64,
+    },
     /// The registry database failed.
     #[error("registry storage failed: {reason}")]
     Storage {
@@ -303,6 +318,31 @@ pub enum ApiError {
         /// What failed.
         reason: String,
     },
+}
+
+/// What a quota counts, for its refusal message.
+fn quota_subject(quota: crate::quotas::Quota) -> &'static str {
+    use crate::quotas::Quota;
+    match quota {
+        Quota::Functions => "the functions deployed on this node",
+        Quota::StoredBytes => "the bytes of compiled code and signed originals stored on this node",
+        Quota::KvBytes => "the key-value bytes of this function",
+        Quota::BacklogMessages => "the messages waiting for a subscription",
+        Quota::BacklogBytes => "the bytes waiting for a subscription",
+    }
+}
+
+/// How the deployer gets past a quota, for its refusal message.
+fn quota_remedy(quota: crate::quotas::Quota) -> &'static str {
+    use crate::quotas::Quota;
+    match quota {
+        Quota::Functions => {
+            "delete a function you no longer need, or ask the operator to raise the quota"
+        }
+        _ => {
+            "delete functions you no longer need, deploy smaller code, or ask the operator to raise the quota"
+        }
+    }
 }
 
 impl ApiError {
@@ -425,15 +465,15 @@ impl ApiError {
                 Blame::Host,
             ),
             ApiError::Bus(e) => {
-                let status = match e.code() {
+                let (status, blame) = match e.code() {
                     "invalid_subject" | "invalid_pattern" | "invalid_queue"
-                    | "invalid_metadata" => StatusCode::BAD_REQUEST,
-                    _ => StatusCode::SERVICE_UNAVAILABLE,
-                };
-                let blame = if status == StatusCode::BAD_REQUEST {
-                    Blame::Client
-                } else {
-                    Blame::Host
+                    | "invalid_metadata" => (StatusCode::BAD_REQUEST, Blame::Client),
+                    "message_too_large" => (StatusCode::PAYLOAD_TOO_LARGE, Blame::Client),
+                    // RFC 9110 §15.6.4: a temporary overload that clears as the subscriber catches
+                    // up, so 503 with `Retry-After`; not 429, which would blame this client's
+                    // rate for a backlog other publishers may have filled.
+                    "backlog_full" => (StatusCode::SERVICE_UNAVAILABLE, Blame::Client),
+                    _ => (StatusCode::SERVICE_UNAVAILABLE, Blame::Host),
                 };
                 (status, e.code(), blame)
             }
@@ -489,6 +529,15 @@ impl ApiError {
             ApiError::OriginalTampered { .. } => (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "module_tampered",
+                Blame::Client,
+            ),
+            // RFC 4918 §11.5: the server cannot store what the request needs. Not 413 (this
+            // upload may be small), 429 (no request rate is at fault), 403 (no credential helps)
+            // or 409 (the name itself is free): the node is full until something is deleted or
+            // the quota raised, so no `Retry-After` either.
+            ApiError::QuotaExceeded { .. } => (
+                StatusCode::INSUFFICIENT_STORAGE,
+                "quota_exceeded",
                 Blame::Client,
             ),
             ApiError::Storage { .. } | ApiError::Internal { .. } => {
@@ -559,6 +608,21 @@ impl ApiError {
                 error["interfaces"] = json!(interfaces);
             }
             ApiError::PolicyDenied { reasons, .. } => error["reasons"] = json!(reasons),
+            ApiError::Bus(wasmgate_capabilities::messaging::Error::BacklogFull {
+                quota,
+                waiting,
+                limit,
+                ..
+            }) => {
+                error["quota"] = json!(format!("quotas.{quota}"));
+                error["used"] = json!(waiting);
+                error["limit"] = json!(limit);
+            }
+            ApiError::QuotaExceeded { quota, used, limit } => {
+                error["quota"] = json!(format!("quotas.{}", quota.key()));
+                error["used"] = json!(used);
+                error["limit"] = json!(limit);
+            }
             _ => {}
         }
         let mut response = json(status, &json!({ "error": error }));
@@ -765,6 +829,15 @@ mod tests {
             ),
             (ApiError::Internal { reason: "x".into() }, 500, "internal"),
             (
+                ApiError::QuotaExceeded {
+                    quota: crate::quotas::Quota::Functions,
+                    used: 3,
+                    limit: 3,
+                },
+                507,
+                "quota_exceeded",
+            ),
+            (
                 P::ResponseTooLarge { limit: 1 }.into(),
                 502,
                 "response_too_large",
@@ -850,6 +923,23 @@ mod tests {
                 },
                 503,
                 "original_unavailable",
+            ),
+            (
+                wasmgate_capabilities::messaging::Error::BacklogFull {
+                    subject: "s".into(),
+                    quota: "max_backlog_messages",
+                    waiting: 1,
+                    limit: 1,
+                }
+                .into(),
+                503,
+                "backlog_full",
+            ),
+            (
+                wasmgate_capabilities::messaging::Error::TooLargeForBacklog { size: 2, max: 1 }
+                    .into(),
+                413,
+                "message_too_large",
             ),
             (
                 P::Unavailable {

@@ -34,6 +34,7 @@ pub mod logging;
 pub mod metrics;
 pub mod originals;
 pub mod publish;
+pub mod quotas;
 pub mod registry;
 pub mod request_body;
 pub mod request_head;

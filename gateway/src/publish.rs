@@ -17,7 +17,9 @@ pub const PREFIX: &str = "/publish/";
 
 /// Publishes the body on the subject after the prefix; 202 once the bus has accepted it. A
 /// subject the host keeps for itself (`wasmgate.>`, `_INBOX.>`) is refused with 403
-/// `reserved_subject`, so no client can forge a dead letter or a reply.
+/// `reserved_subject`, so no client can forge a dead letter or a reply. When a subscriber's
+/// backlog is at its quota the answer is 503 `backlog_full` with `Retry-After`, and nothing is
+/// accepted.
 pub async fn publish(gw: &Gateway, req: Request<Incoming>) -> Result<GatewayResponse, ApiError> {
     if req.method() != http::Method::POST {
         return Err(ApiError::MethodNotAllowed {
@@ -50,7 +52,10 @@ pub async fn publish(gw: &Gateway, req: Request<Incoming>) -> Result<GatewayResp
     let mut message = Message::new(subject.clone(), body);
     message.content_type = content_type;
     message.metadata = metadata;
-    gw.bus.publish(message).await?;
+    gw.bus
+        .publish(message)
+        .await
+        .inspect_err(|e| gw.metrics.bus_refused(e))?;
     gw.metrics.messages.with_label_values(&["published"]).inc();
     Ok(json(StatusCode::ACCEPTED, &json!({ "subject": subject })))
 }

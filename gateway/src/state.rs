@@ -13,7 +13,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use wasmgate_capabilities::egress::{EgressCtx, RefusedHook};
-use wasmgate_capabilities::messaging::{Bus, EmbeddedBus, MessagingCtx, NatsBus};
+use wasmgate_capabilities::messaging::{BacklogLimits, Bus, EmbeddedBus, MessagingCtx, NatsBus};
 use wasmgate_capabilities::private_files;
 use wasmgate_capabilities::{KvBackend, KvCtx, RedbBackend, RedisBackend};
 use wasmgate_config::{BusBackendKind, KvBackendKind, Settings};
@@ -89,6 +89,7 @@ impl Gateway {
                 reason: format!("metrics: {e}"),
             })?,
         );
+        metrics.set_quotas(&settings.quotas);
         let admission = Admission::new(&settings, &metrics)?;
         let access = crate::auth::Access::new(
             &settings,
@@ -97,6 +98,9 @@ impl Gateway {
         let kv: Arc<dyn KvBackend> = Arc::new(CountedKv::new(
             open_kv(&settings).await?,
             &metrics.kv_operations,
+            metrics
+                .quota_refusals
+                .with_label_values(&[crate::quotas::Quota::KvBytes.key()]),
         ));
         if admission.trusted_issuers() == 0 {
             tracing::warn!(
@@ -104,7 +108,7 @@ impl Gateway {
             );
         }
         let bus = open_bus(&settings).await?;
-        let guest_bus: Arc<dyn Bus> = Arc::new(CountedBus::new(bus.clone(), &metrics.messages));
+        let guest_bus: Arc<dyn Bus> = Arc::new(CountedBus::new(bus.clone(), &metrics));
         let calls = CallStore::open(settings.data_dir.join(CALLS_FILE)).await?;
         tokio::spawn(expire_old(
             calls.clone(),
@@ -244,32 +248,45 @@ fn egress_refused_hook(metrics: &Arc<Metrics>, name: &str) -> RefusedHook {
     Arc::new(move |reason| counter.with_label_values(&[name.as_str(), reason]).inc())
 }
 
-/// Opens the key-value backend the settings name: a redb file in the data dir, or a Redis server.
+/// Opens the key-value backend the settings name: a redb file in the data dir, or a Redis server;
+/// either holds each namespace to `quotas.max_kv_bytes`.
 async fn open_kv(settings: &Settings) -> Result<Arc<dyn KvBackend>, ApiError> {
     let failed = |e: wasmgate_capabilities::Error| ApiError::Internal {
         reason: format!("key-value store: {e}"),
     };
+    let quota = settings.quotas.max_kv_bytes.bytes();
     Ok(match (settings.kv.backend, &settings.kv.url) {
-        (KvBackendKind::Redis, Some(url)) => {
-            Arc::new(RedisBackend::connect(url).await.map_err(failed)?)
-        }
+        (KvBackendKind::Redis, Some(url)) => Arc::new(
+            RedisBackend::connect(url)
+                .await
+                .map_err(failed)?
+                .with_quota(quota),
+        ),
         _ => Arc::new(
             RedbBackend::open(
                 &settings
                     .data_dir
                     .join(wasmgate_capabilities::keyvalue::REDB_FILE_NAME),
             )
-            .map_err(failed)?,
+            .map_err(failed)?
+            .with_quota(quota),
         ),
     })
 }
 
-/// Opens the message bus the settings name: in process (durable in the data dir) or NATS.
+/// Opens the message bus the settings name: in process (durable in the data dir) or NATS, each
+/// subscription's backlog bounded by `quotas.max_backlog_messages` and `max_backlog_bytes`.
 async fn open_bus(settings: &Settings) -> Result<Arc<dyn Bus>, ApiError> {
+    let limits = BacklogLimits {
+        messages: u64::from(settings.quotas.max_backlog_messages),
+        bytes: settings.quotas.max_backlog_bytes.bytes(),
+    };
     Ok(
         match (settings.messaging.backend, &settings.messaging.url) {
-            (BusBackendKind::Nats, Some(url)) => Arc::new(NatsBus::connect(url).await?),
-            _ => Arc::new(EmbeddedBus::open(&settings.data_dir)?),
+            (BusBackendKind::Nats, Some(url)) => {
+                Arc::new(NatsBus::connect_with_backlog(url, limits).await?)
+            }
+            _ => Arc::new(EmbeddedBus::open(&settings.data_dir)?.with_backlog(limits)),
         },
     )
 }

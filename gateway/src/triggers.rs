@@ -143,7 +143,7 @@ async fn handle(gw: &Gateway, deployed: &Deployed, delivery: Delivery) {
         .push((SUBJECT_KEY.into(), message.subject.clone()));
     dead.metadata
         .push((ATTEMPTS_KEY.into(), attempts.to_string()));
-    match gw.bus.publish(dead).await {
+    match publish_dead_letter(gw, dead).await {
         Ok(()) => {
             gw.metrics
                 .messages
@@ -153,6 +153,26 @@ async fn handle(gw: &Gateway, deployed: &Deployed, delivery: Delivery) {
         }
         // Not acked: the embedded bus hands it out again after a restart.
         Err(e) => tracing::error!(function = %name, error = %e, "cannot publish a dead letter"),
+    }
+}
+
+/// Publishes a dead letter, waiting (with the retry waits) while the dead-letter subscriber's
+/// backlog is full rather than dropping it: the message it stands for stays unacknowledged, and
+/// its place in its own backlog taken, meanwhile.
+async fn publish_dead_letter(
+    gw: &Gateway,
+    dead: Message,
+) -> wasmgate_capabilities::messaging::Result<()> {
+    let mut waits = retry_waits(&gw.settings.events);
+    loop {
+        match gw.bus.publish(dead.clone()).await {
+            Err(e @ wasmgate_capabilities::messaging::Error::BacklogFull { .. }) => {
+                gw.metrics.bus_refused(&e);
+                tracing::warn!(subject = %dead.subject, error = %e, "dead-letter backlog full; waiting");
+                tokio::time::sleep(waits.next().unwrap_or(MAX_RETRY_WAIT)).await;
+            }
+            other => return other,
+        }
     }
 }
 

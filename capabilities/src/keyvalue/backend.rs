@@ -24,6 +24,10 @@ pub struct KeyPage {
 /// never sees guest-chosen names and needs no access control of its own. A bucket exists as
 /// soon as it holds a key.
 ///
+/// Every write that would take its bucket's [namespace](crate::keyvalue::namespace) past the
+/// backend's quota fails with [`QuotaExceeded`](crate::Error::QuotaExceeded) and writes nothing;
+/// a backend keeps each namespace's usage exact, across restarts and crashes.
+///
 /// Every write is durable before its future completes, to the extent the backend promises
 /// (see each implementation). Counters written by [`increment`](KvBackend::increment) are
 /// the canonical ASCII decimal text of a number in `0..=i64::MAX` (`"0"`, `"42"`, no sign,
@@ -72,6 +76,10 @@ pub trait KvBackend: Send + Sync + 'static {
     /// how many keys were removed. Durable on return; an empty `prefix` is refused
     /// ([`InvalidScope`](crate::Error::InvalidScope)) rather than emptying the store.
     async fn purge(&self, prefix: &str) -> Result<u64>;
+
+    /// Bytes (key plus value of every entry) stored in `namespace` (see
+    /// [`namespace`](crate::keyvalue::namespace)), as counted against the key-value quota.
+    async fn usage(&self, namespace: &str) -> Result<u64>;
 }
 
 /// Refuses the empty prefix a purge would read as "everything".

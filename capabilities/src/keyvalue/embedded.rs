@@ -3,8 +3,10 @@
 use crate::error::{Error, Result};
 use crate::keyvalue::backend::{KeyPage, KvBackend, LIST_PAGE_SIZE};
 use crate::keyvalue::counter;
+use crate::keyvalue::quota::{admit, entry_size, namespace};
 use async_trait::async_trait;
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Database, ReadableDatabase, ReadableTable, Table, TableDefinition, WriteTransaction};
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -15,14 +17,28 @@ pub const REDB_FILE_NAME: &str = "kv.redb";
 /// a bucket's entries sit next to each other for range scans.
 const ENTRIES: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("entries");
 
+/// Bytes stored per [namespace](crate::keyvalue::namespace), changed in the same transaction as
+/// the entries, so it is exact after any crash.
+const USAGE: TableDefinition<&str, u64> = TableDefinition::new("usage");
+
+/// Facts about the file itself; [`USAGE_COUNTED`] marks a file whose usage table is complete.
+const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+
+/// Set once the usage of entries written before the usage table existed has been counted.
+const USAGE_COUNTED: &str = "usage_counted";
+
 /// Key-value storage in a single redb file, durable on one machine.
 ///
 /// Every write commits its own transaction with redb's default immediate durability, so it is
 /// on disk (fsynced) before the call returns. redb runs one write transaction at a time, which
 /// makes `increment` atomic. All database work runs on tokio's blocking pool.
+///
+/// Each namespace's usage lives in the same file and changes in the same transaction as its
+/// entries; a write past the quota set by [`with_quota`](Self::with_quota) is rolled back.
 #[derive(Clone)]
 pub struct RedbBackend {
     db: Arc<Database>,
+    quota: u64,
 }
 
 impl std::fmt::Debug for RedbBackend {
@@ -42,11 +58,20 @@ impl RedbBackend {
         };
         crate::private_files::create_file(path).map_err(|e| open_err(e.into()))?;
         let db = Database::create(path).map_err(|e| open_err(e.into()))?;
-        // Creating the table up front lets readers open it without a missing-table case.
+        // Creating the tables up front lets readers open them without a missing-table case.
         let txn = db.begin_write().map_err(|e| open_err(e.into()))?;
-        txn.open_table(ENTRIES).map_err(|e| open_err(e.into()))?;
+        count_usage(&txn).map_err(open_err)?;
         txn.commit().map_err(|e| open_err(e.into()))?;
-        Ok(RedbBackend { db: Arc::new(db) })
+        Ok(RedbBackend {
+            db: Arc::new(db),
+            quota: u64::MAX,
+        })
+    }
+
+    /// This backend with every namespace held to `bytes` of keys and values.
+    pub fn with_quota(mut self, bytes: u64) -> Self {
+        self.quota = bytes;
+        self
     }
 
     /// Runs `work` against the database on the blocking pool.
@@ -59,17 +84,34 @@ impl RedbBackend {
         tokio::task::spawn_blocking(move || work(&db)).await?
     }
 
-    /// Runs `work` in one write transaction and commits it durably.
+    /// Runs `work` in one write transaction and commits it durably, with the usage of every
+    /// namespace it changed; rolls everything back when one would pass the quota.
     async fn write<T, F>(&self, work: F) -> Result<T>
     where
         T: Send + 'static,
-        F: FnOnce(&mut redb::Table<(&str, &str), &[u8]>) -> Result<T> + Send + 'static,
+        F: FnOnce(&mut Writer<'_>) -> Result<T> + Send + 'static,
     {
+        let quota = self.quota;
         self.blocking(move |db| {
             let txn = db.begin_write()?;
             let out = {
-                let mut table = txn.open_table(ENTRIES)?;
-                work(&mut table)?
+                let mut writer = Writer {
+                    entries: txn.open_table(ENTRIES)?,
+                    deltas: HashMap::new(),
+                };
+                let out = work(&mut writer);
+                let out = out.and_then(|out| {
+                    writer.settle(&mut txn.open_table(USAGE)?, quota)?;
+                    Ok(out)
+                });
+                drop(writer);
+                match out {
+                    Ok(out) => out,
+                    Err(e) => {
+                        txn.abort()?;
+                        return Err(e);
+                    }
+                }
             };
             txn.commit()?;
             Ok(out)
@@ -104,7 +146,7 @@ impl KvBackend for RedbBackend {
         let prefix = prefix.to_owned();
         self.write(move |table| {
             let mut doomed = Vec::new();
-            for entry in table.range((prefix.as_str(), "")..)? {
+            for entry in table.entries.range((prefix.as_str(), "")..)? {
                 let (k, _) = entry?;
                 let (bucket, key) = k.value();
                 if !bucket.starts_with(prefix.as_str()) {
@@ -112,8 +154,9 @@ impl KvBackend for RedbBackend {
                 }
                 doomed.push((bucket.to_owned(), key.to_owned()));
             }
+            // Through the writer, so the usage of each namespace falls with its entries.
             for (bucket, key) in &doomed {
-                table.remove((bucket.as_str(), key.as_str()))?;
+                table.remove(bucket, key)?;
             }
             Ok(doomed.len() as u64)
         })
@@ -132,20 +175,12 @@ impl KvBackend for RedbBackend {
 
     async fn set(&self, bucket: &str, key: &str, value: Vec<u8>) -> Result<()> {
         let (bucket, key) = (bucket.to_owned(), key.to_owned());
-        self.write(move |table| {
-            table.insert((bucket.as_str(), key.as_str()), value.as_slice())?;
-            Ok(())
-        })
-        .await
+        self.write(move |w| w.put(&bucket, &key, &value)).await
     }
 
     async fn delete(&self, bucket: &str, key: &str) -> Result<()> {
         let (bucket, key) = (bucket.to_owned(), key.to_owned());
-        self.write(move |table| {
-            table.remove((bucket.as_str(), key.as_str()))?;
-            Ok(())
-        })
-        .await
+        self.write(move |w| w.remove(&bucket, &key)).await
     }
 
     async fn exists(&self, bucket: &str, key: &str) -> Result<bool> {
@@ -185,17 +220,14 @@ impl KvBackend for RedbBackend {
 
     async fn increment(&self, bucket: &str, key: &str, delta: u64) -> Result<u64> {
         let (bucket, key) = (bucket.to_owned(), key.to_owned());
-        self.write(move |table| {
-            let current = match table.get((bucket.as_str(), key.as_str()))? {
+        self.write(move |w| {
+            let current = match w.entries.get((bucket.as_str(), key.as_str()))? {
                 None => 0,
                 Some(value) => counter::parse(value.value())
                     .ok_or_else(|| Error::NotACounter { key: key.clone() })?,
             };
             let next = counter::add(&key, current, delta)?;
-            table.insert(
-                (bucket.as_str(), key.as_str()),
-                counter::format(next).as_slice(),
-            )?;
+            w.put(&bucket, &key, &counter::format(next))?;
             Ok(next)
         })
         .await
@@ -219,25 +251,96 @@ impl KvBackend for RedbBackend {
     /// interface promises.
     async fn set_many(&self, bucket: &str, entries: Vec<(String, Vec<u8>)>) -> Result<()> {
         let bucket = bucket.to_owned();
-        self.write(move |table| {
-            for (key, value) in &entries {
-                table.insert((bucket.as_str(), key.as_str()), value.as_slice())?;
-            }
-            Ok(())
+        self.write(move |w| {
+            entries
+                .iter()
+                .try_for_each(|(key, value)| w.put(&bucket, key, value))
         })
         .await
     }
 
     async fn delete_many(&self, bucket: &str, keys: &[String]) -> Result<()> {
         let (bucket, keys) = (bucket.to_owned(), keys.to_vec());
-        self.write(move |table| {
-            for key in &keys {
-                table.remove((bucket.as_str(), key.as_str()))?;
-            }
-            Ok(())
+        self.write(move |w| keys.iter().try_for_each(|key| w.remove(&bucket, key)))
+            .await
+    }
+
+    async fn usage(&self, namespace: &str) -> Result<u64> {
+        let namespace = namespace.to_owned();
+        self.blocking(move |db| {
+            let txn = db.begin_read()?;
+            let usage = txn.open_table(USAGE)?;
+            Ok(usage.get(namespace.as_str())?.map_or(0, |u| u.value()))
         })
         .await
     }
+}
+
+/// One write transaction's entries, and how much each namespace it touched grew or shrank.
+struct Writer<'txn> {
+    entries: Table<'txn, (&'static str, &'static str), &'static [u8]>,
+    deltas: HashMap<String, i64>,
+}
+
+impl Writer<'_> {
+    /// Stores `value` under `key`, accounting the change in size.
+    fn put(&mut self, bucket: &str, key: &str, value: &[u8]) -> Result<()> {
+        let old = self.entries.insert((bucket, key), value)?;
+        let old = old.map_or(0, |old| entry_size(key, old.value().len()));
+        self.account(bucket, entry_size(key, value.len()), old);
+        Ok(())
+    }
+
+    /// Removes `key` if present, accounting the bytes it frees.
+    fn remove(&mut self, bucket: &str, key: &str) -> Result<()> {
+        let old = self.entries.remove((bucket, key))?;
+        let old = old.map_or(0, |old| entry_size(key, old.value().len()));
+        self.account(bucket, 0, old);
+        Ok(())
+    }
+
+    fn account(&mut self, bucket: &str, new: u64, old: u64) {
+        let delta = i64::try_from(new).unwrap_or(i64::MAX) - i64::try_from(old).unwrap_or(i64::MAX);
+        if delta != 0 {
+            *self.deltas.entry(namespace(bucket).to_owned()).or_default() += delta;
+        }
+    }
+
+    /// Applies the accumulated changes to `usage`, refusing growth past `quota`.
+    fn settle(&mut self, usage: &mut Table<'_, &'static str, u64>, quota: u64) -> Result<()> {
+        for (namespace, delta) in self.deltas.drain() {
+            let used = usage.get(namespace.as_str())?.map_or(0, |u| u.value());
+            match admit(used, delta, quota)? {
+                0 => usage.remove(namespace.as_str())?,
+                after => usage.insert(namespace.as_str(), after)?,
+            };
+        }
+        Ok(())
+    }
+}
+
+/// Creates the tables, and counts the usage of a file written before usage was kept (once: the
+/// count commits with its marker).
+fn count_usage(txn: &WriteTransaction) -> std::result::Result<(), redb::Error> {
+    let entries = txn.open_table(ENTRIES)?;
+    let mut usage = txn.open_table(USAGE)?;
+    let mut meta = txn.open_table(META)?;
+    if meta.get(USAGE_COUNTED)?.is_some() {
+        return Ok(());
+    }
+    let mut counted: HashMap<String, u64> = HashMap::new();
+    for entry in entries.iter()? {
+        let (k, v) = entry?;
+        let (bucket, key) = k.value();
+        *counted.entry(namespace(bucket).to_owned()).or_default() +=
+            entry_size(key, v.value().len());
+    }
+    usage.retain(|_, _| false)?;
+    for (namespace, bytes) in counted {
+        usage.insert(namespace.as_str(), bytes)?;
+    }
+    meta.insert(USAGE_COUNTED, 1)?;
+    Ok(())
 }
 
 /// redb reports each stage's failure as its own type; all of them are storage failures here.

@@ -123,6 +123,7 @@ pub(crate) fn to_wit(err: Error, function: &str) -> wasmtime::Result<store::Erro
         Error::TooManyBuckets { .. } => "too many open buckets",
         Error::KeyTooLong { .. } => "key too long",
         Error::ValueTooLarge { .. } => "value too large",
+        Error::QuotaExceeded { .. } => "quota exceeded",
         _ => "storage failure",
     };
     let blame = err.blame();

@@ -3,6 +3,7 @@
 use crate::error::{Error, Result};
 use crate::keyvalue::backend::{KeyPage, KvBackend, LIST_PAGE_SIZE};
 use crate::keyvalue::counter;
+use crate::keyvalue::quota::namespace;
 use async_trait::async_trait;
 use redis::AsyncCommands;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -11,6 +12,16 @@ use std::time::Duration;
 /// Prefix of the Redis key holding each bucket's hash, so wasmgate's data is easy to tell
 /// apart from anything else in the same Redis database.
 pub const REDIS_KEY_PREFIX: &str = "wasmgate:kv:";
+
+/// The hash holding each namespace's usage in bytes (field: namespace), changed by the same
+/// scripts that change the entries.
+pub const REDIS_USAGE_KEY: &str = "wasmgate:kv-usage";
+
+/// Set once the usage of entries written before usage was kept has been counted.
+const USAGE_COUNTED_KEY: &str = "wasmgate:kv-usage-counted";
+
+/// The largest quota a script compares exactly: Lua numbers are doubles.
+const MAX_SCRIPT_QUOTA: u64 = (1 << 53) - 1;
 
 /// How long a command may wait for Redis's answer before it fails.
 ///
@@ -27,6 +38,9 @@ pub const REDIS_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 ///
 /// The new value is read back as text because Lua numbers are doubles, which cannot hold
 /// every 64-bit integer.
+///
+/// Its namespace's usage (`ARGV[3]` in the usage hash `KEYS[2]`) changes with it; a counter that
+/// grows a digit past the quota `ARGV[4]` is put back as it was, within the same script.
 const INCREMENT_SCRIPT: &str = r"
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
 if cur and not (cur == '0' or string.match(cur, '^[1-9]%d*$')) then
@@ -39,7 +53,106 @@ if type(res) == 'table' and res.err then
   end
   return redis.error_reply('NOTCOUNTER value is not a counter')
 end
-return redis.call('HGET', KEYS[1], ARGV[1])
+local new = redis.call('HGET', KEYS[1], ARGV[1])
+local delta = #new - (cur and #cur or -#ARGV[1])
+if delta ~= 0 then
+  local used = tonumber(redis.call('HGET', KEYS[2], ARGV[3]) or '0')
+  if delta > 0 and used + delta > tonumber(ARGV[4]) then
+    if cur then redis.call('HSET', KEYS[1], ARGV[1], cur) else redis.call('HDEL', KEYS[1], ARGV[1]) end
+    return redis.error_reply('QUOTA ' .. string.format('%d', used + delta))
+  end
+  redis.call('HINCRBY', KEYS[2], ARGV[3], delta)
+end
+return new
+";
+
+/// The Lua twin of [`namespace`]: a shared bucket is its own namespace, any other bucket
+/// belongs to everything before its last `/`.
+const NAMESPACE_LUA: &str = r"
+local function namespace(bucket)
+  if string.sub(bucket, 1, 7) == 'shared/' then return bucket end
+  if string.match(bucket, '^o/[^/]*/shared/') then return bucket end
+  return string.match(bucket, '^(.*)/[^/]*$') or bucket
+end
+";
+
+/// Removes the bucket hash `KEYS[1]` (stored bucket name `ARGV[1]`) and takes its bytes off its
+/// namespace's usage in the hash `KEYS[2]`, in one step; returns how many keys it held.
+const PURGE_SCRIPT: &str = r"
+local all = redis.call('HGETALL', KEYS[1])
+local bytes = 0
+for i = 1, #all, 2 do bytes = bytes + #all[i] + #all[i + 1] end
+redis.call('UNLINK', KEYS[1])
+if bytes > 0 then
+  local ns = namespace(ARGV[1])
+  local left = redis.call('HINCRBY', KEYS[2], ns, -bytes)
+  if left <= 0 then redis.call('HDEL', KEYS[2], ns) end
+end
+return #all / 2
+";
+
+/// Stores the key/value pairs `ARGV[3..]` in the bucket hash `KEYS[1]` unless that grows the
+/// namespace `ARGV[1]` in the usage hash `KEYS[2]` past `ARGV[2]` bytes; usage and entries change
+/// together or not at all. Sizes are byte lengths of key and value; a key repeated in one batch
+/// counts once, as its last value.
+const SET_SCRIPT: &str = r"
+local sizes, delta = {}, 0
+for i = 3, #ARGV, 2 do
+  local k, v = ARGV[i], ARGV[i + 1]
+  local old = sizes[k]
+  if old == nil then
+    old = 0
+    if redis.call('HEXISTS', KEYS[1], k) == 1 then
+      old = #k + redis.call('HSTRLEN', KEYS[1], k)
+    end
+  end
+  sizes[k] = #k + #v
+  delta = delta + sizes[k] - old
+end
+local used = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')
+if delta > 0 and used + delta > tonumber(ARGV[2]) then
+  return redis.error_reply('QUOTA ' .. string.format('%d', used + delta))
+end
+for i = 3, #ARGV, 2 do
+  redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+end
+if delta ~= 0 then redis.call('HINCRBY', KEYS[2], ARGV[1], delta) end
+return 0
+";
+
+/// Deletes the keys `ARGV[2..]` from the bucket hash `KEYS[1]` and gives their bytes back to
+/// the namespace `ARGV[1]` in the usage hash `KEYS[2]`.
+const DELETE_SCRIPT: &str = r"
+local delta = 0
+for i = 2, #ARGV do
+  local k = ARGV[i]
+  if redis.call('HEXISTS', KEYS[1], k) == 1 then
+    delta = delta - #k - redis.call('HSTRLEN', KEYS[1], k)
+    redis.call('HDEL', KEYS[1], k)
+  end
+end
+if delta ~= 0 then redis.call('HINCRBY', KEYS[2], ARGV[1], delta) end
+return 0
+";
+
+/// Counts the usage of every bucket hash under `ARGV[1]` into the usage hash `KEYS[2]`, once:
+/// the marker `KEYS[1]` is set in the same script, so usage is never counted twice.
+const COUNT_USAGE_SCRIPT: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local usage, cursor = {}, '0'
+repeat
+  local page = redis.call('SCAN', cursor, 'MATCH', ARGV[1] .. '*', 'COUNT', 1000)
+  cursor = page[1]
+  for _, key in ipairs(page[2]) do
+    local ns = namespace(string.sub(key, #ARGV[1] + 1))
+    local all = redis.call('HGETALL', key)
+    for i = 1, #all, 2 do usage[ns] = (usage[ns] or 0) + #all[i] + #all[i + 1] end
+  end
+until cursor == '0'
+redis.call('DEL', KEYS[2])
+for ns, bytes in pairs(usage) do redis.call('HSET', KEYS[2], ns, string.format('%d', bytes)) end
+redis.call('SET', KEYS[1], '1')
+return 0
 ";
 
 /// Key-value storage in Redis: bucket `b` is the hash `wasmgate:kv:b`, each key a field.
@@ -51,10 +164,17 @@ return redis.call('HGET', KEYS[1], ARGV[1])
 /// Durability is what the Redis server is configured for: a write is acknowledged once Redis
 /// applied it in memory, and is on disk before the call returns only with `appendonly yes` and
 /// `appendfsync always`. Run Redis that way where losing the last second of writes matters.
+///
+/// Each namespace's usage is a field of the hash [`REDIS_USAGE_KEY`]; every write is one Lua
+/// script that checks the quota and changes entries and usage together, which Redis runs
+/// atomically and persists (AOF, replicas) as one unit.
 #[derive(Clone)]
 pub struct RedisBackend {
     conn: ConnectionManager,
     increment: redis::Script,
+    set: redis::Script,
+    delete: redis::Script,
+    quota: u64,
 }
 
 impl std::fmt::Debug for RedisBackend {
@@ -70,11 +190,65 @@ impl RedisBackend {
         let config = ConnectionManagerConfig::new()
             .set_response_timeout(Some(REDIS_RESPONSE_TIMEOUT))
             .set_connection_timeout(Some(REDIS_CONNECT_TIMEOUT));
-        let conn = client.get_connection_manager_with_config(config).await?;
+        let mut conn = client.get_connection_manager_with_config(config).await?;
+        let () = redis::Script::new(&format!("{NAMESPACE_LUA}{COUNT_USAGE_SCRIPT}"))
+            .key(USAGE_COUNTED_KEY)
+            .key(REDIS_USAGE_KEY)
+            .arg(REDIS_KEY_PREFIX)
+            .invoke_async(&mut conn)
+            .await?;
         Ok(RedisBackend {
             conn,
             increment: redis::Script::new(INCREMENT_SCRIPT),
+            set: redis::Script::new(SET_SCRIPT),
+            delete: redis::Script::new(DELETE_SCRIPT),
+            quota: MAX_SCRIPT_QUOTA,
         })
+    }
+
+    /// This backend with every namespace held to `bytes` of keys and values.
+    pub fn with_quota(mut self, bytes: u64) -> Self {
+        self.quota = bytes.min(MAX_SCRIPT_QUOTA);
+        self
+    }
+
+    /// Runs the set script for `entries` of `bucket`.
+    async fn store(&self, bucket: &str, entries: &[(&str, &[u8])]) -> Result<()> {
+        let mut call = self.set.key(hash(bucket));
+        call.key(REDIS_USAGE_KEY)
+            .arg(namespace(bucket))
+            .arg(self.quota);
+        for (key, value) in entries {
+            call.arg(*key).arg(*value);
+        }
+        let result: redis::RedisResult<i64> = call.invoke_async(&mut self.conn()).await;
+        result.map(drop).map_err(|e| self.refusal(e))
+    }
+
+    /// Runs the delete script for `keys` of `bucket`.
+    async fn remove(&self, bucket: &str, keys: &[&str]) -> Result<()> {
+        let mut call = self.delete.key(hash(bucket));
+        call.key(REDIS_USAGE_KEY).arg(namespace(bucket));
+        for key in keys {
+            call.arg(*key);
+        }
+        let _: i64 = call.invoke_async(&mut self.conn()).await?;
+        Ok(())
+    }
+
+    /// A script's `QUOTA <used>` error as [`Error::QuotaExceeded`]; any other as it is.
+    fn refusal(&self, err: redis::RedisError) -> Error {
+        if err.code() == Some("QUOTA") {
+            let used = err
+                .detail()
+                .and_then(|d| d.trim().parse().ok())
+                .unwrap_or(self.quota);
+            return Error::QuotaExceeded {
+                used,
+                max: self.quota,
+            };
+        }
+        err.into()
     }
 
     fn conn(&self) -> ConnectionManager {
@@ -106,9 +280,10 @@ impl KvBackend for RedisBackend {
         "redis"
     }
 
-    /// `SCAN` for the buckets' hashes (the prefix escaped for Redis's glob), then `HLEN` and
-    /// `UNLINK` each. Not one transaction: a purge that fails half way removed some buckets whole
-    /// and left others whole; running it again finishes it.
+    /// `SCAN` for the buckets' hashes (the prefix escaped for Redis's glob), then one script per
+    /// bucket removes it and takes its bytes off the quota usage. Not one transaction: a purge
+    /// that fails half way removed some buckets whole and left others whole; running it again
+    /// finishes it.
     async fn purge(&self, prefix: &str) -> Result<u64> {
         super::backend::check_purge_prefix(prefix)?;
         let pattern = format!("{}*", glob_escape(&hash(prefix)));
@@ -132,16 +307,17 @@ impl KvBackend for RedisBackend {
         }
         hashes.sort_unstable();
         hashes.dedup();
+        let purge = redis::Script::new(&format!("{NAMESPACE_LUA}{PURGE_SCRIPT}"));
         let mut removed = 0u64;
         for key in hashes {
-            let (len,): (u64,) = redis::pipe()
-                .atomic()
-                .hlen(&key)
-                .unlink(&key)
-                .ignore()
-                .query_async(&mut conn)
+            let bucket = key.strip_prefix(REDIS_KEY_PREFIX).unwrap_or(&key);
+            let keys: u64 = purge
+                .key(&key)
+                .key(REDIS_USAGE_KEY)
+                .arg(bucket)
+                .invoke_async(&mut conn)
                 .await?;
-            removed = removed.saturating_add(len);
+            removed = removed.saturating_add(keys);
         }
         Ok(removed)
     }
@@ -151,13 +327,11 @@ impl KvBackend for RedisBackend {
     }
 
     async fn set(&self, bucket: &str, key: &str, value: Vec<u8>) -> Result<()> {
-        let () = self.conn().hset(hash(bucket), key, value).await?;
-        Ok(())
+        self.store(bucket, &[(key, &value)]).await
     }
 
     async fn delete(&self, bucket: &str, key: &str) -> Result<()> {
-        let () = self.conn().hdel(hash(bucket), key).await?;
-        Ok(())
+        self.remove(bucket, &[key]).await
     }
 
     async fn exists(&self, bucket: &str, key: &str) -> Result<bool> {
@@ -191,8 +365,11 @@ impl KvBackend for RedisBackend {
         let result: redis::RedisResult<Vec<u8>> = self
             .increment
             .key(hash(bucket))
+            .key(REDIS_USAGE_KEY)
             .arg(key)
             .arg(delta)
+            .arg(namespace(bucket))
+            .arg(self.quota)
             .invoke_async(&mut self.conn())
             .await;
         match result {
@@ -205,7 +382,7 @@ impl KvBackend for RedisBackend {
             Err(err) if err.code() == Some("OVERFLOW") => Err(Error::CounterOverflow {
                 key: key.to_owned(),
             }),
-            Err(err) => Err(err.into()),
+            Err(err) => Err(self.refusal(err)),
         }
     }
 
@@ -220,21 +397,29 @@ impl KvBackend for RedisBackend {
             .await?)
     }
 
-    /// One `HSET` with every field, so the batch is atomic here, more than the interface
+    /// One script with every field, so the batch is atomic here, more than the interface
     /// promises.
     async fn set_many(&self, bucket: &str, entries: Vec<(String, Vec<u8>)>) -> Result<()> {
         if entries.is_empty() {
             return Ok(());
         }
-        let () = self.conn().hset_multiple(hash(bucket), &entries).await?;
-        Ok(())
+        let entries: Vec<(&str, &[u8])> = entries
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_slice()))
+            .collect();
+        self.store(bucket, &entries).await
     }
 
     async fn delete_many(&self, bucket: &str, keys: &[String]) -> Result<()> {
         if keys.is_empty() {
             return Ok(());
         }
-        let () = self.conn().hdel(hash(bucket), keys).await?;
-        Ok(())
+        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+        self.remove(bucket, &keys).await
+    }
+
+    async fn usage(&self, namespace: &str) -> Result<u64> {
+        let used: Option<u64> = self.conn().hget(REDIS_USAGE_KEY, namespace).await?;
+        Ok(used.unwrap_or(0))
     }
 }

@@ -95,19 +95,49 @@ impl Message {
 /// What acknowledging a delivery does; the backend decides.
 pub(crate) type AckFn = Box<dyn FnOnce() -> BoxFuture<'static, Result<()>> + Send + Sync>;
 
+/// What a delivery gives back when it goes, acknowledged or not: its place in a backlog.
+pub(crate) struct Release(Option<Box<dyn FnOnce() + Send + Sync>>);
+
+impl Release {
+    pub(crate) fn new(release: impl FnOnce() + Send + Sync + 'static) -> Self {
+        Release(Some(Box::new(release)))
+    }
+}
+
+impl Drop for Release {
+    fn drop(&mut self) {
+        if let Some(release) = self.0.take() {
+            release();
+        }
+    }
+}
+
 /// A message handed to one subscription, to be acknowledged once handled.
 ///
 /// On the embedded bus a message stays in the durable log until every delivery of it is
 /// acknowledged; one dropped without [`ack`](Delivery::ack) is delivered again after a
-/// restart. On NATS acknowledging does nothing: core NATS delivers at most once.
+/// restart. Either way, the delivery holds its place in its subscription's backlog until it is
+/// dropped. On NATS acknowledging does nothing: core NATS delivers at most once.
 pub struct Delivery {
     message: Message,
     ack: Option<AckFn>,
+    /// Frees the delivery's place in its subscription's backlog when it is dropped.
+    _release: Option<Release>,
 }
 
 impl Delivery {
     pub(crate) fn new(message: Message, ack: Option<AckFn>) -> Self {
-        Delivery { message, ack }
+        Delivery {
+            message,
+            ack,
+            _release: None,
+        }
+    }
+
+    /// This delivery, giving back its backlog place through `release` once handled or dropped.
+    pub(crate) fn releasing(mut self, release: Release) -> Self {
+        self._release = Some(release);
+        self
     }
 
     /// The delivered message.

@@ -78,6 +78,31 @@ pub enum Error {
         /// The client's explanation.
         message: String,
     },
+    /// A subscription the message would go to already holds its backlog quota; nothing was
+    /// accepted, and retrying once it has caught up succeeds.
+    #[error(
+        "a subscriber of `{subject}` has {waiting} waiting, its backlog quota of {limit} (quotas.{quota}): retry later"
+    )]
+    BacklogFull {
+        /// The subject published on.
+        subject: String,
+        /// The quota's key under `[quotas]`: `max_backlog_messages` or `max_backlog_bytes`.
+        quota: &'static str,
+        /// Messages or bytes waiting for that subscriber.
+        waiting: u64,
+        /// The quota.
+        limit: u64,
+    },
+    /// A message larger than a subscription's whole backlog quota, which no subscriber could take.
+    #[error(
+        "the message is {size} bytes, more than a subscriber may hold waiting ({max} bytes, quotas.max_backlog_bytes): send less"
+    )]
+    TooLargeForBacklog {
+        /// Bytes of data and metadata.
+        size: u64,
+        /// The quota.
+        max: u64,
+    },
     /// The bus has shut down (its writer thread is gone), so nothing more is accepted.
     #[error("the message bus is closed")]
     Closed,
@@ -106,6 +131,8 @@ impl Error {
             Error::Connect { .. } => "connection",
             Error::Nats { .. } => "nats",
             Error::Closed => "closed",
+            Error::BacklogFull { .. } => "backlog_full",
+            Error::TooLargeForBacklog { .. } => "message_too_large",
         }
     }
 }

@@ -45,6 +45,8 @@ fn to_wit(err: Error) -> types::Error {
         Error::InvalidQueue { .. } => "invalid queue group",
         Error::InvalidMetadata { .. } => "invalid metadata",
         Error::NoResponders { .. } => "no responders",
+        Error::BacklogFull { .. } => "message backlog full",
+        Error::TooLargeForBacklog { .. } => "message too large",
         Error::Connect { .. } | Error::Nats { .. } | Error::Closed => {
             tracing::warn!(code = err.code(), error = %err, "messaging backend unavailable");
             let kind = "message service unavailable";
@@ -66,6 +68,8 @@ fn blame(err: &Error) -> Blame {
         | Error::InvalidQueue { .. }
         | Error::InvalidMetadata { .. }
         | Error::NoResponders { .. }
+        | Error::BacklogFull { .. }
+        | Error::TooLargeForBacklog { .. }
         | Error::Timeout { .. } => Blame::Guest,
         _ => Blame::Host,
     }

@@ -5,6 +5,7 @@
 //! gateways. Subjects are dot-separated tokens; patterns add `*` (one token) and `>` (one or
 //! more trailing tokens), see [`subject`].
 
+mod backlog;
 mod bindings;
 mod bus;
 pub mod cloudevent;
@@ -17,6 +18,7 @@ mod nats;
 mod record;
 pub mod subject;
 
+pub use backlog::BacklogLimits;
 pub use bindings::MessagingRequestReply;
 pub use bus::{Bus, Delivery, Message, Subscription};
 pub use ctx::{

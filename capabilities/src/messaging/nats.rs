@@ -3,7 +3,15 @@
 //! Core NATS delivers at most once: a message published while a subscriber is away, or lost
 //! with a crashed server, is gone, and [`Delivery::ack`] does nothing here. Durable delivery
 //! across restarts needs JetStream, which this backend does not use.
+//!
+//! Backlogs: core NATS gives a publisher no signal that a subscriber is behind, so a publish is
+//! never refused here. What bounds a subscription is the client's buffer, set to the backlog's
+//! message limit ([`NatsBus::connect_with_backlog`]): past it the client drops messages for that
+//! subscription and reports a slow consumer, and the server itself cuts off a connection whose
+//! pending data passes its `max_pending` (64MB by default). Refusing publishers at a bound needs a
+//! JetStream stream with `max_msgs`/`max_bytes` and `discard: new`.
 
+use super::backlog::BacklogLimits;
 use super::bus::{Bus, Delivery, Message, Subscription, validate_queue};
 use super::cloudevent;
 use super::error::{Error, Result};
@@ -31,7 +39,21 @@ pub struct NatsBus {
 impl NatsBus {
     /// Connects to the NATS server at `url` (such as `nats://127.0.0.1:4222`).
     pub async fn connect(url: &str) -> Result<Self> {
-        let client = async_nats::connect(url).await.map_err(|e| Error::Connect {
+        Self::connect_with(url, async_nats::ConnectOptions::new()).await
+    }
+
+    /// Connects to the NATS server at `url`, buffering at most `limits.messages` messages per
+    /// subscription in the client (see the module docs for what happens past it).
+    pub async fn connect_with_backlog(url: &str, limits: BacklogLimits) -> Result<Self> {
+        let capacity = usize::try_from(limits.messages)
+            .unwrap_or(usize::MAX)
+            .max(1);
+        let options = async_nats::ConnectOptions::new().subscription_capacity(capacity);
+        Self::connect_with(url, options).await
+    }
+
+    async fn connect_with(url: &str, options: async_nats::ConnectOptions) -> Result<Self> {
+        let client = options.connect(url).await.map_err(|e| Error::Connect {
             url: url.to_owned(),
             message: e.to_string(),
         })?;

@@ -33,8 +33,15 @@ impl Fixture {
 
     /// A redb backend in a fresh temp dir.
     pub async fn redb() -> Fixture {
+        Fixture::redb_with_quota(u64::MAX).await
+    }
+
+    /// A redb backend in a fresh temp dir holding each namespace to `quota` bytes.
+    pub async fn redb_with_quota(quota: u64) -> Fixture {
         let dir = tempfile::tempdir().unwrap();
-        let backend = RedbBackend::open(&dir.path().join("kv.redb")).unwrap();
+        let backend = RedbBackend::open(&dir.path().join("kv.redb"))
+            .unwrap()
+            .with_quota(quota);
         Fixture {
             backend: Arc::new(backend),
             _keep: Keep::Dir(dir),
@@ -43,8 +50,16 @@ impl Fixture {
 
     /// A Redis backend on a fresh `redis-server` of its own.
     pub async fn redis() -> Fixture {
+        Fixture::redis_with_quota(u64::MAX).await
+    }
+
+    /// A Redis backend on a fresh `redis-server` holding each namespace to `quota` bytes.
+    pub async fn redis_with_quota(quota: u64) -> Fixture {
         let server = RedisServer::start().await;
-        let backend = RedisBackend::connect(&server.url()).await.unwrap();
+        let backend = RedisBackend::connect(&server.url())
+            .await
+            .unwrap()
+            .with_quota(quota);
         Fixture {
             backend: Arc::new(backend),
             _keep: Keep::Redis(server),

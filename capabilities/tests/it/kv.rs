@@ -4,7 +4,7 @@ use crate::backends::{Fixture, redb_path};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Instant;
-use wasmgate_capabilities::keyvalue::LIST_PAGE_SIZE;
+use wasmgate_capabilities::keyvalue::{LIST_PAGE_SIZE, namespace};
 use wasmgate_capabilities::{Error, KvBackend, KvScope, RedbBackend};
 
 /// Runs each named suite function against a fresh backend from `$fixture`.
@@ -43,6 +43,25 @@ backend_tests! { redb: Fixture::redb() =>
     increment_refuses_to_overflow,
     functions_see_only_their_own_buckets_and_granted_shared_ones,
     purge_removes_every_bucket_under_the_prefix_and_nothing_else;
+    ignored: latency_of_get_set_and_increment,
+}
+
+/// The key-value quota of the quota suites, in bytes.
+const QUOTA: u64 = 100;
+
+backend_tests! { redb_quota: Fixture::redb_with_quota(QUOTA) =>
+    a_write_past_the_quota_is_refused_and_writes_nothing,
+    batches_and_counters_count_against_the_quota_too,
+    each_function_and_each_shared_bucket_has_a_quota_of_its_own,
+    usage_is_exact_through_overwrites_and_deletes;
+    ignored: latency_of_get_set_and_increment,
+}
+
+backend_tests! { redis_quota: Fixture::redis_with_quota(QUOTA) =>
+    a_write_past_the_quota_is_refused_and_writes_nothing,
+    batches_and_counters_count_against_the_quota_too,
+    each_function_and_each_shared_bucket_has_a_quota_of_its_own,
+    usage_is_exact_through_overwrites_and_deletes;
     ignored: latency_of_get_set_and_increment,
 }
 
@@ -257,7 +276,23 @@ async fn purge_removes_every_bucket_under_the_prefix_and_nothing_else(kv: Arc<dy
             .unwrap();
     }
 
+    let private = wasmgate_capabilities::keyvalue::private_namespace(&gone).unwrap();
+    let shared_ns = namespace(&shared).to_owned();
+    assert_eq!(private, "o/aaaa/fn/billing");
+    assert_eq!(
+        shared_ns, shared,
+        "an owner's shared bucket is a namespace of its own"
+    );
+    assert!(kv.usage(&private).await.unwrap() > 0);
+    let shared_usage = kv.usage(&shared_ns).await.unwrap();
+
     assert_eq!(kv.purge(&gone.private_prefix()).await.unwrap(), 9);
+    assert_eq!(
+        kv.usage(&private).await.unwrap(),
+        0,
+        "the quota usage falls with the purged entries"
+    );
+    assert_eq!(kv.usage(&shared_ns).await.unwrap(), shared_usage);
     for bucket in ["cart", "sessions", "odd*[x]?"] {
         let page = kv
             .list_keys(&gone.resolve(bucket).unwrap(), None)
@@ -317,6 +352,159 @@ async fn functions_see_only_their_own_buckets_and_granted_shared_ones(kv: Arc<dy
         Some(b"paid".to_vec()),
         "c cannot write the shared bucket"
     );
+}
+
+/// How many bytes the namespace of `bucket` uses.
+async fn used(kv: &Arc<dyn KvBackend>, bucket: &str) -> u64 {
+    kv.usage(namespace(bucket)).await.unwrap()
+}
+
+fn is_quota(err: Error) -> bool {
+    let text = err.to_string();
+    assert!(text.contains("quotas.max_kv_bytes"), "{text}");
+    matches!(err, Error::QuotaExceeded { max: QUOTA, .. })
+}
+
+async fn a_write_past_the_quota_is_refused_and_writes_nothing(kv: Arc<dyn KvBackend>) {
+    let b = "fn/f/b";
+    kv.set(b, "k", vec![1; 49]).await.unwrap();
+    assert_eq!(used(&kv, b).await, 50, "key and value");
+    let err = kv.set(b, "k2", vec![2; 49]).await.unwrap_err();
+    assert!(is_quota(err));
+    assert_eq!(kv.get(b, "k2").await.unwrap(), None, "nothing written");
+    assert_eq!(used(&kv, b).await, 50);
+    // Exactly at the quota is allowed; one byte more is not.
+    kv.set(b, "k2", vec![2; 48]).await.unwrap();
+    assert_eq!(used(&kv, b).await, QUOTA);
+    assert!(is_quota(kv.set(b, "k3", Vec::new()).await.unwrap_err()));
+    // An overwrite that grows past the quota keeps the old value.
+    assert!(is_quota(kv.set(b, "k", vec![9; 50]).await.unwrap_err()));
+    assert_eq!(kv.get(b, "k").await.unwrap(), Some(vec![1; 49]));
+    // Shrinking and deleting always work, and give the bytes back.
+    kv.set(b, "k", vec![1; 9]).await.unwrap();
+    assert_eq!(used(&kv, b).await, 60);
+    kv.delete(b, "k2").await.unwrap();
+    assert_eq!(used(&kv, b).await, 10);
+    kv.set(b, "k3", vec![3; 80]).await.unwrap();
+    assert_eq!(used(&kv, b).await, 92);
+}
+
+async fn batches_and_counters_count_against_the_quota_too(kv: Arc<dyn KvBackend>) {
+    let b = "fn/f/b";
+    let big = |k: &str| (k.to_owned(), vec![0u8; 39]);
+    // 3 × 40 bytes: refused as a whole.
+    let err = kv
+        .set_many(b, vec![big("a"), big("b"), big("c")])
+        .await
+        .unwrap_err();
+    assert!(is_quota(err));
+    assert_eq!(
+        kv.get_many(b, &["a".into(), "b".into()]).await.unwrap(),
+        [None, None]
+    );
+    assert_eq!(used(&kv, b).await, 0);
+    // A key repeated in one batch counts once, as its last value.
+    kv.set_many(b, vec![big("a"), big("a"), ("b".into(), vec![0; 9])])
+        .await
+        .unwrap();
+    assert_eq!(used(&kv, b).await, 50);
+    kv.delete_many(b, &["a".into(), "a".into(), "missing".into()])
+        .await
+        .unwrap();
+    assert_eq!(used(&kv, b).await, 10);
+    // A counter costs its key and its decimal digits; growing a digit past the quota fails.
+    kv.set(b, "filler", vec![0; 82]).await.unwrap();
+    assert_eq!(used(&kv, b).await, 98);
+    assert_eq!(kv.increment(b, "n", 9).await.unwrap(), 9);
+    assert_eq!(used(&kv, b).await, QUOTA);
+    assert!(is_quota(kv.increment(b, "n", 1).await.unwrap_err()));
+    assert_eq!(
+        kv.get(b, "n").await.unwrap(),
+        Some(b"9".to_vec()),
+        "unchanged"
+    );
+    assert!(is_quota(kv.increment(b, "m", 1).await.unwrap_err()));
+    assert_eq!(kv.get(b, "m").await.unwrap(), None, "not created");
+    assert_eq!(used(&kv, b).await, QUOTA);
+}
+
+async fn each_function_and_each_shared_bucket_has_a_quota_of_its_own(kv: Arc<dyn KvBackend>) {
+    let full = vec![0u8; 99];
+    // Two buckets of one function share its quota.
+    kv.set("fn/f/one", "k", full.clone()).await.unwrap();
+    assert!(is_quota(
+        kv.set("fn/f/two", "k", vec![0]).await.unwrap_err()
+    ));
+    // Another function, and each shared bucket, have their own.
+    kv.set("fn/g/one", "k", full.clone()).await.unwrap();
+    kv.set("shared/orders", "k", full.clone()).await.unwrap();
+    kv.set("shared/prices", "k", full.clone()).await.unwrap();
+    assert!(is_quota(
+        kv.set("shared/orders", "j", vec![0]).await.unwrap_err()
+    ));
+    for bucket in ["fn/f/one", "fn/g/one", "shared/orders", "shared/prices"] {
+        assert_eq!(used(&kv, bucket).await, QUOTA, "{bucket}");
+    }
+    assert_eq!(kv.usage("fn/h").await.unwrap(), 0);
+}
+
+async fn usage_is_exact_through_overwrites_and_deletes(kv: Arc<dyn KvBackend>) {
+    let b = "fn/f/b";
+    let mut expected = std::collections::BTreeMap::new();
+    for i in 0..200u64 {
+        let key = format!("k{}", i % 7);
+        if i % 5 == 0 {
+            kv.delete(b, &key).await.unwrap();
+            expected.remove(&key);
+        } else {
+            let value = vec![0u8; usize::try_from(i % 11).unwrap()];
+            kv.set(b, &key, value.clone()).await.unwrap();
+            expected.insert(key, value);
+        }
+        let want: u64 = expected
+            .iter()
+            .map(|(k, v)| (k.len() + v.len()) as u64)
+            .sum();
+        assert_eq!(used(&kv, b).await, want, "after step {i}");
+    }
+}
+
+#[tokio::test]
+async fn redb_usage_survives_reopening_and_is_counted_for_a_file_written_without_it() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let kv = RedbBackend::open(&redb_path(&dir)).unwrap();
+        kv.set("fn/f/b", "k", vec![0; 9]).await.unwrap();
+        kv.set("shared/s", "k", vec![0; 4]).await.unwrap();
+    }
+    let kv = RedbBackend::open(&redb_path(&dir)).unwrap().with_quota(12);
+    assert_eq!(kv.usage("fn/f").await.unwrap(), 10);
+    assert!(matches!(
+        kv.set("fn/f/c", "k", vec![0; 2]).await.unwrap_err(),
+        Error::QuotaExceeded { used: 13, max: 12 }
+    ));
+    drop(kv);
+
+    // A file from before usage was kept: entries only.
+    let old = tempfile::tempdir().unwrap();
+    {
+        let db = ::redb::Database::create(redb_path(&old)).unwrap();
+        let txn = db.begin_write().unwrap();
+        {
+            let table: ::redb::TableDefinition<(&str, &str), &[u8]> =
+                ::redb::TableDefinition::new("entries");
+            let mut entries = txn.open_table(table).unwrap();
+            entries.insert(("fn/f/b", "key"), &[0u8; 7][..]).unwrap();
+            entries.insert(("fn/f/c", "k"), &[0u8; 1][..]).unwrap();
+            entries.insert(("shared/s", "k"), &[0u8; 2][..]).unwrap();
+        }
+        txn.commit().unwrap();
+    }
+    for _ in 0..2 {
+        let kv = RedbBackend::open(&redb_path(&old)).unwrap();
+        assert_eq!(kv.usage("fn/f").await.unwrap(), 12, "counted once");
+        assert_eq!(kv.usage("shared/s").await.unwrap(), 3);
+    }
 }
 
 #[tokio::test]

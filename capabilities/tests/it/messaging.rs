@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wasmgate_capabilities::messaging::{
-    Bus, Delivery, EmbeddedBus, Message, NatsBus, Subscription,
+    BacklogLimits, Bus, Delivery, EmbeddedBus, Message, NatsBus, Subscription,
 };
 
 /// Generous bound for a message that should arrive; only a failing test waits this long.
@@ -333,6 +333,121 @@ async fn recovered_messages_wait_for_a_matching_subscription() {
     assert_eq!(next_acked(&mut rest).await.data, "one");
     publish(&bus, "y.z", "live").await;
     assert_eq!(next_acked(&mut unrelated).await.data, "live");
+}
+
+/// Whether a delivery is waiting on `s` right now.
+async fn nothing_waiting(s: &mut Subscription) -> bool {
+    tokio::time::timeout(Duration::from_millis(100), s.next())
+        .await
+        .is_err()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_backlog_refuses_the_publish_and_accepts_again_once_a_delivery_is_handled() {
+    let dir = tempfile::tempdir().unwrap();
+    let limits = BacklogLimits {
+        messages: 2,
+        bytes: 10,
+    };
+    {
+        let bus = EmbeddedBus::open(dir.path()).unwrap().with_backlog(limits);
+        let mut s = sub(&bus, "q").await;
+        let mut group_a = bus.subscribe("g".into(), Some("w".into())).await.unwrap();
+        let mut group_b = bus.subscribe("g".into(), Some("w".into())).await.unwrap();
+        publish(&bus, "q", "1").await;
+        publish(&bus, "q", "2").await;
+        let err = bus.publish(Message::new("q", "3")).await.unwrap_err();
+        assert_eq!(err.code(), "backlog_full");
+        assert!(
+            err.to_string().contains("quotas.max_backlog_messages"),
+            "{err}"
+        );
+        let err = bus
+            .publish(Message::new("q", vec![0u8; 11]))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "message_too_large");
+        // Handling one (acked or merely dropped) makes room.
+        let first = next(&mut s).await;
+        assert_eq!(first.message().data, "1");
+        drop(first);
+        publish(&bus, "q", "3").await;
+        assert_eq!(next_acked(&mut s).await.data, "2");
+        assert_eq!(next_acked(&mut s).await.data, "3");
+        // A queue group skips a member without room, and refuses only when every one is full.
+        for i in 0..4 {
+            publish(&bus, "g", &i.to_string()).await;
+        }
+        assert_eq!(
+            bus.publish(Message::new("g", "x"))
+                .await
+                .unwrap_err()
+                .code(),
+            "backlog_full"
+        );
+        let mut got = Vec::new();
+        for member in [&mut group_a, &mut group_b] {
+            for _ in 0..2 {
+                got.push(String::from_utf8(next_acked(member).await.data.to_vec()).unwrap());
+            }
+        }
+        got.sort();
+        assert_eq!(got, ["0", "1", "2", "3"]);
+    }
+    // The refused publishes left nothing in the log: only "1" (dropped unacked) comes back.
+    let bus = EmbeddedBus::open(dir.path()).unwrap();
+    let mut s = sub(&bus, "q").await;
+    assert_eq!(next_acked(&mut s).await.data, "1");
+    assert!(nothing_waiting(&mut s).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reopened_log_is_replayed_as_the_backlog_makes_room_in_order_ahead_of_new_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let bus = EmbeddedBus::open(dir.path()).unwrap();
+        let mut s = sub(&bus, "r.>").await;
+        for i in 0..10 {
+            publish(&bus, &format!("r.{i}"), &i.to_string()).await;
+        }
+        for _ in 0..10 {
+            drop(next(&mut s).await.into_message());
+        }
+    }
+    let limits = BacklogLimits {
+        messages: 3,
+        bytes: 1 << 20,
+    };
+    let bus = EmbeddedBus::open(dir.path()).unwrap().with_backlog(limits);
+    let mut s = sub(&bus, "r.>").await;
+    // Ten owed, three at a time: the owed ones fill the backlog, so a new publish is refused.
+    assert_eq!(
+        bus.publish(Message::new("r.new", "new"))
+            .await
+            .unwrap_err()
+            .code(),
+        "backlog_full"
+    );
+    let held: Vec<Delivery> = vec![next(&mut s).await, next(&mut s).await, next(&mut s).await];
+    assert!(
+        nothing_waiting(&mut s).await,
+        "no more than the backlog is read back"
+    );
+    let data: Vec<_> = held.iter().map(|d| d.message().data.clone()).collect();
+    assert_eq!(data, ["0", "1", "2"]);
+    for delivery in held {
+        delivery.ack().await.unwrap();
+    }
+    let mut rest = Vec::new();
+    for _ in 3..10 {
+        rest.push(next_acked(&mut s).await.data);
+        if rest.len() == 6 {
+            // Room now: a new message is accepted, and comes after every owed one.
+            publish(&bus, "r.new", "new").await;
+        }
+    }
+    assert_eq!(rest, ["3", "4", "5", "6", "7", "8", "9"]);
+    assert_eq!(next_acked(&mut s).await.data, "new");
 }
 
 /// Publish→receive latency, one message in flight: `cargo test -- --ignored --nocapture latency`.

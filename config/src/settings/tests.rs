@@ -80,6 +80,12 @@ fn the_example_file_lists_every_key() {
         "retention",
         "[secrets]",
         "env",
+        "[quotas]",
+        "max_functions",
+        "max_stored_bytes",
+        "max_kv_bytes",
+        "max_backlog_messages",
+        "max_backlog_bytes",
     ];
     for key in keys {
         assert!(

@@ -2,9 +2,9 @@
 //!
 //! Steps, each of which can refuse without side effects: name → body → manifest → limits →
 //! claims (signature, issuer, hash, expiry, name, capabilities) → intent (validity bound,
-//! audience, signed manifest, the issuer's names) → policy → owner and no downgrade →
-//! precompile + store artifact → store the signed original → route check, owner and no
-//! downgrade again under the change lock → durable record → publish.
+//! audience, signed manifest, the issuer's names) → policy → owner and no downgrade → function
+//! quota → precompile + store artifact → store the signed original → route check, owner, no
+//! downgrade and quotas again under the change lock → durable record → publish.
 //! Only the last two change what is served, and a failure before them leaves the old version serving.
 
 use super::upload;
@@ -60,8 +60,10 @@ async fn deploy_upload(
     gw.admission
         .count(Operation::Deploy, admitted.as_ref().map(|_| ()));
     let admitted = admitted?;
-    // Checked before the compile for a quick answer, and again under the change lock below.
+    // Checked before the compile for a quick answer (a full node spends none), and again under
+    // the change lock below.
     succession(gw, &admitted.claims, allow_downgrade)?;
+    crate::quotas::check_functions(gw, &gw.catalog.snapshot(), name.as_str())?;
 
     let gc = gw.artifact_gc.read().await;
     let artifact = match reusable(gw, &admitted) {
@@ -108,6 +110,7 @@ async fn deploy_upload(
     let change = gw.catalog.lock().await;
     if let Err(e) = succession(gw, &record.claims, allow_downgrade)
         .and_then(|()| gw.catalog.check(&deployed))
+        .and_then(|()| crate::quotas::check_deploy(gw, &record))
         .and_then(|()| gw.registry.put(&record))
     {
         drop(change);

@@ -18,8 +18,10 @@ pub fn list(gw: &Gateway) -> GatewayResponse {
     json(StatusCode::OK, &json!({ "functions": functions }))
 }
 
-/// One function in detail, with its manifest and its signed original.
-pub fn get(gw: &Gateway, name: &str) -> Result<GatewayResponse, ApiError> {
+/// One function in detail, with its manifest, owner, signed original and the key-value bytes its
+/// own buckets use (`kv_bytes`, counted against `quotas.max_kv_bytes`; `null` when the store
+/// cannot be asked).
+pub async fn get(gw: &Gateway, name: &str) -> Result<GatewayResponse, ApiError> {
     let name = FunctionName::try_from(name.to_owned())?;
     let snapshot = gw.catalog.snapshot();
     let deployed = snapshot
@@ -39,6 +41,7 @@ pub fn get(gw: &Gateway, name: &str) -> Result<GatewayResponse, ApiError> {
             "message": "deployed before wasmgate kept signed originals: a restart cannot re-verify its signature or rebuild it after an upgrade; deploy it again to keep one",
         }),
     };
+    body["kv_bytes"] = json!(kv_bytes(gw, deployed).await);
     body["claims"] =
         serde_json::to_value(&deployed.record.claims).map_err(|e| ApiError::Internal {
             reason: format!("claims not serialisable: {e}"),
@@ -110,6 +113,22 @@ fn summary(deployed: &Arc<Deployed>) -> Value {
         });
     }
     summary
+}
+
+/// Bytes the function's own key-value buckets use, or `None` (logged) when the store fails.
+async fn kv_bytes(gw: &Gateway, deployed: &Deployed) -> Option<u64> {
+    let namespace = deployed
+        .record
+        .kv_scope()
+        .ok()
+        .and_then(|scope| wasmgate_capabilities::keyvalue::private_namespace(&scope).ok())?;
+    match gw.kv.usage(&namespace).await {
+        Ok(bytes) => Some(bytes),
+        Err(e) => {
+            tracing::warn!(function = %deployed.record.name, error = %e, "cannot read key-value usage");
+            None
+        }
+    }
 }
 
 fn not_found(name: &FunctionName) -> ApiError {

@@ -48,7 +48,7 @@ pub async fn handle(
             let name = name.to_owned();
             match *method {
                 Method::PUT => deploy::deploy(gw, &name, req).await,
-                Method::GET => functions::get(gw, &name),
+                Method::GET => functions::get(gw, &name).await,
                 Method::DELETE => {
                     let [purge] = query::switches(req.uri().query(), ["purge"])?;
                     functions::delete(gw, &name, purge).await

@@ -1,8 +1,10 @@
 //! The bus as guests see it: every message a guest puts on it counted in
-//! `wasmgate_messages_total{direction="published"}`, like those sent to `POST /publish`.
+//! `wasmgate_messages_total{direction="published"}`, like those sent to `POST /publish`, and
+//! each refused at a subscriber's backlog quota in `wasmgate_quota_refusals_total`.
 
+use super::Metrics;
 use futures::future::BoxFuture;
-use prometheus::{IntCounter, IntCounterVec};
+use prometheus::IntCounter;
 use std::sync::Arc;
 use std::time::Duration;
 use wasmgate_capabilities::messaging::{Bus, Message, Result, Subscription};
@@ -11,14 +13,16 @@ use wasmgate_capabilities::messaging::{Bus, Message, Result, Subscription};
 pub struct CountedBus {
     inner: Arc<dyn Bus>,
     published: IntCounter,
+    metrics: Arc<Metrics>,
 }
 
 impl CountedBus {
-    /// Wraps `inner`, counting into `family` under `direction="published"`.
-    pub fn new(inner: Arc<dyn Bus>, family: &IntCounterVec) -> Self {
+    /// Wraps `inner`, counting into `metrics`' `wasmgate_messages_total{direction="published"}`.
+    pub fn new(inner: Arc<dyn Bus>, metrics: &Arc<Metrics>) -> Self {
         CountedBus {
             inner,
-            published: family.with_label_values(&["published"]),
+            published: metrics.messages.with_label_values(&["published"]),
+            metrics: metrics.clone(),
         }
     }
 }
@@ -30,7 +34,10 @@ impl Bus for CountedBus {
 
     fn publish(&self, msg: Message) -> BoxFuture<'_, Result<()>> {
         Box::pin(async move {
-            self.inner.publish(msg).await?;
+            self.inner
+                .publish(msg)
+                .await
+                .inspect_err(|e| self.metrics.bus_refused(e))?;
             self.published.inc();
             Ok(())
         })

@@ -1,13 +1,14 @@
 //! A key-value backend that counts every operation in `wasmgate_kv_operations_total{op,backend}`.
 //!
 //! It wraps whichever backend the node uses, so the count is the same for both and the
-//! capabilities crate stays free of metrics.
+//! capabilities crate stays free of metrics. Writes refused at the key-value quota are counted in
+//! `wasmgate_quota_refusals_total{quota="max_kv_bytes"}` too.
 
 use async_trait::async_trait;
 use prometheus::{IntCounter, IntCounterVec};
 use std::sync::Arc;
 use wasmgate_capabilities::keyvalue::KeyPage;
-use wasmgate_capabilities::{KvBackend, Result};
+use wasmgate_capabilities::{Error, KvBackend, Result};
 
 /// The operations counted, in the order of [`Counted::counters`].
 const OPS: [&str; 9] = [
@@ -26,18 +27,36 @@ const OPS: [&str; 9] = [
 pub struct CountedKv {
     inner: Arc<dyn KvBackend>,
     counters: [IntCounter; OPS.len()],
+    quota_refusals: IntCounter,
 }
 
 impl CountedKv {
-    /// Wraps `inner`, counting into `family` labelled with the operation and `inner.name()`.
-    pub fn new(inner: Arc<dyn KvBackend>, family: &IntCounterVec) -> Self {
+    /// Wraps `inner`, counting into `family` labelled with the operation and `inner.name()`, and
+    /// each write refused at the quota into `quota_refusals`.
+    pub fn new(
+        inner: Arc<dyn KvBackend>,
+        family: &IntCounterVec,
+        quota_refusals: IntCounter,
+    ) -> Self {
         let backend = inner.name();
         let counters = OPS.map(|op| family.with_label_values(&[op, backend]));
-        CountedKv { inner, counters }
+        CountedKv {
+            inner,
+            counters,
+            quota_refusals,
+        }
     }
 
     fn count(&self, op: usize) {
         self.counters[op].inc();
+    }
+
+    /// Passes `result` on, counting a quota refusal.
+    fn written<T>(&self, result: Result<T>) -> Result<T> {
+        if let Err(Error::QuotaExceeded { .. }) = &result {
+            self.quota_refusals.inc();
+        }
+        result
     }
 }
 
@@ -59,12 +78,12 @@ impl KvBackend for CountedKv {
 
     async fn set(&self, bucket: &str, key: &str, value: Vec<u8>) -> Result<()> {
         self.count(1);
-        self.inner.set(bucket, key, value).await
+        self.written(self.inner.set(bucket, key, value).await)
     }
 
     async fn delete(&self, bucket: &str, key: &str) -> Result<()> {
         self.count(2);
-        self.inner.delete(bucket, key).await
+        self.written(self.inner.delete(bucket, key).await)
     }
 
     async fn exists(&self, bucket: &str, key: &str) -> Result<bool> {
@@ -79,7 +98,7 @@ impl KvBackend for CountedKv {
 
     async fn increment(&self, bucket: &str, key: &str, delta: u64) -> Result<u64> {
         self.count(5);
-        self.inner.increment(bucket, key, delta).await
+        self.written(self.inner.increment(bucket, key, delta).await)
     }
 
     async fn get_many(&self, bucket: &str, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
@@ -89,11 +108,15 @@ impl KvBackend for CountedKv {
 
     async fn set_many(&self, bucket: &str, entries: Vec<(String, Vec<u8>)>) -> Result<()> {
         self.count(7);
-        self.inner.set_many(bucket, entries).await
+        self.written(self.inner.set_many(bucket, entries).await)
     }
 
     async fn delete_many(&self, bucket: &str, keys: &[String]) -> Result<()> {
         self.count(8);
-        self.inner.delete_many(bucket, keys).await
+        self.written(self.inner.delete_many(bucket, keys).await)
+    }
+
+    async fn usage(&self, namespace: &str) -> Result<u64> {
+        self.inner.usage(namespace).await
     }
 }

@@ -1,5 +1,6 @@
 //! The metric families and their registry.
 
+use crate::quotas::Quota;
 use prometheus::{
     CounterVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec,
     Opts, Registry,
@@ -70,6 +71,14 @@ pub struct Metrics {
     pub auth_failures: IntCounterVec,
     /// `wasmgate_egress_refused_total{function,reason}` (`host_not_granted`, `address_denied`).
     pub egress_refused: IntCounterVec,
+    /// `wasmgate_quota_refusals_total{quota}`: requests and guest writes refused at a quota,
+    /// labelled with its key under `[quotas]`.
+    pub quota_refusals: IntCounterVec,
+    /// `wasmgate_quota_used{quota}`: what the node uses of its node-wide quotas
+    /// (`max_functions`, `max_stored_bytes`), read when scraped.
+    pub quota_used: IntGaugeVec,
+    /// `wasmgate_quota_limit{quota}`: every quota in force, from the settings.
+    pub quota_limit: IntGaugeVec,
     /// Serialises scrapes, which bring the state-derived series up to date before encoding.
     pub(super) scrape: Mutex<()>,
 }
@@ -219,6 +228,21 @@ impl Metrics {
                 "Outgoing connections of guests refused by the egress guard, by function and reason (host_not_granted: not in the grant's host list; address_denied: a loopback, private, link-local or other special address the operator did not open).",
                 &["function", "reason"],
             )?,
+            quota_refusals: counter_vec(
+                "wasmgate_quota_refusals_total",
+                "Deploys, publishes and guest writes refused at a quota, by its key under [quotas] (max_functions, max_stored_bytes, max_kv_bytes, max_backlog_messages, max_backlog_bytes).",
+                &["quota"],
+            )?,
+            quota_used: gauge_vec(
+                "wasmgate_quota_used",
+                "What the node uses of its node-wide quotas: functions deployed (max_functions), bytes of stored blobs they use, each once (max_stored_bytes).",
+                &["quota"],
+            )?,
+            quota_limit: gauge_vec(
+                "wasmgate_quota_limit",
+                "Each quota in force, by its key under [quotas]: a count or bytes.",
+                &["quota"],
+            )?,
             scrape: Mutex::new(()),
             registry,
         };
@@ -226,6 +250,33 @@ impl Metrics {
             .memory_budget_bytes
             .set(i64::try_from(budget).unwrap_or(i64::MAX));
         Ok(metrics)
+    }
+
+    /// Sets `wasmgate_quota_limit` from the quotas in force, and starts every refusal count at 0.
+    pub fn set_quotas(&self, settings: &wasmgate_config::QuotaSettings) {
+        for quota in Quota::ALL {
+            self.quota_limit
+                .with_label_values(&[quota.key()])
+                .set(i64::try_from(quota.limit(settings)).unwrap_or(i64::MAX));
+            self.quota_refusals.with_label_values(&[quota.key()]);
+        }
+    }
+
+    /// Counts one refusal at `quota`.
+    pub fn quota_refused(&self, quota: Quota) {
+        self.quota_refusals.with_label_values(&[quota.key()]).inc();
+    }
+
+    /// Counts a publish refused at a subscriber's backlog quota (any other failure is not a
+    /// quota's).
+    pub fn bus_refused(&self, error: &wasmgate_capabilities::messaging::Error) {
+        if let wasmgate_capabilities::messaging::Error::BacklogFull { quota, .. } = error {
+            let quota = match *quota {
+                "max_backlog_bytes" => Quota::BacklogBytes,
+                _ => Quota::BacklogMessages,
+            };
+            self.quota_refused(quota);
+        }
     }
 
     /// Counts one cold start of `function` that took `took`.

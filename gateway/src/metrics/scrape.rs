@@ -3,6 +3,7 @@
 use super::Metrics;
 use super::families::GUEST_LIMITS;
 use crate::catalog::Snapshot;
+use crate::quotas::Quota;
 use prometheus::{Encoder, TextEncoder};
 use std::sync::atomic::Ordering::Relaxed;
 use wasmgate_pool::Pool;
@@ -49,6 +50,14 @@ impl Metrics {
             }
         }
         self.functions.with_label_values(&["warm"]).set(warm);
+        let deployed = snapshot.sorted();
+        self.quota_used
+            .with_label_values(&[Quota::Functions.key()])
+            .set(i64::try_from(deployed.len()).unwrap_or(i64::MAX));
+        let stored = crate::quotas::stored_bytes(deployed.iter().map(|d| &d.record));
+        self.quota_used
+            .with_label_values(&[Quota::StoredBytes.key()])
+            .set(i64::try_from(stored).unwrap_or(i64::MAX));
         self.functions.with_label_values(&["cold"]).set(cold);
         self.functions.with_label_values(&["down"]).set(down);
         let evictions = pool.evictions();

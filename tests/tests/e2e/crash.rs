@@ -1,8 +1,8 @@
 //! Crash safety: the gateway is killed with SIGKILL at random moments while deploys, replaces,
 //! deletes, key-value writes and publishes are in flight; after each restart everything that was
 //! acknowledged is there, and nothing half-written is visible: a name has an owner exactly when
-//! it is deployed, every function has its signed original, and no original outlives the function
-//! it belonged to.
+//! it is deployed, every function has its signed original, no original outlives the function it
+//! belonged to, and the key-value quota's count of a function's bytes is exactly what it stores.
 //!
 //! `WASMGATE_CRASH_ROUNDS` sets the number of rounds (default 6), `WASMGATE_CRASH_SEED` the seed
 //! of the first round; each round prints its seed, and rerunning with that seed and one round
@@ -58,6 +58,8 @@ enum Op {
 struct Ledger {
     functions: BTreeMap<&'static str, Acked>,
     kv: BTreeMap<String, String>,
+    /// The key-value write in flight when the gateway died: stored or not.
+    kv_pending: Option<(String, String)>,
     messages: Vec<String>,
     changes: u64,
 }
@@ -259,6 +261,7 @@ async fn write_kv(
     ledger: Arc<Mutex<Ledger>>,
 ) {
     for (key, value) in values {
+        ledger.lock().unwrap().kv_pending = Some((key.clone(), value.clone()));
         let sent = client
             .put(format!("{url}/{key}"))
             .body(value.clone())
@@ -266,7 +269,9 @@ async fn write_kv(
             .await;
         match sent {
             Ok(response) if response.status() == 200 => {
-                ledger.lock().unwrap().kv.insert(key, value);
+                let mut ledger = ledger.lock().unwrap();
+                ledger.kv.insert(key, value);
+                ledger.kv_pending = None;
             }
             Ok(response) => panic!("kv write {key}: {}", response.status()),
             Err(_) => return,
@@ -313,11 +318,12 @@ async fn check(gw: &Gateway, ledger: &Arc<Mutex<Ledger>>, seed: u64) {
             )
         })
         .collect();
-    let (functions, kv, messages) = {
+    let (functions, mut kv, kv_pending, messages) = {
         let ledger = ledger.lock().unwrap();
         (
             ledger.functions.clone(),
             ledger.kv.clone(),
+            ledger.kv_pending.clone(),
             ledger.messages.clone(),
         )
     };
@@ -395,11 +401,37 @@ async fn check(gw: &Gateway, ledger: &Arc<Mutex<Ledger>>, seed: u64) {
             "seed {seed}: kv {key}"
         );
     }
+    // The write in flight at the kill either happened whole or not at all, and the key-value
+    // quota's count matches exactly what is stored.
+    if let Some((key, value)) = kv_pending {
+        let response = gw
+            .client()
+            .get(gw.url(&format!("/fn/kv/crash/{key}")))
+            .send()
+            .await
+            .unwrap();
+        match response.status().as_u16() {
+            200 => {
+                assert_eq!(
+                    response.text().await.unwrap(),
+                    value,
+                    "seed {seed}: kv {key}"
+                );
+                kv.insert(key, value);
+            }
+            status => assert_eq!(status, 404, "seed {seed}: kv {key}"),
+        }
+    }
+    let stored: u64 = kv.iter().map(|(k, v)| (k.len() + v.len()) as u64).sum();
+    let counted = gw.function("kv").await.unwrap()["kv_bytes"].as_u64();
+    assert_eq!(counted, Some(stored), "seed {seed}: kv usage");
     // Accepted messages are delivered after the restart if they were not before.
     for topic in &messages {
         crate::wait_until_handled(gw, "sink", topic).await;
     }
     let mut ledger = ledger.lock().unwrap();
+    ledger.kv = kv;
+    ledger.kv_pending = None;
     for (name, now) in found {
         ledger.functions.insert(
             name,

@@ -24,6 +24,7 @@ mod limits;
 mod names;
 mod observability;
 mod originals;
+mod quotas;
 mod restart_under_load;
 mod scale_to_zero;
 mod tenancy;
