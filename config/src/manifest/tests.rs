@@ -150,6 +150,10 @@ fn json_round_trip_keeps_everything_and_omits_unset_keys() {
         "{json}"
     );
     assert!(json.contains(r#""memory":"64MiB""#), "{json}");
+    assert!(
+        json.contains(r#""messaging":{"publish":["orders.*.paid","audit.>"]}"#),
+        "{json}"
+    );
     assert_eq!(serde_json::to_string(&Manifest::default()).unwrap(), "{}");
     let sparse = Manifest::from_toml("[limits]\ntimeout = \"5s\"").unwrap();
     assert_eq!(
@@ -171,6 +175,17 @@ fn shared_buckets_are_names_and_nothing_else() {
     assert_eq!(m.keyvalue.shared, ["orders", "a.b-c_d"]);
     for bad in ["\"\"", "\"a/b\"", "\"../x\""] {
         let err = Manifest::from_toml(&format!("[keyvalue]\nshared = [{bad}]\n")).unwrap_err();
+        assert_eq!(err.code(), "invalid_manifest", "{bad}");
+    }
+}
+
+#[test]
+fn publish_subjects_are_subjects_or_patterns() {
+    let m =
+        Manifest::from_toml("[messaging]\npublish = [\"orders.created\", \"audit.>\"]\n").unwrap();
+    assert_eq!(m.messaging.publish.len(), 2);
+    for bad in ["\"\"", "\"a..b\"", "\"a b\""] {
+        let err = Manifest::from_toml(&format!("[messaging]\npublish = [{bad}]\n")).unwrap_err();
         assert_eq!(err.code(), "invalid_manifest", "{bad}");
     }
 }
