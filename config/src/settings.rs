@@ -220,6 +220,10 @@ pub struct PoolSettings {
     pub wasm_stack: ByteSize,
     /// How often long-running guests yield and deadlines are checked; 1ms to 1s.
     pub epoch_tick: HumanDuration,
+    /// Whether calls still running past their first epoch tick share the CPU fairly between
+    /// functions (at most one runtime thread fewer than there are run them at once, least-used
+    /// function first); `false` leaves them only yielding at each tick.
+    pub fair_share: bool,
 }
 
 impl Default for Settings {
@@ -275,6 +279,7 @@ impl Default for PoolSettings {
             max_memory: DEFAULT_MAX_MEMORY,
             wasm_stack: DEFAULT_WASM_STACK,
             epoch_tick: DEFAULT_EPOCH_TICK,
+            fair_share: DEFAULT_FAIR_SHARE,
         }
     }
 }

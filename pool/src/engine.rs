@@ -1,5 +1,6 @@
 //! The node's one wasmtime `Engine` and the thread that drives its epoch clock.
 
+use crate::cpu_share::CpuShare;
 use crate::error::{Error, Result};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -41,7 +42,8 @@ pub fn build_engine(settings: &PoolSettings) -> Result<Engine> {
 /// Increments the engine's epoch every tick on a dedicated thread until dropped.
 ///
 /// Every store yields to the async runtime at each tick, so a guest spinning in a loop never holds a
-/// runtime thread for longer than one tick, and deadlines are checked at that granularity.
+/// runtime thread for longer than one tick, and deadlines are checked at that granularity. Each
+/// tick also hands out `share`'s slices to the long-running calls waiting for one.
 #[derive(Debug)]
 pub struct EpochTicker {
     stop: Arc<AtomicBool>,
@@ -50,7 +52,7 @@ pub struct EpochTicker {
 
 impl EpochTicker {
     /// Starts ticking `engine` every `tick`.
-    pub fn start(engine: Engine, tick: Duration) -> Result<Self> {
+    pub fn start(engine: Engine, tick: Duration, share: Arc<CpuShare>) -> Result<Self> {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let thread = std::thread::Builder::new()
@@ -59,6 +61,7 @@ impl EpochTicker {
                 while !flag.load(Ordering::Relaxed) {
                     std::thread::sleep(tick);
                     engine.increment_epoch();
+                    share.tick(std::time::Instant::now());
                 }
             })
             .map_err(Error::engine)?;

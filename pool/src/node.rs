@@ -1,9 +1,11 @@
-//! Node-wide state shared by every function: engine, linkers, artifacts, loaded code.
+//! Node-wide state shared by every function: engine, linkers, artifacts, loaded code, CPU shares.
 
 use crate::artifact_store::ArtifactStore;
 use crate::code_cache::CodeCache;
+use crate::cpu_share::CpuShare;
 use crate::engine::EpochTicker;
 use crate::linkers::Linkers;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use wasmtime::Engine;
 
@@ -13,6 +15,8 @@ pub(crate) struct Node {
     pub(crate) linkers: Linkers,
     pub(crate) artifacts: ArtifactStore,
     pub(crate) code: CodeCache,
+    /// Slices of CPU for long-running calls, shared fairly between functions.
+    pub(crate) cpu: Arc<CpuShare>,
     pub(crate) _ticker: EpochTicker,
     pub(crate) generations: AtomicU64,
 }
