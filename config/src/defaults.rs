@@ -128,6 +128,10 @@ pub const MAX_MEMORY_GUARD: ByteSize = ByteSize::gib(2);
 pub const DEFAULT_EPOCH_TICK: HumanDuration =
     HumanDuration::from_duration(Duration::from_millis(10));
 
+/// Fair CPU shares on: without them 8 spinning guests of one function on 2 cores delayed
+/// another function's hello by 0.33 s (issue 12); `scripts/bench-noisy` measures both.
+pub const DEFAULT_FAIR_SHARE: bool = true;
+
 /// Fastest allowed epoch tick: below it, the ticker and the yields it causes cost real CPU.
 pub const MIN_EPOCH_TICK: Duration = Duration::from_millis(1);
 

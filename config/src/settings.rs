@@ -250,6 +250,10 @@ pub struct PoolSettings {
     /// into every artifact, so a change rebuilds each function from its signed original at the
     /// next start.
     pub memory_guard: ByteSize,
+    /// Whether calls still running past their first epoch tick share the CPU fairly between
+    /// functions (at most one runtime thread fewer than there are run them at once, least-used
+    /// function first); `false` leaves them only yielding at each tick.
+    pub fair_share: bool,
 }
 
 impl Default for Settings {
@@ -307,6 +311,7 @@ impl Default for PoolSettings {
             wasm_stack: DEFAULT_WASM_STACK,
             epoch_tick: DEFAULT_EPOCH_TICK,
             memory_guard: DEFAULT_MEMORY_GUARD,
+            fair_share: DEFAULT_FAIR_SHARE,
         }
     }
 }

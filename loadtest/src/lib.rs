@@ -3,7 +3,8 @@
 //! ([`ScenarioKind::Cold`]), many functions with skewed popularity ([`ScenarioKind::Zipf`]), a
 //! spike after idleness ([`ScenarioKind::Burst`]) and replays of the Azure Functions traces
 //! ([`ScenarioKind::Trace`]), and a flood on one function while another is probed
-//! ([`ScenarioKind::Overload`]). Each can run against a second server in alternation, so the two
+//! ([`ScenarioKind::Overload`]), or its CPU-bound guests spinning on every core
+//! ([`ScenarioKind::Noisy`]). Each can run against a second server in alternation, so the two
 //! are compared as a ratio measured in one sitting.
 //!
 //! Load is applied open-loop ([`open_loop`]: requests at scheduled times, latency counted from
@@ -78,8 +79,8 @@ pub use progress::{Progress, ProgressMode};
 pub use report::{Latency, Ratio, Report, SendLag, Summary, TargetReport};
 pub use scenario::{
     DEFAULT_CONNECTIONS, DEFAULT_DURATION, DEFAULT_FLOOD_CONNECTIONS, DEFAULT_FUNCTIONS,
-    DEFAULT_MAX_PROBE_P99, DEFAULT_PROBE_RATE, Endpoint, Load, Options, Overload, ScenarioKind,
-    run,
+    DEFAULT_MAX_NEIGHBOUR_P99, DEFAULT_MAX_PROBE_P99, DEFAULT_PROBE_RATE, DEFAULT_SPINNERS,
+    Endpoint, Load, Options, Overload, ScenarioKind, run,
 };
 pub use schedule::{Arrival, Offsets, Schedule, corrected_latency};
 pub use stats::{Counts, Outcome, Recorder, Stats};

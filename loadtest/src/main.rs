@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use wasmgate_loadtest::{
     Admin, DEFAULT_CONNECTIONS, DEFAULT_FLOOD_CONNECTIONS, DEFAULT_MAX_IN_FLIGHT,
-    DEFAULT_MAX_PROBE_P99, DEFAULT_PROBE_RATE, Endpoint, Load, Options, Overload, ProgressMode,
-    ScenarioKind, Schedule, Signer, Target, Trace,
+    DEFAULT_MAX_NEIGHBOUR_P99, DEFAULT_MAX_PROBE_P99, DEFAULT_PROBE_RATE, DEFAULT_SPINNERS,
+    Endpoint, Load, Options, Overload, ProgressMode, ScenarioKind, Schedule, Signer, Target, Trace,
 };
 
 /// Load tests for wasmgate and servers like it, optionally compared side by side.
@@ -22,7 +22,9 @@ use wasmgate_loadtest::{
 /// `overload` probes `--probe-url` (a function URL) at `--probe-rate`, alone and then while
 /// `--flood-connections` connections call `--flood-url` as fast as they are answered; it exits
 /// non-zero when the flooded probe's p99 exceeds `--max-probe-p99`, a 429/503 lacks
-/// `Retry-After`, or the gateway no longer answers.
+/// `Retry-After`, or the gateway no longer answers. `noisy` is the same run with a few connections
+/// calling a function whose guests spin until their timeout (`--flood-connections` 8,
+/// `--max-probe-p99` 20ms unless given).
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Cli {
@@ -118,10 +120,12 @@ struct Cli {
     /// the credential of a protected URL.
     #[arg(long, value_name = "NAME: VALUE", value_parser = parse_header)]
     flood_header: Vec<(http::HeaderName, http::HeaderValue)>,
-    /// overload: flood connections, each sending its next request when answered.
-    #[arg(long, value_name = "N", default_value_t = DEFAULT_FLOOD_CONNECTIONS)]
-    flood_connections: usize,
-    /// overload: fail when the probe's p99 under flood is above this [default: 50ms].
+    /// overload, noisy: flood connections, each sending its next request when answered
+    /// [default: 1000; noisy: 8].
+    #[arg(long, value_name = "N")]
+    flood_connections: Option<usize>,
+    /// overload, noisy: fail when the probe's p99 under flood is above this [default: 50ms;
+    /// noisy: 20ms].
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     max_probe_p99: Option<Duration>,
     /// No progress line on stderr.
@@ -194,7 +198,7 @@ fn options(cli: Cli) -> anyhow::Result<Options> {
             seed: cli.seed,
         }),
         Some(rate) => Load::Open(Schedule::Constant { rate }),
-        None if cli.scenario == ScenarioKind::Overload && cli.connections.is_none() => {
+        None if cli.scenario.probes_a_neighbour() && cli.connections.is_none() => {
             Load::Open(Schedule::Constant {
                 rate: DEFAULT_PROBE_RATE,
             })
@@ -222,8 +226,16 @@ fn options(cli: Cli) -> anyhow::Result<Options> {
         Some(url) => Some(Overload {
             flood_url: Target::parse(url)?,
             flood_headers: cli.flood_header.iter().cloned().collect(),
-            connections: cli.flood_connections,
-            max_probe_p99: cli.max_probe_p99.unwrap_or(DEFAULT_MAX_PROBE_P99),
+            connections: cli.flood_connections.unwrap_or(noisy_or(
+                cli.scenario,
+                DEFAULT_SPINNERS,
+                DEFAULT_FLOOD_CONNECTIONS,
+            )),
+            max_probe_p99: cli.max_probe_p99.unwrap_or(noisy_or(
+                cli.scenario,
+                DEFAULT_MAX_NEIGHBOUR_P99,
+                DEFAULT_MAX_PROBE_P99,
+            )),
         }),
         None => None,
     };
@@ -253,4 +265,13 @@ fn options(cli: Cli) -> anyhow::Result<Options> {
             ProgressMode::Auto
         },
     })
+}
+
+/// `noisy`'s default where it differs from `overload`'s.
+fn noisy_or<T>(scenario: ScenarioKind, noisy: T, otherwise: T) -> T {
+    if scenario == ScenarioKind::Noisy {
+        noisy
+    } else {
+        otherwise
+    }
 }

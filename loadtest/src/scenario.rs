@@ -4,6 +4,7 @@
 
 mod burst;
 mod cold;
+mod noisy;
 mod overload;
 mod round;
 mod trace;
@@ -24,6 +25,7 @@ use round::Round;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use noisy::{DEFAULT_MAX_NEIGHBOUR_P99, DEFAULT_SPINNERS};
 pub use overload::{
     DEFAULT_FLOOD_CONNECTIONS, DEFAULT_MAX_PROBE_P99, DEFAULT_PROBE_RATE, Overload,
 };
@@ -53,9 +55,16 @@ pub enum ScenarioKind {
     Trace,
     /// A probe on one function, alone and then while a flood of connections hammers another.
     Overload,
+    /// A probe on one function, alone and then while another function's guests spin on every core.
+    Noisy,
 }
 
 impl ScenarioKind {
+    /// Whether it probes one function while another is flooded (`overload`, `noisy`).
+    pub fn probes_a_neighbour(self) -> bool {
+        matches!(self, ScenarioKind::Overload | ScenarioKind::Noisy)
+    }
+
     /// The name used on the command line and in reports.
     pub fn name(self) -> &'static str {
         match self {
@@ -65,6 +74,7 @@ impl ScenarioKind {
             ScenarioKind::Burst => "burst",
             ScenarioKind::Trace => "trace",
             ScenarioKind::Overload => "overload",
+            ScenarioKind::Noisy => "noisy",
         }
     }
 }
@@ -129,7 +139,7 @@ pub struct Options {
     pub seed: u64,
     /// Whether to show progress on stderr.
     pub progress: ProgressMode,
-    /// What `overload` floods and the bound it asserts; `None` for the other scenarios.
+    /// What `overload` and `noisy` flood and the bound they assert; `None` for the other scenarios.
     pub overload: Option<Overload>,
 }
 
@@ -159,7 +169,9 @@ struct Prepared {
 pub async fn run(options: &Options) -> Result<Report> {
     validate(options)?;
     let names = match options.scenario {
-        ScenarioKind::Warm | ScenarioKind::Burst | ScenarioKind::Overload => function_names(1),
+        ScenarioKind::Warm | ScenarioKind::Burst | ScenarioKind::Overload | ScenarioKind::Noisy => {
+            function_names(1)
+        }
         ScenarioKind::Cold | ScenarioKind::Zipf => function_names(options.functions()),
         ScenarioKind::Trace => {
             function_names(options.trace.as_ref().map_or(0, |t| t.functions().len()))
@@ -171,7 +183,7 @@ pub async fn run(options: &Options) -> Result<Report> {
         prepared.push(prepare(options, endpoint, &names, &client).await?);
     }
     if let (Some(overload), [endpoint]) = (&options.overload, prepared.as_slice())
-        && options.scenario == ScenarioKind::Overload
+        && options.scenario.probes_a_neighbour()
     {
         let measured = overload::run(options, endpoint, overload).await?;
         let target = TargetReport {
@@ -206,10 +218,11 @@ pub async fn run(options: &Options) -> Result<Report> {
                 ScenarioKind::Burst => burst::round(&this).await?,
                 ScenarioKind::Trace => trace::round(&this).await?,
                 // Refused by `validate` and handled above.
-                ScenarioKind::Overload => {
-                    return Err(Error::InvalidOptions(
-                        "`overload` runs once against one target".to_owned(),
-                    ));
+                ScenarioKind::Overload | ScenarioKind::Noisy => {
+                    return Err(Error::InvalidOptions(format!(
+                        "`{}` runs once against one target",
+                        options.scenario.name()
+                    )));
                 }
             };
             merge_sections(total, sections)?;
@@ -258,7 +271,7 @@ fn validate(options: &Options) -> Result<()> {
             options.speedup
         ));
     }
-    if options.scenario == ScenarioKind::Overload {
+    if options.scenario.probes_a_neighbour() {
         validate_overload(options)?;
     }
     if let Load::Open(schedule) = options.load
@@ -269,37 +282,38 @@ fn validate(options: &Options) -> Result<()> {
     Ok(())
 }
 
-/// Refuses what `overload` cannot do: it deploys nothing, probes one URL, runs once.
+/// Refuses what `overload` and `noisy` cannot do: they deploy nothing, probe one URL, run once.
 fn validate_overload(options: &Options) -> Result<()> {
-    let refuse = |message: &str| Err(Error::InvalidOptions(message.to_owned()));
+    let name = options.scenario.name();
+    let refuse = |message: &str| Err(Error::InvalidOptions(format!("`{name}` {message}")));
     let Some(overload) = &options.overload else {
-        return refuse("`overload` needs `--flood-url URL` (the slow function to flood)");
+        return refuse("needs `--flood-url URL` (the function to flood)");
     };
     if options.endpoints.len() != 1 || options.rounds > 1 {
         return refuse(
-            "`overload` runs once against one gateway (its baseline phase is the comparison); \
+            "runs once against one gateway (its baseline phase is the comparison); \
              drop --compare and --rounds",
         );
     }
     if options.signer.is_some() {
         return refuse(
-            "`overload` deploys nothing; deploy the probe and flood functions first \
-             (scripts/bench-overload does)",
+            "deploys nothing; deploy the probe and flood functions first \
+             (scripts/bench-overload and scripts/bench-noisy do)",
         );
     }
     if options.endpoints.iter().any(|e| e.target.has_functions())
         || overload.flood_url.has_functions()
     {
         return refuse(
-            "`overload` calls two given URLs: --probe-url and --flood-url are plain function \
+            "calls two given URLs: --probe-url and --flood-url are plain function \
              URLs such as http://HOST:PORT/fn/hello, without `{name}`",
         );
     }
     if matches!(options.load, Load::Closed { .. }) {
-        return refuse("`overload`'s probe is open loop: use --probe-rate, not --connections");
+        return refuse("probes in an open loop: use --probe-rate, not --connections");
     }
     if overload.connections == 0 {
-        return refuse("--flood-connections must be at least 1");
+        return refuse("needs --flood-connections of at least 1");
     }
     Ok(())
 }
@@ -401,7 +415,9 @@ fn facts(options: &Options, sections: &[(String, Stats)]) -> Vec<(String, f64)> 
             .as_ref()
             .map(|t| trace::facts(t, options.speedup))
             .unwrap_or_default(),
-        ScenarioKind::Warm | ScenarioKind::Cold | ScenarioKind::Overload => Vec::new(),
+        ScenarioKind::Warm | ScenarioKind::Cold | ScenarioKind::Overload | ScenarioKind::Noisy => {
+            Vec::new()
+        }
     }
 }
 
@@ -438,7 +454,7 @@ fn describe(options: &Options) -> String {
             secs(options.idle),
             options.burst
         ),
-        ScenarioKind::Overload => {
+        ScenarioKind::Overload | ScenarioKind::Noisy => {
             let (connections, flood, bound) = options.overload.as_ref().map_or_else(
                 || (0, String::new(), String::new()),
                 |o| {
@@ -449,9 +465,14 @@ fn describe(options: &Options) -> String {
                     )
                 },
             );
+            let flood_is = if options.scenario == ScenarioKind::Noisy {
+                "call a spinning function"
+            } else {
+                "flood"
+            };
             format!(
                 "probe {load} for {} alone (baseline), then for {} while {connections} \
-                 connections flood {flood} (after a {} ramp); bound: flooded p99 <= {bound}, \
+                 connections {flood_is} {flood} (after a {} ramp); bound: flooded p99 <= {bound}, \
                  Retry-After on every 429/503",
                 secs(options.duration()),
                 secs(options.duration()),

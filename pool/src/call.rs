@@ -56,7 +56,12 @@ where
 {
     let http = warm.http.clone().ok_or(Error::NoHttpHandler)?;
     let (mut store, proxy) = match instance {
-        Instance::Ready(Ready { store, proxy }) => (store, Some(proxy)),
+        Instance::Ready(Ready { mut store, proxy }) => {
+            // Made ahead of demand: its CPU count and deadline start with the call.
+            store.data_mut().cpu.restart();
+            store.set_epoch_deadline(1);
+            (store, Some(proxy))
+        }
         Instance::Fresh(store) => (store, None),
     };
     if let Some(RequestId(id)) = req.extensions().get::<RequestId>() {

@@ -1,5 +1,6 @@
 //! The node's one wasmtime `Engine` and the thread that drives its epoch clock.
 
+use crate::cpu_share::CpuShare;
 use crate::error::{Error, Result};
 use sha2::{Digest as _, Sha256};
 use std::hash::{Hash, Hasher};
@@ -74,7 +75,8 @@ impl Hasher for Sha256Hasher {
 /// Increments the engine's epoch every tick on a dedicated thread until dropped.
 ///
 /// Every store yields to the async runtime at each tick, so a guest spinning in a loop never holds a
-/// runtime thread for longer than one tick, and deadlines are checked at that granularity.
+/// runtime thread for longer than one tick, and deadlines are checked at that granularity. Each
+/// tick also hands out `share`'s slices to the long-running calls waiting for one.
 #[derive(Debug)]
 pub struct EpochTicker {
     stop: Arc<AtomicBool>,
@@ -83,7 +85,7 @@ pub struct EpochTicker {
 
 impl EpochTicker {
     /// Starts ticking `engine` every `tick`.
-    pub fn start(engine: Engine, tick: Duration) -> Result<Self> {
+    pub fn start(engine: Engine, tick: Duration, share: Arc<CpuShare>) -> Result<Self> {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let thread = std::thread::Builder::new()
@@ -92,6 +94,7 @@ impl EpochTicker {
                 while !flag.load(Ordering::Relaxed) {
                     std::thread::sleep(tick);
                     engine.increment_epoch();
+                    share.tick(std::time::Instant::now());
                 }
             })
             .map_err(Error::engine)?;

@@ -2,6 +2,7 @@
 
 use crate::call::{self, CallLimits, Instance};
 use crate::code_cache::CodeKey;
+use crate::cpu_share::Tenant;
 use crate::digest::Digest;
 use crate::error::Result;
 use crate::guest_log::FunctionLog;
@@ -81,6 +82,8 @@ struct Inner {
     egress: EgressCtx,
     held: Arc<MemoryHeld>,
     on_cold_start: Option<ColdStartHook>,
+    /// Its account with the node's fair CPU share.
+    cpu: Arc<Tenant>,
     node: Arc<Node>,
 }
 
@@ -103,6 +106,12 @@ pub struct FunctionStats {
     pub log_lines_dropped: u64,
     /// Calls stopped or refused at a per-call limit, by limit.
     pub limit_hits: LimitHits,
+    /// Slices of CPU (epoch ticks) its calls ran past their first tick, handed out by the
+    /// node's fair share (`pool.fair_share`).
+    pub cpu_slices: u64,
+    /// Times one of its long-running calls waited for a slice while other calls had the tick's
+    /// CPU: the fair share holding it back. Zero with `pool.fair_share = false`.
+    pub cpu_waits: u64,
 }
 
 /// Calls of one function that ran into a per-call limit, by limit; each call counts at most once
@@ -147,6 +156,7 @@ impl Function {
                 cold_starts: AtomicU64::new(0),
                 cold_start_nanos: AtomicU64::new(0),
                 refilling: AtomicBool::new(false),
+                cpu: node.cpu.tenant(),
                 node,
             }),
         }
@@ -247,6 +257,8 @@ impl Function {
                 messages_per_call: inner.messaging.limit_hits(),
                 open_buckets: inner.kv.limit_hits(),
             },
+            cpu_slices: inner.cpu.slices(),
+            cpu_waits: inner.cpu.waits(),
         }
     }
 
@@ -295,6 +307,7 @@ impl Function {
             messaging: &inner.messaging,
             live: &inner.live,
             egress: &inner.egress,
+            cpu: &inner.cpu,
         }
     }
 

@@ -1,5 +1,6 @@
 //! The data each guest store carries, and the linker that exposes host interfaces to guests.
 
+use crate::cpu_share::CallCpu;
 use crate::guest_log::InstanceLog;
 use crate::http_hooks::HttpHooks;
 use crate::io_error::IoErrorsView;
@@ -27,6 +28,8 @@ pub struct Host {
     table: ResourceTable,
     pub(crate) limits: StoreLimits,
     pub(crate) log: Arc<InstanceLog>,
+    /// This call's standing with the node's fair CPU share.
+    pub(crate) cpu: CallCpu,
     /// The function's `[config]` values, for `wasi:config/store`.
     config: Arc<WasiConfigVariables>,
     /// The function's key-value scope, for `wasi:keyvalue`.
@@ -61,6 +64,7 @@ impl Host {
             wasi: wasi_ctx(sockets, &log),
             http_hooks: HttpHooks::new(spec.egress.clone(), log.clone()),
             log,
+            cpu: CallCpu::new(spec.cpu),
             config: spec.config.clone(),
             kv: spec.kv.clone(),
             kv_usage: KvUsage::default(),

@@ -5,7 +5,8 @@
 //! [`Pool::compile`] at deploy, a [`FunctionSpec`] per deployed version, and HTTP requests to
 //! [`Function::call`]. A function loads on its first call (single-flight), runs each request in a
 //! fresh instance under its limits (memory, time, concurrency, response body size, messages sent,
-//! buckets open), and drops its code after `idle_timeout` without work.
+//! buckets open), shares guest CPU fairly between functions once calls run past an epoch tick,
+//! and drops its code after `idle_timeout` without work.
 //!
 //! ```no_run
 //! # async fn demo(module: Vec<u8>) -> Result<(), Box<dyn std::error::Error>> {
@@ -44,9 +45,11 @@ mod call;
 mod code_cache;
 mod compile;
 mod content_store;
+mod cpu_share;
 mod digest;
 mod engine;
 mod error;
+mod fair_share;
 mod function;
 mod guest_log;
 mod host;

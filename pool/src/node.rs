@@ -1,9 +1,11 @@
-//! Node-wide state shared by every function: engine, linkers, artifacts, loaded code.
+//! Node-wide state shared by every function: engine, linkers, artifacts, loaded code, CPU shares.
 
 use crate::code_cache::CodeCache;
 use crate::content_store::ContentStore;
+use crate::cpu_share::CpuShare;
 use crate::engine::EpochTicker;
 use crate::linkers::Linkers;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use wasmtime::Engine;
 
@@ -15,6 +17,8 @@ pub(crate) struct Node {
     /// [`fingerprint`](crate::engine::fingerprint) of `engine`, computed once.
     pub(crate) fingerprint: String,
     pub(crate) code: CodeCache,
+    /// Slices of CPU for long-running calls, shared fairly between functions.
+    pub(crate) cpu: Arc<CpuShare>,
     pub(crate) _ticker: EpochTicker,
     pub(crate) generations: AtomicU64,
 }

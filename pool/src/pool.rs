@@ -3,6 +3,7 @@
 use crate::code_cache::{CodeCache, Evictions};
 use crate::compile::{self, Compiled};
 use crate::content_store::{ContentStore, Kind};
+use crate::cpu_share::CpuShare;
 use crate::digest::Digest;
 use crate::engine::{EpochTicker, build_engine, fingerprint};
 use crate::error::Result;
@@ -28,11 +29,15 @@ pub struct Pool {
 impl Pool {
     /// Builds the engine and opens the artifact store in `artifact_dir`.
     ///
-    /// Must be called inside a tokio runtime: it starts the housekeeping task that releases idle code.
+    /// Must be called inside a tokio runtime: it starts the housekeeping task that releases idle code,
+    /// and sizes the fair CPU share of long-running calls from that runtime's worker threads.
     pub fn open(settings: &PoolSettings, artifact_dir: &Path) -> Result<Self> {
         let engine = build_engine(settings)?;
+        let workers = tokio::runtime::Handle::current().metrics().num_workers();
+        let cpu = CpuShare::new(settings.fair_share, CpuShare::lanes_for(workers));
         let node = Arc::new(Node {
-            _ticker: EpochTicker::start(engine.clone(), settings.epoch_tick.get())?,
+            _ticker: EpochTicker::start(engine.clone(), settings.epoch_tick.get(), cpu.clone())?,
+            cpu,
             linkers: Linkers::new(&engine),
             artifacts: ContentStore::open(artifact_dir, Kind::Artifacts)?,
             fingerprint: fingerprint(&engine),

@@ -1,5 +1,6 @@
 //! A function's loaded, linked state: what a cold start builds and scale-to-zero drops.
 
+use crate::cpu_share::Tenant;
 use crate::error::{Error, Result};
 use crate::guest_log::FunctionLog;
 use crate::host::Host;
@@ -67,6 +68,7 @@ pub(crate) struct StoreSpec<'a> {
     pub(crate) messaging: &'a MessagingCtx,
     pub(crate) live: &'a Arc<AtomicUsize>,
     pub(crate) egress: &'a EgressCtx,
+    pub(crate) cpu: &'a Arc<Tenant>,
 }
 
 /// An instance made ahead of demand, waiting for its one request.
@@ -132,8 +134,9 @@ impl Warm {
         let host = Host::new(spec);
         let mut store = Store::new(self.instance.engine(), host);
         store.limiter(|host| &mut host.limits);
-        // Yield to the runtime at every epoch tick: a spinning guest never holds a runtime thread.
-        store.epoch_deadline_async_yield_and_update(1);
+        // Yield to the runtime at every epoch tick, so a spinning guest never holds a runtime
+        // thread; past its first tick, run only in the slices the node's fair share hands out.
+        store.epoch_deadline_callback(|mut cx| Ok(cx.data_mut().cpu.at_deadline()));
         store
     }
 

@@ -71,6 +71,7 @@ fn the_example_file_lists_every_key() {
         "wasm_stack",
         "epoch_tick",
         "memory_guard",
+        "fair_share",
         "[egress]",
         "allow",
         "[async_calls]",
@@ -112,6 +113,7 @@ fn defaults_are_the_documented_values() {
     assert_eq!(s.defaults.max_open_buckets, 100);
     assert_eq!(s.pool.epoch_tick.to_string(), "10ms");
     assert_eq!(s.pool.instances, 1000);
+    assert!(s.pool.fair_share);
     assert_eq!(s.http.max_connections, 10_000);
     assert_eq!(s.http.max_header_size.to_string(), "16KiB");
     assert_eq!(s.http.header_read_timeout.to_string(), "10s");

@@ -53,6 +53,12 @@ pub struct Metrics {
     pub memory_seconds: CounterVec,
     /// `wasmgate_guest_log_lines_dropped_total{function}`.
     pub guest_log_dropped: IntCounterVec,
+    /// `wasmgate_guest_cpu_slices_total{function}`: epoch ticks its calls ran past their first,
+    /// in slices of the node's fair CPU share.
+    pub guest_cpu_slices: IntCounterVec,
+    /// `wasmgate_guest_cpu_waits_total{function}`: times one of its long-running calls waited
+    /// for a slice while other calls had the tick's CPU.
+    pub guest_cpu_waits: IntCounterVec,
     /// `wasmgate_connections_open`: client connections being served now.
     pub connections_open: IntGauge,
     /// `wasmgate_connections_refused_total{reason}` (`limit`, `header_timeout`).
@@ -194,6 +200,16 @@ impl Metrics {
                 "Guest stdout/stderr lines dropped by the per-function log rate limit.",
                 &["function"],
             )?,
+            guest_cpu_slices: counter_vec(
+                "wasmgate_guest_cpu_slices_total",
+                "Epoch ticks of CPU a function's calls ran past their first tick, each a slice of the node's fair share.",
+                &["function"],
+            )?,
+            guest_cpu_waits: counter_vec(
+                "wasmgate_guest_cpu_waits_total",
+                "Times a function's long-running call waited for a CPU slice while other calls had the tick's.",
+                &["function"],
+            )?,
             connections_open: gauge(
                 "wasmgate_connections_open",
                 "Client connections being served now.",
@@ -295,6 +311,8 @@ impl Metrics {
         let _ = self.instances.remove_label_values(&[function]);
         let _ = self.memory_seconds.remove_label_values(&[function]);
         let _ = self.guest_log_dropped.remove_label_values(&[function]);
+        let _ = self.guest_cpu_slices.remove_label_values(&[function]);
+        let _ = self.guest_cpu_waits.remove_label_values(&[function]);
         for limit in GUEST_LIMITS {
             let _ = self.guest_limits.remove_label_values(&[function, limit]);
         }

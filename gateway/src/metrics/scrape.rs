@@ -36,6 +36,19 @@ impl Metrics {
                 &self.guest_log_dropped.with_label_values(&[name]),
                 stats.log_lines_dropped,
             );
+            // Only functions whose calls ran past a tick get the series.
+            if stats.cpu_slices > 0 {
+                catch_up(
+                    &self.guest_cpu_slices.with_label_values(&[name]),
+                    stats.cpu_slices,
+                );
+            }
+            if stats.cpu_waits > 0 {
+                catch_up(
+                    &self.guest_cpu_waits.with_label_values(&[name]),
+                    stats.cpu_waits,
+                );
+            }
             let hits = stats.limit_hits;
             let totals = [
                 hits.response_body,

@@ -6,7 +6,7 @@
 //! carries `Retry-After`, and the probe is still answered after the flood. Anything else makes
 //! the report carry failures, and the command exit non-zero.
 
-use super::{Options, Prepared, Round};
+use super::{Options, Prepared, Round, ScenarioKind};
 use crate::client::{Client, Reply};
 use crate::error::{Error, Result};
 use crate::flood::{self, Flood, FloodCounts};
@@ -93,16 +93,27 @@ pub(super) async fn run(
     };
     let probe_uri = plain_uri(&endpoint.url)?;
     let flood_uri = plain_uri(overload.flood_url.as_str())?;
-    // A typo in the flood URL would flood 404s and prove nothing.
+    // A typo in the flood URL would flood 404s and prove nothing. `noisy`'s spinners answer
+    // 504 at their timeout by design: any answer but 404 will do there.
     let reply = endpoint
         .client
         .get_with(flood_uri.clone(), &overload.flood_headers)
         .await;
-    if !reply.outcome.is_ok() {
+    let (answers, hint) = match options.scenario {
+        ScenarioKind::Noisy => (
+            !matches!(status(&reply), 0 | 404),
+            "deploy the spinning function first; it must answer GET (504 at its timeout)",
+        ),
+        _ => (
+            reply.outcome.is_ok(),
+            "deploy the flood function first; it must answer GET with 2xx",
+        ),
+    };
+    if !answers {
         return Err(Error::NotServing {
             url: flood_uri.to_string(),
             status: status(&reply),
-            hint: "deploy the flood function first; it must answer GET with 2xx".to_owned(),
+            hint: hint.to_owned(),
         });
     }
     let schedule = match options.load {

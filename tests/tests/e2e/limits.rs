@@ -2,6 +2,7 @@
 //! and its neighbours keep serving.
 
 mod capabilities;
+mod neighbours;
 mod responses;
 
 pub(crate) use capabilities::*;
