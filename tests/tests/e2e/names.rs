@@ -10,8 +10,9 @@ use wasmgate_config::Capability;
 use wasmgate_tests::{Gateway, guests};
 
 /// Everything the data dir may hold: fixed database files, and artifacts named by digest.
-const DATA_FILES: [&str; 5] = [
+const DATA_FILES: [&str; 6] = [
     "artifacts",
+    "originals",
     "bus.redb",
     "calls.redb",
     "kv.redb",
@@ -167,6 +168,15 @@ fn data_dir_layout(gw: &Gateway) -> BTreeSet<String> {
                 "artifact not named by digest: {entry}"
             );
             artifacts += 1;
+        } else if let Some(file) = entry.strip_prefix("originals/") {
+            // `<sha256 hex>.wasm`: the signed original, named by its own bytes too.
+            let stem = file
+                .strip_suffix(".wasm")
+                .unwrap_or_else(|| panic!("{entry}"));
+            assert!(
+                stem.len() == 64 && stem.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')),
+                "original not named by digest: {entry}"
+            );
         } else {
             assert!(DATA_FILES.contains(&entry.as_str()), "unexpected {entry}");
         }

@@ -100,9 +100,12 @@ async fn a_new_function_past_max_functions_is_refused_with_507_and_a_replacement
 }
 
 /// Bytes of each artifact file in `gw`'s store, sorted.
+/// The sizes of the stored blobs `quotas.max_stored_bytes` counts: precompiled artifacts and
+/// signed originals, sorted.
 fn artifact_sizes(gw: &Gateway) -> Vec<u64> {
-    let mut sizes: Vec<u64> = std::fs::read_dir(gw.data_dir().join("artifacts"))
-        .unwrap()
+    let mut sizes: Vec<u64> = ["artifacts", "originals"]
+        .into_iter()
+        .flat_map(|dir| std::fs::read_dir(gw.data_dir().join(dir)).unwrap())
         .map(|e| e.unwrap().metadata().unwrap().len())
         .collect();
     sizes.sort();
@@ -119,7 +122,7 @@ async fn a_deploy_past_max_stored_bytes_is_refused_with_507_its_artifact_removed
             gw.deploy("h", guests::HTTP_HELLO).await.unwrap().status(),
             201
         );
-        let hello = artifact_sizes(&gw)[0];
+        let hello = artifact_sizes(&gw).iter().sum::<u64>();
         assert_eq!(
             gw.deploy("e", guests::HTTP_ECHO).await.unwrap().status(),
             201
@@ -155,11 +158,13 @@ async fn a_deploy_past_max_stored_bytes_is_refused_with_507_its_artifact_removed
         "the refused artifact is removed"
     );
 
-    // The same code under another name shares the stored artifact: no bytes more.
+    // The same code under another name shares the stored artifact: only its own signed original
+    // (signed for `c`) is stored beside it.
     assert_eq!(
         gw.deploy("c", guests::HTTP_HELLO).await.unwrap().status(),
         201
     );
+    let stored = artifact_sizes(&gw);
     // Replacing `a` with other code while `c` keeps the old artifact would store both.
     let (status, error) = refusal(gw.deploy("a", guests::HTTP_ECHO).await.unwrap()).await;
     assert_eq!(
@@ -326,7 +331,7 @@ async fn a_publish_past_a_subscribers_backlog_gets_503_with_retry_after_and_noth
             "sink",
             guests::CAPS_EVENTS,
             &caps,
-            "[[triggers]]\nsubject = \"slow.>\"\n",
+            "[[triggers]]\nsubject = \"slow.>\"\n[messaging]\npublish = [\"slow.>\"]\n",
         )
         .await
         .unwrap();
