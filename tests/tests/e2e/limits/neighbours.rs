@@ -53,12 +53,8 @@ async fn spinners_on_every_core_wait_their_turn_for_cpu_and_the_neighbour_keeps_
     )
     .await;
     assert!(waits.is_ok(), "{waits:?}");
-    // A hello never runs a whole tick, so it never meets the scheduler.
-    let metrics = gw.metrics().await.unwrap();
-    assert!(
-        !metrics.contains("wasmgate_guest_cpu_waits_total{function=\"hello\"}"),
-        "{metrics}"
-    );
+    // (A hello may still meet the scheduler: ticks are wall-clock time, and on a loaded machine
+    // a short call can be descheduled across two of them. So nothing is asserted about it.)
     for spin in spinning {
         assert_eq!(spin.await.unwrap(), (504, "timeout".into()));
     }
