@@ -61,6 +61,8 @@ fn fixture() -> &'static Fixture {
             version: Some("1.0.0".into()),
             tags: vec!["fuzz".into()],
             allowed_hosts: Default::default(),
+            audience: Some("fuzz-gateway".into()),
+            manifest: Some(b"[scale]\nmax_instances = 2\n".to_vec()),
         };
         let seeds = [
             wasmgate_fuzz::empty_component(),
