@@ -11,6 +11,9 @@ use std::time::SystemTime;
 use tokio::task::JoinSet;
 use wasmgate_claims::{SignOptions, SigningKey};
 
+/// How long the load generator's signatures stay valid: a day outlasts any run.
+pub const SIGNED_FOR: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
 /// Deploys in flight at once: enough to overlap signing, upload and the gateway's bookkeeping,
 /// few enough that its compiler does not fight the rest of a 2-core machine.
 const DEPLOY_CONCURRENCY: usize = 4;
@@ -53,10 +56,12 @@ impl Signer {
         })
     }
 
-    /// The component signed for function `name`, with no capabilities and no expiry.
+    /// The component signed for function `name`, with no capabilities, valid for
+    /// [`SIGNED_FOR`] (gateways refuse signatures without an expiry by default).
     pub fn sign(&self, name: &str) -> Result<Vec<u8>> {
         let options = SignOptions {
             name: name.to_owned(),
+            expires_in: Some(SIGNED_FOR),
             ..SignOptions::default()
         };
         wasmgate_claims::sign(&self.component, &self.key, &options, SystemTime::now()).map_err(
@@ -109,5 +114,24 @@ pub async fn deploy_all(
                 done.fetch_add(1, Ordering::Relaxed);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signatures_carry_an_expiry_as_gateways_require() {
+        let key = SigningKey::generate();
+        let signer = Signer {
+            // The empty component: magic, then version 0x0d and layer 1.
+            component: b"\0asm\x0d\x00\x01\x00".as_slice().into(),
+            key: Arc::new(key),
+        };
+        let signed = signer.sign("hello").unwrap();
+        let token = wasmgate_claims::extract(&signed).unwrap().unwrap();
+        let claims = wasmgate_claims::decode_unverified(&token).unwrap();
+        assert_eq!(claims.exp, Some(claims.iat + SIGNED_FOR.as_secs()));
     }
 }
