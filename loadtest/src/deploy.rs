@@ -57,7 +57,7 @@ impl Signer {
     }
 
     /// The component signed for function `name`, with no capabilities, valid for
-    /// [`SIGNED_FOR`] (gateways refuse signatures without an expiry by default).
+    /// a day (`SIGNED_FOR`; gateways refuse signatures without an expiry by default).
     pub fn sign(&self, name: &str) -> Result<Vec<u8>> {
         let options = SignOptions {
             name: name.to_owned(),
