@@ -123,13 +123,10 @@ pub const DEFAULT_MEMORY_GUARD: ByteSize = ByteSize::mib(32);
 /// slots (each also reserving its memory) runs out long before any speed is gained.
 pub const MAX_MEMORY_GUARD: ByteSize = ByteSize::gib(2);
 
-/// Epoch tick: a spinning guest yields its thread at least this often, long calls get their CPU
-/// in slices of this length (`pool.fair_share`), and timeouts are this precise. 5ms: with 8
-/// spinning guests on 2 cores a neighbour's hello kept a p99 of 6–13 ms, against 16–22 ms at
-/// 10ms (`scripts/bench-noisy`, two runs each); the ticker thread wakes 200 times a second,
-/// still negligible.
+/// Epoch tick: a spinning guest yields its thread at least this often, and timeouts are this
+/// precise; 10ms keeps the ticker thread's cost negligible.
 pub const DEFAULT_EPOCH_TICK: HumanDuration =
-    HumanDuration::from_duration(Duration::from_millis(5));
+    HumanDuration::from_duration(Duration::from_millis(10));
 
 /// Fair CPU shares on: without them 8 spinning guests of one function on 2 cores delayed
 /// another function's hello by 0.33 s (issue 12); `scripts/bench-noisy` measures both.
