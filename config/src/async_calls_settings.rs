@@ -7,7 +7,8 @@
 
 use crate::byte_size::ByteSize;
 use crate::duration::HumanDuration;
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::validate::ensure;
 use crate::http_settings::HttpSettings;
 use serde::Deserialize;
 use std::ops::RangeInclusive;
@@ -117,15 +118,6 @@ impl AsyncCallsSettings {
                 "async_calls.retention is zero: keep results long enough to be read, e.g. `{DEFAULT_ASYNC_RETENTION}`"
             )
         })
-    }
-}
-
-/// `Ok` when `ok`, else [`Error::InvalidSettings`] with the reason built only on failure.
-fn ensure(ok: bool, reason: impl FnOnce() -> String) -> Result<()> {
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::InvalidSettings { reason: reason() })
     }
 }
 

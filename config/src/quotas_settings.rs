@@ -5,7 +5,8 @@
 //! Each refusal names the key to raise.
 
 use crate::byte_size::ByteSize;
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::validate::ensure;
 use serde::Deserialize;
 use std::ops::RangeInclusive;
 
@@ -124,15 +125,6 @@ impl QuotaSettings {
                 )
             },
         )
-    }
-}
-
-/// `Ok` when `ok`, else [`Error::InvalidSettings`] with the reason built only on failure.
-fn ensure(ok: bool, reason: impl FnOnce() -> String) -> Result<()> {
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::InvalidSettings { reason: reason() })
     }
 }
 
