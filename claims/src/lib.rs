@@ -54,4 +54,4 @@ pub use key::{IssuerKey, SigningKey};
 pub use section::{JWT_SECTION, extract, module_hash, strip};
 pub use sign::{SignOptions, sign};
 pub use token::decode_unverified;
-pub use verify::{NBF_LEEWAY_SECS, Verified, verify};
+pub use verify::{NBF_LEEWAY_SECS, Verified, check_expiry, check_window, verify};

@@ -60,20 +60,33 @@ pub fn verify(component: &[u8], trusted: &[IssuerKey], now: SystemTime) -> Resul
             actual,
         });
     }
-    let now = unix_secs(now);
-    if let Some(exp) = claims.exp
-        && exp <= now
-    {
-        return Err(Error::Expired { exp });
-    }
-    if claims.nbf > now.saturating_add(NBF_LEEWAY_SECS) {
-        return Err(Error::NotYetValid { nbf: claims.nbf });
-    }
+    check_window(&claims, now)?;
     Ok(Verified {
         claims,
         token: token.to_owned(),
         issuer,
     })
+}
+
+/// Checks that `now` lies within the claims' validity window: [`Error::Expired`] once `exp` has
+/// passed (no leeway), [`Error::NotYetValid`] while `nbf` is more than [`NBF_LEEWAY_SECS`] ahead.
+///
+/// [`verify`] runs it; a host re-checking claims it verified earlier (at restart, on each call)
+/// runs it alone.
+pub fn check_window(claims: &Claims, now: SystemTime) -> Result<()> {
+    check_expiry(claims, now)?;
+    if claims.nbf > unix_secs(now).saturating_add(NBF_LEEWAY_SECS) {
+        return Err(Error::NotYetValid { nbf: claims.nbf });
+    }
+    Ok(())
+}
+
+/// The `exp` half of [`check_window`]: [`Error::Expired`] once `exp` has passed at `now`.
+pub fn check_expiry(claims: &Claims, now: SystemTime) -> Result<()> {
+    match claims.exp {
+        Some(exp) if exp <= unix_secs(now) => Err(Error::Expired { exp }),
+        _ => Ok(()),
+    }
 }
 
 #[cfg(test)]

@@ -53,14 +53,8 @@ pub async fn transfer(
             "the body must be {{\"issuer\": \"PUBLIC_KEY\"}} naming the new owner: {e}"
         ),
     })?;
-    let issuer: IssuerKey = transfer.issuer.parse()?;
-    let issuer = issuer.to_string();
-    if !gw.admission.trusts(&issuer) {
-        return Err(wasmgate_claims::Error::UntrustedIssuer {
-            issuer: issuer.parse()?,
-        }
-        .into());
-    }
+    let issuer = transfer.issuer.parse::<IssuerKey>()?.to_string();
+    gw.admission.check_trusted(&issuer)?;
     // Under the change lock, so no deploy is between its owner check and its write.
     let change = gw.catalog.lock().await;
     let previous = gw.registry.owner(name.as_str())?;

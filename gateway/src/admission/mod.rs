@@ -34,17 +34,7 @@ use wasmgate_config::{FunctionName, Settings};
 /// Refuses claims whose `exp` has passed at `now` (403 `expired`): what every call of a deployed
 /// function checks, one clock read and a comparison (see `benches/execute_cache.rs`).
 pub fn not_expired(claims: &wasmgate_claims::Claims, now: SystemTime) -> Result<(), ApiError> {
-    match claims.exp {
-        Some(exp)
-            if now
-                .duration_since(SystemTime::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs())
-                >= exp =>
-        {
-            Err(wasmgate_claims::Error::Expired { exp }.into())
-        }
-        _ => Ok(()),
-    }
+    Ok(wasmgate_claims::check_expiry(claims, now)?)
 }
 
 /// The node's admission rules: trusted issuers, local Rego policies, an optional remote OPA.
@@ -125,11 +115,18 @@ impl Admission {
             .check(&admitted.claims.sub, &admitted.claims.iss)
     }
 
-    /// Whether `issuer` (public key text) is one this node trusts.
-    pub fn trusts(&self, issuer: &str) -> bool {
-        issuer
-            .parse::<IssuerKey>()
-            .is_ok_and(|key| self.trusted.contains(&key))
+    /// Refuses an issuer (public key text) this node does not trust (403 `untrusted_issuer`), as
+    /// deploy does: [`NoTrustedIssuers`](wasmgate_claims::Error::NoTrustedIssuers) when it trusts
+    /// none.
+    pub fn check_trusted(&self, issuer: &str) -> Result<(), ApiError> {
+        if self.trusted.is_empty() {
+            return Err(wasmgate_claims::Error::NoTrustedIssuers.into());
+        }
+        let issuer: IssuerKey = issuer.parse()?;
+        if !self.trusted.contains(&issuer) {
+            return Err(wasmgate_claims::Error::UntrustedIssuer { issuer }.into());
+        }
+        Ok(())
     }
 
     /// Asks the local policies, then the remote OPA server if one is configured.
@@ -154,11 +151,8 @@ impl Admission {
         deployed.serving()?;
         let claims = &deployed.record.claims;
         not_expired(claims, SystemTime::now())?;
-        if !deployed.function.is_warm() && !self.trusts(&claims.iss) {
-            return Err(wasmgate_claims::Error::UntrustedIssuer {
-                issuer: claims.iss.parse()?,
-            }
-            .into());
+        if !deployed.function.is_warm() {
+            self.check_trusted(&claims.iss)?;
         }
         if !self.has_policies() {
             return Ok(());

@@ -4,32 +4,14 @@
 
 use super::Admission;
 use crate::error::ApiError;
-use std::time::{SystemTime, UNIX_EPOCH};
-use wasmgate_claims::{Claims, Error, IssuerKey, NBF_LEEWAY_SECS};
+use std::time::SystemTime;
+use wasmgate_claims::Claims;
 
 impl Admission {
     /// Checks `claims`, verified when the function was deployed, against today's trusted issuers
     /// and `now`: refuses as deploy does (`untrusted_issuer`, `expired`, `not_yet_valid`).
     pub fn verify_recorded(&self, claims: &Claims, now: SystemTime) -> Result<(), ApiError> {
-        if self.trusted.is_empty() {
-            return Err(Error::NoTrustedIssuers.into());
-        }
-        let issuer: IssuerKey = claims.iss.parse()?;
-        if !self.trusted.contains(&issuer) {
-            return Err(Error::UntrustedIssuer { issuer }.into());
-        }
-        let now = now
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
-        if let Some(exp) = claims.exp
-            && exp <= now
-        {
-            return Err(Error::Expired { exp }.into());
-        }
-        if claims.nbf > now.saturating_add(NBF_LEEWAY_SECS) {
-            return Err(Error::NotYetValid { nbf: claims.nbf }.into());
-        }
-        Ok(())
+        self.check_trusted(&claims.iss)?;
+        Ok(wasmgate_claims::check_window(claims, now)?)
     }
 }
