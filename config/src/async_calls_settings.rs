@@ -8,8 +8,8 @@
 use crate::byte_size::ByteSize;
 use crate::duration::HumanDuration;
 use crate::error::Result;
-use crate::validate::ensure;
 use crate::http_settings::HttpSettings;
+use crate::validate::ensure;
 use serde::Deserialize;
 use std::ops::RangeInclusive;
 use std::time::Duration;
