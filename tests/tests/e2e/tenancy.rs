@@ -35,6 +35,11 @@ fn kv_guest(key: &SigningKey, name: &str) -> Vec<u8> {
     )
 }
 
+/// Deploys the key-value guest signed by `key` for `name`; the (successful) status.
+async fn deploy_kv(gw: &Gateway, key: &SigningKey, name: &str) -> u16 {
+    status(gw.deploy_bytes(name, kv_guest(key, name)).await.unwrap()).await
+}
+
 async fn call(gw: &Gateway, method: Method, path: &str, body: &str) -> (u16, String) {
     let response = gw
         .client()
@@ -63,12 +68,7 @@ async fn delete(gw: &Gateway, path: &str) -> reqwest::Response {
 /// The two-team replay of the issue, on one key-value backend.
 async fn two_teams(gw: &mut Gateway, team_b: &SigningKey) {
     // Team A is the harness's own key.
-    status(
-        gw.deploy_bytes("billing", kv_guest(gw.key(), "billing"))
-            .await
-            .unwrap(),
-    )
-    .await;
+    deploy_kv(gw, gw.key(), "billing").await;
     assert_eq!(
         call(gw, Method::PUT, "/fn/billing/ledger/total", "1000").await,
         (200, "ok".into())
@@ -107,12 +107,7 @@ async fn two_teams(gw: &mut Gateway, team_b: &SigningKey) {
     // An admin deletes the function (keeping data): the name is free, and B's new function
     // starts from nothing.
     assert_eq!(delete(gw, "/functions/billing").await.status(), 204);
-    status(
-        gw.deploy_bytes("billing", kv_guest(team_b, "billing"))
-            .await
-            .unwrap(),
-    )
-    .await;
+    deploy_kv(gw, team_b, "billing").await;
     assert_eq!(
         call(gw, Method::GET, "/fn/billing/ledger/total", "").await,
         (404, "<none>".into()),
@@ -127,12 +122,7 @@ async fn two_teams(gw: &mut Gateway, team_b: &SigningKey) {
 
     // A gets the name back: its kept data is there again, B's is not.
     assert_eq!(delete(gw, "/functions/billing").await.status(), 204);
-    status(
-        gw.deploy_bytes("billing", kv_guest(gw.key(), "billing"))
-            .await
-            .unwrap(),
-    )
-    .await;
+    deploy_kv(gw, gw.key(), "billing").await;
     assert_eq!(
         call(gw, Method::GET, "/fn/billing/ledger/total", "").await,
         (200, "1000".into()),
@@ -144,12 +134,7 @@ async fn two_teams(gw: &mut Gateway, team_b: &SigningKey) {
     assert_eq!(purged.status(), 200);
     let body: Value = purged.json().await.unwrap();
     assert_eq!(body["purged_keys"], 1, "{body}");
-    status(
-        gw.deploy_bytes("billing", kv_guest(gw.key(), "billing"))
-            .await
-            .unwrap(),
-    )
-    .await;
+    deploy_kv(gw, gw.key(), "billing").await;
     assert_eq!(
         call(gw, Method::GET, "/fn/billing/ledger/total", "").await,
         (404, "<none>".into()),
@@ -297,12 +282,7 @@ async fn an_admin_transfer_lets_only_the_new_owner_deploy() {
         .start()
         .await
         .unwrap();
-    status(
-        gw.deploy_bytes("billing", kv_guest(gw.key(), "billing"))
-            .await
-            .unwrap(),
-    )
-    .await;
+    deploy_kv(&gw, gw.key(), "billing").await;
     let moved = gw
         .client()
         .put(gw.url("/functions/billing/owner"))
@@ -328,15 +308,7 @@ async fn an_admin_transfer_lets_only_the_new_owner_deploy() {
     )
     .await;
     assert_eq!((code, error.as_str()), (403, "name_owned"));
-    assert_eq!(
-        status(
-            gw.deploy_bytes("billing", kv_guest(&team_b, "billing"))
-                .await
-                .unwrap()
-        )
-        .await,
-        200
-    );
+    assert_eq!(deploy_kv(&gw, &team_b, "billing").await, 200);
 }
 
 #[tokio::test]
