@@ -447,22 +447,7 @@ async fn check(gw: &Gateway, ledger: &Arc<Mutex<Ledger>>, seed: u64) {
 /// function (the component it was deployed with: no record without its original, no original
 /// without its record), no temp file; and every function re-verified and serving.
 async fn check_originals(gw: &Gateway, listed: &BTreeMap<String, String>, seed: u64) {
-    let dir = gw.data_dir().join("originals");
-    let mut stored = std::collections::BTreeSet::new();
-    for entry in std::fs::read_dir(&dir).unwrap() {
-        let path = entry.unwrap().path();
-        let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        let stem = name
-            .strip_suffix(".wasm")
-            .unwrap_or_else(|| panic!("seed {seed}: stray file {name} among originals"));
-        let bytes = std::fs::read(&path).unwrap();
-        assert_eq!(
-            hex::encode(Sha256::digest(&bytes)),
-            stem,
-            "seed {seed}: original {name} does not match its name"
-        );
-        stored.insert(format!("sha256:{stem}"));
-    }
+    let stored = digest_named_files(gw, "originals", ".wasm", seed);
     let named: std::collections::BTreeSet<String> = listed.values().cloned().collect();
     assert_eq!(stored, named, "seed {seed}: originals and records differ");
     for function in gw.functions().await.unwrap() {
@@ -473,18 +458,31 @@ async fn check_originals(gw: &Gateway, listed: &BTreeMap<String, String>, seed: 
 /// Every file in the artifact store is named by the sha256 of its bytes; no temp file survives
 /// the restart.
 fn check_artifacts(gw: &Gateway, seed: u64) {
-    let dir = gw.data_dir().join("artifacts");
-    for entry in std::fs::read_dir(&dir).unwrap() {
+    digest_named_files(gw, "artifacts", ".cwasm", seed);
+}
+
+/// The files of the content-addressed store `dir` in the data dir, as `sha256:<hex>`, each
+/// checked to be named `<sha256 of its bytes><suffix>` (a stray or temp file fails).
+fn digest_named_files(
+    gw: &Gateway,
+    dir: &str,
+    suffix: &str,
+    seed: u64,
+) -> std::collections::BTreeSet<String> {
+    let mut stored = std::collections::BTreeSet::new();
+    for entry in std::fs::read_dir(gw.data_dir().join(dir)).unwrap() {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         let stem = name
-            .strip_suffix(".cwasm")
-            .unwrap_or_else(|| panic!("seed {seed}: stray file {name} among artifacts"));
+            .strip_suffix(suffix)
+            .unwrap_or_else(|| panic!("seed {seed}: stray file {name} among {dir}"));
         let bytes = std::fs::read(&path).unwrap();
         assert_eq!(
             hex::encode(Sha256::digest(&bytes)),
             stem,
-            "seed {seed}: artifact {name} does not match its name"
+            "seed {seed}: {dir}/{name} does not match its name"
         );
+        stored.insert(format!("sha256:{stem}"));
     }
+    stored
 }

@@ -160,29 +160,28 @@ fn data_dir_layout(gw: &Gateway) -> BTreeSet<String> {
     for entry in &entries {
         if let Some(file) = entry.strip_prefix("artifacts/") {
             // `<sha256 hex>.cwasm`: the name comes from the artifact's bytes, never from a request.
-            let stem = file
-                .strip_suffix(".cwasm")
-                .unwrap_or_else(|| panic!("{entry}"));
-            assert!(
-                stem.len() == 64 && stem.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')),
-                "artifact not named by digest: {entry}"
-            );
+            assert_digest_named(entry, file, ".cwasm", "artifact");
             artifacts += 1;
         } else if let Some(file) = entry.strip_prefix("originals/") {
             // `<sha256 hex>.wasm`: the signed original, named by its own bytes too.
-            let stem = file
-                .strip_suffix(".wasm")
-                .unwrap_or_else(|| panic!("{entry}"));
-            assert!(
-                stem.len() == 64 && stem.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')),
-                "original not named by digest: {entry}"
-            );
+            assert_digest_named(entry, file, ".wasm", "original");
         } else {
             assert!(DATA_FILES.contains(&entry.as_str()), "unexpected {entry}");
         }
     }
     assert!(artifacts > 0, "no artifact in {entries:?}");
     entries
+}
+
+/// `file` (the data-dir `entry`) is a lowercase sha256 hex digest followed by `suffix`.
+fn assert_digest_named(entry: &str, file: &str, suffix: &str, kind: &str) {
+    let stem = file
+        .strip_suffix(suffix)
+        .unwrap_or_else(|| panic!("{entry}"));
+    assert!(
+        stem.len() == 64 && stem.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')),
+        "{kind} not named by digest: {entry}"
+    );
 }
 
 /// The names `GET /functions` lists.
