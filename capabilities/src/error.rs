@@ -17,6 +17,13 @@ pub enum Blame {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// A guest went on listing keys with a cursor this function's listings did not hand out,
+    /// or one that expired (see [`KvCtx`](crate::KvCtx)).
+    #[error("unknown list-keys cursor: {reason}; list again from the start")]
+    UnknownCursor {
+        /// Why the cursor cannot go on.
+        reason: &'static str,
+    },
     /// A guest opened a bucket whose name is not allowed.
     #[error("invalid bucket name {name:?}: {reason}")]
     InvalidBucket {
@@ -108,6 +115,7 @@ impl Error {
         match self {
             Error::InvalidScope { .. } => Blame::Client,
             Error::InvalidBucket { .. }
+            | Error::UnknownCursor { .. }
             | Error::NotACounter { .. }
             | Error::CounterOverflow { .. }
             | Error::TooManyBuckets { .. }

@@ -59,5 +59,6 @@ pub mod private_files;
 pub use error::{Blame, Error, Result};
 pub use guest_error::guest_message;
 pub use keyvalue::{
-    KeyPage, KvBackend, KvCtx, KvScope, KvUsage, KvView, RedbBackend, RedisBackend, add_to_linker,
+    KeyPage, KvBackend, KvCtx, KvScope, KvUsage, KvView, ListFrom, RedbBackend, RedisBackend,
+    add_to_linker,
 };

@@ -123,10 +123,12 @@ pub const DEFAULT_MEMORY_GUARD: ByteSize = ByteSize::mib(32);
 /// slots (each also reserving its memory) runs out long before any speed is gained.
 pub const MAX_MEMORY_GUARD: ByteSize = ByteSize::gib(2);
 
-/// Epoch tick: a spinning guest yields its thread at least this often, and timeouts are this
-/// precise; 10ms keeps the ticker thread's cost negligible.
+/// Epoch tick: a spinning guest yields its thread at least this often, a long call's CPU slice
+/// lasts this long, and timeouts are this precise. 5ms keeps a neighbour's p99 among 8 spinners
+/// on 2 cores within 20 ms (`scripts/bench-noisy`, bench/NOISY.md; 10ms was borderline) at 200
+/// wake-ups a second of the ticker thread.
 pub const DEFAULT_EPOCH_TICK: HumanDuration =
-    HumanDuration::from_duration(Duration::from_millis(10));
+    HumanDuration::from_duration(Duration::from_millis(5));
 
 /// Fair CPU shares on: without them 8 spinning guests of one function on 2 cores delayed
 /// another function's hello by 0.33 s (issue 12); `scripts/bench-noisy` measures both.

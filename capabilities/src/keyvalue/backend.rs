@@ -14,8 +14,30 @@ pub const LIST_PAGE_SIZE: usize = 1000;
 pub struct KeyPage {
     /// Keys on this page, in no order the caller may rely on.
     pub keys: Vec<String>,
-    /// Where the next page starts; `None` on the last page.
-    pub cursor: Option<u64>,
+    /// Where the listing goes on; `None` on the last page.
+    pub next: Option<ListFrom>,
+}
+
+/// Where a listing of a bucket's keys goes on from: what each backend needs so that every key
+/// present, unchanged, from the first page to the last is listed exactly once, whatever else is
+/// written or deleted in between (a position counted in keys is not: deleting keys already
+/// listed would skip as many unlisted ones).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum ListFrom {
+    /// The first page.
+    #[default]
+    Start,
+    /// Keys after this one in byte order (the embedded store keeps a bucket's keys sorted).
+    After(String),
+    /// A Redis `HSCAN` cursor and the keys listed so far: `HSCAN` returns every key present
+    /// throughout at least once but may repeat one when the hash is resized in between
+    /// (<https://redis.io/docs/latest/commands/scan/#scan-guarantees>), so repeats are dropped.
+    Scan {
+        /// The cursor `HSCAN` answered.
+        cursor: u64,
+        /// Every key listed so far.
+        listed: std::collections::HashSet<String>,
+    },
 }
 
 /// Storage for key-value buckets, shared by every function on the node.
@@ -50,9 +72,10 @@ pub trait KvBackend: Send + Sync + 'static {
     /// Whether `key` has a value.
     async fn exists(&self, bucket: &str, key: &str) -> Result<bool>;
 
-    /// A page of at most about [`LIST_PAGE_SIZE`] keys, starting at `cursor` (`None` for the
-    /// first page). Keys written while listing may or may not be seen.
-    async fn list_keys(&self, bucket: &str, cursor: Option<u64>) -> Result<KeyPage>;
+    /// A page of at most about [`LIST_PAGE_SIZE`] keys, going on `from` where the previous page
+    /// ended ([`ListFrom::Start`] for the first). Every key present and unchanged during the
+    /// whole listing is listed exactly once; keys written while listing may or may not be.
+    async fn list_keys(&self, bucket: &str, from: ListFrom) -> Result<KeyPage>;
 
     /// Atomically adds `delta` to the counter under `key` (a missing key counts as 0) and
     /// returns the new value; durable on return.

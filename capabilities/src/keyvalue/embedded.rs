@@ -1,12 +1,13 @@
 //! The default backend: one redb file in the data dir, every write its own durable transaction.
 
 use crate::error::{Error, Result};
-use crate::keyvalue::backend::{KeyPage, KvBackend, LIST_PAGE_SIZE};
+use crate::keyvalue::backend::{KeyPage, KvBackend, LIST_PAGE_SIZE, ListFrom};
 use crate::keyvalue::counter;
 use crate::keyvalue::quota::{admit, entry_size, namespace};
 use async_trait::async_trait;
 use redb::{Database, ReadableDatabase, ReadableTable, Table, TableDefinition, WriteTransaction};
 use std::collections::HashMap;
+use std::ops::Bound;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -189,15 +190,26 @@ impl KvBackend for RedbBackend {
             .await
     }
 
-    /// The cursor is the number of keys already returned; keys come in byte order. Skipping to
-    /// it costs a scan over the earlier keys, cheap next to the fsync every write pays.
-    async fn list_keys(&self, bucket: &str, cursor: Option<u64>) -> Result<KeyPage> {
+    /// Keys come in byte order, so a page goes on after the last key of the one before.
+    async fn list_keys(&self, bucket: &str, from: ListFrom) -> Result<KeyPage> {
         let bucket = bucket.to_owned();
-        let skip = usize::try_from(cursor.unwrap_or(0)).unwrap_or(usize::MAX);
+        let after = match from {
+            ListFrom::Start => None,
+            ListFrom::After(key) => Some(key),
+            ListFrom::Scan { .. } => {
+                return Err(Error::UnknownCursor {
+                    reason: "a Redis cursor cannot go on in the embedded store",
+                });
+            }
+        };
         self.read(move |table| {
+            let start = match &after {
+                None => Bound::Included((bucket.as_str(), "")),
+                Some(key) => Bound::Excluded((bucket.as_str(), key.as_str())),
+            };
             let mut keys = Vec::new();
             let mut more = false;
-            for entry in table.range((bucket.as_str(), "")..)?.skip(skip) {
+            for entry in table.range::<(&str, &str)>((start, Bound::Unbounded))? {
                 let (k, _) = entry?;
                 let (b, key) = k.value();
                 if b != bucket {
@@ -209,11 +221,11 @@ impl KvBackend for RedbBackend {
                 }
                 keys.push(key.to_owned());
             }
-            let next = skip.saturating_add(keys.len());
-            Ok(KeyPage {
-                keys,
-                cursor: more.then(|| u64::try_from(next).unwrap_or(u64::MAX)),
-            })
+            let next = match keys.last() {
+                Some(last) if more => Some(ListFrom::After(last.clone())),
+                _ => None,
+            };
+            Ok(KeyPage { keys, next })
         })
         .await
     }

@@ -5,6 +5,7 @@ use crate::guest_error::guest_message;
 use crate::instance_limit::InstanceLimit;
 use crate::keyvalue::backend::KvBackend;
 use crate::keyvalue::bindings::wasi::keyvalue::{atomics, batch, store};
+use crate::keyvalue::cursors::Cursors;
 use crate::keyvalue::limits::{KvUsage, check_entry, check_key};
 use crate::keyvalue::scope::KvScope;
 use std::sync::Arc;
@@ -19,6 +20,9 @@ pub struct KvCtx {
     backend: Arc<dyn KvBackend>,
     scope: Arc<KvScope>,
     buckets: InstanceLimit,
+    /// The function's open `list-keys` listings, shared by its instances so a cursor one call
+    /// returned (to its client, say) goes on in a later call.
+    cursors: Arc<Cursors>,
 }
 
 impl std::fmt::Debug for KvCtx {
@@ -39,6 +43,7 @@ impl KvCtx {
             backend,
             scope: Arc::new(scope),
             buckets: InstanceLimit::new(u32::MAX),
+            cursors: Arc::new(Cursors::new()),
         }
     }
 
@@ -122,6 +127,7 @@ pub(crate) fn to_wit(err: Error, function: &str) -> wasmtime::Result<store::Erro
         Error::CounterOverflow { .. } => "counter would overflow",
         Error::TooManyBuckets { .. } => "too many open buckets",
         Error::KeyTooLong { .. } => "key too long",
+        Error::UnknownCursor { .. } => "unknown list-keys cursor: list again from the start",
         Error::ValueTooLarge { .. } => "value too large",
         Error::QuotaExceeded { .. } => "quota exceeded",
         _ => "storage failure",
@@ -183,10 +189,14 @@ impl store::HostBucket for KvView<'_> {
         cursor: Option<u64>,
     ) -> Result<store::KeyResponse> {
         let (backend, name) = self.open_bucket(&bucket)?;
-        let page = backend.list_keys(&name, cursor).await?;
+        let cursors = &self.ctx.cursors;
+        // A page that fails ends its listing: the guest lists again from the start.
+        let page = backend
+            .list_keys(&name, cursors.resume(&name, cursor)?)
+            .await?;
         Ok(store::KeyResponse {
             keys: page.keys,
-            cursor: page.cursor,
+            cursor: page.next.map(|next| cursors.hand_out(&name, next)),
         })
     }
 

@@ -1,12 +1,13 @@
 //! The distributed backend: a Redis hash per bucket, shared by every gateway pointing at it.
 
 use crate::error::{Error, Result};
-use crate::keyvalue::backend::{KeyPage, KvBackend, LIST_PAGE_SIZE};
+use crate::keyvalue::backend::{KeyPage, KvBackend, LIST_PAGE_SIZE, ListFrom};
 use crate::keyvalue::counter;
 use crate::keyvalue::quota::namespace;
 use async_trait::async_trait;
 use redis::AsyncCommands;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use std::collections::HashSet;
 use std::time::Duration;
 
 /// Prefix of the Redis key holding each bucket's hash, so wasmgate's data is easy to tell
@@ -340,23 +341,37 @@ impl KvBackend for RedisBackend {
 
     /// The cursor is Redis's `HSCAN` cursor. `HSCAN` may return a key twice if the hash is
     /// resized during the listing, and returns small buckets in a single page.
-    async fn list_keys(&self, bucket: &str, cursor: Option<u64>) -> Result<KeyPage> {
+    async fn list_keys(&self, bucket: &str, from: ListFrom) -> Result<KeyPage> {
+        let (cursor, mut listed) = match from {
+            ListFrom::Start => (0, HashSet::new()),
+            ListFrom::Scan { cursor, listed } => (cursor, listed),
+            ListFrom::After(_) => {
+                return Err(Error::UnknownCursor {
+                    reason: "an embedded-store cursor cannot go on in Redis",
+                });
+            }
+        };
         let (next, flat): (u64, Vec<Vec<u8>>) = redis::cmd("HSCAN")
             .arg(hash(bucket))
-            .arg(cursor.unwrap_or(0))
+            .arg(cursor)
             .arg("COUNT")
             .arg(LIST_PAGE_SIZE)
             .query_async(&mut self.conn())
             .await?;
-        // The reply alternates field and value; keys were written from guest strings.
+        // The reply alternates field and value; keys were written from guest strings. A key
+        // `HSCAN` repeats (after a resize) was listed already.
         let keys = flat
             .into_iter()
             .step_by(2)
             .map(|field| String::from_utf8_lossy(&field).into_owned())
+            .filter(|key| listed.insert(key.clone()))
             .collect();
         Ok(KeyPage {
             keys,
-            cursor: (next != 0).then_some(next),
+            next: (next != 0).then_some(ListFrom::Scan {
+                cursor: next,
+                listed,
+            }),
         })
     }
 

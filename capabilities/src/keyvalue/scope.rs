@@ -9,6 +9,11 @@ use std::collections::BTreeSet;
 /// every backend's key limits.
 pub const MAX_BUCKET_NAME_LEN: usize = 128;
 
+/// The bucket a guest opens with the empty identifier `""`: `wasmtime serve -S keyvalue` serves
+/// one store, opened with `""`, and Spin's `Store::open_default()` opens the bucket `default`, so
+/// a component written for either finds its data in the same bucket here.
+pub const DEFAULT_BUCKET: &str = "default";
+
 /// The key-value namespace of one function.
 ///
 /// A guest of function `f` signed by owner `o` ([`KvScope::owned`]) opening bucket `b` gets
@@ -88,11 +93,16 @@ impl KvScope {
         self.shared.iter().map(String::as_str)
     }
 
-    /// The stored name of the bucket a guest opens as `bucket`.
+    /// The stored name of the bucket a guest opens as `bucket`; `""` is [`DEFAULT_BUCKET`].
     ///
-    /// Refuses empty names, names with `/` or control characters, and names longer than
+    /// Refuses names with `/` or control characters, and names longer than
     /// [`MAX_BUCKET_NAME_LEN`] bytes.
     pub fn resolve(&self, bucket: &str) -> Result<String> {
+        let bucket = if bucket.is_empty() {
+            DEFAULT_BUCKET
+        } else {
+            bucket
+        };
         check_name(bucket).map_err(|reason| Error::InvalidBucket {
             name: bucket.to_owned(),
             reason,

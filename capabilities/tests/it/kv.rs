@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Instant;
 use wasmgate_capabilities::keyvalue::{LIST_PAGE_SIZE, namespace};
-use wasmgate_capabilities::{Error, KvBackend, KvScope, RedbBackend};
+use wasmgate_capabilities::{Error, KvBackend, KvScope, ListFrom, RedbBackend};
 
 /// Runs each named suite function against a fresh backend from `$fixture`.
 macro_rules! backend_tests {
@@ -36,6 +36,7 @@ backend_tests! { redb: Fixture::redb() =>
     values_are_arbitrary_bytes,
     list_keys_pages_through_a_large_bucket_and_only_that_bucket,
     list_keys_of_an_empty_bucket_is_one_empty_page,
+    list_keys_lists_every_untouched_key_once_while_listed_keys_are_deleted,
     batch_operations_read_write_and_delete_many_keys,
     increment_on_a_missing_key_starts_from_zero,
     increment_is_atomic_under_200_concurrent_tasks,
@@ -70,6 +71,7 @@ backend_tests! { redis: Fixture::redis() =>
     values_are_arbitrary_bytes,
     list_keys_pages_through_a_large_bucket_and_only_that_bucket,
     list_keys_of_an_empty_bucket_is_one_empty_page,
+    list_keys_lists_every_untouched_key_once_while_listed_keys_are_deleted,
     batch_operations_read_write_and_delete_many_keys,
     increment_on_a_missing_key_starts_from_zero,
     increment_is_atomic_under_200_concurrent_tasks,
@@ -135,7 +137,7 @@ async fn list_keys_pages_through_a_large_bucket_and_only_that_bucket(kv: Arc<dyn
     let mut pages = 0;
     let mut cursor = None;
     loop {
-        let page = kv.list_keys("b", cursor).await.unwrap();
+        let page = kv.list_keys("b", cursor.unwrap_or_default()).await.unwrap();
         pages += 1;
         assert!(
             page.keys.len() <= 2 * LIST_PAGE_SIZE,
@@ -143,7 +145,7 @@ async fn list_keys_pages_through_a_large_bucket_and_only_that_bucket(kv: Arc<dyn
             page.keys.len()
         );
         seen.extend(page.keys);
-        match page.cursor {
+        match page.next {
             Some(next) => cursor = Some(next),
             None => break,
         }
@@ -158,9 +160,39 @@ async fn list_keys_pages_through_a_large_bucket_and_only_that_bucket(kv: Arc<dyn
 }
 
 async fn list_keys_of_an_empty_bucket_is_one_empty_page(kv: Arc<dyn KvBackend>) {
-    let page = kv.list_keys("nothing-here", None).await.unwrap();
+    let page = kv.list_keys("nothing-here", ListFrom::Start).await.unwrap();
     assert!(page.keys.is_empty());
-    assert_eq!(page.cursor, None);
+    assert_eq!(page.next, None);
+}
+
+/// Issue 13's replay: write k00000..k01499, take the first page, delete k00000..k00499 (all
+/// listed already), go on. A cursor counting keys skipped k01000..k01499, never touched.
+async fn list_keys_lists_every_untouched_key_once_while_listed_keys_are_deleted(
+    kv: Arc<dyn KvBackend>,
+) {
+    let all: Vec<String> = (0..1500).map(|i| format!("k{i:05}")).collect();
+    let entries = all.iter().map(|k| (k.clone(), b"v".to_vec())).collect();
+    kv.set_many("b", entries).await.unwrap();
+    let first = kv.list_keys("b", ListFrom::Start).await.unwrap();
+    let mut listed: Vec<String> = first.keys;
+    let deleted: Vec<String> = all
+        .iter()
+        .filter(|k| listed.contains(k))
+        .take(500)
+        .cloned()
+        .collect();
+    assert_eq!(deleted.len(), 500, "the first page holds at least 500 keys");
+    kv.delete_many("b", &deleted).await.unwrap();
+    let mut next = first.next;
+    while let Some(from) = next {
+        let page = kv.list_keys("b", from).await.unwrap();
+        listed.extend(page.keys);
+        next = page.next;
+    }
+    for key in all.iter().filter(|k| !deleted.contains(k)) {
+        let times = listed.iter().filter(|l| *l == key).count();
+        assert_eq!(times, 1, "{key} listed {times} times");
+    }
 }
 
 async fn batch_operations_read_write_and_delete_many_keys(kv: Arc<dyn KvBackend>) {
@@ -295,7 +327,7 @@ async fn purge_removes_every_bucket_under_the_prefix_and_nothing_else(kv: Arc<dy
     assert_eq!(kv.usage(&shared_ns).await.unwrap(), shared_usage);
     for bucket in ["cart", "sessions", "odd*[x]?"] {
         let page = kv
-            .list_keys(&gone.resolve(bucket).unwrap(), None)
+            .list_keys(&gone.resolve(bucket).unwrap(), ListFrom::Start)
             .await
             .unwrap();
         assert!(page.keys.is_empty(), "{bucket} still holds {:?}", page.keys);

@@ -111,7 +111,7 @@ fn defaults_are_the_documented_values() {
     assert_eq!(s.defaults.max_response_body.to_string(), "100MiB");
     assert_eq!(s.defaults.max_messages_per_call, 1000);
     assert_eq!(s.defaults.max_open_buckets, 100);
-    assert_eq!(s.pool.epoch_tick.to_string(), "10ms");
+    assert_eq!(s.pool.epoch_tick.to_string(), "5ms");
     assert_eq!(s.pool.instances, 1000);
     assert!(s.pool.fair_share);
     assert_eq!(s.http.max_connections, 10_000);

@@ -119,6 +119,35 @@ async fn h2_client(
     (send, tokio::spawn(connection))
 }
 
+/// An HTTP/2 client the gateway has served a `/healthz` on, so it surely holds a connection slot;
+/// retried while a slot is still held by a connection the harness closed (its `/readyz` probe).
+/// A refused client would otherwise read the raw HTTP/1.1 503 as a frame header and fail later
+/// with `FRAME_SIZE_ERROR`.
+async fn served_h2_client(
+    gw: &Gateway,
+) -> (
+    h2::client::SendRequest<Bytes>,
+    tokio::task::JoinHandle<Result<(), h2::Error>>,
+) {
+    let started = tokio::time::Instant::now();
+    loop {
+        let (mut send, connection) = h2_client(gw, &h2::client::Builder::new()).await;
+        let request = http::Request::get(gw.url("/healthz")).body(()).unwrap();
+        let served = match send.send_request(request, true) {
+            Ok((response, _)) => matches!(response.await, Ok(r) if r.status() == 200),
+            Err(_) => false,
+        };
+        if served {
+            return (send, connection);
+        }
+        assert!(
+            started.elapsed() < DEADLINE,
+            "no HTTP/2 connection slot came free"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test]
 async fn an_idle_http2_connection_is_closed_with_goaway_after_the_idle_timeout() {
     let gw = Gateway::builder()
@@ -158,10 +187,10 @@ async fn twenty_idle_http2_clients_no_longer_lock_out_a_new_client_once_the_idle
         .await
         .unwrap();
     // The idle timeout leaves time to open all twenty on a loaded machine before the first
-    // of them is closed.
+    // of them is closed; each is idle from the end of its one request.
     let mut held = Vec::new();
     for _ in 0..20 {
-        held.push(h2_client(&gw, &h2::client::Builder::new()).await);
+        held.push(served_h2_client(&gw).await);
     }
     // Every slot is taken: a new client is refused now.
     let refused = reqwest::Client::new()

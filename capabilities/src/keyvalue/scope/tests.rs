@@ -22,10 +22,21 @@ fn a_granted_bucket_is_shared_and_an_ungranted_one_stays_private() {
 }
 
 #[test]
+fn the_empty_identifier_opens_the_default_bucket_as_on_wasmtime_and_spin() {
+    assert_eq!(scope("a", &[]).resolve("").unwrap(), "fn/a/default");
+    assert_eq!(
+        scope("a", &[]).resolve(DEFAULT_BUCKET).unwrap(),
+        "fn/a/default"
+    );
+    let shared = scope("a", &["default"]);
+    assert_eq!(shared.resolve("").unwrap(), "shared/default");
+}
+
+#[test]
 fn bad_bucket_names_are_refused() {
     let s = scope("a", &[]);
     let long = "x".repeat(MAX_BUCKET_NAME_LEN + 1);
-    for bad in ["", "a/b", "/", "..\u{0}", "tab\there", long.as_str()] {
+    for bad in ["a/b", "/", "..\u{0}", "tab\there", long.as_str()] {
         let err = s.resolve(bad).unwrap_err();
         assert!(matches!(err, Error::InvalidBucket { .. }), "{bad:?}: {err}");
     }
