@@ -7,7 +7,7 @@ use std::io;
 use std::num::NonZeroU32;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::task::{Context, Poll};
 use tokio::io::AsyncWrite;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
@@ -49,10 +49,17 @@ impl FunctionLog {
     }
 }
 
-/// One instance's log context: its function's share, and the request it serves once known.
+/// One instance's log context: its function's share, the request it serves once known, and
+/// the unfinished last line of its stdout and of its stderr.
+///
+/// The unfinished lines live here, not in each stream handle: a guest may take a fresh
+/// `get-stdout()` / `get-stderr()` for every write (some language runtimes do), and the pieces
+/// of one line must still make one log record, as under `wasmtime serve`. What is left unfinished
+/// is logged when the instance goes.
 pub(crate) struct InstanceLog {
     function: Arc<FunctionLog>,
     request_id: OnceLock<Arc<str>>,
+    partial: [Mutex<Vec<u8>>; 2],
 }
 
 impl InstanceLog {
@@ -60,6 +67,7 @@ impl InstanceLog {
         Arc::new(InstanceLog {
             function: function.clone(),
             request_id: OnceLock::new(),
+            partial: [Mutex::new(Vec::new()), Mutex::new(Vec::new())],
         })
     }
 
@@ -103,10 +111,62 @@ impl InstanceLog {
     }
 
     /// The guest's stdout or stderr as a WASI stream.
-    pub(crate) fn stream(self: &Arc<Self>, name: &'static str) -> GuestStream {
+    pub(crate) fn stream(self: &Arc<Self>, stream: Stream) -> GuestStream {
         GuestStream {
             log: self.clone(),
-            name,
+            stream,
+        }
+    }
+
+    /// Logs every whole line of `bytes` after the stream's unfinished line, keeping what follows
+    /// the last newline as the new unfinished line; a line reaching [`MAX_LINE`] bytes is logged
+    /// in pieces rather than held.
+    fn push(&self, stream: Stream, mut bytes: &[u8]) {
+        let mut partial = self.partial[stream as usize]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        while let Some(end) = bytes.iter().position(|b| *b == b'\n') {
+            partial.extend_from_slice(&bytes[..end]);
+            self.emit(stream.name(), &partial);
+            partial.clear();
+            bytes = &bytes[end + 1..];
+        }
+        partial.extend_from_slice(bytes);
+        while partial.len() >= MAX_LINE {
+            let rest = partial.split_off(MAX_LINE);
+            self.emit(stream.name(), &partial);
+            *partial = rest;
+        }
+    }
+}
+
+impl Drop for InstanceLog {
+    fn drop(&mut self) {
+        for stream in [Stream::Stdout, Stream::Stderr] {
+            let partial = self.partial[stream as usize]
+                .get_mut()
+                .unwrap_or_else(PoisonError::into_inner);
+            if !partial.is_empty() {
+                let line = std::mem::take(partial);
+                self.emit(stream.name(), &line);
+            }
+        }
+    }
+}
+
+/// Which output of the guest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stream {
+    Stdout = 0,
+    Stderr = 1,
+}
+
+impl Stream {
+    /// Its name in log records (`stream="stdout"`).
+    fn name(self) -> &'static str {
+        match self {
+            Stream::Stdout => "stdout",
+            Stream::Stderr => "stderr",
         }
     }
 }
@@ -114,7 +174,7 @@ impl InstanceLog {
 /// What the WASI context holds for stdout or stderr; every handle the guest opens shares its lines.
 pub(crate) struct GuestStream {
     log: Arc<InstanceLog>,
-    name: &'static str,
+    stream: Stream,
 }
 
 impl IsTerminal for GuestStream {
@@ -137,45 +197,20 @@ impl GuestStream {
     fn writer(&self) -> LineWriter {
         LineWriter {
             log: self.log.clone(),
-            name: self.name,
-            partial: Vec::new(),
+            stream: self.stream,
         }
     }
 }
 
-/// Buffers a partial line until its newline (or the stream's end) and logs whole lines.
+/// One handle on a guest's stdout or stderr: its writes go to the instance's line buffer.
 pub(crate) struct LineWriter {
     log: Arc<InstanceLog>,
-    name: &'static str,
-    partial: Vec<u8>,
+    stream: Stream,
 }
 
 impl LineWriter {
-    fn push(&mut self, mut bytes: &[u8]) {
-        while let Some(end) = bytes.iter().position(|b| *b == b'\n') {
-            self.partial.extend_from_slice(&bytes[..end]);
-            self.flush_line();
-            bytes = &bytes[end + 1..];
-        }
-        self.partial.extend_from_slice(bytes);
-        while self.partial.len() >= MAX_LINE {
-            let rest = self.partial.split_off(MAX_LINE);
-            self.flush_line();
-            self.partial = rest;
-        }
-    }
-
-    fn flush_line(&mut self) {
-        self.log.emit(self.name, &self.partial);
-        self.partial.clear();
-    }
-}
-
-impl Drop for LineWriter {
-    fn drop(&mut self) {
-        if !self.partial.is_empty() {
-            self.flush_line();
-        }
+    fn push(&mut self, bytes: &[u8]) {
+        self.log.push(self.stream, bytes);
     }
 }
 
@@ -222,15 +257,19 @@ impl AsyncWrite for LineWriter {
 mod tests {
     use super::*;
 
-    fn writer() -> (LineWriter, Arc<FunctionLog>) {
+    fn writer() -> (LineWriter, Arc<InstanceLog>, Arc<FunctionLog>) {
         let function = FunctionLog::new("f".into());
         let log = InstanceLog::new(&function);
-        (log.stream("stdout").writer(), function)
+        (log.stream(Stream::Stdout).writer(), log, function)
+    }
+
+    fn partial(log: &InstanceLog, stream: Stream) -> Vec<u8> {
+        log.partial[stream as usize].lock().unwrap().clone()
     }
 
     #[test]
     fn lines_past_the_burst_are_dropped_and_counted() {
-        let (mut w, function) = writer();
+        let (mut w, _, function) = writer();
         let text = "x\n".repeat(BURST_LINES as usize + 50);
         w.push(text.as_bytes());
         // The limiter refills while the loop runs, so at least the excess above the burst drops,
@@ -240,10 +279,25 @@ mod tests {
 
     #[test]
     fn long_output_without_newlines_is_cut_not_buffered_forever() {
-        let (mut w, _) = writer();
+        let (mut w, log, _) = writer();
         w.push(&vec![b'a'; MAX_LINE * 3 + 10]);
-        assert_eq!(w.partial.len(), 10);
+        assert_eq!(partial(&log, Stream::Stdout).len(), 10);
         w.push(b"b\nc");
-        assert_eq!(w.partial, b"c");
+        assert_eq!(partial(&log, Stream::Stdout), b"c");
+    }
+
+    #[test]
+    fn pieces_of_one_line_written_through_fresh_handles_stay_one_line() {
+        let (mut first, log, _) = writer();
+        first.push(b"hel");
+        drop(first);
+        let mut second = log.stream(Stream::Stdout).writer();
+        second.push(b"lo");
+        assert_eq!(partial(&log, Stream::Stdout), b"hello");
+        let mut err = log.stream(Stream::Stderr).writer();
+        err.push(b"apart");
+        assert_eq!(partial(&log, Stream::Stderr), b"apart");
+        second.push(b" world\n");
+        assert!(partial(&log, Stream::Stdout).is_empty());
     }
 }

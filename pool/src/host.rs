@@ -1,7 +1,7 @@
 //! The data each guest store carries, and the linker that exposes host interfaces to guests.
 
 use crate::cpu_share::CallCpu;
-use crate::guest_log::InstanceLog;
+use crate::guest_log::{InstanceLog, Stream};
 use crate::http_hooks::HttpHooks;
 use crate::io_error::IoErrorsView;
 use crate::warm::StoreSpec;
@@ -83,8 +83,8 @@ impl Host {
 fn wasi_ctx(sockets: Option<&EgressCtx>, log: &Arc<InstanceLog>) -> WasiCtx {
     let mut builder = WasiCtx::builder();
     builder
-        .stdout(log.stream("stdout"))
-        .stderr(log.stream("stderr"));
+        .stdout(log.stream(Stream::Stdout))
+        .stderr(log.stream(Stream::Stderr));
     if let Some(egress) = sockets {
         let (egress, log) = (egress.clone(), log.clone());
         builder

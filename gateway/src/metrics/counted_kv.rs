@@ -7,7 +7,7 @@
 use async_trait::async_trait;
 use prometheus::{IntCounter, IntCounterVec};
 use std::sync::Arc;
-use wasmgate_capabilities::keyvalue::KeyPage;
+use wasmgate_capabilities::keyvalue::{KeyPage, ListFrom};
 use wasmgate_capabilities::{Error, KvBackend, Result};
 
 /// The operations counted, in the order of [`Counted::counters`].
@@ -91,9 +91,9 @@ impl KvBackend for CountedKv {
         self.inner.exists(bucket, key).await
     }
 
-    async fn list_keys(&self, bucket: &str, cursor: Option<u64>) -> Result<KeyPage> {
+    async fn list_keys(&self, bucket: &str, from: ListFrom) -> Result<KeyPage> {
         self.count(4);
-        self.inner.list_keys(bucket, cursor).await
+        self.inner.list_keys(bucket, from).await
     }
 
     async fn increment(&self, bucket: &str, key: &str, delta: u64) -> Result<u64> {

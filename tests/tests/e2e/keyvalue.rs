@@ -78,6 +78,18 @@ async fn suite(gw: &mut Gateway, backend: &str) {
         (200, "100".into())
     );
 
+    // The empty identifier (wasmtime serve's one store) is the bucket `default` (Spin's).
+    for n in ["1", "2"] {
+        assert_eq!(
+            call(gw, Method::POST, "/fn/a//visits", "").await,
+            (200, n.into())
+        );
+    }
+    assert_eq!(
+        call(gw, Method::GET, "/fn/a/default/visits", "").await,
+        (200, "2".into())
+    );
+
     assert_eq!(call(gw, Method::DELETE, "/fn/a/state/k", "").await.0, 200);
     assert_eq!(call(gw, Method::GET, "/fn/a/state/k", "").await.0, 404);
     // A bucket name the scope refuses (over 128 bytes): access-denied, nothing opened.
@@ -98,11 +110,11 @@ async fn suite(gw: &mut Gateway, backend: &str) {
             })
             .and_then(|l| l.rsplit_once(' ')?.1.parse::<u64>().ok())
     };
-    assert_eq!(count("increment"), Some(100), "{metrics}");
+    assert_eq!(count("increment"), Some(102), "{metrics}");
     assert_eq!(count("set"), Some(2));
     assert_eq!(count("delete"), Some(1));
-    // Six reads reached a bucket; the seventh was refused at open.
-    assert_eq!(count("get"), Some(6));
+    // Seven reads reached a bucket; the eighth was refused at open.
+    assert_eq!(count("get"), Some(7));
 
     // Acknowledged writes survive a crash.
     gw.restart().await.unwrap();

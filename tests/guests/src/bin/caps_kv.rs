@@ -19,7 +19,8 @@ wasi::http::proxy::export!(Kv);
 impl Guest for Kv {
     fn handle(request: IncomingRequest, out: ResponseOutparam) {
         let path = request.path_with_query().unwrap_or_default();
-        let mut parts = path.trim_start_matches('/').splitn(2, '/');
+        let path = path.strip_prefix('/').unwrap_or(&path);
+        let mut parts = path.splitn(2, '/');
         let (bucket, key) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
         let method = request.method();
         let body = wasmgate_guests::read_body(&request);

@@ -1,4 +1,6 @@
-//! Proves guest output reaches the gateway's log: prints to stdout and stderr, `?n=N` lines more.
+//! Proves guest output reaches the gateway's log: prints to stdout and stderr, one stderr line in
+//! two pieces through a fresh `get-stderr()` handle each (as some language runtimes write),
+//! `?n=N` lines more.
 
 use wasi::exports::http::incoming_handler::Guest;
 use wasi::http::types::{IncomingRequest, ResponseOutparam};
@@ -16,6 +18,10 @@ impl Guest for Log {
         print!("line ");
         println!("two");
         eprintln!("to stderr");
+        for piece in [&b"pie"[..], b"ces of one line\n"] {
+            let stderr = wasi::cli::stderr::get_stderr();
+            let _ = stderr.blocking_write_and_flush(piece);
+        }
         for i in 0..n {
             println!("flood {i}");
         }
