@@ -69,11 +69,15 @@ pub enum ApiError {
         /// The limit.
         limit: u32,
     },
-    /// The body is over the configured limit.
-    #[error("body exceeds the limit of {limit} bytes")]
+    /// The body is (or is announced as) over the configured limit.
+    #[error(
+        "the body exceeds the limit of {limit} bytes ({setting}): send less, or ask the operator to raise {setting}"
+    )]
     PayloadTooLarge {
         /// The limit in bytes.
         limit: u64,
+        /// The setting the limit comes from.
+        setting: &'static str,
     },
     /// The request line and header fields are over `http.max_header_size`.
     #[error("the request head is {size} bytes; the limit is {limit} bytes (http.max_header_size)")]
@@ -759,7 +763,10 @@ mod tests {
                 "route_conflict",
             ),
             (
-                ApiError::PayloadTooLarge { limit: 1 },
+                ApiError::PayloadTooLarge {
+                    limit: 1,
+                    setting: "http.max_request_body",
+                },
                 413,
                 "payload_too_large",
             ),

@@ -73,7 +73,7 @@ async fn run(
         .access
         .invoke(&deployed.record.manifest.http.invoke_token_sha256, &req)
     {
-        client_body::discard(req.into_body()).await;
+        client_body::discard(req).await;
         return Err(refused);
     }
     let source = Source::Http {
@@ -82,9 +82,13 @@ async fn run(
     };
     gw.admission.may_execute(deployed, source).await?;
     let limit = gw.settings.http.max_request_body.bytes();
-    if declared_length(&req).is_some_and(|length| length > limit) {
-        client_body::discard(req.into_body()).await;
-        return Err(ApiError::PayloadTooLarge { limit });
+    // Before anything polls the body: polling it would send `100 Continue`.
+    if client_body::declared_length(req.headers()).is_some_and(|length| length > limit) {
+        client_body::discard(req).await;
+        return Err(ApiError::PayloadTooLarge {
+            limit,
+            setting: "http.max_request_body",
+        });
     }
     let req = guest_request(req, guest_path)?.map(|body| CappedBody::new(body, limit));
     let response = deployed.function.call(req).await?;
@@ -98,16 +102,6 @@ fn unrouted(gw: &Gateway, e: ApiError) -> ApiError {
         .with_label_values(&[e.classify().0.as_str()])
         .inc();
     e
-}
-
-/// The body length the client announced, if any.
-fn declared_length<B>(req: &Request<B>) -> Option<u64> {
-    req.headers()
-        .get(header::CONTENT_LENGTH)?
-        .to_str()
-        .ok()?
-        .parse()
-        .ok()
 }
 
 /// Rewrites the request as the guest should see it: the path after the prefix, and an authority.

@@ -26,8 +26,7 @@ async fn answer_without_upload(gw: &Gateway, head: &str) -> String {
     let mut seen = Vec::new();
     let mut buf = [0u8; 4096];
     // Quiet for 3 s ends the read: a server that sent 100 Continue waits for the body.
-    while let Ok(Ok(n)) =
-        tokio::time::timeout(Duration::from_secs(3), stream.read(&mut buf)).await
+    while let Ok(Ok(n)) = tokio::time::timeout(Duration::from_secs(3), stream.read(&mut buf)).await
     {
         if n == 0 {
             break;
@@ -97,7 +96,10 @@ async fn a_body_announced_over_its_limit_is_refused_before_100_continue_on_every
         "POST /fn/echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n",
     )
     .await;
-    assert!(answer.starts_with("HTTP/1.1 100 Continue\r\n"), "{answer:?}");
+    assert!(
+        answer.starts_with("HTTP/1.1 100 Continue\r\n"),
+        "{answer:?}"
+    );
 }
 
 #[tokio::test]
@@ -252,7 +254,10 @@ async fn a_response_whose_length_does_not_match_its_content_length_is_never_sent
         .send()
         .await;
     if let Ok(response) = http11 {
-        assert!(response.bytes().await.is_err(), "HTTP/1.1 body looked complete");
+        assert!(
+            response.bytes().await.is_err(),
+            "HTTP/1.1 body looked complete"
+        );
     }
     until_logged(&gw, "cut", "short-large-http11").await;
     failures += 1.0;
