@@ -499,6 +499,11 @@ impl ApiError {
                     Blame::Guest,
                 ),
                 P::Timeout { .. } => (StatusCode::GATEWAY_TIMEOUT, "timeout", Blame::Guest),
+                P::ResponseLength { .. } => (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "response_length_mismatch",
+                    Blame::Guest,
+                ),
                 P::ResponseTooLarge { .. } => {
                     (StatusCode::BAD_GATEWAY, "response_too_large", Blame::Guest)
                 }
@@ -848,6 +853,15 @@ mod tests {
                 P::ResponseTooLarge { limit: 1 }.into(),
                 502,
                 "response_too_large",
+            ),
+            (
+                P::ResponseLength {
+                    declared: 100,
+                    written: 5,
+                }
+                .into(),
+                500,
+                "response_length_mismatch",
             ),
             (
                 ApiError::NameMismatch {

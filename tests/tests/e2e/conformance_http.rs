@@ -277,15 +277,18 @@ async fn a_response_whose_length_does_not_match_its_content_length_is_never_sent
         .body(())
         .unwrap();
     let (response, _) = send.send_request(request, true).unwrap();
-    let mut body = response.await.unwrap().into_body();
-    let mut received: Vec<Result<Bytes, h2::Error>> = Vec::new();
-    while let Some(chunk) = body.data().await {
-        received.push(chunk);
+    // The reset may come before the head or in the body; never a clean end.
+    if let Ok(response) = response.await {
+        let mut body = response.into_body();
+        let mut received: Vec<Result<Bytes, h2::Error>> = Vec::new();
+        while let Some(chunk) = body.data().await {
+            received.push(chunk);
+        }
+        assert!(
+            received.iter().any(Result::is_err),
+            "HTTP/2 stream ended cleanly"
+        );
     }
-    assert!(
-        received.iter().any(Result::is_err),
-        "HTTP/2 stream ended cleanly"
-    );
     until_logged(&gw, "cut", "short-large-http2").await;
     failures += 1.0;
     // Counted as the failures they were, never as 200.
