@@ -158,7 +158,7 @@ impl ResponseBody {
     /// fails first, or writes more or less, fails the call here (the server answers an error
     /// instead of a cut response). Other bodies are left to stream.
     pub(crate) async fn settle(&mut self) -> Result<(), Error> {
-        if !self.declared.is_some_and(|declared| declared <= HELD_BODY) {
+        if self.declared.is_none_or(|declared| declared > HELD_BODY) {
             return Ok(());
         }
         while let Some(frame) = poll_fn(|cx| self.poll_guest(cx)).await {
