@@ -1,9 +1,12 @@
-//! Bodies the gateway reads itself (deploys, publishes, async calls): bounded in size and time.
+//! Bodies the gateway reads itself (deploys, publishes, async calls): bounded in size and time;
+//! and bodies it refuses, which it never invites: a client waiting for `100 Continue` is answered
+//! without it, and an HTTP/2 stream is answered without reading its DATA.
 
 use crate::error::ApiError;
 use crate::incoming::Incoming;
 use bytes::{Bytes, BytesMut};
-use http::{HeaderMap, header};
+use http::request::Parts;
+use http::{HeaderMap, Request, Version, header};
 use http_body_util::BodyExt;
 use std::time::Duration;
 
@@ -18,29 +21,34 @@ const DISCARD_TIME: Duration = Duration::from_secs(5);
 pub struct BodyLimits {
     /// Largest body in bytes; past it 413.
     pub size: u64,
+    /// Where `size` comes from, named in the 413 (`max_module_size`).
+    pub setting: &'static str,
     /// Time the whole body may take; past it 408.
     pub time: Duration,
 }
 
-/// Reads all of `body`, refusing it (413) when `headers` announce or the body brings more than
-/// `limits.size` bytes, and (408) when it takes longer than `limits.time`.
-pub async fn read(
-    headers: &HeaderMap,
-    body: Incoming,
-    limits: BodyLimits,
-) -> Result<Bytes, ApiError> {
-    let limit = limits.size;
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if let Some(length) = declared.filter(|length| *length > limit) {
-        if length - limit <= DISCARD_ALLOWANCE {
-            discard(body).await;
+impl BodyLimits {
+    /// The 413 for a body over `size`.
+    pub fn too_large(&self) -> ApiError {
+        ApiError::PayloadTooLarge {
+            limit: self.size,
+            setting: self.setting,
         }
-        return Err(ApiError::PayloadTooLarge { limit });
     }
-    match tokio::time::timeout(limits.time, collect(body, limit)).await {
+}
+
+/// Reads all of `body`, refusing it (413) when `head` announces or the body brings more than
+/// `limits.size` bytes, and (408) when it takes longer than `limits.time`. A body announced
+/// too long is refused before anything reads it.
+pub async fn read(head: &Parts, body: Incoming, limits: BodyLimits) -> Result<Bytes, ApiError> {
+    let limit = limits.size;
+    if let Some(length) = declared_length(&head.headers).filter(|length| *length > limit) {
+        if length - limit <= DISCARD_ALLOWANCE {
+            discard_parts(head, body).await;
+        }
+        return Err(limits.too_large());
+    }
+    match tokio::time::timeout(limits.time, collect(body, limits)).await {
         Ok(result) => result,
         Err(_) => Err(ApiError::BodyTimeout {
             seconds: limits.time.as_secs_f64(),
@@ -48,7 +56,19 @@ pub async fn read(
     }
 }
 
-async fn collect(mut body: Incoming, limit: u64) -> Result<Bytes, ApiError> {
+/// The body length `headers` announce, if any.
+pub fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
+}
+
+/// Reads `body` whole, or refuses it once it brings more than `limits.size` bytes.
+async fn collect(mut body: Incoming, limits: BodyLimits) -> Result<Bytes, ApiError> {
+    let limit = limits.size;
     let mut collected = BytesMut::new();
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| ApiError::BadRequest {
@@ -56,8 +76,8 @@ async fn collect(mut body: Incoming, limit: u64) -> Result<Bytes, ApiError> {
         })?;
         if let Ok(data) = frame.into_data() {
             if collected.len() as u64 + data.len() as u64 > limit {
-                discard(body).await;
-                return Err(ApiError::PayloadTooLarge { limit });
+                drain(body).await;
+                return Err(limits.too_large());
             }
             collected.extend_from_slice(&data);
         }
@@ -65,9 +85,42 @@ async fn collect(mut body: Incoming, limit: u64) -> Result<Bytes, ApiError> {
     Ok(collected.freeze())
 }
 
-/// Reads and drops what is left of a refused body, within bounds, so the client is reading
-/// when the error arrives instead of seeing its connection reset mid-upload.
-pub async fn discard(mut body: Incoming) {
+/// Disposes of the body of `req`, which the gateway refuses: see [`discard_parts`].
+pub async fn discard(req: Request<Incoming>) {
+    let (head, body) = req.into_parts();
+    discard_parts(&head, body).await;
+}
+
+/// Disposes of a refused `body` (of the request `head`) before the refusal is answered, without
+/// ever inviting it:
+///
+/// - an HTTP/1.1 client that waits for `100 Continue` (RFC 9110 §10.1.1) has sent nothing and is
+///   answered at once; polling the body would make hyper send `100 Continue` and start the
+///   upload. hyper then closes the connection after the answer instead of reading.
+/// - an HTTP/2 stream is answered at once: dropping the body resets the stream with `NO_ERROR`
+///   after the answer (RFC 9113 §8.1), so no DATA is read and the connection stays open.
+/// - any other HTTP/1 body is read and dropped within bounds, so the client is reading when the
+///   error arrives instead of seeing its connection reset mid-upload.
+pub async fn discard_parts(head: &Parts, body: Incoming) {
+    match body {
+        Incoming::Http2(_) => {}
+        Incoming::Http1(_) if awaits_continue(head) => {}
+        body @ Incoming::Http1(_) => drain(body).await,
+    }
+}
+
+/// Whether the client waits for `100 Continue` before it sends its body (hyper honours the
+/// expectation on HTTP/1.1 only).
+pub fn awaits_continue(head: &Parts) -> bool {
+    head.version == Version::HTTP_11
+        && head
+            .headers
+            .get(header::EXPECT)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"))
+}
+
+/// Reads and drops what is left of `body`, within bounds.
+async fn drain(mut body: Incoming) {
     let mut left = DISCARD_ALLOWANCE;
     let drain = async {
         while let Some(Ok(frame)) = body.frame().await {

@@ -69,11 +69,15 @@ pub enum ApiError {
         /// The limit.
         limit: u32,
     },
-    /// The body is over the configured limit.
-    #[error("body exceeds the limit of {limit} bytes")]
+    /// The body is (or is announced as) over the configured limit.
+    #[error(
+        "the body exceeds the limit of {limit} bytes ({setting}): send less, or ask the operator to raise {setting}"
+    )]
     PayloadTooLarge {
         /// The limit in bytes.
         limit: u64,
+        /// The setting the limit comes from.
+        setting: &'static str,
     },
     /// The request line and header fields are over `http.max_header_size`.
     #[error("the request head is {size} bytes; the limit is {limit} bytes (http.max_header_size)")]
@@ -495,6 +499,11 @@ impl ApiError {
                     Blame::Guest,
                 ),
                 P::Timeout { .. } => (StatusCode::GATEWAY_TIMEOUT, "timeout", Blame::Guest),
+                P::ResponseLength { .. } => (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "response_length_mismatch",
+                    Blame::Guest,
+                ),
                 P::ResponseTooLarge { .. } => {
                     (StatusCode::BAD_GATEWAY, "response_too_large", Blame::Guest)
                 }
@@ -759,7 +768,10 @@ mod tests {
                 "route_conflict",
             ),
             (
-                ApiError::PayloadTooLarge { limit: 1 },
+                ApiError::PayloadTooLarge {
+                    limit: 1,
+                    setting: "http.max_request_body",
+                },
                 413,
                 "payload_too_large",
             ),
@@ -841,6 +853,15 @@ mod tests {
                 P::ResponseTooLarge { limit: 1 }.into(),
                 502,
                 "response_too_large",
+            ),
+            (
+                P::ResponseLength {
+                    declared: 100,
+                    written: 5,
+                }
+                .into(),
+                500,
+                "response_length_mismatch",
             ),
             (
                 ApiError::NameMismatch {

@@ -10,8 +10,9 @@ use crate::response::{GatewayResponse, from_guest};
 use crate::state::Gateway;
 use http::uri::{PathAndQuery, Uri};
 use http::{HeaderValue, Request, header};
+use http_body_util::Either;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Path prefix of the built-in per-function routes.
 pub const FN_PREFIX: &str = "/fn/";
@@ -47,18 +48,35 @@ pub async fn invoke(gw: &Gateway, req: Request<Incoming>) -> Result<GatewayRespo
     let deployed = deployed.clone();
     drop(snapshot);
     let started = Instant::now();
-    let result = run(gw, &deployed, req, guest_path).await;
-    let status = match &result {
-        Ok(response) => response.status(),
-        Err(e) => e.classify().0,
-    };
-    deployed.metrics.observe(
-        &gw.metrics,
-        &deployed.record.name,
-        status,
-        started.elapsed(),
-    );
+    let mut result = run(gw, &deployed, req, guest_path).await;
+    let took = started.elapsed();
+    match &mut result {
+        // A streamed body is counted when it ends: one that fails after its head was sent
+        // counts as the error it was, not as the status the head carried.
+        Ok(response) => {
+            let status = response.status();
+            if let Either::Left(body) = response.body_mut() {
+                let metrics = gw.metrics.clone();
+                let deployed = deployed.clone();
+                body.on_end(Box::new(move |failure| {
+                    let status = failure.map_or(status, |e| ApiError::Pool(e.clone()).classify().0);
+                    let name = &deployed.record.name;
+                    deployed.metrics.observe(&metrics, name, status, took);
+                }));
+            } else {
+                observe(gw, &deployed, status, took);
+            }
+        }
+        Err(e) => observe(gw, &deployed, e.classify().0, took),
+    }
     result
+}
+
+/// Counts one call of `deployed` answered with `status`, its head after `took`.
+fn observe(gw: &Gateway, deployed: &Deployed, status: http::StatusCode, took: Duration) {
+    deployed
+        .metrics
+        .observe(&gw.metrics, &deployed.record.name, status, took);
 }
 
 /// Admission, then the guest.
@@ -73,7 +91,7 @@ async fn run(
         .access
         .invoke(&deployed.record.manifest.http.invoke_token_sha256, &req)
     {
-        client_body::discard(req.into_body()).await;
+        client_body::discard(req).await;
         return Err(refused);
     }
     let source = Source::Http {
@@ -82,9 +100,13 @@ async fn run(
     };
     gw.admission.may_execute(deployed, source).await?;
     let limit = gw.settings.http.max_request_body.bytes();
-    if declared_length(&req).is_some_and(|length| length > limit) {
-        client_body::discard(req.into_body()).await;
-        return Err(ApiError::PayloadTooLarge { limit });
+    // Before anything polls the body: polling it would send `100 Continue`.
+    if client_body::declared_length(req.headers()).is_some_and(|length| length > limit) {
+        client_body::discard(req).await;
+        return Err(ApiError::PayloadTooLarge {
+            limit,
+            setting: "http.max_request_body",
+        });
     }
     let req = guest_request(req, guest_path)?.map(|body| CappedBody::new(body, limit));
     let response = deployed.function.call(req).await?;
@@ -98,16 +120,6 @@ fn unrouted(gw: &Gateway, e: ApiError) -> ApiError {
         .with_label_values(&[e.classify().0.as_str()])
         .inc();
     e
-}
-
-/// The body length the client announced, if any.
-fn declared_length<B>(req: &Request<B>) -> Option<u64> {
-    req.headers()
-        .get(header::CONTENT_LENGTH)?
-        .to_str()
-        .ok()?
-        .parse()
-        .ok()
 }
 
 /// Rewrites the request as the guest should see it: the path after the prefix, and an authority.

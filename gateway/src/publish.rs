@@ -30,7 +30,7 @@ pub async fn publish(gw: &Gateway, req: Request<Incoming>) -> Result<GatewayResp
     let path = req.uri().path();
     let subject = path.strip_prefix(PREFIX).unwrap_or(path).to_owned();
     if is_reserved(&subject) {
-        client_body::discard(req.into_body()).await;
+        client_body::discard(req).await;
         return Err(ApiError::ReservedSubject { subject });
     }
     let content_type = req
@@ -47,8 +47,8 @@ pub async fn publish(gw: &Gateway, req: Request<Incoming>) -> Result<GatewayResp
         })
         .collect();
     let (parts, body) = req.into_parts();
-    let limits = gw.body_limits(gw.settings.max_module_size.bytes());
-    let body = client_body::read(&parts.headers, body, limits).await?;
+    let limits = gw.body_limits(gw.settings.max_module_size.bytes(), "max_module_size");
+    let body = client_body::read(&parts, body, limits).await?;
     let mut message = Message::new(subject.clone(), body);
     message.content_type = content_type;
     message.metadata = metadata;

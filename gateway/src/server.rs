@@ -14,6 +14,7 @@ pub mod client_limits;
 pub mod conn_io;
 pub mod connection;
 pub mod date;
+pub mod h1_body;
 pub mod h1_framing;
 pub mod h2_frames;
 pub mod h2_server;

@@ -69,11 +69,12 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    /// Limits for a body the gateway reads itself: at most `size` bytes within
+    /// Limits for a body the gateway reads itself: at most `size` bytes (from `setting`) within
     /// `http.body_read_timeout`.
-    pub fn body_limits(&self, size: u64) -> crate::client_body::BodyLimits {
+    pub fn body_limits(&self, size: u64, setting: &'static str) -> crate::client_body::BodyLimits {
         crate::client_body::BodyLimits {
             size,
+            setting,
             time: self.settings.http.body_read_timeout.get(),
         }
     }

@@ -137,12 +137,17 @@ where
         ));
     };
     match answer {
-        Ok(Ok(response)) => Cutoff {
-            limit: limits.max_response_body,
-            stop,
-            hits: limits.response_hits,
+        Ok(Ok(response)) => {
+            let mut response = Cutoff {
+                limit: limits.max_response_body,
+                stop,
+                hits: limits.response_hits,
+            }
+            .wrap(response, head, failed, log)?;
+            // A small body of announced length goes with its head, or the call fails.
+            response.body_mut().settle().await?;
+            Ok(response)
         }
-        .wrap(response, head, failed, log),
         Ok(Err(code)) => Err(Error::NoResponse {
             reason: format!("guest answered with error code {code:?}"),
         }),

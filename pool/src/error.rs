@@ -59,6 +59,17 @@ pub enum Error {
         /// The function's `max_response_body` in bytes.
         limit: u64,
     },
+    /// The guest's response body is not as long as its `content-length` says: it wrote more,
+    /// or finished (or aborted) it after fewer bytes.
+    #[error(
+        "the guest's response body does not match its content-length: {declared} bytes declared, {written} written"
+    )]
+    ResponseLength {
+        /// The `content-length` the guest set.
+        declared: u64,
+        /// What it wrote: all of it, or (when it wrote too much) at least this much.
+        written: u64,
+    },
     /// The function is at `max_concurrency` and no slot freed within the queue timeout.
     #[error("function is at its concurrency limit of {limit}")]
     Saturated {
@@ -117,7 +128,8 @@ impl Error {
             Error::GuestTrap { .. }
             | Error::NoResponse { .. }
             | Error::Timeout { .. }
-            | Error::ResponseTooLarge { .. } => Blame::Guest,
+            | Error::ResponseTooLarge { .. }
+            | Error::ResponseLength { .. } => Blame::Guest,
             Error::Saturated { .. } => Blame::Client,
             Error::NodeSaturated { .. }
             | Error::Artifact { .. }

@@ -72,4 +72,4 @@ pub use function::{ColdStartHook, Function, FunctionSpec, FunctionStats, LimitHi
 pub use guest_log::RequestId;
 pub use original_store::OriginalStore;
 pub use pool::Pool;
-pub use response_body::ResponseBody;
+pub use response_body::{EndHook, HELD_BODY, ResponseBody};

@@ -1,4 +1,5 @@
-//! A guest's response body on its way to the client, cut off at the function's size limit.
+//! A guest's response body on its way to the client, cut off at the function's size limit and
+//! held to its `content-length`.
 
 use crate::error::Error;
 use crate::guest_log::InstanceLog;
@@ -6,7 +7,8 @@ use bytes::Bytes;
 use http::StatusCode;
 use http::header::CONTENT_LENGTH;
 use http_body::{Body, Frame, SizeHint};
-use std::future::Future;
+use std::collections::VecDeque;
+use std::future::{Future, poll_fn};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,18 +16,35 @@ use std::task::{Context, Poll, ready};
 use tokio::sync::oneshot;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 
+/// Largest `content-length` whose body is held back with the head until the guest has finished
+/// it ([`ResponseBody::settle`]): a guest that writes more or less than it announced is then
+/// answered with an error response instead of a cut one.
+pub const HELD_BODY: u64 = 64 * 1024;
+
+/// Called once when a response body ends: with the failure when it ended in error (or was
+/// dropped after its guest failed), with `None` when it ended cleanly or the server stopped
+/// reading it (the client went away, or all of its `content-length` was sent).
+pub type EndHook = Box<dyn FnOnce(Option<&Error>) + Send + Sync>;
+
 /// The body of a guest's response, streamed as the guest writes it.
 ///
 /// Backpressure reaches the guest: its writes wait while the client reads slowly, so a body costs
 /// the host a couple of chunks of memory whatever its size. The body ends with an error, never
 /// cleanly, when the guest did not finish it: past the function's `max_response_body` (the guest
-/// is then stopped), or when the guest trapped or ran out of time mid-stream. Headers are already
+/// is then stopped), when the guest trapped or ran out of time mid-stream, or when it wrote more
+/// or less than its `content-length` (the bytes past it are never passed on). Headers are already
 /// sent by then, so the client sees an aborted body rather than a short one it could mistake for
-/// complete.
+/// complete. Every such end is logged with the function and the request id.
 pub struct ResponseBody {
     inner: HyperOutgoingBody,
     /// Bytes passed on so far.
     sent: u64,
+    /// The `content-length` the guest set, unless the response carries no body.
+    declared: Option<u64>,
+    /// Frames read ahead by [`ResponseBody::settle`], passed on before anything else.
+    held: VecDeque<Frame<Bytes>>,
+    /// Told once how the body ended; see [`EndHook`].
+    on_end: Option<EndHook>,
     /// The limit, and how to stop the guest at it; taken when used, which ends the body.
     cutoff: Option<Cutoff>,
     /// Why the guest's run failed, sent before its store (and so this body's stream) goes away.
@@ -87,6 +106,9 @@ impl Cutoff {
         Ok(response.map(|inner| ResponseBody {
             inner,
             sent: 0,
+            declared,
+            held: VecDeque::new(),
+            on_end: None,
             cutoff: Some(self),
             failed,
             failure: None,
@@ -125,6 +147,114 @@ impl ResponseBody {
     }
 }
 
+impl ResponseBody {
+    /// Sets what is told how the body ended (once; a second call replaces the first).
+    pub fn on_end(&mut self, hook: EndHook) {
+        self.on_end = Some(hook);
+    }
+
+    /// Reads the whole body ahead when its `content-length` is at most [`HELD_BODY`], so the
+    /// head is sent only once the guest has written exactly that much and finished: a guest that
+    /// fails first, or writes more or less, fails the call here (the server answers an error
+    /// instead of a cut response). Other bodies are left to stream.
+    pub(crate) async fn settle(&mut self) -> Result<(), Error> {
+        if self.declared.is_none_or(|declared| declared > HELD_BODY) {
+            return Ok(());
+        }
+        while let Some(frame) = poll_fn(|cx| self.poll_guest(cx)).await {
+            self.held.push_back(frame?);
+        }
+        Ok(())
+    }
+
+    /// The guest's next frame, checked against the limit and the `content-length`; every error
+    /// end is logged here.
+    fn poll_guest(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
+        if self.done {
+            return Poll::Ready(None);
+        }
+        let short = self.declared.filter(|declared| *declared != self.sent);
+        let frame = match ready!(Pin::new(&mut self.inner).poll_frame(cx)) {
+            Some(Ok(frame)) => frame,
+            Some(Err(e)) => {
+                let error = match short {
+                    // wasmtime aborts a body finished at the wrong length.
+                    Some(declared) => Error::ResponseLength {
+                        declared,
+                        written: self.sent,
+                    },
+                    None => Error::NoResponse {
+                        reason: format!("the guest aborted its response body: {e:?}"),
+                    },
+                };
+                return Poll::Ready(Some(Err(self.fail(error))));
+            }
+            None => {
+                // The stream also ends when a failed guest's store goes away; only a guest that
+                // finished (or dropped) its body ends it cleanly.
+                let failure = match self.failure.take() {
+                    Some(e) => Some(e),
+                    None if !self.failed_seen => self.failed.try_recv().ok(),
+                    None => None,
+                };
+                let failure = failure.or_else(|| {
+                    short.map(|declared| Error::ResponseLength {
+                        declared,
+                        written: self.sent,
+                    })
+                });
+                self.done = true;
+                return Poll::Ready(failure.map(|e| Err(self.fail(e))));
+            }
+        };
+        if let Some(data) = frame.data_ref() {
+            let len = u64::try_from(data.len()).unwrap_or(u64::MAX);
+            let sent = self.sent.saturating_add(len);
+            if let Some(declared) = self.declared.filter(|declared| sent > *declared) {
+                // Nothing past the announced length is passed on.
+                let error = Error::ResponseLength {
+                    declared,
+                    written: sent,
+                };
+                return Poll::Ready(Some(Err(self.fail(error))));
+            }
+            self.sent = sent;
+            if let Some(cutoff) = self.cutoff.take_if(|cutoff| sent > cutoff.limit) {
+                self.done = true;
+                return Poll::Ready(Some(Err(cutoff.fire(&self.log, None))));
+            }
+        }
+        Poll::Ready(Some(Ok(frame)))
+    }
+
+    /// Ends the body with `error`, logged with the function and the request id.
+    fn fail(&mut self, error: Error) -> Error {
+        self.done = true;
+        tracing::warn!(
+            function = self.log.function(),
+            request_id = self.log.request_id(),
+            error = %error,
+            sent = self.sent,
+            "guest response body ended in error: the client sees it cut, not complete"
+        );
+        error
+    }
+
+    /// Tells the end hook, if it was not told yet.
+    fn ended(&mut self, failure: Option<&Error>) {
+        if let Some(hook) = self.on_end.take() {
+            hook(failure);
+        }
+    }
+}
+
+impl Drop for ResponseBody {
+    fn drop(&mut self) {
+        let failure = self.failure.take();
+        self.ended(failure.as_ref());
+    }
+}
+
 impl Body for ResponseBody {
     type Data = Bytes;
     type Error = Error;
@@ -134,56 +264,31 @@ impl Body for ResponseBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
         let this = self.get_mut();
-        if this.done {
-            return Poll::Ready(None);
+        if let Some(frame) = this.held.pop_front() {
+            return Poll::Ready(Some(Ok(frame)));
         }
-        let frame = match ready!(Pin::new(&mut this.inner).poll_frame(cx)) {
-            Some(Ok(frame)) => frame,
-            Some(Err(e)) => {
-                this.done = true;
-                return Poll::Ready(Some(Err(Error::NoResponse {
-                    reason: format!("the guest aborted its response body: {e:?}"),
-                })));
-            }
-            None => {
-                this.done = true;
-                // The stream also ends when a failed guest's store goes away; only a guest that
-                // finished (or dropped) its body ends it cleanly.
-                let failure = match this.failure.take() {
-                    Some(e) => Some(e),
-                    None if !this.failed_seen => this.failed.try_recv().ok(),
-                    None => None,
-                };
-                return Poll::Ready(failure.map(|e| {
-                    tracing::warn!(
-                        function = this.log.function(),
-                        request_id = this.log.request_id(),
-                        error = %e,
-                        "guest failed mid-response: body cut short"
-                    );
-                    Err(e)
-                }));
-            }
-        };
-        if let Some(data) = frame.data_ref() {
-            let len = u64::try_from(data.len()).unwrap_or(u64::MAX);
-            this.sent = this.sent.saturating_add(len);
-            let sent = this.sent;
-            if let Some(cutoff) = this.cutoff.take_if(|cutoff| sent > cutoff.limit) {
-                this.done = true;
-                return Poll::Ready(Some(Err(cutoff.fire(&this.log, None))));
-            }
+        let next = ready!(this.poll_guest(cx));
+        match &next {
+            None => this.ended(None),
+            Some(Err(e)) => this.ended(Some(e)),
+            Some(Ok(_)) => {}
         }
-        Poll::Ready(Some(Ok(frame)))
+        Poll::Ready(next)
     }
 
     fn is_end_stream(&self) -> bool {
-        self.done
+        self.done && self.held.is_empty()
     }
 
     fn size_hint(&self) -> SizeHint {
+        let held: u64 = self
+            .held
+            .iter()
+            .filter_map(|frame| frame.data_ref())
+            .map(|data| data.len() as u64)
+            .sum();
         if self.done {
-            SizeHint::with_exact(0)
+            SizeHint::with_exact(held)
         } else {
             self.inner.size_hint()
         }

@@ -33,7 +33,11 @@ pub async fn deploy(
     let name = FunctionName::try_from(name.to_owned());
     let switches = super::query::switches(req.uri().query(), ["allow_downgrade"]);
     // The body is read (or discarded) before any refusal, so the client sees the error, not a reset.
-    let upload = upload::read(req, gw.body_limits(gw.settings.max_module_size.bytes())).await;
+    let upload = upload::read(
+        req,
+        gw.body_limits(gw.settings.max_module_size.bytes(), "max_module_size"),
+    )
+    .await;
     let [allow_downgrade] = switches?;
     deploy_upload(gw, name?, upload?, allow_downgrade).await
 }

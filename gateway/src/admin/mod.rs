@@ -25,7 +25,7 @@ pub async fn authorize(
     req: Request<Incoming>,
 ) -> Result<Request<Incoming>, ApiError> {
     if let Err(refused) = gw.access.admin(&req) {
-        crate::client_body::discard(req.into_body()).await;
+        crate::client_body::discard(req).await;
         return Err(refused);
     }
     Ok(req)

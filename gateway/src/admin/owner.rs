@@ -46,7 +46,12 @@ pub async fn transfer(
 ) -> Result<GatewayResponse, ApiError> {
     let name = FunctionName::try_from(name.to_owned());
     let (parts, body) = req.into_parts();
-    let body = crate::client_body::read(&parts.headers, body, gw.body_limits(MAX_BODY)).await?;
+    let body = crate::client_body::read(
+        &parts,
+        body,
+        gw.body_limits(MAX_BODY, "the fixed limit of an owner transfer"),
+    )
+    .await?;
     let name = name?;
     let transfer: Transfer = serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest {
         reason: format!(

@@ -38,12 +38,12 @@ pub async fn read(req: Request<Incoming>, limits: BodyLimits) -> Result<Upload, 
         "application/wasm" | "application/octet-stream" => false,
         "multipart/form-data" => true,
         _ => {
-            client_body::discard(req.into_body()).await;
+            client_body::discard(req).await;
             return Err(ApiError::UnsupportedMediaType { content_type });
         }
     };
     let (parts, body) = req.into_parts();
-    let body = client_body::read(&parts.headers, body, limits).await?;
+    let body = client_body::read(&parts, body, limits).await?;
     if !multipart {
         return Ok(Upload {
             module: body,

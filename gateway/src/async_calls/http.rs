@@ -74,11 +74,11 @@ pub async fn accept(
         .access
         .invoke(&deployed.record.manifest.http.invoke_token_sha256, &req)
     {
-        client_body::discard(req.into_body()).await;
+        client_body::discard(req).await;
         return Err(refused);
     }
     if let Err(down) = deployed.serving() {
-        client_body::discard(req.into_body()).await;
+        client_body::discard(req).await;
         return Err(down);
     }
     let path = match (tail, req.uri().query()) {
@@ -111,13 +111,16 @@ pub async fn accept(
     let slot = gw.workers.reserve(gw, &name, Some(limits.max_queued))?;
     let (parts, body) = req.into_parts();
     let body = client_body::read(
-        &parts.headers,
+        &parts,
         body,
-        gw.body_limits(limits.body_limit(&gw.settings.http)),
+        gw.body_limits(
+            limits.body_limit(&gw.settings.http),
+            "async_calls.max_body, or a lower http.max_request_body",
+        ),
     )
     .await
     .map_err(|e| match e {
-        ApiError::PayloadTooLarge { limit } => ApiError::AsyncBodyTooLarge { limit },
+        ApiError::PayloadTooLarge { limit, .. } => ApiError::AsyncBodyTooLarge { limit },
         other => other,
     })?;
     let (secret, token_hash) = token::issue();

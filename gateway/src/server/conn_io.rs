@@ -1,6 +1,8 @@
 //! A client connection's bytes as the HTTP server reads and writes them, with the edge's
-//! protections in between: a deadline on writes that make no progress, and a check of every
-//! byte the client sends (strict HTTP/1.1 request framing, or the HTTP/2 control-frame budget).
+//! protections in between: a deadline on writes that make no progress, a check of every
+//! byte the client sends (strict HTTP/1.1 request framing, or the HTTP/2 control-frame budget),
+//! and a close with a TCP reset instead of a FIN when a response body that only the close could
+//! end ended in error ([`Signals::reset_on_close`]), so no client takes the cut body as complete.
 //!
 //! Cost on the hot path: one pass of the framing check over each read (heads byte by byte, bodies
 //! skipped by length), and nothing on a write that completes; the deadline's timer is armed only
@@ -10,6 +12,7 @@ use super::h1_framing::{RequestFraming, Violation};
 use super::h2_frames::{Flood, FrameScanner};
 use std::io;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
@@ -40,6 +43,8 @@ pub enum Event {
 pub struct Signals {
     event: Mutex<Option<Event>>,
     notify: Notify,
+    /// The connection must end with a reset, not a FIN.
+    reset: AtomicBool,
 }
 
 impl Signals {
@@ -61,6 +66,28 @@ impl Signals {
     /// Resolves once an event is raised (at once if one was raised since the last call).
     pub async fn raised(&self) {
         self.notify.notified().await;
+    }
+
+    /// Asks for the connection to be closed with a TCP reset (RST) instead of a FIN: a response
+    /// body whose end only the close marks (HTTP/1.0, close-delimited) ended in error, and a FIN
+    /// would make the cut body look complete.
+    pub fn reset_on_close(&self) {
+        self.reset.store(true, Ordering::Release);
+    }
+
+    /// Whether [`Signals::reset_on_close`] was asked for.
+    pub fn resets(&self) -> bool {
+        self.reset.load(Ordering::Acquire)
+    }
+}
+
+/// Makes closing a stream send a reset: for a TCP stream, `SO_LINGER` 0.
+pub type Reset<T> = fn(&T);
+
+/// [`Reset`] for a client's TCP connection.
+pub fn reset_tcp(stream: &tokio::net::TcpStream) {
+    if let Err(e) = stream.set_zero_linger() {
+        tracing::debug!(error = %e, "cannot set SO_LINGER 0: the connection closes with a FIN");
     }
 }
 
@@ -93,6 +120,8 @@ pub struct ConnIo<T> {
     stall: Pin<Box<Sleep>>,
     stalled: bool,
     signals: Arc<Signals>,
+    /// How to close `inner` with a reset, when [`Signals::resets`] asks for it.
+    reset: Option<Reset<T>>,
 }
 
 impl<T> ConnIo<T> {
@@ -112,7 +141,15 @@ impl<T> ConnIo<T> {
             stall: Box::pin(tokio::time::sleep(write_timeout)),
             stalled: false,
             signals,
+            reset: None,
         }
+    }
+
+    /// Closes `inner` with `reset` when it is dropped after [`Signals::reset_on_close`].
+    #[must_use]
+    pub fn with_reset(mut self, reset: Reset<T>) -> Self {
+        self.reset = Some(reset);
+        self
     }
 
     /// A blocked write: arms the deadline on the first block, fails once it passes.
@@ -149,6 +186,16 @@ impl<T> ConnIo<T> {
             }
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
             Poll::Pending => self.poll_stall(cx),
+        }
+    }
+}
+
+impl<T> Drop for ConnIo<T> {
+    fn drop(&mut self) {
+        if let Some(reset) = self.reset
+            && self.signals.resets()
+        {
+            reset(&self.inner);
         }
     }
 }

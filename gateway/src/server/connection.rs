@@ -2,7 +2,8 @@
 //! not), the byte layer's protections ([`super::conn_io`]), its bounded life (idle, age, drain),
 //! and how it ended ([`super::outcome`]).
 
-use super::conn_io::{ConnIo, Event, Inspector, Signals};
+use super::conn_io::{ConnIo, Event, Inspector, Signals, reset_tcp};
+use super::h1_body::H1Body;
 use super::h1_framing::RequestFraming;
 use super::h2_frames::{ControlFrameBudget, FrameScanner};
 use super::h2_server;
@@ -94,7 +95,8 @@ pub async fn serve(ctx: ConnCtx, stream: TcpStream, h1: http1::Builder) {
                 Inspector::Http1(framing),
                 write_timeout,
                 signals.clone(),
-            );
+            )
+            .with_reset(reset_tcp);
             serve_http1(io, &signals, &ctx, h1).await
         }
     };
@@ -125,19 +127,29 @@ async fn detect(stream: &TcpStream, timeout: Duration) -> Option<Protocol> {
 }
 
 /// HTTP/1.1 on hyper, asked to close after its current request on a drain or at its age limit.
+/// Response bodies go out as [`H1Body`], so one that fails never looks complete.
 async fn serve_http1(
     io: ConnIo<TcpStream>,
-    signals: &Signals,
+    signals: &Arc<Signals>,
     ctx: &ConnCtx,
     h1: http1::Builder,
 ) -> Outcome {
     let service = {
         let gw = ctx.gw.clone();
         let peer = ctx.peer;
+        let signals = signals.clone();
         service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
             // Failed authentication is logged with the client's address.
             req.extensions_mut().insert(ClientAddr(peer));
-            dispatch(gw.clone(), req.map(Incoming::Http1))
+            let version = req.version();
+            let call = dispatch(gw.clone(), req.map(Incoming::Http1));
+            let signals = signals.clone();
+            async move {
+                let response = call.await?;
+                let (head, body) = response.into_parts();
+                let body = H1Body::new(body, version, &head.headers, signals);
+                Ok::<_, std::convert::Infallible>(http::Response::from_parts(head, body))
+            }
         })
     };
     let conn = h1.serve_connection(TokioIo::new(io), service);

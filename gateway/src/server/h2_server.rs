@@ -300,9 +300,17 @@ async fn pipe(
                 let _ = send.send_data(Bytes::new(), true);
                 return None;
             }
-            Some(Some(Err(_))) => {
+            Some(Some(Err(e))) => {
                 send.send_reset(Reason::INTERNAL_ERROR);
-                return Some("body_error");
+                // The guest's body checks its own length before this function's check sees it.
+                let mismatch = e
+                    .downcast_ref::<wasmgate_pool::Error>()
+                    .is_some_and(|e| matches!(e, wasmgate_pool::Error::ResponseLength { .. }));
+                return Some(if mismatch {
+                    "length_mismatch"
+                } else {
+                    "body_error"
+                });
             }
             Some(Some(Ok(frame))) => frame,
         };

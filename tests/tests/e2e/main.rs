@@ -11,6 +11,7 @@ mod auth;
 mod cli;
 mod client_limits;
 mod config;
+mod conformance_http;
 mod crash;
 mod deploy;
 mod edge;
@@ -35,6 +36,7 @@ use std::time::Duration;
 mod covered {
     pub(crate) use crate::admission::*;
     pub(crate) use crate::config::*;
+    pub(crate) use crate::conformance_http::*;
     pub(crate) use crate::deploy::*;
     pub(crate) use crate::egress::*;
     pub(crate) use crate::events::*;
