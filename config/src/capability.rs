@@ -1,7 +1,9 @@
 //! Capabilities: the named grants a signed component may carry, and which WIT interfaces each covers.
 //!
 //! One table serves two checks that must agree: admission refuses a component importing an
-//! interface its claims do not grant, and the pool links only the granted interfaces.
+//! interface its claims do not grant, and the pool links only the granted interfaces. The
+//! standard network interfaces are the exception: linked for every function, every destination
+//! denied without the grant ([`Need::Denied`]).
 
 use crate::error::Error;
 use serde::{Deserialize, Serialize};
@@ -31,6 +33,12 @@ pub enum Need {
     Baseline,
     /// Linked only when the claims grant this capability.
     Capability(Capability),
+    /// Always linked, but every destination is refused unless the claims grant this capability:
+    /// the standard network interfaces (`wasi:http/outgoing-handler`, `wasi:sockets/*`), which
+    /// language runtimes (componentize-py, componentize-js) import whether the code uses them or
+    /// not. So such a component deploys without the grant and any call it makes gets the WIT
+    /// error for a denied destination, as on Spin (`allowed_outbound_hosts` empty by default).
+    Denied(Capability),
     /// Not something wasmgate provides; linking will refuse the component.
     Unknown,
 }
@@ -64,6 +72,12 @@ impl Capability {
         Capability::Sockets,
     ];
 
+    /// Whether it is a standard network interface: linked for every function, every
+    /// destination denied without the grant ([`Need::Denied`]).
+    pub fn is_network(self) -> bool {
+        matches!(self, Capability::HttpOutgoing | Capability::Sockets)
+    }
+
     /// The name used in claims, on the command line and in errors.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -83,7 +97,13 @@ impl Capability {
         COVERS
             .iter()
             .find(|(prefix, _)| interface.starts_with(prefix))
-            .map_or(Need::Unknown, |(_, cap)| Need::Capability(*cap))
+            .map_or(Need::Unknown, |(_, cap)| {
+                if cap.is_network() {
+                    Need::Denied(*cap)
+                } else {
+                    Need::Capability(*cap)
+                }
+            })
     }
 }
 
@@ -196,7 +216,7 @@ mod tests {
         );
         assert_eq!(
             Capability::needed_by("wasi:http/outgoing-handler@0.2.4"),
-            Need::Capability(Capability::HttpOutgoing)
+            Need::Denied(Capability::HttpOutgoing)
         );
         assert_eq!(
             Capability::needed_by("wasi:keyvalue/store@0.2.0-draft"),
@@ -204,7 +224,7 @@ mod tests {
         );
         assert_eq!(
             Capability::needed_by("wasi:sockets/tcp@0.2.0"),
-            Need::Capability(Capability::Sockets)
+            Need::Denied(Capability::Sockets)
         );
         assert_eq!(Capability::needed_by("acme:evil/thing"), Need::Unknown);
     }

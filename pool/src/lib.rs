@@ -30,7 +30,7 @@
 //!     messaging: wasmgate_capabilities::messaging::MessagingCtx::new(std::sync::Arc::new(
 //!         wasmgate_capabilities::messaging::EmbeddedBus::open("./data")?,
 //!     )),
-//!     egress: wasmgate_capabilities::egress::EgressCtx::new("hello", &Default::default(), &[], None),
+//!     egress: wasmgate_capabilities::egress::EgressCtx::new("hello", &[], &Default::default(), &[], None),
 //!     settings: Manifest::default().resolve(&FunctionDefaults::default(), &settings)?,
 //! });
 //! let request = http::Request::get("http://localhost/").body(http_body_util::Empty::new())?;

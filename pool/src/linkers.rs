@@ -40,11 +40,10 @@ impl Linkers {
     }
 }
 
-/// Links the baseline (WASI CLI, clocks, random, I/O, an empty filesystem, HTTP types) plus each
-/// granted capability the host implements.
-///
-/// `wasi:sockets` comes with wasmtime-wasi's CLI world and cannot be left out of the linker; without
-/// the `sockets` grant, admission refuses components importing it and [`Host`] allows no address.
+/// Links the baseline (WASI CLI, clocks, random, I/O, an empty filesystem, HTTP types), the
+/// standard network interfaces (`wasi:http/outgoing-handler`, `wasi:sockets`: without their grant
+/// the egress guard and [`Host`] deny every destination) plus each granted capability the host
+/// implements.
 fn build(engine: &Engine, grants: CapabilitySet) -> Result<Linker<Host>> {
     use wasmtime_wasi_http::p2::bindings::http;
     let mut linker = Linker::new(engine);
@@ -54,10 +53,9 @@ fn build(engine: &Engine, grants: CapabilitySet) -> Result<Linker<Host>> {
     let options = wasmtime_wasi_http::p2::bindings::LinkOptions::default();
     http::types::add_to_linker::<_, WasiHttp>(&mut linker, &options.into(), Host::http)
         .map_err(Error::engine)?;
-    if grants.contains(Capability::HttpOutgoing) {
-        http::outgoing_handler::add_to_linker::<_, WasiHttp>(&mut linker, Host::http)
-            .map_err(Error::engine)?;
-    }
+    // Linked for every function; without the grant the egress guard denies every request.
+    http::outgoing_handler::add_to_linker::<_, WasiHttp>(&mut linker, Host::http)
+        .map_err(Error::engine)?;
     if grants.contains(Capability::Keyvalue) {
         wasmgate_capabilities::add_to_linker(&mut linker, Host::kv).map_err(Error::engine)?;
     }
@@ -83,7 +81,7 @@ pub(crate) fn ungranted(
         .map(|(name, _)| name.to_owned())
         .filter(|name| match Capability::needed_by(name) {
             Need::Capability(cap) => !grants.contains(cap),
-            Need::Baseline | Need::Unknown => false,
+            Need::Denied(_) | Need::Baseline | Need::Unknown => false,
         })
         .collect();
     out.sort();

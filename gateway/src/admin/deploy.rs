@@ -64,6 +64,7 @@ async fn deploy_upload(
     gw.admission
         .count(Operation::Deploy, admitted.as_ref().map(|_| ()));
     let admitted = admitted?;
+    let linked_denied = admitted.linked_denied.clone();
     // Checked before the compile for a quick answer (a full node spends none), and again under
     // the change lock below.
     succession(gw, &admitted.claims, allow_downgrade)?;
@@ -148,6 +149,8 @@ async fn deploy_upload(
             "issuer": record.claims.iss,
             "owner": record.claims.iss,
             "caps": record.claims.wasmgate.caps,
+            // Imported network interfaces without their grant: linked, every destination denied.
+            "linked_denied": linked_denied,
         }),
     ))
 }
