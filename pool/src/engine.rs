@@ -18,7 +18,12 @@ const MAX_CORE_INSTANCES_PER_COMPONENT: u32 = 20;
 const MAX_MEMORIES_PER_COMPONENT: u32 = 20;
 
 /// Builds the engine: pooling allocator sized from settings, copy-on-write memory images,
-/// epoch interruption for deadlines and yielding, the configured wasm stack and memory guard.
+/// epoch interruption for deadlines and yielding, the configured wasm stack and memory guard,
+/// and the component model's async ABI (`stream`, `future`, async lifts and lowers), which
+/// WASI 0.3 components (`wasi:http/handler@0.3`) are built on.
+///
+/// The async features change what compiled code expects of the runtime, so they are part of
+/// [`fingerprint`]: turning them on or off rebuilds stored artifacts at the next start.
 pub fn build_engine(settings: &PoolSettings) -> Result<Engine> {
     let slots = settings.instances;
     let mut pooling = PoolingAllocationConfig::new();
@@ -35,6 +40,11 @@ pub fn build_engine(settings: &PoolSettings) -> Result<Engine> {
     let mut config = Config::new();
     config
         .epoch_interruption(true)
+        // WASI 0.3: `stream<T>`, `future<T>`, `async func` lifts and lowers, and the
+        // concurrent store that runs them. wasmtime 48 needs nothing more for wasi:http@0.3.0
+        // (what `wasmtime serve -Wcomponent-model-async` turns on).
+        .concurrency_support(true)
+        .wasm_component_model_async(true)
         .memory_init_cow(true)
         .max_wasm_stack(usize::try_from(settings.wasm_stack.bytes()).unwrap_or(usize::MAX))
         .memory_guard_size(settings.memory_guard.bytes())
