@@ -77,13 +77,12 @@ impl WasiTarget {
             })
         });
         handler.or_else(|| {
-            exports
-                .into_iter()
-                .chain(imports)
-                .find_map(|name| Some(WasiTarget {
+            exports.into_iter().chain(imports).find_map(|name| {
+                Some(WasiTarget {
                     version: release_of(name)?,
                     interface: name.to_owned(),
-                }))
+                })
+            })
         })
     }
 

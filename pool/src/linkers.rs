@@ -1,4 +1,5 @@
-//! One linker per set of granted capabilities: a function is linked only against what it was granted.
+//! One linker per set of granted capabilities and WASI release: a function is linked only against
+//! what it was granted, in the release it was built for.
 //!
 //! Few distinct grant sets exist on a node, so each linker is built once, on first use, and shared.
 
@@ -6,15 +7,15 @@ use crate::error::{Error, Result};
 use crate::host::Host;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use wasmgate_config::{Capability, CapabilitySet, Need};
+use wasmgate_config::{Capability, CapabilitySet, Need, WasiTarget, WasiVersion};
 use wasmtime::Engine;
 use wasmtime::component::{Component, Linker};
 use wasmtime_wasi_http::{WasiHttp, WasiHttpView};
 
-/// The linkers built so far, by grant set.
+/// The linkers built so far, by grant set and WASI release.
 pub(crate) struct Linkers {
     engine: Engine,
-    built: Mutex<HashMap<CapabilitySet, Arc<Linker<Host>>>>,
+    built: Mutex<HashMap<(CapabilitySet, WasiVersion), Arc<Linker<Host>>>>,
 }
 
 impl Linkers {
@@ -25,17 +26,21 @@ impl Linkers {
         }
     }
 
-    /// The linker for `grants`, built on first request.
-    pub(crate) fn get(&self, grants: CapabilitySet) -> Result<Arc<Linker<Host>>> {
+    /// The linker for `grants` in `wasi`, built on first request.
+    pub(crate) fn get(
+        &self,
+        grants: CapabilitySet,
+        wasi: WasiVersion,
+    ) -> Result<Arc<Linker<Host>>> {
         let mut built = self
             .built
             .lock()
             .map_err(|_| Error::engine(wasmtime::format_err!("linker cache poisoned")))?;
-        if let Some(linker) = built.get(&grants) {
+        if let Some(linker) = built.get(&(grants, wasi)) {
             return Ok(linker.clone());
         }
-        let linker = Arc::new(build(&self.engine, grants)?);
-        built.insert(grants, linker.clone());
+        let linker = Arc::new(build(&self.engine, grants, wasi)?);
+        built.insert((grants, wasi), linker.clone());
         Ok(linker)
     }
 }
@@ -43,9 +48,13 @@ impl Linkers {
 /// Links the baseline (WASI CLI, clocks, random, I/O, an empty filesystem, HTTP types) plus each
 /// granted capability the host implements.
 ///
+/// A WASI 0.3 component gets the 0.3 interfaces (CLI, clocks, random, filesystem, sockets,
+/// `wasi:http/types`, and `wasi:http/client` with `http-outgoing`) on top of all of 0.2's: Rust's
+/// std for wasm32-wasip2 imports 0.2 interfaces even in a 0.3 component.
+///
 /// `wasi:sockets` comes with wasmtime-wasi's CLI world and cannot be left out of the linker; without
 /// the `sockets` grant, admission refuses components importing it and [`Host`] allows no address.
-fn build(engine: &Engine, grants: CapabilitySet) -> Result<Linker<Host>> {
+fn build(engine: &Engine, grants: CapabilitySet, wasi: WasiVersion) -> Result<Linker<Host>> {
     use wasmtime_wasi_http::p2::bindings::http;
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(Error::engine)?;
@@ -58,6 +67,9 @@ fn build(engine: &Engine, grants: CapabilitySet) -> Result<Linker<Host>> {
         http::outgoing_handler::add_to_linker::<_, WasiHttp>(&mut linker, Host::http)
             .map_err(Error::engine)?;
     }
+    if wasi == WasiVersion::P3 {
+        link_p3(&mut linker, grants).map_err(Error::engine)?;
+    }
     if grants.contains(Capability::Keyvalue) {
         wasmgate_capabilities::add_to_linker(&mut linker, Host::kv).map_err(Error::engine)?;
     }
@@ -69,6 +81,19 @@ fn build(engine: &Engine, grants: CapabilitySet) -> Result<Linker<Host>> {
         wasmtime_wasi_config::add_to_linker(&mut linker, Host::config).map_err(Error::engine)?;
     }
     Ok(linker)
+}
+
+/// The WASI 0.3 interfaces: wasmtime-wasi's, `wasi:http/types`, and `wasi:http/client` when
+/// granted. Outgoing requests go through the same [`WasiHttpHooks`](wasmtime_wasi_http::WasiHttpHooks)
+/// as 0.2's, so through the function's egress guard.
+fn link_p3(linker: &mut Linker<Host>, grants: CapabilitySet) -> wasmtime::Result<()> {
+    use wasmtime_wasi_http::p3::bindings::http;
+    wasmtime_wasi::p3::add_to_linker(linker)?;
+    http::types::add_to_linker::<_, WasiHttp>(linker, Host::http)?;
+    if grants.contains(Capability::HttpOutgoing) {
+        http::client::add_to_linker::<_, WasiHttp>(linker, Host::http)?;
+    }
+    Ok(())
 }
 
 /// Interfaces `component` imports that `grants` does not cover, sorted: a deploy-time refusal.
@@ -89,4 +114,13 @@ pub(crate) fn ungranted(
     out.sort();
     out.dedup();
     out
+}
+
+/// The WASI release `component` targets, told from its exports and imports; `None` when nothing
+/// names one (it is then linked as 0.2, which refuses what it cannot link).
+pub(crate) fn wasi_target(engine: &Engine, component: &Component) -> Option<WasiTarget> {
+    let ty = component.component_type();
+    let exports: Vec<&str> = ty.exports(engine).map(|(name, _)| name).collect();
+    let imports: Vec<&str> = ty.imports(engine).map(|(name, _)| name).collect();
+    WasiTarget::detect(exports, imports)
 }
