@@ -206,3 +206,70 @@ fn inspect_names_the_wasi_release_and_whether_it_is_served() {
         "{text}"
     );
 }
+
+/// Whether a streamed body ended in an error (cut short) rather than cleanly, and its length.
+async fn aborted(mut response: reqwest::Response) -> (bool, usize) {
+    let mut len = 0;
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => len += chunk.len(),
+            Ok(None) => return (false, len),
+            Err(_) => return (true, len),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_wasi_03_body_that_traps_or_outgrows_its_limit_is_cut_short_and_the_instance_released() {
+    let gw = Gateway::builder().start().await.unwrap();
+    let manifest = "[limits]\nmax_response_body = \"64KiB\"\ntimeout = \"300s\"";
+    gw.deploy_with_manifest("p3", guests::HTTP_P3, manifest)
+        .await
+        .unwrap();
+
+    let response = gw
+        .client()
+        .get(gw.url("/fn/p3?trap-mid-body"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "the head went out before the trap");
+    assert!(
+        aborted(response).await.0,
+        "a trapped body must not end cleanly"
+    );
+
+    // The echo streams what it reads; past the limit the host stops it, not the 300 s timeout.
+    let response = gw
+        .client()
+        .post(gw.url("/fn/p3"))
+        .body(vec![b'x'; 1 << 20])
+        .send()
+        .await
+        .unwrap();
+    let (cut, len) = aborted(response).await;
+    assert!(cut && len <= 64 << 10, "cut: {cut}, {len} bytes");
+    let labels = [("function", "p3"), ("limit", "response_body")];
+    assert_eq!(
+        gw.counter("wasmgate_guest_limits_total", &labels)
+            .await
+            .unwrap(),
+        1.0
+    );
+    eventually(
+        "p3 released its instances",
+        crate::DEADLINE,
+        || async { gw.function("p3").await.unwrap()["instances"].as_u64() },
+        |n| *n == Some(0),
+    )
+    .await
+    .unwrap();
+    let next = gw
+        .client()
+        .post(gw.url("/fn/p3"))
+        .body("ok")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(next.text().await.unwrap(), "ok");
+}
