@@ -36,7 +36,7 @@ enum Entry {
     },
     /// The request to hand to `handler.handle`, and where its answer goes.
     P3 {
-        req: http::Request<WasiBody>,
+        req: Box<http::Request<WasiBody>>,
         answer: oneshot::Sender<Answer>,
     },
 }
@@ -112,7 +112,9 @@ where
             Entry::P2 { req, out }
         }
         ProxyPre::P3(_) => Entry::P3 {
-            req: crate::p3_call::incoming(req.map(|body| body.map_err(Into::into).boxed_unsync()))?,
+            req: Box::new(crate::p3_call::incoming(
+                req.map(|body| body.map_err(Into::into).boxed_unsync()),
+            )?),
             answer: sender,
         },
     };
@@ -137,7 +139,7 @@ where
                         .await
                         .map_err(trap_error),
                     (Proxy::P3(service), Entry::P3 { req, answer }) => {
-                        crate::p3_call::run(&mut store, &service, req, answer).await
+                        crate::p3_call::run(&mut store, &service, *req, answer).await
                     }
                     _ => Err(Error::engine(
                         "the instance and the request are for different WASI releases",

@@ -12,10 +12,13 @@ use wasmtime::Engine;
 use wasmtime::component::{Component, Linker};
 use wasmtime_wasi_http::{WasiHttp, WasiHttpView};
 
+/// What one linker provides: the granted capabilities, in one WASI release.
+type Key = (CapabilitySet, WasiVersion);
+
 /// The linkers built so far, by grant set and WASI release.
 pub(crate) struct Linkers {
     engine: Engine,
-    built: Mutex<HashMap<(CapabilitySet, WasiVersion), Arc<Linker<Host>>>>,
+    built: Mutex<HashMap<Key, Arc<Linker<Host>>>>,
 }
 
 impl Linkers {
