@@ -62,3 +62,18 @@ async fn a_wasi_03_trap_and_timeout_are_named_like_0_2_ones() {
     ));
     assert!(eventually(Duration::from_secs(10), || p3.stats().instances == 0).await);
 }
+
+#[tokio::test]
+async fn every_instance_slot_can_hold_a_wasi_03_instance() {
+    // spin-sdk 7's 0.3 guests have three core instances each, more than a 0.2 guest's two.
+    let settings = wasmgate_config::PoolSettings {
+        instances: 3,
+        ..Default::default()
+    };
+    let pool = TestPool::with(settings);
+    let p3 = pool.deploy("p3", guests::HTTP_P3, "[limits]\ntimeout = \"1s\"");
+    let spins = (0..3).map(|_| p3.call(get("/?spin")));
+    for result in futures::future::join_all(spins).await {
+        assert!(matches!(result, Err(Error::Timeout { .. })), "{result:?}");
+    }
+}
