@@ -20,7 +20,8 @@ pub enum Capability {
     Messaging,
     /// `wasi:config/*`: values from the manifest's `[config]` table.
     Config,
-    /// `wasi:http/outgoing-handler`: HTTP requests to other services.
+    /// `wasi:http/outgoing-handler` (WASI 0.2) and `wasi:http/client` (WASI 0.3): HTTP requests
+    /// to other services.
     HttpOutgoing,
     /// `wasi:sockets/*`: raw TCP/UDP and name lookup.
     Sockets,
@@ -59,6 +60,7 @@ const COVERS: &[(&str, Capability)] = &[
     ("wasi:messaging/", Capability::Messaging),
     ("wasi:config/", Capability::Config),
     ("wasi:http/outgoing-handler", Capability::HttpOutgoing),
+    ("wasi:http/client", Capability::HttpOutgoing),
     ("wasi:sockets/", Capability::Sockets),
 ];
 
@@ -225,6 +227,19 @@ mod tests {
         assert_eq!(
             Capability::needed_by("wasi:sockets/tcp@0.2.0"),
             Need::Denied(Capability::Sockets)
+        );
+        assert_eq!(
+            Capability::needed_by("wasi:http/client@0.3.0"),
+            Need::Denied(Capability::HttpOutgoing)
+        );
+        assert_eq!(
+            Capability::needed_by("wasi:cli/types@0.3.0"),
+            Need::Baseline
+        );
+        // wasmgate links no upstream handler (the `wasi:http/middleware` world).
+        assert_eq!(
+            Capability::needed_by("wasi:http/handler@0.3.0"),
+            Need::Unknown
         );
         assert_eq!(Capability::needed_by("acme:evil/thing"), Need::Unknown);
     }

@@ -60,9 +60,11 @@ mod linkers;
 mod memory_held;
 mod node;
 mod original_store;
+mod p3_call;
 mod pool;
 mod response_body;
 mod warm;
+mod watched_body;
 
 pub use code_cache::Evictions;
 pub use compile::Compiled;
