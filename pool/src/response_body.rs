@@ -17,7 +17,7 @@ use tokio::sync::oneshot;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 
 /// Largest `content-length` whose body is held back with the head until the guest has finished
-/// it ([`ResponseBody::settle`]): a guest that writes more or less than it announced is then
+/// it (`ResponseBody::settle`): a guest that writes more or less than it announced is then
 /// answered with an error response instead of a cut one.
 pub const HELD_BODY: u64 = 64 * 1024;
 
