@@ -11,6 +11,7 @@ mod auth;
 mod cli;
 mod client_limits;
 mod config;
+mod conformance;
 mod conformance_http;
 mod crash;
 mod deploy;
@@ -36,6 +37,7 @@ use std::time::Duration;
 mod covered {
     pub(crate) use crate::admission::*;
     pub(crate) use crate::config::*;
+    pub(crate) use crate::conformance::*;
     pub(crate) use crate::conformance_http::*;
     pub(crate) use crate::deploy::*;
     pub(crate) use crate::egress::*;
@@ -58,6 +60,7 @@ wasmgate_tests::foreach_http!(assert_test_exists);
 wasmgate_tests::foreach_limits!(assert_test_exists);
 wasmgate_tests::foreach_caps!(assert_test_exists);
 wasmgate_tests::foreach_leaks!(assert_test_exists);
+wasmgate_tests::foreach_conf!(assert_test_exists);
 
 /// Declares which guests a test module exercises.
 macro_rules! covers {
