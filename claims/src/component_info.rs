@@ -60,13 +60,29 @@ pub fn ungranted(imports: &[String], caps: &[Capability]) -> Vec<String> {
         .iter()
         .filter(|import| match Capability::needed_by(import) {
             Need::Capability(cap) => !caps.contains(&cap),
-            Need::Baseline | Need::Unknown => false,
+            Need::Denied(_) | Need::Baseline | Need::Unknown => false,
         })
         .cloned()
         .collect();
     missing.sort_unstable();
     missing.dedup();
     missing
+}
+
+/// The network imports linked for this component with every destination denied, because `caps`
+/// lacks their capability ([`Need::Denied`]), sorted and without duplicates: what a deploy
+/// answer lists as "linked, denied".
+pub fn denied(imports: &[String], caps: &[Capability]) -> Vec<String> {
+    let mut denied: Vec<String> = imports
+        .iter()
+        .filter(|import| {
+            matches!(Capability::needed_by(import), Need::Denied(cap) if !caps.contains(&cap))
+        })
+        .cloned()
+        .collect();
+    denied.sort_unstable();
+    denied.dedup();
+    denied
 }
 
 fn invalid(e: wasmparser::BinaryReaderError) -> Error {

@@ -48,7 +48,7 @@ mod verify;
 pub mod fixtures;
 
 pub use claims::{Claims, WasmgateClaims};
-pub use component_info::{ComponentInfo, component_info, ungranted};
+pub use component_info::{ComponentInfo, component_info, denied, ungranted};
 pub use error::{Error, Result};
 pub use key::{IssuerKey, SigningKey};
 pub use section::{JWT_SECTION, extract, module_hash, strip};

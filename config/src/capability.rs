@@ -1,7 +1,9 @@
 //! Capabilities: the named grants a signed component may carry, and which WIT interfaces each covers.
 //!
 //! One table serves two checks that must agree: admission refuses a component importing an
-//! interface its claims do not grant, and the pool links only the granted interfaces.
+//! interface its claims do not grant, and the pool links only the granted interfaces. The
+//! standard network interfaces are the exception: linked for every function, every destination
+//! denied without the grant ([`Need::Denied`]).
 
 use crate::error::Error;
 use serde::{Deserialize, Serialize};
@@ -18,7 +20,8 @@ pub enum Capability {
     Messaging,
     /// `wasi:config/*`: values from the manifest's `[config]` table.
     Config,
-    /// `wasi:http/outgoing-handler`: HTTP requests to other services.
+    /// `wasi:http/outgoing-handler` (WASI 0.2) and `wasi:http/client` (WASI 0.3): HTTP requests
+    /// to other services.
     HttpOutgoing,
     /// `wasi:sockets/*`: raw TCP/UDP and name lookup.
     Sockets,
@@ -31,6 +34,12 @@ pub enum Need {
     Baseline,
     /// Linked only when the claims grant this capability.
     Capability(Capability),
+    /// Always linked, but every destination is refused unless the claims grant this capability:
+    /// the standard network interfaces (`wasi:http/outgoing-handler`, `wasi:sockets/*`), which
+    /// language runtimes (componentize-py, componentize-js) import whether the code uses them or
+    /// not. So such a component deploys without the grant and any call it makes gets the WIT
+    /// error for a denied destination, as on Spin (`allowed_outbound_hosts` empty by default).
+    Denied(Capability),
     /// Not something wasmgate provides; linking will refuse the component.
     Unknown,
 }
@@ -51,6 +60,7 @@ const COVERS: &[(&str, Capability)] = &[
     ("wasi:messaging/", Capability::Messaging),
     ("wasi:config/", Capability::Config),
     ("wasi:http/outgoing-handler", Capability::HttpOutgoing),
+    ("wasi:http/client", Capability::HttpOutgoing),
     ("wasi:sockets/", Capability::Sockets),
 ];
 
@@ -63,6 +73,12 @@ impl Capability {
         Capability::HttpOutgoing,
         Capability::Sockets,
     ];
+
+    /// Whether it is a standard network interface: linked for every function, every
+    /// destination denied without the grant ([`Need::Denied`]).
+    pub fn is_network(self) -> bool {
+        matches!(self, Capability::HttpOutgoing | Capability::Sockets)
+    }
 
     /// The name used in claims, on the command line and in errors.
     pub fn as_str(self) -> &'static str {
@@ -83,7 +99,13 @@ impl Capability {
         COVERS
             .iter()
             .find(|(prefix, _)| interface.starts_with(prefix))
-            .map_or(Need::Unknown, |(_, cap)| Need::Capability(*cap))
+            .map_or(Need::Unknown, |(_, cap)| {
+                if cap.is_network() {
+                    Need::Denied(*cap)
+                } else {
+                    Need::Capability(*cap)
+                }
+            })
     }
 }
 
@@ -196,7 +218,7 @@ mod tests {
         );
         assert_eq!(
             Capability::needed_by("wasi:http/outgoing-handler@0.2.4"),
-            Need::Capability(Capability::HttpOutgoing)
+            Need::Denied(Capability::HttpOutgoing)
         );
         assert_eq!(
             Capability::needed_by("wasi:keyvalue/store@0.2.0-draft"),
@@ -204,7 +226,20 @@ mod tests {
         );
         assert_eq!(
             Capability::needed_by("wasi:sockets/tcp@0.2.0"),
-            Need::Capability(Capability::Sockets)
+            Need::Denied(Capability::Sockets)
+        );
+        assert_eq!(
+            Capability::needed_by("wasi:http/client@0.3.0"),
+            Need::Denied(Capability::HttpOutgoing)
+        );
+        assert_eq!(
+            Capability::needed_by("wasi:cli/types@0.3.0"),
+            Need::Baseline
+        );
+        // wasmgate links no upstream handler (the `wasi:http/middleware` world).
+        assert_eq!(
+            Capability::needed_by("wasi:http/handler@0.3.0"),
+            Need::Unknown
         );
         assert_eq!(Capability::needed_by("acme:evil/thing"), Need::Unknown);
     }

@@ -56,6 +56,7 @@ mod settings;
 mod subject;
 mod token_digest;
 mod validate;
+mod wasi_target;
 
 pub use async_calls_settings::AsyncCallsSettings;
 pub use byte_size::ByteSize;
@@ -88,3 +89,4 @@ pub use settings::{
 };
 pub use subject::{MAX_SUBJECT_LEN, Subject};
 pub use token_digest::TokenDigest;
+pub use wasi_target::{SERVED_P3, WasiTarget, WasiVersion};

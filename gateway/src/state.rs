@@ -175,6 +175,7 @@ impl Gateway {
                 .with_publish_grants(publish_grants(&record.manifest)?),
             egress: EgressCtx::new(
                 &record.name,
+                &record.claims.wasmgate.caps,
                 &record.claims.wasmgate.allowed_hosts,
                 &self.settings.egress.allow,
                 Some(egress_refused_hook(&self.metrics, &record.name)),

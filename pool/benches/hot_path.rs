@@ -54,6 +54,7 @@ fn hot_path(c: &mut Criterion) {
             )),
             egress: wasmgate_capabilities::egress::EgressCtx::new(
                 "hello",
+                &[],
                 &Default::default(),
                 &[],
                 None,

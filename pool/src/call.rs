@@ -1,4 +1,5 @@
-//! One request through one fresh instance: store, instantiate, `incoming-handler.handle`, response.
+//! One request through one fresh instance: store, instantiate, the guest's HTTP handler
+//! (`incoming-handler.handle` for WASI 0.2, `handler.handle` for 0.3 in [`crate::p3_call`]), response.
 
 use crate::error::{Error, Result};
 use crate::guest_log::RequestId;
@@ -7,6 +8,7 @@ use crate::response_body::{Cutoff, ResponseBody};
 use crate::warm::{Ready, Warm};
 use bytes::Bytes;
 use http_body::Body;
+use http_body_util::BodyExt as _;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
@@ -15,9 +17,29 @@ use tracing::Instrument;
 use wasmgate_capabilities::messaging::{GuestMessage, Message, MessagingRequestReply};
 use wasmgate_capabilities::{Blame, guest_message};
 use wasmtime::Store;
-use wasmtime_wasi_http::WasiHttpView;
-use wasmtime_wasi_http::p2::bindings::Proxy;
+use wasmtime::component::Resource;
+use wasmtime_wasi_http::handler::{Proxy, ProxyPre};
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
+use wasmtime_wasi_http::p2::types::{HostIncomingRequest, HostResponseOutparam};
+use wasmtime_wasi_http::{WasiBody, WasiHttpView};
+
+/// What the guest answered: the response head with its streaming body, or the `error-code` it
+/// answered with instead (as text).
+pub(crate) type Answer = std::result::Result<http::Response<WasiBody>, String>;
+
+/// The request, made ready for the guest's WASI release before its task starts.
+enum Entry {
+    /// `incoming-request` and `response-outparam` in the store's table.
+    P2 {
+        req: Resource<HostIncomingRequest>,
+        out: Resource<HostResponseOutparam>,
+    },
+    /// The request to hand to `handler.handle`, and where its answer goes.
+    P3 {
+        req: Box<http::Request<WasiBody>>,
+        answer: oneshot::Sender<Answer>,
+    },
+}
 
 /// Where a request's instance comes from.
 pub(crate) enum Instance {
@@ -54,7 +76,7 @@ where
     B::Error: Into<wasmtime_wasi_http::Error>,
     K: Send + 'static,
 {
-    let http = warm.http.clone().ok_or(Error::NoHttpHandler)?;
+    let http = warm.http.as_ref().ok_or(Error::NoHttpHandler)?;
     let (mut store, proxy) = match instance {
         Instance::Ready(Ready { mut store, proxy }) => {
             // Made ahead of demand: its CPU count and deadline start with the call.
@@ -69,38 +91,60 @@ where
     }
     let log = store.data().log.clone();
     let head = req.method() == http::Method::HEAD;
-    let (sender, receiver) = oneshot::channel();
+    let (sender, receiver) = oneshot::channel::<Answer>();
     // The body stops the guest through `stop`; the task says through `failed` why the guest did
     // not finish, before the body's stream ends with the store.
     let (stop, stopped) = oneshot::channel::<Error>();
     let (failed_tx, failed) = oneshot::channel::<Error>();
-    let data = store.data_mut();
-    let req = data
-        .http()
-        .new_incoming_request(Scheme::Http, req)
-        .map_err(|e| Error::NoResponse {
-            reason: format!("request not representable for the guest: {e:#}"),
-        })?;
-    let out = data
-        .http()
-        .new_response_outparam(sender)
-        .map_err(Error::engine)?;
+    let entry = match http {
+        ProxyPre::P2(_) => {
+            let mut data = store.data_mut().http();
+            let req =
+                data.new_incoming_request(Scheme::Http, req)
+                    .map_err(|e| Error::NoResponse {
+                        reason: format!("request not representable for the guest: {e:#}"),
+                    })?;
+            let out = data
+                .new_response_outparam_from_callback(move |answer| {
+                    let _ = sender.send(answer.map_err(|code| format!("{code:?}")));
+                })
+                .map_err(Error::engine)?;
+            Entry::P2 { req, out }
+        }
+        ProxyPre::P3(_) => Entry::P3 {
+            req: Box::new(crate::p3_call::incoming(
+                req.map(|body| body.map_err(Into::into).boxed_unsync()),
+            )?),
+            answer: sender,
+        },
+    };
 
     let task = tokio::spawn(
         async move {
             let run = async {
                 let proxy = match proxy {
                     Some(proxy) => proxy,
-                    None => http
+                    None => warm
+                        .http
+                        .as_ref()
+                        .ok_or(Error::NoHttpHandler)?
                         .instantiate_async(&mut store)
                         .await
                         .map_err(instantiate_error)?,
                 };
-                proxy
-                    .wasi_http_incoming_handler()
-                    .call_handle(&mut store, req, out)
-                    .await
-                    .map_err(trap_error)
+                match (proxy, entry) {
+                    (Proxy::P2(proxy), Entry::P2 { req, out }) => proxy
+                        .wasi_http_incoming_handler()
+                        .call_handle(&mut store, req, out)
+                        .await
+                        .map_err(trap_error),
+                    (Proxy::P3(service), Entry::P3 { req, answer }) => {
+                        crate::p3_call::run(&mut store, &service, *req, answer).await
+                    }
+                    _ => Err(Error::engine(
+                        "the instance and the request are for different WASI releases",
+                    )),
+                }
             };
             let stopped = async {
                 match stopped.await {
@@ -149,12 +193,13 @@ where
             Ok(response)
         }
         Ok(Err(code)) => Err(Error::NoResponse {
-            reason: format!("guest answered with error code {code:?}"),
+            reason: format!("guest answered with error code {code}"),
         }),
         // The guest dropped the outparam without setting it: the task's result says why.
         Err(_) => Err(match task.await {
             Ok(Ok(())) => Error::NoResponse {
-                reason: "guest returned without calling response-outparam.set".into(),
+                reason: "guest returned without a response (response-outparam.set not called)"
+                    .into(),
             },
             Ok(Err(e)) => e,
             Err(join) => Error::engine(format!("guest task failed: {join}")),
@@ -220,7 +265,7 @@ async fn within<T>(limit: Duration, run: impl Future<Output = Result<T>>) -> Res
 
 /// Creates a pre-instantiated instance for `warm`, ready for one future request.
 pub(crate) async fn prepare(warm: &Warm, mut store: Store<Host>) -> Result<Ready> {
-    let proxy: Proxy = warm
+    let proxy = warm
         .http
         .as_ref()
         .ok_or(Error::NoHttpHandler)?
@@ -245,7 +290,7 @@ fn instantiate_error(e: wasmtime::Error) -> Error {
 
 /// Names the trap (or limit) that stopped the guest. A host function's error that stopped it is
 /// named only when its message is fit for the caller (see [`guest_message`]); its detail is logged.
-fn trap_error(e: wasmtime::Error) -> Error {
+pub(crate) fn trap_error(e: wasmtime::Error) -> Error {
     let trap = match e.downcast_ref::<wasmtime::Trap>() {
         Some(trap) => trap.to_string(),
         None => {

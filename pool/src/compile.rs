@@ -3,13 +3,12 @@
 use crate::content_store::ContentStore;
 use crate::digest::Digest;
 use crate::error::{Error, Result};
-use crate::host::Host;
-use crate::linkers;
+use crate::linkers::{self, Linkers};
 use std::time::{Duration, Instant};
-use wasmgate_config::CapabilitySet;
+use wasmgate_config::{CapabilitySet, WasiTarget, WasiVersion};
 use wasmtime::Engine;
-use wasmtime::component::{Component, Linker};
-use wasmtime_wasi_http::p2::bindings::ProxyPre;
+use wasmtime::component::Component;
+use wasmtime_wasi_http::{p2, p3};
 
 /// What a successful deploy-time compilation produced.
 #[derive(Debug, Clone)]
@@ -24,17 +23,21 @@ pub struct Compiled {
     pub artifact_size: u64,
     /// Wall time spent compiling.
     pub compile_time: Duration,
+    /// The WASI release it targets, when its exports or imports name one.
+    pub wasi: Option<WasiTarget>,
 }
 
 /// Validates `module`, compiles it once and stores the artifact durably.
 ///
 /// Refuses, as [`Error::NotGranted`], a component importing a capability it was not granted, and
-/// as [`Error::InvalidComponent`] anything that is not a component, does not export
-/// `wasi:http/incoming-handler`, or imports something the host cannot link: a deploy either yields a
-/// function that can start, or changes nothing.
+/// as [`Error::InvalidComponent`] anything that is not a component, targets a WASI release this
+/// gateway does not implement (a 0.3 release candidate), exports neither
+/// `wasi:http/incoming-handler@0.2` nor `wasi:http/handler@0.3` (nor a message handler), or
+/// imports something the host cannot link: a deploy either yields a function that can start, or
+/// changes nothing.
 pub(crate) fn compile(
     engine: &Engine,
-    linker: &Linker<Host>,
+    linkers: &Linkers,
     grants: CapabilitySet,
     store: &ContentStore,
     module: &[u8],
@@ -45,13 +48,19 @@ pub(crate) fn compile(
         reason: format!("{e:#}"),
     })?;
     let compile_time = started.elapsed();
+    let wasi = linkers::wasi_target(engine, &component);
+    if let Some(Err(reason)) = wasi.as_ref().map(WasiTarget::served) {
+        return Err(Error::InvalidComponent { reason });
+    }
+    let version = wasi.as_ref().map_or(WasiVersion::P2, |t| t.version);
     let missing = linkers::ungranted(engine, &component, grants);
     if !missing.is_empty() {
         return Err(Error::NotGranted {
             interfaces: missing,
         });
     }
-    let pre = linker
+    let pre = linkers
+        .get(grants, version)?
         .instantiate_pre(&component)
         .map_err(|e| Error::InvalidComponent {
             reason: format!("cannot be linked: {e:#}"),
@@ -61,12 +70,16 @@ pub(crate) fn compile(
         .component_type()
         .exports(engine)
         .any(|(name, _)| name.starts_with(MESSAGE_HANDLER));
-    if let Err(e) = ProxyPre::new(pre)
+    let http = match version {
+        WasiVersion::P2 => p2::bindings::ProxyPre::new(pre).map(|_| ()),
+        WasiVersion::P3 => p3::bindings::ServicePre::new(pre).map(|_| ()),
+    };
+    if let Err(e) = http
         && !handles_messages
     {
         return Err(Error::InvalidComponent {
             reason: format!(
-                "exports neither wasi:http/incoming-handler@0.2 nor {MESSAGE_HANDLER}@0.2.0-draft: {e:#}"
+                "exports neither wasi:http/incoming-handler@0.2, wasi:http/handler@0.3 nor {MESSAGE_HANDLER}@0.2.0-draft: {e:#}"
             ),
         });
     }
@@ -78,6 +91,7 @@ pub(crate) fn compile(
         artifact,
         artifact_size: artifact_bytes.len() as u64,
         compile_time,
+        wasi,
     })
 }
 

@@ -17,16 +17,31 @@ const MAX_CORE_INSTANCES_PER_COMPONENT: u32 = 20;
 /// Linear memories one component may use (one per core instance that defines memory).
 const MAX_MEMORIES_PER_COMPONENT: u32 = 20;
 
+/// Core instances and tables pooled per instance slot, on average. A Rust wasip2 guest has one or
+/// two; a WASI 0.3 one built with spin-sdk 7 has three (its std still reaches WASI 0.2 through
+/// shim instances), so two per slot let only two thirds of the slots run 0.3 guests. A core
+/// instance or table slot costs little next to a memory slot (`max_memory` plus its guard of
+/// address space), which stays at two.
+const CORE_INSTANCES_PER_SLOT: u32 = 4;
+
+/// Linear memories pooled per instance slot: the guest's own, and one for an adapter or shim.
+const MEMORIES_PER_SLOT: u32 = 2;
+
 /// Builds the engine: pooling allocator sized from settings, copy-on-write memory images,
-/// epoch interruption for deadlines and yielding, the configured wasm stack and memory guard.
+/// epoch interruption for deadlines and yielding, the configured wasm stack and memory guard,
+/// and the component model's async ABI (`stream`, `future`, async lifts and lowers), which
+/// WASI 0.3 components (`wasi:http/handler@0.3`) are built on.
+///
+/// The async features change what compiled code expects of the runtime, so they are part of
+/// [`fingerprint`]: turning them on or off rebuilds stored artifacts at the next start.
 pub fn build_engine(settings: &PoolSettings) -> Result<Engine> {
     let slots = settings.instances;
     let mut pooling = PoolingAllocationConfig::new();
     pooling
         .total_component_instances(slots)
-        .total_core_instances(slots.saturating_mul(2))
-        .total_memories(slots.saturating_mul(2))
-        .total_tables(slots.saturating_mul(2))
+        .total_core_instances(slots.saturating_mul(CORE_INSTANCES_PER_SLOT))
+        .total_memories(slots.saturating_mul(MEMORIES_PER_SLOT))
+        .total_tables(slots.saturating_mul(CORE_INSTANCES_PER_SLOT))
         .total_stacks(slots)
         .max_core_instances_per_component(MAX_CORE_INSTANCES_PER_COMPONENT)
         .max_memories_per_component(MAX_MEMORIES_PER_COMPONENT)
@@ -35,6 +50,11 @@ pub fn build_engine(settings: &PoolSettings) -> Result<Engine> {
     let mut config = Config::new();
     config
         .epoch_interruption(true)
+        // WASI 0.3: `stream<T>`, `future<T>`, `async func` lifts and lowers, and the
+        // concurrent store that runs them. wasmtime 48 needs nothing more for wasi:http@0.3.0
+        // (what `wasmtime serve -Wcomponent-model-async` turns on).
+        .concurrency_support(true)
+        .wasm_component_model_async(true)
         .memory_init_cow(true)
         .max_wasm_stack(usize::try_from(settings.wasm_stack.bytes()).unwrap_or(usize::MAX))
         .memory_guard_size(settings.memory_guard.bytes())

@@ -29,8 +29,11 @@ pub enum Error {
         /// The imported interfaces no grant covers, sorted.
         interfaces: Vec<String>,
     },
-    /// The function handles messages only: it exports no `wasi:http/incoming-handler`.
-    #[error("this function handles messages only: it exports no wasi:http/incoming-handler")]
+    /// The function handles messages only: it exports no `wasi:http/incoming-handler` (WASI 0.2)
+    /// nor `wasi:http/handler` (WASI 0.3).
+    #[error(
+        "this function handles messages only: it exports no wasi:http/incoming-handler nor wasi:http/handler"
+    )]
     NoHttpHandler,
     /// The guest trapped (panic, out-of-bounds, memory limit, stack overflow, ...).
     #[error("guest trapped: {trap}")]

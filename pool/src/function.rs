@@ -273,10 +273,10 @@ impl Function {
                 .verified_path(&inner.key.artifact)
                 .map_err(unavailable)?;
             let idle = (inner.settings.min_instances == 0).then_some(inner.settings.idle_timeout);
-            let linker = node.linkers.get(inner.grants)?;
             let warm = Warm::load(
                 &node.engine,
-                &linker,
+                &node.linkers,
+                inner.grants,
                 &path,
                 inner.artifact_size,
                 idle,

@@ -47,21 +47,18 @@ impl Host {
     /// Fresh per-instance state for one store of the function `spec` describes, with linear
     /// memory capped at `spec.memory` bytes.
     ///
-    /// Network access exists only with the `sockets` grant, and then only where the function's
-    /// egress rules allow; without it every address is refused. Guest stdout and stderr go to
-    /// the log.
+    /// Sockets reach only where the function's egress rules allow; without the `sockets` grant
+    /// every address is refused (and logged) and names are not looked up. Guest stdout and
+    /// stderr go to the log.
     pub(crate) fn new(spec: &StoreSpec<'_>) -> Self {
         let limits = StoreLimitsBuilder::new()
             .memory_size(usize::try_from(spec.memory).unwrap_or(usize::MAX))
             .trap_on_grow_failure(true)
             .build();
         let log = InstanceLog::new(spec.log);
-        let sockets = spec
-            .grants
-            .contains(Capability::Sockets)
-            .then_some(spec.egress);
+        let lookup = spec.grants.contains(Capability::Sockets);
         Host {
-            wasi: wasi_ctx(sockets, &log),
+            wasi: wasi_ctx(spec.egress, lookup, &log),
             http_hooks: HttpHooks::new(spec.egress.clone(), log.clone()),
             log,
             cpu: CallCpu::new(spec.cpu),
@@ -78,24 +75,23 @@ impl Host {
     }
 }
 
-/// The WASI context: stdout and stderr into the log, and with `sockets` (the `sockets` grant's
-/// egress rules) TCP, UDP and name lookup, every address checked against those rules.
-fn wasi_ctx(sockets: Option<&EgressCtx>, log: &Arc<InstanceLog>) -> WasiCtx {
+/// The WASI context: stdout and stderr into the log, TCP and UDP with every address checked
+/// against the function's `sockets` egress rules (which refuse everything without the grant),
+/// and name lookup when `lookup` (only with the grant: a lookup alone can carry data out).
+fn wasi_ctx(egress: &EgressCtx, lookup: bool, log: &Arc<InstanceLog>) -> WasiCtx {
     let mut builder = WasiCtx::builder();
     builder
         .stdout(log.stream(Stream::Stdout))
         .stderr(log.stream(Stream::Stderr));
-    if let Some(egress) = sockets {
-        let (egress, log) = (egress.clone(), log.clone());
-        builder
-            .allow_tcp(true)
-            .allow_udp(true)
-            .allow_ip_name_lookup(true)
-            .socket_addr_check(move |addr, purpose| {
-                let allowed = egress.allows_socket(addr, purpose, log.request_id());
-                Box::pin(std::future::ready(allowed))
-            });
-    }
+    let (egress, log) = (egress.clone(), log.clone());
+    builder
+        .allow_tcp(true)
+        .allow_udp(true)
+        .allow_ip_name_lookup(lookup)
+        .socket_addr_check(move |addr, purpose| {
+            let allowed = egress.allows_socket(addr, purpose, log.request_id());
+            Box::pin(std::future::ready(allowed))
+        });
     builder.build()
 }
 

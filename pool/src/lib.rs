@@ -30,7 +30,7 @@
 //!     messaging: wasmgate_capabilities::messaging::MessagingCtx::new(std::sync::Arc::new(
 //!         wasmgate_capabilities::messaging::EmbeddedBus::open("./data")?,
 //!     )),
-//!     egress: wasmgate_capabilities::egress::EgressCtx::new("hello", &Default::default(), &[], None),
+//!     egress: wasmgate_capabilities::egress::EgressCtx::new("hello", &[], &Default::default(), &[], None),
 //!     settings: Manifest::default().resolve(&FunctionDefaults::default(), &settings)?,
 //! });
 //! let request = http::Request::get("http://localhost/").body(http_body_util::Empty::new())?;
@@ -60,9 +60,11 @@ mod linkers;
 mod memory_held;
 mod node;
 mod original_store;
+mod p3_call;
 mod pool;
 mod response_body;
 mod warm;
+mod watched_body;
 
 pub use code_cache::Evictions;
 pub use compile::Compiled;

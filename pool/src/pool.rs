@@ -52,10 +52,9 @@ impl Pool {
     /// Validates and precompiles `module` for a function granted `grants`, storing the artifact
     /// durably. CPU-heavy: call it from a blocking thread.
     pub fn compile(&self, module: &[u8], grants: CapabilitySet) -> Result<Compiled> {
-        let linker = self.node.linkers.get(grants)?;
         compile::compile(
             &self.node.engine,
-            &linker,
+            &self.node.linkers,
             grants,
             &self.node.artifacts,
             module,

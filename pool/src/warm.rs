@@ -4,6 +4,7 @@ use crate::cpu_share::Tenant;
 use crate::error::{Error, Result};
 use crate::guest_log::FunctionLog;
 use crate::host::Host;
+use crate::linkers::Linkers;
 use crate::memory_held::MemoryHeld;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -13,16 +14,19 @@ use wasmgate_capabilities::KvCtx;
 use wasmgate_capabilities::egress::EgressCtx;
 use wasmgate_capabilities::messaging::MessagingCtx;
 use wasmgate_config::CapabilitySet;
-use wasmtime::component::{Component, InstancePre, Linker};
+use wasmgate_config::WasiVersion;
+use wasmtime::component::{Component, InstancePre};
 use wasmtime::{Engine, Store};
 use wasmtime_wasi_config::WasiConfigVariables;
-use wasmtime_wasi_http::p2::bindings::{Proxy, ProxyPre};
+use wasmtime_wasi_http::handler::{Proxy, ProxyPre};
+use wasmtime_wasi_http::{p2, p3};
 
 /// A function's code mapped into memory, linked once, plus any pre-instantiated instances.
 pub(crate) struct Warm {
     /// The component linked once; every instance of any kind comes from it.
     pub(crate) instance: InstancePre<Host>,
-    /// The same, typed for `wasi:http/incoming-handler`; `None` for message-only components.
+    /// The same, typed for `wasi:http/incoming-handler@0.2` or `wasi:http/handler@0.3`; `None`
+    /// for message-only components.
     pub(crate) http: Option<ProxyPre<Host>>,
     /// Bytes of loaded code, charged against the node's code budget.
     pub(crate) code_bytes: u64,
@@ -78,10 +82,12 @@ pub(crate) struct Ready {
 }
 
 impl Warm {
-    /// Maps the artifact at `path` and links it: the whole of a cold start but instantiation.
+    /// Maps the artifact at `path` and links it, with the linker for `grants` in the WASI release
+    /// it targets: the whole of a cold start but instantiation.
     pub(crate) fn load(
         engine: &Engine,
-        linker: &Linker<Host>,
+        linkers: &Linkers,
+        grants: CapabilitySet,
         path: &Path,
         code_bytes: u64,
         idle_timeout: Option<Duration>,
@@ -95,8 +101,18 @@ impl Warm {
         )]
         let component = unsafe { Component::deserialize_file(engine, path) }
             .map_err(|e| Error::artifact(path, format!("{e:#}")))?;
+        let wasi =
+            crate::linkers::wasi_target(engine, &component).map_or(WasiVersion::P2, |t| t.version);
+        let linker = linkers.get(grants, wasi)?;
         let instance = linker.instantiate_pre(&component).map_err(Error::engine)?;
-        let http = ProxyPre::new(instance.clone()).ok();
+        let http = match wasi {
+            WasiVersion::P2 => p2::bindings::ProxyPre::new(instance.clone())
+                .ok()
+                .map(ProxyPre::P2),
+            WasiVersion::P3 => p3::bindings::ServicePre::new(instance.clone())
+                .ok()
+                .map(ProxyPre::P3),
+        };
         held.change(i64::try_from(code_bytes).unwrap_or(i64::MAX));
         Ok(Warm {
             held: held.clone(),

@@ -27,15 +27,23 @@ struct Inner {
 }
 
 impl EgressCtx {
-    /// The rules for `function`, whose claims list `allowed_hosts` per capability, on a node
-    /// that opened the special ranges `opened`; `on_refused` counts refusals.
+    /// The rules for `function`, whose claims grant `caps` and list `allowed_hosts` per
+    /// capability, on a node that opened the special ranges `opened`; `on_refused` counts
+    /// refusals. A network capability missing from `caps` refuses every destination.
     pub fn new(
         function: &str,
+        caps: &[Capability],
         allowed_hosts: &BTreeMap<Capability, Vec<HostPattern>>,
         opened: &[IpRange],
         on_refused: Option<RefusedHook>,
     ) -> Self {
-        let rules = |cap| Rules::new(allowed_hosts.get(&cap).map(Vec::as_slice), opened);
+        let rules = |cap| {
+            if caps.contains(&cap) {
+                Rules::new(allowed_hosts.get(&cap).map(Vec::as_slice), opened)
+            } else {
+                Rules::not_granted()
+            }
+        };
         EgressCtx {
             inner: Arc::new(Inner {
                 function: function.into(),

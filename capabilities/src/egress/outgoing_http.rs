@@ -68,16 +68,22 @@ async fn send(
 
     let uri = request.uri();
     let https = uri.scheme() == Some(&Scheme::HTTPS);
-    let host = uri.host().ok_or(Error::HttpRequestUriInvalid)?.to_owned();
+    let Some(host) = uri.host().map(str::to_owned) else {
+        return Err(unsent(request, Error::HttpRequestUriInvalid));
+    };
     let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
-    let (mut sender, connection) = timeout(connect_timeout, async {
+    let connected = timeout(connect_timeout, async {
         let stream = open(&ctx, &request_id, &host, port, https).await?;
         hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
             .map_err(Error::from)
     })
     .await
-    .map_err(|_| Error::ConnectionTimeout)??;
+    .map_err(|_| Error::ConnectionTimeout);
+    let (mut sender, connection) = match connected {
+        Ok(Ok(connected)) => connected,
+        Ok(Err(e)) | Err(e) => return Err(unsent(request, e)),
+    };
 
     // The connection is made: the request line carries only the path (origin form).
     let path = request.uri().path_and_query().map_or("/", |p| p.as_str());
@@ -113,6 +119,17 @@ async fn send(
     Ok((response, task))
 }
 
+/// `error` for a request that will not be sent (refused, unreachable): its body is taken in and
+/// dropped in the background until the guest ends it, so the guest's writes and `finish`
+/// succeed and it reads the WIT error from the response future, as the request's real answer.
+/// Dropping the body at once would fail the guest's next write instead, which guest libraries
+/// report as a bare "connection reset" (or not, depending on who was first).
+fn unsent(request: Request<WasiBody>, error: Error) -> Error {
+    let mut body = request.into_body();
+    tokio::spawn(async move { while let Some(Ok(_)) = body.frame().await {} });
+    error
+}
+
 /// A checked connection to `host:port`, with TLS for `https`; a refusal is logged and counted.
 async fn open(
     ctx: &EgressCtx,
@@ -127,7 +144,7 @@ async fn open(
             let address = address.map(|ip| SocketAddr::new(ip, port));
             ctx.refused(request_id, host, address, &refusal);
             return Err(match refusal {
-                Refusal::HostNotGranted => Error::HttpRequestDenied,
+                Refusal::NotGranted | Refusal::HostNotGranted => Error::HttpRequestDenied,
                 Refusal::AddressDenied(_) => Error::DestinationIpProhibited,
             });
         }

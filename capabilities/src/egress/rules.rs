@@ -14,6 +14,9 @@ use wasmgate_config::{HostPattern, IpRange};
 /// public or in a range the operator opened ([`check_address`](Rules::check_address)).
 #[derive(Debug, Clone)]
 pub struct Rules {
+    /// Whether the claims grant the capability at all; without it every destination is refused
+    /// ([`Refusal::NotGranted`]).
+    granted: bool,
     /// The grant's host list; `None` allows any host.
     hosts: Option<Arc<[HostPattern]>>,
     /// Special ranges the operator opened (`[egress] allow`).
@@ -24,14 +27,28 @@ impl Rules {
     /// Rules for a grant with host list `hosts` (`None`: any host) on a node that opened `opened`.
     pub fn new(hosts: Option<&[HostPattern]>, opened: &[IpRange]) -> Self {
         Rules {
+            granted: true,
             hosts: hosts.map(Arc::from),
             opened: Arc::from(opened),
+        }
+    }
+
+    /// Rules for a network capability the claims do not grant: its interfaces are linked (see
+    /// `wasmgate_config::Need::Denied`) and every destination is refused.
+    pub fn not_granted() -> Self {
+        Rules {
+            granted: false,
+            hosts: None,
+            opened: Arc::from([]),
         }
     }
 
     /// Whether the host a request names may be asked for at all: a host name or an IP literal
     /// (IPv6 with or without brackets) on `port`. Without a host list every host may.
     pub fn check_host(&self, host: &str, port: u16) -> Result<(), Refusal> {
+        if !self.granted {
+            return Err(Refusal::NotGranted);
+        }
         let Some(hosts) = &self.hosts else {
             return Ok(());
         };
@@ -52,8 +69,11 @@ impl Rules {
     }
 
     /// Whether a connection to `ip` may be made: a public address, or a special one inside a
-    /// range the operator opened.
+    /// range the operator opened (and never without the grant).
     pub fn check_address(&self, ip: IpAddr) -> Result<(), Refusal> {
+        if !self.granted {
+            return Err(Refusal::NotGranted);
+        }
         match denied(ip) {
             None => Ok(()),
             Some(_) if self.opened.iter().any(|r| r.contains(ip)) => Ok(()),
@@ -64,6 +84,9 @@ impl Rules {
     /// Whether a raw socket may connect to `addr`: with a host list, an address pattern must
     /// hold it (a socket has no host name); then [`check_address`](Rules::check_address).
     pub fn check_socket(&self, addr: SocketAddr) -> Result<(), Refusal> {
+        if !self.granted {
+            return Err(Refusal::NotGranted);
+        }
         if let Some(hosts) = &self.hosts
             && !hosts
                 .iter()

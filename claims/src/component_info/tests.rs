@@ -43,7 +43,7 @@ fn bytes_that_are_not_webassembly_are_refused() {
 }
 
 #[test]
-fn ungranted_lists_capability_imports_missing_from_the_grant() {
+fn ungranted_lists_capability_imports_missing_from_the_grant_and_denied_the_network_ones() {
     let imports: Vec<String> = [
         "wasi:keyvalue/store@0.2.0-draft",
         "wasi:io/streams@0.2.0",
@@ -56,18 +56,25 @@ fn ungranted_lists_capability_imports_missing_from_the_grant() {
     ]
     .map(String::from)
     .to_vec();
+    // Network interfaces are linked for every function: never a reason to refuse.
     assert_eq!(
         ungranted(&imports, &[Capability::HttpOutgoing]),
         [
             "wasi:keyvalue/atomics@0.2.0-draft",
             "wasi:keyvalue/store@0.2.0-draft",
-            "wasi:sockets/tcp@0.2.0",
         ]
     );
-    assert_eq!(
-        ungranted(&imports, &[Capability::Keyvalue, Capability::Sockets]),
-        ["wasi:http/outgoing-handler@0.2.4"]
-    );
+    assert!(ungranted(&imports, &[Capability::Keyvalue]).is_empty());
     assert!(ungranted(&imports, &Capability::ALL).is_empty());
     assert!(ungranted(&[], &[]).is_empty());
+    // ... but without their grant every destination is denied, and the deploy answer says so.
+    assert_eq!(
+        denied(&imports, &[Capability::Keyvalue]),
+        ["wasi:http/outgoing-handler@0.2.4", "wasi:sockets/tcp@0.2.0"]
+    );
+    assert_eq!(
+        denied(&imports, &[Capability::Sockets]),
+        ["wasi:http/outgoing-handler@0.2.4"]
+    );
+    assert!(denied(&imports, &Capability::ALL).is_empty());
 }

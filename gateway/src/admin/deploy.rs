@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 use tokio::sync::RwLockReadGuard;
 use wasmgate_claims::Claims;
-use wasmgate_config::{FunctionName, Manifest};
+use wasmgate_config::{FunctionName, Manifest, WasiTarget};
 use wasmgate_pool::Digest;
 
 /// Deploys or replaces `name` from the request body.
@@ -64,6 +64,7 @@ async fn deploy_upload(
     gw.admission
         .count(Operation::Deploy, admitted.as_ref().map(|_| ()));
     let admitted = admitted?;
+    let linked_denied = admitted.linked_denied.clone();
     // Checked before the compile for a quick answer (a full node spends none), and again under
     // the change lock below.
     succession(gw, &admitted.claims, allow_downgrade)?;
@@ -130,6 +131,7 @@ async fn deploy_upload(
     start(gw, &deployed);
     tracing::info!(function = %record.name, digest = %record.digest, issuer = %record.claims.iss, replaced = old.is_some(), "deployed");
 
+    let wasi = wasi_target(&module);
     let status = if old.is_some() {
         StatusCode::OK
     } else {
@@ -148,8 +150,21 @@ async fn deploy_upload(
             "issuer": record.claims.iss,
             "owner": record.claims.iss,
             "caps": record.claims.wasmgate.caps,
+            // Imported network interfaces without their grant: linked, every destination denied.
+            "linked_denied": linked_denied,
+            "wasi": wasi,
         }),
     ))
+}
+
+/// The WASI release `module` targets, for the deploy answer (`{"version": "0.3", "interface":
+/// "wasi:http/handler@0.3.0"}`); `None` when nothing in it names one.
+fn wasi_target(module: &[u8]) -> Option<WasiTarget> {
+    let info = wasmgate_claims::component_info(module).ok()?;
+    WasiTarget::detect(
+        info.exports.iter().map(String::as_str),
+        info.imports.iter().map(String::as_str),
+    )
 }
 
 /// Refuses a deploy by an issuer that does not own the name, or of a build signed before the one

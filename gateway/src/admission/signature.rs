@@ -15,6 +15,9 @@ pub struct Admitted {
     pub token: String,
     /// The capabilities its linker gets.
     pub grants: CapabilitySet,
+    /// Network imports linked with every destination denied, since their capability is not
+    /// granted (`wasmgate_claims::denied`), sorted: the deploy answer's `linked_denied`.
+    pub linked_denied: Vec<String>,
 }
 
 pub(super) fn verify(
@@ -40,6 +43,7 @@ pub(super) fn verify(
     }
     Ok(Admitted {
         grants: claims.wasmgate.caps.iter().copied().collect(),
+        linked_denied: wasmgate_claims::denied(&info.imports, &claims.wasmgate.caps),
         token: verified.token,
         claims,
     })

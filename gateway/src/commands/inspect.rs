@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 use std::time::SystemTime;
 use wasmgate::cli::InspectArgs;
 use wasmgate_claims::IssuerKey;
+use wasmgate_config::WasiTarget;
 
 /// Prints the report; fails (exit 1) when `--trust` is given and the component does not verify.
 pub fn inspect(args: &InspectArgs) -> anyhow::Result<bool> {
@@ -16,6 +17,10 @@ pub fn inspect(args: &InspectArgs) -> anyhow::Result<bool> {
     let component = std::fs::read(&args.input)
         .with_context(|| format!("cannot read {}", args.input.display()))?;
     let info = wasmgate_claims::component_info(&component)?;
+    let wasi = WasiTarget::detect(
+        info.exports.iter().map(String::as_str),
+        info.imports.iter().map(String::as_str),
+    );
     let token = wasmgate_claims::extract(&component)?;
     let claims = token
         .as_deref()
@@ -32,6 +37,12 @@ pub fn inspect(args: &InspectArgs) -> anyhow::Result<bool> {
         "hash": hash,
         "signed": token.is_some(),
         "claims": claims,
+        "wasi": wasi.as_ref().map(|target| json!({
+            "version": target.version,
+            "interface": target.interface,
+            "served": target.served().is_ok(),
+            "not_served_because": target.served().err(),
+        })),
         "imports": info.imports,
         "exports": info.exports,
         "verified": verification.as_ref().map(Result::is_ok),
@@ -93,6 +104,16 @@ fn print_text(report: &Value) {
                     "          the signed hash {} does not match this component",
                     claims["wasmgate"]["hash"]
                 );
+            }
+        }
+    }
+    match &report["wasi"] {
+        Value::Null => println!("wasi:     none named (exports no wasi:http handler)"),
+        wasi => {
+            let target = format!("{} ({})", s(&wasi["version"]), s(&wasi["interface"]));
+            match wasi["not_served_because"].as_str() {
+                None => println!("wasi:     {target}, served by this gateway"),
+                Some(why) => println!("wasi:     {target}, NOT served by this gateway: {why}"),
             }
         }
     }

@@ -75,7 +75,8 @@ pub struct Metrics {
     /// `wasmgate_auth_failures_total{audience}` (`admin`, `metrics`, `invoke`): requests refused
     /// for a missing or wrong bearer token.
     pub auth_failures: IntCounterVec,
-    /// `wasmgate_egress_refused_total{function,reason}` (`host_not_granted`, `address_denied`).
+    /// `wasmgate_egress_refused_total{function,reason}` (`not_granted`, `host_not_granted`,
+    /// `address_denied`).
     pub egress_refused: IntCounterVec,
     /// `wasmgate_quota_refusals_total{quota}`: requests and guest writes refused at a quota,
     /// labelled with its key under `[quotas]`.
@@ -241,7 +242,7 @@ impl Metrics {
             )?,
             egress_refused: counter_vec(
                 "wasmgate_egress_refused_total",
-                "Outgoing connections of guests refused by the egress guard, by function and reason (host_not_granted: not in the grant's host list; address_denied: a loopback, private, link-local or other special address the operator did not open).",
+                "Outgoing connections of guests refused by the egress guard, by function and reason (not_granted: the signature grants no network access of this kind; host_not_granted: not in the grant's host list; address_denied: a loopback, private, link-local or other special address the operator did not open).",
                 &["function", "reason"],
             )?,
             quota_refusals: counter_vec(

@@ -5,7 +5,7 @@ use wasmgate_config::CapabilitySet;
 use wasmgate_pool::Error;
 use wasmgate_tests::guests;
 
-crate::harness::covers!(http_echo, http_hello, http_log);
+crate::harness::covers!(http_cut, http_echo, http_hello, http_log);
 
 #[tokio::test]
 async fn hello_answers_and_the_function_becomes_warm() {
@@ -38,6 +38,26 @@ async fn the_guest_sees_method_path_headers_and_body() {
 }
 
 #[tokio::test]
+async fn a_body_shorter_or_longer_than_its_content_length_never_ends_as_complete() {
+    use http_body_util::BodyExt;
+    let pool = TestPool::new();
+    let cut = pool.deploy("cut", guests::HTTP_CUT, "");
+    for query in ["declare=100&write=5", "declare=5&write=100"] {
+        let req = http::Request::get(format!("http://localhost/?{query}"))
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        let outcome = match cut.call(req).await {
+            Ok(response) => response.into_body().collect().await.map(|_| ()),
+            Err(e) => Err(e),
+        };
+        assert!(
+            matches!(outcome, Err(Error::ResponseLength { .. })),
+            "{query}: {outcome:?}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_core_module_and_garbage_are_refused_as_invalid_components() {
     let pool = TestPool::new();
     // The smallest valid core module: header only.
@@ -67,19 +87,25 @@ async fn guest_output_past_the_rate_limit_is_dropped_and_counted() {
 }
 
 #[tokio::test]
-async fn an_ungranted_import_is_refused_and_the_grant_links_it() {
+async fn an_ungranted_capability_import_is_refused_and_a_network_one_is_linked() {
     use wasmgate_config::Capability;
     let pool = TestPool::new();
-    let module = std::fs::read(guests::CAPS_FETCH).unwrap();
+    let module = std::fs::read(guests::CAPS_KV).unwrap();
     match pool.pool.compile(&module, CapabilitySet::NONE) {
         Err(Error::NotGranted { interfaces }) => {
-            assert_eq!(interfaces.len(), 1);
-            assert!(interfaces[0].starts_with("wasi:http/outgoing-handler@"));
+            assert!(!interfaces.is_empty());
+            assert!(
+                interfaces.iter().all(|i| i.starts_with("wasi:keyvalue/")),
+                "{interfaces:?}"
+            );
         }
         other => panic!("{other:?}"),
     }
-    let grants: CapabilitySet = [Capability::HttpOutgoing].into_iter().collect();
+    let grants: CapabilitySet = [Capability::Keyvalue].into_iter().collect();
     assert!(pool.pool.compile(&module, grants).is_ok());
+    // The outgoing handler links without its grant (every destination is denied at run time).
+    let fetch = std::fs::read(guests::CAPS_FETCH).unwrap();
+    assert!(pool.pool.compile(&fetch, CapabilitySet::NONE).is_ok());
 }
 
 #[tokio::test]
@@ -104,6 +130,7 @@ async fn cold_starts_are_reported_and_memory_held_accrues_while_warm() {
         messaging: wasmgate_capabilities::messaging::MessagingCtx::new(pool.bus.clone()),
         egress: wasmgate_capabilities::egress::EgressCtx::new(
             "hello",
+            &[],
             &Default::default(),
             &[],
             None,

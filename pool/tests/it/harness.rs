@@ -91,6 +91,7 @@ impl TestPool {
             messaging: wasmgate_capabilities::messaging::MessagingCtx::new(self.bus.clone()),
             egress: wasmgate_capabilities::egress::EgressCtx::new(
                 name,
+                &[],
                 &Default::default(),
                 &[],
                 None,

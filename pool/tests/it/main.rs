@@ -10,6 +10,7 @@ mod harness;
 mod hostile;
 mod limits;
 mod scaling;
+mod wasi_p3;
 
 /// Every guest some module here exercises.
 mod covered {
@@ -17,6 +18,7 @@ mod covered {
     pub(crate) use crate::hostile::*;
     pub(crate) use crate::limits::*;
     pub(crate) use crate::scaling::*;
+    pub(crate) use crate::wasi_p3::*;
 }
 
 use harness::assert_test_exists;

@@ -156,7 +156,7 @@ async fn trusted_issuers_also_come_from_the_environment() {
 }
 
 #[tokio::test]
-async fn an_import_needs_its_capability_and_the_grant_works_at_run_time() {
+async fn a_network_import_is_linked_denied_until_granted_and_the_grant_works_at_run_time() {
     // The guest fetches the gateway's own /healthz on loopback, which the egress guard refuses
     // unless the operator opens it.
     let gw = Gateway::builder()
@@ -164,36 +164,43 @@ async fn an_import_needs_its_capability_and_the_grant_works_at_run_time() {
         .start()
         .await
         .unwrap();
+    // Without the grant the outgoing handler is linked (language runtimes import it unused) and
+    // the deploy answer says every destination is denied.
     let response = gw.deploy("fetch", guests::CAPS_FETCH).await.unwrap();
-    assert_eq!(response.status(), 403);
+    assert_eq!(response.status(), 201);
     let body: Value = response.json().await.unwrap();
-    assert_eq!(body["error"]["code"], "capability_not_granted");
-    let interfaces = body["error"]["interfaces"].as_array().unwrap();
-    assert_eq!(interfaces.len(), 1, "{body}");
+    assert_eq!(body["caps"], serde_json::json!([]), "{body}");
+    let denied = body["linked_denied"].as_array().unwrap();
+    assert_eq!(denied.len(), 1, "{body}");
     assert!(
-        interfaces[0]
+        denied[0]
             .as_str()
             .unwrap()
             .starts_with("wasi:http/outgoing-handler@")
     );
+    let url = format!("/fn/fetch?url={}", gw.url("/healthz"));
+    let response = gw.client().get(gw.url(&url)).send().await.unwrap();
     assert_eq!(
-        gw.client()
-            .get(gw.url("/fn/fetch"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        404,
-        "the refused function does not exist"
+        (response.status().as_u16(), response.text().await.unwrap()),
+        (502, "error: ErrorCode::HttpRequestDenied".to_owned()),
+        "a call without the grant gets the WIT error for a denied destination"
     );
+    let metrics = gw.metrics().await.unwrap();
+    let refused = wasmgate_tests::metric_sample(
+        &metrics,
+        "wasmgate_egress_refused_total",
+        &[("function", "fetch"), ("reason", "not_granted")],
+    );
+    assert_eq!(refused, Some(1.0), "{metrics}");
 
     let signed = gw
         .sign(guests::CAPS_FETCH, "fetch", &[Capability::HttpOutgoing])
         .unwrap();
     let response = gw.deploy_bytes("fetch", signed).await.unwrap();
-    assert_eq!(response.status(), 201);
+    assert_eq!(response.status(), 200, "a new version of fetch");
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["caps"], serde_json::json!(["http-outgoing"]));
+    assert_eq!(body["linked_denied"], serde_json::json!([]));
     let url = format!("/fn/fetch?url={}", gw.url("/healthz"));
     let response = gw.client().get(gw.url(&url)).send().await.unwrap();
     let status = response.status();

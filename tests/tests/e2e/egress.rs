@@ -299,6 +299,29 @@ async fn sockets_reach_loopback_only_when_it_is_opened_and_listed() {
     );
     assert_eq!(internal.accepted(), 1);
     assert_eq!(refusals(&open, "listed", "host_not_granted").await, 1.0);
+
+    // Without the grant the sockets interfaces are linked and every address is refused, even an
+    // opened one.
+    let response = open
+        .deploy("ungranted", guests::CAPS_SOCKETS)
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let body: Value = response.json().await.unwrap();
+    assert!(
+        body["linked_denied"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i.as_str().unwrap().starts_with("wasi:sockets/")),
+        "{body}"
+    );
+    assert_eq!(
+        connect(&open, "ungranted", &addr).await,
+        "refused: access-denied"
+    );
+    assert_eq!(internal.accepted(), 1);
+    assert_eq!(refusals(&open, "ungranted", "not_granted").await, 1.0);
 }
 
 #[test]

@@ -30,6 +30,7 @@ mod quotas;
 mod restart_under_load;
 mod scale_to_zero;
 mod tenancy;
+mod wasi_p3;
 
 use std::time::Duration;
 
@@ -47,6 +48,7 @@ mod covered {
     pub(crate) use crate::leaks::*;
     pub(crate) use crate::limits::*;
     pub(crate) use crate::observability::*;
+    pub(crate) use crate::wasi_p3::*;
 }
 
 /// Fails to compile when a guest has no module declaring that it `covers!` it.

@@ -1,5 +1,8 @@
 //! Proves the `keyvalue` grant: `/{bucket}/{key}` — GET reads, PUT writes the body, POST increments
-//! by 1 and answers the new value, DELETE removes.
+//! by 1 and answers the new value, DELETE removes. `/{bucket}/?fill=N` writes `k00000`.. (N keys,
+//! one batch), `/{bucket}/?drop=A-B` deletes `kA`..`kB` (one batch), and `/{bucket}/?list` or
+//! `?list=CURSOR` answers one page of `list-keys`: the next cursor (`-` on the last page), then
+//! one key per line.
 
 use wasi::exports::http::incoming_handler::Guest;
 use wasi::http::types::{IncomingRequest, Method, ResponseOutparam};
@@ -11,7 +14,7 @@ mod bindings {
         generate_all,
     });
 }
-use bindings::wasi::keyvalue::{atomics, store};
+use bindings::wasi::keyvalue::{atomics, batch, store};
 
 struct Kv;
 wasi::http::proxy::export!(Kv);
@@ -26,6 +29,7 @@ impl Guest for Kv {
         let body = wasmgate_guests::read_body(&request);
         let (status, text) = match store::open(bucket) {
             Err(e) => (403, format!("open: {e:?}")),
+            Ok(bucket) if key.starts_with('?') => bulk(&bucket, &key[1..]),
             Ok(bucket) => match method {
                 Method::Get => match bucket.get(key) {
                     Ok(Some(value)) => (200, String::from_utf8_lossy(&value).into_owned()),
@@ -53,6 +57,44 @@ impl Guest for Kv {
             &[("content-type", "text/plain")],
             text.as_bytes(),
         );
+    }
+}
+
+/// Key number `i` of a fill.
+fn numbered(i: u64) -> String {
+    format!("k{i:05}")
+}
+
+/// The `?fill=`, `?drop=` and `?list` operations.
+fn bulk(bucket: &store::Bucket, query: &str) -> (u16, String) {
+    let (op, arg) = query.split_once('=').unwrap_or((query, ""));
+    match op {
+        "fill" => {
+            let n: u64 = arg.parse().unwrap_or(0);
+            let entries: Vec<(String, Vec<u8>)> =
+                (0..n).map(|i| (numbered(i), b"v".to_vec())).collect();
+            match batch::set_many(bucket, &entries) {
+                Ok(()) => (200, format!("filled {n}")),
+                Err(e) => (500, format!("set-many: {e:?}")),
+            }
+        }
+        "drop" => {
+            let (from, to) = arg.split_once('-').unwrap_or(("0", "0"));
+            let (from, to): (u64, u64) = (from.parse().unwrap_or(0), to.parse().unwrap_or(0));
+            let keys: Vec<String> = (from..=to).map(numbered).collect();
+            match batch::delete_many(bucket, &keys) {
+                Ok(()) => (200, format!("dropped {}", keys.len())),
+                Err(e) => (500, format!("delete-many: {e:?}")),
+            }
+        }
+        "list" => match bucket.list_keys(arg.parse().ok()) {
+            Ok(page) => {
+                let cursor = page.cursor.map_or("-".to_owned(), |c| c.to_string());
+                (200, format!("{cursor}\n{}", page.keys.join("\n")))
+            }
+            Err(e) => (500, format!("list-keys: {e:?}")),
+        },
+        _ => (400, format!("unknown operation {op:?}")),
     }
 }
 
