@@ -63,12 +63,16 @@ fn main() -> anyhow::Result<()> {
         conf_dir.join("spin5.wasm"),
     )?;
     foreign_guests(&script, &conf_dir)?;
-    for kind in GUEST_KINDS {
+    let copies = GUEST_KINDS
+        .iter()
+        .map(|kind| (format!("conf_{kind}"), kind.to_string()))
+        .chain([("http_wasi_cases".to_owned(), "wasi-cases".to_owned())]);
+    for (guest, kind) in copies {
         std::fs::copy(
-            release.join(format!("conf_{kind}.wasm")),
+            release.join(format!("{guest}.wasm")),
             conf_dir.join(format!("{kind}.wasm")),
         )
-        .with_context(|| format!("guest conf_{kind} was not built"))?;
+        .with_context(|| format!("guest {guest} was not built"))?;
     }
 
     let mut names = guest_names(&guests.join("src").join("bin"))?;

@@ -30,6 +30,7 @@ mod quotas;
 mod restart_under_load;
 mod scale_to_zero;
 mod tenancy;
+mod wasi_http_cases;
 mod wasi_p3;
 
 use std::time::Duration;
@@ -48,6 +49,7 @@ mod covered {
     pub(crate) use crate::leaks::*;
     pub(crate) use crate::limits::*;
     pub(crate) use crate::observability::*;
+    pub(crate) use crate::wasi_http_cases::*;
     pub(crate) use crate::wasi_p3::*;
 }
 
