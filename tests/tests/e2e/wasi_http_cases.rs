@@ -25,7 +25,11 @@ async fn gateway() -> Gateway {
         .await
         .unwrap();
     let signed = gw
-        .sign(guests::HTTP_WASI_CASES, "cases", &[Capability::HttpOutgoing])
+        .sign(
+            guests::HTTP_WASI_CASES,
+            "cases",
+            &[Capability::HttpOutgoing],
+        )
         .unwrap();
     let response = gw.deploy_bytes("cases", signed).await.unwrap();
     assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
@@ -51,7 +55,10 @@ async fn a_16_mib_body_is_echoed_as_it_streams() {
     assert_eq!(response.status(), 200);
     let echoed = response.bytes().await.unwrap();
     assert_eq!(echoed.len(), body.len());
-    assert!(echoed[..] == body[..], "the echo differs from what was sent");
+    assert!(
+        echoed[..] == body[..],
+        "the echo differs from what was sent"
+    );
 }
 
 #[tokio::test]
@@ -103,8 +110,9 @@ async fn a_request_is_forwarded_to_an_upstream_and_its_answer_streams_back() {
 }
 
 #[tokio::test]
-async fn trailers_reach_the_guest_and_the_client() {
-    // Reference: 200, the body, and trailers x-req-trailer (the request's) and x-trailer: done.
+async fn response_trailers_reach_the_client() {
+    // Reference: 200, the body, and the trailer x-trailer: done; the request's trailer does
+    // not reach the guest there either (its incoming body's trailers are none over HTTP/1.1).
     let gw = gateway().await;
     let mut stream = TcpStream::connect(gw.addr()).await.unwrap();
     stream
@@ -121,7 +129,10 @@ async fn trailers_reach_the_guest_and_the_client() {
     assert!(answer.starts_with("http/1.1 200"), "{answer}");
     assert!(answer.contains("\r\n5\r\nhello\r\n"), "{answer}");
     let trailers = answer.rsplit_once("\r\n0\r\n").map_or("", |(_, t)| t);
-    assert!(trailers.contains("x-req-trailer: r1\r\n"), "{answer}");
+    assert!(
+        !trailers.contains("x-req-trailer"),
+        "as the reference: {answer}"
+    );
     assert!(trailers.contains("x-trailer: done\r\n"), "{answer}");
 }
 
@@ -131,7 +142,7 @@ async fn every_forbidden_header_is_refused_with_the_wit_forbidden_error() {
     let gw = gateway().await;
     let report = gw.get_text("/fn/cases/forbidden").await.unwrap();
     let lines: Vec<&str> = report.lines().collect();
-    assert_eq!(lines.len(), 10, "{report}");
+    assert_eq!(lines.len(), 9, "{report}");
     for line in lines {
         assert!(line.ends_with(": forbidden"), "{line} (all: {report})");
     }
@@ -162,5 +173,8 @@ async fn a_trap_after_the_head_reaches_the_client_as_an_error() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    assert!(response.bytes().await.is_err(), "a cut body must not look complete");
+    assert!(
+        response.bytes().await.is_err(),
+        "a cut body must not look complete"
+    );
 }

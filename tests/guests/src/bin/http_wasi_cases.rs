@@ -14,14 +14,14 @@ use wasi::http::types::{
 };
 use wasi::io::streams::StreamError;
 
-/// Headers a guest may not set (wasmtime's `DEFAULT_FORBIDDEN_HEADERS` and hop-by-hop ones).
+/// Headers a guest may not set: wasmtime-wasi-http's `DEFAULT_FORBIDDEN_HEADERS` (hop-by-hop
+/// ones and `host`; `te` is not among them).
 const FORBIDDEN: &[&str] = &[
     "connection",
     "keep-alive",
     "proxy-authenticate",
     "proxy-authorization",
     "proxy-connection",
-    "te",
     "transfer-encoding",
     "upgrade",
     "host",
@@ -124,7 +124,12 @@ fn forbidden(out: ResponseOutparam) {
             report.push_str(&format!("{name}: {outcomes:?}\n"));
         }
     }
-    wasmgate_guests::respond(out, 200, &[("content-type", "text/plain")], report.as_bytes());
+    wasmgate_guests::respond(
+        out,
+        200,
+        &[("content-type", "text/plain")],
+        report.as_bytes(),
+    );
 }
 
 /// Sends the request to the URL in `x-upstream` and streams the answer back; a refusal or
