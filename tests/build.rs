@@ -1,5 +1,10 @@
-//! Builds the guest components in `guests/` for wasm32-wasip2 and generates `guests.rs`: one path
-//! constant per guest, one `foreach_<suite>!` macro per suite, and `path(name)`.
+//! Builds the guest components in `guests/` for wasm32-wasip2, and the conformance guests of other
+//! toolchains in `conformance/` (spin-sdk 5 with cargo, Python and JavaScript through
+//! `scripts/conformance-guests`), and generates `guests.rs`: one path constant per guest, one
+//! `foreach_<suite>!` macro per suite, and `path(name)`.
+//!
+//! Every conformance kind also lands as `<target>/conformance/<kind>.wasm`, where
+//! `scripts/conformance-compare` and `scripts/bench-kinds` find them.
 
 use anyhow::{Context, bail};
 use std::fmt::Write as _;
@@ -7,7 +12,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Suites a guest name may start with; a guest outside them fails the build.
-const SUITES: &[&str] = &["http", "limits", "caps", "leaks"];
+const SUITES: &[&str] = &["http", "limits", "caps", "leaks", "conf"];
+
+/// The conformance guests of `guests/` (`conf_<kind>`) and those built from other toolchains'
+/// registries into the conformance dir (`<kind>.wasm`), each as a `conf_<kind>` guest.
+const GUEST_KINDS: &[&str] = &["rust", "wstd"];
+const FOREIGN_KINDS: &[&str] = &["spin5", "python", "js"];
 
 fn main() -> anyhow::Result<()> {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?);
@@ -23,12 +33,50 @@ fn main() -> anyhow::Result<()> {
         guests.join("Cargo.lock").display()
     );
 
+    let conformance = manifest_dir.join("conformance");
+    let script = manifest_dir
+        .join("..")
+        .join("scripts")
+        .join("conformance-guests");
+    println!("cargo:rerun-if-changed={}", conformance.display());
+    println!("cargo:rerun-if-changed={}", script.display());
+
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
     let target_dir = out_dir.join("guests");
-    build(&guests, &target_dir)?;
-
+    build(&guests.join("Cargo.toml"), &target_dir)?;
     let release = target_dir.join("wasm32-wasip2").join("release");
+
+    // Under the cargo target dir (not OUT_DIR, which changes with every build-script hash), so
+    // the registry installs and the spin build survive and the scripts find the components.
+    let conf_dir = cargo_target_dir(&out_dir).join("conformance");
+    std::fs::create_dir_all(&conf_dir)?;
+    build(
+        &conformance.join("spin5").join("Cargo.toml"),
+        &conf_dir.join("spin5-target"),
+    )?;
+    std::fs::copy(
+        conf_dir
+            .join("spin5-target")
+            .join("wasm32-wasip2")
+            .join("release")
+            .join("conformance_spin5.wasm"),
+        conf_dir.join("spin5.wasm"),
+    )?;
+    foreign_guests(&script, &conf_dir)?;
+    let copies = GUEST_KINDS
+        .iter()
+        .map(|kind| (format!("conf_{kind}"), kind.to_string()))
+        .chain([("http_wasi_cases".to_owned(), "wasi-cases".to_owned())]);
+    for (guest, kind) in copies {
+        std::fs::copy(
+            release.join(format!("{guest}.wasm")),
+            conf_dir.join(format!("{kind}.wasm")),
+        )
+        .with_context(|| format!("guest {guest} was not built"))?;
+    }
+
     let mut names = guest_names(&guests.join("src").join("bin"))?;
+    names.extend(FOREIGN_KINDS.iter().map(|kind| format!("conf_{kind}")));
     names.sort();
     let mut code = String::new();
     for name in &names {
@@ -38,7 +86,10 @@ fn main() -> anyhow::Result<()> {
                 "guest `{name}` has no known suite prefix; known: {SUITES:?} (add it to SUITES in tests/build.rs)"
             );
         }
-        let wasm = release.join(format!("{name}.wasm"));
+        let wasm = match name.strip_prefix("conf_") {
+            Some(kind) if FOREIGN_KINDS.contains(&kind) => conf_dir.join(format!("{kind}.wasm")),
+            _ => release.join(format!("{name}.wasm")),
+        };
         if !wasm.exists() {
             bail!("guest `{name}` was not built at {}", wasm.display());
         }
@@ -75,12 +126,42 @@ fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn build(guests: &Path, target_dir: &Path) -> anyhow::Result<()> {
+/// `<target>`: `CARGO_TARGET_DIR`, or the dir above `<profile>/build/<pkg>/out`.
+fn cargo_target_dir(out_dir: &Path) -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => out_dir
+            .ancestors()
+            .nth(4)
+            .map_or_else(|| out_dir.join("target"), Path::to_path_buf),
+    }
+}
+
+/// Runs `scripts/conformance-guests` (Python and JavaScript, from their registries) into
+/// `conf_dir`; it fails, and so does the build, when a toolchain cannot be installed.
+fn foreign_guests(script: &Path, conf_dir: &Path) -> anyhow::Result<()> {
+    let output = Command::new("bash")
+        .arg(script)
+        .arg(conf_dir)
+        .output()
+        .context("running scripts/conformance-guests (needs bash)")?;
+    if !output.status.success() {
+        bail!(
+            "building the conformance guests of other toolchains failed:\n{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(())
+}
+
+/// `cargo build --release` of the workspace at `manifest` for wasm32-wasip2 into `target_dir`.
+fn build(manifest: &Path, target_dir: &Path) -> anyhow::Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.arg("build")
         .arg("--manifest-path")
-        .arg(guests.join("Cargo.toml"))
+        .arg(manifest)
         .args(["--target", "wasm32-wasip2", "--release", "--locked"])
         // A separate target dir: the outer build holds the lock on its own.
         .env("CARGO_TARGET_DIR", target_dir);
@@ -107,7 +188,7 @@ fn build(guests: &Path, target_dir: &Path) -> anyhow::Result<()> {
         if stderr.contains("wasm32-wasip2") && stderr.contains("target may not be installed") {
             bail!("the wasm32-wasip2 target is missing: run `rustup target add wasm32-wasip2`");
         }
-        bail!("building the guests failed:\n{stderr}");
+        bail!("building {} failed:\n{stderr}", manifest.display());
     }
     Ok(())
 }

@@ -11,6 +11,7 @@ mod auth;
 mod cli;
 mod client_limits;
 mod config;
+mod conformance;
 mod conformance_http;
 mod crash;
 mod deploy;
@@ -29,6 +30,7 @@ mod quotas;
 mod restart_under_load;
 mod scale_to_zero;
 mod tenancy;
+mod wasi_http_cases;
 mod wasi_p3;
 
 use std::time::Duration;
@@ -37,6 +39,7 @@ use std::time::Duration;
 mod covered {
     pub(crate) use crate::admission::*;
     pub(crate) use crate::config::*;
+    pub(crate) use crate::conformance::*;
     pub(crate) use crate::conformance_http::*;
     pub(crate) use crate::deploy::*;
     pub(crate) use crate::egress::*;
@@ -46,6 +49,7 @@ mod covered {
     pub(crate) use crate::leaks::*;
     pub(crate) use crate::limits::*;
     pub(crate) use crate::observability::*;
+    pub(crate) use crate::wasi_http_cases::*;
     pub(crate) use crate::wasi_p3::*;
 }
 
@@ -60,6 +64,7 @@ wasmgate_tests::foreach_http!(assert_test_exists);
 wasmgate_tests::foreach_limits!(assert_test_exists);
 wasmgate_tests::foreach_caps!(assert_test_exists);
 wasmgate_tests::foreach_leaks!(assert_test_exists);
+wasmgate_tests::foreach_conf!(assert_test_exists);
 
 /// Declares which guests a test module exercises.
 macro_rules! covers {
