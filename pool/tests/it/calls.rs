@@ -5,7 +5,7 @@ use wasmgate_config::CapabilitySet;
 use wasmgate_pool::Error;
 use wasmgate_tests::guests;
 
-crate::harness::covers!(http_cut, http_echo, http_hello, http_log);
+crate::harness::covers!(http_cut, http_echo, http_hello, http_log, http_wasi_cases);
 
 #[tokio::test]
 async fn hello_answers_and_the_function_becomes_warm() {
@@ -55,6 +55,21 @@ async fn a_body_shorter_or_longer_than_its_content_length_never_ends_as_complete
             "{query}: {outcome:?}"
         );
     }
+}
+
+#[tokio::test]
+async fn a_guest_returning_without_a_response_is_an_error_not_an_empty_answer() {
+    let pool = TestPool::new();
+    let cases = pool.deploy("cases", guests::HTTP_WASI_CASES, "");
+    let req = http::Request::get("http://localhost/no-response")
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let outcome = cases.call(req).await;
+    assert!(
+        matches!(outcome, Err(Error::NoResponse { .. })),
+        "{:?}",
+        outcome.map(|r| r.status())
+    );
 }
 
 #[tokio::test]
