@@ -118,10 +118,25 @@ impl fmt::Display for WasiTarget {
     }
 }
 
-/// The release a `wasi:` interface name belongs to, by its `@0.2`/`@0.3` version.
+/// Packages released together as WASI 0.2.x / 0.3.x. Proposals versioned on their own
+/// (`wasi:keyvalue@0.2.0-draft`, `wasi:messaging@0.2.0-draft`, `wasi:config@0.2.0-rc.1`) name no
+/// WASI release: a message handler exporting only `wasi:messaging/incoming-handler` is told by
+/// its imports instead.
+const RELEASED_PACKAGES: &[&str] = &[
+    "wasi:cli/",
+    "wasi:clocks/",
+    "wasi:filesystem/",
+    "wasi:http/",
+    "wasi:io/",
+    "wasi:random/",
+    "wasi:sockets/",
+];
+
+/// The release a `wasi:` interface name belongs to, by its `@0.2`/`@0.3` version; `None` for
+/// anything outside [`RELEASED_PACKAGES`].
 fn release_of(name: &str) -> Option<WasiVersion> {
     let (package, version) = name.rsplit_once('@')?;
-    if !package.starts_with("wasi:") {
+    if !RELEASED_PACKAGES.iter().any(|p| package.starts_with(p)) {
         return None;
     }
     if version.starts_with("0.3.") {

@@ -34,6 +34,9 @@ fn without_an_http_handler_the_first_wasi_interface_decides() {
     )
     .unwrap();
     assert_eq!(messages.version, WasiVersion::P2);
+    // A proposal's own draft version is no WASI pre-release: told by the imports, and served.
+    assert_eq!(messages.interface, "wasi:io/streams@0.2.0");
+    assert_eq!(messages.served(), Ok(()));
     let imports_only = detect(&["acme:app/run"], &["wasi:clocks/types@0.3.0"]).unwrap();
     assert_eq!(imports_only.version, WasiVersion::P3);
     assert_eq!(detect(&["acme:app/run"], &["acme:app/host@1.0.0"]), None);
