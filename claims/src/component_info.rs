@@ -58,10 +58,7 @@ pub fn component_info(component: &[u8]) -> Result<ComponentInfo> {
 pub fn ungranted(imports: &[String], caps: &[Capability]) -> Vec<String> {
     let mut missing: Vec<String> = imports
         .iter()
-        .filter(|import| match Capability::needed_by(import) {
-            Need::Capability(cap) => !caps.contains(&cap),
-            Need::Denied(_) | Need::Baseline | Need::Unknown => false,
-        })
+        .filter(|import| Capability::needed_by(import).refused(|cap| caps.contains(&cap)))
         .cloned()
         .collect();
     missing.sort_unstable();

@@ -64,6 +64,19 @@ const COVERS: &[(&str, Capability)] = &[
     ("wasi:sockets/", Capability::Sockets),
 ];
 
+impl Need {
+    /// Whether a component importing this interface is refused at deploy by claims that grant
+    /// what `granted` says: only a [`Need::Capability`] not granted. Baseline and denied-unless-
+    /// granted interfaces are always linked; unknown ones are left to linking, which names them.
+    /// The one rule admission and the pool's linker both apply.
+    pub fn refused(self, granted: impl Fn(Capability) -> bool) -> bool {
+        match self {
+            Need::Capability(cap) => !granted(cap),
+            Need::Denied(_) | Need::Baseline | Need::Unknown => false,
+        }
+    }
+}
+
 impl Capability {
     /// Every capability, in a stable order.
     pub const ALL: [Capability; 5] = [

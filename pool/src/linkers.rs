@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::host::Host;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use wasmgate_config::{Capability, CapabilitySet, Need, WasiTarget, WasiVersion};
+use wasmgate_config::{Capability, CapabilitySet, WasiTarget, WasiVersion};
 use wasmtime::Engine;
 use wasmtime::component::{Component, Linker};
 use wasmtime_wasi_http::{WasiHttp, WasiHttpView};
@@ -106,10 +106,7 @@ pub(crate) fn ungranted(
         .component_type()
         .imports(engine)
         .map(|(name, _)| name.to_owned())
-        .filter(|name| match Capability::needed_by(name) {
-            Need::Capability(cap) => !grants.contains(cap),
-            Need::Denied(_) | Need::Baseline | Need::Unknown => false,
-        })
+        .filter(|name| Capability::needed_by(name).refused(|cap| grants.contains(cap)))
         .collect();
     out.sort();
     out.dedup();
