@@ -16,7 +16,7 @@ const SUITES: &[&str] = &["http", "limits", "caps", "leaks", "conf"];
 
 /// The conformance guests of `guests/` (`conf_<kind>`) and those built from other toolchains'
 /// registries into the conformance dir (`<kind>.wasm`), each as a `conf_<kind>` guest.
-const GUEST_KINDS: &[&str] = &["rust", "wstd"];
+const GUEST_KINDS: &[&str] = &["rust", "wstd", "p3"];
 const FOREIGN_KINDS: &[&str] = &["spin5", "python", "js"];
 
 fn main() -> anyhow::Result<()> {

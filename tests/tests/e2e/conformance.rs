@@ -1,12 +1,20 @@
 //! Conformance across toolchains: the same guest contract (`tests/conformance/README.md`) built
-//! with the `wasi` crate, `wstd`, spin-sdk 5, componentize-py and componentize-js, each deployed
-//! and answering a table of cases whose every row states what the reference host, `wasmtime
-//! serve -Scli` of wasmtime 48, answers (`scripts/conformance-compare` checks those live).
+//! with the `wasi` crate, `wstd`, spin-sdk 7 (WASI 0.3), spin-sdk 5, componentize-py and
+//! componentize-js, each deployed and answering a table of cases whose every row states what the
+//! reference host, `wasmtime serve -Scli` of wasmtime 48 (with `-Sp3 -Wcomponent-model-async`
+//! for the 0.3 kind), answers (`scripts/conformance-compare` checks those live).
 
 use crate::covers;
 use wasmgate_tests::{Gateway, guests};
 
-covers!(conf_rust, conf_wstd, conf_spin5, conf_python, conf_js);
+covers!(
+    conf_rust,
+    conf_wstd,
+    conf_p3,
+    conf_spin5,
+    conf_python,
+    conf_js
+);
 
 /// The component kinds: name and component. componentize-py and componentize-js components
 /// import `wasi:http/outgoing-handler` and `wasi:sockets/*` whatever the app uses; those are
@@ -14,6 +22,7 @@ covers!(conf_rust, conf_wstd, conf_spin5, conf_python, conf_js);
 const KINDS: &[(&str, &str)] = &[
     ("rust", guests::CONF_RUST),
     ("wstd", guests::CONF_WSTD),
+    ("p3", guests::CONF_P3),
     ("spin5", guests::CONF_SPIN5),
     ("python", guests::CONF_PYTHON),
     ("js", guests::CONF_JS),
