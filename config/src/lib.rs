@@ -84,8 +84,8 @@ pub use resolve::FunctionSettings;
 pub use route::{MAX_ROUTE_LEN, MAX_ROUTE_PARAMS, RESERVED_PREFIXES, Route};
 pub use secrets_settings::{EnvPattern, SecretsSettings};
 pub use settings::{
-    AdmissionSettings, BusBackendKind, EventSettings, FunctionDefaults, KvBackendKind, KvSettings,
-    MessagingSettings, PoolSettings, RemoteOpaSettings, Settings,
+    AdmissionSettings, BusBackendKind, EventFormat, EventSettings, FunctionDefaults, KvBackendKind,
+    KvSettings, MessagingSettings, PoolSettings, RemoteOpaSettings, Settings,
 };
 pub use subject::{MAX_SUBJECT_LEN, Subject};
 pub use token_digest::TokenDigest;

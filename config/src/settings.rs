@@ -82,6 +82,20 @@ pub struct MessagingSettings {
     pub backend: BusBackendKind,
     /// The NATS server, e.g. `nats://127.0.0.1:4222` (only with `backend = "nats"`).
     pub url: Option<String>,
+    /// The CloudEvents format events are sent in on NATS (structured mode of the CloudEvents
+    /// NATS protocol binding): `protobuf` (the default) or `json`. Both are read on receipt.
+    pub event_format: EventFormat,
+}
+
+/// A CloudEvents event format (the CloudEvents specification's "Event Formats").
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EventFormat {
+    /// The Protobuf Event Format, `application/cloudevents+protobuf`.
+    #[default]
+    Protobuf,
+    /// The JSON Event Format, `application/cloudevents+json`.
+    Json,
 }
 
 /// Which message bus a node uses.

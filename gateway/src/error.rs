@@ -262,6 +262,11 @@ pub enum ApiError {
         /// The policy engine's message.
         reason: String,
     },
+    /// `POST /publish` with a batch of CloudEvents (`application/cloudevents-batch+json`).
+    #[error(
+        "batched CloudEvents (application/cloudevents-batch+json) are not accepted: publish each event on its own, in binary mode (ce-* headers) or structured mode (application/cloudevents+json)"
+    )]
+    EventBatch,
     /// The message bus refused or failed.
     #[error(transparent)]
     Bus(#[from] wasmgate_capabilities::messaging::Error),
@@ -359,7 +364,7 @@ impl ApiError {
             ApiError::ConfigEnv { .. } => {
                 (StatusCode::BAD_REQUEST, "invalid_manifest", Blame::Client)
             }
-            ApiError::UnsupportedMediaType { .. } => (
+            ApiError::UnsupportedMediaType { .. } | ApiError::EventBatch => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",
                 Blame::Client,
@@ -471,7 +476,9 @@ impl ApiError {
             ApiError::Bus(e) => {
                 let (status, blame) = match e.code() {
                     "invalid_subject" | "invalid_pattern" | "invalid_queue"
-                    | "invalid_metadata" => (StatusCode::BAD_REQUEST, Blame::Client),
+                    | "invalid_metadata" | "invalid_event" => {
+                        (StatusCode::BAD_REQUEST, Blame::Client)
+                    }
                     "message_too_large" => (StatusCode::PAYLOAD_TOO_LARGE, Blame::Client),
                     // RFC 9110 §15.6.4: a temporary overload that clears as the subscriber catches
                     // up, so 503 with `Retry-After`; not 429, which would blame this client's
@@ -617,6 +624,11 @@ impl ApiError {
                 error["interfaces"] = json!(interfaces);
             }
             ApiError::PolicyDenied { reasons, .. } => error["reasons"] = json!(reasons),
+            ApiError::Bus(wasmgate_capabilities::messaging::Error::InvalidEvent(invalid)) => {
+                if let Some(attribute) = &invalid.attribute {
+                    error["attribute"] = json!(attribute);
+                }
+            }
             ApiError::Bus(wasmgate_capabilities::messaging::Error::BacklogFull {
                 quota,
                 waiting,

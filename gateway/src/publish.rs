@@ -1,6 +1,10 @@
 //! `POST /publish/{subject}`: put the request body on the message bus.
 //!
-//! The content type and every `ce-*` (CloudEvents binary mode) header travel as message metadata.
+//! The request is read by the CloudEvents HTTP binding ([`http_binding::read`]): structured mode
+//! (`application/cloudevents+json` or `+protobuf`, compared as media types) and binary mode
+//! (`ce-*` headers, unquoted and percent-decoded) become an event, checked and carried as its
+//! canonical message; any other request is a plain message with its content type. An invalid
+//! event is refused with 400 `invalid_event` naming the attribute, and nothing is published.
 
 use crate::client_body;
 use crate::error::ApiError;
@@ -10,6 +14,7 @@ use crate::state::Gateway;
 use http::{Request, StatusCode, header};
 use serde_json::json;
 use wasmgate_capabilities::messaging::Message;
+use wasmgate_capabilities::messaging::cloudevent::{self, http_binding};
 use wasmgate_capabilities::messaging::subject::is_reserved;
 
 /// Path prefix of the publish endpoint.
@@ -33,25 +38,25 @@ pub async fn publish(gw: &Gateway, req: Request<Incoming>) -> Result<GatewayResp
         client_body::discard(req).await;
         return Err(ApiError::ReservedSubject { subject });
     }
-    let content_type = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let metadata: Vec<(String, String)> = req
-        .headers()
-        .iter()
-        .filter(|(name, _)| name.as_str().starts_with("ce-"))
-        .filter_map(|(name, value)| {
-            Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
-        })
-        .collect();
     let (parts, body) = req.into_parts();
     let limits = gw.body_limits(gw.settings.max_module_size.bytes(), "max_module_size");
     let body = client_body::read(&parts, body, limits).await?;
-    let mut message = Message::new(subject.clone(), body);
-    message.content_type = content_type;
-    message.metadata = metadata;
+    let message = match http_binding::read(&parts.headers, &body) {
+        Ok(http_binding::Content::Event(event)) => {
+            cloudevent::to_message(subject.clone(), None, &event, [])
+        }
+        Ok(http_binding::Content::Batch) => return Err(ApiError::EventBatch),
+        Ok(http_binding::Content::Plain) => {
+            let mut message = Message::new(subject.clone(), body);
+            message.content_type = parts
+                .headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            message
+        }
+        Err(invalid) => return Err(wasmgate_capabilities::messaging::Error::from(invalid).into()),
+    };
     gw.bus
         .publish(message)
         .await

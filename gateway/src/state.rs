@@ -13,10 +13,12 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use wasmgate_capabilities::egress::{EgressCtx, RefusedHook};
-use wasmgate_capabilities::messaging::{BacklogLimits, Bus, EmbeddedBus, MessagingCtx, NatsBus};
+use wasmgate_capabilities::messaging::{
+    BacklogLimits, Bus, EmbeddedBus, MessagingCtx, NatsBus, cloudevent,
+};
 use wasmgate_capabilities::private_files;
 use wasmgate_capabilities::{KvBackend, KvCtx, RedbBackend, RedisBackend};
-use wasmgate_config::{BusBackendKind, KvBackendKind, Settings};
+use wasmgate_config::{BusBackendKind, EventFormat, KvBackendKind, Settings};
 use wasmgate_pool::ColdStartHook;
 use wasmgate_pool::{Digest, FunctionSpec, OriginalStore, Pool};
 
@@ -286,7 +288,15 @@ async fn open_bus(settings: &Settings) -> Result<Arc<dyn Bus>, ApiError> {
     Ok(
         match (settings.messaging.backend, &settings.messaging.url) {
             (BusBackendKind::Nats, Some(url)) => {
-                Arc::new(NatsBus::connect_with_backlog(url, limits).await?)
+                let format = match settings.messaging.event_format {
+                    EventFormat::Protobuf => cloudevent::Format::Protobuf,
+                    EventFormat::Json => cloudevent::Format::Json,
+                };
+                Arc::new(
+                    NatsBus::connect_with_backlog(url, limits)
+                        .await?
+                        .with_event_format(format),
+                )
             }
             _ => Arc::new(EmbeddedBus::open(&settings.data_dir)?.with_backlog(limits)),
         },

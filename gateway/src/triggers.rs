@@ -105,9 +105,18 @@ async fn subscribe(
 }
 
 /// Delivers one message with retries, dead-letters it if every attempt failed, then acks it.
+/// A message that claimed to be a CloudEvent and is not a valid one never reaches the guest:
+/// it is dead-lettered at once, with the reason, after no attempt.
 async fn handle(gw: &Gateway, deployed: &Deployed, delivery: Delivery) {
     let message = delivery.message().clone();
     let name = &deployed.record.name;
+    if let Some(invalid) = delivery.invalid_event() {
+        tracing::warn!(function = %name, subject = %message.subject, error = %invalid, "invalid CloudEvent; dead-lettered");
+        gw.metrics.messages.with_label_values(&["invalid"]).inc();
+        let reason = format!("invalid CloudEvent: {invalid}");
+        dead_letter(gw, name, delivery, &message, reason, 0).await;
+        return;
+    }
     let attempts = gw.settings.events.max_attempts.max(1);
     let mut waits = retry_waits(&gw.settings.events);
     let mut last_error = String::new();
@@ -128,9 +137,23 @@ async fn handle(gw: &Gateway, deployed: &Deployed, delivery: Delivery) {
             tokio::time::sleep(waits.next().unwrap_or(MAX_RETRY_WAIT)).await;
         }
     }
+    dead_letter(gw, name, delivery, &message, last_error, attempts).await;
+}
+
+/// Publishes `message` to `wasmgate.dead-letter.<function>` with why (`wasmgate-error`), where
+/// it came from (`wasmgate-subject`) and how many deliveries were tried (`wasmgate-attempts`),
+/// in that order, then acks it. A dead letter that fails again is dropped, not dead-lettered:
+/// that would loop.
+async fn dead_letter(
+    gw: &Gateway,
+    name: &str,
+    delivery: Delivery,
+    message: &Message,
+    reason: String,
+    attempts: u32,
+) {
     if message.subject.starts_with(DEAD_LETTER_PREFIX) {
-        // A dead letter that fails again is dropped, not dead-lettered: that would loop.
-        tracing::error!(function = %name, subject = %message.subject, error = %last_error, "dead letter refused; dropped");
+        tracing::error!(function = %name, subject = %message.subject, error = %reason, "dead letter refused; dropped");
         gw.metrics.messages.with_label_values(&["dropped"]).inc();
         ack(delivery, name).await;
         return;
@@ -138,11 +161,12 @@ async fn handle(gw: &Gateway, deployed: &Deployed, delivery: Delivery) {
     let mut dead = message.clone();
     dead.subject = format!("{DEAD_LETTER_PREFIX}{name}");
     dead.reply_to = None;
-    dead.metadata.push((ERROR_KEY.into(), last_error));
-    dead.metadata
-        .push((SUBJECT_KEY.into(), message.subject.clone()));
+    // In name order, as NATS headers come back, so a dead letter reads the same on every bus.
     dead.metadata
         .push((ATTEMPTS_KEY.into(), attempts.to_string()));
+    dead.metadata.push((ERROR_KEY.into(), reason));
+    dead.metadata
+        .push((SUBJECT_KEY.into(), message.subject.clone()));
     match publish_dead_letter(gw, dead).await {
         Ok(()) => {
             gw.metrics

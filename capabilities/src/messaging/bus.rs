@@ -121,6 +121,8 @@ impl Drop for Release {
 pub struct Delivery {
     message: Message,
     ack: Option<AckFn>,
+    /// Why the message, which claimed to be a CloudEvent, is not a valid one.
+    invalid: Option<super::cloudevent::InvalidEvent>,
     /// Frees the delivery's place in its subscription's backlog when it is dropped.
     _release: Option<Release>,
 }
@@ -130,8 +132,24 @@ impl Delivery {
         Delivery {
             message,
             ack,
+            invalid: None,
             _release: None,
         }
+    }
+
+    /// A message that claimed to be a CloudEvent and is not a valid one, as it came, and why:
+    /// not for a guest's handler, for the dead-letter subject.
+    pub(crate) fn invalid(message: Message, reason: super::cloudevent::InvalidEvent) -> Self {
+        Delivery {
+            invalid: Some(reason),
+            ..Delivery::new(message, None)
+        }
+    }
+
+    /// Why this message, which claimed to be a CloudEvent, is not a valid one; `None` for a
+    /// message a guest may handle.
+    pub fn invalid_event(&self) -> Option<&super::cloudevent::InvalidEvent> {
+        self.invalid.as_ref()
     }
 
     /// This delivery, giving back its backlog place through `release` once handled or dropped.
@@ -164,6 +182,7 @@ impl std::fmt::Debug for Delivery {
         f.debug_struct("Delivery")
             .field("message", &self.message)
             .field("needs_ack", &self.ack.is_some())
+            .field("invalid", &self.invalid)
             .finish()
     }
 }

@@ -34,6 +34,10 @@ pub enum Error {
         /// What the header rules refused.
         reason: String,
     },
+    /// A message whose `ce-` metadata (or a received payload claiming a CloudEvents format) is
+    /// not a valid CloudEvent.
+    #[error("invalid CloudEvent: {0}")]
+    InvalidEvent(#[from] super::cloudevent::InvalidEvent),
     /// A request got no reply in time.
     #[error("no reply to a request on `{subject}` within {timeout_ms} ms")]
     Timeout {
@@ -124,6 +128,7 @@ impl Error {
             Error::InvalidPattern { .. } => "invalid_pattern",
             Error::InvalidQueue { .. } => "invalid_queue",
             Error::InvalidMetadata { .. } => "invalid_metadata",
+            Error::InvalidEvent(_) => "invalid_event",
             Error::Timeout { .. } => "timeout",
             Error::NoResponders { .. } => "no_responders",
             Error::Storage { .. } => "storage",

@@ -44,6 +44,7 @@ fn to_wit(err: Error) -> types::Error {
         Error::InvalidPattern { .. } => "invalid subject pattern",
         Error::InvalidQueue { .. } => "invalid queue group",
         Error::InvalidMetadata { .. } => "invalid metadata",
+        Error::InvalidEvent(_) => "invalid CloudEvent",
         Error::NoResponders { .. } => "no responders",
         Error::BacklogFull { .. } => "message backlog full",
         Error::TooLargeForBacklog { .. } => "message too large",
@@ -67,6 +68,7 @@ fn blame(err: &Error) -> Blame {
         | Error::InvalidPattern { .. }
         | Error::InvalidQueue { .. }
         | Error::InvalidMetadata { .. }
+        | Error::InvalidEvent(_)
         | Error::NoResponders { .. }
         | Error::BacklogFull { .. }
         | Error::TooLargeForBacklog { .. }
@@ -217,8 +219,15 @@ impl producer::Host for MessagingView<'_> {
             return Ok(Err(refused));
         }
         msg.subject = topic;
-        Ok(self.ctx.bus().publish(msg).await.map_err(to_wit))
+        Ok(publish(self.ctx, msg).await)
     }
+}
+
+/// Publishes a guest's message: its CloudEvents attributes made canonical (or the message
+/// refused when they are not a valid event, with the reason), then onto the bus.
+async fn publish(ctx: &super::MessagingCtx, msg: Message) -> Result<(), types::Error> {
+    let msg = super::cloudevent::canonical(msg).map_err(|e| to_wit(e.into()))?;
+    ctx.bus().publish(msg).await.map_err(to_wit)
 }
 
 impl request_reply::Host for MessagingView<'_> {
@@ -235,6 +244,10 @@ impl request_reply::Host for MessagingView<'_> {
         }
         let mut msg = self.table.get(&message)?.0.clone();
         msg.subject = topic;
+        let msg = match super::cloudevent::canonical(msg) {
+            Ok(msg) => msg,
+            Err(e) => return Ok(Err(to_wit(e.into()))),
+        };
         let timeout = match options {
             Some(options) => self.table.delete(options)?.timeout,
             None => None,
@@ -265,7 +278,7 @@ impl request_reply::Host for MessagingView<'_> {
             return Ok(Err(refused));
         }
         msg.subject = subject;
-        Ok(self.ctx.bus().publish(msg).await.map_err(to_wit))
+        Ok(publish(self.ctx, msg).await)
     }
 }
 

@@ -27,5 +27,5 @@ pub use ctx::{
 pub use embedded::EmbeddedBus;
 pub use error::{Error, Result};
 pub use host::{Client, GuestMessage, RequestOptions};
-pub use nats::NatsBus;
+pub use nats::{CLAIMED_CONTENT_TYPE, NatsBus};
 pub use subject::Pattern;

@@ -10,21 +10,38 @@
 //! subscription and reports a slow consumer, and the server itself cuts off a connection whose
 //! pending data passes its `max_pending` (64MB by default). Refusing publishers at a bound needs a
 //! JetStream stream with `max_msgs`/`max_bytes` and `discard: new`.
+//!
+//! Wire forms (the CloudEvents NATS Protocol Binding 1.0): an event is sent in structured mode,
+//! the whole event in the payload in the configured [`Format`] (protobuf by default) with its
+//! media type as `Content-Type`; metadata that is not a CloudEvents attribute travels as NATS
+//! headers. A plain message is a plain NATS message: its data as the payload, its content type
+//! and metadata as headers. On receipt, a `Content-Type` naming a CloudEvents format (compared
+//! as a media type) is decoded in that format, `ce-*` headers are read as binary mode, anything
+//! else is a plain message; a message that claims to be an event and is not a valid one is
+//! delivered as [`Delivery::invalid`], for the dead-letter subject, never as an event.
 
 use super::backlog::BacklogLimits;
 use super::bus::{Bus, Delivery, Message, Subscription, validate_queue};
-use super::cloudevent;
+use super::cloudevent::{self, Format, InvalidEvent};
 use super::error::{Error, Result};
 use super::subject::{Pattern, validate_subject};
-use async_nats::header::HeaderMap;
+use async_nats::header::{HeaderMap, HeaderName, HeaderValue};
 use async_nats::{Client, RequestErrorKind};
 use futures::StreamExt;
 use futures::future::BoxFuture;
+use std::str::FromStr as _;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
 /// The header carrying [`Message::content_type`], as in HTTP and the CloudEvents NATS binding.
 const CONTENT_TYPE: &str = "Content-Type";
+
+/// Where a message that claimed to be an event but was not keeps the content type it claimed
+/// (its own content type becomes `application/octet-stream`: the payload is raw bytes).
+pub const CLAIMED_CONTENT_TYPE: &str = "wasmgate-content-type";
+
+/// The content type of an undecodable payload handed on as it came.
+const OCTET_STREAM: &str = "application/octet-stream";
 
 /// Deliveries a subscription may have queued before the forwarding task waits; NATS itself
 /// buffers further and drops for slow consumers beyond its own limit.
@@ -34,6 +51,7 @@ const SUBSCRIBER_QUEUE: usize = 1024;
 #[derive(Clone, Debug)]
 pub struct NatsBus {
     client: Client,
+    format: Format,
 }
 
 impl NatsBus {
@@ -57,7 +75,16 @@ impl NatsBus {
             url: url.to_owned(),
             message: e.to_string(),
         })?;
-        Ok(NatsBus { client })
+        Ok(NatsBus {
+            client,
+            format: Format::Protobuf,
+        })
+    }
+
+    /// This bus, sending events in `format` (protobuf unless set; both are read).
+    pub fn with_event_format(mut self, format: Format) -> Self {
+        self.format = format;
+        self
     }
 
     async fn flush(&self) -> Result<()> {
@@ -76,8 +103,7 @@ impl Bus for NatsBus {
     fn publish(&self, msg: Message) -> BoxFuture<'_, Result<()>> {
         Box::pin(async move {
             validate_subject(&msg.subject)?;
-            let headers = event_headers();
-            let payload = cloudevent::encode(&msg);
+            let (headers, payload) = to_nats(&msg, self.format)?;
             let subject = msg.subject;
             let sent = match msg.reply_to {
                 Some(reply) => {
@@ -127,7 +153,11 @@ impl Bus for NatsBus {
             let (tx, rx) = mpsc::channel(SUBSCRIBER_QUEUE);
             let feeder = tokio::spawn(async move {
                 while let Some(msg) = subscriber.next().await {
-                    if tx.send(Delivery::new(from_nats(msg), None)).await.is_err() {
+                    let delivery = match from_nats(msg) {
+                        Received::Message(message) => Delivery::new(message, None),
+                        Received::Invalid(raw, reason) => Delivery::invalid(raw, reason),
+                    };
+                    if tx.send(delivery).await.is_err() {
                         break;
                     }
                 }
@@ -139,13 +169,17 @@ impl Bus for NatsBus {
     fn request(&self, msg: Message, timeout: Duration) -> BoxFuture<'_, Result<Message>> {
         Box::pin(async move {
             validate_subject(&msg.subject)?;
+            let (headers, payload) = to_nats(&msg, self.format)?;
             let request = async_nats::Request::new()
-                .payload(cloudevent::encode(&msg))
-                .headers(event_headers())
+                .payload(payload)
+                .headers(headers)
                 .timeout(Some(timeout));
             let subject = msg.subject;
             match self.client.send_request(subject.clone(), request).await {
-                Ok(reply) => Ok(from_nats(reply)),
+                Ok(reply) => match from_nats(reply) {
+                    Received::Message(message) => Ok(message),
+                    Received::Invalid(_, reason) => Err(Error::InvalidEvent(reason)),
+                },
                 Err(e) => Err(match e.kind() {
                     RequestErrorKind::TimedOut => Error::Timeout {
                         subject,
@@ -162,34 +196,90 @@ impl Bus for NatsBus {
     }
 }
 
-/// The header of a structured-mode protobuf CloudEvent.
-fn event_headers() -> HeaderMap {
+/// `msg` as NATS headers and payload: an event in structured mode in `format`, its other
+/// metadata as headers; a plain message as its data with its content type and metadata as
+/// headers. Refused when its `ce-` metadata is not a valid event or a key or value cannot be a
+/// NATS header.
+fn to_nats(msg: &Message, format: Format) -> Result<(HeaderMap, bytes::Bytes)> {
     let mut headers = HeaderMap::new();
-    headers.insert(CONTENT_TYPE, cloudevent::CONTENT_TYPE);
-    headers
-}
-
-/// A received NATS message as a [`Message`]: decoded from its CloudEvent when it carries one,
-/// else (a plain NATS message from elsewhere) taken as it is, content type from the headers.
-fn from_nats(msg: async_nats::Message) -> Message {
-    let is_event = msg
-        .headers
-        .as_ref()
-        .and_then(|h| h.get(CONTENT_TYPE))
-        .is_some_and(|v| v.as_str() == cloudevent::CONTENT_TYPE);
-    if is_event
-        && let Some(message) = cloudevent::decode(
-            msg.subject.to_string(),
-            msg.reply.as_ref().map(|r| r.to_string()),
-            &msg.payload,
-        )
-    {
-        return message;
+    let event = cloudevent::from_message(msg).map_err(Error::InvalidEvent)?;
+    let payload = match &event {
+        Some(event) => {
+            headers.insert(CONTENT_TYPE, format.content_type());
+            format.encode(event).map_err(Error::InvalidEvent)?
+        }
+        None => {
+            if let Some(content_type) = &msg.content_type {
+                headers.insert(CONTENT_TYPE, header_value(CONTENT_TYPE, content_type)?);
+            }
+            msg.data.clone()
+        }
+    };
+    for (key, value) in &msg.metadata {
+        if event.is_some() && cloudevent::is_attribute_key(key) {
+            continue;
+        }
+        let name = HeaderName::from_str(key).map_err(|e| Error::InvalidMetadata {
+            key: key.clone(),
+            reason: e.to_string(),
+        })?;
+        headers.append(name, header_value(key, value)?);
     }
-    from_plain(msg)
+    Ok((headers, payload))
 }
 
-/// A NATS message that is not a CloudEvent; metadata comes from its headers.
+fn header_value(key: &str, value: &str) -> Result<HeaderValue> {
+    HeaderValue::from_str(value).map_err(|e| Error::InvalidMetadata {
+        key: key.to_owned(),
+        reason: e.to_string(),
+    })
+}
+
+/// What a received NATS message is.
+enum Received {
+    /// A plain message, or an event as its canonical message.
+    Message(Message),
+    /// A message that claims to be an event and is not a valid one: as it came (payload as
+    /// data, labelled `application/octet-stream`, the claimed type under
+    /// [`CLAIMED_CONTENT_TYPE`]), and why.
+    Invalid(Message, InvalidEvent),
+}
+
+/// A received NATS message: an event in structured mode when its `Content-Type` names a
+/// CloudEvents format, in binary mode when it has `ce-` headers, else a plain message.
+fn from_nats(msg: async_nats::Message) -> Received {
+    let plain = from_plain(msg);
+    let format = plain.content_type.as_deref().and_then(Format::of);
+    let decoded = match format {
+        Some(format) => format.decode(&plain.data).map(|event| {
+            cloudevent::to_message(
+                plain.subject.clone(),
+                plain.reply_to.clone(),
+                &event,
+                plain
+                    .metadata
+                    .iter()
+                    .filter(|(k, _)| !cloudevent::is_attribute_key(k))
+                    .cloned(),
+            )
+        }),
+        None => cloudevent::canonical(plain.clone()),
+    };
+    match decoded {
+        Ok(message) => Received::Message(message),
+        Err(reason) => {
+            let mut raw = plain;
+            if let Some(claimed) = raw.content_type.replace(OCTET_STREAM.to_owned()) {
+                raw.metadata
+                    .push((CLAIMED_CONTENT_TYPE.to_owned(), claimed));
+            }
+            Received::Invalid(raw, reason)
+        }
+    }
+}
+
+/// A NATS message taken as it is: content type and metadata from its headers (sorted by name,
+/// values of one name in order, so what a guest sees does not depend on a hash map's order).
 fn from_plain(msg: async_nats::Message) -> Message {
     let mut content_type = None;
     let mut metadata = Vec::new();
@@ -203,6 +293,7 @@ fn from_plain(msg: async_nats::Message) -> Message {
             }
         }
     }
+    metadata.sort_by(|a: &(String, String), b| a.0.cmp(&b.0));
     Message {
         subject: msg.subject.to_string(),
         reply_to: msg.reply.map(|r| r.to_string()),
