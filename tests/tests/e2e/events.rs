@@ -26,6 +26,9 @@ async fn publish(gw: &Gateway, subject: &str, body: &str) -> reqwest::Response {
     gw.client()
         .post(gw.url(&format!("/publish/{subject}")))
         .header("content-type", "text/plain")
+        .header("ce-specversion", "1.0")
+        .header("ce-id", uuid::Uuid::new_v4().to_string())
+        .header("ce-source", "/shop")
         .header("ce-type", "order.created")
         .body(body.to_owned())
         .send()
@@ -67,8 +70,10 @@ async fn suite(gw: &Gateway) {
     assert_eq!(response.status(), 202);
     let text = stored(gw, "orders", "orders.created").await;
     assert!(text.starts_with("order 1"), "{text}");
+    // The event's attributes, canonical and in order, on every bus.
     assert!(
-        text.contains("content-type") || text.contains("ce-type=order.created"),
+        text.contains(" ce-specversion=1.0 ce-id=")
+            && text.contains(" ce-source=/shop ce-type=order.created"),
         "{text}"
     );
 
