@@ -303,14 +303,20 @@ async fn the_redis_store_enforces_max_kv_bytes_the_same_way() {
     kv_quota_suite(&mut gw).await;
 }
 
-/// `POST /publish/{subject}` with `body` and, when not empty, a `ce-pad` header of `pad` bytes.
+/// `POST /publish/{subject}` with `body`; when `pad` is not 0, as a CloudEvent (binary mode)
+/// with an extension `ce-pad` of `pad` bytes, so its metadata weighs on the backlog.
 async fn publish(gw: &Gateway, subject: &str, body: &str, pad: usize) -> reqwest::Response {
     let mut request = gw
         .client()
         .post(gw.url(&format!("/publish/{subject}")))
         .body(body.to_owned());
     if pad > 0 {
-        request = request.header("ce-pad", "p".repeat(pad));
+        request = request
+            .header("ce-specversion", "1.0")
+            .header("ce-id", uuid::Uuid::new_v4().to_string())
+            .header("ce-source", "/quotas")
+            .header("ce-type", "padded")
+            .header("ce-pad", "p".repeat(pad));
     }
     request.send().await.unwrap()
 }
