@@ -10,6 +10,7 @@ mod async_calls;
 mod auth;
 mod cli;
 mod client_limits;
+mod cloudevents;
 mod config;
 mod conformance;
 mod conformance_http;
