@@ -15,6 +15,7 @@ mod config;
 mod conformance;
 mod conformance_http;
 mod crash;
+mod dashboard;
 mod deploy;
 mod edge;
 mod egress;
