@@ -190,7 +190,15 @@ async fn sdk_http(gw: &Gateway, mode: &str, subject: &str, event: &Value, extra:
     let event = event.to_string();
     let url = gw.url("");
     let mut args = vec![
-        mode, "--url", &url, "--token", &token, "--subject", subject, "--event", &event,
+        mode,
+        "--url",
+        &url,
+        "--token",
+        &token,
+        "--subject",
+        subject,
+        "--event",
+        &event,
     ];
     args.extend_from_slice(extra);
     cloudevents_client(&args).await.unwrap()
@@ -251,8 +259,8 @@ fn dechunk(mut chunked: &[u8]) -> Vec<u8> {
     let mut body = Vec::new();
     while let Some(end) = chunked.windows(2).position(|w| w == b"\r\n") {
         let size = std::str::from_utf8(&chunked[..end]).unwrap_or("0");
-        let size = usize::from_str_radix(size.split(';').next().unwrap_or("0").trim(), 16)
-            .unwrap_or(0);
+        let size =
+            usize::from_str_radix(size.split(';').next().unwrap_or("0").trim(), 16).unwrap_or(0);
         if size == 0 {
             break;
         }

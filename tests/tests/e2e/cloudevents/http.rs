@@ -255,12 +255,7 @@ async fn raw_utf8_header_values_arrive_and_invalid_utf8_is_refused(bus: &Bus) {
     };
 
     let (status, body) = publish("ce.utf8", with_source("utf8-1", "/café".as_bytes())).await;
-    assert_eq!(
-        status,
-        202,
-        "raw UTF-8: {}",
-        String::from_utf8_lossy(&body)
-    );
+    assert_eq!(status, 202, "raw UTF-8: {}", String::from_utf8_lossy(&body));
     let record = received(gw, "ce.utf8").await;
     assert_eq!(record.get("ce-source"), Some("/café"), "raw UTF-8");
 
@@ -371,7 +366,14 @@ async fn content_types_are_compared_as_media_types(bus: &Bus) {
         "data": {"text": "by media type"},
     });
     let header = "content-type=Application/CloudEvents+JSON; charset=utf-8";
-    let sent = sdk_http(gw, "http-structured", "ce.media", &event, &["--header", header]).await;
+    let sent = sdk_http(
+        gw,
+        "http-structured",
+        "ce.media",
+        &event,
+        &["--header", header],
+    )
+    .await;
     assert_eq!(sent["status"], 202, "mixed-case media type: {sent}");
     let record = received(gw, "ce.media").await;
     record.assert_attributes(

@@ -87,7 +87,10 @@ async fn proto_data_reaches_the_guest_as_a_serialized_any() {
     );
     assert_eq!(record.data, base64_field(&sent["proto_data_b64"]));
     let any = Any::decode(&record.data[..]).unwrap();
-    assert_eq!(any.type_url, "type.googleapis.com/google.protobuf.StringValue");
+    assert_eq!(
+        any.type_url,
+        "type.googleapis.com/google.protobuf.StringValue"
+    );
     // StringValue { value: "hello" }: field 1, length 5.
     assert_eq!(any.value, b"\x0a\x05hello");
 }
@@ -161,7 +164,12 @@ async fn a_message_claiming_a_cloudevents_format_it_is_not_is_dead_lettered_at_o
             &bus,
             "nats-raw",
             subject,
-            &["--content-type", content_type, "--payload-b64", &payload_b64],
+            &[
+                "--content-type",
+                content_type,
+                "--payload-b64",
+                &payload_b64,
+            ],
         )
         .await;
         let dead = received_where(&bus.gw, "dlq", "wasmgate.dead-letter.sink", |r| {
@@ -265,7 +273,10 @@ async fn what_the_gateway_publishes(messaging: &str, format: &str) {
         .unwrap();
     assert_eq!(response.text().await.unwrap(), "sent");
     let plain = listener.next().await.unwrap();
-    assert_eq!(plain["format"], "plain", "a plain message is not wrapped: {plain}");
+    assert_eq!(
+        plain["format"], "plain",
+        "a plain message is not wrapped: {plain}"
+    );
     assert_eq!(plain["content_type"], "text/plain", "{plain}");
     assert_eq!(base64_field(&plain["payload_b64"]), b"plain text");
 
