@@ -5,6 +5,10 @@
 //!
 //! Every conformance kind also lands as `<target>/conformance/<kind>.wasm`, where
 //! `scripts/conformance-compare` and `scripts/bench-kinds` find them.
+//!
+//! It also installs the CloudEvents clients (`scripts/cloudevents-clients`: the Python SDK, nats-py
+//! and the protobuf schema compiled by grpcio-tools) under `<target>/cloudevents/`, and hands
+//! their paths to the tests as `WASMGATE_CE_PYTHON` and `WASMGATE_CE_CLIENT` (`env!`).
 
 use anyhow::{Context, bail};
 use std::fmt::Write as _;
@@ -40,6 +44,21 @@ fn main() -> anyhow::Result<()> {
         .join("conformance-guests");
     println!("cargo:rerun-if-changed={}", conformance.display());
     println!("cargo:rerun-if-changed={}", script.display());
+    let ce_script = manifest_dir
+        .join("..")
+        .join("scripts")
+        .join("cloudevents-clients");
+    for input in [
+        manifest_dir.join("cloudevents"),
+        manifest_dir
+            .join("..")
+            .join("capabilities")
+            .join("proto")
+            .join("cloudevents.proto"),
+        ce_script.clone(),
+    ] {
+        println!("cargo:rerun-if-changed={}", input.display());
+    }
 
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
     let target_dir = out_dir.join("guests");
@@ -62,7 +81,25 @@ fn main() -> anyhow::Result<()> {
             .join("conformance_spin5.wasm"),
         conf_dir.join("spin5.wasm"),
     )?;
-    foreign_guests(&script, &conf_dir)?;
+    run_script(
+        &script,
+        &conf_dir,
+        "building the conformance guests of other toolchains",
+    )?;
+    let ce_dir = cargo_target_dir(&out_dir).join("cloudevents");
+    run_script(
+        &ce_script,
+        &ce_dir,
+        "installing the CloudEvents clients (Python SDK, nats-py, protoc)",
+    )?;
+    println!(
+        "cargo:rustc-env=WASMGATE_CE_PYTHON={}",
+        ce_dir.join("venv").join("bin").join("python").display()
+    );
+    println!(
+        "cargo:rustc-env=WASMGATE_CE_CLIENT={}",
+        ce_dir.join("gen").join("client.py").display()
+    );
     let copies = GUEST_KINDS
         .iter()
         .map(|kind| (format!("conf_{kind}"), kind.to_string()))
@@ -137,17 +174,18 @@ fn cargo_target_dir(out_dir: &Path) -> PathBuf {
     }
 }
 
-/// Runs `scripts/conformance-guests` (Python and JavaScript, from their registries) into
-/// `conf_dir`; it fails, and so does the build, when a toolchain cannot be installed.
-fn foreign_guests(script: &Path, conf_dir: &Path) -> anyhow::Result<()> {
+/// Runs one of the `scripts/` that install from registries (`conformance-guests`,
+/// `cloudevents-clients`) into `dir`; it fails, and so does the build, when a toolchain cannot
+/// be installed, with the script's own message saying what to install.
+fn run_script(script: &Path, dir: &Path, what: &str) -> anyhow::Result<()> {
     let output = Command::new("bash")
         .arg(script)
-        .arg(conf_dir)
+        .arg(dir)
         .output()
-        .context("running scripts/conformance-guests (needs bash)")?;
+        .with_context(|| format!("running {} (needs bash)", script.display()))?;
     if !output.status.success() {
         bail!(
-            "building the conformance guests of other toolchains failed:\n{}{}",
+            "{what} failed:\n{}{}",
             String::from_utf8_lossy(&output.stdout),
             String::from_utf8_lossy(&output.stderr)
         );

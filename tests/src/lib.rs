@@ -17,6 +17,7 @@
 #![deny(missing_docs)]
 
 mod binary;
+mod cloudevents_client;
 mod eventually;
 mod gateway;
 mod metric_sample;
@@ -32,6 +33,7 @@ pub mod guests {
 }
 
 pub use binary::wasmgate_bin;
+pub use cloudevents_client::{CloudEventsListener, cloudevents_client};
 pub use eventually::eventually;
 pub use gateway::{Gateway, GatewayBuilder, SIGNED_FOR};
 pub use metric_sample::metric_sample;

@@ -4,6 +4,9 @@
 //! over HTTP answers what was stored, `GET /count/{topic}` how many deliveries were tried, and
 //! `POST /send/{subject}` publishes the body through `wasi:messaging/producer`. A message
 //! `ts:<unix nanos>` stores its publish-to-handler latency in microseconds under `latency/{topic}`.
+//! Every delivery also stores exactly what the guest received under `record/{topic}`: a line
+//! `content-type: X` (`-` for none), a line `key: value` per metadata pair in order, a blank line,
+//! then the data bytes.
 
 use wasi::exports::http::incoming_handler::Guest as HttpGuest;
 use wasi::http::types::{IncomingRequest, ResponseOutparam};
@@ -29,6 +32,9 @@ impl MessageGuest for Events {
         let topic = message.topic().unwrap_or_default();
         let bucket = store::open("events").map_err(|e| Error::Other(format!("{e:?}")))?;
         atomics::increment(&bucket, &format!("tries/{topic}"), 1)
+            .map_err(|e| Error::Other(format!("{e:?}")))?;
+        bucket
+            .set(&format!("record/{topic}"), &record(&message))
             .map_err(|e| Error::Other(format!("{e:?}")))?;
         let data = message.data();
         // `ts:<unix nanos>` from a benchmark: store how long the message took to get here.
@@ -58,6 +64,21 @@ impl MessageGuest for Events {
             .set(&topic, &stored)
             .map_err(|e| Error::Other(format!("{e:?}")))
     }
+}
+
+/// What `message` carries, as the `record/{topic}` value.
+fn record(message: &Message) -> Vec<u8> {
+    let mut text = format!(
+        "content-type: {}\n",
+        message.content_type().unwrap_or_else(|| "-".into())
+    );
+    for (key, value) in message.metadata().unwrap_or_default() {
+        text.push_str(&format!("{key}: {value}\n"));
+    }
+    text.push('\n');
+    let mut record = text.into_bytes();
+    record.extend_from_slice(&message.data());
+    record
 }
 
 impl HttpGuest for Events {
