@@ -262,11 +262,15 @@ pub enum ApiError {
         /// The policy engine's message.
         reason: String,
     },
-    /// `POST /publish` with a batch of CloudEvents (`application/cloudevents-batch+json`).
+    /// `POST /publish` with a CloudEvents media type the gateway does not read: a batch
+    /// (`application/cloudevents-batch+json`) or a format other than JSON and protobuf.
     #[error(
-        "batched CloudEvents (application/cloudevents-batch+json) are not accepted: publish each event on its own, in binary mode (ce-* headers) or structured mode (application/cloudevents+json)"
+        "{media_type} is not accepted: publish each event on its own, in binary mode (ce-* headers) or structured mode (application/cloudevents+json or application/cloudevents+protobuf)"
     )]
-    EventBatch,
+    EventFormat {
+        /// The media type sent (type/subtype, lowercased).
+        media_type: String,
+    },
     /// The message bus refused or failed.
     #[error(transparent)]
     Bus(#[from] wasmgate_capabilities::messaging::Error),
@@ -364,7 +368,7 @@ impl ApiError {
             ApiError::ConfigEnv { .. } => {
                 (StatusCode::BAD_REQUEST, "invalid_manifest", Blame::Client)
             }
-            ApiError::UnsupportedMediaType { .. } | ApiError::EventBatch => (
+            ApiError::UnsupportedMediaType { .. } | ApiError::EventFormat { .. } => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",
                 Blame::Client,

@@ -45,7 +45,9 @@ pub async fn publish(gw: &Gateway, req: Request<Incoming>) -> Result<GatewayResp
         Ok(http_binding::Content::Event(event)) => {
             cloudevent::to_message(subject.clone(), None, &event, [])
         }
-        Ok(http_binding::Content::Batch) => return Err(ApiError::EventBatch),
+        Ok(http_binding::Content::Unsupported(media_type)) => {
+            return Err(ApiError::EventFormat { media_type });
+        }
         Ok(http_binding::Content::Plain) => {
             let mut message = Message::new(subject.clone(), body);
             message.content_type = parts

@@ -9,7 +9,7 @@ Each subcommand prints one JSON object per line on stdout, for the Rust tests to
   http-structured --url GW --token T --subject S --event JSON [--header H=V]...
   nats-proto      --url NATS --subject S --event JSON [--content-type CT]
   nats-json       --url NATS --subject S --event JSON [--content-type CT]
-  nats-raw        --url NATS --subject S --content-type CT --payload-b64 B64
+  nats-raw        --url NATS --subject S [--content-type CT] --payload-b64 B64 [--header H=V]...
   listen          --url NATS --subject S --count N [--timeout SECS]
 
 An SDK event is `{"api": "core"|"legacy", "attributes": {...}, "data": D}`, with `time` an RFC 3339
@@ -190,7 +190,11 @@ def media_type(content_type):
 
 async def publish(args, payload, content_type, sent=None):
     client = await nats.connect(args.url)
-    await client.publish(args.subject, payload, headers={"Content-Type": content_type})
+    headers = {"Content-Type": content_type} if content_type else {}
+    for pair in args.header or []:
+        name, value = pair.split("=", 1)
+        headers[name] = value
+    await client.publish(args.subject, payload, headers=headers)
     await client.flush()
     await client.close()
     emit({"payload_b64": base64.b64encode(payload).decode(), **(sent or {})})

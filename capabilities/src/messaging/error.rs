@@ -34,6 +34,16 @@ pub enum Error {
         /// What the header rules refused.
         reason: String,
     },
+    /// A message larger than the NATS server takes (its `max_payload`).
+    #[error(
+        "the message is {size} bytes as it goes on NATS (payload, CloudEvent envelope and headers), over the server's max_payload of {limit} bytes: send less, or raise max_payload on the NATS server"
+    )]
+    TooLargeForServer {
+        /// Its size on the wire, in bytes.
+        size: u64,
+        /// The server's `max_payload`, in bytes.
+        limit: u64,
+    },
     /// A message whose `ce-` metadata (or a received payload claiming a CloudEvents format) is
     /// not a valid CloudEvent.
     #[error("invalid CloudEvent: {0}")]
@@ -137,7 +147,9 @@ impl Error {
             Error::Nats { .. } => "nats",
             Error::Closed => "closed",
             Error::BacklogFull { .. } => "backlog_full",
-            Error::TooLargeForBacklog { .. } => "message_too_large",
+            Error::TooLargeForBacklog { .. } | Error::TooLargeForServer { .. } => {
+                "message_too_large"
+            }
         }
     }
 }

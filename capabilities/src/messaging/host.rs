@@ -47,7 +47,7 @@ fn to_wit(err: Error) -> types::Error {
         Error::InvalidEvent(_) => "invalid CloudEvent",
         Error::NoResponders { .. } => "no responders",
         Error::BacklogFull { .. } => "message backlog full",
-        Error::TooLargeForBacklog { .. } => "message too large",
+        Error::TooLargeForBacklog { .. } | Error::TooLargeForServer { .. } => "message too large",
         Error::Connect { .. } | Error::Nats { .. } | Error::Closed => {
             tracing::warn!(code = err.code(), error = %err, "messaging backend unavailable");
             let kind = "message service unavailable";
@@ -72,6 +72,7 @@ fn blame(err: &Error) -> Blame {
         | Error::NoResponders { .. }
         | Error::BacklogFull { .. }
         | Error::TooLargeForBacklog { .. }
+        | Error::TooLargeForServer { .. }
         | Error::Timeout { .. } => Blame::Guest,
         _ => Blame::Host,
     }

@@ -22,7 +22,7 @@
 
 use super::backlog::BacklogLimits;
 use super::bus::{Bus, Delivery, Message, Subscription, validate_queue};
-use super::cloudevent::{self, Format, InvalidEvent};
+use super::cloudevent::{self, Format, InvalidEvent, http_binding, media_type};
 use super::error::{Error, Result};
 use super::subject::{Pattern, validate_subject};
 use async_nats::header::{HeaderMap, HeaderName, HeaderValue};
@@ -39,6 +39,9 @@ const CONTENT_TYPE: &str = "Content-Type";
 /// Where a message that claimed to be an event but was not keeps the content type it claimed
 /// (its own content type becomes `application/octet-stream`: the payload is raw bytes).
 pub const CLAIMED_CONTENT_TYPE: &str = "wasmgate-content-type";
+
+/// What the `ce-` headers of a message that is not a valid event are renamed to, prefixed.
+pub const ORIGINAL_HEADER_PREFIX: &str = "wasmgate-header-";
 
 /// The content type of an undecodable payload handed on as it came.
 const OCTET_STREAM: &str = "application/octet-stream";
@@ -87,6 +90,29 @@ impl NatsBus {
         self
     }
 
+    /// Refuses a message the server would refuse: payload and headers over the server's
+    /// `max_payload` (1 MiB by default), as [`Error::TooLargeForServer`], a size no retry fixes.
+    fn check_size(&self, headers: &HeaderMap, payload: &bytes::Bytes) -> Result<()> {
+        let limit = usize::try_from(self.client.server_info().max_payload).unwrap_or(usize::MAX);
+        let header_bytes: usize = headers
+            .iter()
+            .map(|(name, values)| {
+                values
+                    .iter()
+                    .map(|v| AsRef::<str>::as_ref(name).len() + v.as_str().len() + 4)
+                    .sum::<usize>()
+            })
+            .sum();
+        let size = payload.len() + header_bytes;
+        if limit > 0 && size > limit {
+            return Err(Error::TooLargeForServer {
+                size: u64::try_from(size).unwrap_or(u64::MAX),
+                limit: u64::try_from(limit).unwrap_or(u64::MAX),
+            });
+        }
+        Ok(())
+    }
+
     async fn flush(&self) -> Result<()> {
         self.client.flush().await.map_err(|e| Error::Nats {
             operation: "flush",
@@ -104,6 +130,7 @@ impl Bus for NatsBus {
         Box::pin(async move {
             validate_subject(&msg.subject)?;
             let (headers, payload) = to_nats(&msg, self.format)?;
+            self.check_size(&headers, &payload)?;
             let subject = msg.subject;
             let sent = match msg.reply_to {
                 Some(reply) => {
@@ -170,6 +197,7 @@ impl Bus for NatsBus {
         Box::pin(async move {
             validate_subject(&msg.subject)?;
             let (headers, payload) = to_nats(&msg, self.format)?;
+            self.check_size(&headers, &payload)?;
             let request = async_nats::Request::new()
                 .payload(payload)
                 .headers(headers)
@@ -249,8 +277,18 @@ enum Received {
 /// CloudEvents format, in binary mode when it has `ce-` headers, else a plain message.
 fn from_nats(msg: async_nats::Message) -> Received {
     let plain = from_plain(msg);
+    let essence = plain.content_type.as_deref().and_then(media_type::essence);
     let format = plain.content_type.as_deref().and_then(Format::of);
     let decoded = match format {
+        None if essence.as_deref().is_some_and(media_type::is_cloudevents) => {
+            Err(InvalidEvent::whole(format!(
+                "{} is a CloudEvents media type this gateway does not read: send one event per message as {} or {}",
+                essence.unwrap_or_default(),
+                Format::Protobuf.content_type(),
+                Format::Json.content_type()
+            )))
+        }
+        None => binary_mode(&plain).and_then(cloudevent::canonical),
         Some(format) => format.decode(&plain.data).map(|event| {
             cloudevent::to_message(
                 plain.subject.clone(),
@@ -263,12 +301,18 @@ fn from_nats(msg: async_nats::Message) -> Received {
                     .cloned(),
             )
         }),
-        None => cloudevent::canonical(plain.clone()),
     };
     match decoded {
         Ok(message) => Received::Message(message),
         Err(reason) => {
             let mut raw = plain;
+            // Its `ce-` headers are not an event's attributes: they travel on as
+            // `wasmgate-header-ce-…`, so the dead letter is a plain message.
+            for (key, _) in &mut raw.metadata {
+                if cloudevent::is_attribute_key(key) {
+                    *key = format!("{ORIGINAL_HEADER_PREFIX}{key}");
+                }
+            }
             if let Some(claimed) = raw.content_type.replace(OCTET_STREAM.to_owned()) {
                 raw.metadata
                     .push((CLAIMED_CONTENT_TYPE.to_owned(), claimed));
@@ -276,6 +320,23 @@ fn from_nats(msg: async_nats::Message) -> Received {
             Received::Invalid(raw, reason)
         }
     }
+}
+
+/// A plain message's `ce-` headers decoded as the HTTP binding decodes binary-mode values
+/// (unquoted, percent-decoded, UTF-8), so an event reads the same whichever way it came.
+fn binary_mode(plain: &Message) -> Result<Message, InvalidEvent> {
+    let mut message = plain.clone();
+    for (key, value) in &mut message.metadata {
+        if cloudevent::is_attribute_key(key) {
+            *value = http_binding::decode_value(value.as_bytes()).map_err(|reason| {
+                InvalidEvent::attribute(
+                    &key[cloudevent::PREFIX.len()..].to_ascii_lowercase(),
+                    format!("the header `{key}` cannot be decoded: {reason}"),
+                )
+            })?;
+        }
+    }
+    Ok(message)
 }
 
 /// A NATS message taken as it is: content type and metadata from its headers (sorted by name,

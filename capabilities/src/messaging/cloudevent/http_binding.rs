@@ -8,17 +8,14 @@ use super::{Event, InvalidEvent, PREFIX, Value, build};
 use cloudevents::event::Data;
 use http::HeaderMap;
 
-/// The media type of a batch of events in the JSON format (HTTP binding §3.3).
-pub const BATCH_CONTENT_TYPE: &str = "application/cloudevents-batch+json";
-
 /// What an HTTP request carries.
 #[derive(Debug)]
 pub enum Content {
     /// One event (binary or structured mode).
     Event(Box<Event>),
-    /// A batch (`application/cloudevents-batch+json`); not accepted by wasmgate's publish, which
-    /// says so.
-    Batch,
+    /// A CloudEvents media type this gateway does not read (a batch,
+    /// `application/cloudevents-batch+json`, or another format such as `+xml`): its media type.
+    Unsupported(String),
     /// No CloudEvent: no `ce-*` header and no CloudEvents media type.
     Plain,
 }
@@ -35,11 +32,13 @@ pub fn read(headers: &HeaderMap, body: &[u8]) -> Result<Content, InvalidEvent> {
         None => None,
     };
     if let Some(content_type) = content_type {
-        if media_type::essence(content_type).as_deref() == Some(BATCH_CONTENT_TYPE) {
-            return Ok(Content::Batch);
-        }
         if let Some(format) = super::Format::of(content_type) {
             return format.decode(body).map(|e| Content::Event(Box::new(e)));
+        }
+        if let Some(essence) = media_type::essence(content_type)
+            && media_type::is_cloudevents(&essence)
+        {
+            return Ok(Content::Unsupported(essence));
         }
     }
     let mut attributes = Vec::new();
@@ -63,10 +62,29 @@ pub fn read(headers: &HeaderMap, body: &[u8]) -> Result<Content, InvalidEvent> {
 }
 
 /// A binary-mode header value decoded: a double-quoted string unescaped, then percent-decoded
-/// once; the bytes must be UTF-8. The reason when they are not.
+/// once (a `%` must start two hexadecimal digits); the bytes must be UTF-8. The reason when
+/// they are not.
 pub fn decode_value(raw: &[u8]) -> Result<String, String> {
     let unquoted = unquote(raw)?;
-    let decoded: Vec<u8> = percent_encoding::percent_decode(&unquoted).collect();
+    let mut decoded = Vec::with_capacity(unquoted.len());
+    let mut bytes = unquoted.iter().copied();
+    while let Some(b) = bytes.next() {
+        if b != b'%' {
+            decoded.push(b);
+            continue;
+        }
+        let hex = [bytes.next(), bytes.next()];
+        let digit = |d: Option<u8>| d.and_then(|d| char::from(d).to_digit(16));
+        match (digit(hex[0]), digit(hex[1])) {
+            (Some(high), Some(low)) => decoded.push(u8::try_from(high * 16 + low).unwrap_or(0)),
+            _ => {
+                return Err(
+                    "a `%` is not followed by two hexadecimal digits: percent-encode a literal `%` as `%25`"
+                        .to_owned(),
+                );
+            }
+        }
+    }
     String::from_utf8(decoded).map_err(|_| {
         "after percent-decoding it is not UTF-8: percent-encode the UTF-8 bytes of the value (e.g. `é` as `%C3%A9`)".to_owned()
     })
@@ -126,6 +144,9 @@ mod tests {
         assert!(decode_value(b"/caf\xe9").is_err());
         assert!(decode_value(b"/caf%E9").is_err());
         assert!(decode_value(b"\"unterminated \\\"").is_err());
+        for bad in [&b"100%"[..], b"%zz", b"%4"] {
+            assert!(decode_value(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]
@@ -171,7 +192,15 @@ mod tests {
     fn content_modes_follow_the_media_type() {
         assert!(matches!(read(&headers(&[]), b"x").unwrap(), Content::Plain));
         let batch = headers(&[("content-type", b"Application/CloudEvents-Batch+JSON")]);
-        assert!(matches!(read(&batch, b"[]").unwrap(), Content::Batch));
+        assert!(matches!(
+            read(&batch, b"[]").unwrap(),
+            Content::Unsupported(_)
+        ));
+        let xml = headers(&[("content-type", b"application/cloudevents+xml")]);
+        assert!(matches!(
+            read(&xml, b"<e/>").unwrap(),
+            Content::Unsupported(_)
+        ));
         let structured = headers(&[(
             "content-type",
             b"application/cloudevents+json; charset=utf-8",

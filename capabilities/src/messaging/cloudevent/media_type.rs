@@ -15,6 +15,15 @@ pub fn is_json(content_type: &str) -> bool {
         .is_some_and(|e| e == "application/json" || e == "text/json" || e.ends_with("+json"))
 }
 
+/// Whether a media type's essence is a CloudEvents one (`application/cloudevents` with a
+/// structured syntax suffix, or a batch `application/cloudevents-batch+…`), whether or not this
+/// gateway reads that format.
+pub fn is_cloudevents(essence: &str) -> bool {
+    essence.starts_with("application/cloudevents+")
+        || essence.starts_with("application/cloudevents-batch+")
+        || essence == "application/cloudevents"
+}
+
 /// Whether `content_type` is text a CloudEvents text field may carry: `text/*`, JSON or XML.
 pub fn is_text(content_type: &str) -> bool {
     essence(content_type).is_some_and(|e| {

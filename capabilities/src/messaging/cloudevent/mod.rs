@@ -182,6 +182,9 @@ pub fn build(
     let (mut subject, mut when, mut schema) = (None, None, None);
     for (name, value) in attributes {
         check_name(&name)?;
+        if let Value::Text(text) = &value {
+            check_string(&name, text)?;
+        }
         if !seen.insert(name.clone()) {
             return Err(InvalidEvent::attribute(
                 &name,
@@ -191,10 +194,14 @@ pub fn build(
         match name.as_str() {
             "specversion" => spec_version = Some(text(&name, value)?),
             "id" => id = Some(text(&name, value)?),
-            "source" => source = Some(text(&name, value)?),
+            "source" => {
+                let reference = text(&name, value)?;
+                check_uri_reference("source", &reference)?;
+                source = Some(reference);
+            }
             "type" => ty = Some(text(&name, value)?),
             "subject" => subject = Some(text(&name, value)?),
-            "time" => when = Some(time(value)?),
+            "time" => when = Some(time("time", value)?),
             "dataschema" => {
                 let uri = text(&name, value)?;
                 let url = url::Url::parse(&uri).map_err(|e| {
@@ -223,8 +230,10 @@ pub fn build(
                     match value {
                         Value::Text(s) => ExtensionValue::String(s),
                         Value::Boolean(b) => ExtensionValue::Boolean(b),
-                        Value::Integer(i) => ExtensionValue::Integer(i),
-                        Value::Time(t) => ExtensionValue::String(canonical_time(&t)),
+                        Value::Integer(i) => ExtensionValue::Integer(integer(&name, i)?),
+                        Value::Time(t) => {
+                            ExtensionValue::String(canonical_time(&in_range(&name, t)?))
+                        }
                     },
                 );
             }
@@ -258,6 +267,16 @@ pub fn build(
     event.set_subject(subject);
     event.set_time(when);
     event.set_dataschema(schema);
+    if let Some(content_type) = &content_type
+        && media_type::essence(content_type).is_none()
+    {
+        return Err(InvalidEvent::attribute(
+            "datacontenttype",
+            format!(
+                "`datacontenttype` {content_type:?} is not a media type (RFC 9110 §8.3.1): send e.g. application/json"
+            ),
+        ));
+    }
     event.set_datacontenttype(content_type);
     if let Some(data) = data {
         event.set_data_unchecked(data);
@@ -275,40 +294,91 @@ fn text(name: &str, value: Value) -> Result<String, InvalidEvent> {
     }
 }
 
-fn time(value: Value) -> Result<DateTime<Utc>, InvalidEvent> {
-    match value {
-        Value::Time(t) => Ok(t),
-        Value::Text(s) => DateTime::parse_from_rfc3339(&s)
-            .map(|t| t.with_timezone(&Utc))
-            .map_err(|e| {
-                InvalidEvent::attribute(
-                    "time",
-                    format!("`time` {s:?} is not an RFC 3339 timestamp ({e}): send e.g. 2026-11-30T10:00:00Z"),
-                )
-            }),
-        other => Err(InvalidEvent::attribute(
-            "time",
-            format!("`time` must be a Timestamp, not {other:?}"),
+/// The CloudEvents Integer range: a signed 32-bit integer (spec §"Type System").
+fn integer(name: &str, value: i64) -> Result<i64, InvalidEvent> {
+    if i32::try_from(value).is_ok() {
+        Ok(value)
+    } else {
+        Err(InvalidEvent::attribute(
+            name,
+            format!(
+                "`{name}` {value} is outside the CloudEvents Integer range (a signed 32-bit integer): send it as a String"
+            ),
+        ))
+    }
+}
+
+/// Checks a String value: the CloudEvents String type excludes the control characters U+0000 to
+/// U+001F and U+007F to U+009F (spec §"Type System").
+pub fn check_string(name: &str, value: &str) -> Result<(), InvalidEvent> {
+    match value.chars().find(|c| c.is_control()) {
+        None => Ok(()),
+        Some(c) => Err(InvalidEvent::attribute(
+            name,
+            format!(
+                "`{name}` contains the control character U+{:04X}, which a CloudEvents String may not hold: remove it",
+                u32::from(c)
+            ),
         )),
     }
 }
 
-/// `event` once checked as [`build`] checks: the required attributes non-empty and extension
-/// names well-formed (for events a format's parser built).
-pub fn check(event: Event) -> Result<Event, InvalidEvent> {
-    for (name, value) in [
-        ("id", event.id()),
-        ("source", event.source().as_str()),
-        ("type", event.ty()),
-    ] {
-        if value.is_empty() {
-            return Err(InvalidEvent::missing(name));
+/// Checks a URI-reference (RFC 3986 §4.1): it must resolve against a base URI.
+pub fn check_uri_reference(name: &str, value: &str) -> Result<(), InvalidEvent> {
+    let base =
+        url::Url::parse("https://base.invalid/").map_err(|e| InvalidEvent::whole(e.to_string()))?;
+    base.join(value).map(|_| ()).map_err(|e| {
+        InvalidEvent::attribute(
+            name,
+            format!("`{name}` {value:?} is not a URI-reference (RFC 3986 §4.1): {e}"),
+        )
+    })
+}
+
+/// First and last instants an RFC 3339 timestamp and a `google.protobuf.Timestamp` both hold:
+/// 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999999999Z (RFC 3339 §5.6, timestamp.proto).
+const MIN_SECONDS: i64 = -62_135_596_800;
+const MAX_SECONDS: i64 = 253_402_300_799;
+
+/// `time` if every format can carry it, a leap second (`23:59:60`) folded into the last
+/// nanosecond of its minute so that it reads the same after protobuf's smeared Timestamp.
+pub(super) fn in_range(name: &str, time: DateTime<Utc>) -> Result<DateTime<Utc>, InvalidEvent> {
+    use chrono::Timelike as _;
+    if !(MIN_SECONDS..=MAX_SECONDS).contains(&time.timestamp()) {
+        return Err(InvalidEvent::attribute(
+            name,
+            format!(
+                "`{name}` {} is outside the years 0001 to 9999 that RFC 3339 and protobuf Timestamps hold",
+                canonical_time(&time)
+            ),
+        ));
+    }
+    Ok(if time.nanosecond() >= 1_000_000_000 {
+        time.with_nanosecond(999_999_999).unwrap_or(time)
+    } else {
+        time
+    })
+}
+
+fn time(name: &str, value: Value) -> Result<DateTime<Utc>, InvalidEvent> {
+    let parsed = match value {
+        Value::Time(t) => t,
+        Value::Text(s) => DateTime::parse_from_rfc3339(&s)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|e| {
+                InvalidEvent::attribute(
+                    name,
+                    format!("`{name}` {s:?} is not an RFC 3339 timestamp ({e}): send e.g. 2026-11-30T10:00:00Z"),
+                )
+            })?,
+        other => {
+            return Err(InvalidEvent::attribute(
+                name,
+                format!("`{name}` must be a Timestamp, not {other:?}"),
+            ));
         }
-    }
-    for (name, _) in event.iter_extensions() {
-        check_name(name)?;
-    }
-    Ok(event)
+    };
+    in_range(name, parsed)
 }
 
 /// A Timestamp's canonical string: RFC 3339, UTC with `Z`, 0/3/6/9 fraction digits.
@@ -496,6 +566,10 @@ mod tests {
             ("ce-Bad_Name", "x", "bad_name"),
             ("ce-id", "again", "id"),
             ("ce-datacontenttype", "text/plain", "datacontenttype"),
+            ("ce-time", "0000-01-01T00:00:00Z", "time"),
+            ("ce-ext", "a\u{0}b", "ext"),
+            ("ce-ext", "line\nbreak", "ext"),
+            ("ce-source", "http://[::1", "source"),
         ];
         for (key, value, attribute) in cases {
             let mut message = event_message();
@@ -504,6 +578,46 @@ mod tests {
             let err = canonical(message).unwrap_err();
             assert_eq!(err.attribute.as_deref(), Some(attribute), "{key}: {err}");
         }
+    }
+
+    #[test]
+    fn a_leap_second_reads_the_same_in_every_format_and_content_types_are_media_types() {
+        let mut message = event_message();
+        for (k, v) in &mut message.metadata {
+            if k == "ce-time" {
+                *v = "2016-12-31T23:59:60Z".into();
+            }
+        }
+        let canonical_message = canonical(message.clone()).unwrap();
+        let time = |m: &Message| {
+            m.metadata
+                .iter()
+                .find(|(k, _)| k == "ce-time")
+                .map(|(_, v)| v.clone())
+        };
+        assert_eq!(
+            time(&canonical_message).as_deref(),
+            Some("2016-12-31T23:59:59.999999999Z")
+        );
+        let event = from_message(&canonical_message).unwrap().unwrap();
+        for format in [Format::Protobuf, Format::Json] {
+            let back = format.decode(&format.encode(&event).unwrap()).unwrap();
+            assert_eq!(
+                to_message(
+                    "orders".into(),
+                    None,
+                    &back,
+                    [("wasmgate-error".into(), "kept".into())]
+                ),
+                canonical_message,
+                "{format:?}"
+            );
+        }
+        message.content_type = Some("not a media type;;;".into());
+        assert_eq!(
+            canonical(message).unwrap_err().attribute.as_deref(),
+            Some("datacontenttype")
+        );
     }
 
     #[test]

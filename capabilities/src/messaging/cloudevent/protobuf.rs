@@ -174,7 +174,20 @@ pub fn decode(payload: &[u8]) -> Result<Event, InvalidEvent> {
             }
             Some(Attr::CeBoolean(b)) => Value::Boolean(b),
             Some(Attr::CeInteger(i)) => Value::Integer(i.into()),
-            Some(Attr::CeString(s) | Attr::CeUri(s) | Attr::CeUriRef(s)) => Value::Text(s),
+            Some(Attr::CeString(s)) => Value::Text(s),
+            Some(Attr::CeUri(s)) => {
+                url::Url::parse(&s).map_err(|e| {
+                    InvalidEvent::attribute(
+                        &name,
+                        format!("`{name}` is a ce_uri but {s:?} is not an absolute URI (RFC 3986 §4.3): {e}"),
+                    )
+                })?;
+                Value::Text(s)
+            }
+            Some(Attr::CeUriRef(s)) => {
+                super::check_uri_reference(&name, &s)?;
+                Value::Text(s)
+            }
             Some(Attr::CeBytes(b)) => Value::Text(canonical_bytes(&b)),
             Some(Attr::CeTimestamp(t)) => Value::Time(time(&name, &t)?),
         };
@@ -215,6 +228,7 @@ fn timestamp(time: &DateTime<Utc>) -> prost_types::Timestamp {
 fn time(name: &str, t: &prost_types::Timestamp) -> Result<DateTime<Utc>, InvalidEvent> {
     u32::try_from(t.nanos)
         .ok()
+        .filter(|nanos| *nanos < 1_000_000_000)
         .and_then(|nanos| DateTime::from_timestamp(t.seconds, nanos))
         .ok_or_else(|| {
             InvalidEvent::attribute(
@@ -225,6 +239,7 @@ fn time(name: &str, t: &prost_types::Timestamp) -> Result<DateTime<Utc>, Invalid
                 ),
             )
         })
+        .and_then(|time| super::in_range(name, time))
 }
 
 #[cfg(test)]
@@ -317,6 +332,32 @@ mod tests {
         let any = prost_types::Any::decode(message.data.as_ref()).unwrap();
         assert_eq!(any.type_url, "type.googleapis.com/x.Y");
         assert_eq!(canonical(message.clone()).unwrap(), message);
+    }
+
+    #[test]
+    fn timestamps_outside_what_rfc_3339_holds_are_refused() {
+        for seconds in [253_402_300_800, -62_135_596_801] {
+            let mut attributes = HashMap::new();
+            attributes.insert(
+                "time".to_owned(),
+                AttributeValue {
+                    attr: Some(Attr::CeTimestamp(prost_types::Timestamp {
+                        seconds,
+                        nanos: 0,
+                    })),
+                },
+            );
+            let wire = CloudEvent {
+                id: "1".into(),
+                source: "/s".into(),
+                spec_version: "1.0".into(),
+                r#type: "t".into(),
+                attributes,
+                data: None,
+            };
+            let err = decode(&wire.encode_to_vec()).unwrap_err();
+            assert_eq!(err.attribute.as_deref(), Some("time"), "{seconds}: {err}");
+        }
     }
 
     #[test]

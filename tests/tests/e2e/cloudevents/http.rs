@@ -38,6 +38,42 @@ bus_tests! {
     invalid_events_are_refused_and_never_delivered,
     content_types_are_compared_as_media_types,
     a_plain_publish_is_still_a_plain_message,
+    cloudevents_media_types_not_read_are_refused_with_415,
+}
+
+/// A batch and a format the gateway does not read get 415 naming the media type, and nothing is
+/// published (a plain message sent after them is the first thing the guest sees on the subject).
+async fn cloudevents_media_types_not_read_are_refused_with_415(bus: &Bus) {
+    let gw = &bus.gw;
+    for content_type in [
+        "application/cloudevents-batch+json",
+        "Application/CloudEvents+XML; charset=utf-8",
+    ] {
+        let (status, body) = raw_publish(
+            gw,
+            "ce.unread",
+            &[("content-type", content_type.as_bytes())],
+            b"[]",
+        )
+        .await;
+        let (status, code, _) = error_of(status, &body);
+        assert_eq!(
+            (status, code.as_str()),
+            (415, "unsupported_media_type"),
+            "{content_type}: {}",
+            String::from_utf8_lossy(&body)
+        );
+    }
+    let (status, _) = raw_publish(
+        gw,
+        "ce.unread",
+        &[("content-type", b"text/plain")],
+        b"control",
+    )
+    .await;
+    assert_eq!(status, 202);
+    assert_eq!(received(gw, "ce.unread").await.data, b"control");
+    assert_eq!(deliveries(gw, "sink", "ce.unread").await, "1");
 }
 
 /// The binary-mode event both SDK APIs send; extensions in an order that is not sorted.

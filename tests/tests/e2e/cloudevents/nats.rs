@@ -157,6 +157,12 @@ async fn a_message_claiming_a_cloudevents_format_it_is_not_is_dead_lettered_at_o
             "application/cloudevents+json",
             &b"{not json"[..],
         ),
+        (
+            "a batch, which is not read on NATS",
+            "ce.nats.batch",
+            "Application/CloudEvents-Batch+JSON",
+            &b"[]"[..],
+        ),
     ];
     for (case, subject, content_type, payload) in cases {
         let payload_b64 = BASE64.encode(payload);
@@ -190,17 +196,62 @@ async fn a_message_claiming_a_cloudevents_format_it_is_not_is_dead_lettered_at_o
         let error = dead.get("wasmgate-error").unwrap_or("");
         assert!(!error.is_empty(), "{case}: wasmgate-error: {dead:?}");
         if subject == "ce.nats.hi" {
+            // `hi` decodes as an empty event: the first required attribute checked is named.
             assert!(
-                error.contains("id"),
+                error.contains("`specversion`"),
                 "{case}: the error names the missing attribute: {error}"
             );
         }
+        assert_eq!(
+            dead.get("wasmgate-attempts"),
+            Some("0"),
+            "{case}: dead-lettered without an attempt"
+        );
         assert_eq!(
             deliveries(&bus.gw, "sink", subject).await,
             "0",
             "{case}: the guest is never called"
         );
     }
+
+    // Binary mode (`ce-*` NATS headers) with a `time` that is not a timestamp: dead-lettered as
+    // a plain message, its headers kept under `wasmgate-header-`, never lost.
+    let subject = "ce.nats.binary-bad-time";
+    nats_publish(
+        &bus,
+        "nats-raw",
+        subject,
+        &[
+            "--payload-b64",
+            &BASE64.encode(b"d"),
+            "--header",
+            "ce-specversion=1.0",
+            "--header",
+            "ce-id=1",
+            "--header",
+            "ce-source=/s",
+            "--header",
+            "ce-type=t",
+            "--header",
+            "ce-time=nope",
+        ],
+    )
+    .await;
+    let dead = received_where(&bus.gw, "dlq", "wasmgate.dead-letter.sink", |r| {
+        r.get("wasmgate-subject") == Some(subject)
+    })
+    .await;
+    assert_eq!(dead.data, b"d");
+    assert_eq!(
+        dead.get("wasmgate-header-ce-time"),
+        Some("nope"),
+        "{dead:?}"
+    );
+    assert!(
+        dead.get("wasmgate-error").unwrap_or("").contains("`time`"),
+        "{dead:?}"
+    );
+    assert_eq!(deliveries(&bus.gw, "sink", subject).await, "0");
 }
 
 #[tokio::test]
@@ -340,4 +391,27 @@ async fn what_the_gateway_publishes_decodes_with_the_protobuf_schema() {
 #[tokio::test]
 async fn with_event_format_json_what_the_gateway_publishes_parses_with_the_sdk() {
     what_the_gateway_publishes("event_format = \"json\"\n", "json").await;
+}
+
+/// An event larger than the NATS server's `max_payload` (1 MiB) is refused with 413
+/// `message_too_large` naming the limit, not a 503 "retry later" that no retry could fix.
+#[tokio::test]
+async fn an_event_over_the_servers_max_payload_is_refused_with_413() {
+    let bus = Bus::nats().await;
+    let body = vec![b'x'; 1_100_000];
+    let headers: [(&str, &[u8]); 5] = [
+        ("ce-specversion", b"1.0"),
+        ("ce-id", b"big-1"),
+        ("ce-source", b"/s"),
+        ("ce-type", b"t"),
+        ("content-type", b"application/octet-stream"),
+    ];
+    let (status, response) = super::raw_publish(&bus.gw, "ce.big", &headers, &body).await;
+    let (status, code, _) = super::error_of(status, &response);
+    assert_eq!((status, code.as_str()), (413, "message_too_large"));
+    assert!(
+        String::from_utf8_lossy(&response).contains("max_payload"),
+        "{}",
+        String::from_utf8_lossy(&response)
+    );
 }
