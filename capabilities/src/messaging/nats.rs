@@ -93,7 +93,7 @@ impl NatsBus {
     /// Refuses a message the server would refuse: payload and headers over the server's
     /// `max_payload` (1 MiB by default), as [`Error::TooLargeForServer`], a size no retry fixes.
     fn check_size(&self, headers: &HeaderMap, payload: &bytes::Bytes) -> Result<()> {
-        let limit = usize::try_from(self.client.server_info().max_payload).unwrap_or(usize::MAX);
+        let limit = self.client.server_info().max_payload;
         let header_bytes: usize = headers
             .iter()
             .map(|(name, values)| {
