@@ -1,7 +1,7 @@
 //! The CloudEvents JSON Event Format 1.0 (`application/cloudevents+json`).
 //!
 //! Reading: the members of the one JSON object are taken in order (a repeated name is refused)
-//! and each attribute goes through [`build`](super::build), which names the attribute at fault;
+//! and each attribute goes through [`build`], which names the attribute at fault;
 //! `data` keeps its exact JSON text (numbers, key order and spacing as sent) when the content type
 //! is JSON or absent (absent means JSON, format §3.1), is the string's text under another content
 //! type, and `data_base64` is binary. Writing: the attributes through the official SDK's serde
@@ -170,27 +170,24 @@ pub fn encode(event: &Event) -> Result<Bytes, InvalidEvent> {
         return Ok(Bytes::from(written));
     };
     let content_type = event.datacontenttype();
-    let member = match &data {
-        Data::Binary(bytes)
-            if content_type.is_none_or(media_type::is_json)
-                && bytes.trim_ascii().len() == bytes.len()
-                && serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok() =>
+    let bytes = super::data_bytes(Some(&data));
+    let member = if content_type.is_none_or(media_type::is_json) {
+        // JSON (an absent content type means JSON): valid JSON without surrounding space goes as
+        // its exact text; anything else as `data_base64`, so the bytes read back are the same.
+        if bytes.trim_ascii().len() == bytes.len()
+            && serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).is_ok()
         {
-            // Valid JSON without surrounding space: its exact text, as sent (anything else
-            // goes as `data_base64`, so the bytes read back are the bytes written).
-            format!("\"data\":{}", String::from_utf8_lossy(bytes))
+            format!("\"data\":{}", String::from_utf8_lossy(&bytes))
+        } else {
+            base64_member(&bytes)
         }
-        Data::Binary(bytes) => match std::str::from_utf8(bytes) {
+    } else {
+        match std::str::from_utf8(&bytes) {
             Ok(text) if content_type.is_some_and(media_type::is_text) => {
                 format!("\"data\":{}", Json::String(text.to_owned()))
             }
-            _ => format!(
-                "\"data_base64\":\"{}\"",
-                base64::engine::general_purpose::STANDARD.encode(bytes)
-            ),
-        },
-        Data::String(text) => format!("\"data\":{}", Json::String(text.clone())),
-        Data::Json(value) => format!("\"data\":{value}"),
+            _ => base64_member(&bytes),
+        }
     };
     // `written` is a JSON object with at least the required attributes: add the data member.
     let Some(open) = written.strip_suffix('}') else {
@@ -199,6 +196,13 @@ pub fn encode(event: &Event) -> Result<Bytes, InvalidEvent> {
         ));
     };
     Ok(Bytes::from(format!("{open},{member}}}")))
+}
+
+fn base64_member(bytes: &[u8]) -> String {
+    format!(
+        "\"data_base64\":\"{}\"",
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    )
 }
 
 #[cfg(test)]
