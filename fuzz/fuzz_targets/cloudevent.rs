@@ -36,7 +36,9 @@ fuzz_target!(|data: &[u8]| {
                     if name == "content-type" {
                         message.content_type = Some(value.to_owned());
                     } else {
-                        message.metadata.push((format!("ce-{name}"), value.to_owned()));
+                        message
+                            .metadata
+                            .push((format!("ce-{name}"), value.to_owned()));
                     }
                 }
             }
@@ -48,7 +50,11 @@ fuzz_target!(|data: &[u8]| {
     };
     let message = cloudevent::to_message("fuzz".into(), None, &event, []);
     let again = cloudevent::canonical(message.clone());
-    assert_eq!(again.as_ref(), Ok(&message), "canonical is not a fixed point");
+    assert_eq!(
+        again.as_ref(),
+        Ok(&message),
+        "canonical is not a fixed point"
+    );
     for format in [Format::Protobuf, Format::Json] {
         let written = format.encode(&event);
         let Ok(written) = written else {
