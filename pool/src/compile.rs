@@ -2,6 +2,7 @@
 
 use crate::content_store::ContentStore;
 use crate::digest::Digest;
+use crate::engine::Engines;
 use crate::error::{Error, Result};
 use crate::linkers::{self, Linkers};
 use std::time::{Duration, Instant};
@@ -35,8 +36,12 @@ pub struct Compiled {
 /// `wasi:http/incoming-handler@0.2` nor `wasi:http/handler@0.3` (nor a message handler), or
 /// imports something the host cannot link: a deploy either yields a function that can start, or
 /// changes nothing.
+///
+/// A component is compiled for the engine of its WASI release ([`Engines`]): first for the WASI
+/// 0.2 engine, whose validation refuses the async ABI at once, then, when that refuses it or its
+/// imports and exports say WASI 0.3, for the 0.3 engine.
 pub(crate) fn compile(
-    engine: &Engine,
+    engines: &Engines,
     linkers: &Linkers,
     grants: CapabilitySet,
     store: &ContentStore,
@@ -44,15 +49,23 @@ pub(crate) fn compile(
 ) -> Result<Compiled> {
     check_header(module)?;
     let started = Instant::now();
-    let component = Component::new(engine, module).map_err(|e| Error::InvalidComponent {
+    let invalid = |e: wasmtime::Error| Error::InvalidComponent {
         reason: format!("{e:#}"),
-    })?;
-    let compile_time = started.elapsed();
-    let wasi = linkers::wasi_target(engine, &component);
+    };
+    let mut component = match Component::new(&engines.p2, module) {
+        Ok(component) => component,
+        Err(_) => Component::new(&engines.p3, module).map_err(invalid)?,
+    };
+    let wasi = linkers::wasi_target(component.engine(), &component);
     if let Some(Err(reason)) = wasi.as_ref().map(WasiTarget::served) {
         return Err(Error::InvalidComponent { reason });
     }
     let version = wasi.as_ref().map_or(WasiVersion::P2, |t| t.version);
+    if !Engine::same(component.engine(), engines.of(version)) {
+        component = Component::new(engines.of(version), module).map_err(invalid)?;
+    }
+    let compile_time = started.elapsed();
+    let engine = component.engine();
     let missing = linkers::ungranted(engine, &component, grants);
     if !missing.is_empty() {
         return Err(Error::NotGranted {

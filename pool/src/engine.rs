@@ -1,4 +1,4 @@
-//! The node's one wasmtime `Engine` and the thread that drives its epoch clock.
+//! The node's wasmtime engines (WASI 0.2 and 0.3) and the thread that drives their epoch clocks.
 
 use crate::cpu_share::CpuShare;
 use crate::error::{Error, Result};
@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
-use wasmgate_config::PoolSettings;
+use wasmgate_config::{PoolSettings, WasiVersion};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 /// Core instances one component may create; Rust wasip2 guests need one or two, adapters a few more.
@@ -27,14 +27,56 @@ const CORE_INSTANCES_PER_SLOT: u32 = 4;
 /// Linear memories pooled per instance slot: the guest's own, and one for an adapter or shim.
 const MEMORIES_PER_SLOT: u32 = 2;
 
-/// Builds the engine: pooling allocator sized from settings, copy-on-write memory images,
+/// The node's two engines: one for WASI 0.2 components, one with the component model's async
+/// ABI for WASI 0.3 ones.
+///
+/// The async ABI (`concurrency_support`) makes every call pay for the concurrent store, WASI 0.2
+/// components included: warm throughput of a 0.2 hello fell to 0.72x with it on for everyone
+/// (bench/BEFORE-AFTER.md). So a 0.2 component is compiled for, and runs in, the engine without
+/// it; only 0.3 components pay. Each engine has its own pooling allocator of `pool.instances`
+/// slots (address space is reserved, not memory committed).
+#[derive(Clone)]
+pub struct Engines {
+    /// Without the async ABI: WASI 0.2 components.
+    pub p2: Engine,
+    /// With the async ABI: WASI 0.3 components.
+    pub p3: Engine,
+}
+
+impl Engines {
+    /// Builds both engines from the settings.
+    pub fn build(settings: &PoolSettings) -> Result<Self> {
+        Ok(Engines {
+            p2: build_engine(settings, false)?,
+            p3: build_engine(settings, true)?,
+        })
+    }
+
+    /// The engine that runs components of `wasi`.
+    pub fn of(&self, wasi: WasiVersion) -> &Engine {
+        match wasi {
+            WasiVersion::P2 => &self.p2,
+            WasiVersion::P3 => &self.p3,
+        }
+    }
+
+    /// [`fingerprint`] of both, as one: a change to either rebuilds stored artifacts.
+    pub fn fingerprint(&self) -> String {
+        let mut hasher = Sha256::new();
+        hasher.update(fingerprint(&self.p2));
+        hasher.update(fingerprint(&self.p3));
+        hex::encode(hasher.finalize())
+    }
+}
+
+/// Builds an engine: pooling allocator sized from settings, copy-on-write memory images,
 /// epoch interruption for deadlines and yielding, the configured wasm stack and memory guard,
-/// and the component model's async ABI (`stream`, `future`, async lifts and lowers), which
-/// WASI 0.3 components (`wasi:http/handler@0.3`) are built on.
+/// and, with `async_abi`, the component model's async ABI (`stream`, `future`, async lifts and
+/// lowers), which WASI 0.3 components (`wasi:http/handler@0.3`) are built on.
 ///
 /// The async features change what compiled code expects of the runtime, so they are part of
 /// [`fingerprint`]: turning them on or off rebuilds stored artifacts at the next start.
-pub fn build_engine(settings: &PoolSettings) -> Result<Engine> {
+pub fn build_engine(settings: &PoolSettings, async_abi: bool) -> Result<Engine> {
     let slots = settings.instances;
     let mut pooling = PoolingAllocationConfig::new();
     pooling
@@ -53,8 +95,8 @@ pub fn build_engine(settings: &PoolSettings) -> Result<Engine> {
         // WASI 0.3: `stream<T>`, `future<T>`, `async func` lifts and lowers, and the
         // concurrent store that runs them. wasmtime 48 needs nothing more for wasi:http@0.3.0
         // (what `wasmtime serve -Wcomponent-model-async` turns on).
-        .concurrency_support(true)
-        .wasm_component_model_async(true)
+        .concurrency_support(async_abi)
+        .wasm_component_model_async(async_abi)
         .memory_init_cow(true)
         .max_wasm_stack(usize::try_from(settings.wasm_stack.bytes()).unwrap_or(usize::MAX))
         .memory_guard_size(settings.memory_guard.bytes())
@@ -104,8 +146,8 @@ pub struct EpochTicker {
 }
 
 impl EpochTicker {
-    /// Starts ticking `engine` every `tick`.
-    pub fn start(engine: Engine, tick: Duration, share: Arc<CpuShare>) -> Result<Self> {
+    /// Starts ticking both engines every `tick`.
+    pub fn start(engines: Engines, tick: Duration, share: Arc<CpuShare>) -> Result<Self> {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let thread = std::thread::Builder::new()
@@ -113,7 +155,8 @@ impl EpochTicker {
             .spawn(move || {
                 while !flag.load(Ordering::Relaxed) {
                     std::thread::sleep(tick);
-                    engine.increment_epoch();
+                    engines.p2.increment_epoch();
+                    engines.p3.increment_epoch();
                     share.tick(std::time::Instant::now());
                 }
             })

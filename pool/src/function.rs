@@ -274,7 +274,7 @@ impl Function {
                 .map_err(unavailable)?;
             let idle = (inner.settings.min_instances == 0).then_some(inner.settings.idle_timeout);
             let warm = Warm::load(
-                &node.engine,
+                &node.engines,
                 &node.linkers,
                 inner.grants,
                 &path,

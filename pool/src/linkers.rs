@@ -17,14 +17,14 @@ type Key = (CapabilitySet, WasiVersion);
 
 /// The linkers built so far, by grant set and WASI release.
 pub(crate) struct Linkers {
-    engine: Engine,
+    engines: crate::engine::Engines,
     built: Mutex<HashMap<Key, Arc<Linker<Host>>>>,
 }
 
 impl Linkers {
-    pub(crate) fn new(engine: &Engine) -> Self {
+    pub(crate) fn new(engines: &crate::engine::Engines) -> Self {
         Linkers {
-            engine: engine.clone(),
+            engines: engines.clone(),
             built: Mutex::new(HashMap::new()),
         }
     }
@@ -42,7 +42,7 @@ impl Linkers {
         if let Some(linker) = built.get(&(grants, wasi)) {
             return Ok(linker.clone());
         }
-        let linker = Arc::new(build(&self.engine, grants, wasi)?);
+        let linker = Arc::new(build(self.engines.of(wasi), grants, wasi)?);
         built.insert((grants, wasi), linker.clone());
         Ok(linker)
     }

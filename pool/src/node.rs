@@ -3,18 +3,17 @@
 use crate::code_cache::CodeCache;
 use crate::content_store::ContentStore;
 use crate::cpu_share::CpuShare;
-use crate::engine::EpochTicker;
+use crate::engine::{Engines, EpochTicker};
 use crate::linkers::Linkers;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use wasmtime::Engine;
 
 /// Everything one gateway process shares across its functions.
 pub(crate) struct Node {
-    pub(crate) engine: Engine,
+    pub(crate) engines: Engines,
     pub(crate) linkers: Linkers,
     pub(crate) artifacts: ContentStore,
-    /// [`fingerprint`](crate::engine::fingerprint) of `engine`, computed once.
+    /// [`Engines::fingerprint`], computed once.
     pub(crate) fingerprint: String,
     pub(crate) code: CodeCache,
     /// Slices of CPU for long-running calls, shared fairly between functions.

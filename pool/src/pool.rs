@@ -5,7 +5,7 @@ use crate::compile::{self, Compiled};
 use crate::content_store::{ContentStore, Kind};
 use crate::cpu_share::CpuShare;
 use crate::digest::Digest;
-use crate::engine::{EpochTicker, build_engine, fingerprint};
+use crate::engine::{Engines, EpochTicker};
 use crate::error::Result;
 use crate::function::{Function, FunctionSpec};
 use crate::linkers::Linkers;
@@ -32,17 +32,17 @@ impl Pool {
     /// Must be called inside a tokio runtime: it starts the housekeeping task that releases idle code,
     /// and sizes the fair CPU share of long-running calls from that runtime's worker threads.
     pub fn open(settings: &PoolSettings, artifact_dir: &Path) -> Result<Self> {
-        let engine = build_engine(settings)?;
+        let engines = Engines::build(settings)?;
         let workers = tokio::runtime::Handle::current().metrics().num_workers();
         let cpu = CpuShare::new(settings.fair_share, CpuShare::lanes_for(workers));
         let node = Arc::new(Node {
-            _ticker: EpochTicker::start(engine.clone(), settings.epoch_tick.get(), cpu.clone())?,
+            _ticker: EpochTicker::start(engines.clone(), settings.epoch_tick.get(), cpu.clone())?,
             cpu,
-            linkers: Linkers::new(&engine),
+            linkers: Linkers::new(&engines),
             artifacts: ContentStore::open(artifact_dir, Kind::Artifacts)?,
-            fingerprint: fingerprint(&engine),
+            fingerprint: engines.fingerprint(),
             code: CodeCache::new(settings.code_budget.bytes()),
-            engine,
+            engines,
             generations: AtomicU64::new(0),
         });
         tokio::spawn(housekeeping(Arc::downgrade(&node)));
@@ -53,7 +53,7 @@ impl Pool {
     /// durably. CPU-heavy: call it from a blocking thread.
     pub fn compile(&self, module: &[u8], grants: CapabilitySet) -> Result<Compiled> {
         compile::compile(
-            &self.node.engine,
+            &self.node.engines,
             &self.node.linkers,
             grants,
             &self.node.artifacts,

@@ -16,7 +16,7 @@ use wasmgate_capabilities::messaging::MessagingCtx;
 use wasmgate_config::CapabilitySet;
 use wasmgate_config::WasiVersion;
 use wasmtime::component::{Component, InstancePre};
-use wasmtime::{Engine, Store};
+use wasmtime::Store;
 use wasmtime_wasi_config::WasiConfigVariables;
 use wasmtime_wasi_http::handler::{Proxy, ProxyPre};
 use wasmtime_wasi_http::{p2, p3};
@@ -85,7 +85,7 @@ impl Warm {
     /// Maps the artifact at `path` and links it, with the linker for `grants` in the WASI release
     /// it targets: the whole of a cold start but instantiation.
     pub(crate) fn load(
-        engine: &Engine,
+        engines: &crate::engine::Engines,
         linkers: &Linkers,
         grants: CapabilitySet,
         path: &Path,
@@ -99,8 +99,12 @@ impl Warm {
             unsafe_code,
             reason = "loading our own precompiled, content-addressed artifact"
         )]
-        let component = unsafe { Component::deserialize_file(engine, path) }
+        // An artifact loads only into the engine it was compiled for (wasmtime checks the
+        // engine's settings first, before mapping code): a WASI 0.2 one into `p2`, else `p3`.
+        let component = unsafe { Component::deserialize_file(&engines.p2, path) }
+            .or_else(|_| unsafe { Component::deserialize_file(&engines.p3, path) })
             .map_err(|e| Error::artifact(path, format!("{e:#}")))?;
+        let engine = component.engine();
         let wasi =
             crate::linkers::wasi_target(engine, &component).map_or(WasiVersion::P2, |t| t.version);
         let linker = linkers.get(grants, wasi)?;
