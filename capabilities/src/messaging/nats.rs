@@ -278,7 +278,7 @@ enum Received {
 fn from_nats(msg: async_nats::Message) -> Received {
     let plain = from_plain(msg);
     let essence = plain.content_type.as_deref().and_then(media_type::essence);
-    let format = plain.content_type.as_deref().and_then(Format::of);
+    let format = essence.as_deref().and_then(Format::of_essence);
     let decoded = match format {
         None if essence.as_deref().is_some_and(media_type::is_cloudevents) => {
             Err(InvalidEvent::whole(format!(

@@ -31,13 +31,11 @@ pub fn read(headers: &HeaderMap, body: &[u8]) -> Result<Content, InvalidEvent> {
         })?),
         None => None,
     };
-    if let Some(content_type) = content_type {
-        if let Some(format) = super::Format::of(content_type) {
+    if let Some(essence) = content_type.and_then(media_type::essence) {
+        if let Some(format) = super::Format::of_essence(&essence) {
             return format.decode(body).map(|e| Content::Event(Box::new(e)));
         }
-        if let Some(essence) = media_type::essence(content_type)
-            && media_type::is_cloudevents(&essence)
-        {
+        if media_type::is_cloudevents(&essence) {
             return Ok(Content::Unsupported(essence));
         }
     }

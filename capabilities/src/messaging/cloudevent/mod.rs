@@ -105,7 +105,12 @@ impl Format {
     /// The format a `Content-Type` names, compared as a media type (RFC 9110 §8.3.1: type and
     /// subtype case-insensitive, parameters ignored); `None` for anything else.
     pub fn of(content_type: &str) -> Option<Format> {
-        match media_type::essence(content_type)?.as_str() {
+        Format::of_essence(&media_type::essence(content_type)?)
+    }
+
+    /// The format a media type's lowercased `type/subtype` ([`media_type::essence`]) names.
+    pub fn of_essence(essence: &str) -> Option<Format> {
+        match essence {
             protobuf::CONTENT_TYPE => Some(Format::Protobuf),
             json::CONTENT_TYPE => Some(Format::Json),
             _ => None,

@@ -259,6 +259,22 @@ mod tests {
         from_message(&message).unwrap().unwrap()
     }
 
+    /// An event with the required attributes (id `1`, source `/s`, type `t`), `attributes`
+    /// and `data`.
+    fn required_and(
+        attributes: HashMap<String, AttributeValue>,
+        data: Option<Payload>,
+    ) -> CloudEvent {
+        CloudEvent {
+            id: "1".into(),
+            source: "/s".into(),
+            spec_version: "1.0".into(),
+            r#type: "t".into(),
+            attributes,
+            data,
+        }
+    }
+
     #[test]
     fn typed_attributes_are_written_as_the_format_says() {
         let decoded = CloudEvent::decode(encode(&event()).as_ref()).unwrap();
@@ -303,17 +319,13 @@ mod tests {
                 nanos: 0,
             }),
         );
-        let wire = CloudEvent {
-            id: "1".into(),
-            source: "/s".into(),
-            spec_version: "1.0".into(),
-            r#type: "t".into(),
+        let wire = required_and(
             attributes,
-            data: Some(Payload::ProtoData(prost_types::Any {
+            Some(Payload::ProtoData(prost_types::Any {
                 type_url: "type.googleapis.com/x.Y".into(),
                 value: vec![8, 1],
             })),
-        };
+        );
         let event = decode(&wire.encode_to_vec()).unwrap();
         let message = to_message("s".into(), None, &event, []);
         let get = |k: &str| {
@@ -347,14 +359,7 @@ mod tests {
                     })),
                 },
             );
-            let wire = CloudEvent {
-                id: "1".into(),
-                source: "/s".into(),
-                spec_version: "1.0".into(),
-                r#type: "t".into(),
-                attributes,
-                data: None,
-            };
+            let wire = required_and(attributes, None);
             let err = decode(&wire.encode_to_vec()).unwrap_err();
             assert_eq!(err.attribute.as_deref(), Some("time"), "{seconds}: {err}");
         }
