@@ -34,6 +34,7 @@ mod access;
 mod async_calls_settings;
 mod byte_size;
 mod capability;
+mod cluster_settings;
 mod config_value;
 pub mod defaults;
 mod duration;
@@ -61,6 +62,7 @@ mod wasi_target;
 pub use async_calls_settings::AsyncCallsSettings;
 pub use byte_size::ByteSize;
 pub use capability::{Capability, CapabilitySet, Need};
+pub use cluster_settings::{ClusterSettings, MISSED_HEARTBEATS, valid_node_id};
 pub use config_value::ConfigValue;
 pub use duration::HumanDuration;
 pub use egress_settings::EgressSettings;
@@ -70,7 +72,7 @@ pub use host_pattern::HostPattern;
 pub use http_settings::HttpSettings;
 pub use ip_range::IpRange;
 pub use load::{
-    ENV_ADMIN_TOKEN, ENV_DATA_DIR, ENV_INSECURE_OPEN_ADMIN, ENV_LISTEN, ENV_LOG_FORMAT,
+    ENV_ADMIN_TOKEN, ENV_ADVERTISE, ENV_CLUSTER, ENV_CLUSTER_TOKEN, ENV_DATA_DIR, ENV_NODE_ID, ENV_INSECURE_OPEN_ADMIN, ENV_LISTEN, ENV_LOG_FORMAT,
     ENV_METRICS_LISTEN, ENV_METRICS_TOKEN, ENV_TRUSTED_ISSUERS, Overrides, Sources, load,
 };
 pub use log_format::LogFormat;

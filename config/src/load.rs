@@ -23,6 +23,14 @@ pub const ENV_METRICS_LISTEN: &str = "WASMGATE_METRICS_LISTEN";
 pub const ENV_INSECURE_OPEN_ADMIN: &str = "WASMGATE_INSECURE_OPEN_ADMIN";
 /// Environment variable overriding [`Settings::log_format`].
 pub const ENV_LOG_FORMAT: &str = "WASMGATE_LOG_FORMAT";
+/// Environment variable overriding `cluster.nats_url` (cluster mode on when set).
+pub const ENV_CLUSTER: &str = "WASMGATE_CLUSTER";
+/// Environment variable overriding `cluster.node_id`.
+pub const ENV_NODE_ID: &str = "WASMGATE_NODE_ID";
+/// Environment variable overriding `cluster.advertise`.
+pub const ENV_ADVERTISE: &str = "WASMGATE_ADVERTISE";
+/// Environment variable overriding `cluster.token`.
+pub const ENV_CLUSTER_TOKEN: &str = "WASMGATE_CLUSTER_TOKEN";
 
 /// Where [`load`] takes settings from.
 pub struct Sources<'a> {
@@ -54,6 +62,12 @@ pub struct Overrides {
     /// `--insecure-open-admin`: `true` switches admin authentication off; `false` leaves lower
     /// layers alone.
     pub insecure_open_admin: bool,
+    /// `--cluster`: the NATS URL of the cluster to join.
+    pub cluster: Option<String>,
+    /// `--node-id`.
+    pub node_id: Option<String>,
+    /// `--advertise`.
+    pub advertise: Option<String>,
 }
 
 /// Shows every flag except the admin token's value.
@@ -71,6 +85,9 @@ impl std::fmt::Debug for Overrides {
             )
             .field("metrics_listen", &self.metrics_listen)
             .field("insecure_open_admin", &self.insecure_open_admin)
+            .field("cluster", &self.cluster)
+            .field("node_id", &self.node_id)
+            .field("advertise", &self.advertise)
             .finish()
     }
 }
@@ -161,6 +178,18 @@ fn apply_env(settings: &mut Settings, env: &BTreeMap<String, String>) -> Result<
             }
         };
     }
+    if let Some(value) = var(ENV_CLUSTER) {
+        settings.cluster.nats_url = Some(value.trim().to_owned());
+    }
+    if let Some(value) = var(ENV_NODE_ID) {
+        settings.cluster.node_id = Some(value.trim().to_owned());
+    }
+    if let Some(value) = var(ENV_ADVERTISE) {
+        settings.cluster.advertise = Some(value.trim().to_owned());
+    }
+    if let Some(value) = var(ENV_CLUSTER_TOKEN) {
+        settings.cluster.token = Some(value.to_owned());
+    }
     if let Some(value) = var(ENV_LOG_FORMAT) {
         settings.log_format = value.parse().map_err(|_| Error::InvalidEnv {
             var: ENV_LOG_FORMAT.to_owned(),
@@ -183,7 +212,19 @@ fn apply_overrides(settings: &mut Settings, overrides: Overrides) {
         admin_token,
         metrics_listen,
         insecure_open_admin,
+        cluster,
+        node_id,
+        advertise,
     } = overrides;
+    if cluster.is_some() {
+        settings.cluster.nats_url = cluster;
+    }
+    if node_id.is_some() {
+        settings.cluster.node_id = node_id;
+    }
+    if advertise.is_some() {
+        settings.cluster.advertise = advertise;
+    }
     if let Some(listen) = listen {
         settings.listen = listen;
     }

@@ -1,6 +1,7 @@
 //! The gateway's own settings: what `wasmgate serve` reads from its TOML file, env and flags.
 
 use crate::async_calls_settings::AsyncCallsSettings;
+use crate::cluster_settings::ClusterSettings;
 use crate::byte_size::ByteSize;
 use crate::defaults::*;
 use crate::duration::HumanDuration;
@@ -72,6 +73,8 @@ pub struct Settings {
     pub secrets: SecretsSettings,
     /// What the node, each function and each subscription may keep (`[quotas]`).
     pub quotas: QuotaSettings,
+    /// Cluster mode on NATS JetStream (`[cluster]`); off unless `nats_url` is set.
+    pub cluster: ClusterSettings,
 }
 
 /// The message bus behind `wasi:messaging`, triggers and `/publish` (`[messaging]`).
@@ -295,6 +298,7 @@ impl Default for Settings {
             async_calls: AsyncCallsSettings::default(),
             secrets: SecretsSettings::default(),
             quotas: QuotaSettings::default(),
+            cluster: ClusterSettings::default(),
         }
     }
 }
@@ -358,6 +362,7 @@ impl fmt::Debug for Settings {
             .field("async_calls", &self.async_calls)
             .field("secrets", &self.secrets)
             .field("quotas", &self.quotas)
+            .field("cluster", &self.cluster)
             .finish()
     }
 }

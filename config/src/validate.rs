@@ -112,11 +112,32 @@ impl Settings {
                 self.events.max_attempts
             )
         })?;
+        self.validate_cluster()?;
         self.http.validate()?;
         self.async_calls.validate()?;
         self.quotas.validate()?;
         self.pool.validate()?;
         self.defaults.validate(&self.pool)
+    }
+}
+
+impl Settings {
+    /// `[cluster]` and what cluster mode needs from the rest: a key-value store every node
+    /// shares, and a secret every node knows to authenticate forwarded calls with.
+    fn validate_cluster(&self) -> Result<()> {
+        self.cluster.validate()?;
+        if !self.cluster.enabled() {
+            return Ok(());
+        }
+        ensure(self.kv.backend == crate::KvBackendKind::Redis, || {
+            "cluster mode needs a key-value store every node shares, and the embedded one is a file on this node: set `[kv] backend = \"redis\"` and `url = \"redis://HOST:6379\"`".to_owned()
+        })?;
+        ensure(
+            self.cluster.token.is_some() || self.admin_token.is_some(),
+            || {
+                "cluster mode needs a secret every node shares to authenticate forwarded calls: set the same admin token on every node (WASMGATE_ADMIN_TOKEN) or cluster.token (WASMGATE_CLUSTER_TOKEN)".to_owned()
+            },
+        )
     }
 }
 

@@ -125,6 +125,15 @@ pub struct ServeArgs {
     /// Serve the admin API and /metrics with NO authentication (loopback listen address only).
     #[arg(long)]
     pub insecure_open_admin: bool,
+    /// Join the cluster sharing this NATS server (JetStream on), e.g. nats://127.0.0.1:4222.
+    #[arg(long, value_name = "NATS_URL")]
+    pub cluster: Option<String>,
+    /// This node's id in the cluster, unique (e.g. a StatefulSet pod name, wasmgate-0).
+    #[arg(long, value_name = "ID")]
+    pub node_id: Option<String>,
+    /// The URL peers reach this node's listener on, e.g. http://10.0.0.5:8080.
+    #[arg(long, value_name = "URL")]
+    pub advertise: Option<String>,
 }
 
 #[cfg(test)]

@@ -93,6 +93,9 @@ fn settings(args: &ServeArgs) -> anyhow::Result<Settings> {
         admin_token: None,
         metrics_listen,
         insecure_open_admin: args.insecure_open_admin,
+        cluster: args.cluster.clone(),
+        node_id: args.node_id.clone(),
+        advertise: args.advertise.clone(),
     };
     Ok(wasmgate_config::load(Sources {
         file: args.config.as_deref(),

@@ -305,3 +305,57 @@ fn a_short_admin_token_is_refused_naming_the_key_and_variable() {
     let vars = env(&[("WASMGATE_ADMIN_TOKEN", &"y".repeat(32))]);
     load_with(None, &vars, Overrides::default()).unwrap();
 }
+
+#[test]
+fn cluster_keys_layer_file_env_and_flags_and_cluster_mode_needs_shared_kv_and_a_token() {
+    let file = TempFile::new(
+        "cluster",
+        "admin_token = \"file-token-0123456789abcdefghijklmnop\"\n[kv]\nbackend = \"redis\"\nurl = \"redis://127.0.0.1:6379\"\n[cluster]\nnats_url = \"nats://file:4222\"\nnode_id = \"from-file\"\nadvertise = \"http://file:8080\"\nbalance_factor = 1.5\n",
+    );
+    let vars = env(&[
+        ("WASMGATE_NODE_ID", "from-env"),
+        ("WASMGATE_ADVERTISE", "http://env:8080"),
+    ]);
+    let flags = Overrides {
+        cluster: Some("nats://flag:4222".into()),
+        ..Overrides::default()
+    };
+    let s = load_with(Some(&file), &vars, flags).unwrap();
+    assert_eq!(s.cluster.nats_url.as_deref(), Some("nats://flag:4222"));
+    assert_eq!(s.cluster.node_id.as_deref(), Some("from-env"));
+    assert_eq!(s.cluster.advertise.as_deref(), Some("http://env:8080"));
+    assert_eq!(s.cluster.balance_factor, 1.5);
+    assert!(s.cluster.enabled());
+
+    let on = env(&[
+        ("WASMGATE_CLUSTER", "nats://127.0.0.1:4222"),
+        ("WASMGATE_NODE_ID", "n1"),
+        ("WASMGATE_ADVERTISE", "http://127.0.0.1:8080"),
+        ("WASMGATE_ADMIN_TOKEN", "env-token-0123456789abcdefghijklmnopq"),
+    ]);
+    let local_kv = load_with(None, &on, Overrides::default())
+        .unwrap_err()
+        .to_string();
+    assert!(local_kv.contains("backend = \"redis\""), "{local_kv}");
+
+    let redis = TempFile::new(
+        "cluster-redis",
+        "[kv]\nbackend = \"redis\"\nurl = \"redis://127.0.0.1:6379\"\n",
+    );
+    let mut no_token = on.clone();
+    no_token.remove("WASMGATE_ADMIN_TOKEN");
+    let error = load_with(Some(&redis), &no_token, Overrides::default())
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("WASMGATE_CLUSTER_TOKEN"), "{error}");
+    no_token.insert(
+        "WASMGATE_CLUSTER_TOKEN".into(),
+        "cluster-token-0123456789abcdefghijklmn".into(),
+    );
+    let s = load_with(Some(&redis), &no_token, Overrides::default()).unwrap();
+    assert!(s.cluster.token.is_some());
+    assert!(
+        !format!("{s:?}").contains("cluster-token-0123456789"),
+        "the cluster token never shows in Debug"
+    );
+}

@@ -1,0 +1,161 @@
+//! The connection to the cluster's NATS server and its JetStream buckets.
+
+use crate::error::{Result, unavailable};
+use async_nats::jetstream::{self, kv, object_store};
+use std::time::Duration;
+use tokio::sync::OnceCell;
+
+/// KV bucket of function records.
+pub const REGISTRY_BUCKET: &str = "wg_registry";
+/// KV bucket of node entries.
+pub const NODES_BUCKET: &str = "wg_nodes";
+/// Object store of signed originals.
+pub const ORIGINALS_BUCKET: &str = "wg_originals";
+
+/// Versions of each record the registry bucket keeps (the live one and four before it), for an
+/// operator reading `nats kv history wg_registry fn.NAME`.
+const REGISTRY_HISTORY: i64 = 5;
+
+/// How long a JetStream request may take before it counts as unavailable: long enough for a
+/// replicated write under load, short enough that a deploy against a dead server answers.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How the node joins the cluster.
+#[derive(Debug, Clone)]
+pub struct ClusterOptions {
+    /// `nats://HOST:PORT`.
+    pub url: String,
+    /// JetStream replicas of every bucket (1–5).
+    pub replicas: usize,
+    /// How often nodes rewrite their membership entry; entries expire after
+    /// `missed_heartbeats` of them.
+    pub heartbeat: Duration,
+    /// Heartbeats a node may miss before it counts as gone.
+    pub missed_heartbeats: u32,
+}
+
+/// One node's handle on the cluster's shared state. Buckets are created (or opened) on first use
+/// and kept; until NATS answers, every operation fails with [`Error::Unavailable`](crate::Error)
+/// and the client keeps reconnecting in the background.
+pub struct Cluster {
+    client: async_nats::Client,
+    jetstream: jetstream::Context,
+    options: ClusterOptions,
+    registry: OnceCell<kv::Store>,
+    nodes: OnceCell<kv::Store>,
+    originals: OnceCell<object_store::ObjectStore>,
+}
+
+impl Cluster {
+    /// Connects to `options.url`; returns at once even when the server is down (the client
+    /// retries, operations fail until it is back).
+    pub async fn connect(options: ClusterOptions) -> Result<Self> {
+        let client = async_nats::ConnectOptions::new()
+            .name("wasmgate-cluster")
+            .retry_on_initial_connect()
+            .request_timeout(Some(REQUEST_TIMEOUT))
+            .connect(options.url.as_str())
+            .await
+            .map_err(|e| unavailable("connecting", e))?;
+        let mut jetstream = jetstream::new(client.clone());
+        jetstream.set_timeout(REQUEST_TIMEOUT);
+        Ok(Cluster {
+            client,
+            jetstream,
+            options,
+            registry: OnceCell::new(),
+            nodes: OnceCell::new(),
+            originals: OnceCell::new(),
+        })
+    }
+
+    /// The options the node joined with.
+    pub fn options(&self) -> &ClusterOptions {
+        &self.options
+    }
+
+    /// Whether the client is connected right now.
+    pub fn connected(&self) -> bool {
+        self.client.connection_state() == async_nats::connection::State::Connected
+    }
+
+    /// Flushes and closes the connection (after a drain).
+    pub async fn close(&self) {
+        if let Err(e) = self.client.drain().await {
+            tracing::debug!(error = %e, "closing the cluster connection");
+        }
+    }
+
+    pub(crate) async fn registry_bucket(&self) -> Result<&kv::Store> {
+        self.registry
+            .get_or_try_init(|| {
+                self.key_value(kv::Config {
+                    bucket: REGISTRY_BUCKET.to_owned(),
+                    description: "wasmgate function records (fn.<name>)".to_owned(),
+                    history: REGISTRY_HISTORY,
+                    storage: jetstream::stream::StorageType::File,
+                    num_replicas: self.options.replicas,
+                    ..Default::default()
+                })
+            })
+            .await
+    }
+
+    pub(crate) async fn nodes_bucket(&self) -> Result<&kv::Store> {
+        self.nodes
+            .get_or_try_init(|| {
+                self.key_value(kv::Config {
+                    bucket: NODES_BUCKET.to_owned(),
+                    description: "wasmgate nodes (node.<id>), expiring".to_owned(),
+                    history: 1,
+                    max_age: self.options.heartbeat * self.options.missed_heartbeats.max(1),
+                    storage: jetstream::stream::StorageType::Memory,
+                    num_replicas: self.options.replicas,
+                    ..Default::default()
+                })
+            })
+            .await
+    }
+
+    pub(crate) async fn originals_bucket(&self) -> Result<&object_store::ObjectStore> {
+        self.originals
+            .get_or_try_init(|| async {
+                match self.jetstream.get_object_store(ORIGINALS_BUCKET).await {
+                    Ok(store) => Ok(store),
+                    Err(_) => self
+                        .jetstream
+                        .create_object_store(object_store::Config {
+                            bucket: ORIGINALS_BUCKET.to_owned(),
+                            description: Some(
+                                "wasmgate signed originals (sha256:<hex>)".to_owned(),
+                            ),
+                            storage: jetstream::stream::StorageType::File,
+                            num_replicas: self.options.replicas,
+                            ..Default::default()
+                        })
+                        .await
+                        .map_err(|e| unavailable("creating the originals store", e)),
+                }
+            })
+            .await
+    }
+
+    /// Opens `config.bucket`, creating it as configured when it does not exist.
+    async fn key_value(&self, config: kv::Config) -> Result<kv::Store> {
+        match self.jetstream.get_key_value(config.bucket.as_str()).await {
+            Ok(store) => Ok(store),
+            Err(_) => {
+                let bucket = config.bucket.clone();
+                match self.jetstream.create_key_value(config).await {
+                    Ok(store) => Ok(store),
+                    // Another node created it in between.
+                    Err(created) => self
+                        .jetstream
+                        .get_key_value(bucket.as_str())
+                        .await
+                        .map_err(|_| unavailable(&format!("creating bucket {bucket}"), created)),
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,29 @@
+//! Cluster mode's shared state on NATS JetStream, an engine operators already run: no consensus,
+//! membership protocol or replicated log of our own.
+//!
+//! - [`Cluster`] ([`connection`]): one NATS connection and the buckets below, created on first
+//!   use (a node that starts while NATS is down keeps serving its local view and retries);
+//! - [`registry`]: the function registry in the KV bucket `wg_registry` (`fn.<name>` → the
+//!   record's JSON), written with compare-and-swap so concurrent deploys of one name never lose
+//!   one, and watched by every node ([`Changes`]);
+//! - [`originals`]: signed components as uploaded, content-addressed in the object store
+//!   `wg_originals` (`sha256:<hex>`; JetStream checks each object's SHA-256 on read);
+//! - [`membership`]: one entry per node in the KV bucket `wg_nodes` with expiry, rewritten every
+//!   heartbeat with the node's address, state and load; [`Members`] is a node's view of them, in
+//!   the shape [`wasmgate_policy::Placement`] decides homes from.
+//!
+//! The gateway owns what travels over HTTP (forwarding a call to its home); this crate never
+//! sees a request. Records are opaque bytes here: their type is the gateway's.
+
+#![deny(missing_docs)]
+
+pub mod connection;
+pub mod error;
+pub mod membership;
+pub mod originals;
+pub mod registry;
+
+pub use connection::{Cluster, ClusterOptions};
+pub use error::Error;
+pub use membership::{Members, NodeEntry, NodeState};
+pub use registry::{Change, Changes, Versioned};
