@@ -103,7 +103,7 @@ pub async fn discard(req: Request<Incoming>) {
 ///   error arrives instead of seeing its connection reset mid-upload.
 pub async fn discard_parts(head: &Parts, body: Incoming) {
     match body {
-        Incoming::Http2(_) => {}
+        Incoming::Http2(_) | Incoming::Buffered(_) => {}
         Incoming::Http1(_) if awaits_continue(head) => {}
         body @ Incoming::Http1(_) => drain(body).await,
     }

@@ -60,6 +60,8 @@ enum Endpoint {
     Async,
     /// `/calls/*`: the call's own caller, or admin.
     Calls,
+    /// `/cluster`: admin.
+    Cluster,
     /// `/metrics`: operators.
     Metrics,
     /// `/healthz`, `/readyz`: anyone (load balancers and orchestrators probe them).
@@ -79,6 +81,8 @@ impl Endpoint {
             Endpoint::Calls
         } else if path.starts_with(publish::PREFIX) {
             Endpoint::Publish
+        } else if path == crate::cluster::status::PATH {
+            Endpoint::Cluster
         } else if path == "/metrics" {
             Endpoint::Metrics
         } else if path == "/healthz" || path == "/readyz" {
@@ -103,6 +107,10 @@ async fn route(gw: Arc<Gateway>, req: Request<Incoming>, id: &str) -> GatewayRes
         },
         Endpoint::Publish => match admin::authorize(&gw, req).await {
             Ok(req) => publish::publish(&gw, req).await,
+            Err(refused) => Err(refused),
+        },
+        Endpoint::Cluster => match admin::authorize(&gw, req).await {
+            Ok(req) => crate::cluster::status::handle(&gw, &req),
             Err(refused) => Err(refused),
         },
         Endpoint::Async => async_calls::accept(&gw, req).await,

@@ -319,6 +319,42 @@ pub enum ApiError {
         /// The quota.
         limit: u64,
     },
+    /// Another node deployed or deleted this name between this deploy's start and its write to
+    /// the cluster's registry (compare-and-swap lost); nothing changed here.
+    #[error(
+        "function {} was changed on another node while this deploy ran: nothing was changed; read GET /functions/{} and deploy again if this version should win",
+        shown(name),
+        shown(name)
+    )]
+    ConcurrentDeploy {
+        /// The function's name.
+        name: String,
+    },
+    /// The cluster's NATS JetStream did not answer a change that must be shared (deploy, delete).
+    #[error("the cluster's shared registry is unavailable: {reason}")]
+    ClusterUnavailable {
+        /// The client's message.
+        reason: String,
+    },
+    /// A call forwarded to its home node failed after it was sent, and could not be served here
+    /// instead (not idempotent: it may have run there).
+    #[error("the call was sent to node {} of the cluster, which failed before it answered: {reason}; it may or may not have run", shown(node))]
+    ForwardFailed {
+        /// The home node's id.
+        node: String,
+        /// The client's message.
+        reason: String,
+    },
+    /// `/cluster` was asked of a node that runs alone.
+    #[error(
+        "this gateway runs alone, not in a cluster: start it with --cluster nats://HOST:PORT --node-id ID --advertise URL"
+    )]
+    NotClustered,
+    /// A request claimed to be forwarded by a peer but did not carry the cluster's token.
+    #[error(
+        "the request names a forwarding node (wasmgate-forwarded-by) without the cluster's token: only wasmgate nodes of this cluster may send that header"
+    )]
+    ClusterAuth,
     /// The registry database failed.
     #[error("registry storage failed: {reason}")]
     Storage {
@@ -560,6 +596,19 @@ impl ApiError {
                 "quota_exceeded",
                 Blame::Client,
             ),
+            ApiError::ConcurrentDeploy { .. } => {
+                (StatusCode::CONFLICT, "concurrent_deploy", Blame::Client)
+            }
+            ApiError::ClusterUnavailable { .. } => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "cluster_unavailable",
+                Blame::Host,
+            ),
+            ApiError::ClusterAuth => (StatusCode::FORBIDDEN, "cluster_auth", Blame::Client),
+            ApiError::NotClustered => (StatusCode::NOT_FOUND, "not_clustered", Blame::Client),
+            ApiError::ForwardFailed { .. } => {
+                (StatusCode::BAD_GATEWAY, "forward_failed", Blame::Host)
+            }
             ApiError::Storage { .. } | ApiError::Internal { .. } => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal", Blame::Host)
             }
@@ -593,6 +642,14 @@ impl ApiError {
             }
             ApiError::Policy { .. } => "the admission policy failed to evaluate".to_owned(),
             ApiError::Bus(_) => "the message bus is unavailable; retry later".to_owned(),
+            ApiError::ClusterUnavailable { .. } => {
+                "the cluster's shared registry (NATS JetStream) is unavailable; retry later"
+                    .to_owned()
+            }
+            ApiError::ForwardFailed { node, .. } => format!(
+                "the call was sent to node {} of the cluster, which failed before it answered; it may or may not have run",
+                shown(node)
+            ),
             _ => "internal error".to_owned(),
         };
         match request_id {
@@ -767,6 +824,28 @@ mod tests {
                 },
                 409,
                 "downgrade",
+            ),
+            (
+                ApiError::ConcurrentDeploy { name: "f".into() },
+                409,
+                "concurrent_deploy",
+            ),
+            (
+                ApiError::ClusterUnavailable {
+                    reason: "down".into(),
+                },
+                503,
+                "cluster_unavailable",
+            ),
+            (ApiError::ClusterAuth, 403, "cluster_auth"),
+            (ApiError::NotClustered, 404, "not_clustered"),
+            (
+                ApiError::ForwardFailed {
+                    node: "n".into(),
+                    reason: "reset".into(),
+                },
+                502,
+                "forward_failed",
             ),
             (
                 ApiError::MethodNotAllowed {

@@ -12,6 +12,9 @@ use std::task::{Context, Poll, ready};
 pub enum Incoming {
     /// HTTP/1.1, decoded by hyper (behind the gateway's strict framing check).
     Http1(hyper::body::Incoming),
+    /// A body already read whole (at most a few KiB): a call the node tried to forward to its
+    /// home and now serves itself. `None` once sent.
+    Buffered(Option<Bytes>),
     /// An HTTP/2 stream's DATA and trailers.
     Http2(H2Body),
 }
@@ -50,6 +53,7 @@ impl Body for Incoming {
                 .poll_frame(cx)
                 .map(|f| f.map(|f| f.map_err(IncomingError::from))),
             Incoming::Http2(body) => Pin::new(body).poll_frame(cx),
+            Incoming::Buffered(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
         }
     }
 
@@ -57,6 +61,7 @@ impl Body for Incoming {
         match self {
             Incoming::Http1(body) => body.is_end_stream(),
             Incoming::Http2(body) => body.is_end_stream(),
+            Incoming::Buffered(bytes) => bytes.is_none(),
         }
     }
 
@@ -64,6 +69,9 @@ impl Body for Incoming {
         match self {
             Incoming::Http1(body) => body.size_hint(),
             Incoming::Http2(body) => body.size_hint(),
+            Incoming::Buffered(bytes) => {
+                SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64))
+            }
         }
     }
 }

@@ -17,39 +17,74 @@ use std::time::{Duration, Instant};
 /// Path prefix of the built-in per-function routes.
 pub const FN_PREFIX: &str = "/fn/";
 
-/// Runs the function `req` is addressed to: by `/fn/{name}/...`, else by a manifest route.
-pub async fn invoke(gw: &Gateway, req: Request<Incoming>) -> Result<GatewayResponse, ApiError> {
-    let snapshot = gw.catalog.snapshot();
-    let path = req.uri().path();
-    let (deployed, guest_path): (&Arc<Deployed>, Option<String>) =
-        if let Some(rest) = path.strip_prefix(FN_PREFIX) {
-            let (name, tail) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-            let Some(deployed) = snapshot.function(name) else {
-                return Err(unrouted(
-                    gw,
-                    ApiError::FunctionNotFound {
-                        name: name.to_owned(),
-                    },
-                ));
-            };
-            let tail = if tail.is_empty() { "/" } else { tail };
-            (deployed, Some(tail.to_owned()))
+/// Runs the function `req` is addressed to: by `/fn/{name}/...`, else by a manifest route. In
+/// cluster mode a call whose function has its home on another node is forwarded there (see
+/// [`crate::cluster::forward`]), and a `/fn/` name this node has not seen yet is read through
+/// from the shared registry before the answer is 404.
+pub async fn invoke(
+    gw: &Arc<Gateway>,
+    mut req: Request<Incoming>,
+) -> Result<GatewayResponse, ApiError> {
+    let forwarded_in = match &gw.cluster {
+        Some(node) => crate::cluster::forwarded_in(node, req.headers_mut())?,
+        None => {
+            req.headers_mut().remove(crate::cluster::CLUSTER_TOKEN);
+            false
+        }
+    };
+    let (deployed, guest_path) = match find(gw, &req) {
+        Ok(found) => found,
+        Err(missing) => match (&gw.cluster, fn_name(req.uri().path())) {
+            (Some(node), Some(name))
+                if crate::cluster::sync::read_through(gw, node, name).await =>
+            {
+                find(gw, &req).map_err(|e| unrouted(gw, e))?
+            }
+            _ => return Err(unrouted(gw, missing)),
+        },
+    };
+    let mut running = None;
+    if let Some(node) = &gw.cluster {
+        let path = if forwarded_in {
+            crate::cluster::CallPath::ForwardedIn
         } else {
-            let Some(deployed) = snapshot.route(path) else {
-                return Err(unrouted(
-                    gw,
-                    ApiError::NotFound {
-                        path: path.to_owned(),
-                    },
-                ));
-            };
-            (deployed, None)
+            match node.home_elsewhere(&deployed.record.name) {
+                Ok(None) => crate::cluster::CallPath::Home,
+                Err(path) => path,
+                Ok(Some(home)) => {
+                    let id = req
+                        .extensions()
+                        .get::<wasmgate_pool::RequestId>()
+                        .map(|r| r.0.to_string())
+                        .unwrap_or_default();
+                    let timeout = gw.settings.http.body_read_timeout.get();
+                    match crate::cluster::forward::forward(node, &home, req, timeout, &id).await? {
+                        crate::cluster::forward::Forwarded::Answered(response) => {
+                            node.count(crate::cluster::CallPath::ForwardedOut);
+                            return Ok(response);
+                        }
+                        crate::cluster::forward::Forwarded::Local(back, path) => {
+                            req = back;
+                            path
+                        }
+                    }
+                }
+            }
         };
-    let deployed = deployed.clone();
-    drop(snapshot);
+        node.count(path);
+        running = Some(node.running());
+    }
     let started = Instant::now();
     let mut result = run(gw, &deployed, req, guest_path).await;
     let took = started.elapsed();
+    drop(running);
+    if let (Some(node), Ok(response)) = (&gw.cluster, &mut result)
+        && let Ok(id) = HeaderValue::from_str(&node.id)
+    {
+        response
+            .headers_mut()
+            .insert(crate::cluster::SERVED_BY, id);
+    }
     match &mut result {
         // A streamed body is counted when it ends: one that fails after its head was sent
         // counts as the error it was, not as the status the head carried.
@@ -70,6 +105,36 @@ pub async fn invoke(gw: &Gateway, req: Request<Incoming>) -> Result<GatewayRespo
         Err(e) => observe(gw, &deployed, e.classify().0, took),
     }
     result
+}
+
+/// The function `req` is addressed to, and the path its guest sees (`None`: the request's own).
+fn find(
+    gw: &Gateway,
+    req: &Request<Incoming>,
+) -> Result<(Arc<Deployed>, Option<String>), ApiError> {
+    let snapshot = gw.catalog.snapshot();
+    let path = req.uri().path();
+    if let Some(rest) = path.strip_prefix(FN_PREFIX) {
+        let (name, tail) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+        let deployed = snapshot
+            .function(name)
+            .ok_or_else(|| ApiError::FunctionNotFound {
+                name: name.to_owned(),
+            })?;
+        let tail = if tail.is_empty() { "/" } else { tail };
+        Ok((deployed.clone(), Some(tail.to_owned())))
+    } else {
+        let deployed = snapshot.route(path).ok_or_else(|| ApiError::NotFound {
+            path: path.to_owned(),
+        })?;
+        Ok((deployed.clone(), None))
+    }
+}
+
+/// The function name a `/fn/NAME/...` path names.
+fn fn_name(path: &str) -> Option<&str> {
+    let rest = path.strip_prefix(FN_PREFIX)?;
+    Some(&rest[..rest.find('/').unwrap_or(rest.len())])
 }
 
 /// Counts one call of `deployed` answered with `status`, its head after `took`.

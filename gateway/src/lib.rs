@@ -23,6 +23,7 @@ pub mod auth;
 pub mod catalog;
 pub mod cli;
 pub mod client_body;
+pub mod cluster;
 pub mod dispatch;
 pub mod egress_client;
 pub mod error;

@@ -174,14 +174,31 @@ async fn serve_until_stopped(settings: Settings) -> anyhow::Result<()> {
     tracing::info!(%addr, "serving");
     tokio::spawn(wasmgate::server::reload_on_sighup(gateway.clone()));
     let drained = wasmgate::server::serve(
-        gateway,
+        gateway.clone(),
         listener,
-        wasmgate::server::shutdown_signal(),
+        leave_then_stop(gateway.clone()),
         grace,
     )
     .await;
     if !drained {
         tracing::warn!("shutdown grace period ended with requests still in flight");
     }
+    if let Some(node) = &gateway.cluster {
+        node.leave().await;
+    }
     Ok(())
+}
+
+/// Resolves when the gateway should stop accepting: at SIGTERM/SIGINT, or in cluster mode
+/// `cluster.drain_delay` later, after leaving the home set (peers forward nothing more here once
+/// they see it) and failing `/readyz` (load balancers stop sending), while it still serves.
+async fn leave_then_stop(gateway: std::sync::Arc<wasmgate::Gateway>) {
+    wasmgate::server::shutdown_signal().await;
+    if let Some(node) = &gateway.cluster {
+        gateway.start_draining();
+        node.start_draining().await;
+        let delay = gateway.settings.cluster.drain_delay.get();
+        tracing::info!(delay = ?delay, "left the cluster's home set; still serving while peers and load balancers notice");
+        tokio::time::sleep(delay).await;
+    }
 }

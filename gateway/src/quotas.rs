@@ -146,6 +146,7 @@ mod tests {
             kv_layout: Default::default(),
             original: None,
             engine: None,
+            cluster_revision: None,
         }
     }
 

@@ -56,6 +56,11 @@ pub struct Record {
     /// for a function deployed before it was recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub engine: Option<String>,
+    /// In cluster mode, the revision of the shared registry (`wg_registry`) this record was
+    /// written or applied at; `None` for a record this node has not shared (deployed alone).
+    /// Never written to the shared registry itself (a record cannot know its own revision).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_revision: Option<u64>,
 }
 
 impl Record {
@@ -256,6 +261,7 @@ mod tests {
             kv_layout: KvLayout::Owner,
             original: Some("sha256:00".into()),
             engine: Some("e".into()),
+            cluster_revision: None,
         }
     }
 

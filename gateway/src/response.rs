@@ -2,11 +2,23 @@
 
 use bytes::Bytes;
 use http::{HeaderValue, StatusCode, header};
-use http_body_util::{Either, Full};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Either, Full};
 use wasmgate_pool::ResponseBody;
 
-/// A response body: either streamed from a guest, or built by the gateway (JSON, health).
-pub type GatewayBody = Either<ResponseBody, Full<Bytes>>;
+/// A response body: either streamed from a guest, or built by the gateway (JSON, health) or
+/// relayed from a peer node (a forwarded call's response, streamed).
+pub type GatewayBody = Either<ResponseBody, BoxBody<Bytes, RelayError>>;
+
+/// Why a body relayed from a peer node broke off (a body the gateway wrote cannot fail).
+#[derive(Debug, thiserror::Error)]
+#[error("the peer node's response broke off: {0}")]
+pub struct RelayError(#[from] pub hyper::Error);
+
+/// A body of `bytes` written by the gateway.
+pub fn full(bytes: impl Into<Bytes>) -> GatewayBody {
+    Either::Right(Full::new(bytes.into()).map_err(|never| match never {}).boxed())
+}
 
 /// A response the gateway sends.
 pub type GatewayResponse = http::Response<GatewayBody>;
@@ -14,7 +26,7 @@ pub type GatewayResponse = http::Response<GatewayBody>;
 /// A JSON response with `status`.
 pub fn json(status: StatusCode, value: &serde_json::Value) -> GatewayResponse {
     let body = serde_json::to_vec(value).unwrap_or_default();
-    let mut response = http::Response::new(Either::Right(Full::new(Bytes::from(body))));
+    let mut response = http::Response::new(full(body));
     *response.status_mut() = status;
     response.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -25,7 +37,7 @@ pub fn json(status: StatusCode, value: &serde_json::Value) -> GatewayResponse {
 
 /// An empty response with `status`.
 pub fn empty(status: StatusCode) -> GatewayResponse {
-    let mut response = http::Response::new(Either::Right(Full::new(Bytes::new())));
+    let mut response = http::Response::new(full(Bytes::new()));
     *response.status_mut() = status;
     response
 }
@@ -37,7 +49,7 @@ pub fn from_guest(response: http::Response<ResponseBody>) -> GatewayResponse {
 
 /// A plain-text response with `status`.
 pub fn text(status: StatusCode, body: String) -> GatewayResponse {
-    let mut response = http::Response::new(Either::Right(Full::new(Bytes::from(body))));
+    let mut response = http::Response::new(full(body));
     *response.status_mut() = status;
     response.headers_mut().insert(
         header::CONTENT_TYPE,

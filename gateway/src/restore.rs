@@ -171,6 +171,19 @@ impl Outcome {
     }
 }
 
+/// Re-verifies `record`'s original against today's trust and clock and compiles it for this
+/// engine unless its artifact already is this engine's, as restore does at start (a record
+/// applied from the cluster comes with `engine: None`, so it is always compiled here); blocking.
+/// Returns the record to serve and, when this node refuses it, why.
+pub(crate) fn verify_and_build(gw: &Gateway, record: Record) -> (Record, Option<ApiError>) {
+    match check(gw, record, SystemTime::now(), &Rebuilds::default()) {
+        Outcome::Serve(record) | Outcome::Legacy(record) | Outcome::Rebuilt { record, .. } => {
+            (record, None)
+        }
+        Outcome::Down(record, cause) => (record, Some(cause)),
+    }
+}
+
 /// Decides one record's fate; blocking (reads, hashes and may compile).
 fn check(gw: &Gateway, record: Record, now: SystemTime, rebuilds: &Rebuilds) -> Outcome {
     let Some(original) = record.original.clone() else {

@@ -67,6 +67,8 @@ pub struct Gateway {
     pub access: crate::auth::Access,
     /// How client connections ended: counted, and logged at a bounded rate.
     pub connection_reports: crate::server::outcome::Reports,
+    /// This node's part in a cluster; `None` when it runs alone.
+    pub cluster: Option<Arc<crate::cluster::ClusterNode>>,
     ready: AtomicBool,
 }
 
@@ -110,6 +112,7 @@ impl Gateway {
                 "no trusted issuer: every deploy will be refused; start with --trust PUBKEY (see `wasmgate keys generate`)"
             );
         }
+        let cluster = crate::cluster::ClusterNode::open(&settings, metrics.registry()).await?;
         let bus = open_bus(&settings).await?;
         let guest_bus: Arc<dyn Bus> = Arc::new(CountedBus::new(bus.clone(), &metrics));
         let calls = CallStore::open(settings.data_dir.join(CALLS_FILE)).await?;
@@ -134,10 +137,14 @@ impl Gateway {
             artifact_gc: tokio::sync::RwLock::new(()),
             access,
             connection_reports,
+            cluster,
             ready: AtomicBool::new(false),
             settings,
         });
         crate::restore::restore(&gateway).await?;
+        if let Some(node) = &gateway.cluster {
+            crate::cluster::start(&gateway, node).await;
+        }
         // Calls accepted before a stop run now.
         let resumed = crate::async_calls::resume(&gateway).await?;
         if resumed > 0 {
@@ -285,9 +292,19 @@ async fn open_bus(settings: &Settings) -> Result<Arc<dyn Bus>, ApiError> {
         messages: u64::from(settings.quotas.max_backlog_messages),
         bytes: settings.quotas.max_backlog_bytes.bytes(),
     };
+    // In cluster mode the cluster's NATS is the bus unless `[messaging]` names another.
+    let cluster_nats = settings
+        .cluster
+        .nats_url
+        .as_ref()
+        .filter(|_| settings.messaging.backend == BusBackendKind::Embedded);
+    let nats = match (settings.messaging.backend, &settings.messaging.url) {
+        (BusBackendKind::Nats, Some(url)) => Some(url),
+        _ => cluster_nats,
+    };
     Ok(
-        match (settings.messaging.backend, &settings.messaging.url) {
-            (BusBackendKind::Nats, Some(url)) => {
+        match nats {
+            Some(url) => {
                 let format = match settings.messaging.event_format {
                     EventFormat::Protobuf => cloudevent::Format::Protobuf,
                     EventFormat::Json => cloudevent::Format::Json,

@@ -66,11 +66,17 @@ impl Drop for Subscriptions {
     }
 }
 
-/// Subscribes `deployed` to each of its trigger subjects.
+/// Subscribes `deployed` to each of its trigger subjects. In cluster mode a trigger without a
+/// queue group joins `wasmgate.<function>`, so each message runs once in the cluster, not once
+/// per node.
 pub fn start(gw: &Arc<Gateway>, deployed: &Arc<Deployed>) {
     for trigger in &deployed.record.manifest.triggers {
         let pattern = trigger.subject.as_str().to_owned();
-        let queue = trigger.queue.clone();
+        let queue = trigger.queue.clone().or_else(|| {
+            gw.cluster
+                .as_ref()
+                .map(|_| format!("wasmgate.{}", deployed.record.name))
+        });
         let task = tokio::spawn(subscribe(gw.clone(), deployed.clone(), pattern, queue));
         deployed.subscriptions.add(task.abort_handle());
     }

@@ -58,6 +58,18 @@ async fn deploy_upload(
     manifest.resolve(&gw.settings.defaults, &gw.settings.pool)?;
     crate::routes::check_own(&manifest.http.routes)?;
 
+    // In cluster mode: the revision this deploy replaces, compared-and-swapped at the end, so a
+    // deploy of the same name on another node in between makes this one a 409, not a lost write.
+    let expected = match &gw.cluster {
+        Some(node) => Some(
+            node.cluster
+                .record(name.as_str())
+                .await
+                .map_err(crate::cluster::sync::api_error)?
+                .map(|r| r.revision),
+        ),
+        None => None,
+    };
     // Hashing and verifying touch every byte of the module: off the async threads.
     let module = Arc::new(upload.module);
     let admitted = admit(gw, &name, &module, upload.manifest.as_deref(), &manifest).await;
@@ -91,6 +103,15 @@ async fn deploy_upload(
         Ok(original) => original,
         Err(e) => return Err(abandon(gw, gc, &artifact, None, e).await),
     };
+    if let Some(node) = &gw.cluster
+        && let Err(e) = node
+            .cluster
+            .put_original(&original.to_string(), &module)
+            .await
+    {
+        let e = crate::cluster::sync::api_error(e);
+        return Err(abandon(gw, gc, &artifact, Some(original), e).await);
+    }
 
     let record = Record {
         name: name.as_str().to_owned(),
@@ -106,23 +127,42 @@ async fn deploy_upload(
         token: admitted.token,
         original: Some(original.to_string()),
         engine: Some(gw.pool.engine_fingerprint().to_owned()),
+        cluster_revision: None,
     };
-    let deployed = match gw.deployed(record.clone()) {
+    let mut record = record;
+    let mut deployed = match gw.deployed(record.clone()) {
         Ok(deployed) => deployed,
         Err(e) => return Err(abandon(gw, gc, &artifact, Some(original), e).await),
     };
 
+    // In cluster mode records are applied one at a time, this deploy's among them.
+    let applying = match &gw.cluster {
+        Some(node) => Some(node.applying.lock().await),
+        None => None,
+    };
     let change = gw.catalog.lock().await;
-    if let Err(e) = succession(gw, &record.claims, allow_downgrade)
+    let checked = succession(gw, &record.claims, allow_downgrade)
         .and_then(|()| gw.catalog.check(&deployed))
-        .and_then(|()| crate::quotas::check_deploy(gw, &record))
-        .and_then(|()| gw.registry.put(&record))
-    {
+        .and_then(|()| crate::quotas::check_deploy(gw, &record));
+    let shared = match (checked, &gw.cluster) {
+        (Ok(()), Some(node)) => share(node, &record, expected.flatten()).await,
+        (checked, _) => checked.map(|()| None),
+    };
+    let published = shared.and_then(|revision| {
+        if revision.is_some() {
+            record.cluster_revision = revision;
+            deployed = gw.deployed(record.clone())?;
+        }
+        gw.registry.put(&record)
+    });
+    if let Err(e) = published {
         drop(change);
+        drop(applying);
         return Err(abandon(gw, gc, &artifact, Some(original), e).await);
     }
     let old = gw.catalog.insert(&change, deployed.clone())?;
     drop(change);
+    drop(applying);
     drop(gc);
 
     if let Some(old) = &old {
@@ -155,6 +195,21 @@ async fn deploy_upload(
             "wasi": wasi,
         }),
     ))
+}
+
+/// Writes `record` to the cluster's registry if the name is still at `expected` (compare-and-swap);
+/// returns the new revision, or `409 concurrent_deploy` when another node changed it since.
+async fn share(
+    node: &crate::cluster::ClusterNode,
+    record: &Record,
+    expected: Option<u64>,
+) -> Result<Option<u64>, ApiError> {
+    let bytes = crate::cluster::sync::shared_bytes(record)?;
+    node.cluster
+        .put_record(&record.name, bytes, expected)
+        .await
+        .map(Some)
+        .map_err(crate::cluster::sync::api_error)
 }
 
 /// The WASI release `module` targets, for the deploy answer (`{"version": "0.3", "interface":

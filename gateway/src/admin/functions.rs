@@ -54,6 +54,10 @@ pub async fn get(gw: &Gateway, name: &str) -> Result<GatewayResponse, ApiError> 
 /// of the name, unless `purge`: then every private bucket of it is removed before the answer.
 pub async fn delete(gw: &Gateway, name: &str, purge: bool) -> Result<GatewayResponse, ApiError> {
     let name = FunctionName::try_from(name.to_owned())?;
+    let applying = match &gw.cluster {
+        Some(node) => Some(node.applying.lock().await),
+        None => None,
+    };
     let change = gw.catalog.lock().await;
     let Some(current) = gw.catalog.snapshot().function(name.as_str()).cloned() else {
         return Err(not_found(&name));
@@ -68,9 +72,17 @@ pub async fn delete(gw: &Gateway, name: &str, purge: bool) -> Result<GatewayResp
     } else {
         None
     };
+    // Shared first: a delete the cluster did not take changes nothing here either.
+    if let Some(node) = &gw.cluster {
+        node.cluster
+            .delete_record(name.as_str())
+            .await
+            .map_err(crate::cluster::sync::api_error)?;
+    }
     gw.registry.remove(name.as_str())?;
     let old = gw.catalog.remove(&change, name.as_str());
     drop(change);
+    drop(applying);
     if let Some(old) = old {
         retire(gw, &old).await;
     }

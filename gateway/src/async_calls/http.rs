@@ -10,9 +10,7 @@ use crate::response::{GatewayResponse, json};
 use crate::state::Gateway;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use bytes::Bytes;
 use http::{HeaderValue, Request, StatusCode, header};
-use http_body_util::{Either, Full};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -190,7 +188,7 @@ pub async fn get(gw: &Arc<Gateway>, req: &Request<Incoming>) -> Result<GatewayRe
             path: path.to_owned(),
         });
     };
-    let mut response = http::Response::new(Either::Right(Full::new(Bytes::from(body))));
+    let mut response = http::Response::new(crate::response::full(body));
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),

@@ -269,6 +269,11 @@ impl Metrics {
         Ok(metrics)
     }
 
+    /// The registry every family is in, for families registered elsewhere (cluster mode's).
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
     /// Sets `wasmgate_quota_limit` from the quotas in force, and starts every refusal count at 0.
     pub fn set_quotas(&self, settings: &wasmgate_config::QuotaSettings) {
         for quota in Quota::ALL {

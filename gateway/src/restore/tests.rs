@@ -41,6 +41,7 @@ async fn deployed_before(
         original: Some(original.to_string()),
         engine: Some(pool.engine_fingerprint().to_owned()),
         kv_layout: crate::registry::KvLayout::Owner,
+        cluster_revision: None,
     };
     change(&mut record, &originals);
     registry.put(&record).unwrap();

@@ -1,0 +1,453 @@
+//! Cluster mode in the gateway: this node's part in a cluster of identical gateways that share
+//! their registry, originals and membership through NATS JetStream (`wasmgate-cluster`) and
+//! place each function on a home node (`wasmgate-policy`).
+//!
+//! - [`ClusterNode`]: the node's identity, its view of the members, its load and its HTTP client
+//!   to peers; [`start`] runs its heartbeat, follows the members and the registry;
+//! - [`sync`]: records deployed on other nodes become local ones (original fetched, digest and
+//!   signature re-verified, compiled here), deletes and CAS on deploy;
+//! - [`forward`]: a call that lands on a node that is not the function's home goes to the home
+//!   once, over HTTP, authenticated by the cluster token;
+//! - [`status`]: `GET /cluster`.
+
+pub mod forward;
+pub mod status;
+pub mod sync;
+
+use crate::state::Gateway;
+use prometheus::{IntCounterVec, IntGauge, IntGaugeVec};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use wasmgate_cluster::{Cluster, ClusterOptions, Members, NodeEntry, NodeState};
+use wasmgate_config::Settings;
+use wasmgate_policy::{Member, MemberState, Placement};
+
+/// Header a forwarding node names itself in.
+pub const FORWARDED_BY: &str = "wasmgate-forwarded-by";
+/// Header carrying the cluster token on forwarded calls (never reaches a guest).
+pub const CLUSTER_TOKEN: &str = "wasmgate-cluster-token";
+/// Response header naming the node that ran the call.
+pub const SERVED_BY: &str = "wasmgate-node";
+
+/// How long a peer that refused a connection is skipped as a home.
+const UNREACHABLE_FOR: Duration = Duration::from_secs(3);
+
+/// Load samples taken per heartbeat, averaged into the load the heartbeat reports.
+const SAMPLES_PER_HEARTBEAT: u32 = 10;
+
+/// How long start-up waits for the first view of the shared registry before serving the local
+/// one (NATS down: the node serves its last view and catches up).
+const FIRST_SYNC_WAIT: Duration = Duration::from_secs(5);
+
+/// Cluster-mode metric families.
+pub struct ClusterMetrics {
+    /// `wasmgate_cluster_calls_total{path}`.
+    pub calls: IntCounterVec,
+    /// `wasmgate_cluster_members{state}`.
+    pub members: IntGaugeVec,
+    /// `wasmgate_cluster_nodes_needed`.
+    pub nodes_needed: IntGauge,
+    /// `wasmgate_cluster_registry_applied_total{operation}`.
+    pub applied: IntCounterVec,
+    /// `wasmgate_cluster_connected`.
+    pub connected: IntGauge,
+}
+
+/// Why a call was served where it was (`wasmgate_cluster_calls_total{path}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallPath {
+    /// Sent to its home on another node.
+    ForwardedOut,
+    /// Served here: a peer forwarded it (this node is its home).
+    ForwardedIn,
+    /// Served here: this node is its home.
+    Home,
+    /// Served here: its home did not answer.
+    Fallback,
+    /// Served here: no member is ready under its load cap, or the body is too large to forward.
+    Local,
+}
+
+impl CallPath {
+    /// Every path, for the metric's label values.
+    pub const ALL: [CallPath; 5] = [
+        CallPath::ForwardedOut,
+        CallPath::ForwardedIn,
+        CallPath::Home,
+        CallPath::Fallback,
+        CallPath::Local,
+    ];
+
+    /// The label value.
+    pub fn label(self) -> &'static str {
+        match self {
+            CallPath::ForwardedOut => "forwarded_out",
+            CallPath::ForwardedIn => "forwarded_in",
+            CallPath::Home => "home",
+            CallPath::Fallback => "fallback",
+            CallPath::Local => "local",
+        }
+    }
+}
+
+/// This node's part in the cluster.
+pub struct ClusterNode {
+    /// The shared state on JetStream.
+    pub cluster: Arc<Cluster>,
+    /// This node's id.
+    pub id: String,
+    /// The URL peers reach this node on.
+    pub advertise: String,
+    /// The secret forwarded calls carry.
+    token: String,
+    /// The home rule.
+    pub placement: Placement,
+    members: Members,
+    /// Calls running on this node now.
+    in_flight: AtomicU64,
+    /// The load the last heartbeat reported.
+    load: Mutex<f64>,
+    draining: AtomicBool,
+    /// Peers that refused a connection, until when they are skipped.
+    unreachable: Mutex<HashMap<String, Instant>>,
+    /// HTTP client to peers.
+    pub(crate) client: forward::PeerClient,
+    /// Serialises applying records (own deploys and peers' alike).
+    pub(crate) applying: tokio::sync::Mutex<()>,
+    /// Bounds concurrent read-throughs (a burst of calls to unknown names).
+    pub(crate) read_through: tokio::sync::Semaphore,
+    /// Metric families.
+    pub metrics: ClusterMetrics,
+}
+
+impl ClusterNode {
+    /// Connects to the cluster's NATS (returns at once even if it is down) and registers the
+    /// cluster metric families; `None` when the settings do not enable cluster mode.
+    pub async fn open(
+        settings: &Settings,
+        registry: &prometheus::Registry,
+    ) -> Result<Option<Arc<Self>>, crate::ApiError> {
+        let c = &settings.cluster;
+        let (Some(url), Some(id), Some(advertise)) = (&c.nats_url, &c.node_id, &c.advertise) else {
+            return Ok(None);
+        };
+        let cluster = Cluster::connect(ClusterOptions {
+            url: url.clone(),
+            replicas: usize::from(c.replicas),
+            heartbeat: c.heartbeat.get(),
+            missed_heartbeats: wasmgate_config::MISSED_HEARTBEATS,
+        })
+        .await
+        .map_err(|e| crate::ApiError::ClusterUnavailable {
+            reason: e.to_string(),
+        })?;
+        let token = match (&c.token, &settings.admin_token) {
+            (Some(token), _) => token.clone(),
+            (None, Some(admin)) => derive_token(admin),
+            // Settings validation refuses cluster mode without either.
+            (None, None) => {
+                return Err(crate::ApiError::Internal {
+                    reason: "cluster mode without a shared token".into(),
+                });
+            }
+        };
+        Ok(Some(Arc::new(ClusterNode {
+            cluster: Arc::new(cluster),
+            id: id.clone(),
+            advertise: advertise.trim_end_matches('/').to_owned(),
+            token,
+            placement: Placement {
+                balance_factor: c.balance_factor,
+                node_capacity: f64::from(c.node_capacity),
+            },
+            members: Members::default(),
+            in_flight: AtomicU64::new(0),
+            load: Mutex::new(0.0),
+            draining: AtomicBool::new(false),
+            unreachable: Mutex::new(HashMap::new()),
+            client: forward::PeerClient::new(),
+            applying: tokio::sync::Mutex::new(()),
+            read_through: tokio::sync::Semaphore::new(16),
+            metrics: ClusterMetrics::register(registry).map_err(|e| {
+                crate::ApiError::Internal {
+                    reason: format!("cluster metrics: {e}"),
+                }
+            })?,
+        })))
+    }
+
+    /// Whether `presented` is the cluster token (constant time).
+    pub fn token_matches(&self, presented: &[u8]) -> bool {
+        use subtle::ConstantTimeEq as _;
+        presented.ct_eq(self.token.as_bytes()).into()
+    }
+
+    /// The cluster token, for forwarded calls.
+    pub(crate) fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// The members as this node sees them now, itself included with its current state and load
+    /// even when its own entry has not come back from NATS.
+    pub fn view(&self) -> Vec<NodeEntry> {
+        let horizon = self.cluster.options().horizon();
+        let mut view = self.members.live(Instant::now(), horizon);
+        let me = self.entry();
+        match view.iter_mut().find(|n| n.id == self.id) {
+            Some(own) => *own = me,
+            None => view.push(me),
+        }
+        view
+    }
+
+    /// This node's own entry as its next heartbeat writes it.
+    pub fn entry(&self) -> NodeEntry {
+        NodeEntry {
+            id: self.id.clone(),
+            advertise: self.advertise.clone(),
+            state: if self.draining.load(Ordering::Acquire) {
+                NodeState::Draining
+            } else {
+                NodeState::Ready
+            },
+            load: self.load.lock().map_or(0.0, |l| *l),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+        }
+    }
+
+    /// The view as placement members: unreachable peers count as draining.
+    fn placement_members(&self, view: &[NodeEntry]) -> Vec<Member> {
+        let now = Instant::now();
+        let unreachable = self.unreachable.lock().map(|u| u.clone()).unwrap_or_default();
+        view.iter()
+            .map(|n| {
+                let mut m = n.member();
+                if unreachable.get(&n.id).is_some_and(|until| *until > now) {
+                    m.state = MemberState::Draining;
+                }
+                m
+            })
+            .collect()
+    }
+
+    /// The node `function` should run on: `None` to run it here (this node is its home, or no
+    /// member is ready under its cap), else the peer's entry.
+    pub fn home_elsewhere(&self, function: &str) -> Result<Option<NodeEntry>, CallPath> {
+        let view = self.view();
+        let members = self.placement_members(&view);
+        match self.placement.home(function, &members) {
+            None => Err(CallPath::Local),
+            Some(home) if home.id == self.id => Ok(None),
+            Some(home) => Ok(view.into_iter().find(|n| n.id == home.id)),
+        }
+    }
+
+    /// Marks peer `id` unreachable for a few seconds (its connection was refused).
+    pub(crate) fn unreachable(&self, id: &str) {
+        if let Ok(mut u) = self.unreachable.lock() {
+            u.insert(id.to_owned(), Instant::now() + UNREACHABLE_FOR);
+        }
+    }
+
+    /// Counts a call by the path it took.
+    pub fn count(&self, path: CallPath) {
+        self.metrics.calls.with_label_values(&[path.label()]).inc();
+    }
+
+    /// Marks a call running here until the guard drops.
+    pub fn running(self: &Arc<Self>) -> Running {
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        Running(self.clone())
+    }
+
+    /// Leaves the home set: peers stop sending work once they see the next heartbeat, written
+    /// now.
+    pub async fn start_draining(&self) {
+        self.draining.store(true, Ordering::Release);
+        if let Err(e) = self.cluster.heartbeat(&self.entry()).await {
+            tracing::warn!(error = %e, "could not announce the drain to the cluster");
+        }
+    }
+
+    /// Whether this node is draining.
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Acquire)
+    }
+
+    /// Removes this node's entry and closes the connection (the last step of a drain).
+    pub async fn leave(&self) {
+        if let Err(e) = self.cluster.leave(&self.id).await {
+            tracing::warn!(error = %e, "could not leave the cluster cleanly; peers drop this node when its entry expires");
+        }
+        self.cluster.close().await;
+    }
+}
+
+/// A call counted as running on this node (see [`ClusterNode::running`]).
+pub struct Running(Arc<ClusterNode>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl ClusterMetrics {
+    fn register(registry: &prometheus::Registry) -> Result<Self, prometheus::Error> {
+        use prometheus::Opts;
+        let calls = IntCounterVec::new(
+            Opts::new(
+                "wasmgate_cluster_calls_total",
+                "Calls by the path they took in the cluster: forwarded_out (sent to the function's home on another node), forwarded_in (served here for a peer), home (served here, the home), fallback (served here, the home did not answer), local (served here, no home under its load cap, or a body too large to forward).",
+            ),
+            &["path"],
+        )?;
+        let members = IntGaugeVec::new(
+            Opts::new(
+                "wasmgate_cluster_members",
+                "Cluster members this node sees, by state (ready, draining).",
+            ),
+            &["state"],
+        )?;
+        let nodes_needed = IntGauge::new(
+            "wasmgate_cluster_nodes_needed",
+            "Nodes the cluster's load needs: ceil(calls in flight cluster-wide / cluster.node_capacity), at least 1; the autoscaling signal.",
+        )?;
+        let applied = IntCounterVec::new(
+            Opts::new(
+                "wasmgate_cluster_registry_applied_total",
+                "Registry changes made on other nodes and applied here, by operation (put, delete, down: applied but refused here).",
+            ),
+            &["operation"],
+        )?;
+        let connected = IntGauge::new(
+            "wasmgate_cluster_connected",
+            "1 while this node is connected to the cluster's NATS, else 0.",
+        )?;
+        registry.register(Box::new(calls.clone()))?;
+        registry.register(Box::new(members.clone()))?;
+        registry.register(Box::new(nodes_needed.clone()))?;
+        registry.register(Box::new(applied.clone()))?;
+        registry.register(Box::new(connected.clone()))?;
+        for path in CallPath::ALL {
+            calls.with_label_values(&[path.label()]);
+        }
+        for op in ["put", "delete", "down"] {
+            applied.with_label_values(&[op]);
+        }
+        Ok(ClusterMetrics {
+            calls,
+            members,
+            nodes_needed,
+            applied,
+            connected,
+        })
+    }
+}
+
+/// The token a cluster derives from its shared admin token: SHA-256 over a domain-separation
+/// label and the token, in hex, so the admin token itself never travels with forwarded calls.
+fn derive_token(admin: &str) -> String {
+    use sha2::Digest as _;
+    let mut hash = sha2::Sha256::new();
+    hash.update(b"wasmgate cluster token v1\0");
+    hash.update(admin.as_bytes());
+    hex_lower(&hash.finalize())
+}
+
+fn hex_lower(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Whether a request was forwarded by a peer: it names the forwarding node and carries the
+/// cluster token (both headers are removed, so no guest ever sees them). A request that names a
+/// forwarding node without the token is refused with [`ApiError::ClusterAuth`](crate::ApiError).
+pub fn forwarded_in(
+    node: &ClusterNode,
+    headers: &mut http::HeaderMap,
+) -> Result<bool, crate::ApiError> {
+    let token = headers.remove(CLUSTER_TOKEN);
+    if headers.remove(FORWARDED_BY).is_none() {
+        return Ok(false);
+    }
+    match token {
+        Some(token) if node.token_matches(token.as_bytes()) => Ok(true),
+        _ => Err(crate::ApiError::ClusterAuth),
+    }
+}
+
+/// Starts the node's background work: the first registry sync (waited for up to a few seconds),
+/// then heartbeats, the members watch and the registry watch, for as long as the process runs.
+pub async fn start(gw: &Arc<Gateway>, node: &Arc<ClusterNode>) {
+    tokio::spawn(node.members.clone().follow(node.cluster.clone()));
+    tokio::spawn(heartbeats(node.clone()));
+    let (synced_tx, synced_rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(sync::follow(gw.clone(), node.clone(), synced_tx));
+    match tokio::time::timeout(FIRST_SYNC_WAIT, synced_rx).await {
+        Ok(Ok(())) => tracing::info!(node = %node.id, "joined the cluster: registry in sync"),
+        _ => tracing::warn!(
+            node = %node.id,
+            "the cluster's registry did not answer at start: serving the local view, catching up in the background"
+        ),
+    }
+}
+
+/// Samples the load, writes the heartbeat and updates the cluster gauges, forever.
+async fn heartbeats(node: Arc<ClusterNode>) {
+    let heartbeat = node.cluster.options().heartbeat;
+    let mut tick = tokio::time::interval(heartbeat / SAMPLES_PER_HEARTBEAT);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let (mut sum, mut samples) = (0u64, 0u32);
+    loop {
+        tick.tick().await;
+        sum += node.in_flight.load(Ordering::Relaxed);
+        samples += 1;
+        if samples < SAMPLES_PER_HEARTBEAT {
+            continue;
+        }
+        if let Ok(mut load) = node.load.lock() {
+            *load = sum as f64 / f64::from(samples);
+        }
+        (sum, samples) = (0, 0);
+        if let Err(e) = node.cluster.heartbeat(&node.entry()).await {
+            tracing::debug!(error = %e, "heartbeat not written");
+        }
+        let view = node.view();
+        let members = node.placement_members(&view);
+        let ready = members
+            .iter()
+            .filter(|m| m.state == MemberState::Ready)
+            .count();
+        node.metrics
+            .members
+            .with_label_values(&["ready"])
+            .set(ready as i64);
+        node.metrics
+            .members
+            .with_label_values(&["draining"])
+            .set((members.len() - ready) as i64);
+        node.metrics
+            .nodes_needed
+            .set(node.placement.nodes_needed(&members) as i64);
+        node.metrics
+            .connected
+            .set(i64::from(node.cluster.connected()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_derived_token_is_stable_and_never_the_admin_token() {
+        let admin = "admin-token-0123456789abcdefghijklmn";
+        let derived = derive_token(admin);
+        assert_eq!(derived, derive_token(admin));
+        assert_eq!(derived.len(), 64);
+        assert!(!derived.contains(admin));
+        assert_ne!(derived, derive_token("another-admin-token-0123456789abcdef"));
+    }
+}

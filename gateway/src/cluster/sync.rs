@@ -1,0 +1,301 @@
+//! The shared registry and this node's copy of it.
+//!
+//! The local redb registry stays the node's cache: a node restarts and serves its last view
+//! while NATS is down. [`follow`] brings it in line with the shared one: first every live record
+//! (records this node applied before that are gone were deleted elsewhere; records it never
+//! shared, deployed before it joined, are published), then every change as it happens. A record
+//! is applied once per revision, in revision order per name.
+//!
+//! Applying a record deployed on another node never loads code that node compiled: the signed
+//! original is fetched from the object store, its digest checked against the record, its
+//! signature, issuer, hash and validity re-verified against this node's trust (as restore does
+//! at start), and it is compiled here. A record this node's trust refuses is kept down with the
+//! reason, as restore keeps it.
+
+use super::ClusterNode;
+use crate::catalog::Deployed;
+use crate::error::ApiError;
+use crate::registry::Record;
+use crate::state::Gateway;
+use futures::StreamExt;
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+use wasmgate_cluster::{Change, Error as ClusterError, Versioned};
+use wasmgate_pool::Digest;
+
+/// Wait before following the registry again after the connection was lost.
+const RETRY: Duration = Duration::from_millis(500);
+
+/// Maps a cluster error to the API's.
+pub fn api_error(e: ClusterError) -> ApiError {
+    match e {
+        ClusterError::Conflict { key } => ApiError::ConcurrentDeploy {
+            name: key.trim_start_matches("fn.").to_owned(),
+        },
+        other => ApiError::ClusterUnavailable {
+            reason: other.to_string(),
+        },
+    }
+}
+
+/// Follows the shared registry for as long as the process runs; `synced` fires after the first
+/// full sync.
+pub async fn follow(
+    gw: Arc<Gateway>,
+    node: Arc<ClusterNode>,
+    synced: tokio::sync::oneshot::Sender<()>,
+) {
+    let mut synced = Some(synced);
+    loop {
+        match node.cluster.changes().await {
+            Err(e) => tracing::debug!(error = %e, "registry not reachable; retrying"),
+            Ok(changes) => {
+                reconcile(&gw, &node, changes.snapshot).await;
+                if let Some(synced) = synced.take() {
+                    let _ = synced.send(());
+                }
+                let mut live = changes.live;
+                while let Some(change) = live.next().await {
+                    match change {
+                        Ok(change) => apply(&gw, &node, change).await,
+                        Err(e) => {
+                            tracing::info!(error = %e, "registry watch interrupted; syncing again");
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        tokio::time::sleep(RETRY).await;
+    }
+}
+
+/// Makes the local registry match `snapshot`, the shared registry's live records.
+async fn reconcile(gw: &Arc<Gateway>, node: &Arc<ClusterNode>, snapshot: Vec<(String, Versioned)>) {
+    let names: HashSet<&str> = snapshot.iter().map(|(n, _)| n.as_str()).collect();
+    let local = gw.catalog.snapshot();
+    for deployed in local.sorted() {
+        let record = &deployed.record;
+        if names.contains(record.name.as_str()) {
+            continue;
+        }
+        match record.cluster_revision {
+            // Shared before, gone now: deleted elsewhere while this node was away.
+            Some(revision) => remove(gw, node, &record.name, revision).await,
+            // Deployed here before this node joined: share it.
+            None => share(gw, node, deployed).await,
+        }
+    }
+    for (name, record) in snapshot {
+        apply(gw, node, Change::Put { name, record }).await;
+    }
+}
+
+/// Publishes a record deployed before this node joined the cluster.
+async fn share(gw: &Arc<Gateway>, node: &Arc<ClusterNode>, deployed: &Arc<Deployed>) {
+    let record = &deployed.record;
+    let Some(original) = crate::originals::recorded(&record.original) else {
+        tracing::warn!(function = %record.name, "not shared with the cluster: deployed before signed originals were kept; deploy it again");
+        return;
+    };
+    let shared = async {
+        let module = gw.originals.read(&original)?;
+        node.cluster
+            .put_original(&original.to_string(), &module)
+            .await
+            .map_err(api_error)?;
+        let revision = node
+            .cluster
+            .put_record(&record.name, shared_bytes(record)?, None)
+            .await
+            .map_err(api_error)?;
+        Ok::<u64, ApiError>(revision)
+    };
+    match shared.await {
+        Ok(revision) => {
+            let mut record = record.clone();
+            record.cluster_revision = Some(revision);
+            if let Err(e) = gw.registry.put(&record) {
+                tracing::warn!(function = %record.name, error = %e, "shared, but the local copy could not note it");
+            }
+            tracing::info!(function = %record.name, revision, "shared a function deployed before this node joined the cluster");
+        }
+        Err(e) => tracing::warn!(function = %record.name, error = %e, "could not share a function deployed before this node joined the cluster"),
+    }
+}
+
+/// A record as the shared registry holds it: without this node's revision.
+pub fn shared_bytes(record: &Record) -> Result<bytes::Bytes, ApiError> {
+    let mut shared = record.clone();
+    shared.cluster_revision = None;
+    serde_json::to_vec(&shared)
+        .map(Into::into)
+        .map_err(|e| ApiError::Internal {
+            reason: format!("record not serialisable: {e}"),
+        })
+}
+
+/// Applies one change made anywhere in the cluster, unless this node already has it.
+pub async fn apply(gw: &Arc<Gateway>, node: &Arc<ClusterNode>, change: Change) {
+    match change {
+        Change::Put { name, record } => {
+            if let Err(e) = apply_put(gw, node, &name, record).await {
+                tracing::warn!(function = %name, error = %e, "could not apply a record deployed on another node");
+            }
+        }
+        Change::Delete { name, revision } => remove(gw, node, &name, revision).await,
+    }
+}
+
+/// The revision of `name` this node serves, if any.
+fn applied(gw: &Gateway, name: &str) -> Option<u64> {
+    gw.catalog
+        .snapshot()
+        .function(name)
+        .and_then(|d| d.record.cluster_revision)
+}
+
+/// Applies `name`'s record at `versioned.revision` (see the module docs).
+async fn apply_put(
+    gw: &Arc<Gateway>,
+    node: &Arc<ClusterNode>,
+    name: &str,
+    versioned: Versioned,
+) -> Result<(), ApiError> {
+    let _applying = node.applying.lock().await;
+    if applied(gw, name).is_some_and(|r| r >= versioned.revision) {
+        return Ok(());
+    }
+    let mut record: Record =
+        serde_json::from_slice(&versioned.value).map_err(|e| ApiError::Storage {
+            reason: format!("shared record of {name} is malformed: {e}"),
+        })?;
+    if record.name != name {
+        return Err(ApiError::Storage {
+            reason: format!("shared record under {name} names {}", record.name),
+        });
+    }
+    record.cluster_revision = Some(versioned.revision);
+    fetch_original(gw, node, &record).await?;
+    let gc = gw.artifact_gc.read().await;
+    // The artifact the other node compiled is never used: this node compiles its own.
+    record.engine = None;
+    let (record, down) = {
+        let gw = gw.clone();
+        tokio::task::spawn_blocking(move || crate::restore::verify_and_build(&gw, record))
+            .await
+            .map_err(|e| ApiError::Internal {
+                reason: format!("applying {name} failed: {e}"),
+            })?
+    };
+    if let Some(cause) = &down {
+        node.metrics.applied.with_label_values(&["down"]).inc();
+        tracing::warn!(function = %name, code = cause.classify().1, error = %cause, "a function deployed on another node is down here: this node's checks refuse it");
+    }
+    let deployed = gw.deployed_or_down(record.clone(), down.map(Arc::new))?;
+    let change = gw.catalog.lock().await;
+    gw.registry.put(&record)?;
+    let old = gw.catalog.insert(&change, deployed.clone())?;
+    drop(change);
+    drop(gc);
+    if let Some(old) = &old {
+        crate::admin::retire(gw, old).await;
+    }
+    if deployed.down.is_none() {
+        crate::admin::start(gw, &deployed);
+    }
+    node.metrics.applied.with_label_values(&["put"]).inc();
+    tracing::info!(function = %name, revision = versioned.revision, digest = %record.digest, "applied a deploy made on another node");
+    Ok(())
+}
+
+/// Makes sure the original `record` names is in this node's original store, fetching it from
+/// the cluster and checking its digest when it is not.
+async fn fetch_original(
+    gw: &Arc<Gateway>,
+    node: &ClusterNode,
+    record: &Record,
+) -> Result<Digest, ApiError> {
+    let digest = crate::originals::recorded(&record.original).ok_or_else(|| ApiError::Storage {
+        reason: format!("shared record of {} names no original", record.name),
+    })?;
+    if gw.originals.path(&digest).exists() {
+        return Ok(digest);
+    }
+    let bytes = node
+        .cluster
+        .original(&digest.to_string(), gw.settings.max_module_size.bytes())
+        .await
+        .map_err(api_error)?
+        .ok_or_else(|| ApiError::ClusterUnavailable {
+            reason: format!("the original {digest} of {} is not in the cluster's store", record.name),
+        })?;
+    let actual = Digest::of(&bytes);
+    if actual != digest {
+        return Err(ApiError::OriginalTampered {
+            function: record.name.clone(),
+            expected: digest.to_string(),
+            actual: actual.to_string(),
+        });
+    }
+    let gw = gw.clone();
+    tokio::task::spawn_blocking(move || gw.originals.write(&bytes))
+        .await
+        .map_err(|e| ApiError::Internal {
+            reason: format!("storing an original failed: {e}"),
+        })??;
+    Ok(digest)
+}
+
+/// Removes `name` here if this node's copy is older than the delete at `revision`.
+async fn remove(gw: &Arc<Gateway>, node: &ClusterNode, name: &str, revision: u64) {
+    let _applying = node.applying.lock().await;
+    if applied(gw, name).is_none_or(|r| r >= revision) {
+        return;
+    }
+    let change = gw.catalog.lock().await;
+    if let Err(e) = gw.registry.remove(name) {
+        tracing::warn!(function = %name, error = %e, "could not remove a function deleted on another node");
+        return;
+    }
+    let old = gw.catalog.remove(&change, name);
+    drop(change);
+    if let Some(old) = old {
+        crate::admin::retire(gw, &old).await;
+    }
+    gw.forget_metrics(name);
+    node.metrics.applied.with_label_values(&["delete"]).inc();
+    tracing::info!(function = %name, revision, "applied a delete made on another node");
+}
+
+/// Reads `name`'s shared record and applies it when this node has not seen it yet (a call that
+/// arrived before the watch delivered the deploy); false when there is none or the registry
+/// cannot be asked. At most a few run at once: beyond that a call to an unknown name is a 404.
+pub async fn read_through(gw: &Arc<Gateway>, node: &Arc<ClusterNode>, name: &str) -> bool {
+    let Ok(_permit) = node.read_through.try_acquire() else {
+        return false;
+    };
+    if wasmgate_config::FunctionName::try_from(name.to_owned()).is_err() {
+        return false;
+    }
+    match node.cluster.record(name).await {
+        Ok(Some(record)) => {
+            apply(
+                gw,
+                node,
+                Change::Put {
+                    name: name.to_owned(),
+                    record,
+                },
+            )
+            .await;
+            gw.catalog.snapshot().function(name).is_some()
+        }
+        Ok(None) => false,
+        Err(e) => {
+            tracing::debug!(function = %name, error = %e, "read-through failed");
+            false
+        }
+    }
+}
