@@ -141,21 +141,40 @@ impl Cluster {
     }
 
     /// Opens `config.bucket`, creating it as configured when it does not exist.
+    ///
+    /// The bucket's stream is created here with the settings `create_key_value` would use (the
+    /// KV layout of NATS's ADR-8: stream `KV_<bucket>`, subjects `$KV.<bucket>.>`, one message
+    /// per key per history slot, rollups allowed, deletes denied, direct gets, discard new):
+    /// async-nats 0.51's `create_key_value` first reads the account info, whose shape it parses
+    /// only from NATS 2.10 on (`reserved_memory`), so it fails on the 2.9 servers Debian ships.
     async fn key_value(&self, config: kv::Config) -> Result<kv::Store> {
-        match self.jetstream.get_key_value(config.bucket.as_str()).await {
-            Ok(store) => Ok(store),
-            Err(_) => {
-                let bucket = config.bucket.clone();
-                match self.jetstream.create_key_value(config).await {
-                    Ok(store) => Ok(store),
-                    // Another node created it in between.
-                    Err(created) => self
-                        .jetstream
-                        .get_key_value(bucket.as_str())
-                        .await
-                        .map_err(|_| unavailable(&format!("creating bucket {bucket}"), created)),
-                }
-            }
+        let bucket = config.bucket.clone();
+        if let Ok(store) = self.jetstream.get_key_value(bucket.as_str()).await {
+            return Ok(store);
         }
+        let created = self
+            .jetstream
+            .get_or_create_stream(jetstream::stream::Config {
+                name: format!("KV_{bucket}"),
+                description: Some(config.description),
+                subjects: vec![format!("$KV.{bucket}.>")],
+                max_messages_per_subject: config.history.max(1),
+                max_age: config.max_age,
+                storage: config.storage,
+                num_replicas: config.num_replicas.max(1),
+                allow_rollup: true,
+                deny_delete: true,
+                allow_direct: true,
+                discard: jetstream::stream::DiscardPolicy::New,
+                ..Default::default()
+            })
+            .await;
+        if let Err(e) = created {
+            return Err(unavailable(&format!("creating bucket {bucket}"), e));
+        }
+        self.jetstream
+            .get_key_value(bucket.as_str())
+            .await
+            .map_err(|e| unavailable(&format!("opening bucket {bucket}"), e))
     }
 }

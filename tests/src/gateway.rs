@@ -25,6 +25,7 @@ const START_DEADLINE: Duration = Duration::from_secs(30);
 /// fresh admin token (`WASMGATE_ADMIN_TOKEN`), which [`Gateway::client`] sends on every request;
 /// tests of what an anonymous caller can do use a client of their own.
 pub struct GatewayBuilder {
+    listen: String,
     admin: Admin,
     data_dir: Option<PathBuf>,
     config: Option<String>,
@@ -38,6 +39,7 @@ pub struct GatewayBuilder {
 impl Default for GatewayBuilder {
     fn default() -> Self {
         GatewayBuilder {
+            listen: "127.0.0.1:0".into(),
             admin: Admin::Token(format!("harness-admin-{}", uuid::Uuid::new_v4().simple())),
             data_dir: None,
             config: None,
@@ -55,6 +57,17 @@ impl GatewayBuilder {
     pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.data_dir = Some(dir.into());
         self
+    }
+
+    /// Listens on `addr` (default `127.0.0.1:0`, a free port).
+    pub fn listen(mut self, addr: &str) -> Self {
+        self.listen = addr.to_owned();
+        self
+    }
+
+    /// The public key of the issuer [`Gateway::deploy`] signs with.
+    pub fn issuer(&self) -> String {
+        self.key.issuer().to_string()
     }
 
     /// Passes `text` as the settings file (`--config`).
@@ -132,6 +145,7 @@ impl GatewayBuilder {
             args.push(self.key.issuer().to_string());
         }
         let mut gateway = Gateway {
+            listen: self.listen,
             admin: self.admin,
             startup_lines: Vec::new(),
             logs: self.capture_logs.then(Default::default),
@@ -180,6 +194,7 @@ fn client(admin_token: Option<&str>) -> anyhow::Result<reqwest::Client> {
 
 /// A running gateway; the process is killed on drop.
 pub struct Gateway {
+    listen: String,
     admin: Admin,
     startup_lines: Vec<String>,
     logs: Option<Arc<Mutex<Vec<String>>>>,
@@ -204,7 +219,7 @@ impl Gateway {
     pub fn command(&self) -> Command {
         let mut cmd = Command::new(wasmgate_bin());
         cmd.arg("serve")
-            .args(["--listen", "127.0.0.1:0", "--data-dir"])
+            .args(["--listen", &self.listen, "--data-dir"])
             .arg(&self.data_dir);
         if let Some(config) = &self.config_file {
             cmd.arg("--config").arg(config);
@@ -473,6 +488,13 @@ impl Gateway {
         Ok(tokio::time::timeout(Duration::from_secs(60), child.wait())
             .await
             .context("gateway did not exit after SIGTERM")??)
+    }
+
+    /// Starts the process again (after [`kill`](Self::kill) or [`terminate`](Self::terminate))
+    /// on the same data dir and settings, and waits until it is ready.
+    pub async fn start_again(&mut self) -> anyhow::Result<()> {
+        anyhow::ensure!(self.child.is_none(), "gateway is still running");
+        self.spawn().await
     }
 
     /// Kills the process and starts it again on the same data dir and settings.

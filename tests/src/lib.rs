@@ -18,6 +18,7 @@
 
 mod binary;
 mod cloudevents_client;
+mod cluster;
 mod eventually;
 mod gateway;
 mod metric_sample;
@@ -34,6 +35,7 @@ pub mod guests {
 
 pub use binary::wasmgate_bin;
 pub use cloudevents_client::{CloudEventsListener, cloudevents_client};
+pub use cluster::{ClusterHarness, ClusterNodeConfig};
 pub use eventually::eventually;
 pub use gateway::{Gateway, GatewayBuilder, SIGNED_FOR};
 pub use metric_sample::metric_sample;

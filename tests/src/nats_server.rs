@@ -10,23 +10,49 @@ const DEBIAN_PATH: &str = "/usr/sbin/nats-server";
 
 /// A running NATS server.
 pub struct NatsServer {
-    _child: Child,
+    child: Option<Child>,
     port: u16,
+    /// JetStream's store, when JetStream is on; kept across [`NatsServer::restart`].
+    store: Option<tempfile::TempDir>,
 }
 
 impl NatsServer {
     /// Starts one and waits until it accepts connections.
     pub async fn start() -> anyhow::Result<Self> {
+        Self::launch(None).await
+    }
+
+    /// Starts one with JetStream on, its store in a temp dir of its own (cluster mode).
+    pub async fn start_jetstream() -> anyhow::Result<Self> {
+        Self::launch(Some(tempfile::tempdir()?)).await
+    }
+
+    async fn launch(store: Option<tempfile::TempDir>) -> anyhow::Result<Self> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let mut server = NatsServer {
+            child: None,
+            port,
+            store,
+        };
+        server.spawn().await?;
+        Ok(server)
+    }
+
+    async fn spawn(&mut self) -> anyhow::Result<()> {
         let binary = if std::path::Path::new(DEBIAN_PATH).exists() {
             DEBIAN_PATH
         } else {
             "nats-server"
         };
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
-        let child = Command::new(binary)
-            .args(["-a", "127.0.0.1", "-p", &port.to_string()])
+        let port = self.port;
+        let mut command = Command::new(binary);
+        command.args(["-a", "127.0.0.1", "-p", &port.to_string()]);
+        if let Some(store) = &self.store {
+            command.arg("-js").arg("-sd").arg(store.path());
+        }
+        let child = command
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .kill_on_drop(true)
@@ -34,19 +60,31 @@ impl NatsServer {
             .with_context(|| {
                 format!("starting {binary}: install it with `apt-get install nats-server`")
             })?;
+        self.child = Some(child);
         for _ in 0..100 {
             if tokio::net::TcpStream::connect(("127.0.0.1", port))
                 .await
                 .is_ok()
             {
-                return Ok(NatsServer {
-                    _child: child,
-                    port,
-                });
+                return Ok(());
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         bail!("nats-server on port {port} did not accept connections")
+    }
+
+    /// Kills the server (SIGKILL), as a crash would.
+    pub async fn stop(&mut self) -> anyhow::Result<()> {
+        if let Some(mut child) = self.child.take() {
+            child.kill().await?;
+        }
+        Ok(())
+    }
+
+    /// Starts it again on the same port (and JetStream store) after [`NatsServer::stop`].
+    pub async fn start_again(&mut self) -> anyhow::Result<()> {
+        self.stop().await?;
+        self.spawn().await
     }
 
     /// `nats://127.0.0.1:PORT`.

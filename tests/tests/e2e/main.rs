@@ -11,6 +11,7 @@ mod auth;
 mod cli;
 mod client_limits;
 mod cloudevents;
+mod cluster;
 mod config;
 mod conformance;
 mod conformance_http;

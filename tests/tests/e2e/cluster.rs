@@ -1,0 +1,354 @@
+//! Cluster mode: three real gateway processes, a real `nats-server` with JetStream and a real
+//! `redis-server` on loopback (see `wasmgate_tests::ClusterHarness`).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+use wasmgate_tests::{ClusterHarness, Gateway, eventually, guests};
+
+/// Calls `path` on `node` without the admin token; returns status, body and the node that ran it.
+async fn call(node: &Gateway, path: &str) -> (u16, String, Option<String>) {
+    let response = reqwest::get(node.url(path)).await.unwrap();
+    let status = response.status().as_u16();
+    let served_by = response
+        .headers()
+        .get("wasmgate-node")
+        .map(|v| v.to_str().unwrap().to_owned());
+    (status, response.text().await.unwrap(), served_by)
+}
+
+/// The digest `node` serves `name` at, if it has it.
+async fn digest_on(node: &Gateway, name: &str) -> Option<String> {
+    let response = node
+        .client()
+        .get(node.url(&format!("/functions/{name}")))
+        .send()
+        .await
+        .unwrap();
+    if response.status() != 200 {
+        return None;
+    }
+    let body: serde_json::Value = response.json().await.unwrap();
+    body["digest"].as_str().map(str::to_owned)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deploy_on_one_node_serves_on_all_three_and_a_delete_on_another_removes_it_everywhere() {
+    let cluster = ClusterHarness::start(3).await.unwrap();
+    let [a, b, c] = &cluster.nodes[..] else {
+        unreachable!()
+    };
+    let deployed = a.deploy("hello", guests::HTTP_HELLO).await.unwrap();
+    assert_eq!(deployed.status(), 201, "{}", deployed.text().await.unwrap());
+    // At once, before any watch could deliver it: read through, or forwarded to its home.
+    for node in [b, c] {
+        let (status, body, _) = call(node, "/fn/hello").await;
+        assert_eq!((status, body.as_str()), (200, "hello from wasmgate\n"));
+    }
+    let digest = digest_on(a, "hello").await.unwrap();
+    for node in [b, c] {
+        eventually(
+            "the deploy is in every node's registry",
+            Duration::from_secs(10),
+            || digest_on(node, "hello"),
+            |d| d.as_deref() == Some(digest.as_str()),
+        )
+        .await
+        .unwrap();
+    }
+
+    let deleted = c
+        .client()
+        .delete(c.url("/functions/hello"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204);
+    for node in [a, b, c] {
+        eventually(
+            "the delete reaches every node",
+            Duration::from_secs(10),
+            || async { call(node, "/fn/hello").await.0 },
+            |status| *status == 404,
+        )
+        .await
+        .unwrap();
+        assert_eq!(digest_on(node, "hello").await, None);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_concurrent_deploys_of_one_name_on_two_nodes_one_wins_one_gets_409_and_all_agree() {
+    let cluster = ClusterHarness::start(3).await.unwrap();
+    let [a, b, c] = &cluster.nodes[..] else {
+        unreachable!()
+    };
+    let mut conflicts = 0;
+    for round in 0..5 {
+        let name = format!("race-{round}");
+        // Two different builds (different signers), so the winner is visible by digest.
+        let (x, y) = tokio::join!(
+            a.deploy(&name, guests::HTTP_HELLO),
+            b.deploy(&name, guests::HTTP_ECHO)
+        );
+        let (x, y) = (x.unwrap(), y.unwrap());
+        let statuses = (x.status().as_u16(), y.status().as_u16());
+        let (winner, loser) = match statuses {
+            (201, 409) => (a, y),
+            (409, 201) => (b, x),
+            // One after the other: the second replaced the first (a deploy, not a race).
+            (201, 200) | (200, 201) => continue,
+            other => panic!(
+                "round {round}: statuses {other:?}: a concurrent deploy was lost or refused wrongly"
+            ),
+        };
+        conflicts += 1;
+        let error: serde_json::Value = loser.json().await.unwrap();
+        assert_eq!(error["error"]["code"], "concurrent_deploy", "{error}");
+        let expected = digest_on(winner, &name).await.unwrap();
+        for node in [a, b, c] {
+            eventually(
+                "every node serves the winner",
+                Duration::from_secs(10),
+                || digest_on(node, &name),
+                |d| d.as_deref() == Some(expected.as_str()),
+            )
+            .await
+            .unwrap();
+        }
+    }
+    assert!(conflicts > 0, "no two deploys overlapped in 5 rounds");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_low_load_a_functions_calls_run_on_one_node_whichever_node_received_them() {
+    let cluster = ClusterHarness::start(3).await.unwrap();
+    let nodes = &cluster.nodes;
+    for name in ["f1", "f2"] {
+        assert_eq!(
+            nodes[0].deploy(name, guests::HTTP_HELLO).await.unwrap().status(),
+            201
+        );
+    }
+    for name in ["f1", "f2"] {
+        let mut by_node: HashMap<String, u32> = HashMap::new();
+        for i in 0..60 {
+            let (status, _, served_by) = call(&nodes[i % 3], &format!("/fn/{name}")).await;
+            assert_eq!(status, 200);
+            *by_node.entry(served_by.unwrap()).or_default() += 1;
+        }
+        let most = by_node.values().max().copied().unwrap_or(0);
+        assert!(
+            most * 100 >= 60 * 90,
+            "{name}: calls by node {by_node:?}: under 90 % on one node"
+        );
+    }
+    let status = nodes[1].get_json("/cluster").await.unwrap();
+    assert_eq!(status["node"], "wasmgate-1");
+    assert_eq!(status["members"].as_array().unwrap().len(), 3, "{status}");
+    assert!(status["calls"]["forwarded_out"].as_u64().unwrap() > 0, "{status}");
+    let homed: Vec<&str> = status["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|m| m["homes"].as_array().unwrap().iter())
+        .map(|h| h.as_str().unwrap())
+        .collect();
+    assert_eq!(homed.len(), 2, "each function has one home: {status}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forwarding_header_without_the_cluster_token_is_refused_and_no_guest_sees_the_token() {
+    let cluster = ClusterHarness::start(2).await.unwrap();
+    let node = &cluster.nodes[0];
+    assert_eq!(
+        node.deploy("echo", guests::HTTP_ECHO).await.unwrap().status(),
+        201
+    );
+    for token in [None, Some("wrong-token-0123456789abcdefghijklmn")] {
+        let mut request = reqwest::Client::new()
+            .get(node.url("/fn/echo"))
+            .header("wasmgate-forwarded-by", "wasmgate-1");
+        if let Some(token) = token {
+            request = request.header("wasmgate-cluster-token", token);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 403);
+        let error: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(error["error"]["code"], "cluster_auth");
+    }
+    let lone = Gateway::builder().start().await.unwrap();
+    let response = lone.client().get(lone.url("/cluster")).send().await.unwrap();
+    assert_eq!(response.status(), 404);
+    let error: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(error["error"]["code"], "not_clustered");
+    let anonymous = reqwest::get(node.url("/cluster")).await.unwrap();
+    assert_eq!(anonymous.status(), 401, "/cluster is admin only");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_home_is_skipped_and_every_call_still_answers() {
+    let mut cluster = ClusterHarness::start(3).await.unwrap();
+    assert_eq!(
+        cluster.nodes[1].deploy("hello", guests::HTTP_HELLO).await.unwrap().status(),
+        201
+    );
+    let (_, _, home) = call(&cluster.nodes[2], "/fn/hello").await;
+    let home = home.unwrap();
+    let ordinal: usize = home.trim_start_matches("wasmgate-").parse().unwrap();
+    cluster.nodes[ordinal].kill().await.unwrap();
+    for round in 0..30 {
+        for (i, node) in cluster.nodes.iter().enumerate() {
+            if i == ordinal {
+                continue;
+            }
+            let (status, _, served_by) = call(node, "/fn/hello").await;
+            assert_eq!(status, 200, "round {round} on wasmgate-{i}");
+            assert_ne!(served_by.as_deref(), Some(home.as_str()));
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_nats_is_down_deploys_are_refused_calls_still_answer_and_the_cluster_recovers() {
+    let mut cluster = ClusterHarness::start(2).await.unwrap();
+    assert_eq!(
+        cluster.nodes[0].deploy("before", guests::HTTP_HELLO).await.unwrap().status(),
+        201
+    );
+    eventually(
+        "the deploy reaches the second node",
+        Duration::from_secs(10),
+        || digest_on(&cluster.nodes[1], "before"),
+        |d| d.is_some(),
+    )
+    .await
+    .unwrap();
+    cluster.nats.stop().await.unwrap();
+    let refused = cluster.nodes[1]
+        .deploy("during", guests::HTTP_HELLO)
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 503);
+    assert!(refused.headers().contains_key("retry-after"));
+    let error: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(error["error"]["code"], "cluster_unavailable", "{error}");
+    for node in &cluster.nodes {
+        assert_eq!(call(node, "/fn/before").await.0, 200);
+        assert_eq!(digest_on(node, "during").await, None, "a refused deploy changes nothing");
+    }
+    // A node restarted while NATS is down serves its last view.
+    cluster.nodes[1].restart().await.unwrap();
+    assert_eq!(call(&cluster.nodes[1], "/fn/before").await.0, 200);
+
+    cluster.nats.start_again().await.unwrap();
+    eventually(
+        "deploys work again once NATS is back",
+        Duration::from_secs(20),
+        || async {
+            cluster.nodes[1]
+                .deploy("after", guests::HTTP_HELLO)
+                .await
+                .map(|r| r.status().as_u16())
+                .unwrap_or(0)
+        },
+        |status| *status == 201,
+    )
+    .await
+    .unwrap();
+    eventually(
+        "and reach every node",
+        Duration::from_secs(20),
+        || digest_on(&cluster.nodes[0], "after"),
+        |d| d.is_some(),
+    )
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rolling_restart_of_all_three_under_load_answers_every_request() {
+    let mut cluster = ClusterHarness::start(3).await.unwrap();
+    assert_eq!(
+        cluster.nodes[0].deploy("hello", guests::HTTP_HELLO).await.unwrap().status(),
+        201
+    );
+    let urls: Vec<String> = cluster.nodes.iter().map(|n| n.url("/fn/hello")).collect();
+    let ready: Vec<String> = cluster.nodes.iter().map(|n| n.url("/readyz")).collect();
+    // The load balancer: round-robin over the nodes whose /readyz answered 200 at its last check
+    // (every 100 ms, as an L7 balancer's health check would).
+    let in_rotation: Arc<Vec<AtomicBool>> =
+        Arc::new(urls.iter().map(|_| AtomicBool::new(true)).collect());
+    let stop = Arc::new(AtomicBool::new(false));
+    let checker = {
+        let (in_rotation, stop, ready) = (in_rotation.clone(), stop.clone(), ready.clone());
+        tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            while !stop.load(Ordering::Relaxed) {
+                for (i, url) in ready.iter().enumerate() {
+                    let up = client
+                        .get(url)
+                        .timeout(Duration::from_millis(200))
+                        .send()
+                        .await
+                        .is_ok_and(|r| r.status() == 200);
+                    in_rotation[i].store(up, Ordering::Relaxed);
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+    };
+    let (ok, failed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    // 200 requests per second, open loop.
+    let load = {
+        let (in_rotation, stop, ok, failed) =
+            (in_rotation.clone(), stop.clone(), ok.clone(), failed.clone());
+        tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            let mut tick = tokio::time::interval(Duration::from_millis(5));
+            let mut next = 0usize;
+            let mut calls = tokio::task::JoinSet::new();
+            while !stop.load(Ordering::Relaxed) {
+                tick.tick().await;
+                let Some(i) = (0..urls.len())
+                    .map(|k| (next + k) % urls.len())
+                    .find(|&i| in_rotation[i].load(Ordering::Relaxed))
+                else {
+                    continue;
+                };
+                next = i + 1;
+                let (client, url, ok, failed) =
+                    (client.clone(), urls[i].clone(), ok.clone(), failed.clone());
+                calls.spawn(async move {
+                    match client.get(&url).send().await {
+                        Ok(r) if r.status() == 200 => ok.fetch_add(1, Ordering::Relaxed),
+                        Ok(r) => {
+                            eprintln!("{url}: {}", r.status());
+                            failed.fetch_add(1, Ordering::Relaxed)
+                        }
+                        Err(e) => {
+                            eprintln!("{url}: {e}");
+                            failed.fetch_add(1, Ordering::Relaxed)
+                        }
+                    };
+                });
+            }
+            while calls.join_next().await.is_some() {}
+        })
+    };
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    for node in cluster.nodes.iter_mut() {
+        let status = node.terminate().await.unwrap();
+        assert!(status.success(), "{status:?}");
+        node.start_again().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    stop.store(true, Ordering::Relaxed);
+    load.await.unwrap();
+    checker.await.unwrap();
+    let (ok, failed) = (ok.load(Ordering::Relaxed), failed.load(Ordering::Relaxed));
+    assert!(ok > 1000, "only {ok} requests were sent");
+    assert_eq!(failed, 0, "{failed} of {} requests failed", ok + failed);
+}
