@@ -66,7 +66,8 @@ impl Cluster {
     /// Writes this node's entry (its heartbeat).
     pub async fn heartbeat(&self, entry: &NodeEntry) -> Result<()> {
         let bucket = self.nodes_bucket().await?;
-        let value = serde_json::to_vec(entry).map_err(|e| unavailable("encoding a heartbeat", e))?;
+        let value =
+            serde_json::to_vec(entry).map_err(|e| unavailable("encoding a heartbeat", e))?;
         bucket
             .put(format!("{PREFIX}{}", entry.id), value.into())
             .await

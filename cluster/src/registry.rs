@@ -75,10 +75,13 @@ impl Cluster {
         let bucket = self.registry_bucket().await?;
         let doing = format!("writing the record of {name}");
         match expected {
-            None => bucket.create(key(name), value).await.map_err(|e| match e.kind() {
-                CreateErrorKind::AlreadyExists => Error::Conflict { key: key(name) },
-                _ => unavailable(&doing, e),
-            }),
+            None => bucket
+                .create(key(name), value)
+                .await
+                .map_err(|e| match e.kind() {
+                    CreateErrorKind::AlreadyExists => Error::Conflict { key: key(name) },
+                    _ => unavailable(&doing, e),
+                }),
             Some(revision) => bucket
                 .update(key(name), value, revision)
                 .await
@@ -118,7 +121,10 @@ impl Cluster {
             let Some(name) = k.strip_prefix(PREFIX) else {
                 continue;
             };
-            if let Some(entry) = bucket.entry(k.as_str()).await.map_err(|e| unavailable(doing, e))?
+            if let Some(entry) = bucket
+                .entry(k.as_str())
+                .await
+                .map_err(|e| unavailable(doing, e))?
                 && entry.operation == Operation::Put
             {
                 snapshot.push((

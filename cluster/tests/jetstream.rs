@@ -53,14 +53,24 @@ async fn registry_writes_are_compare_and_swap_and_every_change_is_followed_in_or
     a.delete_record("f").await.unwrap();
     let mut live = changes.live;
     let wait = Duration::from_secs(5);
-    match tokio::time::timeout(wait, live.next()).await.unwrap().unwrap().unwrap() {
+    match tokio::time::timeout(wait, live.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap()
+    {
         Change::Put { name, record } => {
             assert_eq!((name.as_str(), record.revision), ("f", second));
             assert_eq!(record.value, "v2");
         }
         other => panic!("{other:?}"),
     }
-    match tokio::time::timeout(wait, live.next()).await.unwrap().unwrap().unwrap() {
+    match tokio::time::timeout(wait, live.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap()
+    {
         Change::Delete { name, revision } => assert!(name == "f" && revision > second),
         other => panic!("{other:?}"),
     }
@@ -81,7 +91,10 @@ async fn originals_are_content_addressed_and_bounded_on_read() {
         cluster.original("sha256:abc", 1 << 20).await.unwrap(),
         Some(bytes.clone())
     );
-    assert_eq!(cluster.original("sha256:none", 1 << 20).await.unwrap(), None);
+    assert_eq!(
+        cluster.original("sha256:none", 1 << 20).await.unwrap(),
+        None
+    );
     assert!(matches!(
         cluster.original("sha256:abc", 1024).await,
         Err(Error::TooLarge { .. })
@@ -141,5 +154,8 @@ async fn an_unreachable_server_is_an_unavailable_error_not_a_hang() {
     let result = tokio::time::timeout(Duration::from_secs(15), cluster.record("f"))
         .await
         .unwrap();
-    assert!(matches!(result, Err(Error::Unavailable { .. })), "{result:?}");
+    assert!(
+        matches!(result, Err(Error::Unavailable { .. })),
+        "{result:?}"
+    );
 }

@@ -110,12 +110,15 @@ impl ClusterSettings {
         let Some(url) = &self.nats_url else {
             return Ok(());
         };
-        ensure(url.starts_with("nats://") || url.starts_with("tls://"), || {
-            format!(
-                "cluster.nats_url `{}` is not a NATS URL: write e.g. `nats://127.0.0.1:4222`",
-                url.escape_debug()
-            )
-        })?;
+        ensure(
+            url.starts_with("nats://") || url.starts_with("tls://"),
+            || {
+                format!(
+                    "cluster.nats_url `{}` is not a NATS URL: write e.g. `nats://127.0.0.1:4222`",
+                    url.escape_debug()
+                )
+            },
+        )?;
         let id = self.node_id.as_deref().unwrap_or("");
         ensure(valid_node_id(id), || {
             format!(
@@ -220,7 +223,10 @@ mod tests {
             (|c| c.nats_url = Some("http://x".into()), "cluster.nats_url"),
             (|c| c.node_id = None, "cluster.node_id"),
             (|c| c.node_id = Some("a b".into()), "cluster.node_id"),
-            (|c| c.advertise = Some("http://h/p".into()), "cluster.advertise"),
+            (
+                |c| c.advertise = Some("http://h/p".into()),
+                "cluster.advertise",
+            ),
             (|c| c.token = Some("short".into()), "cluster.token"),
             (|c| c.balance_factor = 0.5, "cluster.balance_factor"),
             (|c| c.node_capacity = 0, "cluster.node_capacity"),

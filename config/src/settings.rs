@@ -1,8 +1,8 @@
 //! The gateway's own settings: what `wasmgate serve` reads from its TOML file, env and flags.
 
 use crate::async_calls_settings::AsyncCallsSettings;
-use crate::cluster_settings::ClusterSettings;
 use crate::byte_size::ByteSize;
+use crate::cluster_settings::ClusterSettings;
 use crate::defaults::*;
 use crate::duration::HumanDuration;
 use crate::egress_settings::EgressSettings;

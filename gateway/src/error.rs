@@ -338,7 +338,10 @@ pub enum ApiError {
     },
     /// A call forwarded to its home node failed after it was sent, and could not be served here
     /// instead (not idempotent: it may have run there).
-    #[error("the call was sent to node {} of the cluster, which failed before it answered: {reason}; it may or may not have run", shown(node))]
+    #[error(
+        "the call was sent to node {} of the cluster, which failed before it answered: {reason}; it may or may not have run",
+        shown(node)
+    )]
     ForwardFailed {
         /// The home node's id.
         node: String,

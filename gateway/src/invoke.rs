@@ -81,9 +81,7 @@ pub async fn invoke(
     if let (Some(node), Ok(response)) = (&gw.cluster, &mut result)
         && let Ok(id) = HeaderValue::from_str(&node.id)
     {
-        response
-            .headers_mut()
-            .insert(crate::cluster::SERVED_BY, id);
+        response.headers_mut().insert(crate::cluster::SERVED_BY, id);
     }
     match &mut result {
         // A streamed body is counted when it ends: one that fails after its head was sent

@@ -17,7 +17,11 @@ pub struct RelayError(#[from] pub hyper::Error);
 
 /// A body of `bytes` written by the gateway.
 pub fn full(bytes: impl Into<Bytes>) -> GatewayBody {
-    Either::Right(Full::new(bytes.into()).map_err(|never| match never {}).boxed())
+    Either::Right(
+        Full::new(bytes.into())
+            .map_err(|never| match never {})
+            .boxed(),
+    )
 }
 
 /// A response the gateway sends.

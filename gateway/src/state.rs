@@ -302,20 +302,19 @@ async fn open_bus(settings: &Settings) -> Result<Arc<dyn Bus>, ApiError> {
         (BusBackendKind::Nats, Some(url)) => Some(url),
         _ => cluster_nats,
     };
-    Ok(
-        match nats {
-            Some(url) => {
-                let format = match settings.messaging.event_format {
-                    EventFormat::Protobuf => cloudevent::Format::Protobuf,
-                    EventFormat::Json => cloudevent::Format::Json,
-                };
-                Arc::new(
-                    NatsBus::connect_with_backlog(url, limits)
-                        .await?
-                        .with_event_format(format),
-                )
-            }
-            _ => Arc::new(EmbeddedBus::open(&settings.data_dir)?.with_backlog(limits)),
-        },
-    )
+    Ok(match nats {
+        Some(url) => {
+            let format = match settings.messaging.event_format {
+                EventFormat::Protobuf => cloudevent::Format::Protobuf,
+                EventFormat::Json => cloudevent::Format::Json,
+            };
+            let bus = if settings.cluster.enabled() {
+                NatsBus::connect_with_backlog_retrying(url, limits).await?
+            } else {
+                NatsBus::connect_with_backlog(url, limits).await?
+            };
+            Arc::new(bus.with_event_format(format))
+        }
+        _ => Arc::new(EmbeddedBus::open(&settings.data_dir)?.with_backlog(limits)),
+    })
 }

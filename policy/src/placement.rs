@@ -101,7 +101,11 @@ impl Placement {
         rendezvous(function, active)
             .into_iter()
             .find(|m| under_cap(&m))
-            .or_else(|| rendezvous(function, rest).into_iter().find(|m| under_cap(&m)))
+            .or_else(|| {
+                rendezvous(function, rest)
+                    .into_iter()
+                    .find(|m| under_cap(&m))
+            })
             .copied()
     }
 }
@@ -173,7 +177,10 @@ mod tests {
     fn at_low_load_every_function_is_homed_on_the_first_node() {
         let view = members(&[0.0, 3.0, 0.5]);
         for f in ["a", "b", "hello", "resize-image", "x1"] {
-            assert_eq!(RULE.home(f, &view).map(|m| m.id.as_str()), Some("wasmgate-0"));
+            assert_eq!(
+                RULE.home(f, &view).map(|m| m.id.as_str()),
+                Some("wasmgate-0")
+            );
         }
         assert_eq!(RULE.nodes_needed(&view), 1);
     }

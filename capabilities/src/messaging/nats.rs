@@ -73,6 +73,19 @@ impl NatsBus {
         Self::connect_with(url, options).await
     }
 
+    /// As [`NatsBus::connect_with_backlog`], but returns at once when the server is down and
+    /// keeps connecting in the background (cluster mode: a node starts and serves its last view
+    /// while NATS is away; publishes fail until it is back).
+    pub async fn connect_with_backlog_retrying(url: &str, limits: BacklogLimits) -> Result<Self> {
+        let capacity = usize::try_from(limits.messages)
+            .unwrap_or(usize::MAX)
+            .max(1);
+        let options = async_nats::ConnectOptions::new()
+            .subscription_capacity(capacity)
+            .retry_on_initial_connect();
+        Self::connect_with(url, options).await
+    }
+
     async fn connect_with(url: &str, options: async_nats::ConnectOptions) -> Result<Self> {
         let client = options.connect(url).await.map_err(|e| Error::Connect {
             url: url.to_owned(),

@@ -331,7 +331,10 @@ fn cluster_keys_layer_file_env_and_flags_and_cluster_mode_needs_shared_kv_and_a_
         ("WASMGATE_CLUSTER", "nats://127.0.0.1:4222"),
         ("WASMGATE_NODE_ID", "n1"),
         ("WASMGATE_ADVERTISE", "http://127.0.0.1:8080"),
-        ("WASMGATE_ADMIN_TOKEN", "env-token-0123456789abcdefghijklmnopq"),
+        (
+            "WASMGATE_ADMIN_TOKEN",
+            "env-token-0123456789abcdefghijklmnopq",
+        ),
     ]);
     let local_kv = load_with(None, &on, Overrides::default())
         .unwrap_err()

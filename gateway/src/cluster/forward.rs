@@ -148,11 +148,12 @@ fn outgoing(
     request_id: &str,
 ) -> Result<Request<Full<Bytes>>, ApiError> {
     let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-    let uri: http::Uri = format!("{}{path}", home.advertise)
-        .parse()
-        .map_err(|e| ApiError::Internal {
-            reason: format!("peer {} advertises an unusable URL: {e}", home.id),
-        })?;
+    let uri: http::Uri =
+        format!("{}{path}", home.advertise)
+            .parse()
+            .map_err(|e| ApiError::Internal {
+                reason: format!("peer {} advertises an unusable URL: {e}", home.id),
+            })?;
     let mut out = Request::new(Full::new(body));
     *out.method_mut() = parts.method.clone();
     *out.uri_mut() = uri;

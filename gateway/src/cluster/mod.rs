@@ -170,10 +170,8 @@ impl ClusterNode {
             client: forward::PeerClient::new(),
             applying: tokio::sync::Mutex::new(()),
             read_through: tokio::sync::Semaphore::new(16),
-            metrics: ClusterMetrics::register(registry).map_err(|e| {
-                crate::ApiError::Internal {
-                    reason: format!("cluster metrics: {e}"),
-                }
+            metrics: ClusterMetrics::register(registry).map_err(|e| crate::ApiError::Internal {
+                reason: format!("cluster metrics: {e}"),
             })?,
         })))
     }
@@ -220,7 +218,11 @@ impl ClusterNode {
     /// The view as placement members: unreachable peers count as draining.
     fn placement_members(&self, view: &[NodeEntry]) -> Vec<Member> {
         let now = Instant::now();
-        let unreachable = self.unreachable.lock().map(|u| u.clone()).unwrap_or_default();
+        let unreachable = self
+            .unreachable
+            .lock()
+            .map(|u| u.clone())
+            .unwrap_or_default();
         view.iter()
             .map(|n| {
                 let mut m = n.member();
@@ -448,6 +450,9 @@ mod tests {
         assert_eq!(derived, derive_token(admin));
         assert_eq!(derived.len(), 64);
         assert!(!derived.contains(admin));
-        assert_ne!(derived, derive_token("another-admin-token-0123456789abcdef"));
+        assert_ne!(
+            derived,
+            derive_token("another-admin-token-0123456789abcdef")
+        );
     }
 }

@@ -24,6 +24,9 @@ use std::time::Duration;
 use wasmgate_cluster::{Change, Error as ClusterError, Versioned};
 use wasmgate_pool::Digest;
 
+/// How long a call to a name this node does not know waits for a read-through slot.
+const READ_THROUGH_WAIT: Duration = Duration::from_secs(2);
+
 /// Wait before following the registry again after the connection was lost.
 const RETRY: Duration = Duration::from_millis(500);
 
@@ -121,7 +124,9 @@ async fn share(gw: &Arc<Gateway>, node: &Arc<ClusterNode>, deployed: &Arc<Deploy
             }
             tracing::info!(function = %record.name, revision, "shared a function deployed before this node joined the cluster");
         }
-        Err(e) => tracing::warn!(function = %record.name, error = %e, "could not share a function deployed before this node joined the cluster"),
+        Err(e) => {
+            tracing::warn!(function = %record.name, error = %e, "could not share a function deployed before this node joined the cluster")
+        }
     }
 }
 
@@ -229,7 +234,10 @@ async fn fetch_original(
         .await
         .map_err(api_error)?
         .ok_or_else(|| ApiError::ClusterUnavailable {
-            reason: format!("the original {digest} of {} is not in the cluster's store", record.name),
+            reason: format!(
+                "the original {digest} of {} is not in the cluster's store",
+                record.name
+            ),
         })?;
     let actual = Digest::of(&bytes);
     if actual != digest {
@@ -271,13 +279,20 @@ async fn remove(gw: &Arc<Gateway>, node: &ClusterNode, name: &str, revision: u64
 
 /// Reads `name`'s shared record and applies it when this node has not seen it yet (a call that
 /// arrived before the watch delivered the deploy); false when there is none or the registry
-/// cannot be asked. At most a few run at once: beyond that a call to an unknown name is a 404.
+/// cannot be asked. At most a few run at once; a call waits up to [`READ_THROUGH_WAIT`] for its
+/// turn (the first call after a deploy elsewhere waits for the compile), then it is a 404.
 pub async fn read_through(gw: &Arc<Gateway>, node: &Arc<ClusterNode>, name: &str) -> bool {
-    let Ok(_permit) = node.read_through.try_acquire() else {
-        return false;
-    };
     if wasmgate_config::FunctionName::try_from(name.to_owned()).is_err() {
         return false;
+    }
+    let Ok(Ok(_permit)) =
+        tokio::time::timeout(READ_THROUGH_WAIT, node.read_through.acquire()).await
+    else {
+        return false;
+    };
+    // Another call may have applied it while this one waited.
+    if gw.catalog.snapshot().function(name).is_some() {
+        return true;
     }
     match node.cluster.record(name).await {
         Ok(Some(record)) => {

@@ -87,11 +87,10 @@ async fn two_concurrent_deploys_of_one_name_on_two_nodes_one_wins_one_gets_409_a
     let mut conflicts = 0;
     for round in 0..5 {
         let name = format!("race-{round}");
-        // Two different builds (different signers), so the winner is visible by digest.
-        let (x, y) = tokio::join!(
-            a.deploy(&name, guests::HTTP_HELLO),
-            b.deploy(&name, guests::HTTP_ECHO)
-        );
+        // Two different builds by one issuer (the name's owner), so the winner shows by digest.
+        let hello = a.sign(guests::HTTP_HELLO, &name, &[]).unwrap();
+        let echo = a.sign(guests::HTTP_ECHO, &name, &[]).unwrap();
+        let (x, y) = tokio::join!(a.deploy_bytes(&name, hello), b.deploy_bytes(&name, echo));
         let (x, y) = (x.unwrap(), y.unwrap());
         let statuses = (x.status().as_u16(), y.status().as_u16());
         let (winner, loser) = match statuses {
@@ -127,7 +126,11 @@ async fn at_low_load_a_functions_calls_run_on_one_node_whichever_node_received_t
     let nodes = &cluster.nodes;
     for name in ["f1", "f2"] {
         assert_eq!(
-            nodes[0].deploy(name, guests::HTTP_HELLO).await.unwrap().status(),
+            nodes[0]
+                .deploy(name, guests::HTTP_HELLO)
+                .await
+                .unwrap()
+                .status(),
             201
         );
     }
@@ -147,7 +150,10 @@ async fn at_low_load_a_functions_calls_run_on_one_node_whichever_node_received_t
     let status = nodes[1].get_json("/cluster").await.unwrap();
     assert_eq!(status["node"], "wasmgate-1");
     assert_eq!(status["members"].as_array().unwrap().len(), 3, "{status}");
-    assert!(status["calls"]["forwarded_out"].as_u64().unwrap() > 0, "{status}");
+    assert!(
+        status["calls"]["forwarded_out"].as_u64().unwrap() > 0,
+        "{status}"
+    );
     let homed: Vec<&str> = status["members"]
         .as_array()
         .unwrap()
@@ -163,7 +169,10 @@ async fn a_forwarding_header_without_the_cluster_token_is_refused_and_no_guest_s
     let cluster = ClusterHarness::start(2).await.unwrap();
     let node = &cluster.nodes[0];
     assert_eq!(
-        node.deploy("echo", guests::HTTP_ECHO).await.unwrap().status(),
+        node.deploy("echo", guests::HTTP_ECHO)
+            .await
+            .unwrap()
+            .status(),
         201
     );
     for token in [None, Some("wrong-token-0123456789abcdefghijklmn")] {
@@ -179,7 +188,12 @@ async fn a_forwarding_header_without_the_cluster_token_is_refused_and_no_guest_s
         assert_eq!(error["error"]["code"], "cluster_auth");
     }
     let lone = Gateway::builder().start().await.unwrap();
-    let response = lone.client().get(lone.url("/cluster")).send().await.unwrap();
+    let response = lone
+        .client()
+        .get(lone.url("/cluster"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 404);
     let error: serde_json::Value = response.json().await.unwrap();
     assert_eq!(error["error"]["code"], "not_clustered");
@@ -191,7 +205,11 @@ async fn a_forwarding_header_without_the_cluster_token_is_refused_and_no_guest_s
 async fn a_killed_home_is_skipped_and_every_call_still_answers() {
     let mut cluster = ClusterHarness::start(3).await.unwrap();
     assert_eq!(
-        cluster.nodes[1].deploy("hello", guests::HTTP_HELLO).await.unwrap().status(),
+        cluster.nodes[1]
+            .deploy("hello", guests::HTTP_HELLO)
+            .await
+            .unwrap()
+            .status(),
         201
     );
     let (_, _, home) = call(&cluster.nodes[2], "/fn/hello").await;
@@ -214,7 +232,11 @@ async fn a_killed_home_is_skipped_and_every_call_still_answers() {
 async fn while_nats_is_down_deploys_are_refused_calls_still_answer_and_the_cluster_recovers() {
     let mut cluster = ClusterHarness::start(2).await.unwrap();
     assert_eq!(
-        cluster.nodes[0].deploy("before", guests::HTTP_HELLO).await.unwrap().status(),
+        cluster.nodes[0]
+            .deploy("before", guests::HTTP_HELLO)
+            .await
+            .unwrap()
+            .status(),
         201
     );
     eventually(
@@ -236,7 +258,11 @@ async fn while_nats_is_down_deploys_are_refused_calls_still_answer_and_the_clust
     assert_eq!(error["error"]["code"], "cluster_unavailable", "{error}");
     for node in &cluster.nodes {
         assert_eq!(call(node, "/fn/before").await.0, 200);
-        assert_eq!(digest_on(node, "during").await, None, "a refused deploy changes nothing");
+        assert_eq!(
+            digest_on(node, "during").await,
+            None,
+            "a refused deploy changes nothing"
+        );
     }
     // A node restarted while NATS is down serves its last view.
     cluster.nodes[1].restart().await.unwrap();
@@ -271,7 +297,11 @@ async fn while_nats_is_down_deploys_are_refused_calls_still_answer_and_the_clust
 async fn a_rolling_restart_of_all_three_under_load_answers_every_request() {
     let mut cluster = ClusterHarness::start(3).await.unwrap();
     assert_eq!(
-        cluster.nodes[0].deploy("hello", guests::HTTP_HELLO).await.unwrap().status(),
+        cluster.nodes[0]
+            .deploy("hello", guests::HTTP_HELLO)
+            .await
+            .unwrap()
+            .status(),
         201
     );
     let urls: Vec<String> = cluster.nodes.iter().map(|n| n.url("/fn/hello")).collect();
@@ -302,8 +332,12 @@ async fn a_rolling_restart_of_all_three_under_load_answers_every_request() {
     let (ok, failed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
     // 200 requests per second, open loop.
     let load = {
-        let (in_rotation, stop, ok, failed) =
-            (in_rotation.clone(), stop.clone(), ok.clone(), failed.clone());
+        let (in_rotation, stop, ok, failed) = (
+            in_rotation.clone(),
+            stop.clone(),
+            ok.clone(),
+            failed.clone(),
+        );
         tokio::spawn(async move {
             let client = reqwest::Client::new();
             let mut tick = tokio::time::interval(Duration::from_millis(5));
