@@ -26,7 +26,10 @@ const DIR: &str = "deploy/kubernetes";
 const LEFT_OUT: [(&str, &str); 3] = [
     ("secret.example.yaml", "the real Secret is created by hand"),
     ("podmonitor.yaml", "it needs prometheus-operator's CRDs"),
-    ("keda-scaledobject.yaml", "it replaces hpa.yaml where KEDA runs"),
+    (
+        "keda-scaledobject.yaml",
+        "it replaces hpa.yaml where KEDA runs",
+    ),
 ];
 
 /// The gauge both autoscalers scale on: how many nodes the current load needs.
@@ -59,7 +62,10 @@ fn load() -> Manifests {
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("listing {}: {e}", dir.display()))
         .map(|entry| entry.expect("a directory entry").path())
-        .filter(|path| path.extension().is_some_and(|ext| ext == "yaml" || ext == "yml"))
+        .filter(|path| {
+            path.extension()
+                .is_some_and(|ext| ext == "yaml" || ext == "yml")
+        })
         .collect();
     files.sort();
     let mut m = Manifests::default();
@@ -71,7 +77,10 @@ fn load() -> Manifests {
             let name = doc["metadata"]["name"].as_str().unwrap_or_default();
             let origin = format!("{file}: {kind} {name}");
             let namespace = doc["metadata"]["namespace"].as_str().map(str::to_owned);
-            m.namespaces.entry(file.clone()).or_default().push(namespace);
+            m.namespaces
+                .entry(file.clone())
+                .or_default()
+                .push(namespace);
             if is::<StatefulSet>(api_version, kind) {
                 m.statefulsets.push(typed(&origin, &doc));
             } else if is::<Service>(api_version, kind) {
@@ -89,7 +98,10 @@ fn load() -> Manifests {
             } else if (api_version, kind) == ("monitoring.coreos.com/v1", "PodMonitor") {
                 m.pod_monitors.push(pod_monitor(&origin, doc));
             } else if (api_version, kind) == ("kustomize.config.k8s.io/v1beta1", "Kustomization") {
-                assert!(m.kustomization.is_none(), "{origin}: a second Kustomization");
+                assert!(
+                    m.kustomization.is_none(),
+                    "{origin}: a second Kustomization"
+                );
                 m.kustomization = Some(doc);
             } else {
                 panic!(
@@ -202,7 +214,10 @@ fn known_keys(origin: &str, spec: &Value, known: &[&str]) {
         .as_object()
         .unwrap_or_else(|| panic!("{origin} has no spec"));
     for key in spec.keys() {
-        assert!(known.contains(&key.as_str()), "{origin}: unknown spec.{key}");
+        assert!(
+            known.contains(&key.as_str()),
+            "{origin}: unknown spec.{key}"
+        );
     }
 }
 
@@ -280,7 +295,10 @@ fn label_selector_selects_pods(origin: &str, selector: Option<&LabelSelector>) {
         "{origin}: use matchLabels only, so this test can compare them with the pod labels"
     );
     let labels = selector.match_labels.clone().unwrap_or_default();
-    assert!(selects_pods(&labels), "{origin}: {labels:?} does not select the gateway pods");
+    assert!(
+        selects_pods(&labels),
+        "{origin}: {labels:?} does not select the gateway pods"
+    );
 }
 
 /// The settings file the gateway is started with: `--config PATH`, where PATH is a key of the
@@ -293,14 +311,21 @@ fn gateway_settings() -> toml::Table {
         .expect("the gateway is started with --config FILE");
     let path = Path::new(args.get(at + 1).expect("--config is followed by a path"));
     let dir = path.parent().and_then(Path::to_str).expect("a directory");
-    let key = path.file_name().and_then(|n| n.to_str()).expect("a file name");
+    let key = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .expect("a file name");
     let mount = gateway()
         .volume_mounts
         .iter()
         .flatten()
         .find(|mount| mount.mount_path == dir)
         .unwrap_or_else(|| panic!("nothing is mounted at {dir}, where --config points"));
-    assert_eq!(mount.read_only, Some(true), "the settings are mounted read-only");
+    assert_eq!(
+        mount.read_only,
+        Some(true),
+        "the settings are mounted read-only"
+    );
     let volume = pod_spec()
         .volumes
         .iter()
@@ -342,7 +367,11 @@ fn kustomization_resources() -> Vec<&'static str> {
 fn every_manifest_reads_into_its_api_type_with_no_field_left_over() {
     let m = &*MANIFESTS;
     assert_eq!(m.statefulsets.len(), 1);
-    assert_eq!(m.services.len(), 2, "a client Service and a headless peer Service");
+    assert_eq!(
+        m.services.len(),
+        2,
+        "a client Service and a headless peer Service"
+    );
     assert_eq!(m.budgets.len(), 1);
     assert_eq!(m.autoscalers.len(), 1);
     assert_eq!(m.config_maps.len(), 1);
@@ -364,7 +393,11 @@ fn the_statefulset_is_governed_by_a_headless_service_that_publishes_unready_pods
         .find(|svc| svc.metadata.name.as_deref() == Some(governing))
         .unwrap_or_else(|| panic!("no Service {governing}, the StatefulSet's serviceName"));
     let spec = service.spec.as_ref().expect("the Service has a spec");
-    assert_eq!(spec.cluster_ip.as_deref(), Some("None"), "{governing} is headless");
+    assert_eq!(
+        spec.cluster_ip.as_deref(),
+        Some("None"),
+        "{governing} is headless"
+    );
     assert_eq!(
         spec.publish_not_ready_addresses,
         Some(true),
@@ -383,7 +416,10 @@ fn every_service_budget_and_spread_constraint_selects_the_gateway_pods() {
             .as_ref()
             .and_then(|spec| spec.selector.clone())
             .unwrap_or_default();
-        assert!(selects_pods(&selector), "Service {name}: {selector:?} does not select the pods");
+        assert!(
+            selects_pods(&selector),
+            "Service {name}: {selector:?} does not select the pods"
+        );
     }
     for budget in &MANIFESTS.budgets {
         let spec = budget.spec.as_ref().expect("the budget has a spec");
@@ -445,10 +481,19 @@ fn a_node_outlives_its_drain_before_it_is_killed() {
 #[test]
 fn the_gateway_runs_unprivileged_on_a_read_only_root() {
     let pod = pod_spec();
-    let pod_security = pod.security_context.as_ref().expect("a pod securityContext");
+    let pod_security = pod
+        .security_context
+        .as_ref()
+        .expect("a pod securityContext");
     assert_eq!(pod_security.run_as_non_root, Some(true));
-    assert!(pod_security.run_as_user.is_some_and(|uid| uid != 0), "a non-zero runAsUser");
-    let seccomp = pod_security.seccomp_profile.as_ref().map(|p| p.type_.as_str());
+    assert!(
+        pod_security.run_as_user.is_some_and(|uid| uid != 0),
+        "a non-zero runAsUser"
+    );
+    let seccomp = pod_security
+        .seccomp_profile
+        .as_ref()
+        .map(|p| p.type_.as_str());
     assert_eq!(seccomp, Some("RuntimeDefault"));
     assert_eq!(pod.automount_service_account_token, Some(false));
     assert_eq!(
@@ -456,7 +501,10 @@ fn the_gateway_runs_unprivileged_on_a_read_only_root() {
         Some(false),
         "service links would put WASMGATE_* variables the gateway did not ask for in its environment"
     );
-    let security = gateway().security_context.as_ref().expect("a container securityContext");
+    let security = gateway()
+        .security_context
+        .as_ref()
+        .expect("a container securityContext");
     assert_eq!(security.allow_privilege_escalation, Some(false));
     assert_eq!(security.read_only_root_filesystem, Some(true));
     assert_ne!(security.privileged, Some(true));
@@ -485,7 +533,10 @@ fn the_data_dir_is_a_writable_scratch_volume() {
         .flatten()
         .find(|volume| volume.name == mount.name)
         .expect("the data volume exists");
-    assert!(volume.empty_dir.is_some(), "the data dir is an emptyDir: a cache");
+    assert!(
+        volume.empty_dir.is_some(),
+        "the data dir is an emptyDir: a cache"
+    );
 }
 
 #[test]
@@ -498,12 +549,19 @@ fn each_node_is_named_after_its_pod_and_advertises_its_peer_address() {
         .as_ref()
         .and_then(|source| source.field_ref.as_ref())
         .map(|field| field.field_path.as_str());
-    assert_eq!(field, Some("metadata.name"), "POD_NAME comes from the pod's name");
+    assert_eq!(
+        field,
+        Some("metadata.name"),
+        "POD_NAME comes from the pod's name"
+    );
     let node_id = position("WASMGATE_NODE_ID").expect("WASMGATE_NODE_ID is set");
     assert_eq!(env[node_id].value.as_deref(), Some("$(POD_NAME)"));
     let advertise = position("WASMGATE_ADVERTISE").expect("WASMGATE_ADVERTISE is set");
     // $(VAR) expands only to variables defined earlier in the list.
-    assert!(pod_name < node_id && pod_name < advertise, "POD_NAME comes first");
+    assert!(
+        pod_name < node_id && pod_name < advertise,
+        "POD_NAME comes first"
+    );
     let governing = statefulset()
         .spec
         .as_ref()
@@ -530,13 +588,26 @@ fn probes_ask_the_gateway_whether_it_is_ready_and_alive() {
         let get = probe
             .and_then(|probe| probe.http_get.as_ref())
             .unwrap_or_else(|| panic!("a {which} probe over HTTP"));
-        assert_eq!(get.port, IntOrString::String("http".into()), "{which} probe port");
+        assert_eq!(
+            get.port,
+            IntOrString::String("http".into()),
+            "{which} probe port"
+        );
         get.path.clone().unwrap_or_default()
     };
     let container = gateway();
-    assert_eq!(probe_path(container.readiness_probe.as_ref(), "readiness"), "/readyz");
-    assert_eq!(probe_path(container.liveness_probe.as_ref(), "liveness"), "/healthz");
-    assert_eq!(probe_path(container.startup_probe.as_ref(), "startup"), "/healthz");
+    assert_eq!(
+        probe_path(container.readiness_probe.as_ref(), "readiness"),
+        "/readyz"
+    );
+    assert_eq!(
+        probe_path(container.liveness_probe.as_ref(), "liveness"),
+        "/healthz"
+    );
+    assert_eq!(
+        probe_path(container.startup_probe.as_ref(), "startup"),
+        "/healthz"
+    );
 }
 
 #[test]
@@ -553,7 +624,11 @@ fn the_secret_example_has_every_key_the_pods_read_and_no_usable_token() {
     assert!(!references.is_empty(), "the tokens come from the Secret");
     for reference in references {
         assert_eq!(reference.name, name, "the pods read the Secret {name}");
-        assert!(keys.contains_key(&reference.key), "{name} has no key {}", reference.key);
+        assert!(
+            keys.contains_key(&reference.key),
+            "{name} has no key {}",
+            reference.key
+        );
     }
     for (key, value) in keys {
         assert!(
@@ -571,10 +646,17 @@ fn autoscalers_scale_the_statefulset_to_the_nodes_needed() {
     let spec = hpa.spec.as_ref().expect("the HPA has a spec");
     let reference = &spec.scale_target_ref;
     assert_eq!(
-        (reference.api_version.as_deref(), reference.kind.as_str(), reference.name.as_str()),
+        (
+            reference.api_version.as_deref(),
+            reference.kind.as_str(),
+            reference.name.as_str()
+        ),
         (Some("apps/v1"), "StatefulSet", target)
     );
-    assert!(spec.min_replicas.is_some_and(|min| min >= 2), "two nodes at least");
+    assert!(
+        spec.min_replicas.is_some_and(|min| min >= 2),
+        "two nodes at least"
+    );
     let metrics = spec.metrics.clone().unwrap_or_default();
     let external = metrics
         .iter()
@@ -583,14 +665,21 @@ fn autoscalers_scale_the_statefulset_to_the_nodes_needed() {
     assert_eq!(external.metric.name, NODES_NEEDED);
     // AverageValue: replicas = metric / target. Value would multiply by the current count.
     assert_eq!(external.target.type_, "AverageValue");
-    assert_eq!(external.target.average_value.as_ref().map(|q| q.0.as_str()), Some("1"));
+    assert_eq!(
+        external.target.average_value.as_ref().map(|q| q.0.as_str()),
+        Some("1")
+    );
 
     let keda = &MANIFESTS.scaled_objects[0];
     let reference = &keda["spec"]["scaleTargetRef"];
     assert_eq!(reference["apiVersion"], "apps/v1");
     assert_eq!(reference["kind"], "StatefulSet");
     assert_eq!(reference["name"], target);
-    assert!(keda["spec"]["minReplicaCount"].as_i64().is_some_and(|min| min >= 2));
+    assert!(
+        keda["spec"]["minReplicaCount"]
+            .as_i64()
+            .is_some_and(|min| min >= 2)
+    );
     let triggers = keda["spec"]["triggers"].as_array().expect("KEDA triggers");
     assert_eq!(triggers.len(), 1, "one trigger: the nodes needed");
     let trigger = &triggers[0];
@@ -612,13 +701,19 @@ fn the_pod_monitor_scrapes_every_node_with_the_metrics_token() {
     let monitor = &MANIFESTS.pod_monitors[0];
     let selector: LabelSelector = typed("PodMonitor selector", &monitor["spec"]["selector"]);
     label_selector_selects_pods("PodMonitor", Some(&selector));
-    let endpoints = monitor["spec"]["podMetricsEndpoints"].as_array().expect("endpoints");
+    let endpoints = monitor["spec"]["podMetricsEndpoints"]
+        .as_array()
+        .expect("endpoints");
     assert_eq!(endpoints.len(), 1);
     let endpoint = &endpoints[0];
     assert_eq!(endpoint["port"], "http");
     assert_eq!(endpoint["path"], "/metrics");
     let credentials = &endpoint["authorization"]["credentials"];
-    let secret = MANIFESTS.secrets[0].metadata.name.as_deref().unwrap_or_default();
+    let secret = MANIFESTS.secrets[0]
+        .metadata
+        .name
+        .as_deref()
+        .unwrap_or_default();
     assert_eq!(credentials["name"], secret);
     assert_eq!(credentials["key"], "metrics-token");
 }
@@ -640,20 +735,35 @@ fn the_kustomization_applies_every_manifest_but_the_optional_ones() {
         if optional {
             // Applied with kubectl apply -f, where no kustomization sets the namespace.
             for named in namespaces {
-                assert_eq!(named.as_deref(), Some(namespace), "{file} names its namespace");
+                assert_eq!(
+                    named.as_deref(),
+                    Some(namespace),
+                    "{file} names its namespace"
+                );
             }
         }
     }
     for file in &listed {
-        assert!(repo_path(DIR).join(file).is_file(), "kustomization.yaml lists {file}, absent");
+        assert!(
+            repo_path(DIR).join(file).is_file(),
+            "kustomization.yaml lists {file}, absent"
+        );
     }
     let autoscalers = ["hpa.yaml", "keda-scaledobject.yaml"];
-    let applied = autoscalers.iter().filter(|file| listed.contains(*file)).count();
+    let applied = autoscalers
+        .iter()
+        .filter(|file| listed.contains(*file))
+        .count();
     assert_eq!(applied, 1, "exactly one autoscaler for the StatefulSet");
 
-    let image = gateway().image.as_deref().expect("the container names its image");
+    let image = gateway()
+        .image
+        .as_deref()
+        .expect("the container names its image");
     let image_name = image.split(':').next().unwrap_or(image);
-    let images = kustomization()["images"].as_array().expect("kustomization.yaml sets images");
+    let images = kustomization()["images"]
+        .as_array()
+        .expect("kustomization.yaml sets images");
     assert!(
         images.iter().any(|entry| entry["name"] == image_name),
         "kustomization.yaml's `images` renames {image_name}, the StatefulSet's image"
@@ -664,6 +774,9 @@ fn the_kustomization_applies_every_manifest_but_the_optional_ones() {
 fn the_readme_explains_every_manifest() {
     let readme = read(&repo_path(DIR).join("README.md"));
     for file in MANIFESTS.namespaces.keys() {
-        assert!(readme.contains(file.as_str()), "README.md does not mention {file}");
+        assert!(
+            readme.contains(file.as_str()),
+            "README.md does not mention {file}"
+        );
     }
 }
