@@ -4,18 +4,19 @@
 
 mod common;
 
-use common::{cluster_hosts, drain_and_grace, duration, read, repo_path, settings, yaml_documents};
+use common::{
+    STAND_IN_ISSUER, cluster_hosts, drain_and_grace, duration, load_settings, read, repo_path,
+    stand_in_token, usable_as_token, yaml_documents,
+};
 use serde_json::{Map, Value};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::LazyLock;
+use wasmgate_config::Settings;
 
 const COMPOSE: &str = "docker/compose.yaml";
 const HAPROXY: &str = "docker/haproxy.cfg";
 const ENV_EXAMPLE: &str = "docker/.env.example";
 const DOCKERFILE: &str = "docker/Dockerfile";
-
-/// The shortest token the gateway accepts; `.env.example`'s placeholders must be shorter.
-const MIN_TOKEN_LEN: usize = 32;
 
 static COMPOSE_FILE: LazyLock<Value> = LazyLock::new(|| {
     let mut documents = yaml_documents(&repo_path(COMPOSE));
@@ -61,27 +62,35 @@ fn string_list(origin: &str, value: &'static Value) -> Vec<&'static str> {
         .collect()
 }
 
-/// The port the gateways listen on: the image's WASMGATE_LISTEN, unless a service sets its own.
-fn listen_port(name: &str, service: &'static Value) -> String {
-    let listen = match environment(name, service).get("WASMGATE_LISTEN") {
-        Some(value) => value.as_str().expect("a string").to_owned(),
-        None => {
-            let dockerfile = read(&repo_path(DOCKERFILE));
-            let at = dockerfile
-                .find("WASMGATE_LISTEN=")
-                .expect("the Dockerfile sets WASMGATE_LISTEN");
-            dockerfile[at + "WASMGATE_LISTEN=".len()..]
-                .split_whitespace()
-                .next()
-                .expect("a value")
-                .to_owned()
-        }
-    };
-    listen
-        .rsplit(':')
-        .next()
-        .expect("an address with a port")
-        .to_owned()
+/// The `WASMGATE_*` variables the image sets (`ENV` in the Dockerfile).
+fn image_environment() -> BTreeMap<String, String> {
+    let dockerfile = read(&repo_path(DOCKERFILE)).replace("\\\n", " ");
+    dockerfile
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("ENV "))
+        .flat_map(str::split_whitespace)
+        .filter_map(|word| word.split_once('='))
+        .filter(|(key, _)| key.starts_with("WASMGATE_"))
+        .map(|(key, value)| (key.to_owned(), value.to_owned()))
+        .collect()
+}
+
+/// The `WASMGATE_*` environment a gateway service runs with: the image's, then the service's,
+/// with stand-ins for what `.env` supplies.
+fn gateway_environment(name: &str, service: &'static Value) -> BTreeMap<String, String> {
+    let mut env = image_environment();
+    for (key, value) in environment(name, service) {
+        let value = value.as_str().expect("a string");
+        let value = if !value.starts_with("${") {
+            value.to_owned()
+        } else if key == "WASMGATE_TRUSTED_ISSUERS" {
+            STAND_IN_ISSUER.to_owned()
+        } else {
+            stand_in_token()
+        };
+        env.insert(key.clone(), value);
+    }
+    env
 }
 
 /// The settings file a gateway is started with: `--config PATH`, with a file of the project
@@ -103,10 +112,17 @@ fn settings_file(name: &str, service: &'static Value) -> String {
         .unwrap_or_else(|| panic!("{name}: nothing is mounted at {path}, where --config points"))
 }
 
-fn cluster_settings(name: &str, service: &'static Value) -> (String, toml::Table) {
+/// The settings a gateway service starts with, loaded by the gateway's own loader; and the file
+/// they come from.
+fn gateway_settings(name: &str, service: &'static Value) -> (String, Settings) {
     let file = format!("docker/{}", settings_file(name, service));
-    let table = settings(&file, &read(&repo_path(&file)));
-    (file, table)
+    let env = gateway_environment(name, service);
+    let settings = load_settings(
+        &format!("{file} for {name}"),
+        &read(&repo_path(&file)),
+        &env,
+    );
+    (file, settings)
 }
 
 /// The `backend` section of haproxy.cfg that the frontend on the published port uses.
@@ -172,25 +188,26 @@ fn three_gateways_have_their_own_node_ids_and_advertise_their_compose_names() {
     let mut ids = BTreeSet::new();
     let mut urls = BTreeSet::new();
     for (name, service) in gateways {
-        let env = environment(name, service);
-        let id = env["WASMGATE_NODE_ID"].as_str().expect("a string");
-        let url = env
-            .get("WASMGATE_ADVERTISE")
-            .and_then(Value::as_str)
+        let (_, settings) = gateway_settings(name, service);
+        let id = settings.cluster.node_id.clone().expect("a node id");
+        let url = settings
+            .cluster
+            .advertise
+            .clone()
             .unwrap_or_else(|| panic!("{name} sets WASMGATE_ADVERTISE"));
         // Peers reach a gateway by its service name on the compose network, at its listener.
-        let expected = format!("http://{name}:{}", listen_port(name, service));
+        let expected = format!("http://{name}:{}", settings.listen.port());
         assert_eq!(url, expected, "{name} advertises where its peers reach it");
-        assert!(ids.insert(id), "node id {id} is used twice");
-        assert!(urls.insert(url), "{url} is advertised twice");
+        assert!(ids.insert(id.clone()), "node id {id} is used twice");
+        assert!(urls.insert(url.clone()), "{url} is advertised twice");
     }
 }
 
 #[test]
 fn nats_runs_with_jetstream_and_keeps_its_store_on_a_volume() {
     for (name, service) in gateways() {
-        let (file, table) = cluster_settings(name, service);
-        let (nats, redis) = cluster_hosts(&file, &table);
+        let (file, settings) = gateway_settings(name, service);
+        let (nats, redis) = cluster_hosts(&file, &settings);
         let nats_service = &services()
             .get(&nats)
             .unwrap_or_else(|| panic!("{file}: no compose service {nats}"));
@@ -237,7 +254,9 @@ fn the_balancer_takes_turns_over_all_three_gateways_when_ready() {
         .collect();
     let expected: BTreeSet<String> = gateways()
         .into_iter()
-        .map(|(name, service)| format!("{name}:{}", listen_port(name, service)))
+        .map(|(name, service)| {
+            format!("{name}:{}", gateway_settings(name, service).1.listen.port())
+        })
         .collect();
     assert_eq!(
         servers, expected,
@@ -272,14 +291,11 @@ fn the_balancer_takes_turns_over_all_three_gateways_when_ready() {
         .parse()
         .expect("fall is a count");
     for (name, service) in gateways() {
-        let (file, table) = cluster_settings(name, service);
-        let drain = table["cluster"]["drain_delay"]
-            .as_str()
-            .expect("drain_delay");
+        let drain = gateway_settings(name, service).1.cluster.drain_delay.get();
         assert!(
-            inter * fall < duration(&file, drain),
+            inter * fall < drain,
             "{HAPROXY} notices a draining gateway after inter x fall = {:?}, not within \
-             {name}'s drain_delay ({drain})",
+             {name}'s drain_delay ({drain:?})",
             inter * fall
         );
     }
@@ -304,8 +320,7 @@ fn the_balancer_takes_turns_over_all_three_gateways_when_ready() {
 #[test]
 fn a_gateway_outlives_its_drain_before_docker_kills_it() {
     for (name, service) in gateways() {
-        let (file, table) = cluster_settings(name, service);
-        let needed = drain_and_grace(&file, &table);
+        let needed = drain_and_grace(&gateway_settings(name, service).1);
         let stop = service["stop_grace_period"]
             .as_str()
             .unwrap_or_else(|| panic!("{name} sets stop_grace_period (Docker's default is 10 s)"));
@@ -347,7 +362,7 @@ fn secrets_come_from_the_env_file_whose_example_lists_each_with_a_placeholder() 
                 .map(|(_, placeholder)| *placeholder)
                 .unwrap_or_else(|| panic!("{ENV_EXAMPLE} does not list {variable}"));
             assert!(
-                placeholder.len() < MIN_TOKEN_LEN,
+                !usable_as_token(placeholder),
                 "{ENV_EXAMPLE}: {variable} must be a placeholder the gateway refuses"
             );
         }

@@ -4,7 +4,10 @@
 
 mod common;
 
-use common::{cluster_hosts, drain_and_grace, read, repo_path, settings, yaml_documents};
+use common::{
+    cluster_hosts, drain_and_grace, load_settings, read, repo_path, stand_in_token,
+    usable_as_token, yaml_documents,
+};
 use k8s_openapi::Resource;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::autoscaling::v2::{HorizontalPodAutoscaler, HorizontalPodAutoscalerBehavior};
@@ -18,6 +21,7 @@ use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::LazyLock;
+use wasmgate_config::Settings;
 
 /// Where the manifests are, from the repository root.
 const DIR: &str = "deploy/kubernetes";
@@ -34,9 +38,6 @@ const LEFT_OUT: [(&str, &str); 3] = [
 
 /// The gauge both autoscalers scale on: how many nodes the current load needs.
 const NODES_NEEDED: &str = "wasmgate_cluster_nodes_needed";
-
-/// The shortest token the gateway accepts; the example Secret's placeholders must be shorter.
-const MIN_TOKEN_LEN: usize = 32;
 
 /// The manifests, read once, each in its API type; custom resources (no type in k8s-openapi)
 /// as JSON.
@@ -258,16 +259,6 @@ fn gateway() -> &'static Container {
     &containers[0]
 }
 
-/// The literal value of the gateway's environment variable `name`.
-fn env_value(name: &str) -> Option<&'static str> {
-    gateway()
-        .env
-        .iter()
-        .flatten()
-        .find(|var| var.name == name)
-        .and_then(|var| var.value.as_deref())
-}
-
 /// The container port named `http`, on which the gateway serves everything.
 fn http_port() -> i32 {
     gateway()
@@ -301,10 +292,10 @@ fn label_selector_selects_pods(origin: &str, selector: Option<&LabelSelector>) {
     );
 }
 
-/// The settings file the gateway is started with: `--config PATH`, where PATH is a key of the
+/// The settings text the gateway is started with: `--config PATH`, where PATH is a key of the
 /// ConfigMap mounted read-only at PATH's directory.
-fn gateway_settings() -> toml::Table {
-    let args = gateway().args.clone().unwrap_or_default();
+fn settings_text() -> &'static str {
+    let args = gateway().args.as_deref().unwrap_or_default();
     let at = args
         .iter()
         .position(|arg| arg == "--config")
@@ -337,14 +328,56 @@ fn gateway_settings() -> toml::Table {
         .as_ref()
         .map(|source| source.name.as_str())
         .unwrap_or_else(|| panic!("volume {} is not a ConfigMap", volume.name));
-    let text = MANIFESTS
+    MANIFESTS
         .config_maps
         .iter()
         .find(|cm| cm.metadata.name.as_deref() == Some(config_map))
         .and_then(|cm| cm.data.as_ref())
         .and_then(|data| data.get(key))
-        .unwrap_or_else(|| panic!("ConfigMap {config_map} has no key {key}"));
-    settings(&format!("ConfigMap {config_map} key {key}"), text)
+        .unwrap_or_else(|| panic!("ConfigMap {config_map} has no key {key}"))
+}
+
+/// The name of the StatefulSet's first pod, the node the settings are loaded for.
+fn first_pod() -> String {
+    format!("{}-0", statefulset_name())
+}
+
+/// The `WASMGATE_*` environment the gateway container of `pod` gets: `$(POD_NAME)` expanded,
+/// the pod's name from the downward API, and stand-ins for the Secret's tokens.
+fn pod_environment(pod: &str) -> BTreeMap<String, String> {
+    let mut env = BTreeMap::new();
+    for var in gateway().env.iter().flatten() {
+        if !var.name.starts_with("WASMGATE_") {
+            continue;
+        }
+        let value = if let Some(value) = &var.value {
+            let value = value.replace("$(POD_NAME)", pod);
+            assert!(
+                !value.contains("$("),
+                "{}: only $(POD_NAME) is expanded here",
+                var.name
+            );
+            value
+        } else {
+            let source = var.value_from.as_ref().expect("a value or a source");
+            if source.secret_key_ref.is_some() {
+                stand_in_token()
+            } else {
+                panic!("{}: take it from the Secret or write it out", var.name)
+            }
+        };
+        env.insert(var.name.clone(), value);
+    }
+    env
+}
+
+/// The settings the first node starts with, loaded by the gateway's own loader.
+fn node_settings() -> Settings {
+    load_settings(
+        "the ConfigMap's settings",
+        settings_text(),
+        &pod_environment(&first_pod()),
+    )
 }
 
 fn kustomization() -> &'static Value {
@@ -457,17 +490,17 @@ fn services_reach_the_gateway_on_its_http_port() {
             }
         }
     }
-    let listen = env_value("WASMGATE_LISTEN").expect("WASMGATE_LISTEN is set");
-    assert!(
-        listen.ends_with(&format!(":{port}")),
-        "the gateway listens ({listen}) on its container port {port}"
+    let listen = node_settings().listen;
+    assert_eq!(
+        listen.port(),
+        u16::try_from(port).expect("a port number"),
+        "the gateway listens ({listen}) on its container port"
     );
 }
 
 #[test]
 fn a_node_outlives_its_drain_before_it_is_killed() {
-    let settings = gateway_settings();
-    let needed = drain_and_grace("the ConfigMap's settings", &settings);
+    let needed = drain_and_grace(&node_settings());
     let grace = pod_spec()
         .termination_grace_period_seconds
         .expect("terminationGracePeriodSeconds is set");
@@ -519,7 +552,8 @@ fn the_gateway_runs_unprivileged_on_a_read_only_root() {
 
 #[test]
 fn the_data_dir_is_a_writable_scratch_volume() {
-    let data_dir = env_value("WASMGATE_DATA_DIR").expect("WASMGATE_DATA_DIR is set");
+    let settings = node_settings();
+    let data_dir = settings.data_dir.to_str().expect("a UTF-8 path");
     let mount = gateway()
         .volume_mounts
         .iter()
@@ -572,13 +606,25 @@ fn each_node_is_named_after_its_pod_and_advertises_its_peer_address() {
 }
 
 #[test]
-fn the_settings_turn_on_cluster_mode_with_shared_key_value() {
-    let settings = gateway_settings();
+fn a_node_starts_on_these_settings_in_cluster_mode_with_shared_key_value() {
+    let pod = first_pod();
+    let settings = node_settings();
     let (nats, redis) = cluster_hosts("the ConfigMap's settings", &settings);
     assert!(!nats.is_empty() && !redis.is_empty());
+    assert_eq!(settings.cluster.node_id.as_deref(), Some(pod.as_str()));
+    let governing = statefulset()
+        .spec
+        .as_ref()
+        .and_then(|spec| spec.service_name.as_deref())
+        .expect("a serviceName");
+    let advertise = format!("http://{pod}.{governing}:{}", http_port());
+    assert_eq!(
+        settings.cluster.advertise.as_deref(),
+        Some(advertise.as_str())
+    );
     assert!(
-        settings.get("listen").is_none() && settings.get("data_dir").is_none(),
-        "listen and data_dir are set in the StatefulSet's environment, which overrides the file"
+        settings.cluster.token.is_some(),
+        "a cluster token of its own: one derived from the admin token changes when that rotates"
     );
 }
 
@@ -632,9 +678,9 @@ fn the_secret_example_has_every_key_the_pods_read_and_no_usable_token() {
     }
     for (key, value) in keys {
         assert!(
-            value.len() < MIN_TOKEN_LEN,
-            "{key} in the example must be a placeholder the gateway refuses (under \
-             {MIN_TOKEN_LEN} characters), never a usable token"
+            !usable_as_token(&value),
+            "{key} in the example must be a placeholder the gateway refuses (too short), \
+             never a usable token"
         );
     }
 }

@@ -1,8 +1,17 @@
-//! What both test files read: repository files, YAML streams and the gateway settings in them.
+//! What both test files read: repository files, YAML streams, and gateway settings loaded the
+//! way `wasmgate serve` loads them.
+
+#![allow(
+    dead_code,
+    reason = "each test binary uses a part of what the two share"
+)]
 
 use serde_json::Value;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+use wasmgate_config::defaults::MIN_TOKEN_LEN;
+use wasmgate_config::{KvBackendKind, Overrides, Settings, Sources};
 
 /// A path in the repository (this crate lives in `deploy/`).
 pub fn repo_path(relative: &str) -> PathBuf {
@@ -26,48 +35,62 @@ pub fn yaml_documents(path: &Path) -> Vec<Value> {
         .unwrap_or_else(|e| panic!("{} is not valid YAML: {e}", path.display()))
 }
 
-/// A gateway settings file (TOML), as text from a file or a ConfigMap.
-pub fn settings(origin: &str, text: &str) -> toml::Table {
-    text.parse()
-        .unwrap_or_else(|e| panic!("{origin} is not valid TOML: {e}"))
+/// What stands in for a secret the files only refer to: as long as the gateway requires.
+pub fn stand_in_token() -> String {
+    "t".repeat(MIN_TOKEN_LEN)
 }
 
-/// The longest a node takes from SIGTERM to its exit, waits for the process aside: it keeps
-/// serving for `[cluster] drain_delay`, then gives in-flight calls `shutdown_grace`. Both must
-/// be written out, so the grace periods around them can be checked against the real numbers.
-pub fn drain_and_grace(origin: &str, settings: &toml::Table) -> Duration {
-    let grace = duration_setting(origin, "shutdown_grace", settings.get("shutdown_grace"));
-    let drain = duration_setting(
-        origin,
-        "cluster.drain_delay",
-        settings
-            .get("cluster")
-            .and_then(|cluster| cluster.get("drain_delay")),
-    );
-    drain + grace
+/// What stands in for an issuer's public key: 43 base64url characters, the shape of one.
+pub const STAND_IN_ISSUER: &str = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+
+/// Whether `value` could be one of the gateway's tokens (the placeholders must not).
+pub fn usable_as_token(value: &str) -> bool {
+    value.len() >= MIN_TOKEN_LEN
 }
 
-/// Checks that `settings` turn cluster mode on with a key-value store every node shares, and
+/// Loads the settings file `text` with the `WASMGATE_*` environment `env`, exactly as
+/// `wasmgate serve --config FILE` does before it binds a port: an unknown key, a bad value or
+/// a combination the gateway refuses (cluster mode on the embedded key-value store, say) fails
+/// here as it would fail the node at start.
+pub fn load_settings(origin: &str, text: &str, env: &BTreeMap<String, String>) -> Settings {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("settings.toml");
+    std::fs::write(&path, text).expect("writing the settings to a temporary file");
+    let sources = Sources {
+        file: Some(&path),
+        env,
+        overrides: Overrides::default(),
+    };
+    wasmgate_config::load(sources)
+        .unwrap_or_else(|e| panic!("{origin}: the gateway would refuse to start: {e}"))
+}
+
+/// The longest a node takes from SIGTERM to exiting, the process's own last second aside: it
+/// keeps serving for `[cluster] drain_delay`, then gives in-flight calls `shutdown_grace`.
+pub fn drain_and_grace(settings: &Settings) -> Duration {
+    settings.cluster.drain_delay.get() + settings.shutdown_grace.get()
+}
+
+/// Checks that `settings` run a cluster node on a key-value store every node shares, and
 /// returns the hosts of the NATS and Redis URLs.
-pub fn cluster_hosts(origin: &str, settings: &toml::Table) -> (String, String) {
-    let cluster = settings
-        .get("cluster")
-        .and_then(toml::Value::as_table)
-        .unwrap_or_else(|| panic!("{origin} has no [cluster] table"));
-    let nats = string_setting(origin, "cluster.nats_url", cluster.get("nats_url"));
-    let kv = settings
-        .get("kv")
-        .and_then(toml::Value::as_table)
-        .unwrap_or_else(|| panic!("{origin} has no [kv] table: cluster mode needs a shared one"));
+pub fn cluster_hosts(origin: &str, settings: &Settings) -> (String, String) {
+    let nats =
+        settings.cluster.nats_url.as_deref().unwrap_or_else(|| {
+            panic!("{origin}: [cluster] nats_url is not set: cluster mode is off")
+        });
     assert_eq!(
-        kv.get("backend").and_then(toml::Value::as_str),
-        Some("redis"),
+        settings.kv.backend,
+        KvBackendKind::Redis,
         "{origin}: [kv] backend must be \"redis\": every node must see the same guest data"
     );
-    let redis = string_setting(origin, "kv.url", kv.get("url"));
+    let redis = settings
+        .kv
+        .url
+        .as_deref()
+        .unwrap_or_else(|| panic!("{origin}: [kv] url is not set"));
     (
-        url_host(origin, &nats, "nats://"),
-        url_host(origin, &redis, "redis://"),
+        url_host(origin, nats, "nats://"),
+        url_host(origin, redis, "redis://"),
     )
 }
 
@@ -81,19 +104,8 @@ pub fn url_host(origin: &str, url: &str, scheme: &str) -> String {
     host_port.split(':').next().unwrap_or(host_port).to_owned()
 }
 
-/// A duration as the gateway, compose and HAProxy configs here write them (`2s`, `45s`, `1m`).
+/// A duration as compose and HAProxy write them here (`2s`, `45s`, `1m`).
 pub fn duration(origin: &str, text: &str) -> Duration {
     humantime::parse_duration(text)
         .unwrap_or_else(|e| panic!("{origin}: {text:?} is not a duration: {e}"))
-}
-
-fn duration_setting(origin: &str, key: &str, value: Option<&toml::Value>) -> Duration {
-    duration(origin, &string_setting(origin, key, value))
-}
-
-fn string_setting(origin: &str, key: &str, value: Option<&toml::Value>) -> String {
-    value
-        .and_then(toml::Value::as_str)
-        .unwrap_or_else(|| panic!("{origin}: set `{key}` (a string)"))
-        .to_owned()
 }
