@@ -14,6 +14,7 @@ use manifests::{
     statefulset_name, typed,
 };
 use std::collections::BTreeSet;
+use std::path::Path;
 
 /// Manifests kept out of kustomization.yaml on purpose, each with the reason.
 const LEFT_OUT: [(&str, &str); 3] = [
@@ -183,16 +184,28 @@ fn the_gateway_runs_unprivileged_on_a_read_only_root() {
 }
 
 #[test]
-fn the_data_dir_is_a_writable_scratch_volume() {
+fn the_data_dir_is_a_directory_the_gateway_owns_on_a_scratch_volume() {
     let settings = node_settings();
-    let data_dir = settings.data_dir.to_str().expect("a UTF-8 path");
+    let data_dir = settings.data_dir.as_path();
+    // The gateway narrows its data dir to mode 0700 at start, which only the directory's owner
+    // may do; a volume's mount point belongs to root, so the data dir is one level below it.
     let mount = gateway()
         .volume_mounts
         .iter()
         .flatten()
-        .find(|mount| mount.mount_path == data_dir)
-        .unwrap_or_else(|| panic!("nothing is mounted at {data_dir}, on a read-only root"));
-    assert_ne!(mount.read_only, Some(true), "{data_dir} is written to");
+        .find(|mount| data_dir.parent() == Some(Path::new(&mount.mount_path)))
+        .unwrap_or_else(|| {
+            panic!(
+                "{}: mount a volume at its parent, on a read-only root",
+                data_dir.display()
+            )
+        });
+    assert_ne!(
+        mount.read_only,
+        Some(true),
+        "{} is written to",
+        data_dir.display()
+    );
     let volume = pod_spec()
         .volumes
         .iter()
@@ -201,7 +214,7 @@ fn the_data_dir_is_a_writable_scratch_volume() {
         .expect("the data volume exists");
     assert!(
         volume.empty_dir.is_some(),
-        "the data dir is an emptyDir: a cache"
+        "the data dir is on an emptyDir: a cache"
     );
 }
 
