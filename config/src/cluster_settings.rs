@@ -219,7 +219,8 @@ mod tests {
 
     #[test]
     fn each_bad_key_is_named() {
-        let cases: [(fn(&mut ClusterSettings), &str); 8] = [
+        type Breaks = fn(&mut ClusterSettings);
+        let cases: [(Breaks, &str); 8] = [
             (|c| c.nats_url = Some("http://x".into()), "cluster.nats_url"),
             (|c| c.node_id = None, "cluster.node_id"),
             (|c| c.node_id = Some("a b".into()), "cluster.node_id"),

@@ -69,7 +69,7 @@ impl Placement {
     }
 
     /// The ready members in node order (see [`node_order`]).
-    fn ready<'a>(members: &'a [Member]) -> Vec<&'a Member> {
+    fn ready(members: &[Member]) -> Vec<&Member> {
         let mut ready: Vec<&Member> = members
             .iter()
             .filter(|m| m.state == MemberState::Ready)
@@ -97,16 +97,13 @@ impl Placement {
         let (active, rest) = ready.split_at(k);
         let active_load: f64 = active.iter().map(|m| m.load.max(0.0)).sum();
         let cap = self.balance_factor.max(1.0) * (active_load + 1.0) / k as f64;
-        let under_cap = |m: &&&Member| m.load < cap;
-        rendezvous(function, active)
-            .into_iter()
-            .find(|m| under_cap(&m))
-            .or_else(|| {
-                rendezvous(function, rest)
-                    .into_iter()
-                    .find(|m| under_cap(&m))
-            })
-            .copied()
+        let first_under_cap = |set: &[&'a Member]| {
+            rendezvous(function, set)
+                .into_iter()
+                .find(|m| m.load < cap)
+                .copied()
+        };
+        first_under_cap(active).or_else(|| first_under_cap(rest))
     }
 }
 
