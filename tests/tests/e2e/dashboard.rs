@@ -11,6 +11,9 @@ const DASHBOARD: &str = include_str!("../../../docker/grafana-dashboard.json");
 /// incremented) is absent from a scrape, so the declarations are read too.
 const FAMILIES: &str = include_str!("../../../gateway/src/metrics/families.rs");
 
+/// Where cluster mode's families are declared (registered only in cluster mode).
+const CLUSTER_FAMILIES: &str = include_str!("../../../gateway/src/cluster/mod.rs");
+
 /// Families deliberately not on the dashboard, each with why.
 const NOT_CHARTED: &[(&str, &str)] = &[(
     "wasmgate_artifacts_rebuilt_total",
@@ -73,8 +76,9 @@ async fn every_metric_family_is_on_the_dashboard_or_deliberately_left_off() {
         "the scrape lists families: {scrape}"
     );
     // The string literals that are metric names (not `wasmgate_config::` paths).
-    let declared: BTreeSet<String> = FAMILIES
-        .split('"')
+    let declared: BTreeSet<String> = [FAMILIES, CLUSTER_FAMILIES]
+        .iter()
+        .flat_map(|source| source.split('"'))
         .filter(|s| {
             s.starts_with("wasmgate_")
                 && s.chars()
