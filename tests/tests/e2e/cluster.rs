@@ -386,3 +386,102 @@ async fn a_rolling_restart_of_all_three_under_load_answers_every_request() {
     assert!(ok > 1000, "only {ok} requests were sent");
     assert_eq!(failed, 0, "{failed} of {} requests failed", ok + failed);
 }
+
+/// The `q` quantile (0–1) of `samples`, in milliseconds (nearest rank).
+fn quantile_ms(samples: &mut [Duration], q: f64) -> f64 {
+    samples.sort();
+    let rank = ((samples.len() as f64 * q).ceil() as usize).clamp(1, samples.len());
+    samples[rank - 1].as_secs_f64() * 1000.0
+}
+
+/// Benchmark, not a test (`scripts/bench-cluster` runs it on a release build and keeps its
+/// output in bench/CLUSTER.md): time from a deploy's answer on one node until the other two list
+/// the function (polled every 5 ms), and the latency of a warm call served by the home itself
+/// vs the same call received by another node and forwarded, interleaved in one run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark: scripts/bench-cluster runs it on a release build"]
+async fn bench_deploy_propagation_and_forwarding_overhead() {
+    let deploys: usize = std::env::var("BENCH_DEPLOYS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(50);
+    let calls: usize = std::env::var("BENCH_CALLS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2000);
+    let cluster = ClusterHarness::start(3).await.unwrap();
+    let [a, b, c] = &cluster.nodes[..] else {
+        unreachable!()
+    };
+    let mut visible = Vec::with_capacity(deploys);
+    let mut compile = Vec::with_capacity(deploys);
+    for i in 0..deploys {
+        let name = format!("bench-{i}");
+        let bytes = a.sign(guests::HTTP_HELLO, &name, &[]).unwrap();
+        let response = a.deploy_bytes(&name, bytes).await.unwrap();
+        let answered = std::time::Instant::now();
+        assert_eq!(response.status(), 201);
+        let body: serde_json::Value = response.json().await.unwrap();
+        compile.push(Duration::from_secs_f64(
+            body["compile_ms"].as_f64().unwrap_or(0.0) / 1000.0,
+        ));
+        for node in [b, c] {
+            while digest_on(node, &name).await.is_none() {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+        visible.push(answered.elapsed());
+    }
+    println!(
+        "BENCH deploy visible on both other nodes after the deploy's answer, {deploys} deploys: p50 {:.1} ms, p99 {:.1} ms (compile on the deploying node: p50 {:.1} ms)",
+        quantile_ms(&mut visible, 0.5),
+        quantile_ms(&mut visible, 0.99),
+        quantile_ms(&mut compile, 0.5),
+    );
+
+    assert_eq!(
+        a.deploy("hello", guests::HTTP_HELLO)
+            .await
+            .unwrap()
+            .status(),
+        201
+    );
+    let (_, _, home) = call(b, "/fn/hello").await;
+    let home: usize = home
+        .unwrap()
+        .trim_start_matches("wasmgate-")
+        .parse()
+        .unwrap();
+    let other = (home + 1) % 3;
+    let client = reqwest::Client::new();
+    let (home_url, other_url) = (
+        cluster.nodes[home].url("/fn/hello"),
+        cluster.nodes[other].url("/fn/hello"),
+    );
+    // Warm both paths (instances, pooled connections) first.
+    for _ in 0..50 {
+        for url in [&home_url, &other_url] {
+            client.get(url).send().await.unwrap().bytes().await.unwrap();
+        }
+    }
+    let (mut local, mut forwarded) = (Vec::new(), Vec::new());
+    for _ in 0..calls {
+        for (url, samples) in [(&home_url, &mut local), (&other_url, &mut forwarded)] {
+            let started = std::time::Instant::now();
+            let response = client.get(url).send().await.unwrap();
+            assert_eq!(response.status(), 200);
+            response.bytes().await.unwrap();
+            samples.push(started.elapsed());
+        }
+    }
+    let (l50, l99) = (quantile_ms(&mut local, 0.5), quantile_ms(&mut local, 0.99));
+    let (f50, f99) = (
+        quantile_ms(&mut forwarded, 0.5),
+        quantile_ms(&mut forwarded, 0.99),
+    );
+    println!(
+        "BENCH warm call, {calls} each, interleaved, keep-alive client: served by the home p50 {l50:.3} ms p99 {l99:.3} ms; received elsewhere and forwarded p50 {f50:.3} ms p99 {f99:.3} ms; forwarding adds p50 {:.3} ms ({:.2}x)",
+        f50 - l50,
+        f50 / l50
+    );
+}
