@@ -32,6 +32,8 @@ pub struct ClusterOptions {
     pub heartbeat: Duration,
     /// Heartbeats a node may miss before it counts as gone.
     pub missed_heartbeats: u32,
+    /// How async calls are queued and kept.
+    pub calls: crate::calls::CallOptions,
 }
 
 /// One node's handle on the cluster's shared state. Buckets are created (or opened) on first use
@@ -44,6 +46,9 @@ pub struct Cluster {
     registry: OnceCell<kv::Store>,
     nodes: OnceCell<kv::Store>,
     originals: OnceCell<object_store::ObjectStore>,
+    pub(crate) calls: OnceCell<jetstream::stream::Stream>,
+    pub(crate) consumer: OnceCell<jetstream::consumer::PullConsumer>,
+    pub(crate) results: OnceCell<kv::Store>,
 }
 
 impl Cluster {
@@ -66,12 +71,30 @@ impl Cluster {
             registry: OnceCell::new(),
             nodes: OnceCell::new(),
             originals: OnceCell::new(),
+            calls: OnceCell::new(),
+            consumer: OnceCell::new(),
+            results: OnceCell::new(),
         })
     }
 
     /// The options the node joined with.
     pub fn options(&self) -> &ClusterOptions {
         &self.options
+    }
+
+    /// How async calls are queued and kept.
+    pub(crate) fn call_options(&self) -> crate::calls::CallOptions {
+        self.options.calls
+    }
+
+    /// The JetStream context.
+    pub(crate) fn jetstream(&self) -> &jetstream::Context {
+        &self.jetstream
+    }
+
+    /// The server's `max_payload` (largest message), 0 before the first connection.
+    pub fn max_payload(&self) -> usize {
+        self.client.server_info().max_payload
     }
 
     /// Whether the client is connected right now.
@@ -147,7 +170,7 @@ impl Cluster {
     /// per key per history slot, rollups allowed, deletes denied, direct gets, discard new):
     /// async-nats 0.51's `create_key_value` first reads the account info, whose shape it parses
     /// only from NATS 2.10 on (`reserved_memory`), so it fails on the 2.9 servers Debian ships.
-    async fn key_value(&self, config: kv::Config) -> Result<kv::Store> {
+    pub(crate) async fn key_value(&self, config: kv::Config) -> Result<kv::Store> {
         let bucket = config.bucket.clone();
         if let Ok(store) = self.jetstream.get_key_value(bucket.as_str()).await {
             return Ok(store);

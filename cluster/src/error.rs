@@ -26,6 +26,14 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// A function's async queue holds `limit` calls already.
+    #[error("the async queue of {function} is full ({limit} calls)")]
+    QueueFull {
+        /// The function.
+        function: String,
+        /// `async_calls.max_queued`.
+        limit: u32,
+    },
     /// An object is larger than the caller accepts.
     #[error("{key} is {size} bytes, more than the {limit} accepted")]
     TooLarge {

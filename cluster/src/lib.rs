@@ -8,6 +8,8 @@
 //!   one, and watched by every node ([`Changes`]);
 //! - [`originals`]: signed components as uploaded, content-addressed in the object store
 //!   `wg_originals` (`sha256:<hex>`; JetStream checks each object's SHA-256 on read);
+//! - [`calls`]: async calls on the JetStream work queue `WG_CALLS`, pulled by every node through
+//!   one durable consumer, at least once; their states and results in the KV bucket `wg_results`;
 //! - [`membership`]: one entry per node in the KV bucket `wg_nodes` with expiry, rewritten every
 //!   heartbeat with the node's address, state and load; [`Members`] is a node's view of them, in
 //!   the shape [`wasmgate_policy::Placement`] decides homes from.
@@ -17,12 +19,14 @@
 
 #![deny(missing_docs)]
 
+pub mod calls;
 pub mod connection;
 pub mod error;
 pub mod membership;
 pub mod originals;
 pub mod registry;
 
+pub use calls::{CallOptions, Delivery};
 pub use connection::{Cluster, ClusterOptions};
 pub use error::Error;
 pub use membership::{Members, NodeEntry, NodeState};

@@ -12,12 +12,19 @@ use wasmgate_cluster::{
 };
 use wasmgate_tests::NatsServer;
 
+const CALLS: wasmgate_cluster::CallOptions = wasmgate_cluster::CallOptions {
+    max_queued: 2,
+    retention: Duration::from_secs(60),
+    ack_wait: Duration::from_secs(1),
+};
+
 async fn connect(nats: &NatsServer) -> Cluster {
     Cluster::connect(ClusterOptions {
         url: nats.url(),
         replicas: 1,
         heartbeat: Duration::from_millis(200),
         missed_heartbeats: 3,
+        calls: CALLS,
     })
     .await
     .unwrap()
@@ -148,6 +155,7 @@ async fn an_unreachable_server_is_an_unavailable_error_not_a_hang() {
         replicas: 1,
         heartbeat: Duration::from_secs(1),
         missed_heartbeats: 3,
+        calls: CALLS,
     })
     .await
     .unwrap();
@@ -157,5 +165,50 @@ async fn an_unreachable_server_is_an_unavailable_error_not_a_hang() {
     assert!(
         matches!(result, Err(Error::Unavailable { .. })),
         "{result:?}"
+    );
+}
+
+#[tokio::test]
+async fn async_calls_are_queued_bounded_per_function_redelivered_until_acknowledged() {
+    let nats = NatsServer::start_jetstream().await.unwrap();
+    let (a, b) = (connect(&nats).await, connect(&nats).await);
+    a.enqueue_call("f", "c1", "one".into()).await.unwrap();
+    a.enqueue_call("f", "c2", "two".into()).await.unwrap();
+    // The same id again is a duplicate JetStream drops, not a third call.
+    a.enqueue_call("f", "c2", "two".into()).await.unwrap();
+    assert!(matches!(
+        a.enqueue_call("f", "c3", "three".into()).await,
+        Err(Error::QueueFull { limit: 2, .. })
+    ));
+    a.enqueue_call("g", "c4", "other function".into())
+        .await
+        .unwrap();
+
+    let first = a.next_calls(10, Duration::from_secs(1)).await.unwrap();
+    let payloads: Vec<&[u8]> = first.iter().map(|d| &d.payload[..]).collect();
+    assert_eq!(payloads, [&b"one"[..], b"two", b"other function"]);
+    assert!(first.iter().all(|d| d.delivered == 1));
+    // Only "one" is acknowledged: the node holding the others "dies" (drops them).
+    first[0].ack().await.unwrap();
+    drop(first);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let again = b.next_calls(2, Duration::from_secs(2)).await.unwrap();
+    let payloads: Vec<&[u8]> = again.iter().map(|d| &d.payload[..]).collect();
+    assert_eq!(payloads, [&b"two"[..], b"other function"], "redelivered after ack_wait");
+    assert!(again.iter().all(|d| d.delivered >= 2));
+    for d in &again {
+        d.ack().await.unwrap();
+    }
+    // Acknowledged calls leave the queue: a place is free again.
+    a.enqueue_call("f", "c5", "five".into()).await.unwrap();
+
+    assert_eq!(a.call_state("c1").await.unwrap(), None);
+    a.create_call_state("c1", "queued".into()).await.unwrap();
+    b.put_call_state("c1", "done".into()).await.unwrap();
+    a.create_call_state("c1", "queued".into()).await.unwrap();
+    assert_eq!(
+        b.call_state("c1").await.unwrap().as_deref(),
+        Some(&b"done"[..]),
+        "a late first state never overwrites a result"
     );
 }

@@ -37,6 +37,11 @@ pub const DEFAULT_NODE_CAPACITY: u32 = 64;
 /// endpoint updates take about a second).
 pub const DEFAULT_DRAIN_DELAY: HumanDuration = HumanDuration::from_duration(Duration::from_secs(2));
 
+/// `ack_wait` when unset: a node that took an async call and went silent (crashed) for 30 s loses
+/// it to another node. 30 s is JetStream's own default `AckWait`; a running call reports progress
+/// every third of it, so only a silent node's calls move.
+pub const DEFAULT_ACK_WAIT: HumanDuration = HumanDuration::from_duration(Duration::from_secs(30));
+
 /// Cluster mode (`[cluster]`).
 #[derive(Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -63,6 +68,9 @@ pub struct ClusterSettings {
     pub drain_delay: HumanDuration,
     /// JetStream replicas of the cluster's buckets (1 on one NATS server, 3 in production).
     pub replicas: u8,
+    /// How long an async call taken by a node that stopped answering waits before another node
+    /// runs it (JetStream `AckWait` of the call queue's consumer).
+    pub ack_wait: HumanDuration,
 }
 
 impl Default for ClusterSettings {
@@ -77,6 +85,7 @@ impl Default for ClusterSettings {
             node_capacity: DEFAULT_NODE_CAPACITY,
             drain_delay: DEFAULT_DRAIN_DELAY,
             replicas: 1,
+            ack_wait: DEFAULT_ACK_WAIT,
         }
     }
 }
@@ -94,6 +103,7 @@ impl std::fmt::Debug for ClusterSettings {
             .field("node_capacity", &self.node_capacity)
             .field("drain_delay", &self.drain_delay)
             .field("replicas", &self.replicas)
+            .field("ack_wait", &self.ack_wait)
             .finish()
     }
 }
@@ -165,6 +175,16 @@ impl ClusterSettings {
                 "cluster.node_capacity is zero: give the calls in flight one node is sized for, e.g. {DEFAULT_NODE_CAPACITY}"
             )
         })?;
+        ensure(
+            self.ack_wait.get() >= Duration::from_secs(1)
+                && self.ack_wait.get() <= Duration::from_secs(3600),
+            || {
+                format!(
+                    "cluster.ack_wait `{}` is out of range: use 1s to 1h, e.g. `{DEFAULT_ACK_WAIT}`",
+                    self.ack_wait
+                )
+            },
+        )?;
         ensure((1..=5).contains(&self.replicas), || {
             format!(
                 "cluster.replicas {} is out of range: JetStream keeps 1 to 5 replicas (1 on a single NATS server, 3 in production)",

@@ -184,7 +184,7 @@ async fn serve_until_stopped(settings: Settings) -> anyhow::Result<()> {
         tracing::warn!("shutdown grace period ended with requests still in flight");
     }
     if let Some(node) = &gateway.cluster {
-        node.leave().await;
+        node.leave(grace).await;
     }
     Ok(())
 }

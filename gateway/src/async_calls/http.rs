@@ -106,7 +106,11 @@ pub async fn accept(
     let name = name.to_owned();
     let limits = &gw.settings.async_calls;
     // A place first: a full queue refuses before the body is read or anything is stored.
-    let slot = gw.workers.reserve(gw, &name, Some(limits.max_queued))?;
+    // In cluster mode the queue is JetStream's, which bounds each function's calls itself.
+    let slot = match &gw.cluster {
+        Some(_) => None,
+        None => Some(gw.workers.reserve(gw, &name, Some(limits.max_queued))?),
+    };
     let (parts, body) = req.into_parts();
     let body = client_body::read(
         &parts,
@@ -136,13 +140,23 @@ pub async fn accept(
         result: None,
         token_hash: Some(token_hash),
     };
-    let key = id.clone();
-    let accepted = now_micros();
     // 202 only after the commit: an accepted call survives a crash.
-    gw.calls
-        .off_runtime(move |s| s.insert(&key, &meta, &body, accepted))
-        .await?;
-    slot.enqueue(id.clone());
+    match (&gw.cluster, slot) {
+        (Some(node), _) => super::cluster::accept(node, &id, &meta, &body).await?,
+        (None, Some(slot)) => {
+            let key = id.clone();
+            let accepted = now_micros();
+            gw.calls
+                .off_runtime(move |s| s.insert(&key, &meta, &body, accepted))
+                .await?;
+            slot.enqueue(id.clone());
+        }
+        (None, None) => {
+            return Err(ApiError::Internal {
+                reason: "async call accepted without a queue place".into(),
+            });
+        }
+    }
     let mut response = json(
         StatusCode::ACCEPTED,
         &json!({ "id": id, "state": "queued", "token": secret }),
@@ -171,18 +185,16 @@ pub async fn get(gw: &Arc<Gateway>, req: &Request<Incoming>) -> Result<GatewayRe
     let presented = crate::auth::presented(req.headers()).unwrap_or("");
     let admin = token::is_admin(gw, presented);
     let presented = token::digest(presented);
-    let rendered = gw
-        .calls
-        .read_off_runtime(move |s| {
-            let call = s.read(&id, |meta| {
-                admin
-                    || meta
-                        .token_hash
-                        .is_some_and(|stored| token::matches(&stored, &presented))
-            })?;
-            Ok(call.map(|call| render(&call)))
-        })
-        .await?;
+    let rendered = match &gw.cluster {
+        Some(node) => super::cluster::read(node, &id).await?.filter(|call| {
+            admin
+                || call
+                    .meta
+                    .token_hash
+                    .is_some_and(|stored| token::matches(&stored, &presented))
+        }).map(|call| render(&call)),
+        None => local(gw, id, admin, presented).await?,
+    };
     let Some(body) = rendered else {
         return Err(ApiError::NotFound {
             path: path.to_owned(),
@@ -194,6 +206,26 @@ pub async fn get(gw: &Arc<Gateway>, req: &Request<Incoming>) -> Result<GatewayRe
         HeaderValue::from_static("application/json"),
     );
     Ok(response)
+}
+
+/// Call `id` from this node's store, rendered, if the caller may read it.
+async fn local(
+    gw: &Gateway,
+    id: String,
+    admin: bool,
+    presented: [u8; 32],
+) -> Result<Option<Vec<u8>>, ApiError> {
+    gw.calls
+        .read_off_runtime(move |s| {
+            let call = s.read(&id, |meta| {
+                admin
+                    || meta
+                        .token_hash
+                        .is_some_and(|stored| token::matches(&stored, &presented))
+            })?;
+            Ok(call.map(|call| render(&call)))
+        })
+        .await
 }
 
 /// [`view`] as JSON bytes.

@@ -10,6 +10,7 @@
 
 mod blob;
 mod callback;
+pub mod cluster;
 mod expiry;
 mod http;
 mod legacy;

@@ -44,7 +44,7 @@ pub(super) async fn work(gw: Weak<Gateway>, mut queue: mpsc::UnboundedReceiver<J
 async fn run(gw: &Gateway, id: &str) -> Option<CallRecord> {
     let key = id.to_owned();
     let pending = gw.calls.off_runtime(move |s| s.pending(&key)).await;
-    let (mut meta, body) = match pending {
+    let (meta, body) = match pending {
         Ok(Some(pending)) => pending,
         Ok(None) => return None,
         Err(e) => {
@@ -52,12 +52,30 @@ async fn run(gw: &Gateway, id: &str) -> Option<CallRecord> {
             return None;
         }
     };
+    let call = execute(gw, id, meta, &body).await;
+    let stored = call.clone();
+    let write = gw
+        .calls
+        .off_runtime(move |s| {
+            let body = stored.result_body.as_deref().unwrap_or_default();
+            s.finish(&stored.id, &stored.meta, body)
+        })
+        .await;
+    if let Err(e) = write {
+        tracing::error!(call = %id, error = %e, "cannot store an async call's result");
+    }
+    Some(call)
+}
+
+/// Runs call `id` (up to `events.max_attempts` attempts while the guest answers 5xx, with the
+/// events' backoff between them) and returns it finished, with its result; stores nothing.
+pub(super) async fn execute(gw: &Gateway, id: &str, mut meta: CallMeta, body: &Bytes) -> CallRecord {
     let attempts = gw.settings.events.max_attempts.max(1);
     let mut waits = crate::triggers::retry_waits(&gw.settings.events);
     let mut outcome = None;
     while meta.attempts < attempts {
         meta.attempts += 1;
-        let answer = attempt(gw, id, &meta, &body).await;
+        let answer = attempt(gw, id, &meta, body).await;
         let retry = answer.0.status >= 500;
         outcome = Some(answer);
         if !retry {
@@ -84,23 +102,11 @@ async fn run(gw: &Gateway, id: &str) -> Option<CallRecord> {
     };
     meta.result = Some(head);
     meta.finished_at = Some(now());
-    let call = CallRecord {
+    CallRecord {
         id: id.to_owned(),
         meta,
         result_body: Some(result_body),
-    };
-    let stored = call.clone();
-    let write = gw
-        .calls
-        .off_runtime(move |s| {
-            let body = stored.result_body.as_deref().unwrap_or_default();
-            s.finish(&stored.id, &stored.meta, body)
-        })
-        .await;
-    if let Err(e) = write {
-        tracing::error!(call = %id, error = %e, "cannot store an async call's result");
     }
-    Some(call)
 }
 
 /// One attempt: the guest's status, headers and body (at most `async_calls.max_result`), or

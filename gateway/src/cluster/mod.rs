@@ -120,6 +120,8 @@ pub struct ClusterNode {
     pub(crate) read_through: tokio::sync::Semaphore,
     /// Metric families.
     pub metrics: ClusterMetrics,
+    /// Async calls this node is running from the cluster's queue.
+    pub calls_running: tokio_util::task::TaskTracker,
 }
 
 impl ClusterNode {
@@ -138,6 +140,11 @@ impl ClusterNode {
             replicas: usize::from(c.replicas),
             heartbeat: c.heartbeat.get(),
             missed_heartbeats: wasmgate_config::MISSED_HEARTBEATS,
+            calls: wasmgate_cluster::CallOptions {
+                max_queued: settings.async_calls.max_queued,
+                retention: settings.async_calls.retention.get(),
+                ack_wait: c.ack_wait.get(),
+            },
         })
         .await
         .map_err(|e| crate::ApiError::ClusterUnavailable {
@@ -170,6 +177,7 @@ impl ClusterNode {
             client: forward::PeerClient::new(),
             applying: tokio::sync::Mutex::new(()),
             read_through: tokio::sync::Semaphore::new(16),
+            calls_running: tokio_util::task::TaskTracker::new(),
             metrics: ClusterMetrics::register(registry).map_err(|e| crate::ApiError::Internal {
                 reason: format!("cluster metrics: {e}"),
             })?,
@@ -278,8 +286,17 @@ impl ClusterNode {
         self.draining.load(Ordering::Acquire)
     }
 
-    /// Removes this node's entry and closes the connection (the last step of a drain).
-    pub async fn leave(&self) {
+    /// Waits up to `grace` for the async calls this node is running (it pulls no new ones once
+    /// draining), then removes its entry and closes the connection (the last step of a drain).
+    /// A call still running when `grace` ends is not acknowledged: another node runs it.
+    pub async fn leave(&self, grace: Duration) {
+        self.calls_running.close();
+        if tokio::time::timeout(grace, self.calls_running.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("async calls still running at the end of the grace period: other nodes run them again");
+        }
         if let Err(e) = self.cluster.leave(&self.id).await {
             tracing::warn!(error = %e, "could not leave the cluster cleanly; peers drop this node when its entry expires");
         }
@@ -385,6 +402,7 @@ pub fn forwarded_in(
 pub async fn start(gw: &Arc<Gateway>, node: &Arc<ClusterNode>) {
     tokio::spawn(node.members.clone().follow(node.cluster.clone()));
     tokio::spawn(heartbeats(node.clone()));
+    tokio::spawn(crate::async_calls::cluster::pull(gw.clone(), node.clone()));
     let (synced_tx, synced_rx) = tokio::sync::oneshot::channel();
     tokio::spawn(sync::follow(gw.clone(), node.clone(), synced_tx));
     match tokio::time::timeout(FIRST_SYNC_WAIT, synced_rx).await {
