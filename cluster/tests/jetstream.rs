@@ -194,7 +194,11 @@ async fn async_calls_are_queued_bounded_per_function_redelivered_until_acknowled
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let again = b.next_calls(2, Duration::from_secs(2)).await.unwrap();
     let payloads: Vec<&[u8]> = again.iter().map(|d| &d.payload[..]).collect();
-    assert_eq!(payloads, [&b"two"[..], b"other function"], "redelivered after ack_wait");
+    assert_eq!(
+        payloads,
+        [&b"two"[..], b"other function"],
+        "redelivered after ack_wait"
+    );
     assert!(again.iter().all(|d| d.delivered >= 2));
     for d in &again {
         d.ack().await.unwrap();

@@ -11,7 +11,8 @@ pub struct ClusterNodeConfig {
     pub heartbeat: &'static str,
     /// `[cluster] drain_delay`.
     pub drain_delay: &'static str,
-    /// Extra TOML appended to every node's settings file.
+    /// Extra TOML appended to every node's settings file, inside its `[cluster]` table (a line
+    /// starting another table ends it).
     pub extra_toml: String,
 }
 

@@ -66,7 +66,11 @@ fn decode_call(bytes: &Bytes) -> Result<(String, CallMeta, Bytes), ApiError> {
         reason: "a queued async call is malformed".into(),
     };
     let id_len = usize::from(u16::from_be_bytes(
-        bytes.get(..2).ok_or_else(malformed)?.try_into().map_err(|_| malformed())?,
+        bytes
+            .get(..2)
+            .ok_or_else(malformed)?
+            .try_into()
+            .map_err(|_| malformed())?,
     ));
     let id = std::str::from_utf8(bytes.get(2..2 + id_len).ok_or_else(malformed)?)
         .map_err(|_| malformed())?
@@ -94,20 +98,33 @@ fn decode_state(bytes: &Bytes) -> Result<(CallMeta, Bytes), ApiError> {
         reason: "a stored async call state is malformed".into(),
     };
     let len = u32::from_be_bytes(
-        bytes.get(..4).ok_or_else(malformed)?.try_into().map_err(|_| malformed())?,
+        bytes
+            .get(..4)
+            .ok_or_else(malformed)?
+            .try_into()
+            .map_err(|_| malformed())?,
     ) as usize;
     let meta = CallMeta::decode(bytes.get(4..4 + len).ok_or_else(malformed)?)?;
     Ok((meta, bytes.slice(4 + len..)))
 }
 
 /// Queues call `id` on the cluster (durable when this returns) and records it as queued.
-pub async fn accept(node: &ClusterNode, id: &str, meta: &CallMeta, body: &[u8]) -> Result<(), ApiError> {
+pub async fn accept(
+    node: &ClusterNode,
+    id: &str,
+    meta: &CallMeta,
+    body: &[u8],
+) -> Result<(), ApiError> {
     node.cluster
         .enqueue_call(&meta.function, id, encode_call(id, meta, body)?)
         .await
         .map_err(api_error)?;
     // Queued for sure now; the state only lets `GET /calls/{id}` answer before it runs.
-    if let Err(e) = node.cluster.create_call_state(id, encode_state(meta, &[])?).await {
+    if let Err(e) = node
+        .cluster
+        .create_call_state(id, encode_state(meta, &[])?)
+        .await
+    {
         tracing::warn!(call = %id, error = %e, "queued, but its state could not be recorded: GET /calls answers 404 until it has run");
     }
     Ok(())
@@ -152,6 +169,10 @@ pub async fn pull(gw: Arc<Gateway>, node: Arc<ClusterNode>) {
             if node.is_draining() {
                 // Not started: another node takes it at once.
                 delivery.hand_back().await;
+                node.metrics
+                    .async_calls
+                    .with_label_values(&["handed_back"])
+                    .inc();
                 continue;
             }
             let Ok(permit) = slots.clone().acquire_owned().await else {
@@ -181,9 +202,20 @@ async fn run(gw: &Gateway, node: &ClusterNode, delivery: Delivery) {
         && done.meta.state != CallState::Queued
     {
         tracing::info!(call = %id, "delivered again after its result was stored: not run twice");
+        node.metrics
+            .async_calls
+            .with_label_values(&["duplicate"])
+            .inc();
         let _ = delivery.ack().await;
         return;
     }
+    let outcome = if delivery.delivered > 1 {
+        tracing::info!(call = %id, delivered = delivery.delivered, "running an async call again: the node that had it stopped answering");
+        "redelivered"
+    } else {
+        "run"
+    };
+    node.metrics.async_calls.with_label_values(&[outcome]).inc();
     let delivery = Arc::new(delivery);
     let ack_wait = node.cluster.options().calls.ack_wait;
     let progress = {
@@ -208,7 +240,11 @@ async fn run(gw: &Gateway, node: &ClusterNode, delivery: Delivery) {
         ));
     }
     let stored = match encode_state(&call.meta, &result) {
-        Ok(state) => node.cluster.put_call_state(&id, state).await.map_err(api_error),
+        Ok(state) => node
+            .cluster
+            .put_call_state(&id, state)
+            .await
+            .map_err(api_error),
         Err(e) => Err(e),
     };
     if let Err(e) = stored {
@@ -245,12 +281,23 @@ mod tests {
         };
         let bytes = encode_call("abc", &meta, b"body").unwrap();
         let (id, back, body) = decode_call(&bytes).unwrap();
-        assert_eq!((id.as_str(), &back, &body[..]), ("abc", &meta, &b"body"[..]));
+        assert_eq!(
+            (id.as_str(), &back, &body[..]),
+            ("abc", &meta, &b"body"[..])
+        );
         let state = encode_state(&meta, b"result").unwrap();
         let (back, body) = decode_state(&state).unwrap();
         assert_eq!((&back, &body[..]), (&meta, &b"result"[..]));
-        for bad in [&b""[..], b"\x00", b"\x00\x09ab", b"\x00\x01a\x00\x00\x00\x09xy"] {
-            assert!(decode_call(&Bytes::copy_from_slice(bad)).is_err(), "{bad:?}");
+        for bad in [
+            &b""[..],
+            b"\x00",
+            b"\x00\x09ab",
+            b"\x00\x01a\x00\x00\x00\x09xy",
+        ] {
+            assert!(
+                decode_call(&Bytes::copy_from_slice(bad)).is_err(),
+                "{bad:?}"
+            );
         }
     }
 }

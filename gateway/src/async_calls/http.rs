@@ -62,7 +62,15 @@ pub async fn accept(
     let path = req.uri().path();
     let rest = path.strip_prefix(ASYNC_PREFIX).unwrap_or(path);
     let (name, tail) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    let Some(deployed) = gw.catalog.snapshot().function(name).cloned() else {
+    let mut found = gw.catalog.snapshot().function(name).cloned();
+    // In cluster mode a name deployed elsewhere and not seen here yet is read through.
+    if found.is_none()
+        && let Some(node) = &gw.cluster
+        && crate::cluster::sync::read_through(gw, node, name).await
+    {
+        found = gw.catalog.snapshot().function(name).cloned();
+    }
+    let Some(deployed) = found else {
         return Err(ApiError::FunctionNotFound {
             name: name.to_owned(),
         });
@@ -186,13 +194,16 @@ pub async fn get(gw: &Arc<Gateway>, req: &Request<Incoming>) -> Result<GatewayRe
     let admin = token::is_admin(gw, presented);
     let presented = token::digest(presented);
     let rendered = match &gw.cluster {
-        Some(node) => super::cluster::read(node, &id).await?.filter(|call| {
-            admin
-                || call
-                    .meta
-                    .token_hash
-                    .is_some_and(|stored| token::matches(&stored, &presented))
-        }).map(|call| render(&call)),
+        Some(node) => super::cluster::read(node, &id)
+            .await?
+            .filter(|call| {
+                admin
+                    || call
+                        .meta
+                        .token_hash
+                        .is_some_and(|stored| token::matches(&stored, &presented))
+            })
+            .map(|call| render(&call)),
         None => local(gw, id, admin, presented).await?,
     };
     let Some(body) = rendered else {

@@ -69,7 +69,12 @@ async fn run(gw: &Gateway, id: &str) -> Option<CallRecord> {
 
 /// Runs call `id` (up to `events.max_attempts` attempts while the guest answers 5xx, with the
 /// events' backoff between them) and returns it finished, with its result; stores nothing.
-pub(super) async fn execute(gw: &Gateway, id: &str, mut meta: CallMeta, body: &Bytes) -> CallRecord {
+pub(super) async fn execute(
+    gw: &Gateway,
+    id: &str,
+    mut meta: CallMeta,
+    body: &Bytes,
+) -> CallRecord {
     let attempts = gw.settings.events.max_attempts.max(1);
     let mut waits = crate::triggers::retry_waits(&gw.settings.events);
     let mut outcome = None;

@@ -53,6 +53,8 @@ pub struct ClusterMetrics {
     pub applied: IntCounterVec,
     /// `wasmgate_cluster_connected`.
     pub connected: IntGauge,
+    /// `wasmgate_cluster_async_calls_total{outcome}`.
+    pub async_calls: IntCounterVec,
 }
 
 /// Why a call was served where it was (`wasmgate_cluster_calls_total{path}`).
@@ -295,7 +297,9 @@ impl ClusterNode {
             .await
             .is_err()
         {
-            tracing::warn!("async calls still running at the end of the grace period: other nodes run them again");
+            tracing::warn!(
+                "async calls still running at the end of the grace period: other nodes run them again"
+            );
         }
         if let Err(e) = self.cluster.leave(&self.id).await {
             tracing::warn!(error = %e, "could not leave the cluster cleanly; peers drop this node when its entry expires");
@@ -345,6 +349,17 @@ impl ClusterMetrics {
             "wasmgate_cluster_connected",
             "1 while this node is connected to the cluster's NATS, else 0.",
         )?;
+        let async_calls = IntCounterVec::new(
+            Opts::new(
+                "wasmgate_cluster_async_calls_total",
+                "Async calls this node took from the cluster's queue, by outcome: run (first delivery), redelivered (run again: the node that had it stopped answering within cluster.ack_wait), duplicate (delivered again after its result was stored: not run), handed_back (this node was draining).",
+            ),
+            &["outcome"],
+        )?;
+        registry.register(Box::new(async_calls.clone()))?;
+        for outcome in ["run", "redelivered", "duplicate", "handed_back"] {
+            async_calls.with_label_values(&[outcome]);
+        }
         registry.register(Box::new(calls.clone()))?;
         registry.register(Box::new(members.clone()))?;
         registry.register(Box::new(nodes_needed.clone()))?;
@@ -362,6 +377,7 @@ impl ClusterMetrics {
             nodes_needed,
             applied,
             connected,
+            async_calls,
         })
     }
 }

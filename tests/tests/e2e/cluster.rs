@@ -485,3 +485,139 @@ async fn bench_deploy_propagation_and_forwarding_overhead() {
         f50 / l50
     );
 }
+
+/// `POST /async/{function}{path}` on `node`; the call id and token when accepted (202).
+async fn submit(node: &Gateway, function: &str, path: &str) -> Option<(String, String)> {
+    let response = reqwest::Client::new()
+        .post(node.url(&format!("/async/{function}{path}")))
+        .body("payload")
+        .send()
+        .await
+        .ok()?;
+    if response.status() != 202 {
+        return None;
+    }
+    let header = |name: &str| response.headers()[name].to_str().unwrap().to_owned();
+    Some((header("x-call-id"), header("x-call-token")))
+}
+
+/// The state of call `id` read on `node` with its token (`None`: 404).
+async fn call_state(node: &Gateway, id: &str, token: &str) -> Option<serde_json::Value> {
+    let response = reqwest::Client::new()
+        .get(node.url(&format!("/calls/{id}")))
+        .bearer_auth(token)
+        .send()
+        .await
+        .ok()?;
+    if response.status() != 200 {
+        return None;
+    }
+    response.json().await.ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_async_call_accepted_on_one_node_is_run_once_and_readable_on_every_node() {
+    let cluster = ClusterHarness::start(3).await.unwrap();
+    let [a, b, c] = &cluster.nodes[..] else {
+        unreachable!()
+    };
+    assert_eq!(
+        a.deploy("echo", guests::HTTP_ECHO).await.unwrap().status(),
+        201
+    );
+    let (id, token) = submit(b, "echo", "/x").await.unwrap();
+    for node in [a, b, c] {
+        let state = eventually(
+            "the result is readable on every node",
+            Duration::from_secs(20),
+            || call_state(node, &id, &token),
+            |s| s.as_ref().is_some_and(|s| s["state"] == "done"),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        assert_eq!(state["result"]["status"], 200, "{state}");
+        assert_eq!(state["attempts"], 1, "{state}");
+        let echoed: serde_json::Value =
+            serde_json::from_str(state["result"]["body"].as_str().unwrap()).unwrap();
+        assert_eq!(echoed["body"], "payload", "{state}");
+    }
+    // Without the token (or with another call's) nothing is told.
+    assert_eq!(call_state(c, &id, "wrong-token").await, None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_killed_under_a_steady_stream_of_async_calls_loses_none_of_them() {
+    let mut cluster = ClusterHarness::start_with(
+        3,
+        wasmgate_tests::ClusterNodeConfig {
+            extra_toml: "ack_wait = \"2s\"\n".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        cluster.nodes[0]
+            .deploy("slow", guests::HTTP_SLOW)
+            .await
+            .unwrap()
+            .status(),
+        201
+    );
+    let mut accepted = Vec::new();
+    let victim = 2;
+    // 20 calls a second for 4 s, each running 1 s, round robin: when the victim is killed, after
+    // 1 s, it is running several.
+    for i in 0..80 {
+        if i == 20 {
+            cluster.nodes[victim].kill().await.unwrap();
+        }
+        let node = i % 3;
+        if i >= 20 && node == victim {
+            continue;
+        }
+        if let Some(call) = submit(&cluster.nodes[node], "slow", "/?ms=1000").await {
+            accepted.push(call);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        accepted.len() >= 60,
+        "only {} calls accepted",
+        accepted.len()
+    );
+    let reader = &cluster.nodes[0];
+    for (id, token) in &accepted {
+        let state = eventually(
+            "every accepted call completes",
+            Duration::from_secs(60),
+            || call_state(reader, id, token),
+            |s| s.as_ref().is_some_and(|s| s["state"] == "done"),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        assert_eq!(state["result"]["body"], "slept 1000", "{state}");
+    }
+    let mut redelivered = 0.0;
+    for (i, node) in cluster.nodes.iter().enumerate() {
+        if i != victim {
+            redelivered += node
+                .counter(
+                    "wasmgate_cluster_async_calls_total",
+                    &[("outcome", "redelivered")],
+                )
+                .await
+                .unwrap();
+        }
+    }
+    assert!(
+        redelivered >= 1.0,
+        "the killed node held no call: the test proved nothing"
+    );
+    eprintln!(
+        "{} accepted calls, all completed; {redelivered} ran again after wasmgate-{victim} was killed",
+        accepted.len()
+    );
+}
