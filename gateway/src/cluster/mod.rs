@@ -94,6 +94,16 @@ impl CallPath {
     }
 }
 
+/// The members as placement reads them on every call: rebuilt every tenth of a heartbeat and
+/// when a peer turns out unreachable or this node starts draining, so a call only hashes.
+#[derive(Default)]
+struct View {
+    /// Every live member, this node included.
+    entries: Vec<NodeEntry>,
+    /// The same as placement members (unreachable peers as draining).
+    members: Vec<Member>,
+}
+
 /// This node's part in the cluster.
 pub struct ClusterNode {
     /// The shared state on JetStream.
@@ -107,6 +117,7 @@ pub struct ClusterNode {
     /// The home rule.
     pub placement: Placement,
     members: Members,
+    view: arc_swap::ArcSwap<View>,
     /// Calls running on this node now.
     in_flight: AtomicU64,
     /// The load the last heartbeat reported.
@@ -172,6 +183,7 @@ impl ClusterNode {
                 node_capacity: f64::from(c.node_capacity),
             },
             members: Members::default(),
+            view: arc_swap::ArcSwap::default(),
             in_flight: AtomicU64::new(0),
             load: Mutex::new(0.0),
             draining: AtomicBool::new(false),
@@ -197,17 +209,23 @@ impl ClusterNode {
         &self.token
     }
 
-    /// The members as this node sees them now, itself included with its current state and load
-    /// even when its own entry has not come back from NATS.
+    /// The members as this node sees them now (as of the last refresh), itself included.
     pub fn view(&self) -> Vec<NodeEntry> {
+        self.view.load().entries.clone()
+    }
+
+    /// Rebuilds the view from the members heard from within the horizon, this node included
+    /// with its current state and load even when its own entry has not come back from NATS.
+    fn refresh(&self) {
         let horizon = self.cluster.options().horizon();
-        let mut view = self.members.live(Instant::now(), horizon);
+        let mut entries = self.members.live(Instant::now(), horizon);
         let me = self.entry();
-        match view.iter_mut().find(|n| n.id == self.id) {
+        match entries.iter_mut().find(|n| n.id == self.id) {
             Some(own) => *own = me,
-            None => view.push(me),
+            None => entries.push(me),
         }
-        view
+        let members = self.placement_members(&entries);
+        self.view.store(Arc::new(View { entries, members }));
     }
 
     /// This node's own entry as its next heartbeat writes it.
@@ -244,15 +262,14 @@ impl ClusterNode {
             .collect()
     }
 
-    /// The node `function` should run on: `None` to run it here (this node is its home, or no
-    /// member is ready under its cap), else the peer's entry.
+    /// The node `function` should run on: `None` to run it here (this node is its home), else
+    /// the peer's entry; `Err(CallPath::Local)` when no member is ready under its cap.
     pub fn home_elsewhere(&self, function: &str) -> Result<Option<NodeEntry>, CallPath> {
-        let view = self.view();
-        let members = self.placement_members(&view);
-        match self.placement.home(function, &members) {
+        let view = self.view.load();
+        match self.placement.home(function, &view.members) {
             None => Err(CallPath::Local),
             Some(home) if home.id == self.id => Ok(None),
-            Some(home) => Ok(view.into_iter().find(|n| n.id == home.id)),
+            Some(home) => Ok(view.entries.iter().find(|n| n.id == home.id).cloned()),
         }
     }
 
@@ -261,6 +278,7 @@ impl ClusterNode {
         if let Ok(mut u) = self.unreachable.lock() {
             u.insert(id.to_owned(), Instant::now() + UNREACHABLE_FOR);
         }
+        self.refresh();
     }
 
     /// Counts a call by the path it took.
@@ -278,6 +296,7 @@ impl ClusterNode {
     /// now.
     pub async fn start_draining(&self) {
         self.draining.store(true, Ordering::Release);
+        self.refresh();
         if let Err(e) = self.cluster.heartbeat(&self.entry()).await {
             tracing::warn!(error = %e, "could not announce the drain to the cluster");
         }
@@ -416,6 +435,7 @@ pub fn forwarded_in(
 /// Starts the node's background work: the first registry sync (waited for up to a few seconds),
 /// then heartbeats, the members watch and the registry watch, for as long as the process runs.
 pub async fn start(gw: &Arc<Gateway>, node: &Arc<ClusterNode>) {
+    node.refresh();
     tokio::spawn(node.members.clone().follow(node.cluster.clone()));
     tokio::spawn(heartbeats(node.clone()));
     tokio::spawn(crate::async_calls::cluster::pull(gw.clone(), node.clone()));
@@ -438,6 +458,7 @@ async fn heartbeats(node: Arc<ClusterNode>) {
     let (mut sum, mut samples) = (0u64, 0u32);
     loop {
         tick.tick().await;
+        node.refresh();
         sum += node.in_flight.load(Ordering::Relaxed);
         samples += 1;
         if samples < SAMPLES_PER_HEARTBEAT {
@@ -450,8 +471,7 @@ async fn heartbeats(node: Arc<ClusterNode>) {
         if let Err(e) = node.cluster.heartbeat(&node.entry()).await {
             tracing::debug!(error = %e, "heartbeat not written");
         }
-        let view = node.view();
-        let members = node.placement_members(&view);
+        let members = node.view.load().members.clone();
         let ready = members
             .iter()
             .filter(|m| m.state == MemberState::Ready)

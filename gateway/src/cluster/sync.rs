@@ -184,8 +184,17 @@ async fn apply_put(
     record.cluster_revision = Some(versioned.revision);
     fetch_original(gw, node, &record).await?;
     let gc = gw.artifact_gc.read().await;
-    // The artifact the other node compiled is never used: this node compiles its own.
-    record.engine = None;
+    // The artifact the other node compiled is never used: this node compiles its own, unless it
+    // already has one of the same code (hash without the signature) and grants, compiled by its
+    // own engine; the original is re-verified either way.
+    match local_artifact(gw, &record) {
+        Some((artifact, size)) => {
+            record.artifact = artifact;
+            record.artifact_size = size;
+            record.engine = Some(gw.pool.engine_fingerprint().to_owned());
+        }
+        None => record.engine = None,
+    }
     let (record, down) = {
         let gw = gw.clone();
         tokio::task::spawn_blocking(move || crate::restore::verify_and_build(&gw, record))
@@ -213,6 +222,19 @@ async fn apply_put(
     node.metrics.applied.with_label_values(&["put"]).inc();
     tracing::info!(function = %name, revision = versioned.revision, digest = %record.digest, "applied a deploy made on another node");
     Ok(())
+}
+
+/// An artifact this node compiled from the same code with the same grants, if a deployed
+/// function uses one (call with the artifact GC lock held, so it stays).
+fn local_artifact(gw: &Gateway, record: &Record) -> Option<(String, u64)> {
+    let snapshot = gw.catalog.snapshot();
+    let same = snapshot.sorted().into_iter().find(|d| {
+        d.down.is_none()
+            && d.record.claims.wasmgate.hash == record.claims.wasmgate.hash
+            && d.record.claims.wasmgate.caps == record.claims.wasmgate.caps
+            && d.record.engine.as_deref() == Some(gw.pool.engine_fingerprint())
+    })?;
+    Some((same.record.artifact.clone(), same.record.artifact_size))
 }
 
 /// Makes sure the original `record` names is in this node's original store, fetching it from
