@@ -15,6 +15,9 @@ use std::pin::Pin;
 /// Key prefix of function records.
 const PREFIX: &str = "fn.";
 
+/// Key prefix of name owners set by an admin transfer (`owner.<name>` → the issuer's key).
+const OWNER_PREFIX: &str = "owner.";
+
 /// A record's bytes and the revision that wrote them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Versioned {
@@ -34,6 +37,15 @@ pub enum Change {
         /// Its record.
         record: Versioned,
     },
+    /// An admin made `issuer` the owner of `name` (a transfer) at `revision`.
+    Owner {
+        /// The function name.
+        name: String,
+        /// The new owner's public key.
+        issuer: String,
+        /// The revision of the transfer.
+        revision: u64,
+    },
     /// `name` was deleted at `revision`.
     Delete {
         /// The function.
@@ -47,6 +59,8 @@ pub enum Change {
 pub struct Changes {
     /// Every live record when following began.
     pub snapshot: Vec<(String, Versioned)>,
+    /// Every owner set by a transfer when following began, as [`Change::Owner`]s.
+    pub owners: Vec<Change>,
     /// Changes after the snapshot, in order; ends (or yields an error) when the connection is
     /// lost, after which the caller follows again.
     pub live: Pin<Box<dyn Stream<Item = Result<Change>> + Send>>,
@@ -92,13 +106,32 @@ impl Cluster {
         }
     }
 
-    /// Deletes `name`'s record (every node stops serving it when it sees the delete).
+    /// Deletes `name`'s record and releases its owner (every node stops serving it when it
+    /// sees the delete).
     pub async fn delete_record(&self, name: &str) -> Result<()> {
         let bucket = self.registry_bucket().await?;
+        let doing = format!("deleting the record of {name}");
         bucket
             .delete(key(name))
             .await
-            .map_err(|e| unavailable(&format!("deleting the record of {name}"), e))
+            .map_err(|e| unavailable(&doing, e))?;
+        bucket
+            .purge(format!("{OWNER_PREFIX}{name}"))
+            .await
+            .map_err(|e| unavailable(&doing, e))
+    }
+
+    /// Records an admin's transfer of `name` to `issuer` (every node applies it).
+    pub async fn put_owner(&self, name: &str, issuer: &str) -> Result<()> {
+        let bucket = self.registry_bucket().await?;
+        bucket
+            .put(
+                format!("{OWNER_PREFIX}{name}"),
+                Bytes::copy_from_slice(issuer.as_bytes()),
+            )
+            .await
+            .map(|_| ())
+            .map_err(|e| unavailable(&format!("transferring {name}"), e))
     }
 
     /// Starts following the registry: the live records now, then every change after them.
@@ -117,16 +150,17 @@ impl Cluster {
             .await
             .map_err(|e| unavailable(doing, e))?;
         let mut snapshot = Vec::with_capacity(keys.len());
+        let mut owners = Vec::new();
         for k in keys {
-            let Some(name) = k.strip_prefix(PREFIX) else {
-                continue;
-            };
-            if let Some(entry) = bucket
+            let Some(entry) = bucket
                 .entry(k.as_str())
                 .await
                 .map_err(|e| unavailable(doing, e))?
-                && entry.operation == Operation::Put
-            {
+                .filter(|e| e.operation == Operation::Put)
+            else {
+                continue;
+            };
+            if let Some(name) = k.strip_prefix(PREFIX) {
                 snapshot.push((
                     name.to_owned(),
                     Versioned {
@@ -134,6 +168,8 @@ impl Cluster {
                         revision: entry.revision,
                     },
                 ));
+            } else if let Some(owner) = change(entry) {
+                owners.push(owner);
             }
         }
         let watch = bucket
@@ -148,13 +184,22 @@ impl Cluster {
         });
         Ok(Changes {
             snapshot,
+            owners,
             live: Box::pin(live),
         })
     }
 }
 
-/// The change a watched entry stands for; `None` for keys that are not function records.
+/// The change a watched entry stands for; `None` for keys that are neither records nor owners
+/// (and for an owner's removal, which always comes with its record's delete).
 fn change(entry: kv::Entry) -> Option<Change> {
+    if let Some(name) = entry.key.strip_prefix(OWNER_PREFIX) {
+        return (entry.operation == Operation::Put).then(|| Change::Owner {
+            name: name.to_owned(),
+            issuer: String::from_utf8_lossy(&entry.value).into_owned(),
+            revision: entry.revision,
+        });
+    }
     let name = entry.key.strip_prefix(PREFIX)?.to_owned();
     Some(match entry.operation {
         Operation::Put => Change::Put {

@@ -63,6 +63,13 @@ pub async fn transfer(
     // Under the change lock, so no deploy is between its owner check and its write.
     let change = gw.catalog.lock().await;
     let previous = gw.registry.owner(name.as_str())?;
+    // In cluster mode shared first: a transfer the cluster did not take changes nothing here.
+    if let Some(node) = &gw.cluster {
+        node.cluster
+            .put_owner(name.as_str(), &issuer)
+            .await
+            .map_err(crate::cluster::sync::api_error)?;
+    }
     gw.registry.set_owner(name.as_str(), &issuer)?;
     drop(change);
     tracing::info!(function = %name, owner = %issuer, previous = ?previous, "name transferred");

@@ -55,6 +55,9 @@ pub async fn follow(
             Err(e) => tracing::debug!(error = %e, "registry not reachable; retrying"),
             Ok(changes) => {
                 reconcile(&gw, &node, changes.snapshot).await;
+                for owner in changes.owners {
+                    apply(&gw, &node, owner).await;
+                }
                 if let Some(synced) = synced.take() {
                     let _ = synced.send(());
                 }
@@ -150,6 +153,22 @@ pub async fn apply(gw: &Arc<Gateway>, node: &Arc<ClusterNode>, change: Change) {
             }
         }
         Change::Delete { name, revision } => remove(gw, node, &name, revision).await,
+        Change::Owner { name, issuer, .. } => {
+            let _applying = node.applying.lock().await;
+            let change = gw.catalog.lock().await;
+            match gw.registry.owner(&name) {
+                Ok(Some(current)) if current == issuer => {}
+                _ => match gw.registry.set_owner(&name, &issuer) {
+                    Ok(()) => {
+                        tracing::info!(function = %name, owner = %issuer, "applied a transfer made on another node")
+                    }
+                    Err(e) => {
+                        tracing::warn!(function = %name, error = %e, "could not apply a transfer made on another node")
+                    }
+                },
+            }
+            drop(change);
+        }
     }
 }
 

@@ -655,3 +655,50 @@ async fn a_node_killed_under_a_steady_stream_of_async_calls_loses_none_of_them()
         accepted.len()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_transfer_on_one_node_holds_on_every_node() {
+    let cluster = ClusterHarness::start(3).await.unwrap();
+    let [a, b, c] = &cluster.nodes[..] else {
+        unreachable!()
+    };
+    assert_eq!(
+        a.deploy("hello", guests::HTTP_HELLO)
+            .await
+            .unwrap()
+            .status(),
+        201
+    );
+    // b's own key does not own the name: its deploy is refused on any node.
+    let refused = c
+        .deploy_bytes("hello", b.sign(guests::HTTP_ECHO, "hello", &[]).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+    let new_owner = b.key().issuer().to_string();
+    let transferred = a
+        .client()
+        .put(a.url("/functions/hello/owner"))
+        .json(&serde_json::json!({ "issuer": new_owner }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(transferred.status(), 200);
+    eventually(
+        "the transfer reaches another node",
+        Duration::from_secs(10),
+        || async {
+            c.get_json("/functions/hello/owner").await.unwrap()["owner"]
+                .as_str()
+                .map(str::to_owned)
+        },
+        |owner| owner.as_deref() == Some(new_owner.as_str()),
+    )
+    .await
+    .unwrap();
+    let deployed = c
+        .deploy_bytes("hello", b.sign(guests::HTTP_ECHO, "hello", &[]).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(deployed.status(), 200, "{}", deployed.text().await.unwrap());
+}
