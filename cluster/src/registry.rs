@@ -2,7 +2,7 @@
 //!
 //! Writes are compare-and-swap on the key's last revision (JetStream's
 //! `Nats-Expected-Last-Subject-Sequence`), so two nodes deploying one name at once cannot both
-//! win: the second gets [`Error::Conflict`](crate::Error::Conflict). A node follows the registry
+//! win: the second gets [`Error::Conflict`]. A node follows the registry
 //! with [`Cluster::changes`]: the live records at one revision, then every change after it.
 
 use crate::connection::Cluster;

@@ -62,7 +62,7 @@ pub struct ClusterSettings {
     pub balance_factor: f64,
     /// How often a node rewrites its membership entry.
     pub heartbeat: HumanDuration,
-    /// Calls in flight one node is sized for (see [`DEFAULT_NODE_CAPACITY`]).
+    /// Calls in flight one node is sized for (64 unless set; see the settings example).
     pub node_capacity: u32,
     /// How long a node keeps serving after SIGTERM before it stops accepting.
     pub drain_delay: HumanDuration,

@@ -320,8 +320,8 @@ async fn remove(gw: &Arc<Gateway>, node: &ClusterNode, name: &str, revision: u64
 
 /// Reads `name`'s shared record and applies it when this node has not seen it yet (a call that
 /// arrived before the watch delivered the deploy); false when there is none or the registry
-/// cannot be asked. At most a few run at once; a call waits up to [`READ_THROUGH_WAIT`] for its
-/// turn (the first call after a deploy elsewhere waits for the compile), then it is a 404.
+/// cannot be asked. At most a few run at once; a call waits for its
+/// turn (2 s; the first call after a deploy elsewhere waits for the compile), then it is a 404.
 pub async fn read_through(gw: &Arc<Gateway>, node: &Arc<ClusterNode>, name: &str) -> bool {
     if wasmgate_config::FunctionName::try_from(name.to_owned()).is_err() {
         return false;
