@@ -3,7 +3,7 @@
 //! export.
 
 use std::collections::BTreeSet;
-use wasmgate_tests::{Gateway, guests};
+use wasmgate_tests::{Gateway, eventually, guests};
 
 const DASHBOARD: &str = include_str!("../../../docker/grafana-dashboard.json");
 
@@ -60,9 +60,19 @@ async fn every_metric_family_is_on_the_dashboard_or_deliberately_left_off() {
         201
     );
     let get = |path: &str| gw.client().get(gw.url(path)).send();
-    assert_eq!(get("/fn/hello").await.unwrap().status(), 200);
+    let response = get("/fn/hello").await.unwrap();
+    assert_eq!(response.status(), 200);
+    // A call is counted when its body ends, which the scrape must not outrun.
+    response.bytes().await.unwrap();
     assert_eq!(get("/elsewhere").await.unwrap().status(), 404);
-    let scrape = gw.metrics().await.unwrap();
+    let scrape = eventually(
+        "the call is counted",
+        std::time::Duration::from_secs(5),
+        || async { gw.metrics().await.unwrap() },
+        |scrape| scrape.contains("# TYPE wasmgate_requests_total"),
+    )
+    .await
+    .unwrap();
 
     let scraped: BTreeSet<String> = scrape
         .lines()
