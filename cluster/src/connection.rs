@@ -132,7 +132,9 @@ impl Cluster {
                     description: "wasmgate nodes (node.<id>), expiring".to_owned(),
                     history: 1,
                     max_age: self.options.heartbeat * self.options.missed_heartbeats.max(1),
-                    storage: jetstream::stream::StorageType::Memory,
+                    // File, not memory: a restarted NATS server keeps the bucket (entries
+                    // expire anyway), so nodes that opened it once keep heartbeating into it.
+                    storage: jetstream::stream::StorageType::File,
                     num_replicas: self.options.replicas,
                     ..Default::default()
                 })

@@ -26,7 +26,10 @@ pub async fn invoke(
     mut req: Request<Incoming>,
 ) -> Result<GatewayResponse, ApiError> {
     let forwarded_in = match &gw.cluster {
-        Some(node) => crate::cluster::forwarded_in(node, req.headers_mut())?,
+        Some(node) => match crate::cluster::forwarded_in(node, req.headers_mut()) {
+            Ok(forwarded) => forwarded,
+            Err(refused) => return Ok(crate::cluster::refusal(refused, "cluster_auth")),
+        },
         None => {
             req.headers_mut().remove(crate::cluster::CLUSTER_TOKEN);
             false
@@ -45,6 +48,9 @@ pub async fn invoke(
     };
     let mut running = None;
     if let Some(node) = &gw.cluster {
+        if forwarded_in && let Err(down) = deployed.serving() {
+            return Ok(crate::cluster::refusal(down, "down"));
+        }
         let path = if forwarded_in {
             crate::cluster::CallPath::ForwardedIn
         } else {

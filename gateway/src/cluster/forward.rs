@@ -112,8 +112,8 @@ pub async fn forward(
         Limited::new(body, REPLAY_LIMIT as usize).collect(),
     )
     .await
-    .map_err(|_| ApiError::BadRequest {
-        reason: "the request body did not arrive in time (http.body_read_timeout)".into(),
+    .map_err(|_| ApiError::BodyTimeout {
+        seconds: body_timeout.as_secs_f64(),
     })?
     .map_err(|e| ApiError::BadRequest {
         reason: format!("the request body could not be read: {e}"),
@@ -122,6 +122,15 @@ pub async fn forward(
     let outgoing = outgoing(node, home, &parts, bytes.clone(), request_id)?;
     let idempotent = parts.method.is_idempotent();
     match node.client.client.request(outgoing).await {
+        Ok(response) if response.headers().contains_key(super::REFUSED) => {
+            let reason = response.headers().get(super::REFUSED).cloned();
+            // The home cannot serve it (the function is down there, or the peer does not share
+            // this node's cluster token): served here, the peer skipped for a few seconds.
+            tracing::warn!(peer = %home.id, reason = ?reason, "the function's home refused the call: serving it here");
+            node.unreachable(&home.id);
+            let req = Request::from_parts(parts, Incoming::Buffered(Some(bytes)));
+            Ok(Forwarded::Local(req, CallPath::Fallback))
+        }
         Ok(response) => Ok(Forwarded::Answered(relay(response))),
         Err(e) if e.is_connect() || idempotent => {
             tracing::info!(peer = %home.id, error = %e, connect = e.is_connect(), "the function's home did not answer: serving the call here");

@@ -30,6 +30,14 @@ pub const FORWARDED_BY: &str = "wasmgate-forwarded-by";
 pub const CLUSTER_TOKEN: &str = "wasmgate-cluster-token";
 /// Response header naming the node that ran the call.
 pub const SERVED_BY: &str = "wasmgate-node";
+/// Response header of a node that refuses a forwarded call it cannot serve (`down`: the function
+/// is down there; `cluster_auth`: the forwarder's token is not this node's); the forwarding node
+/// then serves the call itself.
+pub const REFUSED: &str = "wasmgate-refused";
+
+/// How long a draining node waits for NATS to take its last heartbeat and its leave, so a node
+/// that lost NATS still exits within its termination grace period.
+const LEAVE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// How long a peer that refused a connection is skipped as a home.
 const UNREACHABLE_FOR: Duration = Duration::from_secs(3);
@@ -297,8 +305,10 @@ impl ClusterNode {
     pub async fn start_draining(&self) {
         self.draining.store(true, Ordering::Release);
         self.refresh();
-        if let Err(e) = self.cluster.heartbeat(&self.entry()).await {
-            tracing::warn!(error = %e, "could not announce the drain to the cluster");
+        match tokio::time::timeout(LEAVE_TIMEOUT, self.cluster.heartbeat(&self.entry())).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "could not announce the drain to the cluster"),
+            Err(_) => tracing::warn!("could not announce the drain to the cluster in time"),
         }
     }
 
@@ -320,10 +330,13 @@ impl ClusterNode {
                 "async calls still running at the end of the grace period: other nodes run them again"
             );
         }
-        if let Err(e) = self.cluster.leave(&self.id).await {
-            tracing::warn!(error = %e, "could not leave the cluster cleanly; peers drop this node when its entry expires");
+        match tokio::time::timeout(LEAVE_TIMEOUT, self.cluster.leave(&self.id)).await {
+            Ok(Ok(())) => {}
+            _ => tracing::warn!(
+                "could not leave the cluster cleanly; peers drop this node when its entry expires"
+            ),
         }
-        self.cluster.close().await;
+        let _ = tokio::time::timeout(LEAVE_TIMEOUT, self.cluster.close()).await;
     }
 }
 
@@ -430,6 +443,17 @@ pub fn forwarded_in(
         Some(token) if node.token_matches(token.as_bytes()) => Ok(true),
         _ => Err(crate::ApiError::ClusterAuth),
     }
+}
+
+/// `error`'s response with [`REFUSED`] set to `reason`: a forwarding node that sees it serves the
+/// call itself; any other client sees the error as it is.
+pub fn refusal(error: crate::ApiError, reason: &'static str) -> crate::response::GatewayResponse {
+    let mut response = error.into_response_for(None);
+    response.headers_mut().insert(
+        http::HeaderName::from_static(REFUSED),
+        http::HeaderValue::from_static(reason),
+    );
+    response
 }
 
 /// Starts the node's background work: the first registry sync (waited for up to a few seconds),

@@ -187,7 +187,10 @@ async fn apply_put(
     name: &str,
     versioned: Versioned,
 ) -> Result<(), ApiError> {
-    let _applying = node.applying.lock().await;
+    // Lock order, as in deploy: the artifact GC lock (shared), then `applying`, then the
+    // catalog; both are released before `retire`, which takes the GC lock exclusively.
+    let gc = gw.artifact_gc.read().await;
+    let applying = node.applying.lock().await;
     if applied(gw, name).is_some_and(|r| r >= versioned.revision) {
         return Ok(());
     }
@@ -202,7 +205,6 @@ async fn apply_put(
     }
     record.cluster_revision = Some(versioned.revision);
     fetch_original(gw, node, &record).await?;
-    let gc = gw.artifact_gc.read().await;
     // The artifact the other node compiled is never used: this node compiles its own, unless it
     // already has one of the same code (hash without the signature) and grants, compiled by its
     // own engine; the original is re-verified either way.
@@ -231,6 +233,7 @@ async fn apply_put(
     gw.registry.put(&record)?;
     let old = gw.catalog.insert(&change, deployed.clone())?;
     drop(change);
+    drop(applying);
     drop(gc);
     if let Some(old) = &old {
         crate::admin::retire(gw, old).await;
@@ -299,7 +302,7 @@ async fn fetch_original(
 
 /// Removes `name` here if this node's copy is older than the delete at `revision`.
 async fn remove(gw: &Arc<Gateway>, node: &ClusterNode, name: &str, revision: u64) {
-    let _applying = node.applying.lock().await;
+    let applying = node.applying.lock().await;
     if applied(gw, name).is_none_or(|r| r >= revision) {
         return;
     }
@@ -310,6 +313,9 @@ async fn remove(gw: &Arc<Gateway>, node: &ClusterNode, name: &str, revision: u64
     }
     let old = gw.catalog.remove(&change, name);
     drop(change);
+    // Released before `retire`, which takes the artifact GC lock exclusively: a deploy holding
+    // it shared may be waiting for `applying`.
+    drop(applying);
     if let Some(old) = old {
         crate::admin::retire(gw, &old).await;
     }

@@ -269,6 +269,20 @@ async fn while_nats_is_down_deploys_are_refused_calls_still_answer_and_the_clust
     assert_eq!(call(&cluster.nodes[1], "/fn/before").await.0, 200);
 
     cluster.nats.start_again().await.unwrap();
+    for node in &cluster.nodes {
+        eventually(
+            "membership comes back with NATS",
+            Duration::from_secs(20),
+            || async {
+                node.get_json("/cluster").await.unwrap()["members"]
+                    .as_array()
+                    .map_or(0, Vec::len)
+            },
+            |members| *members == 2,
+        )
+        .await
+        .unwrap();
+    }
     eventually(
         "deploys work again once NATS is back",
         Duration::from_secs(20),
@@ -701,4 +715,54 @@ async fn an_owner_transfer_on_one_node_holds_on_every_node() {
         .await
         .unwrap();
     assert_eq!(deployed.status(), 200, "{}", deployed.text().await.unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_replacements_on_two_nodes_always_answer() {
+    let cluster = ClusterHarness::start(2).await.unwrap();
+    let [a, b] = &cluster.nodes[..] else {
+        unreachable!()
+    };
+    for name in ["x", "y"] {
+        assert_eq!(
+            a.deploy(name, guests::HTTP_HELLO).await.unwrap().status(),
+            201
+        );
+    }
+    // Replacing one name on both nodes at once, and two names at once: a deploy that waits on
+    // a registry change applied on its node must not wait forever (a lock-order inversion
+    // between deploys and applied changes once did).
+    let answer = Duration::from_secs(60);
+    for round in 0..6 {
+        let code = if round % 2 == 0 {
+            guests::HTTP_ECHO
+        } else {
+            guests::HTTP_HELLO
+        };
+        let (x_on_a, x_on_b, y_on_b) = tokio::join!(
+            tokio::time::timeout(answer, a.deploy_bytes("x", a.sign(code, "x", &[]).unwrap())),
+            tokio::time::timeout(answer, b.deploy_bytes("x", a.sign(code, "x", &[]).unwrap())),
+            tokio::time::timeout(answer, b.deploy_bytes("y", a.sign(code, "y", &[]).unwrap())),
+        );
+        for (what, result) in [("x on a", x_on_a), ("x on b", x_on_b), ("y on b", y_on_b)] {
+            let status = result
+                .unwrap_or_else(|_| panic!("round {round}: deploy of {what} never answered"))
+                .unwrap()
+                .status()
+                .as_u16();
+            assert!(
+                [200, 409].contains(&status),
+                "round {round}: {what}: {status}"
+            );
+        }
+    }
+    let expected = digest_on(a, "x").await.unwrap();
+    eventually(
+        "both nodes agree",
+        Duration::from_secs(10),
+        || digest_on(b, "x"),
+        |d| d.as_deref() == Some(expected.as_str()),
+    )
+    .await
+    .unwrap();
 }
