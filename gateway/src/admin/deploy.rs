@@ -169,10 +169,12 @@ async fn deploy_upload(
         retire(gw, old).await;
     }
     start(gw, &deployed);
-    tracing::info!(function = %record.name, digest = %record.digest, issuer = %record.claims.iss, replaced = old.is_some(), "deployed");
+    // In cluster mode a version this node had not applied yet was replaced all the same.
+    let replaced = old.is_some() || expected.flatten().is_some();
+    tracing::info!(function = %record.name, digest = %record.digest, issuer = %record.claims.iss, replaced, "deployed");
 
     let wasi = wasi_target(&module);
-    let status = if old.is_some() {
+    let status = if replaced {
         StatusCode::OK
     } else {
         StatusCode::CREATED
@@ -185,7 +187,7 @@ async fn deploy_upload(
             "size": record.size,
             "compile_ms": record.compile_ms,
             "routes": deployed.routes(),
-            "replaced": old.is_some(),
+            "replaced": replaced,
             "artifact_reused": artifact.reused,
             "issuer": record.claims.iss,
             "owner": record.claims.iss,
