@@ -137,7 +137,10 @@ async fn oversized_request_heads_get_431_with_the_limit_named() {
 #[tokio::test]
 async fn connections_past_the_limit_get_503_with_retry_after_and_a_json_body() {
     let gw = Gateway::builder()
-        .config_toml("[http]\nmax_connections = 3\n")
+        // The held connections must outlive the whole wait below, so their header timeout is
+        // longer than it: with the 10 s default a loaded machine saw them closed (and their
+        // slots free again) before the fourth connection was tried.
+        .config_toml("[http]\nmax_connections = 3\nheader_read_timeout = \"120s\"\n")
         .start()
         .await
         .unwrap();
