@@ -14,9 +14,14 @@ use wasmgate_config::defaults::MIN_TOKEN_LEN;
 use wasmgate_config::{KvBackendKind, Overrides, Settings, Sources};
 
 /// A path in the repository (this crate lives in `deploy/`).
+///
+/// `cargo test` names the crate's folder at run time too; that one is preferred over the folder
+/// compiled in, which is stale when a checkout elsewhere built this same binary (a shared
+/// target dir keeps it fresh across checkouts).
 pub fn repo_path(relative: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
+    let dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
+    dir.parent()
         .expect("deploy/ sits in the repository root")
         .join(relative)
 }
