@@ -1,6 +1,7 @@
 //! One request through one fresh instance: store, instantiate, the guest's HTTP handler
 //! (`incoming-handler.handle` for WASI 0.2, `handler.handle` for 0.3 in [`crate::p3_call`]), response.
 
+use crate::cost::ColdStartPhases;
 use crate::error::{Error, Result};
 use crate::guest_log::RequestId;
 use crate::host::Host;
@@ -9,9 +10,9 @@ use crate::warm::{Ready, Warm};
 use bytes::Bytes;
 use http_body::Body;
 use http_body_util::BodyExt as _;
-use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
-use std::time::Duration;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 use tracing::Instrument;
 use wasmgate_capabilities::messaging::{GuestMessage, Message, MessagingRequestReply};
@@ -77,6 +78,12 @@ where
     K: Send + 'static,
 {
     let http = warm.http.as_ref().ok_or(Error::NoHttpHandler)?;
+    // The first call on newly loaded code measures the rest of its cold start, when it makes
+    // its instance itself.
+    let first = warm.first_call() && matches!(instance, Instance::Fresh(_));
+    let started = first.then(Instant::now);
+    let instantiated: Option<Arc<OnceLock<Instant>>> = first.then(Default::default);
+    let mark = instantiated.clone();
     let (mut store, proxy) = match instance {
         Instance::Ready(Ready { mut store, proxy }) => {
             // Made ahead of demand: its CPU count and deadline start with the call.
@@ -90,6 +97,7 @@ where
         store.data().log.set_request(id.clone());
     }
     let log = store.data().log.clone();
+    let (cost, load_time, link_time) = (warm.cost.clone(), warm.load_time, warm.link_time);
     let head = req.method() == http::Method::HEAD;
     let (sender, receiver) = oneshot::channel::<Answer>();
     // The body stops the guest through `stop`; the task says through `failed` why the guest did
@@ -132,6 +140,9 @@ where
                         .await
                         .map_err(instantiate_error)?,
                 };
+                if let Some(mark) = &mark {
+                    let _ = mark.set(Instant::now());
+                }
                 match (proxy, entry) {
                     (Proxy::P2(proxy), Entry::P2 { req, out }) => proxy
                         .wasi_http_incoming_handler()
@@ -154,7 +165,7 @@ where
                 }
             };
             let result = tokio::select! {
-                result = within(limits.timeout, run) => result,
+                result = within(limits.timeout, warm.cost.timed(run)) => result,
                 reason = stopped => Err(reason),
             };
             if let Err(e) = &result {
@@ -175,6 +186,14 @@ where
     // them at once to keep a function's whole concurrency busy.
     let mut abandoned = StopOnDrop(Some(stop));
     let answer = receiver.await;
+    if let (Some(started), Some(at)) = (started, instantiated.as_ref().and_then(|m| m.get())) {
+        cost.cold_start(ColdStartPhases {
+            load: load_time,
+            link: link_time,
+            instantiate: at.saturating_duration_since(started),
+            first_response: at.elapsed(),
+        });
+    }
     let Some(stop) = abandoned.0.take() else {
         return Err(Error::engine(
             "the guest's stop signal was used before it answered",
@@ -228,12 +247,15 @@ pub(crate) async fn handle_message<K>(
     message: Message,
     keep: K,
 ) -> Result<std::result::Result<(), String>> {
+    let started = warm.first_call().then(Instant::now);
+    let mut instantiated = None;
     let run = async {
         let instance = warm
             .instance
             .instantiate_async(&mut store)
             .await
             .map_err(instantiate_error)?;
+        instantiated = Some(Instant::now());
         let world =
             MessagingRequestReply::new(&mut store, &instance).map_err(|e| Error::NoResponse {
                 reason: format!("does not export wasi:messaging/incoming-handler: {e:#}"),
@@ -250,7 +272,15 @@ pub(crate) async fn handle_message<K>(
             .map_err(trap_error)?;
         Ok(refused.map_err(|e| format!("{e:?}")))
     };
-    let result = within(timeout, run).await;
+    let result = within(timeout, warm.cost.timed(run)).await;
+    if let (Some(started), Some(at)) = (started, instantiated) {
+        warm.cost.cold_start(ColdStartPhases {
+            load: warm.load_time,
+            link: warm.link_time,
+            instantiate: at.saturating_duration_since(started),
+            first_response: at.elapsed(),
+        });
+    }
     drop(store);
     drop(keep);
     result

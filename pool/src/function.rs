@@ -2,11 +2,11 @@
 
 use crate::call::{self, CallLimits, Instance};
 use crate::code_cache::CodeKey;
+use crate::cost::{CostTotals, FunctionCost};
 use crate::cpu_share::Tenant;
 use crate::digest::Digest;
 use crate::error::Result;
 use crate::guest_log::FunctionLog;
-use crate::memory_held::MemoryHeld;
 use crate::node::Node;
 use crate::response_body::ResponseBody;
 use crate::warm::{StoreSpec, Warm};
@@ -80,7 +80,7 @@ struct Inner {
     kv: KvCtx,
     messaging: MessagingCtx,
     egress: EgressCtx,
-    held: Arc<MemoryHeld>,
+    cost: Arc<FunctionCost>,
     on_cold_start: Option<ColdStartHook>,
     /// Its account with the node's fair CPU share.
     cpu: Arc<Tenant>,
@@ -100,8 +100,10 @@ pub struct FunctionStats {
     pub cold_starts: u64,
     /// Total time spent in those cold starts.
     pub cold_start_time: Duration,
-    /// Byte-seconds of loaded code held since this version was deployed or the gateway started.
-    pub memory_byte_seconds: f64,
+    /// What it has cost the node since this version was deployed or the gateway started:
+    /// memory held (code and instances) over time, the part held while calls ran, guest CPU
+    /// time, its largest instance and its last cold start's phases.
+    pub cost: CostTotals,
     /// Guest log lines dropped by the per-function rate limit.
     pub log_lines_dropped: u64,
     /// Calls stopped or refused at a per-call limit, by limit.
@@ -141,7 +143,7 @@ impl Function {
                     .messaging
                     .with_max_messages_per_call(s.max_messages_per_call),
                 egress: spec.egress,
-                held: Arc::new(MemoryHeld::new()),
+                cost: Arc::new(FunctionCost::new()),
                 on_cold_start: spec.on_cold_start,
                 key: CodeKey {
                     name,
@@ -250,7 +252,7 @@ impl Function {
             running: inner.limit.running(),
             cold_starts: inner.cold_starts.load(Ordering::Relaxed),
             cold_start_time: Duration::from_nanos(inner.cold_start_nanos.load(Ordering::Relaxed)),
-            memory_byte_seconds: inner.held.byte_seconds(),
+            cost: inner.cost.totals(),
             log_lines_dropped: inner.log.dropped(),
             limit_hits: LimitHits {
                 response_body: inner.response_hits.load(Ordering::Relaxed),
@@ -280,7 +282,7 @@ impl Function {
                 &path,
                 inner.artifact_size,
                 idle,
-                &inner.held,
+                &inner.cost,
             )
             .map_err(unavailable)?;
             let took = started.elapsed();
@@ -308,6 +310,7 @@ impl Function {
             live: &inner.live,
             egress: &inner.egress,
             cpu: &inner.cpu,
+            cost: &inner.cost,
         }
     }
 

@@ -3,6 +3,7 @@
 use crate::cpu_share::CallCpu;
 use crate::guest_log::{InstanceLog, Stream};
 use crate::http_hooks::HttpHooks;
+use crate::instance_limits::InstanceLimits;
 use crate::io_error::IoErrorsView;
 use crate::warm::StoreSpec;
 use std::sync::Arc;
@@ -11,8 +12,8 @@ use wasmgate_capabilities::egress::EgressCtx;
 use wasmgate_capabilities::messaging::{MessagingCtx, MessagingUsage, MessagingView};
 use wasmgate_capabilities::{KvCtx, KvUsage, KvView};
 use wasmgate_config::Capability;
+use wasmtime::StoreLimitsBuilder;
 use wasmtime::component::ResourceTable;
-use wasmtime::{StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_config::{WasiConfig, WasiConfigVariables};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
@@ -26,7 +27,8 @@ pub struct Host {
     /// Sends outgoing HTTP requests through the function's egress guard.
     http_hooks: HttpHooks,
     table: ResourceTable,
-    pub(crate) limits: StoreLimits,
+    /// The manifest's memory limit, and the account of the bytes this instance takes.
+    pub(crate) limits: InstanceLimits,
     pub(crate) log: Arc<InstanceLog>,
     /// This call's standing with the node's fair CPU share.
     pub(crate) cpu: CallCpu,
@@ -69,7 +71,7 @@ impl Host {
             messaging_usage: MessagingUsage::default(),
             http: WasiHttpCtx::new(),
             table: ResourceTable::new(),
-            limits,
+            limits: InstanceLimits::new(limits, spec.cost),
             _live: LiveInstance::new(spec.live),
         }
     }

@@ -1,13 +1,13 @@
 //! A function's loaded, linked state: what a cold start builds and scale-to-zero drops.
 
+use crate::cost::FunctionCost;
 use crate::cpu_share::Tenant;
 use crate::error::{Error, Result};
 use crate::guest_log::FunctionLog;
 use crate::host::Host;
 use crate::linkers::Linkers;
-use crate::memory_held::MemoryHeld;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use wasmgate_capabilities::KvCtx;
@@ -39,13 +39,19 @@ pub(crate) struct Warm {
     loaded_at: Instant,
     /// Nanoseconds after `loaded_at` at which the last call ended.
     last_active: AtomicU64,
-    /// The function's byte-seconds account, charged `code_bytes` while this exists.
-    held: Arc<MemoryHeld>,
+    /// The function's cost account, charged `code_bytes` while this exists.
+    pub(crate) cost: Arc<FunctionCost>,
+    /// How long mapping the artifact and linking it took.
+    pub(crate) load_time: Duration,
+    pub(crate) link_time: Duration,
+    /// Set until the first call on this code takes it: that call measures the rest of the cold
+    /// start (instantiate, first response).
+    first_call: AtomicBool,
 }
 
 impl Drop for Warm {
     fn drop(&mut self) {
-        self.held
+        self.cost
             .change(-i64::try_from(self.code_bytes).unwrap_or(i64::MAX));
     }
 }
@@ -59,6 +65,7 @@ impl Drop for Activity {
         let nanos = u64::try_from(warm.loaded_at.elapsed().as_nanos()).unwrap_or(u64::MAX);
         warm.last_active.fetch_max(nanos, Ordering::Relaxed);
         warm.in_flight.fetch_sub(1, Ordering::AcqRel);
+        warm.cost.call_ended();
     }
 }
 
@@ -73,6 +80,7 @@ pub(crate) struct StoreSpec<'a> {
     pub(crate) live: &'a Arc<AtomicUsize>,
     pub(crate) egress: &'a EgressCtx,
     pub(crate) cpu: &'a Arc<Tenant>,
+    pub(crate) cost: &'a Arc<FunctionCost>,
 }
 
 /// An instance made ahead of demand, waiting for its one request.
@@ -91,8 +99,9 @@ impl Warm {
         path: &Path,
         code_bytes: u64,
         idle_timeout: Option<Duration>,
-        held: &Arc<MemoryHeld>,
+        cost: &Arc<FunctionCost>,
     ) -> Result<Self> {
+        let started = Instant::now();
         // SAFETY: `path` comes from `ContentStore::verified_path`: a file this gateway compiled and
         // wrote itself, named by the sha256 of its bytes and checked against that name on first load.
         #[expect(
@@ -104,6 +113,8 @@ impl Warm {
         let component = unsafe { Component::deserialize_file(&engines.p2, path) }
             .or_else(|_| unsafe { Component::deserialize_file(&engines.p3, path) })
             .map_err(|e| Error::artifact(path, format!("{e:#}")))?;
+        let load_time = started.elapsed();
+        let linking = Instant::now();
         let engine = component.engine();
         let wasi =
             crate::linkers::wasi_target(engine, &component).map_or(WasiVersion::P2, |t| t.version);
@@ -117,9 +128,13 @@ impl Warm {
                 .ok()
                 .map(ProxyPre::P3),
         };
-        held.change(i64::try_from(code_bytes).unwrap_or(i64::MAX));
+        let link_time = linking.elapsed();
+        cost.change(i64::try_from(code_bytes).unwrap_or(i64::MAX));
         Ok(Warm {
-            held: held.clone(),
+            cost: cost.clone(),
+            load_time,
+            link_time,
+            first_call: AtomicBool::new(true),
             instance,
             http,
             code_bytes,
@@ -134,7 +149,14 @@ impl Warm {
     /// Marks a call as running until the returned guard drops.
     pub(crate) fn begin(self: &Arc<Self>) -> Activity {
         self.in_flight.fetch_add(1, Ordering::AcqRel);
+        self.cost.call_began();
         Activity(self.clone())
+    }
+
+    /// Whether this is the first call on this code (true once): it measures the cold start's
+    /// remaining phases.
+    pub(crate) fn first_call(&self) -> bool {
+        self.first_call.load(Ordering::Relaxed) && self.first_call.swap(false, Ordering::AcqRel)
     }
 
     /// Whether nothing runs on it and nothing has for its idle timeout (never, when pinned).

@@ -110,6 +110,7 @@ fn summary(deployed: &Arc<Deployed>) -> Value {
         "deployed_at": record.deployed_at,
         "issuer": record.claims.iss,
         "routes": deployed.routes(),
+        "cost": cost(&stats),
     });
     let expired = crate::admission::not_expired(&record.claims, SystemTime::now()).err();
     let stopped = match (&deployed.down, &expired) {
@@ -125,6 +126,29 @@ fn summary(deployed: &Arc<Deployed>) -> Value {
         });
     }
     summary
+}
+
+/// What this version has cost the node since it was deployed or the node started (the
+/// `wasmgate_memory_seconds_total`, `wasmgate_memory_busy_seconds_total`,
+/// `wasmgate_guest_cpu_seconds_total` and `wasmgate_cold_start*` series, per version).
+fn cost(stats: &wasmgate_pool::FunctionStats) -> Value {
+    let cost = &stats.cost;
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
+    json!({
+        "bytes_held": cost.bytes_held,
+        "memory_byte_seconds": cost.memory_byte_seconds,
+        "busy_byte_seconds": cost.busy_byte_seconds,
+        "guest_cpu_seconds": cost.guest_cpu.as_secs_f64(),
+        "cold_starts": stats.cold_starts,
+        "cold_start_seconds": stats.cold_start_time.as_secs_f64(),
+        "instance_peak_bytes": cost.instance_peak_bytes,
+        "last_cold_start_ms": cost.last_cold_start.map(|p| json!({
+            "load": ms(p.load),
+            "link": ms(p.link),
+            "instantiate": ms(p.instantiate),
+            "first_response": ms(p.first_response),
+        })),
+    })
 }
 
 /// Bytes the function's own key-value buckets use, or `None` (logged) when the store fails.

@@ -49,8 +49,14 @@ pub struct Metrics {
     pub loaded_code_bytes: IntGauge,
     /// `wasmgate_memory_budget_bytes`.
     pub memory_budget_bytes: IntGauge,
-    /// `wasmgate_memory_seconds_total{function}`: byte-seconds of code held warm.
+    /// `wasmgate_memory_seconds_total{function}`: byte-seconds held, loaded code plus the
+    /// linear memories and tables of live instances.
     pub memory_seconds: CounterVec,
+    /// `wasmgate_memory_busy_seconds_total{function}`: the part of the above held while at
+    /// least one call of the function ran.
+    pub memory_busy_seconds: CounterVec,
+    /// `wasmgate_guest_cpu_seconds_total{function}`: time inside polls of its guests' tasks.
+    pub guest_cpu_seconds: CounterVec,
     /// `wasmgate_guest_log_lines_dropped_total{function}`.
     pub guest_log_dropped: IntCounterVec,
     /// `wasmgate_guest_cpu_slices_total{function}`: epoch ticks its calls ran past their first,
@@ -117,14 +123,23 @@ impl Metrics {
             registry.register(Box::new(g.clone()))?;
             Ok::<_, prometheus::Error>(g)
         };
-        let memory_seconds = CounterVec::new(
-            Opts::new(
-                "wasmgate_memory_seconds_total",
-                "Byte-seconds of loaded code each function has held warm: its memory cost over time.",
-            ),
-            &["function"],
+        let float_counter_vec = |name: &str, help: &str| {
+            let c = CounterVec::new(Opts::new(name, help), &["function"])?;
+            registry.register(Box::new(c.clone()))?;
+            Ok::<_, prometheus::Error>(c)
+        };
+        let memory_seconds = float_counter_vec(
+            "wasmgate_memory_seconds_total",
+            "Byte-seconds each function has held (loaded code, and the linear memories and tables of its live instances): its memory cost over time.",
         )?;
-        registry.register(Box::new(memory_seconds.clone()))?;
+        let memory_busy_seconds = float_counter_vec(
+            "wasmgate_memory_busy_seconds_total",
+            "Byte-seconds each function held while at least one of its calls ran: the part of wasmgate_memory_seconds_total that did work.",
+        )?;
+        let guest_cpu_seconds = float_counter_vec(
+            "wasmgate_guest_cpu_seconds_total",
+            "Seconds each function's guests ran (inside polls of their tasks: wasm, instantiation and host calls made synchronously; I/O waits excluded).",
+        )?;
         let metrics = Metrics {
             requests: counter_vec(
                 "wasmgate_requests_total",
@@ -196,6 +211,8 @@ impl Metrics {
                 "The node's budget for loaded code (pool.code_budget).",
             )?,
             memory_seconds,
+            memory_busy_seconds,
+            guest_cpu_seconds,
             guest_log_dropped: counter_vec(
                 "wasmgate_guest_log_lines_dropped_total",
                 "Guest stdout/stderr lines dropped by the per-function log rate limit.",
@@ -316,6 +333,8 @@ impl Metrics {
         let _ = self.request_duration.remove_label_values(&[function]);
         let _ = self.instances.remove_label_values(&[function]);
         let _ = self.memory_seconds.remove_label_values(&[function]);
+        let _ = self.memory_busy_seconds.remove_label_values(&[function]);
+        let _ = self.guest_cpu_seconds.remove_label_values(&[function]);
         let _ = self.guest_log_dropped.remove_label_values(&[function]);
         let _ = self.guest_cpu_slices.remove_label_values(&[function]);
         let _ = self.guest_cpu_waits.remove_label_values(&[function]);

@@ -27,10 +27,17 @@ impl Metrics {
             self.instances
                 .with_label_values(&[name])
                 .set(i64::try_from(stats.instances).unwrap_or(i64::MAX));
-            let held = self.memory_seconds.with_label_values(&[name]);
-            let delta = stats.memory_byte_seconds - held.get();
-            if delta > 0.0 {
-                held.inc_by(delta);
+            let cost = &stats.cost;
+            for (family, total) in [
+                (&self.memory_seconds, cost.memory_byte_seconds),
+                (&self.memory_busy_seconds, cost.busy_byte_seconds),
+                (&self.guest_cpu_seconds, cost.guest_cpu.as_secs_f64()),
+            ] {
+                let counter = family.with_label_values(&[name]);
+                let delta = total - counter.get();
+                if delta > 0.0 {
+                    counter.inc_by(delta);
+                }
             }
             catch_up(
                 &self.guest_log_dropped.with_label_values(&[name]),

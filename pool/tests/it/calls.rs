@@ -158,15 +158,44 @@ async fn cold_starts_are_reported_and_memory_held_accrues_while_warm() {
             )
             .unwrap(),
     });
-    assert_eq!(hello.stats().memory_byte_seconds, 0.0);
+    let before = hello.stats().cost;
+    assert_eq!(before.memory_byte_seconds, 0.0);
+    assert_eq!(before.last_cold_start, None, "nothing loaded yet");
     call(&hello, get("/")).await;
     call(&hello, get("/")).await;
     assert_eq!(seen.load(Ordering::Relaxed), 1);
     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    let held = hello.stats().memory_byte_seconds;
+    let cost = hello.stats().cost;
     let floor = compiled.artifact_size as f64 * 0.05;
-    assert!(held >= floor, "{held} < {floor}");
+    assert!(
+        cost.memory_byte_seconds >= floor,
+        "{} < {floor}",
+        cost.memory_byte_seconds
+    );
+    // Between calls only the code is held; while they ran, their instances too.
+    assert_eq!(cost.bytes_held, compiled.artifact_size, "{cost:?}");
+    assert!(cost.busy_byte_seconds > 0.0, "{cost:?}");
+    assert!(
+        cost.busy_byte_seconds < cost.memory_byte_seconds,
+        "{cost:?}"
+    );
+    // hello's linear memory (at least one 64 KiB page) and its tables, counted by the limiter.
+    assert!(cost.instance_peak_bytes >= 65536, "{cost:?}");
+    assert!(cost.guest_cpu > std::time::Duration::ZERO, "{cost:?}");
+    let phases = cost
+        .last_cold_start
+        .expect("the first call measured the cold start");
+    for (phase, took) in [
+        ("load", phases.load),
+        ("link", phases.link),
+        ("instantiate", phases.instantiate),
+        ("first response", phases.first_response),
+    ] {
+        assert!(took > std::time::Duration::ZERO, "{phase}: {phases:?}");
+    }
     hello.unload().await;
     call(&hello, get("/")).await;
     assert_eq!(seen.load(Ordering::Relaxed), 2);
+    let again = hello.stats().cost.last_cold_start.expect("measured again");
+    assert_ne!(again, phases, "the second cold start is measured anew");
 }

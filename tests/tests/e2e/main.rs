@@ -15,6 +15,7 @@ mod cluster;
 mod config;
 mod conformance;
 mod conformance_http;
+mod cost;
 mod crash;
 mod dashboard;
 mod deploy;
