@@ -28,6 +28,15 @@ pub enum Error {
         /// What is wrong there.
         reason: String,
     },
+    /// Output could not be written (a generated trace, a report).
+    #[error("writing: {source}")]
+    Write {
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The simulator refused its input.
+    #[error("{0}")]
+    Sim(#[from] wasmgate_sim::Error),
     /// A file could not be read.
     #[error("reading {}: {source}", path.display())]
     Read {

@@ -13,7 +13,10 @@
 //! refusals, in the background), and recorded in HDR histograms ([`Stats`]).
 //!
 //! It talks to servers only over HTTP, as users do, and knows nothing of the gateway's insides;
-//! the one project crate it uses, `wasmgate-claims`, signs the components it deploys.
+//! `wasmgate-claims` signs the components it deploys. Offline, it writes Azure-shaped traces
+//! ([`generate`]) and replays traces through the node's own keep-alive and placement policies
+//! on a virtual clock ([`simulate`], by `wasmgate-sim`: the one exception to "no gateway
+//! code", since a simulator must run the code the node runs).
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -58,11 +61,13 @@ pub mod closed_loop;
 mod deploy;
 mod error;
 pub mod flood;
+pub mod generate;
 pub mod open_loop;
 mod progress;
 mod report;
 mod scenario;
 mod schedule;
+pub mod simulate;
 mod stats;
 mod target;
 mod trace;

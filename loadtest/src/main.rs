@@ -1,5 +1,7 @@
 //! `wasmgate-loadtest`: the command line of the `wasmgate-loadtest` library.
 
+mod subcommands;
+
 use anyhow::Context;
 use clap::Parser;
 use std::path::PathBuf;
@@ -25,6 +27,10 @@ use wasmgate_loadtest::{
 /// `Retry-After`, or the gateway no longer answers. `noisy` is the same run with a few connections
 /// calling a function whose guests spin until their timeout (`--flood-connections` 8,
 /// `--max-probe-p99` 20ms unless given).
+///
+/// Offline, without a server: `wasmgate-loadtest generate --shape azure ...` writes an
+/// Azure-shaped trace, `wasmgate-loadtest simulate --trace FILE --policy NAME ...` replays one
+/// through the keep-alive policies (see `--help` of each).
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Cli {
@@ -143,7 +149,18 @@ fn parse_header(text: &str) -> anyhow::Result<(http::HeaderName, http::HeaderVal
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    match run(Cli::parse()).await {
+    let subcommand = std::env::args().nth(1);
+    let outcome = match subcommand.as_deref() {
+        // The offline subcommands have their own flags; argv[1] names them.
+        Some("simulate") => subcommands::simulate(subcommands::SimulateCli::parse_from(
+            std::env::args().skip(1),
+        )),
+        Some("generate") => subcommands::generate_trace(subcommands::GenerateCli::parse_from(
+            std::env::args().skip(1),
+        )),
+        _ => run(Cli::parse()).await,
+    };
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // One line with the causes, no backtrace: these are the user's errors to fix.

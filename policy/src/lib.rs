@@ -3,11 +3,47 @@
 //! - [`placement`]: which node of a cluster is a function's home (rendezvous hashing with
 //!   bounded loads over an active set sized from the total load), and how many nodes the load
 //!   needs.
+//! - [`keepalive`]: which functions stay in memory on one node and for how long (per-function
+//!   call patterns, Serverless in the Wild's hybrid histogram windows, Greedy-Dual eviction by
+//!   layer under a byte budget), chosen by a [`KeepAlivePolicy`] name.
 //!
-//! Nothing here reads a clock, a socket or a file; callers pass loads and member lists in.
+//! Nothing here reads a clock, a socket or a file; callers pass times, loads and member lists
+//! in.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use wasmgate_policy::{Footprint, KeepAlivePolicy, Pattern, Residency, Usage};
+//!
+//! # fn demo() -> Result<(), wasmgate_policy::Error> {
+//! let policy: KeepAlivePolicy = "adaptive".parse()?;
+//! let idle_timeout = Duration::from_secs(300);
+//! let mut pattern = Pattern::default();
+//! let mut residency = Residency::new(512 << 20, policy.eviction());
+//! let now = Duration::from_secs(10);
+//! pattern.on_start(now);
+//! // A cold start: make room, then drop what the residency evicted.
+//! let evicted = residency.admit("hello", Footprint::default(), false, now, |_| {
+//!     Usage::of(&pattern, now)
+//! });
+//! pattern.on_end(now + Duration::from_millis(3));
+//! // Housekeeping: expire and pre-warm what is due.
+//! let later = now + Duration::from_secs(600);
+//! let actions = residency.sweep(later, |_| {
+//!     (Usage::of(&pattern, later), policy.windows(&pattern, idle_timeout))
+//! });
+//! # let _ = (evicted, actions);
+//! # Ok(()) }
+//! ```
 
 #![deny(missing_docs)]
 
+mod error;
+pub mod keepalive;
 pub mod placement;
 
+pub use error::{Error, Result};
+pub use keepalive::{
+    Action, Footprint, KeepAlivePolicy, Layer, LayerCost, Pattern, PatternParams, Residency, Usage,
+    Windows,
+};
 pub use placement::{Member, MemberState, Placement};

@@ -1,0 +1,28 @@
+//! Which functions stay in memory on one node, and for how long: users pay for work, not for
+//! idle code (issue 15, round2-design §1.3).
+//!
+//! - [`Pattern`] (one per function, updated on every call start and end in O(1)): calls in
+//!   flight, the last end, a call frequency that halves every hour, and the idle-time
+//!   histogram of Serverless in the Wild ([`IdleHistogram`]).
+//! - [`Windows`]: when an idle function's code leaves memory and when it comes back, from the
+//!   hybrid histogram rule ([`HistogramRule`]) or a fixed keep-alive.
+//! - [`Residency`]: the functions holding memory under a byte budget, in [`Layer`]s, evicted by
+//!   Greedy-Dual or LRU, expired and pre-warmed by their windows.
+//! - [`KeepAlivePolicy`]: the policy chosen by name (`adaptive`, `fixed:10m`, …), which sets
+//!   the windows and the eviction rule, so the node and the simulator run every baseline through
+//!   the same code.
+//!
+//! Times are [`Duration`](std::time::Duration)s since an origin the caller picks; nothing here
+//! reads a clock.
+
+mod histogram;
+mod pattern;
+mod policy;
+mod residency;
+mod windows;
+
+pub use histogram::{BINS, IdleHistogram, RECENT_OUT_OF_BOUNDS};
+pub use pattern::{DEFAULT_BIN, DEFAULT_HALF_LIFE, Pattern, PatternParams};
+pub use policy::{EvictionRule, KeepAlivePolicy, Order};
+pub use residency::{Action, Footprint, IN_FLIGHT_RECHECK, Layer, LayerCost, Residency, Usage};
+pub use windows::{HistogramRule, Windows};

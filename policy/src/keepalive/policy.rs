@@ -1,0 +1,160 @@
+//! The keep-alive policy a node runs, chosen by name in config and in the simulator, so every
+//! baseline runs through the same code (round2-design §1.3 item 7, §2.4).
+
+use super::pattern::Pattern;
+use super::windows::{HistogramRule, Windows};
+use crate::error::{Error, Result};
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Which function leaves first when the byte budget is exceeded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    /// FaaSCache's Greedy-Dual (Fuerst & Sharma, ASPLOS 2021, §4): lowest
+    /// `clock + frequency × cost / bytes` first.
+    GreedyDual,
+    /// Least recently used first.
+    Lru,
+}
+
+/// How a [`Residency`](super::Residency) evicts under its budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EvictionRule {
+    /// Who goes first.
+    pub order: Order,
+    /// Whether a function leaves layer by layer, cheapest to restore first (RainbowCake, Yu et
+    /// al., ASPLOS 2024), or whole.
+    pub layered: bool,
+}
+
+/// A keep-alive policy: the windows it gives a function and how it evicts under the budget.
+///
+/// Text forms (`FromStr` and `Display`; durations in humantime form, `10m`, `90s`, `1h 30m`):
+///
+/// | text | windows | under the budget |
+/// |---|---|---|
+/// | `fixed` | keep alive for each function's `idle_timeout` (today's behaviour) | LRU |
+/// | `fixed:DURATION` | keep alive for `DURATION` (AWS 10 min, Azure 20 min) | LRU |
+/// | `adaptive[:DURATION]` | hybrid histogram ([`HistogramRule`]) | Greedy-Dual, layered |
+/// | `histogram[:DURATION]` | hybrid histogram | LRU |
+/// | `greedy-dual[:DURATION]` | keep alive for the fallback | Greedy-Dual |
+/// | `lru` | never unloaded for idleness | LRU |
+/// | `none` | unloaded at the end of every call | LRU |
+///
+/// The optional `DURATION` replaces `idle_timeout` as the fallback keep-alive (`adaptive:4h` is
+/// SitW's own fallback). `gd-hist`, `hist` and `gd` (round2-design's names) are read as
+/// `adaptive`, `histogram` and `greedy-dual`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeepAlivePolicy {
+    /// A fixed keep-alive: `Some(ttl)`, or each function's `idle_timeout` when `None`.
+    Fixed(Option<Duration>),
+    /// The proposed policy: hybrid histogram windows, Greedy-Dual eviction by layer.
+    Adaptive(Option<Duration>),
+    /// Hybrid histogram windows, LRU eviction.
+    Histogram(Option<Duration>),
+    /// Greedy-Dual eviction, a fixed keep-alive of the fallback.
+    GreedyDual(Option<Duration>),
+    /// No keep-alive limit, LRU eviction.
+    Lru,
+    /// Unload at the end of every call.
+    None,
+}
+
+impl Default for KeepAlivePolicy {
+    /// `fixed`: each function's `idle_timeout`, today's behaviour.
+    fn default() -> Self {
+        KeepAlivePolicy::Fixed(None)
+    }
+}
+
+impl KeepAlivePolicy {
+    /// The windows this policy gives a function with `pattern` whose fallback keep-alive (its
+    /// manifest's `idle_timeout`) is `fallback`.
+    pub fn windows(&self, pattern: &Pattern, fallback: Duration) -> Windows {
+        match *self {
+            KeepAlivePolicy::Fixed(ttl) => Windows::keep(ttl.unwrap_or(fallback)),
+            KeepAlivePolicy::Adaptive(own) | KeepAlivePolicy::Histogram(own) => {
+                HistogramRule::default().windows(pattern, own.unwrap_or(fallback))
+            }
+            KeepAlivePolicy::GreedyDual(own) => Windows::keep(own.unwrap_or(fallback)),
+            KeepAlivePolicy::Lru => Windows::FOREVER,
+            KeepAlivePolicy::None => Windows::keep(Duration::ZERO),
+        }
+    }
+
+    /// How this policy evicts under the byte budget.
+    pub fn eviction(&self) -> EvictionRule {
+        match self {
+            KeepAlivePolicy::Adaptive(_) => EvictionRule {
+                order: Order::GreedyDual,
+                layered: true,
+            },
+            KeepAlivePolicy::GreedyDual(_) => EvictionRule {
+                order: Order::GreedyDual,
+                layered: false,
+            },
+            _ => EvictionRule {
+                order: Order::Lru,
+                layered: false,
+            },
+        }
+    }
+}
+
+impl FromStr for KeepAlivePolicy {
+    type Err = Error;
+
+    fn from_str(text: &str) -> Result<Self> {
+        let invalid = |reason: String| Error::InvalidPolicy {
+            text: text.to_owned(),
+            reason,
+        };
+        let (name, argument) = match text.trim().split_once(':') {
+            Some((name, argument)) => (name.trim(), Some(argument.trim())),
+            None => (text.trim(), None),
+        };
+        let duration = match argument {
+            None => None,
+            Some(argument) => Some(humantime::parse_duration(argument).map_err(|e| {
+                invalid(format!(
+                    "`{argument}` is not a duration ({e}); write it like `10m`, `90s` or `1h 30m`"
+                ))
+            })?),
+        };
+        let no_duration = |policy: KeepAlivePolicy| match argument {
+            None => Ok(policy),
+            Some(_) => Err(invalid(format!("`{name}` takes no duration"))),
+        };
+        match name {
+            "fixed" => Ok(KeepAlivePolicy::Fixed(duration)),
+            "adaptive" | "gd-hist" => Ok(KeepAlivePolicy::Adaptive(duration)),
+            "histogram" | "hist" => Ok(KeepAlivePolicy::Histogram(duration)),
+            "greedy-dual" | "gd" => Ok(KeepAlivePolicy::GreedyDual(duration)),
+            "lru" => no_duration(KeepAlivePolicy::Lru),
+            "none" => no_duration(KeepAlivePolicy::None),
+            "" => Err(invalid("the name is empty".to_owned())),
+            other => Err(invalid(format!("unknown policy `{other}`"))),
+        }
+    }
+}
+
+impl fmt::Display for KeepAlivePolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (name, duration) = match *self {
+            KeepAlivePolicy::Fixed(ttl) => ("fixed", ttl),
+            KeepAlivePolicy::Adaptive(d) => ("adaptive", d),
+            KeepAlivePolicy::Histogram(d) => ("histogram", d),
+            KeepAlivePolicy::GreedyDual(d) => ("greedy-dual", d),
+            KeepAlivePolicy::Lru => ("lru", None),
+            KeepAlivePolicy::None => ("none", None),
+        };
+        match duration {
+            Some(d) => write!(f, "{name}:{}", humantime::format_duration(d)),
+            None => f.write_str(name),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
