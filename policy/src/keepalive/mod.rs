@@ -16,13 +16,18 @@
 //! reads a clock.
 
 mod histogram;
+mod layer;
 mod pattern;
 mod policy;
+mod priority;
 mod residency;
+mod usage;
 mod windows;
 
 pub use histogram::{BINS, IdleHistogram, RECENT_OUT_OF_BOUNDS};
+pub use layer::{Footprint, Layer, LayerCost};
 pub use pattern::{DEFAULT_BIN, DEFAULT_HALF_LIFE, Pattern, PatternParams};
 pub use policy::{EvictionRule, KeepAlivePolicy, Order};
-pub use residency::{Action, Footprint, IN_FLIGHT_RECHECK, Layer, LayerCost, Residency, Usage};
+pub use residency::{Action, IN_FLIGHT_RECHECK, Residency};
+pub use usage::Usage;
 pub use windows::{HistogramRule, Windows};
