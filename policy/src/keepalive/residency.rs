@@ -7,14 +7,16 @@
 //! The node calls a [`Residency`] only at a cold start ([`Residency::admit`]: "I need these
 //! bytes, who leaves?") and at housekeeping ([`Residency::sweep`]: "it is now T, what expires,
 //! what pre-warms?"), optionally at a call's end ([`Residency::refresh`], which makes expiry
-//! exact); a warm call touches only its function's [`Pattern`]. The residency reads patterns
+//! exact); a warm call touches only its function's [`Pattern`](super::Pattern). The residency reads patterns
 //! through a closure the caller passes, so it never holds them: do not hold a pattern's lock
 //! while calling it.
 
-use super::pattern::Pattern;
+use super::layer::{Footprint, Layer};
 use super::policy::{EvictionRule, Order};
+use super::priority::{Candidate, priority, top_layer_with_bytes};
+use super::usage::Usage;
 use super::windows::Windows;
-use std::cmp::{Ordering, Reverse};
+use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::hash::Hash;
 use std::time::Duration;
@@ -22,101 +24,6 @@ use std::time::Duration;
 /// How long a review that finds calls in flight waits before looking again, when the caller
 /// does not [`refresh`](Residency::refresh) at the call's end (or its keep-alive if longer).
 pub const IN_FLIGHT_RECHECK: Duration = Duration::from_secs(1);
-
-/// A layer of a resident function's memory, from the bottom: each needs the ones below it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Layer {
-    /// The loaded component (deserialized, mmapped artifact).
-    Code,
-    /// The component linked once (`InstancePre`).
-    Linked,
-    /// Pre-instantiated idle instances.
-    Instances,
-}
-
-impl Layer {
-    /// Every layer, bottom first.
-    pub const ALL: [Layer; 3] = [Layer::Code, Layer::Linked, Layer::Instances];
-
-    /// How many layers lie below this one and this one (Code 1, Linked 2, Instances 3).
-    fn depth(self) -> u8 {
-        self as u8 + 1
-    }
-}
-
-/// What one layer holds and what bringing it back costs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct LayerCost {
-    /// Bytes it holds while resident.
-    pub bytes: u64,
-    /// Time to restore it when the layers below it are resident (load, link or instantiate).
-    pub restore: Duration,
-}
-
-/// A function's layers when fully resident.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Footprint {
-    /// The loaded component.
-    pub code: LayerCost,
-    /// The linked `InstancePre`.
-    pub linked: LayerCost,
-    /// Idle pre-instantiated instances.
-    pub instances: LayerCost,
-}
-
-impl Footprint {
-    /// The cost of `layer`.
-    pub fn layer(&self, layer: Layer) -> LayerCost {
-        match layer {
-            Layer::Code => self.code,
-            Layer::Linked => self.linked,
-            Layer::Instances => self.instances,
-        }
-    }
-
-    /// Bytes of the lowest `depth` layers.
-    fn bytes_below(&self, depth: u8) -> u64 {
-        Layer::ALL[..usize::from(depth)]
-            .iter()
-            .map(|&l| self.layer(l).bytes)
-            .sum()
-    }
-
-    /// Bytes of all three layers.
-    pub fn bytes(&self) -> u64 {
-        self.bytes_below(3)
-    }
-
-    /// Time to restore all three layers: the cold-start cost FaaSCache weighs (cold − warm).
-    pub fn cold_cost(&self) -> Duration {
-        self.code.restore + self.linked.restore + self.instances.restore
-    }
-}
-
-/// What the residency needs to know about a function's use, read from its [`Pattern`].
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Usage {
-    /// Calls running now; a function with one is never evicted nor expired.
-    pub in_flight: u32,
-    /// Calls started so far (a change means it was used since the residency last looked).
-    pub calls: u64,
-    /// When its last call ended.
-    pub last_end: Option<Duration>,
-    /// Its decayed call frequency now.
-    pub frequency: f64,
-}
-
-impl Usage {
-    /// The usage `pattern` shows at `now`.
-    pub fn of(pattern: &Pattern, now: Duration) -> Self {
-        Usage {
-            in_flight: pattern.in_flight(),
-            calls: pattern.calls(),
-            last_end: pattern.last_end(),
-            frequency: pattern.frequency(now),
-        }
-    }
-}
 
 /// What the node must do to a function's memory.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -138,14 +45,14 @@ pub enum Action<K> {
 
 /// One function with memory on the node (or waiting to be pre-warmed).
 #[derive(Debug, Clone)]
-struct Resident<K> {
+pub(super) struct Resident<K> {
     key: K,
-    footprint: Footprint,
+    pub(super) footprint: Footprint,
     /// Layers held, counted from the bottom: 0 none (waiting to pre-warm) … 3 all.
-    held: u8,
+    pub(super) held: u8,
     pinned: bool,
     /// The Greedy-Dual clock when it was last seen used.
-    base: f64,
+    pub(super) base: f64,
     /// Its call count when `base` was set.
     seen_calls: u64,
     /// Its last admission: the end of idleness when it has never ended a call.
@@ -155,36 +62,8 @@ struct Resident<K> {
 }
 
 impl<K> Resident<K> {
-    fn held_bytes(&self) -> u64 {
+    pub(super) fn held_bytes(&self) -> u64 {
         self.footprint.bytes_below(self.held)
-    }
-}
-
-/// An eviction candidate, ordered so a max-heap yields the lowest priority first.
-#[derive(Debug, Clone, Copy)]
-struct Candidate {
-    priority: f64,
-    slot: usize,
-    frequency: f64,
-}
-
-impl PartialEq for Candidate {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-impl Eq for Candidate {}
-impl PartialOrd for Candidate {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Candidate {
-    fn cmp(&self, other: &Self) -> Ordering {
-        other
-            .priority
-            .total_cmp(&self.priority)
-            .then_with(|| other.slot.cmp(&self.slot))
     }
 }
 
@@ -624,41 +503,6 @@ impl<K: Clone + Eq + Hash> Residency<K> {
                     ..victim
                 });
             }
-        }
-    }
-}
-
-/// The topmost held layer of `resident` that holds bytes.
-fn top_layer_with_bytes<K>(resident: &Resident<K>) -> Option<Layer> {
-    Layer::ALL[..usize::from(resident.held)]
-        .iter()
-        .rev()
-        .copied()
-        .find(|&l| resident.footprint.layer(l).bytes > 0)
-}
-
-/// The eviction priority of `resident` (lowest leaves first). Under LRU `weight` is its last use
-/// in seconds; under Greedy-Dual its decayed frequency.
-fn priority<K>(rule: EvictionRule, resident: &Resident<K>, weight: f64) -> f64 {
-    match rule.order {
-        Order::Lru => weight,
-        Order::GreedyDual => {
-            let (cost, bytes) = if rule.layered {
-                match top_layer_with_bytes(resident) {
-                    Some(top) => {
-                        let layer = resident.footprint.layer(top);
-                        (layer.restore, layer.bytes)
-                    }
-                    None => (Duration::ZERO, 0),
-                }
-            } else {
-                let cost = Layer::ALL[..usize::from(resident.held)]
-                    .iter()
-                    .map(|&l| resident.footprint.layer(l).restore)
-                    .sum::<Duration>();
-                (cost, resident.held_bytes())
-            };
-            resident.base + weight * cost.as_secs_f64() / (bytes.max(1) as f64)
         }
     }
 }

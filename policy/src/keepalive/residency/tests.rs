@@ -1,5 +1,6 @@
 use super::*;
 use crate::keepalive::KeepAlivePolicy;
+use crate::keepalive::{LayerCost, Pattern};
 use proptest::prelude::*;
 
 fn secs(s: u64) -> Duration {
