@@ -44,6 +44,7 @@ mod grant;
 mod host_pattern;
 mod http_settings;
 mod ip_range;
+mod keepalive_settings;
 mod load;
 mod log_format;
 mod manifest;
@@ -71,6 +72,7 @@ pub use grant::Grant;
 pub use host_pattern::HostPattern;
 pub use http_settings::HttpSettings;
 pub use ip_range::IpRange;
+pub use keepalive_settings::{KeepAlivePolicy, KeepAliveSettings};
 pub use load::{
     ENV_ADMIN_TOKEN, ENV_ADVERTISE, ENV_CLUSTER, ENV_CLUSTER_TOKEN, ENV_DATA_DIR,
     ENV_INSECURE_OPEN_ADMIN, ENV_LISTEN, ENV_LOG_FORMAT, ENV_METRICS_LISTEN, ENV_METRICS_TOKEN,

@@ -7,6 +7,7 @@ use crate::defaults::*;
 use crate::duration::HumanDuration;
 use crate::egress_settings::EgressSettings;
 use crate::http_settings::HttpSettings;
+use crate::keepalive_settings::KeepAliveSettings;
 use crate::log_format::LogFormat;
 use crate::name_pattern::NamePattern;
 use crate::quotas_settings::QuotaSettings;
@@ -57,6 +58,8 @@ pub struct Settings {
     pub defaults: FunctionDefaults,
     /// The node-wide instance pool (`[pool]`).
     pub pool: PoolSettings,
+    /// Which functions stay loaded between calls, and for how long (`[keepalive]`).
+    pub keepalive: KeepAliveSettings,
     /// How admission decisions are made and cached (`[admission]`).
     pub admission: AdmissionSettings,
     /// Where guests' key-value data lives (`[kv]`).
@@ -290,6 +293,7 @@ impl Default for Settings {
             http: HttpSettings::default(),
             defaults: FunctionDefaults::default(),
             pool: PoolSettings::default(),
+            keepalive: KeepAliveSettings::default(),
             admission: AdmissionSettings::default(),
             kv: KvSettings::default(),
             messaging: MessagingSettings::default(),
@@ -354,6 +358,7 @@ impl fmt::Debug for Settings {
             .field("http", &self.http)
             .field("defaults", &self.defaults)
             .field("pool", &self.pool)
+            .field("keepalive", &self.keepalive)
             .field("admission", &self.admission)
             .field("kv", &self.kv)
             .field("messaging", &self.messaging)

@@ -87,6 +87,7 @@ impl Gateway {
     pub async fn open(settings: Settings) -> Result<Arc<Self>, ApiError> {
         make_private(&settings.data_dir)?;
         let pool = Pool::open(&settings.pool, &settings.data_dir.join(ARTIFACT_DIR))?;
+        pool.set_keep_alive(settings.keepalive.policy, settings.keepalive.time_scale);
         let registry = Registry::open(&settings.data_dir.join(REGISTRY_FILE))?;
         let originals = OriginalStore::open(settings.data_dir.join(ORIGINAL_DIR))?;
         let metrics = Arc::new(

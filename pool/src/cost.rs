@@ -12,6 +12,7 @@ use std::future::Future;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+use wasmgate_policy::{Pattern, PatternParams};
 
 /// Where one cold start's time went, phase by phase.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -56,6 +57,8 @@ pub struct CostTotals {
 /// One version's account; shared by its loaded code, its instances and its calls.
 #[derive(Debug)]
 pub(crate) struct FunctionCost {
+    /// The node's clock origin, which the call pattern counts from.
+    origin: Instant,
     memory: Mutex<MemoryAccount>,
     guest_cpu_nanos: AtomicU64,
     instance_peak: AtomicU64,
@@ -64,6 +67,8 @@ pub(crate) struct FunctionCost {
 
 #[derive(Debug)]
 struct MemoryAccount {
+    /// Its calls' starts and ends, for the keep-alive policy (on the node's clock).
+    pattern: Pattern,
     held: u64,
     in_flight: u32,
     since: Instant,
@@ -72,9 +77,12 @@ struct MemoryAccount {
 }
 
 impl FunctionCost {
-    pub(crate) fn new() -> Self {
+    /// An empty account whose call pattern counts from `origin` on `params`' time scale.
+    pub(crate) fn new(origin: Instant, params: PatternParams) -> Self {
         FunctionCost {
+            origin,
             memory: Mutex::new(MemoryAccount {
+                pattern: Pattern::new(params),
                 held: 0,
                 in_flight: 0,
                 since: Instant::now(),
@@ -96,16 +104,28 @@ impl FunctionCost {
 
     /// A call starts running.
     pub(crate) fn call_began(&self) {
-        self.update(Instant::now(), |m| {
-            m.in_flight = m.in_flight.saturating_add(1)
+        let now = Instant::now();
+        let at = now.saturating_duration_since(self.origin);
+        self.update(now, |m| {
+            m.in_flight = m.in_flight.saturating_add(1);
+            m.pattern.on_start(at);
         });
     }
 
     /// A call stopped running.
     pub(crate) fn call_ended(&self) {
-        self.update(Instant::now(), |m| {
-            m.in_flight = m.in_flight.saturating_sub(1)
+        let now = Instant::now();
+        let at = now.saturating_duration_since(self.origin);
+        self.update(now, |m| {
+            m.in_flight = m.in_flight.saturating_sub(1);
+            m.pattern.on_end(at);
         });
+    }
+
+    /// Reads its call pattern (for the keep-alive policy).
+    pub(crate) fn with_pattern<T>(&self, f: impl FnOnce(&Pattern) -> T) -> T {
+        let m = self.memory.lock().unwrap_or_else(|e| e.into_inner());
+        f(&m.pattern)
     }
 
     /// One of its instances ended after reaching `bytes` of linear memory and tables.
@@ -173,7 +193,7 @@ mod tests {
 
     #[test]
     fn byte_seconds_grow_only_while_something_is_held_and_busy_only_while_calls_run() {
-        let cost = FunctionCost::new();
+        let cost = FunctionCost::new(Instant::now(), PatternParams::default());
         std::thread::sleep(Duration::from_millis(20));
         assert_eq!(cost.totals().memory_byte_seconds, 0.0);
         cost.change(1000);
@@ -205,7 +225,7 @@ mod tests {
 
     #[tokio::test]
     async fn guest_cpu_counts_time_inside_polls_not_time_waiting() {
-        let cost = FunctionCost::new();
+        let cost = FunctionCost::new(Instant::now(), PatternParams::default());
         cost.timed(async {
             // Waiting: not counted.
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -226,7 +246,7 @@ mod tests {
 
     #[test]
     fn the_instance_peak_keeps_the_largest() {
-        let cost = FunctionCost::new();
+        let cost = FunctionCost::new(Instant::now(), PatternParams::default());
         cost.instance_reached(65536);
         cost.instance_reached(1024);
         assert_eq!(cost.totals().instance_peak_bytes, 65536);

@@ -1,7 +1,7 @@
 //! A deployed function's handle: admission, cold start, pre-instantiation and calls.
 
 use crate::call::{self, CallLimits, Instance};
-use crate::code_cache::CodeKey;
+use crate::code_cache::{CodeKey, Prewarm, Registered};
 use crate::cost::{CostTotals, FunctionCost};
 use crate::cpu_share::Tenant;
 use crate::digest::Digest;
@@ -133,7 +133,8 @@ impl Function {
         let s = &spec.settings;
         let limit = ConcurrencyLimit::new(s.max_concurrency.min(s.max_instances), s.queue_timeout);
         let name: Arc<str> = spec.name.into();
-        Function {
+        let (origin, params) = node.code.clock();
+        let function = Function {
             inner: Arc::new(Inner {
                 log: FunctionLog::new(name.clone()),
                 response_hits: Arc::new(AtomicU64::new(0)),
@@ -143,7 +144,7 @@ impl Function {
                     .messaging
                     .with_max_messages_per_call(s.max_messages_per_call),
                 egress: spec.egress,
-                cost: Arc::new(FunctionCost::new()),
+                cost: Arc::new(FunctionCost::new(origin, params)),
                 on_cold_start: spec.on_cold_start,
                 key: CodeKey {
                     name,
@@ -161,7 +162,29 @@ impl Function {
                 cpu: node.cpu.tenant(),
                 node,
             }),
-        }
+        };
+        let inner = &function.inner;
+        let weak = Arc::downgrade(inner);
+        let prewarm: Prewarm = Arc::new(move || {
+            if let Some(inner) = weak.upgrade() {
+                tokio::spawn(async move {
+                    let function = Function { inner };
+                    if let Err(e) = function.warm().await {
+                        tracing::debug!(function = %function.name(), error = %e, "pre-warm failed");
+                    }
+                });
+            }
+        });
+        inner.node.code.register(
+            inner.key.clone(),
+            Registered {
+                cost: Arc::downgrade(&inner.cost),
+                idle_timeout: inner.settings.idle_timeout,
+                pinned: inner.settings.min_instances > 0,
+                prewarm,
+            },
+        );
+        function
     }
 
     /// The function's name.
@@ -274,14 +297,12 @@ impl Function {
                 .artifacts
                 .verified_path(&inner.key.artifact)
                 .map_err(unavailable)?;
-            let idle = (inner.settings.min_instances == 0).then_some(inner.settings.idle_timeout);
             let warm = Warm::load(
                 &node.engines,
                 &node.linkers,
                 inner.grants,
                 &path,
                 inner.artifact_size,
-                idle,
                 &inner.cost,
             )
             .map_err(unavailable)?;
@@ -295,7 +316,11 @@ impl Function {
             tracing::debug!(function = %inner.key.name, micros = nanos / 1000, "cold start");
             Ok(warm)
         };
-        inner.node.code.get_or_load(&inner.key, load).await
+        let (warm, loaded) = inner.node.code.get_or_load(&inner.key, load).await?;
+        if loaded {
+            inner.node.code.admitted(&inner.key, &warm).await;
+        }
+        Ok(warm)
     }
 
     fn store_spec(&self) -> StoreSpec<'_> {
@@ -335,6 +360,13 @@ impl Function {
             }
             this.inner.refilling.store(false, Ordering::Release);
         });
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // The last handle of this version is gone: the policy forgets it.
+        self.node.code.unregister(&self.key);
     }
 }
 

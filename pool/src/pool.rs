@@ -16,8 +16,10 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 use wasmgate_config::{CapabilitySet, PoolSettings};
+use wasmgate_policy::{KeepAlivePolicy, PatternParams};
 
-/// How often idle and over-budget code is released: the precision of `idle_timeout`.
+/// How often the keep-alive policy looks for expired code and due pre-warms: the precision of
+/// every keep-alive window.
 const HOUSEKEEPING_INTERVAL: Duration = Duration::from_millis(250);
 
 /// Compiles, stores, loads and runs functions on this node.
@@ -108,9 +110,19 @@ impl Pool {
         self.node.code.evictions()
     }
 
-    /// Releases idle and over-budget code now rather than at the next housekeeping tick.
+    /// Runs `policy` (`[keepalive] policy`) from now on, with call patterns measured
+    /// `time_scale` times faster than real time (`[keepalive] time_scale`: 1 for real traffic).
+    /// Call it right after [`Pool::open`], before creating functions.
+    pub fn set_keep_alive(&self, policy: KeepAlivePolicy, time_scale: f64) {
+        self.node
+            .code
+            .set_policy(policy, PatternParams::compressed(time_scale));
+    }
+
+    /// Releases expired code (and starts due pre-warms) now rather than at the next
+    /// housekeeping tick.
     pub async fn run_pending_tasks(&self) {
-        self.node.code.expire_idle().await;
+        self.node.code.sweep().await;
         self.node.code.run_pending_tasks().await;
     }
 }
@@ -121,7 +133,7 @@ async fn housekeeping(node: Weak<Node>) {
     loop {
         tick.tick().await;
         let Some(node) = node.upgrade() else { return };
-        node.code.expire_idle().await;
+        node.code.sweep().await;
         node.code.run_pending_tasks().await;
     }
 }

@@ -7,7 +7,7 @@ use crate::guest_log::FunctionLog;
 use crate::host::Host;
 use crate::linkers::Linkers;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use wasmgate_capabilities::KvCtx;
@@ -30,15 +30,9 @@ pub(crate) struct Warm {
     pub(crate) http: Option<ProxyPre<Host>>,
     /// Bytes of loaded code, charged against the node's code budget.
     pub(crate) code_bytes: u64,
-    /// How long this may sit unused before it is dropped; `None` pins it (`min_instances > 0`).
-    pub(crate) idle_timeout: Option<Duration>,
     ready: Mutex<Vec<Ready>>,
     /// Calls running on this code now; while non-zero it is never idle.
     in_flight: AtomicUsize,
-    /// When it was loaded; `last_active` counts from here.
-    loaded_at: Instant,
-    /// Nanoseconds after `loaded_at` at which the last call ended.
-    last_active: AtomicU64,
     /// The function's cost account, charged `code_bytes` while this exists.
     pub(crate) cost: Arc<FunctionCost>,
     /// How long mapping the artifact and linking it took.
@@ -62,8 +56,6 @@ pub(crate) struct Activity(Arc<Warm>);
 impl Drop for Activity {
     fn drop(&mut self) {
         let warm = &self.0;
-        let nanos = u64::try_from(warm.loaded_at.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        warm.last_active.fetch_max(nanos, Ordering::Relaxed);
         warm.in_flight.fetch_sub(1, Ordering::AcqRel);
         warm.cost.call_ended();
     }
@@ -98,7 +90,6 @@ impl Warm {
         grants: CapabilitySet,
         path: &Path,
         code_bytes: u64,
-        idle_timeout: Option<Duration>,
         cost: &Arc<FunctionCost>,
     ) -> Result<Self> {
         let started = Instant::now();
@@ -138,11 +129,8 @@ impl Warm {
             instance,
             http,
             code_bytes,
-            idle_timeout,
             ready: Mutex::new(Vec::new()),
             in_flight: AtomicUsize::new(0),
-            loaded_at: Instant::now(),
-            last_active: AtomicU64::new(0),
         })
     }
 
@@ -157,18 +145,6 @@ impl Warm {
     /// remaining phases.
     pub(crate) fn first_call(&self) -> bool {
         self.first_call.load(Ordering::Relaxed) && self.first_call.swap(false, Ordering::AcqRel)
-    }
-
-    /// Whether nothing runs on it and nothing has for its idle timeout (never, when pinned).
-    pub(crate) fn is_idle(&self, now: Instant) -> bool {
-        let Some(timeout) = self.idle_timeout else {
-            return false;
-        };
-        if self.in_flight.load(Ordering::Acquire) > 0 {
-            return false;
-        }
-        let last = self.loaded_at + Duration::from_nanos(self.last_active.load(Ordering::Relaxed));
-        now.saturating_duration_since(last) >= timeout
     }
 
     /// A new store for one instance of this function, counted in `spec.live` while it exists.

@@ -47,6 +47,9 @@ fn the_example_file_lists_every_key() {
         "drain_delay",
         "replicas",
         "ack_wait",
+        "[keepalive]",
+        "policy",
+        "time_scale",
         "[http]",
         "max_connections",
         "max_header_size",
@@ -361,4 +364,28 @@ fn a_redis_kv_backend_needs_a_redis_url() {
     assert!(with("[kv]\nbackend = \"redis\"\nurl = \"redis://127.0.0.1:6379/0\"\n").is_ok());
     assert!(with("[kv]\nbackend = \"embedded\"\n").is_ok());
     assert!(toml::from_str::<Settings>("[kv]\nbackend = \"etcd\"\n").is_err());
+}
+
+#[test]
+fn the_keepalive_policy_is_read_by_name_and_a_bad_one_says_which_names_exist() {
+    let settings = parse("[keepalive]\npolicy = \"fixed:10m\"\ntime_scale = 60.0\n");
+    assert_eq!(
+        settings.keepalive.policy,
+        crate::KeepAlivePolicy::Fixed(Some(std::time::Duration::from_secs(600)))
+    );
+    settings.validate().unwrap();
+    assert_eq!(
+        parse("[keepalive]\npolicy = \"adaptive\"\n")
+            .keepalive
+            .policy,
+        crate::KeepAlivePolicy::Adaptive(None)
+    );
+    let bad = toml::from_str::<Settings>("[keepalive]\npolicy = \"forever\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(bad.contains("forever") && bad.contains("adaptive"), "{bad}");
+    let slow = parse("[keepalive]\ntime_scale = 0.5\n")
+        .validate()
+        .unwrap_err();
+    assert!(slow.to_string().contains("keepalive.time_scale"), "{slow}");
 }

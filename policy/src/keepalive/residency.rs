@@ -255,6 +255,16 @@ impl<K: Clone + Eq + Hash> Residency<K> {
         }
     }
 
+    /// Evicts, by the same rule as [`admit`](Residency::admit), until the budget holds again
+    /// (or only functions in flight or pinned are left): for a budget exceeded while every
+    /// candidate was busy, or by a function that alone is larger than the budget, once its
+    /// calls have ended. A node calls it at housekeeping; O(n) only when over the budget.
+    pub fn enforce(&mut self, now: Duration, mut usage: impl FnMut(&K) -> Usage) -> Vec<Action<K>> {
+        let mut actions = Vec::new();
+        self.make_room(None, now, &mut usage, &mut actions);
+        actions
+    }
+
     /// Expires and pre-warms what is due at `now`. `usage` gives any function's usage and
     /// windows at `now`. Returns the actions in order; bytes are already accounted for.
     pub fn sweep(

@@ -96,3 +96,49 @@ async fn code_over_the_budget_is_evicted() {
             >= 1
     );
 }
+
+#[tokio::test]
+async fn the_keep_alive_policy_decides_when_code_leaves_not_only_the_manifest() {
+    // `none`: unloaded as soon as the call ends, whatever the manifest's idle_timeout.
+    let pool = TestPool::new();
+    pool.pool.set_keep_alive("none".parse().unwrap(), 1.0);
+    let hello = pool.deploy(
+        "hello",
+        guests::HTTP_HELLO,
+        "[scale]\nidle_timeout = \"1h\"",
+    );
+    assert_eq!(call(&hello, get("/")).await.0, 200);
+    assert!(eventually(Duration::from_secs(10), || !hello.stats().warm).await);
+
+    // `fixed:300ms`: one keep-alive for every function, replacing the manifest's.
+    let pool = TestPool::new();
+    pool.pool
+        .set_keep_alive("fixed:300ms".parse().unwrap(), 1.0);
+    let hello = pool.deploy(
+        "hello",
+        guests::HTTP_HELLO,
+        "[scale]\nidle_timeout = \"1h\"",
+    );
+    assert_eq!(call(&hello, get("/")).await.0, 200);
+    assert!(hello.stats().warm);
+    assert!(eventually(Duration::from_secs(10), || !hello.stats().warm).await);
+    assert!(
+        pool.pool
+            .evictions()
+            .idle
+            .load(std::sync::atomic::Ordering::Relaxed)
+            >= 1
+    );
+
+    // `fixed` (the default): the manifest's idle_timeout, here an hour, so it stays.
+    let pool = TestPool::new();
+    let hello = pool.deploy(
+        "hello",
+        guests::HTTP_HELLO,
+        "[scale]\nidle_timeout = \"1h\"",
+    );
+    assert_eq!(call(&hello, get("/")).await.0, 200);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    pool.pool.run_pending_tasks().await;
+    assert!(hello.stats().warm);
+}

@@ -148,3 +148,51 @@ async fn under_a_tiny_code_budget_functions_do_not_stay_loaded() {
     .await
     .unwrap();
 }
+
+#[tokio::test]
+async fn the_nodes_keepalive_policy_applies_to_every_function() {
+    let gw = Gateway::builder()
+        .config_toml("[keepalive]\npolicy = \"fixed:300ms\"\n")
+        .start()
+        .await
+        .unwrap();
+    gw.deploy_with_manifest(
+        "hello",
+        guests::HTTP_HELLO,
+        "[scale]\nidle_timeout = \"1h\"",
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        gw.get_text("/fn/hello").await.unwrap(),
+        "hello from wasmgate\n"
+    );
+    eventually(
+        "the node's 300 ms keep-alive, not the manifest's hour, sends it cold",
+        crate::DEADLINE,
+        || state(&gw, "hello"),
+        |s| s == &("cold".to_owned(), 0),
+    )
+    .await
+    .unwrap();
+}
+
+#[test]
+fn an_unknown_keepalive_policy_stops_the_gateway_with_the_names_it_knows() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("wasmgate.toml");
+    std::fs::write(&config, "[keepalive]\npolicy = \"forever\"\n").unwrap();
+    let output = std::process::Command::new(wasmgate_tests::wasmgate_bin())
+        .args(["serve", "--config"])
+        .arg(&config)
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("forever") && stderr.contains("adaptive"),
+        "{stderr}"
+    );
+}

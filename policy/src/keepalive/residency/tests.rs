@@ -365,3 +365,32 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn enforce_evicts_a_function_larger_than_the_budget_once_its_call_ended() {
+    let mut node = Node::new(500, LRU, "fixed");
+    let fp = footprint(1_000, 0, 0);
+    // Alone and in flight: admitted over the budget, nobody to evict.
+    assert!(node.start(0, fp, 0).is_empty());
+    let patterns = &node.patterns;
+    let busy = node
+        .residency
+        .enforce(secs(1), |&k| Usage::of(&patterns[k], secs(1)));
+    assert!(busy.is_empty(), "in flight: {busy:?}");
+    node.end(0, 2);
+    let patterns = &node.patterns;
+    let actions = node
+        .residency
+        .enforce(secs(3), |&k| Usage::of(&patterns[k], secs(3)));
+    assert_eq!(actions, [dropped(0, Layer::Code)]);
+    assert_eq!(node.residency.bytes(), 0);
+    // Within the budget there is nothing to do.
+    assert!(node.start(1, footprint(100, 0, 0), 4).is_empty());
+    node.end(1, 5);
+    let patterns = &node.patterns;
+    assert!(
+        node.residency
+            .enforce(secs(6), |&k| Usage::of(&patterns[k], secs(6)))
+            .is_empty()
+    );
+}
