@@ -6,7 +6,8 @@
 //! [`Function::call`]. A function loads on its first call (single-flight), runs each request in a
 //! fresh instance under its limits (memory, time, concurrency, response body size, messages sent,
 //! buckets open), shares guest CPU fairly between functions once calls run past an epoch tick,
-//! and drops its code after `idle_timeout` without work.
+//! and drops its code when the node's keep-alive policy (`wasmgate-policy`) says so: by default
+//! after `idle_timeout` without work. Each version keeps a cost account ([`CostTotals`]).
 //!
 //! ```no_run
 //! # async fn demo(module: Vec<u8>) -> Result<(), Box<dyn std::error::Error>> {
