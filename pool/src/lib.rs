@@ -63,6 +63,7 @@ mod original_store;
 mod p3_call;
 mod pool;
 mod response_body;
+mod reuse;
 mod warm;
 mod watched_body;
 

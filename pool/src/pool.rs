@@ -44,6 +44,7 @@ impl Pool {
             code: CodeCache::new(settings.code_budget.bytes()),
             engines,
             generations: AtomicU64::new(0),
+            kept: Default::default(),
         });
         tokio::spawn(housekeeping(Arc::downgrade(&node)));
         Ok(Pool { node })
@@ -106,6 +107,13 @@ impl Pool {
     /// Why loaded code has left memory so far.
     pub fn evictions(&self) -> &Evictions {
         self.node.code.evictions()
+    }
+
+    /// Drops every instance kept for reuse, across all functions, and returns how many: the
+    /// cheapest memory to give back under pressure (each is one instantiation away). Done by the
+    /// node itself when its pooling slots run out.
+    pub fn release_kept_instances(&self) -> usize {
+        self.node.kept.shed()
     }
 
     /// Releases idle and over-budget code now rather than at the next housekeeping tick.

@@ -33,6 +33,8 @@ pub(crate) struct Warm {
     /// How long this may sit unused before it is dropped; `None` pins it (`min_instances > 0`).
     pub(crate) idle_timeout: Option<Duration>,
     ready: Mutex<Vec<Ready>>,
+    /// Instances kept after a clean call, with `[scale] reuse = true`; dropped with the code.
+    pub(crate) reuse: crate::reuse::ReuseSet,
     /// Calls running on this code now; while non-zero it is never idle.
     in_flight: AtomicUsize,
     /// When it was loaded; `last_active` counts from here.
@@ -125,6 +127,7 @@ impl Warm {
             code_bytes,
             idle_timeout,
             ready: Mutex::new(Vec::new()),
+            reuse: Default::default(),
             in_flight: AtomicUsize::new(0),
             loaded_at: Instant::now(),
             last_active: AtomicU64::new(0),
