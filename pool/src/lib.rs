@@ -4,7 +4,7 @@
 //! It knows nothing of routes, the admin API or admission: the gateway hands it component bytes to
 //! [`Pool::compile`] at deploy, a [`FunctionSpec`] per deployed version, and HTTP requests to
 //! [`Function::call`]. A function loads on its first call (single-flight), runs each request in a
-//! fresh instance under its limits (memory, time, concurrency, response body size, messages sent,
+//! fresh instance (or, with `[scale] reuse = true`, one kept from an earlier call) under its limits (memory, time, concurrency, response body size, messages sent,
 //! buckets open), shares guest CPU fairly between functions once calls run past an epoch tick,
 //! and drops its code after `idle_timeout` without work.
 //!
