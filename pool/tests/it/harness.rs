@@ -80,12 +80,6 @@ impl TestPool {
         let module = std::fs::read(path).unwrap();
         let compiled = self.pool.compile(&module, grants).unwrap();
         let manifest = Manifest::from_toml(manifest).unwrap();
-        let publish = manifest
-            .messaging
-            .publish
-            .iter()
-            .map(|s| wasmgate_capabilities::messaging::Pattern::parse(s.as_str()).unwrap())
-            .collect();
         self.pool.function(FunctionSpec {
             name: name.into(),
             artifact: compiled.artifact,
@@ -94,8 +88,7 @@ impl TestPool {
             on_cold_start: None,
             config: Default::default(),
             kv: self.kv_for(name),
-            messaging: wasmgate_capabilities::messaging::MessagingCtx::new(self.bus.clone())
-                .with_publish_grants(publish),
+            messaging: wasmgate_capabilities::messaging::MessagingCtx::new(self.bus.clone()),
             egress: wasmgate_capabilities::egress::EgressCtx::new(
                 name,
                 &[],

@@ -153,7 +153,7 @@ async fn messages_per_call_are_counted_per_call_on_a_reused_instance() {
         "publisher",
         guests::LIMITS_PUBLISH_COUNT,
         &[Capability::Messaging],
-        "[scale]\nreuse = true\n[limits]\nmax_messages_per_call = 3\n[messaging]\npublish = [\"counted\"]",
+        "[scale]\nreuse = true\n[limits]\nmax_messages_per_call = 3",
     );
     for n in 1..=3 {
         let (status, body) = call(&publisher, get("/?n=5")).await;
