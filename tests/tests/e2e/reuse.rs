@@ -143,6 +143,7 @@ async fn the_use_count_and_the_idle_limit_end_reuse() {
         },
     )
     .await
+    .unwrap()
     .unwrap();
     assert_eq!(bodies(&gw, "/fn/idle", 1).await, calls(1..=1));
 }
