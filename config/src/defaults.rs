@@ -90,6 +90,27 @@ pub const DEFAULT_MAX_CONCURRENCY: u32 = 100;
 /// cannot take every slot on the node.
 pub const DEFAULT_MAX_INSTANCES: u32 = 100;
 
+/// Calls one reused instance serves before it is dropped (`reuse_max_uses`): enough that the
+/// instantiation it saves is paid once per thousand calls (under 0.1 % of a hello call's time), few
+/// enough that a guest whose memory grows or fragments with every call (a leak, a cache without
+/// bound) starts clean again every few seconds under load.
+pub const DEFAULT_REUSE_MAX_USES: u32 = 1000;
+
+/// Accepted values of `reuse_max_uses`: at least one call (one means no reuse at all, like
+/// `reuse = false`), at most a million, beyond which the bound no longer bounds anything a guest
+/// could accumulate.
+pub const REUSE_MAX_USES_RANGE: RangeInclusive<u32> = RangeInclusive::new(1, 1_000_000);
+
+/// How long a reused instance waits idle for its next call (`reuse_idle`): steady traffic of one
+/// call every few seconds keeps hitting it, while a function that went quiet gives its pooling
+/// slot and its memory back long before its code leaves at `idle_timeout`. Capped at the
+/// function's `idle_timeout`.
+pub const DEFAULT_REUSE_IDLE: HumanDuration = HumanDuration::from_duration(Duration::from_secs(10));
+
+/// Whether this node lets functions opt into instance reuse (`pool.allow_reuse`): yes, since
+/// each function is still fresh per call unless its signed manifest asks for reuse.
+pub const DEFAULT_ALLOW_REUSE: bool = true;
+
 /// Instances kept ready when idle: none, so an idle function costs nothing.
 pub const DEFAULT_MIN_INSTANCES: u32 = 0;
 

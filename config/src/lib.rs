@@ -85,7 +85,7 @@ pub use manifest::{
 pub use name::{FunctionName, MAX_NAME_LEN};
 pub use name_pattern::NamePattern;
 pub use quotas_settings::QuotaSettings;
-pub use resolve::FunctionSettings;
+pub use resolve::{FunctionSettings, Reuse};
 pub use route::{MAX_ROUTE_LEN, MAX_ROUTE_PARAMS, RESERVED_PREFIXES, Route};
 pub use secrets_settings::{EnvPattern, SecretsSettings};
 pub use settings::{

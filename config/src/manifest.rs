@@ -2,7 +2,9 @@
 
 use crate::byte_size::ByteSize;
 use crate::config_value::{ConfigValue, check_env_name};
-use crate::defaults::{MESSAGES_PER_CALL_RANGE, MIN_MEMORY, OPEN_BUCKETS_RANGE};
+use crate::defaults::{
+    MESSAGES_PER_CALL_RANGE, MIN_MEMORY, OPEN_BUCKETS_RANGE, REUSE_MAX_USES_RANGE,
+};
 use crate::duration::HumanDuration;
 use crate::error::{Error, Result, describe_toml};
 use crate::route::Route;
@@ -91,6 +93,19 @@ pub struct ScaleSection {
     /// Time without work before scaling to zero; zero releases it as soon as it is idle.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub idle_timeout: Option<HumanDuration>,
+    /// Keep an instance whose call ended cleanly and hand it to the next call of this version,
+    /// instead of a fresh instance per call. Trades isolation for speed: the guest's globals and
+    /// linear memory survive from one request to the next, so a guest that keeps per-request
+    /// secrets in memory must not set it. Off unless set; `true` needs a signed manifest.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reuse: Option<bool>,
+    /// Calls one reused instance serves before it is dropped; within [`REUSE_MAX_USES_RANGE`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reuse_max_uses: Option<u32>,
+    /// How long a reused instance waits idle for its next call before it is dropped; never zero,
+    /// at most the function's `idle_timeout`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reuse_idle: Option<HumanDuration>,
 }
 
 /// What one request may use (`[limits]`); a missing key takes the node's `[defaults]` value.
@@ -165,6 +180,7 @@ impl Manifest {
             "limits.timeout is zero: give requests time to run, e.g. `30s`".into()
         })?;
         self.limits.validate()?;
+        scale.validate_reuse()?;
         let mut routes = HashSet::new();
         for route in &self.http.routes {
             ensure(routes.insert(route), || {
@@ -210,6 +226,28 @@ impl Manifest {
                 format!(
                     "keyvalue.shared: bucket `{}` is not a bucket name: use 1 to 128 letters, digits, '-', '_' or '.'",
                     bucket.escape_debug()
+                )
+            })?;
+        }
+        Ok(())
+    }
+}
+
+impl ScaleSection {
+    /// Checks the reuse keys that need no node settings to judge.
+    fn validate_reuse(&self) -> Result<()> {
+        if let Some(n) = self.reuse_max_uses {
+            ensure(REUSE_MAX_USES_RANGE.contains(&n), || {
+                format!("scale.reuse_max_uses {n} {}", out_of(&REUSE_MAX_USES_RANGE))
+            })?;
+        }
+        ensure(!self.reuse_idle.is_some_and(|t| t.is_zero()), || {
+            "scale.reuse_idle is zero: keep a reused instance for a while, e.g. `10s`, or set reuse = false".into()
+        })?;
+        if let (Some(idle), Some(timeout)) = (self.reuse_idle, self.idle_timeout) {
+            ensure(idle <= timeout, || {
+                format!(
+                    "scale.reuse_idle {idle} exceeds scale.idle_timeout {timeout}: a reused instance cannot outlive its code; lower the first"
                 )
             })?;
         }

@@ -1,6 +1,8 @@
 //! A manifest merged with the node's defaults: the limits one function actually runs with.
 
-use crate::defaults::{MESSAGES_PER_CALL_RANGE, MIN_MEMORY, OPEN_BUCKETS_RANGE};
+use crate::defaults::{
+    MESSAGES_PER_CALL_RANGE, MIN_MEMORY, OPEN_BUCKETS_RANGE, REUSE_MAX_USES_RANGE,
+};
 use crate::error::Result;
 use crate::manifest::{Manifest, ensure, out_of};
 use crate::settings::{FunctionDefaults, PoolSettings};
@@ -30,6 +32,19 @@ pub struct FunctionSettings {
     pub max_messages_per_call: u32,
     /// Key-value buckets one instance may hold open at once.
     pub max_open_buckets: u32,
+    /// How instances are reused across calls; `None`: every call runs in a fresh instance.
+    pub reuse: Option<Reuse>,
+}
+
+/// The bounds of instance reuse for a function that opted in (`[scale] reuse = true`) on a node
+/// that allows it (`pool.allow_reuse`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reuse {
+    /// Calls one instance serves before it is dropped; at least 1.
+    pub max_uses: u32,
+    /// How long an instance waits idle for its next call before it is dropped; at most the
+    /// function's `idle_timeout`.
+    pub idle: Duration,
 }
 
 /// A value and the key it came from, so an error names the key the user should change.
@@ -158,18 +173,63 @@ impl Manifest {
             format!("{buckets} {}", out_of(&OPEN_BUCKETS_RANGE))
         })?;
 
+        let idle_timeout = scale.idle_timeout.unwrap_or(defaults.idle_timeout).get();
+        let reuse = self.resolve_reuse(defaults, pool, idle_timeout)?;
+
         Ok(FunctionSettings {
             min_instances: min.value,
             max_instances: max.value,
             max_concurrency: concurrency.value,
-            idle_timeout: scale.idle_timeout.unwrap_or(defaults.idle_timeout).get(),
+            idle_timeout,
             memory: memory.value.bytes(),
             timeout: timeout.value.get(),
             queue_timeout: defaults.queue_timeout.get(),
             max_response_body: body.value.bytes(),
             max_messages_per_call: messages.value,
             max_open_buckets: buckets.value,
+            reuse,
         })
+    }
+
+    /// The reuse bounds, or `None` when the manifest does not opt in or the node refuses reuse
+    /// (`pool.allow_reuse = false`: the function then runs fresh per call, and still deploys, so
+    /// one cluster record serves on nodes of either setting). The node's `reuse_idle` is capped
+    /// at the function's `idle_timeout`; a manifest's own `reuse_idle` above it is refused.
+    fn resolve_reuse(
+        &self,
+        defaults: &FunctionDefaults,
+        pool: &PoolSettings,
+        idle_timeout: Duration,
+    ) -> Result<Option<Reuse>> {
+        let scale = &self.scale;
+        let uses = pick(
+            scale.reuse_max_uses,
+            "scale.reuse_max_uses",
+            defaults.reuse_max_uses,
+            "defaults.reuse_max_uses",
+        );
+        ensure(REUSE_MAX_USES_RANGE.contains(&uses.value), || {
+            format!("{uses} {}", out_of(&REUSE_MAX_USES_RANGE))
+        })?;
+        let idle = match scale.reuse_idle {
+            Some(idle) => {
+                ensure(idle.get() <= idle_timeout, || {
+                    format!(
+                        "scale.reuse_idle {idle} exceeds the function's idle_timeout {}: a reused instance cannot outlive its code; lower the first",
+                        crate::duration::HumanDuration::from_duration(idle_timeout)
+                    )
+                })?;
+                idle.get()
+            }
+            None => defaults.reuse_idle.get().min(idle_timeout),
+        };
+        if scale.reuse != Some(true) || !pool.allow_reuse {
+            return Ok(None);
+        }
+        Ok(Some(Reuse {
+            max_uses: uses.value,
+            idle,
+        }))
     }
 }
 

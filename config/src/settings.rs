@@ -249,6 +249,13 @@ pub struct FunctionDefaults {
     pub max_messages_per_call: u32,
     /// Key-value buckets one instance may hold open at once; within [`OPEN_BUCKETS_RANGE`].
     pub max_open_buckets: u32,
+    /// Calls one reused instance serves before it is dropped, for functions whose manifest sets
+    /// `reuse = true`; within [`REUSE_MAX_USES_RANGE`]. Whether to reuse has no node default:
+    /// only the function's author knows whether its guest keeps per-request secrets in memory.
+    pub reuse_max_uses: u32,
+    /// How long a reused instance waits idle for its next call; never zero. A function whose
+    /// `idle_timeout` is shorter keeps it that long instead.
+    pub reuse_idle: HumanDuration,
 }
 
 /// The node-wide pool every function's instances come from (`[pool]`).
@@ -274,6 +281,10 @@ pub struct PoolSettings {
     /// functions (at most one runtime thread fewer than there are run them at once, least-used
     /// function first); `false` leaves them only yielding at each tick.
     pub fair_share: bool,
+    /// Whether functions whose signed manifest sets `[scale] reuse = true` get their instances
+    /// reused; `false` runs every call of every function in a fresh instance (their deploys are
+    /// still accepted, and run fresh), for nodes that promise tenants per-request isolation.
+    pub allow_reuse: bool,
 }
 
 impl Default for Settings {
@@ -320,6 +331,8 @@ impl Default for FunctionDefaults {
             max_response_body: DEFAULT_MAX_RESPONSE_BODY,
             max_messages_per_call: DEFAULT_MAX_MESSAGES_PER_CALL,
             max_open_buckets: DEFAULT_MAX_OPEN_BUCKETS,
+            reuse_max_uses: DEFAULT_REUSE_MAX_USES,
+            reuse_idle: DEFAULT_REUSE_IDLE,
         }
     }
 }
@@ -334,6 +347,7 @@ impl Default for PoolSettings {
             epoch_tick: DEFAULT_EPOCH_TICK,
             memory_guard: DEFAULT_MEMORY_GUARD,
             fair_share: DEFAULT_FAIR_SHARE,
+            allow_reuse: DEFAULT_ALLOW_REUSE,
         }
     }
 }

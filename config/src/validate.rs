@@ -300,6 +300,18 @@ impl FunctionDefaults {
                 self.max_open_buckets,
                 out_of(&OPEN_BUCKETS_RANGE)
             )
+        })?;
+        ensure(REUSE_MAX_USES_RANGE.contains(&self.reuse_max_uses), || {
+            format!(
+                "defaults.reuse_max_uses {} {}, e.g. {DEFAULT_REUSE_MAX_USES}",
+                self.reuse_max_uses,
+                out_of(&REUSE_MAX_USES_RANGE)
+            )
+        })?;
+        ensure(!self.reuse_idle.is_zero(), || {
+            format!(
+                "defaults.reuse_idle is zero: keep a reused instance for a while, e.g. `{DEFAULT_REUSE_IDLE}`"
+            )
         })
     }
 }

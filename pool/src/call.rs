@@ -1,11 +1,14 @@
-//! One request through one fresh instance: store, instantiate, the guest's HTTP handler
-//! (`incoming-handler.handle` for WASI 0.2, `handler.handle` for 0.3 in [`crate::p3_call`]), response.
+//! One request through one instance: store, instantiate (unless it was made ahead or kept from an
+//! earlier call), the guest's HTTP handler (`incoming-handler.handle` for WASI 0.2,
+//! `handler.handle` for 0.3 in [`crate::p3_call`]), response, and, with reuse, keeping the
+//! instance for the next call ([`crate::reuse`]).
 
 use crate::cost::ColdStartPhases;
 use crate::error::{Error, Result};
 use crate::guest_log::RequestId;
 use crate::host::Host;
 use crate::response_body::{Cutoff, ResponseBody};
+use crate::reuse::{self, Kept, KeptSets, ReusePolicy};
 use crate::warm::{Ready, Warm};
 use bytes::Bytes;
 use http_body::Body;
@@ -46,11 +49,13 @@ enum Entry {
 pub(crate) enum Instance {
     /// Made ahead of demand (`min_instances`).
     Ready(Ready),
+    /// Kept after an earlier call of the same version (`[scale] reuse = true`).
+    Kept(Kept),
     /// A new store, instantiated for this request.
     Fresh(Store<Host>),
 }
 
-/// The limits one HTTP call runs under.
+/// The limits one HTTP call runs under, and what becomes of its instance.
 pub(crate) struct CallLimits {
     /// For the whole run, body streaming included.
     pub(crate) timeout: Duration,
@@ -58,6 +63,10 @@ pub(crate) struct CallLimits {
     pub(crate) max_response_body: u64,
     /// Where responses stopped at `max_response_body` are counted.
     pub(crate) response_hits: Arc<AtomicU64>,
+    /// Keep the instance after a clean call; `None`: drop it.
+    pub(crate) reuse: Option<ReusePolicy>,
+    /// The node's kept instances, given back when a fresh instantiation finds no pooling slot.
+    pub(crate) kept: Arc<KeptSets>,
 }
 
 /// Runs `req` on `warm` in `instance`.
@@ -81,17 +90,37 @@ where
     // The first call on newly loaded code measures the rest of its cold start, when it makes
     // its instance itself.
     let first = warm.first_call() && matches!(instance, Instance::Fresh(_));
-    let started = first.then(Instant::now);
+    let cold_started = first.then(Instant::now);
     let instantiated: Option<Arc<OnceLock<Instant>>> = first.then(Default::default);
     let mark = instantiated.clone();
-    let (mut store, proxy) = match instance {
+    let started = Instant::now();
+    let (mut store, proxy, uses) = match instance {
         Instance::Ready(Ready { mut store, proxy }) => {
             // Made ahead of demand: its CPU count and deadline start with the call.
             store.data_mut().cpu.restart();
             store.set_epoch_deadline(1);
-            (store, Some(proxy))
+            (store, Some(proxy), 0)
         }
-        Instance::Fresh(store) => (store, None),
+        Instance::Kept(Kept {
+            mut store,
+            proxy,
+            uses,
+            ..
+        }) => {
+            // Its last call's CPU count, deadline and message count stay with that call.
+            store.data_mut().next_call();
+            store.set_epoch_deadline(1);
+            (store, Some(proxy), uses)
+        }
+        Instance::Fresh(store) => (store, None, 0),
+    };
+    // With reuse, the response body and the task agree on the moment the instance is kept.
+    let (call_end, body_end) = match limits.reuse {
+        Some(_) => {
+            let (call_end, body_end) = reuse::handshake();
+            (Some(call_end), Some(body_end))
+        }
+        None => (None, None),
     };
     if let Some(RequestId(id)) = req.extensions().get::<RequestId>() {
         store.data().log.set_request(id.clone());
@@ -127,35 +156,36 @@ where
         },
     };
 
+    let (timeout, policy, kept) = (limits.timeout, limits.reuse, limits.kept);
+    let reusing = policy.is_some();
     let task = tokio::spawn(
         async move {
+            // The instance, and whether its store is quiet enough to keep (no guest task left).
             let run = async {
                 let proxy = match proxy {
                     Some(proxy) => proxy,
-                    None => warm
-                        .http
-                        .as_ref()
-                        .ok_or(Error::NoHttpHandler)?
-                        .instantiate_async(&mut store)
-                        .await
-                        .map_err(instantiate_error)?,
+                    None => instantiate(&warm, &mut store, &kept).await?,
                 };
                 if let Some(mark) = &mark {
                     let _ = mark.set(Instant::now());
                 }
-                match (proxy, entry) {
+                let quiet = match (&proxy, entry) {
                     (Proxy::P2(proxy), Entry::P2 { req, out }) => proxy
                         .wasi_http_incoming_handler()
                         .call_handle(&mut store, req, out)
                         .await
-                        .map_err(trap_error),
+                        .map(|()| true)
+                        .map_err(trap_error)?,
                     (Proxy::P3(service), Entry::P3 { req, answer }) => {
-                        crate::p3_call::run(&mut store, &service, *req, answer).await
+                        crate::p3_call::run(&mut store, service, *req, answer, reusing).await?
                     }
-                    _ => Err(Error::engine(
-                        "the instance and the request are for different WASI releases",
-                    )),
-                }
+                    _ => {
+                        return Err(Error::engine(
+                            "the instance and the request are for different WASI releases",
+                        ));
+                    }
+                };
+                Ok((proxy, quiet))
             };
             let stopped = async {
                 match stopped.await {
@@ -165,14 +195,30 @@ where
                 }
             };
             let result = tokio::select! {
-                result = within(limits.timeout, warm.cost.timed(run)) => result,
+                result = within(timeout, warm.cost.timed(run)) => result,
                 reason = stopped => Err(reason),
             };
-            if let Err(e) = &result {
-                let _ = failed_tx.send(e.clone());
+            let (result, ran) = match result {
+                Ok(ran) => (Ok(()), Some(ran)),
+                Err(e) => {
+                    let _ = failed_tx.send(e.clone());
+                    (Err(e), None)
+                }
+            };
+            if let (Some((proxy, true)), Some(policy), Some(end)) = (ran, policy, call_end) {
+                // Kept only once its response went out whole, within the call's time.
+                let left = timeout.saturating_sub(started.elapsed());
+                let whole = tokio::time::timeout(left, end.complete).await;
+                if matches!(whole, Ok(Ok(()))) {
+                    policy.park(&warm, &kept, store, proxy, uses.saturating_add(1));
+                } else {
+                    drop(store);
+                }
+                let _ = end.parked.send(());
+            } else {
+                // The store (and its live-instance mark) goes before the in-flight mark ends.
+                drop(store);
             }
-            // The store (and its live-instance mark) goes before the in-flight mark ends.
-            drop(store);
             drop(keep);
             result
         }
@@ -186,7 +232,7 @@ where
     // them at once to keep a function's whole concurrency busy.
     let mut abandoned = StopOnDrop(Some(stop));
     let answer = receiver.await;
-    if let (Some(started), Some(at)) = (started, instantiated.as_ref().and_then(|m| m.get())) {
+    if let (Some(started), Some(at)) = (cold_started, instantiated.as_ref().and_then(|m| m.get())) {
         cost.cold_start(ColdStartPhases {
             load: load_time,
             link: link_time,
@@ -207,6 +253,9 @@ where
                 hits: limits.response_hits,
             }
             .wrap(response, head, failed, log)?;
+            if let Some(end) = body_end {
+                response.body_mut().hand_back(end);
+            }
             // A small body of announced length goes with its head, or the call fails.
             response.body_mut().settle().await?;
             Ok(response)
@@ -303,6 +352,23 @@ pub(crate) async fn prepare(warm: &Warm, mut store: Store<Host>) -> Result<Ready
         .await
         .map_err(instantiate_error)?;
     Ok(Ready { store, proxy })
+}
+
+/// Instantiates `warm`'s HTTP handler in `store`. When the node's pooling slots are all taken,
+/// the instances kept for reuse (every function's) are given back and it tries once more.
+async fn instantiate(warm: &Warm, store: &mut Store<Host>, kept: &KeptSets) -> Result<Proxy> {
+    let http = warm.http.as_ref().ok_or(Error::NoHttpHandler)?;
+    match http
+        .instantiate_async(&mut *store)
+        .await
+        .map_err(instantiate_error)
+    {
+        Err(Error::NodeSaturated { .. }) if kept.shed() > 0 => http
+            .instantiate_async(&mut *store)
+            .await
+            .map_err(instantiate_error),
+        other => other,
+    }
 }
 
 /// Instantiation fails when the node's pooling slots are exhausted, or the guest's start traps.

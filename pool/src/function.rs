@@ -9,6 +9,7 @@ use crate::error::Result;
 use crate::guest_log::FunctionLog;
 use crate::node::Node;
 use crate::response_body::ResponseBody;
+use crate::reuse::{ReuseCounts, ReusePolicy};
 use crate::warm::{StoreSpec, Warm};
 use bytes::Bytes;
 use http_body::Body;
@@ -84,6 +85,9 @@ struct Inner {
     on_cold_start: Option<ColdStartHook>,
     /// Its account with the node's fair CPU share.
     cpu: Arc<Tenant>,
+    /// Instance reuse, with `[scale] reuse = true` on a node that allows it.
+    reuse: Option<ReusePolicy>,
+    reuse_counts: Arc<ReuseCounts>,
     node: Arc<Node>,
 }
 
@@ -114,6 +118,11 @@ pub struct FunctionStats {
     /// Times one of its long-running calls waited for a slice while other calls had the tick's
     /// CPU: the fair share holding it back. Zero with `pool.fair_share = false`.
     pub cpu_waits: u64,
+    /// Instances kept after a clean call and waiting for the next (`[scale] reuse = true`);
+    /// counted in `instances` too.
+    pub kept_instances: usize,
+    /// Calls served by a kept instance instead of a fresh one.
+    pub reuses: u64,
 }
 
 /// Calls of one function that ran into a per-call limit, by limit; each call counts at most once
@@ -134,6 +143,12 @@ impl Function {
         let limit = ConcurrencyLimit::new(s.max_concurrency.min(s.max_instances), s.queue_timeout);
         let name: Arc<str> = spec.name.into();
         let (origin, params) = node.code.clock();
+        let reuse_counts = Arc::new(ReuseCounts::default());
+        let reuse = s.reuse.map(|bounds| ReusePolicy {
+            bounds,
+            most_kept: s.max_instances.min(s.max_concurrency) as usize,
+            counts: reuse_counts.clone(),
+        });
         let function = Function {
             inner: Arc::new(Inner {
                 log: FunctionLog::new(name.clone()),
@@ -160,6 +175,8 @@ impl Function {
                 cold_start_nanos: AtomicU64::new(0),
                 refilling: AtomicBool::new(false),
                 cpu: node.cpu.tenant(),
+                reuse,
+                reuse_counts,
                 node,
             }),
         };
@@ -215,12 +232,16 @@ impl Function {
     {
         let permit = self.inner.limit.acquire().await?;
         let warm = self.warm().await?;
-        let instance = match warm.take_ready() {
-            Some(ready) => {
-                self.refill(&warm);
-                Instance::Ready(ready)
-            }
-            None => Instance::Fresh(warm.store(&self.store_spec())),
+        let kept = self.inner.reuse.as_ref().and_then(|p| warm.reuse.take(p));
+        let instance = match kept {
+            Some(kept) => Instance::Kept(kept),
+            None => match warm.take_ready() {
+                Some(ready) => {
+                    self.refill(&warm);
+                    Instance::Ready(ready)
+                }
+                None => Instance::Fresh(warm.store(&self.store_spec())),
+            },
         };
         // Held until the guest is done: the slot, and the in-flight mark that keeps the code loaded
         // and starts the idle clock only when the work ends.
@@ -229,6 +250,8 @@ impl Function {
             timeout: self.inner.settings.timeout,
             max_response_body: self.inner.settings.max_response_body,
             response_hits: self.inner.response_hits.clone(),
+            reuse: self.inner.reuse.clone(),
+            kept: self.inner.node.kept.clone(),
         };
         call::call(warm, instance, limits, req, keep).await
     }
@@ -284,6 +307,8 @@ impl Function {
             },
             cpu_slices: inner.cpu.slices(),
             cpu_waits: inner.cpu.waits(),
+            kept_instances: inner.reuse_counts.kept.load(Ordering::Relaxed),
+            reuses: inner.reuse_counts.reuses.load(Ordering::Relaxed),
         }
     }
 

@@ -7,7 +7,7 @@ use std::io;
 use std::num::NonZeroU32;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use tokio::io::AsyncWrite;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
@@ -49,31 +49,57 @@ impl FunctionLog {
     }
 }
 
-/// One instance's log context: its function's share, the request it serves once known, and
-/// the unfinished last line of its stdout and of its stderr.
+/// One instance's log context: its function's share, the request it serves now, and the
+/// unfinished last line of its stdout and of its stderr.
 ///
 /// The unfinished lines live here, not in each stream handle: a guest may take a fresh
 /// `get-stdout()` / `get-stderr()` for every write (some language runtimes do), and the pieces
 /// of one line must still make one log record, as under `wasmtime serve`. What is left unfinished
-/// is logged when the instance goes.
+/// is logged when the call ends ([`InstanceLog::end_call`]) or the instance goes.
 pub(crate) struct InstanceLog {
     function: Arc<FunctionLog>,
-    request_id: OnceLock<Arc<str>>,
+    /// The request served now; a reused instance serves one after another.
+    request_id: Mutex<Option<Arc<str>>>,
     partial: [Mutex<Vec<u8>>; 2],
 }
+
+/// What [`InstanceLog::request_id`] says before a request is known.
+static NO_REQUEST: LazyLock<Arc<str>> = LazyLock::new(|| Arc::from("-"));
 
 impl InstanceLog {
     pub(crate) fn new(function: &Arc<FunctionLog>) -> Arc<Self> {
         Arc::new(InstanceLog {
             function: function.clone(),
-            request_id: OnceLock::new(),
+            request_id: Mutex::new(None),
             partial: [Mutex::new(Vec::new()), Mutex::new(Vec::new())],
         })
     }
 
-    /// Ties later lines to `id` (an instance serves one request).
+    /// Ties later lines (and egress refusals) to `id`, until the call ends.
     pub(crate) fn set_request(&self, id: Arc<str>) {
-        let _ = self.request_id.set(id);
+        *self
+            .request_id
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(id);
+    }
+
+    /// Ends the request this instance served, before it is kept for another: logs the
+    /// unfinished lines under that request's id and forgets the id.
+    pub(crate) fn end_call(&self) {
+        for stream in [Stream::Stdout, Stream::Stderr] {
+            let line = std::mem::take(
+                &mut *self.partial[stream as usize]
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner),
+            );
+            if !line.is_empty() {
+                self.emit(stream.name(), &line);
+            }
+        }
+        *self
+            .request_id
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = None;
     }
 
     /// The function this instance belongs to, for host log lines about it.
@@ -81,9 +107,13 @@ impl InstanceLog {
         &self.function.function
     }
 
-    /// The request it serves, or `-` before one is known.
-    pub(crate) fn request_id(&self) -> &str {
-        self.request_id.get().map_or("-", |id| id.as_ref())
+    /// The request it serves, or `-` when it serves none.
+    pub(crate) fn request_id(&self) -> Arc<str> {
+        self.request_id
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+            .unwrap_or_else(|| NO_REQUEST.clone())
     }
 
     /// Logs the detail of a failure the guest was told only the kind of (see
@@ -96,7 +126,7 @@ impl InstanceLog {
             return;
         }
         let request_id = self.request_id();
-        tracing::info!(target: "wasmgate::guest_error", function = %f.function, request_id, error = detail, "{what}");
+        tracing::info!(target: "wasmgate::guest_error", function = %f.function, request_id = &*request_id, error = detail, "{what}");
     }
 
     fn emit(&self, stream: &'static str, line: &[u8]) {
@@ -107,7 +137,7 @@ impl InstanceLog {
         }
         let request_id = self.request_id();
         let text = String::from_utf8_lossy(line);
-        tracing::info!(target: "wasmgate::guest", function = %f.function, request_id, stream, "{}", text.trim_end_matches('\r'));
+        tracing::info!(target: "wasmgate::guest", function = %f.function, request_id = &*request_id, stream, "{}", text.trim_end_matches('\r'));
     }
 
     /// The guest's stdout or stderr as a WASI stream.
@@ -284,6 +314,18 @@ mod tests {
         assert_eq!(partial(&log, Stream::Stdout).len(), 10);
         w.push(b"b\nc");
         assert_eq!(partial(&log, Stream::Stdout), b"c");
+    }
+
+    #[test]
+    fn ending_a_call_logs_its_unfinished_line_and_forgets_its_request() {
+        let (mut w, log, _) = writer();
+        log.set_request("r1".into());
+        w.push(b"no newline");
+        log.end_call();
+        assert!(partial(&log, Stream::Stdout).is_empty());
+        assert_eq!(&*log.request_id(), "-");
+        log.set_request("r2".into());
+        assert_eq!(&*log.request_id(), "r2");
     }
 
     #[test]

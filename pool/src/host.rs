@@ -91,13 +91,21 @@ fn wasi_ctx(egress: &EgressCtx, lookup: bool, log: &Arc<InstanceLog>) -> WasiCtx
         .allow_udp(true)
         .allow_ip_name_lookup(lookup)
         .socket_addr_check(move |addr, purpose| {
-            let allowed = egress.allows_socket(addr, purpose, log.request_id());
+            let allowed = egress.allows_socket(addr, purpose, &log.request_id());
             Box::pin(std::future::ready(allowed))
         });
     builder.build()
 }
 
 impl Host {
+    /// Starts the per-call state afresh before a kept instance serves its next call: the CPU
+    /// account and the count of messages sent. The caller sets the epoch deadline and the
+    /// request id.
+    pub(crate) fn next_call(&mut self) {
+        self.cpu.restart();
+        self.messaging_usage.new_call();
+    }
+
     /// The `wasi:config` view of this instance's configuration.
     pub(crate) fn config(&mut self) -> WasiConfig<'_> {
         WasiConfig::from(&*self.config)

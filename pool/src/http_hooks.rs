@@ -36,7 +36,7 @@ impl WasiHttpHooks for HttpHooks {
                 >,
             > + Send,
     > {
-        let request_id: Arc<str> = self.log.request_id().into();
+        let request_id: Arc<str> = self.log.request_id();
         Box::new(self.egress.send_request(request_id, request, options))
     }
 }

@@ -4,7 +4,7 @@
 //! It knows nothing of routes, the admin API or admission: the gateway hands it component bytes to
 //! [`Pool::compile`] at deploy, a [`FunctionSpec`] per deployed version, and HTTP requests to
 //! [`Function::call`]. A function loads on its first call (single-flight), runs each request in a
-//! fresh instance under its limits (memory, time, concurrency, response body size, messages sent,
+//! fresh instance (or, with `[scale] reuse = true`, one kept from an earlier call) under its limits (memory, time, concurrency, response body size, messages sent,
 //! buckets open), shares guest CPU fairly between functions once calls run past an epoch tick,
 //! and drops its code when the node's keep-alive policy (`wasmgate-policy`) says so: by default
 //! after `idle_timeout` without work. Each version keeps a cost account ([`CostTotals`]).
@@ -65,6 +65,7 @@ mod original_store;
 mod p3_call;
 mod pool;
 mod response_body;
+mod reuse;
 mod warm;
 mod watched_body;
 

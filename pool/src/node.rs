@@ -5,6 +5,7 @@ use crate::content_store::ContentStore;
 use crate::cpu_share::CpuShare;
 use crate::engine::{Engines, EpochTicker};
 use crate::linkers::Linkers;
+use crate::reuse::KeptSets;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -18,6 +19,8 @@ pub(crate) struct Node {
     pub(crate) code: CodeCache,
     /// Slices of CPU for long-running calls, shared fairly between functions.
     pub(crate) cpu: Arc<CpuShare>,
+    /// Every function's instances kept for reuse, given back when the pooling slots run out.
+    pub(crate) kept: Arc<KeptSets>,
     pub(crate) _ticker: EpochTicker,
     pub(crate) generations: AtomicU64,
 }

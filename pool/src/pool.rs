@@ -46,6 +46,7 @@ impl Pool {
             code: CodeCache::new(settings.code_budget.bytes()),
             engines,
             generations: AtomicU64::new(0),
+            kept: Default::default(),
         });
         tokio::spawn(housekeeping(Arc::downgrade(&node)));
         Ok(Pool { node })
@@ -117,6 +118,13 @@ impl Pool {
         self.node
             .code
             .set_policy(policy, PatternParams::compressed(time_scale));
+    }
+
+    /// Drops every instance kept for reuse, across all functions, and returns how many: the
+    /// cheapest memory to give back under pressure (each is one instantiation away). Done by the
+    /// node itself when its pooling slots run out.
+    pub fn release_kept_instances(&self) -> usize {
+        self.node.kept.shed()
     }
 
     /// Releases expired code (and starts due pre-warms) now rather than at the next

@@ -3,6 +3,7 @@
 
 use crate::error::Error;
 use crate::guest_log::InstanceLog;
+use crate::reuse::BodyEnd;
 use bytes::Bytes;
 use http::StatusCode;
 use http::header::CONTENT_LENGTH;
@@ -55,6 +56,11 @@ pub struct ResponseBody {
     failed_seen: bool,
     log: Arc<InstanceLog>,
     done: bool,
+    /// With instance reuse: how the body tells its call it ended cleanly, and learns that the
+    /// instance was kept.
+    end: Option<BodyEnd>,
+    /// Waiting, at the clean end, until the call has kept (or dropped) the instance.
+    parking: Option<oneshot::Receiver<()>>,
 }
 
 /// What stopping a guest for an oversized response takes: the signal to its task, and where the
@@ -73,7 +79,7 @@ impl Cutoff {
         self.hits.fetch_add(1, Ordering::Relaxed);
         tracing::warn!(
             function = log.function(),
-            request_id = log.request_id(),
+            request_id = &*log.request_id(),
             limit = self.limit,
             declared,
             "response body over the function's max_response_body: guest stopped"
@@ -115,6 +121,8 @@ impl Cutoff {
             failed_seen: false,
             log,
             done: false,
+            end: None,
+            parking: None,
         }))
     }
 }
@@ -148,6 +156,12 @@ impl ResponseBody {
 }
 
 impl ResponseBody {
+    /// Ties the body's clean end to its call (instance reuse): at that end it says so and waits
+    /// until the instance is kept, before the end goes to the client.
+    pub(crate) fn hand_back(&mut self, end: BodyEnd) {
+        self.end = Some(end);
+    }
+
     /// Sets what is told how the body ended (once; a second call replaces the first).
     pub fn on_end(&mut self, hook: EndHook) {
         self.on_end = Some(hook);
@@ -170,6 +184,12 @@ impl ResponseBody {
     /// The guest's next frame, checked against the limit and the `content-length`; every error
     /// end is logged here.
     fn poll_guest(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
+        if let Some(parked) = &mut self.parking {
+            // Kept or dropped, the end is the same; only its moment waits.
+            let _ = ready!(Pin::new(parked).poll(cx));
+            self.parking = None;
+            return Poll::Ready(None);
+        }
         if self.done {
             return Poll::Ready(None);
         }
@@ -204,6 +224,13 @@ impl ResponseBody {
                     })
                 });
                 self.done = true;
+                if failure.is_none()
+                    && let Some(end) = self.end.take()
+                    && end.complete.send(()).is_ok()
+                {
+                    self.parking = Some(end.parked);
+                    return self.poll_guest(cx);
+                }
                 return Poll::Ready(failure.map(|e| Err(self.fail(e))));
             }
         };
@@ -221,6 +248,7 @@ impl ResponseBody {
             self.sent = sent;
             if let Some(cutoff) = self.cutoff.take_if(|cutoff| sent > cutoff.limit) {
                 self.done = true;
+                self.end = None;
                 return Poll::Ready(Some(Err(cutoff.fire(&self.log, None))));
             }
         }
@@ -230,9 +258,11 @@ impl ResponseBody {
     /// Ends the body with `error`, logged with the function and the request id.
     fn fail(&mut self, error: Error) -> Error {
         self.done = true;
+        // Not a whole response: its instance is not kept.
+        self.end = None;
         tracing::warn!(
             function = self.log.function(),
-            request_id = self.log.request_id(),
+            request_id = &*self.log.request_id(),
             error = %error,
             sent = self.sent,
             "guest response body ended in error: the client sees it cut, not complete"
@@ -251,6 +281,15 @@ impl ResponseBody {
 impl Drop for ResponseBody {
     fn drop(&mut self) {
         let failure = self.failure.take();
+        // The server stops reading once all of a `content-length` is sent: that is a whole
+        // response too.
+        if failure.is_none()
+            && self.held.is_empty()
+            && self.declared.is_some_and(|declared| declared == self.sent)
+            && let Some(end) = self.end.take()
+        {
+            let _ = end.complete.send(());
+        }
         self.ended(failure.as_ref());
     }
 }
@@ -277,7 +316,7 @@ impl Body for ResponseBody {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.done && self.held.is_empty()
+        self.done && self.held.is_empty() && self.parking.is_none()
     }
 
     fn size_hint(&self) -> SizeHint {

@@ -31,6 +31,8 @@ pub(crate) struct Warm {
     /// Bytes of loaded code, charged against the node's code budget.
     pub(crate) code_bytes: u64,
     ready: Mutex<Vec<Ready>>,
+    /// Instances kept after a clean call, with `[scale] reuse = true`; dropped with the code.
+    pub(crate) reuse: crate::reuse::ReuseSet,
     /// Calls running on this code now; while non-zero it is never idle.
     in_flight: AtomicUsize,
     /// The function's cost account, charged `code_bytes` while this exists.
@@ -130,6 +132,7 @@ impl Warm {
             http,
             code_bytes,
             ready: Mutex::new(Vec::new()),
+            reuse: Default::default(),
             in_flight: AtomicUsize::new(0),
         })
     }

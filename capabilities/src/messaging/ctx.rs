@@ -113,9 +113,20 @@ pub struct MessagingView<'a> {
 /// One instance's messages put on the bus, counted against its function's limit.
 #[derive(Debug, Default)]
 pub struct MessagingUsage {
+    /// Sent during the current call; [`MessagingUsage::new_call`] starts it again.
     sent: InstanceUse,
-    /// Bytes of data and metadata in the messages the guest has made and not dropped.
+    /// Bytes of data and metadata in the messages the guest has made and not dropped; these
+    /// live in the instance's resource table, so the count lasts as long as the instance.
     held: u64,
+}
+
+impl MessagingUsage {
+    /// Starts the count of messages sent afresh for the next call of a reused instance:
+    /// `max_messages_per_call` is per call, and a refusal is counted once per call. The bytes
+    /// held by messages the guest kept are not reset: the messages are still there.
+    pub fn new_call(&mut self) {
+        self.sent = InstanceUse::default();
+    }
 }
 
 /// Most bytes of message data and metadata one instance may hold in the host at once. Messages

@@ -19,6 +19,9 @@ fn the_example_manifest_parses_with_every_key() {
     assert_eq!(m.scale.max_instances, Some(50));
     assert_eq!(m.scale.max_concurrency, Some(50));
     assert_eq!(m.scale.idle_timeout, Some("5m".parse().unwrap()));
+    assert_eq!(m.scale.reuse, Some(false));
+    assert_eq!(m.scale.reuse_max_uses, Some(1000));
+    assert_eq!(m.scale.reuse_idle, Some("10s".parse().unwrap()));
     assert_eq!(m.limits.memory, Some(ByteSize::mib(64)));
     assert_eq!(m.limits.timeout, Some("10s".parse().unwrap()));
     assert_eq!(m.limits.max_response_body, Some(ByteSize::mib(10)));
@@ -188,4 +191,18 @@ fn publish_subjects_are_subjects_or_patterns() {
         let err = Manifest::from_toml(&format!("[messaging]\npublish = [{bad}]\n")).unwrap_err();
         assert_eq!(err.code(), "invalid_manifest", "{bad}");
     }
+}
+
+#[test]
+fn reuse_keys_out_of_range_say_how_to_fix_them() {
+    assert!(refused("[scale]\nreuse_max_uses = 0").contains("set 1 to 1000000"));
+    assert!(refused("[scale]\nreuse_max_uses = 1000001").contains("set 1 to 1000000"));
+    assert!(refused("[scale]\nreuse_idle = \"0s\"").contains("e.g. `10s`, or set reuse = false"));
+    assert!(
+        refused("[scale]\nreuse_idle = \"1m\"\nidle_timeout = \"30s\"").contains("lower the first")
+    );
+    let ok = Manifest::from_toml(
+        "[scale]\nreuse = true\nreuse_max_uses = 1\nreuse_idle = \"30s\"\nidle_timeout = \"30s\"",
+    );
+    assert!(ok.is_ok(), "{ok:?}");
 }

@@ -32,6 +32,7 @@ fn an_empty_manifest_gets_every_node_default() {
             max_response_body: 100 << 20,
             max_messages_per_call: 1000,
             max_open_buckets: 100,
+            reuse: None,
         }
     );
 }
@@ -213,4 +214,82 @@ fn resolve_checks_manifests_that_skipped_from_toml() {
         .resolve(&FunctionDefaults::default(), &PoolSettings::default())
         .unwrap_err();
     assert!(e.to_string().contains("scale.max_concurrency is 0"), "{e}");
+}
+
+#[test]
+fn reuse_is_off_unless_the_manifest_opts_in() {
+    assert_eq!(resolve("").unwrap().reuse, None);
+    assert_eq!(resolve("[scale]\nreuse = false").unwrap().reuse, None);
+    assert_eq!(
+        resolve("[scale]\nreuse_max_uses = 5").unwrap().reuse,
+        None,
+        "bounds alone do not turn reuse on"
+    );
+    assert_eq!(
+        resolve("[scale]\nreuse = true").unwrap().reuse,
+        Some(Reuse {
+            max_uses: 1000,
+            idle: Duration::from_secs(10),
+        })
+    );
+    assert_eq!(
+        resolve("[scale]\nreuse = true\nreuse_max_uses = 3\nreuse_idle = \"2s\"")
+            .unwrap()
+            .reuse,
+        Some(Reuse {
+            max_uses: 3,
+            idle: Duration::from_secs(2),
+        })
+    );
+}
+
+#[test]
+fn a_node_that_refuses_reuse_runs_opted_in_functions_fresh() {
+    let pool = PoolSettings {
+        allow_reuse: false,
+        ..PoolSettings::default()
+    };
+    let settings = Manifest::from_toml("[scale]\nreuse = true")
+        .unwrap()
+        .resolve(&FunctionDefaults::default(), &pool)
+        .unwrap();
+    assert_eq!(settings.reuse, None);
+}
+
+#[test]
+fn the_node_reuse_idle_is_capped_at_a_shorter_idle_timeout() {
+    let f = resolve("[scale]\nreuse = true\nidle_timeout = \"3s\"").unwrap();
+    assert_eq!(f.reuse.unwrap().idle, Duration::from_secs(3));
+}
+
+#[test]
+fn reuse_bounds_out_of_range_are_refused_naming_the_key() {
+    let defaults = FunctionDefaults::default();
+    let pool = PoolSettings::default();
+    let e = refused(
+        "[scale]\nreuse = true\nreuse_max_uses = 0",
+        &defaults,
+        &pool,
+    );
+    assert!(e.contains("scale.reuse_max_uses 0 is out of range"), "{e}");
+    let e = refused("[scale]\nreuse_idle = \"0s\"", &defaults, &pool);
+    assert!(e.contains("scale.reuse_idle is zero"), "{e}");
+    let e = refused(
+        "[scale]\nreuse = true\nreuse_idle = \"20s\"\nidle_timeout = \"10s\"",
+        &defaults,
+        &pool,
+    );
+    assert!(e.contains("exceeds scale.idle_timeout"), "{e}");
+    let short = FunctionDefaults {
+        idle_timeout: "5s".parse().unwrap(),
+        ..FunctionDefaults::default()
+    };
+    let e = refused("[scale]\nreuse = true\nreuse_idle = \"6s\"", &short, &pool);
+    assert!(e.contains("exceeds the function's idle_timeout 5s"), "{e}");
+    let bad_default = FunctionDefaults {
+        reuse_max_uses: 2_000_000,
+        ..FunctionDefaults::default()
+    };
+    let e = refused("[scale]\nreuse = true", &bad_default, &pool);
+    assert!(e.contains("defaults.reuse_max_uses 2000000"), "{e}");
 }

@@ -77,6 +77,8 @@ fn the_example_file_lists_every_key() {
         "max_response_body",
         "max_messages_per_call",
         "max_open_buckets",
+        "reuse_max_uses",
+        "reuse_idle",
         "[pool]",
         "code_budget",
         "instances",
@@ -85,6 +87,7 @@ fn the_example_file_lists_every_key() {
         "epoch_tick",
         "memory_guard",
         "fair_share",
+        "allow_reuse",
         "[egress]",
         "allow",
         "[async_calls]",
@@ -124,6 +127,9 @@ fn defaults_are_the_documented_values() {
     assert_eq!(s.defaults.max_response_body.to_string(), "100MiB");
     assert_eq!(s.defaults.max_messages_per_call, 1000);
     assert_eq!(s.defaults.max_open_buckets, 100);
+    assert_eq!(s.defaults.reuse_max_uses, 1000);
+    assert_eq!(s.defaults.reuse_idle.to_string(), "10s");
+    assert!(s.pool.allow_reuse);
     assert_eq!(s.pool.epoch_tick.to_string(), "5ms");
     assert_eq!(s.pool.instances, 1000);
     assert!(s.pool.fair_share);
@@ -179,7 +185,16 @@ fn egress_opens_only_the_ranges_listed() {
 #[test]
 fn validate_refuses_inconsistent_settings_naming_the_key() {
     type Breakage = fn(&mut Settings);
-    let cases: [(&str, Breakage); 34] = [
+    let cases: [(&str, Breakage); 37] = [
+        ("defaults.reuse_max_uses 0 is out of range", |s| {
+            s.defaults.reuse_max_uses = 0
+        }),
+        ("defaults.reuse_max_uses 1000001 is out of range", |s| {
+            s.defaults.reuse_max_uses = 1_000_001
+        }),
+        ("defaults.reuse_idle is zero", |s| {
+            s.defaults.reuse_idle = "0s".parse().unwrap()
+        }),
         ("http.max_connections is 0", |s| s.http.max_connections = 0),
         ("http.max_header_size 4KiB is out of range", |s| {
             s.http.max_header_size = ByteSize::kib(4)

@@ -84,9 +84,11 @@ pub fn check_manifest(
 
 /// The manifest keys that widen what the code reaches, and so are accepted only from a signed
 /// manifest: triggers (which subjects' messages it sees), shared key-value buckets, `[config]`
-/// values read from the gateway's environment, routes outside `/fn/NAME`, and publish subjects.
-/// Everything else (`[scale]`, `[limits]`, invoke tokens, literal `[config]` values) is operator
-/// tuning or narrows access, and may stay unsigned.
+/// values read from the gateway's environment, routes outside `/fn/NAME`, and publish subjects;
+/// also `scale.reuse = true`, which lets one request's memory reach the next (only the author
+/// knows whether the guest keeps secrets there). Everything else (the rest of `[scale]`,
+/// `[limits]`, invoke tokens, literal `[config]` values) is operator tuning or narrows access,
+/// and may stay unsigned.
 pub fn widening_keys(manifest: &Manifest) -> Vec<String> {
     let mut keys = Vec::new();
     if !manifest.triggers.is_empty() {
@@ -100,6 +102,9 @@ pub fn widening_keys(manifest: &Manifest) -> Vec<String> {
     }
     if !manifest.messaging.publish.is_empty() {
         keys.push("messaging.publish".to_owned());
+    }
+    if manifest.scale.reuse == Some(true) {
+        keys.push("scale.reuse".to_owned());
     }
     keys.extend(
         manifest

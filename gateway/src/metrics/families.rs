@@ -32,6 +32,11 @@ pub struct Metrics {
     pub cold_start_duration: HistogramVec,
     /// `wasmgate_instances{function}`.
     pub instances: IntGaugeVec,
+    /// `wasmgate_instances_kept{function}`: instances kept for reuse and waiting for a call
+    /// (functions with `[scale] reuse = true`), also counted in `wasmgate_instances`.
+    pub instances_kept: IntGaugeVec,
+    /// `wasmgate_instance_reuses_total{function}`: calls served by a kept instance.
+    pub instance_reuses: IntCounterVec,
     /// `wasmgate_functions{state}` (`warm`, `cold`, `down`).
     pub functions: IntGaugeVec,
     /// `wasmgate_artifacts_rebuilt_total`: artifacts compiled again at start from their signed
@@ -213,6 +218,16 @@ impl Metrics {
             memory_seconds,
             memory_busy_seconds,
             guest_cpu_seconds,
+            instances_kept: gauge_vec(
+                "wasmgate_instances_kept",
+                "Instances kept after a clean call for the next call of the same version (functions with [scale] reuse = true); also counted in wasmgate_instances.",
+                &["function"],
+            )?,
+            instance_reuses: counter_vec(
+                "wasmgate_instance_reuses_total",
+                "Calls served by an instance kept from an earlier call instead of a fresh one (functions with [scale] reuse = true).",
+                &["function"],
+            )?,
             guest_log_dropped: counter_vec(
                 "wasmgate_guest_log_lines_dropped_total",
                 "Guest stdout/stderr lines dropped by the per-function log rate limit.",
@@ -332,6 +347,8 @@ impl Metrics {
         let _ = self.cold_start_duration.remove_label_values(&[function]);
         let _ = self.request_duration.remove_label_values(&[function]);
         let _ = self.instances.remove_label_values(&[function]);
+        let _ = self.instances_kept.remove_label_values(&[function]);
+        let _ = self.instance_reuses.remove_label_values(&[function]);
         let _ = self.memory_seconds.remove_label_values(&[function]);
         let _ = self.memory_busy_seconds.remove_label_values(&[function]);
         let _ = self.guest_cpu_seconds.remove_label_values(&[function]);

@@ -27,6 +27,16 @@ impl Metrics {
             self.instances
                 .with_label_values(&[name])
                 .set(i64::try_from(stats.instances).unwrap_or(i64::MAX));
+            // Only functions that opted into reuse get its series.
+            if deployed.function.settings().reuse.is_some() {
+                self.instances_kept
+                    .with_label_values(&[name])
+                    .set(i64::try_from(stats.kept_instances).unwrap_or(i64::MAX));
+                catch_up(
+                    &self.instance_reuses.with_label_values(&[name]),
+                    stats.reuses,
+                );
+            }
             let cost = &stats.cost;
             for (family, total) in [
                 (&self.memory_seconds, cost.memory_byte_seconds),

@@ -9,6 +9,7 @@ mod calls;
 mod harness;
 mod hostile;
 mod limits;
+mod reuse;
 mod scaling;
 mod wasi_p3;
 
@@ -17,6 +18,7 @@ mod covered {
     pub(crate) use crate::calls::*;
     pub(crate) use crate::hostile::*;
     pub(crate) use crate::limits::*;
+    pub(crate) use crate::reuse::*;
     pub(crate) use crate::scaling::*;
     pub(crate) use crate::wasi_p3::*;
 }

@@ -32,6 +32,7 @@ mod observability;
 mod originals;
 mod quotas;
 mod restart_under_load;
+mod reuse;
 mod scale_to_zero;
 mod tenancy;
 mod wasi_http_cases;
@@ -53,6 +54,7 @@ mod covered {
     pub(crate) use crate::leaks::*;
     pub(crate) use crate::limits::*;
     pub(crate) use crate::observability::*;
+    pub(crate) use crate::reuse::*;
     pub(crate) use crate::wasi_http_cases::*;
     pub(crate) use crate::wasi_p3::*;
 }

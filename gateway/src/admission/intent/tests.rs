@@ -97,12 +97,12 @@ fn a_signed_manifest_must_arrive_byte_for_byte() {
 fn an_unsigned_manifest_holds_only_tuning() {
     let unsigned = claims(None, None, None);
     let tuning = Manifest::from_toml(
-        "[scale]\nmax_instances = 2\n[limits]\ntimeout = \"5s\"\n[config]\ngreeting = \"hi\"\n",
+        "[scale]\nmax_instances = 2\nreuse = false\nreuse_max_uses = 5\n[limits]\ntimeout = \"5s\"\n[config]\ngreeting = \"hi\"\n",
     )
     .unwrap();
     assert_eq!(code(check_manifest(&unsigned, None, &tuning)), "ok");
     let widening = Manifest::from_toml(
-        "[[triggers]]\nsubject = \">\"\n[keyvalue]\nshared = [\"b\"]\n[http]\nroutes = [\"/api/{*rest}\"]\n[messaging]\npublish = [\"orders.>\"]\n[config]\nkey = { env = \"APP_KEY\" }\n",
+        "[[triggers]]\nsubject = \">\"\n[keyvalue]\nshared = [\"b\"]\n[http]\nroutes = [\"/api/{*rest}\"]\n[messaging]\npublish = [\"orders.>\"]\n[scale]\nreuse = true\n[config]\nkey = { env = \"APP_KEY\" }\n",
     )
     .unwrap();
     assert_eq!(
@@ -112,6 +112,7 @@ fn an_unsigned_manifest_holds_only_tuning() {
             "keyvalue.shared",
             "http.routes",
             "messaging.publish",
+            "scale.reuse",
             "config.key"
         ]
     );
