@@ -36,7 +36,7 @@ impl ColdStartPhases {
     }
 }
 
-/// Totals of a [`FunctionCost`], read for the admin API and metrics.
+/// Totals of a deployed version's cost account, read for the admin API and metrics.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct CostTotals {
     /// Bytes held now: loaded code plus the linear memories and tables of live instances.
