@@ -282,18 +282,8 @@ struct KeepAliveView<'a> {
 }
 
 impl KeepAliveView<'_> {
+    /// What `key` shows at `now`: its usage, and the windows the policy gives it.
     fn usage(&self, key: &CodeKey, now: Duration) -> (Usage, Windows) {
-        KeepAlive::usage_of(self.functions, self.policy, key, now)
-    }
-}
-
-impl KeepAlive {
-    fn usage_of(
-        functions: &HashMap<CodeKey, Registered>,
-        policy: KeepAlivePolicy,
-        key: &CodeKey,
-        now: Duration,
-    ) -> (Usage, Windows) {
         let gone = (
             Usage {
                 in_flight: 0,
@@ -303,7 +293,7 @@ impl KeepAlive {
             },
             Windows::keep(Duration::ZERO),
         );
-        let Some(registered) = functions.get(key) else {
+        let Some(registered) = self.functions.get(key) else {
             return gone;
         };
         let Some(cost) = registered.cost.upgrade() else {
@@ -312,7 +302,7 @@ impl KeepAlive {
         cost.with_pattern(|pattern| {
             (
                 Usage::of(pattern, now),
-                policy.windows(pattern, registered.idle_timeout),
+                self.policy.windows(pattern, registered.idle_timeout),
             )
         })
     }

@@ -33,8 +33,6 @@ pub(crate) struct Warm {
     ready: Mutex<Vec<Ready>>,
     /// Instances kept after a clean call, with `[scale] reuse = true`; dropped with the code.
     pub(crate) reuse: crate::reuse::ReuseSet,
-    /// Calls running on this code now; while non-zero it is never idle.
-    in_flight: AtomicUsize,
     /// The function's cost account, charged `code_bytes` while this exists.
     pub(crate) cost: Arc<FunctionCost>,
     /// How long mapping the artifact and linking it took.
@@ -58,7 +56,6 @@ pub(crate) struct Activity(Arc<Warm>);
 impl Drop for Activity {
     fn drop(&mut self) {
         let warm = &self.0;
-        warm.in_flight.fetch_sub(1, Ordering::AcqRel);
         warm.cost.call_ended();
     }
 }
@@ -133,13 +130,11 @@ impl Warm {
             code_bytes,
             ready: Mutex::new(Vec::new()),
             reuse: Default::default(),
-            in_flight: AtomicUsize::new(0),
         })
     }
 
     /// Marks a call as running until the returned guard drops.
     pub(crate) fn begin(self: &Arc<Self>) -> Activity {
-        self.in_flight.fetch_add(1, Ordering::AcqRel);
         self.cost.call_began();
         Activity(self.clone())
     }
