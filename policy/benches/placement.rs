@@ -3,7 +3,7 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
-use wasmgate_policy::{Member, MemberState, Placement};
+use wasmgate_policy::{Member, MemberState, Memory, Placement};
 
 fn members(n: usize, load: f64) -> Vec<Member> {
     (0..n)
@@ -11,6 +11,7 @@ fn members(n: usize, load: f64) -> Vec<Member> {
             id: format!("wasmgate-{i}"),
             load,
             state: MemberState::Ready,
+            memory: Memory::default(),
         })
         .collect()
 }

@@ -46,4 +46,4 @@ pub use keepalive::{
     Action, Footprint, KeepAlivePolicy, Layer, LayerCost, Pattern, PatternParams, Residency, Usage,
     Windows,
 };
-pub use placement::{Member, MemberState, Placement};
+pub use placement::{Member, MemberState, Memory, Placement};

@@ -5,9 +5,10 @@
 //!
 //! 1. **Active set** (consolidation): the ready members in *node order* (by the number an id ends
 //!    in, then by text: `wasmgate-2` before `wasmgate-10`, StatefulSet ordinals first), cut to the
-//!    first `k = clamp(ceil(total load / node_capacity), 1, ready)`. At low load every function is
-//!    homed on the first node; the rest stay idle and can be scaled in (a StatefulSet removes the
-//!    highest ordinals first). `k` is also the autoscaling signal ([`Placement::nodes_needed`]).
+//!    first `k = clamp(max(ceil(total load / node_capacity), ceil(total memory demand / node
+//!    budget)), 1, ready)`. At low load every function is homed on the first node; the rest stay
+//!    idle and can be scaled in (a StatefulSet removes the highest ordinals first). `k` is also
+//!    the autoscaling signal ([`Placement::nodes_needed`]).
 //! 2. **Rendezvous order** (Thaler & Ravishankar's highest-random-weight hashing): rank the active
 //!    members by `xxh3(node id ‖ 0 ‖ f)`, highest first. Only a removed node's functions move.
 //! 3. **Bounded loads** (Mirrokni, Thorup & Zadimoghaddam, "Consistent Hashing with Bounded
@@ -42,6 +43,20 @@ pub struct Member {
     pub load: f64,
     /// Whether it takes work.
     pub state: MemberState,
+    /// What its keep-alive policy wants resident, against its memory budget.
+    pub memory: Memory,
+}
+
+/// A node's memory as its keep-alive policy sees it, in bytes: what the policy wants resident
+/// ([`Residency::demand`](crate::keepalive::Residency::demand): held, plus what the budget
+/// evicted before its keep-alive ended) and the budget it holds it in. Zero budget: not reported
+/// (a node of an older version), left out of the memory side of [`Placement::nodes_needed`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Memory {
+    /// Bytes the keep-alive policy wants resident.
+    pub demand: u64,
+    /// The node's byte budget for resident functions (`[pool] code_budget`).
+    pub budget: u64,
 }
 
 /// The placement rule's parameters (see the module docs).
@@ -54,17 +69,36 @@ pub struct Placement {
 }
 
 impl Placement {
-    /// How many nodes the reported load needs: `ceil(total load / node_capacity)`, at least 1
-    /// (the signal an autoscaler scales the cluster to).
+    /// How many nodes the reported load needs, at least 1 (the signal an autoscaler scales the
+    /// cluster to): the larger of [`nodes_for_calls`](Placement::nodes_for_calls) and
+    /// [`nodes_for_memory`](Placement::nodes_for_memory).
     pub fn nodes_needed(&self, members: &[Member]) -> usize {
+        self.nodes_for_calls(members)
+            .max(Self::nodes_for_memory(members))
+    }
+
+    /// Nodes the calls in flight need: `ceil(total load / node_capacity)`, at least 1.
+    pub fn nodes_for_calls(&self, members: &[Member]) -> usize {
         let total: f64 = members.iter().map(|m| m.load.max(0.0)).sum();
         let capacity = self.node_capacity.max(f64::MIN_POSITIVE);
-        let needed = (total / capacity).ceil();
-        if needed.is_finite() && needed >= 1.0 {
-            // Saturates: an absurd load still yields a number, not a wrap-around.
-            needed.min(u32::MAX as f64) as usize
-        } else {
-            1
+        at_least_one((total / capacity).ceil())
+    }
+
+    /// Nodes the keep-alive policy's memory demand needs: `ceil(total demand / budget)` with
+    /// the smallest budget a member reports (conservative for mixed node sizes), at least 1;
+    /// 1 when no member reports a budget. Memory rather than calls decides when many functions
+    /// are each rarely busy but worth keeping warm (FaaSCache's view: keep-alive is caching, and
+    /// a cache that evicts what it would keep is too small).
+    pub fn nodes_for_memory(members: &[Member]) -> usize {
+        let demand: u64 = members.iter().map(|m| m.memory.demand).sum();
+        let budget = members
+            .iter()
+            .map(|m| m.memory.budget)
+            .filter(|&b| b > 0)
+            .min();
+        match budget {
+            Some(budget) => at_least_one((demand as f64 / budget as f64).ceil()),
+            None => 1,
         }
     }
 
@@ -104,6 +138,16 @@ impl Placement {
                 .copied()
         };
         first_under_cap(active).or_else(|| first_under_cap(rest))
+    }
+}
+
+/// `needed` as a count, at least 1; saturates, so an absurd load still yields a number, not a
+/// wrap-around.
+fn at_least_one(needed: f64) -> usize {
+    if needed.is_finite() && needed >= 1.0 {
+        needed.min(u32::MAX as f64) as usize
+    } else {
+        1
     }
 }
 
@@ -166,6 +210,7 @@ mod tests {
                 id: format!("wasmgate-{i}"),
                 load,
                 state: MemberState::Ready,
+                memory: Memory::default(),
             })
             .collect()
     }
@@ -179,6 +224,37 @@ mod tests {
                 Some("wasmgate-0")
             );
         }
+        assert_eq!(RULE.nodes_needed(&view), 1);
+    }
+
+    #[test]
+    fn memory_demand_past_one_budget_grows_the_active_set_at_low_load() {
+        const GIB: u64 = 1 << 30;
+        let mut view = members(&[1.0, 0.0, 0.0]);
+        // Node 0 wants 10 GiB resident in its 4 GiB, the others nothing: 3 nodes' worth.
+        let budgets = [(10 * GIB, 4 * GIB), (0, 4 * GIB), (0, 4 * GIB)];
+        for (member, (demand, budget)) in view.iter_mut().zip(budgets) {
+            member.memory = Memory { demand, budget };
+        }
+        assert_eq!(RULE.nodes_for_calls(&view), 1);
+        assert_eq!(Placement::nodes_for_memory(&view), 3);
+        assert_eq!(RULE.nodes_needed(&view), 3);
+        assert_eq!(RULE.active(&view).len(), 3);
+        // The smallest budget counts; members that report none are left out.
+        view[2].memory.budget = 2 * GIB;
+        assert_eq!(Placement::nodes_for_memory(&view), 5);
+        view[2].memory.budget = 0;
+        assert_eq!(Placement::nodes_for_memory(&view), 3);
+        // Calls decide when they need more.
+        view[0].load = 500.0;
+        assert_eq!(RULE.nodes_needed(&view), 8);
+    }
+
+    #[test]
+    fn without_reported_budgets_memory_asks_for_one_node() {
+        let mut view = members(&[0.0, 0.0]);
+        view[0].memory.demand = u64::MAX;
+        assert_eq!(Placement::nodes_for_memory(&view), 1);
         assert_eq!(RULE.nodes_needed(&view), 1);
     }
 

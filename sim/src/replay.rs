@@ -13,7 +13,7 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::time::Duration;
 use wasmgate_policy::{
-    Action, Footprint, KeepAlivePolicy, Layer, Member, MemberState, Pattern, PatternParams,
+    Action, Footprint, KeepAlivePolicy, Layer, Member, MemberState, Memory, Pattern, PatternParams,
     Placement, Residency, Usage,
 };
 
@@ -103,6 +103,8 @@ struct Totals {
     peak_node: u64,
     peak_cluster: u64,
     nodes_needed: Vec<usize>,
+    nodes_for_calls: Vec<f64>,
+    nodes_for_memory: Vec<f64>,
     resident: Vec<u64>,
 }
 
@@ -150,6 +152,10 @@ pub fn simulate(workload: &Workload, costs: &Costs, config: &Config) -> Result<R
                 id: format!("wasmgate-{n}"),
                 load: 0.0,
                 state: MemberState::Ready,
+                memory: Memory {
+                    demand: 0,
+                    budget: config.memory,
+                },
             })
             .collect(),
         totals: Totals {
@@ -176,7 +182,7 @@ pub fn simulate(workload: &Workload, costs: &Costs, config: &Config) -> Result<R
             break;
         };
         while next_sample <= now {
-            replay.sample(next_sample, MINUTE);
+            replay.sample(workload.functions(), next_sample, MINUTE);
             next_sample += MINUTE;
         }
         if end_at == Some(now) {
@@ -194,12 +200,12 @@ pub fn simulate(workload: &Workload, costs: &Costs, config: &Config) -> Result<R
         }
     }
     while next_sample <= horizon {
-        replay.sample(next_sample, MINUTE);
+        replay.sample(workload.functions(), next_sample, MINUTE);
         next_sample += MINUTE;
     }
     let partial = horizon.saturating_sub(next_sample - MINUTE);
     if !partial.is_zero() {
-        replay.sample(horizon, partial);
+        replay.sample(workload.functions(), horizon, partial);
     }
     replay.finish(horizon);
     Ok(replay.report(workload, costs))
@@ -383,8 +389,9 @@ impl Replay<'_> {
     }
 
     /// Closes the sample of `length` (a minute, or the trace's last part of one) ending at
-    /// `at`: its average load per node gives the nodes needed.
-    fn sample(&mut self, at: Duration, length: Duration) {
+    /// `at`: its average load per node and each node's memory demand at `at` give the nodes
+    /// needed (and what routing sees of memory until the next sample, as a heartbeat would).
+    fn sample(&mut self, names: &[String], at: Duration, length: Duration) {
         let mut resident = 0;
         for (member, node) in self.members.iter_mut().zip(&mut self.nodes) {
             Self::settle_load(node, at);
@@ -392,9 +399,29 @@ impl Replay<'_> {
             node.load_area = 0.0;
             resident += node.residency.bytes();
         }
+        // Each node counts the demand of the functions it is home for (as the gateway does at a
+        // heartbeat), so copies left behind when homes move are not counted twice.
+        let placement = self.config.placement;
+        let members = self.members.clone();
+        for (n, (member, node)) in self.members.iter_mut().zip(&self.nodes).enumerate() {
+            member.memory.demand = if members.len() == 1 {
+                node.residency.demand()
+            } else {
+                node.residency.demand_of(|&f| {
+                    placement
+                        .home(&names[f as usize], &members)
+                        .is_none_or(|home| home.id == members[n].id)
+                })
+            };
+        }
         if at > self.config.warmup {
-            let needed = self.config.placement.nodes_needed(&self.members);
+            let placement = &self.config.placement;
+            let needed = placement.nodes_needed(&self.members);
             self.totals.nodes_needed.push(needed);
+            let for_calls = placement.nodes_for_calls(&self.members);
+            self.totals.nodes_for_calls.push(for_calls as f64);
+            let for_memory = Placement::nodes_for_memory(&self.members);
+            self.totals.nodes_for_memory.push(for_memory as f64);
             self.totals.resident.push(resident);
         }
     }
@@ -457,6 +484,8 @@ impl Replay<'_> {
             expiries: t.expiries,
             nodes_needed: NodesNeeded {
                 summary: Distribution::of(needed),
+                for_calls: Distribution::of(t.nodes_for_calls.clone()),
+                for_memory: Distribution::of(t.nodes_for_memory.clone()),
                 hourly_max: t
                     .nodes_needed
                     .chunks(60)

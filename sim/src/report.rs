@@ -44,13 +44,18 @@ pub struct PerFunction {
     pub p99: f64,
 }
 
-/// How many nodes the load needed (`Placement::nodes_needed` of each minute's average calls in
-/// flight per node).
+/// How many nodes the load needed (`Placement::nodes_needed` each minute: the larger of what
+/// the minute's average calls in flight per node need and what the nodes' keep-alive memory
+/// demand at its end needs).
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct NodesNeeded {
     /// Over the measured minutes.
     #[serde(flatten)]
     pub summary: Distribution,
+    /// The calls side alone (`Placement::nodes_for_calls`).
+    pub for_calls: Distribution,
+    /// The memory side alone (`Placement::nodes_for_memory`).
+    pub for_memory: Distribution,
     /// The most needed in each hour of the measured period, in order (a coarse time series).
     pub hourly_max: Vec<usize>,
 }
@@ -193,11 +198,19 @@ impl Report {
             "evictions / expiries",
             format!("{} / {}", self.evictions, self.expiries),
         );
-        let n = &self.nodes_needed.summary;
-        row(
-            "nodes needed min/median/p95/max",
-            format!("{} / {} / {} / {}", n.min, n.median, n.p95, n.max),
-        );
+        for (label, n) in [
+            (
+                "nodes needed min/median/p95/max",
+                &self.nodes_needed.summary,
+            ),
+            ("  for calls", &self.nodes_needed.for_calls),
+            ("  for memory", &self.nodes_needed.for_memory),
+        ] {
+            row(
+                label,
+                format!("{} / {} / {} / {}", n.min, n.median, n.p95, n.max),
+            );
+        }
         row("costs", self.costs_note.clone());
         out
     }

@@ -50,6 +50,8 @@ pub(super) struct Resident<K> {
     pub(super) footprint: Footprint,
     /// Layers held, counted from the bottom: 0 none (waiting to pre-warm) … 3 all.
     pub(super) held: u8,
+    /// Layers the keep-alive windows want held (same count): `held` plus what the budget took.
+    wanted: u8,
     pinned: bool,
     /// The Greedy-Dual clock when it was last seen used.
     pub(super) base: f64,
@@ -131,6 +133,26 @@ impl<K: Clone + Eq + Hash> Residency<K> {
         self.bytes
     }
 
+    /// Bytes the keep-alive windows want resident: what is held plus every layer the budget
+    /// evicted from a function whose keep-alive has not ended (it would still be warm on a node
+    /// with room). `demand / budget` is the memory side of how many nodes the load needs; equal
+    /// to [`bytes`](Residency::bytes) while the budget evicts nothing. O(n) in tracked functions.
+    pub fn demand(&self) -> u64 {
+        self.demand_of(|_| true)
+    }
+
+    /// [`demand`](Residency::demand) of the functions `counted` selects: in a cluster, those
+    /// this node is home for, so a copy left behind on a node a function moved away from is
+    /// not counted twice (it would make a growing active set look short of memory again).
+    pub fn demand_of(&self, mut counted: impl FnMut(&K) -> bool) -> u64 {
+        self.slots
+            .iter()
+            .flatten()
+            .filter(|r| counted(&r.key))
+            .map(|r| r.footprint.bytes_below(r.held.max(r.wanted)))
+            .sum()
+    }
+
     /// The Greedy-Dual clock (0 under LRU).
     pub fn clock(&self) -> f64 {
         self.clock
@@ -200,6 +222,7 @@ impl<K: Clone + Eq + Hash> Residency<K> {
         self.bytes -= resident.held_bytes();
         resident.footprint = footprint;
         resident.held = 3;
+        resident.wanted = 3;
         resident.pinned = pinned;
         resident.base = clock;
         resident.seen_calls = used.calls;
@@ -319,6 +342,7 @@ impl<K: Clone + Eq + Hash> Residency<K> {
             key: key.clone(),
             footprint,
             held: 0,
+            wanted: 0,
             pinned: false,
             base: self.clock,
             seen_calls: 0,
@@ -423,17 +447,25 @@ impl<K: Clone + Eq + Hash> Residency<K> {
             let prewarm_at = end.saturating_add(windows.prewarm);
             if now < prewarm_at {
                 actions.extend(self.drop_to(slot, 0));
+                if let Some(resident) = self.slots[slot].as_mut() {
+                    resident.wanted = 0;
+                }
                 self.schedule(slot, prewarm_at);
                 return;
             }
             let linked = Layer::Linked.depth();
             if resident.held < linked {
                 let need = resident.footprint.bytes_below(linked) - resident.held_bytes();
-                if self.bytes + need <= self.budget {
-                    let key = resident.key.clone();
-                    if let Some(resident) = self.slots[slot].as_mut() {
+                let fits = self.bytes + need <= self.budget;
+                let key = resident.key.clone();
+                if let Some(resident) = self.slots[slot].as_mut() {
+                    // Wanted even when it does not fit: a node with room would pre-warm it.
+                    resident.wanted = resident.wanted.max(linked);
+                    if fits {
                         resident.held = linked;
                     }
+                }
+                if fits {
                     self.bytes += need;
                     actions.push(Action::Prewarm { key });
                 }

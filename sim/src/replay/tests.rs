@@ -140,6 +140,26 @@ fn when_the_load_exceeds_a_node_functions_spread_and_more_nodes_are_needed() {
 }
 
 #[test]
+fn when_warm_functions_outgrow_a_nodes_memory_more_nodes_are_needed_at_low_load() {
+    // 6 functions called once a minute for 10 minutes, one call in flight at most: one node's
+    // calls, but a fixed 10-minute keep-alive wants 6 × 2,000 B warm in a 4,000 B budget.
+    let calls: Vec<_> = (0..60).map(|i| (i % 6, f64::from(i) * 10.0, 1.0)).collect();
+    let mut config = Config::new("fixed:10m".parse().unwrap(), 4_000);
+    config.nodes = 3;
+    let report = simulate(&workload(&calls), &costs(), &config).unwrap();
+    assert_eq!(report.nodes_needed.for_calls.max, 1.0);
+    assert_eq!(report.nodes_needed.for_memory.max, 3.0);
+    assert_eq!(report.nodes_needed.summary.max, 3.0);
+    // Routing heard of it: functions spread over the three, so fewer leave to make room than
+    // on the one node their calls alone would need (rendezvous hashing balances names, not
+    // bytes, so some still do).
+    config.nodes = 1;
+    let one = simulate(&workload(&calls), &costs(), &config).unwrap();
+    assert_eq!(one.nodes_needed.for_memory.max, 3.0);
+    assert!(report.cold_starts < one.cold_starts, "{report:?} {one:?}");
+}
+
+#[test]
 fn zero_nodes_is_refused() {
     let mut config = Config::new(KeepAlivePolicy::Lru, 1);
     config.nodes = 0;

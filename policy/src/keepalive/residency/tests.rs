@@ -394,3 +394,41 @@ fn enforce_evicts_a_function_larger_than_the_budget_once_its_call_ended() {
             .is_empty()
     );
 }
+
+#[test]
+fn demand_counts_what_the_budget_evicted_until_its_keep_alive_ends() {
+    let fp = footprint(1_000, 0, 0);
+    let mut node = Node::new(2_000, GD, "fixed");
+    node.call(0, fp, 0, 1);
+    node.call(1, fp, 2, 3);
+    assert_eq!(node.residency.demand(), node.residency.bytes());
+    // A third function evicts one: 2,000 B held, 3,000 B wanted (a node with room keeps all).
+    node.call(2, fp, 4, 5);
+    assert_eq!(node.residency.bytes(), 2_000);
+    assert_eq!(node.residency.demand(), 3_000);
+    // The evicted one's keep-alive (300 s after its end) ends: it is no longer wanted.
+    node.sweep(302);
+    assert_eq!(node.residency.demand(), 2_000);
+    node.sweep(306);
+    assert_eq!(node.residency.demand(), 0);
+    assert_eq!(node.residency.bytes(), 0);
+}
+
+#[test]
+fn demand_counts_a_prewarm_the_budget_had_no_room_for_and_not_a_function_waiting_for_one() {
+    let fp = footprint(1_000, 100, 500);
+    let mut node = Node::new(fp.bytes(), LAYERED, "adaptive");
+    for i in 0..12 {
+        node.call(0, fp, i * 600, i * 600 + 1);
+        node.sweep(i * 600 + 1);
+    }
+    // f0 waits for its pre-warm window: unloaded on purpose, wanted by nobody.
+    assert_eq!(node.residency.demand(), 0);
+    node.start(1, fp, 11 * 600 + 2);
+    assert!(node.sweep(11 * 600 + 1 + 486).is_empty(), "no room");
+    assert_eq!(
+        node.residency.demand(),
+        fp.bytes() + 1_100,
+        "f1 in full, and f0's code and linked layers it would pre-warm"
+    );
+}
