@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use wasmgate_policy::{Member, MemberState};
+use wasmgate_policy::{Member, MemberState, Memory};
 
 /// Key prefix of node entries.
 const PREFIX: &str = "node.";
@@ -44,6 +44,13 @@ pub struct NodeEntry {
     pub state: NodeState,
     /// Calls in flight, averaged over the last heartbeat interval.
     pub load: f64,
+    /// Bytes its keep-alive policy wants resident of the functions it is home for (0 from a
+    /// node of an older version).
+    #[serde(default)]
+    pub memory_demand: u64,
+    /// Its byte budget for resident functions (`[pool] code_budget`; 0: not reported).
+    #[serde(default)]
+    pub memory_budget: u64,
     /// The wasmgate version it runs.
     pub version: String,
 }
@@ -57,6 +64,10 @@ impl NodeEntry {
             state: match self.state {
                 NodeState::Ready => MemberState::Ready,
                 NodeState::Draining => MemberState::Draining,
+            },
+            memory: Memory {
+                demand: self.memory_demand,
+                budget: self.memory_budget,
             },
         }
     }
@@ -170,8 +181,19 @@ mod tests {
             advertise: format!("http://{id}:8080"),
             state: NodeState::Ready,
             load,
+            memory_demand: 0,
+            memory_budget: 0,
             version: "0".into(),
         }
+    }
+
+    #[test]
+    fn a_heartbeat_of_a_node_that_reports_no_memory_reads_as_zero() {
+        let older = r#"{"id": "a", "advertise": "http://a:8080", "state": "ready", "load": 1.5,
+            "version": "0.0.9"}"#;
+        let entry: NodeEntry = serde_json::from_str(older).unwrap();
+        assert_eq!((entry.memory_demand, entry.memory_budget), (0, 0));
+        assert_eq!(entry.member().memory, Memory::default());
     }
 
     #[test]

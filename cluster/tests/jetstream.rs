@@ -119,6 +119,8 @@ async fn members_are_seen_through_the_bucket_and_a_leave_removes_them() {
         advertise: "http://127.0.0.1:1".into(),
         state: NodeState::Ready,
         load: 2.0,
+        memory_demand: 3 << 20,
+        memory_budget: 1 << 30,
         version: "test".into(),
     };
     cluster.heartbeat(&entry).await.unwrap();

@@ -24,7 +24,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 use wasmgate_policy::{
-    Action, Footprint, KeepAlivePolicy, Layer, LayerCost, PatternParams, Residency, Usage, Windows,
+    Action, Footprint, KeepAlivePolicy, Layer, LayerCost, Memory, PatternParams, Residency, Usage,
+    Windows,
 };
 
 /// Identifies one deployed version of one function; a replace gets a new key even when the
@@ -246,6 +247,16 @@ impl CodeCache {
         self.lock().residency.remove(key);
         if self.cache.remove(key).await.is_some() {
             self.evictions.removed.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// What the keep-alive policy wants resident of the functions `counted` selects by name,
+    /// and the budget it holds them in (see [`Residency::demand_of`]).
+    pub(crate) fn memory(&self, mut counted: impl FnMut(&str) -> bool) -> Memory {
+        let keep_alive = self.lock();
+        Memory {
+            demand: keep_alive.residency.demand_of(|key| counted(&key.name)),
+            budget: keep_alive.residency.budget(),
         }
     }
 

@@ -101,6 +101,16 @@ impl Pool {
         self.node.code.loaded_bytes()
     }
 
+    /// The node's memory as its keep-alive policy sees it, in bytes: what the policy wants
+    /// resident of the functions `counted` selects by name (all of them on a single node; in a
+    /// cluster those this node is home for), and the budget (`[pool] code_budget`). Its
+    /// `demand / budget` is the memory side of the nodes a load needs
+    /// ([`Placement::nodes_for_memory`](wasmgate_policy::Placement::nodes_for_memory)). O(n) in
+    /// the functions holding memory, under the keep-alive lock: for scrapes and heartbeats.
+    pub fn keep_alive_memory(&self, counted: impl FnMut(&str) -> bool) -> wasmgate_policy::Memory {
+        self.node.code.memory(counted)
+    }
+
     /// Number of functions whose code is loaded right now.
     pub fn warm_functions(&self) -> u64 {
         self.node.code.loaded_count()

@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use wasmgate_cluster::{Cluster, ClusterOptions, Members, NodeEntry, NodeState};
 use wasmgate_config::Settings;
-use wasmgate_policy::{Member, MemberState, Placement};
+use wasmgate_policy::{Member, MemberState, Memory, Placement};
 
 /// Header a forwarding node names itself in.
 pub const FORWARDED_BY: &str = "wasmgate-forwarded-by";
@@ -130,6 +130,9 @@ pub struct ClusterNode {
     in_flight: AtomicU64,
     /// The load the last heartbeat reported.
     load: Mutex<f64>,
+    /// The keep-alive memory the last heartbeat reported (demand of the functions this node is
+    /// home for, and its budget).
+    memory: Mutex<Memory>,
     draining: AtomicBool,
     /// Peers that refused a connection, until when they are skipped.
     unreachable: Mutex<HashMap<String, Instant>>,
@@ -194,6 +197,7 @@ impl ClusterNode {
             view: arc_swap::ArcSwap::default(),
             in_flight: AtomicU64::new(0),
             load: Mutex::new(0.0),
+            memory: Mutex::new(Memory::default()),
             draining: AtomicBool::new(false),
             unreachable: Mutex::new(HashMap::new()),
             client: forward::PeerClient::new(),
@@ -238,6 +242,7 @@ impl ClusterNode {
 
     /// This node's own entry as its next heartbeat writes it.
     pub fn entry(&self) -> NodeEntry {
+        let memory = self.memory.lock().map_or(Memory::default(), |m| *m);
         NodeEntry {
             id: self.id.clone(),
             advertise: self.advertise.clone(),
@@ -247,6 +252,8 @@ impl ClusterNode {
                 NodeState::Ready
             },
             load: self.load.lock().map_or(0.0, |l| *l),
+            memory_demand: memory.demand,
+            memory_budget: memory.budget,
             version: env!("CARGO_PKG_VERSION").to_owned(),
         }
     }
@@ -461,7 +468,7 @@ pub fn refusal(error: crate::ApiError, reason: &'static str) -> crate::response:
 pub async fn start(gw: &Arc<Gateway>, node: &Arc<ClusterNode>) {
     node.refresh();
     tokio::spawn(node.members.clone().follow(node.cluster.clone()));
-    tokio::spawn(heartbeats(node.clone()));
+    tokio::spawn(heartbeats(gw.clone(), node.clone()));
     tokio::spawn(crate::async_calls::cluster::pull(gw.clone(), node.clone()));
     let (synced_tx, synced_rx) = tokio::sync::oneshot::channel();
     tokio::spawn(sync::follow(gw.clone(), node.clone(), synced_tx));
@@ -474,8 +481,9 @@ pub async fn start(gw: &Arc<Gateway>, node: &Arc<ClusterNode>) {
     }
 }
 
-/// Samples the load, writes the heartbeat and updates the cluster gauges, forever.
-async fn heartbeats(node: Arc<ClusterNode>) {
+/// Samples the load, writes the heartbeat (with the keep-alive memory demand of the functions
+/// this node is home for) and updates the cluster gauges, forever.
+async fn heartbeats(gw: Arc<Gateway>, node: Arc<ClusterNode>) {
     let heartbeat = node.cluster.options().heartbeat;
     let mut tick = tokio::time::interval(heartbeat / SAMPLES_PER_HEARTBEAT);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -490,6 +498,15 @@ async fn heartbeats(node: Arc<ClusterNode>) {
         }
         if let Ok(mut load) = node.load.lock() {
             *load = sum as f64 / f64::from(samples);
+        }
+        let members = node.view.load().members.clone();
+        let memory = gw.pool.keep_alive_memory(|function| {
+            node.placement
+                .home(function, &members)
+                .is_none_or(|home| home.id == node.id)
+        });
+        if let Ok(mut reported) = node.memory.lock() {
+            *reported = memory;
         }
         (sum, samples) = (0, 0);
         if let Err(e) = node.cluster.heartbeat(&node.entry()).await {

@@ -1,12 +1,16 @@
 //! `GET /cluster` (admin): this node's view of the cluster.
 //!
 //! ```json
-//! {"node": "wasmgate-0", "connected": true, "nodes_needed": 1,
+//! {"node": "wasmgate-0", "connected": true, "nodes_needed": 1, "nodes_for_calls": 1,
+//!  "nodes_for_memory": 1,
 //!  "members": [{"id": "wasmgate-0", "advertise": "http://…", "state": "ready", "load": 0.4,
+//!               "memory_demand": 52428800, "memory_budget": 4294967296,
 //!               "version": "0.1.0", "homes": ["hello"]}],
 //!  "calls": {"forwarded_out": 12, "forwarded_in": 3, "home": 40, "fallback": 0, "local": 1}}
 //! ```
-//! `homes` are the deployed functions whose home that member is in this node's view now.
+//! `homes` are the deployed functions whose home that member is in this node's view now;
+//! `memory_demand` is what its keep-alive policy wants resident of the functions it is home for
+//! (bytes, as of its last heartbeat), `nodes_for_memory` their sum over the smallest budget.
 
 use super::{CallPath, ClusterNode};
 use crate::error::ApiError;
@@ -55,6 +59,8 @@ pub fn status(gw: &Gateway, node: &ClusterNode) -> Result<GatewayResponse, ApiEr
                 "advertise": n.advertise,
                 "state": n.state,
                 "load": n.load,
+                "memory_demand": n.memory_demand,
+                "memory_budget": n.memory_budget,
                 "version": n.version,
                 "homes": homes.get(&n.id).cloned().unwrap_or_default(),
             })
@@ -74,6 +80,8 @@ pub fn status(gw: &Gateway, node: &ClusterNode) -> Result<GatewayResponse, ApiEr
             "connected": node.cluster.connected(),
             "draining": node.is_draining(),
             "nodes_needed": node.placement.nodes_needed(&members),
+            "nodes_for_calls": node.placement.nodes_for_calls(&members),
+            "nodes_for_memory": wasmgate_policy::Placement::nodes_for_memory(&members),
             "balance_factor": node.placement.balance_factor,
             "node_capacity": node.placement.node_capacity,
             "members": listed,

@@ -54,6 +54,8 @@ pub struct Metrics {
     pub loaded_code_bytes: IntGauge,
     /// `wasmgate_memory_budget_bytes`.
     pub memory_budget_bytes: IntGauge,
+    /// `wasmgate_memory_demand_bytes`.
+    pub memory_demand_bytes: IntGauge,
     /// `wasmgate_memory_seconds_total{function}`: byte-seconds held, loaded code plus the
     /// linear memories and tables of live instances.
     pub memory_seconds: CounterVec,
@@ -214,6 +216,10 @@ impl Metrics {
             memory_budget_bytes: gauge(
                 "wasmgate_memory_budget_bytes",
                 "The node's budget for loaded code (pool.code_budget).",
+            )?,
+            memory_demand_bytes: gauge(
+                "wasmgate_memory_demand_bytes",
+                "Bytes the keep-alive policy wants resident: what is held plus what the budget evicted before its keep-alive ended. Above wasmgate_memory_budget_bytes the node is short of memory; ceil(demand / budget) is the memory side of the nodes this load needs.",
             )?,
             memory_seconds,
             memory_busy_seconds,

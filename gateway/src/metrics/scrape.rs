@@ -102,6 +102,9 @@ impl Metrics {
         // pending maintenance runs.
         self.loaded_code_bytes
             .set(i64::try_from(loaded).unwrap_or(i64::MAX));
+        let memory = pool.keep_alive_memory(|_| true);
+        self.memory_demand_bytes
+            .set(i64::try_from(memory.demand).unwrap_or(i64::MAX));
 
         let mut out = Vec::new();
         TextEncoder::new().encode(&self.registry.gather(), &mut out)?;

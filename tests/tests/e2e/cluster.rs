@@ -162,6 +162,27 @@ async fn at_low_load_a_functions_calls_run_on_one_node_whichever_node_received_t
         .map(|h| h.as_str().unwrap())
         .collect();
     assert_eq!(homed.len(), 2, "each function has one home: {status}");
+    assert_eq!(status["nodes_for_memory"], 1, "{status}");
+    // The home's heartbeat reports what its keep-alive policy wants resident: the two functions
+    // it is home for and served, against its budget.
+    let home_memory = |status: &serde_json::Value| {
+        status["members"].as_array().and_then(|members| {
+            members
+                .iter()
+                .find(|m| m["homes"].as_array().is_some_and(|h| !h.is_empty()))
+                .map(|m| (m["memory_demand"].as_u64(), m["memory_budget"].as_u64()))
+        })
+    };
+    let reported = eventually(
+        "the home reports its memory demand",
+        crate::DEADLINE,
+        || async { nodes[1].get_json("/cluster").await.unwrap() },
+        |status| home_memory(status).is_some_and(|(demand, _)| demand > Some(0)),
+    )
+    .await
+    .unwrap();
+    let (_, budget) = home_memory(&reported).unwrap();
+    assert!(budget > Some(0), "{reported}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -15,20 +15,12 @@ const FAMILIES: &str = include_str!("../../../gateway/src/metrics/families.rs");
 const CLUSTER_FAMILIES: &str = include_str!("../../../gateway/src/cluster/mod.rs");
 
 /// Families deliberately not on the dashboard, each with why.
-const NOT_CHARTED: &[(&str, &str)] = &[
-    (
-        "wasmgate_artifacts_rebuilt_total",
-        // Counted once, at start, after an engine change (wasmtime version, CPU features,
-        // pool.memory_guard); the startup log says so, and a chart of it would be a flat line.
-        "start-time only",
-    ),
-    // Per-function cost and reuse series, new with issue 15: read per function from
-    // `GET /functions/NAME` and Prometheus; their panels are still to be drawn.
-    ("wasmgate_memory_busy_seconds_total", "panel not drawn yet"),
-    ("wasmgate_guest_cpu_seconds_total", "panel not drawn yet"),
-    ("wasmgate_instances_kept", "panel not drawn yet"),
-    ("wasmgate_instance_reuses_total", "panel not drawn yet"),
-];
+const NOT_CHARTED: &[(&str, &str)] = &[(
+    "wasmgate_artifacts_rebuilt_total",
+    // Counted once, at start, after an engine change (wasmtime version, CPU features,
+    // pool.memory_guard); the startup log says so, and a chart of it would be a flat line.
+    "start-time only",
+)];
 
 /// The `wasmgate_*` names in `text`.
 fn names(text: &str) -> BTreeSet<String> {

@@ -147,6 +147,41 @@ async fn under_a_tiny_code_budget_functions_do_not_stay_loaded() {
     )
     .await
     .unwrap();
+    // Its keep-alive (5 min) has not ended: the policy still wants it, so the node reports more
+    // demand than its budget (the memory side of the nodes this load needs).
+    let metrics = gw.metrics().await.unwrap();
+    let sample = |name| wasmgate_tests::metric_sample(&metrics, name, &[]).unwrap();
+    let demand = sample("wasmgate_memory_demand_bytes");
+    assert_eq!(sample("wasmgate_memory_budget_bytes"), 1024.0);
+    assert!(demand > 1024.0, "demand {demand}");
+}
+
+#[tokio::test]
+async fn with_room_the_memory_demand_is_what_is_held_and_none_once_it_expires() {
+    let gw = Gateway::builder().start().await.unwrap();
+    let demand = async || {
+        let metrics = gw.metrics().await.unwrap();
+        wasmgate_tests::metric_sample(&metrics, "wasmgate_memory_demand_bytes", &[]).unwrap()
+    };
+    assert_eq!(demand().await, 0.0);
+    gw.deploy_with_manifest(
+        "hello",
+        guests::HTTP_HELLO,
+        "[scale]\nidle_timeout = \"2s\"",
+    )
+    .await
+    .unwrap();
+    gw.get_text("/fn/hello").await.unwrap();
+    let held = demand().await;
+    assert!(held > 0.0, "the loaded code is wanted while warm");
+    eventually(
+        "nothing wanted after the keep-alive",
+        crate::DEADLINE,
+        demand,
+        |d| *d == 0.0,
+    )
+    .await
+    .unwrap();
 }
 
 #[tokio::test]
