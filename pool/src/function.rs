@@ -137,6 +137,15 @@ pub struct LimitHits {
     pub open_buckets: u64,
 }
 
+/// Whether a load is a cold start the keep-alive residency must admit (see `Function::load`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Admit {
+    /// A call's cold start.
+    Yes,
+    /// A pre-warm the residency asked for.
+    No,
+}
+
 impl Function {
     pub(crate) fn new(node: Arc<Node>, spec: FunctionSpec) -> Self {
         let s = &spec.settings;
@@ -186,7 +195,7 @@ impl Function {
             if let Some(inner) = weak.upgrade() {
                 tokio::spawn(async move {
                     let function = Function { inner };
-                    if let Err(e) = function.warm().await {
+                    if let Err(e) = function.load(Admit::No).await {
                         tracing::debug!(function = %function.name(), error = %e, "pre-warm failed");
                     }
                 });
@@ -313,6 +322,15 @@ impl Function {
     }
 
     async fn warm(&self) -> Result<Arc<Warm>> {
+        self.load(Admit::Yes).await
+    }
+
+    /// The loaded code, loading it if cold; with [`Admit::Yes`] a load this call did is admitted
+    /// to the keep-alive residency (a cold start: who leaves to make room). A pre-warm passes
+    /// [`Admit::No`]: the residency already counted its bytes when it asked for it, and admitting
+    /// would restart its keep-alive from the pre-warm, as if it had been called (the simulator
+    /// does not, and the live replay disagreed with it by that much).
+    async fn load(&self, admit: Admit) -> Result<Arc<Warm>> {
         let inner = &self.inner;
         let load = async {
             let started = Instant::now();
@@ -342,7 +360,7 @@ impl Function {
             Ok(warm)
         };
         let (warm, loaded) = inner.node.code.get_or_load(&inner.key, load).await?;
-        if loaded {
+        if loaded && admit == Admit::Yes {
             inner.node.code.admitted(&inner.key, &warm).await;
         }
         Ok(warm)
