@@ -88,7 +88,10 @@ impl Gateway {
         make_private(&settings.data_dir)?;
         let pool = Pool::open(&settings.pool, &settings.data_dir.join(ARTIFACT_DIR))?;
         pool.set_keep_alive(settings.keepalive.policy, settings.keepalive.time_scale);
-        let registry = Registry::open(&settings.data_dir.join(REGISTRY_FILE))?;
+        let registry = Registry::open(
+            &settings.data_dir.join(REGISTRY_FILE),
+            settings.versions.keep,
+        )?;
         let originals = OriginalStore::open(settings.data_dir.join(ORIGINAL_DIR))?;
         let metrics = Arc::new(
             Metrics::new(settings.pool.code_budget.bytes()).map_err(|e| ApiError::Internal {
@@ -196,6 +199,7 @@ impl Gateway {
             function,
             execute: ExecuteCache::default(),
             metrics: FunctionMetrics::default(),
+            requests: std::sync::atomic::AtomicU64::new(0),
             subscriptions: Subscriptions::default(),
             down,
         }))

@@ -103,6 +103,8 @@ fn the_example_file_lists_every_key() {
         "max_kv_bytes",
         "max_backlog_messages",
         "max_backlog_bytes",
+        "[versions]",
+        "keep",
     ];
     for key in keys {
         assert!(

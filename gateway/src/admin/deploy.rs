@@ -3,8 +3,9 @@
 //! Steps, each of which can refuse without side effects: name → body → manifest → limits →
 //! claims (signature, issuer, hash, expiry, name, capabilities) → intent (validity bound,
 //! audience, signed manifest, the issuer's names) → policy → owner and no downgrade → function
-//! quota → precompile + store artifact → store the signed original → route check, owner, no
-//! downgrade and quotas again under the change lock → durable record → publish.
+//! quota → precompile + store artifact → store the signed original → version number, route
+//! check, owner, no downgrade and quotas again under the change lock → durable record (the new
+//! version, kept and 100% live; versions past `versions.keep` pruned) → publish.
 //! Only the last two change what is served, and a failure before them leaves the old version serving.
 
 use super::upload;
@@ -113,8 +114,13 @@ async fn deploy_upload(
         return Err(abandon(gw, gc, &artifact, Some(original), e).await);
     }
 
+    let version = match gw.registry.next_version(name.as_str()) {
+        Ok(version) => version,
+        Err(e) => return Err(abandon(gw, gc, &artifact, Some(original), e).await),
+    };
     let record = Record {
         name: name.as_str().to_owned(),
+        version,
         digest: Digest::of(&module).to_string(),
         size: module.len() as u64,
         artifact: artifact.digest.clone(),
@@ -141,7 +147,16 @@ async fn deploy_upload(
         None => None,
     };
     let change = gw.catalog.lock().await;
-    let checked = succession(gw, &record.claims, allow_downgrade)
+    // Numbered under the lock: a deploy of the same name since the first count takes the next.
+    let numbered = gw.registry.next_version(&record.name).and_then(|version| {
+        if version != record.version {
+            record.version = version;
+            deployed = gw.deployed(record.clone())?;
+        }
+        Ok(())
+    });
+    let checked = numbered
+        .and_then(|()| succession(gw, &record.claims, allow_downgrade))
         .and_then(|()| gw.catalog.check(&deployed))
         .and_then(|()| crate::quotas::check_deploy(gw, &record));
     let shared = match (checked, &gw.cluster) {
@@ -155,23 +170,27 @@ async fn deploy_upload(
         }
         gw.registry.put(&record)
     });
-    if let Err(e) = published {
-        drop(change);
-        drop(applying);
-        return Err(abandon(gw, gc, &artifact, Some(original), e).await);
-    }
-    let old = gw.catalog.insert(&change, deployed.clone())?;
+    let pruned = match published {
+        Ok(pruned) => pruned,
+        Err(e) => {
+            drop(change);
+            drop(applying);
+            return Err(abandon(gw, gc, &artifact, Some(original), e).await);
+        }
+    };
+    let old = gw.catalog.publish(&change, deployed.clone(), None)?;
     drop(change);
     drop(applying);
     drop(gc);
 
-    if let Some(old) = &old {
+    for old in &old {
         retire(gw, old).await;
     }
+    release(gw, &pruned).await;
     start(gw, &deployed);
     // In cluster mode a version this node had not applied yet was replaced all the same.
-    let replaced = old.is_some() || expected.flatten().is_some();
-    tracing::info!(function = %record.name, digest = %record.digest, issuer = %record.claims.iss, replaced, "deployed");
+    let replaced = !old.is_empty() || expected.flatten().is_some();
+    tracing::info!(function = %record.name, version = record.version, digest = %record.digest, issuer = %record.claims.iss, replaced, pruned = pruned.len(), "deployed");
 
     let wasi = wasi_target(&module);
     let status = if replaced {
@@ -183,6 +202,7 @@ async fn deploy_upload(
         status,
         &json!({
             "name": record.name,
+            "version": record.version,
             "digest": record.digest,
             "size": record.size,
             "compile_ms": record.compile_ms,
@@ -333,8 +353,9 @@ async fn abandon(
     error
 }
 
-/// Lets a replaced or deleted version go: its code leaves memory once its in-flight calls end, and
-/// its artifact and original leave the disk unless another function uses the same ones.
+/// Lets a version that no longer takes traffic (replaced, rolled back from, or deleted) go: its
+/// code leaves memory once its in-flight calls end, and its artifact and original leave the disk
+/// unless a live or kept version (of any function) uses the same ones.
 pub async fn retire(gw: &Gateway, old: &Arc<Deployed>) {
     old.subscriptions.stop();
     old.function.unload().await;
@@ -342,16 +363,28 @@ pub async fn retire(gw: &Gateway, old: &Arc<Deployed>) {
     crate::originals::remove_if_unused(gw, crate::originals::recorded(&old.record.original)).await;
 }
 
-/// Deletes `artifact` unless a deployed function uses it. Takes the artifact lock exclusively, so
-/// no deploy is between compiling the same artifact and publishing it.
+/// Releases the artifacts and originals of versions no longer kept (pruned or deleted), unless
+/// a live or kept version uses the same ones.
+pub async fn release(gw: &Gateway, records: &[Record]) {
+    for record in records {
+        if let Some(artifact) = Digest::parse(&record.artifact) {
+            remove_if_unused(gw, artifact).await;
+        }
+        crate::originals::remove_if_unused(gw, crate::originals::recorded(&record.original)).await;
+    }
+}
+
+/// Deletes `artifact` unless a live or kept version uses it. Takes the artifact lock
+/// exclusively, so no deploy is between compiling the same artifact and publishing it.
 async fn remove_if_unused(gw: &Gateway, artifact: Digest) {
     let _gc = gw.artifact_gc.write().await;
     let still_used = gw
         .catalog
         .snapshot()
-        .sorted()
-        .iter()
-        .any(|d| d.function.artifact() == artifact);
+        .all_live()
+        .any(|d| d.function.artifact() == artifact)
+        // A registry that cannot be read keeps the file: a leftover is collected at start.
+        || gw.registry.keeps_blob(&artifact.to_string()).unwrap_or(true);
     if !still_used && let Err(e) = gw.pool.remove_artifact(&artifact) {
         tracing::warn!(error = %e, "could not remove an unused artifact");
     }
@@ -360,6 +393,12 @@ async fn remove_if_unused(gw: &Gateway, artifact: Digest) {
 /// Brings up `min_instances` in the background and subscribes the function's triggers.
 pub fn start(gw: &Arc<Gateway>, deployed: &Arc<Deployed>) {
     crate::triggers::start(gw, deployed);
+    prestart(deployed);
+}
+
+/// Brings up `min_instances` in the background, without triggers: a live version that is not
+/// its function's primary one (triggers follow the primary version).
+pub fn prestart(deployed: &Arc<Deployed>) {
     let function = deployed.function.clone();
     tokio::spawn(async move {
         if let Err(e) = function.start().await {
