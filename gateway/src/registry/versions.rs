@@ -236,9 +236,12 @@ pub(super) fn remove_all(txn: &WriteTransaction, name: &str) -> Result<Vec<Recor
     Ok(removed)
 }
 
-/// Numbers records written before versions existed: each becomes version 1 of its name, kept
-/// and live.
+/// Creates the version tables, and numbers records written before versions existed: each
+/// becomes version 1 of its name, kept and live.
 pub(super) fn number_old_records(txn: &WriteTransaction) -> Result<(), ApiError> {
+    // Created here, so reads never meet a missing table.
+    txn.open_table(VERSIONS).map_err(storage)?;
+    txn.open_multimap_table(BLOBS).map_err(storage)?;
     let old: Vec<Record> = {
         let functions = txn.open_table(FUNCTIONS).map_err(storage)?;
         let live = txn.open_table(LIVE).map_err(storage)?;
