@@ -69,16 +69,15 @@ pub async fn restore(gw: &Arc<Gateway>) -> Result<(), ApiError> {
             records.extend(gw.registry.version(name, version)?);
         }
     }
-    let kept_blobs: HashSet<Digest> = gw
-        .registry
-        .kept_blobs()?
-        .iter()
-        .filter_map(|d| Digest::parse(d))
-        .collect();
     let live_originals: HashSet<Digest> = records
         .iter()
         .filter_map(|r| recorded(&r.original))
-        .chain(kept_blobs.iter().copied())
+        .chain(
+            gw.registry
+                .kept_blobs()?
+                .iter()
+                .filter_map(|d| Digest::parse(d)),
+        )
         .collect();
     let now = SystemTime::now();
     let rebuilds = Rebuilds::default();
@@ -106,7 +105,7 @@ pub async fn restore(gw: &Arc<Gateway>) -> Result<(), ApiError> {
         (&a.name, a.version).cmp(&(&b.name, b.version))
     });
 
-    let mut live_artifacts = kept_blobs;
+    let mut live_artifacts = HashSet::new();
     let mut rebuilt = Vec::new();
     let mut replaced = HashSet::new();
     let mut legacy = Vec::new();
@@ -165,6 +164,10 @@ pub async fn restore(gw: &Arc<Gateway>) -> Result<(), ApiError> {
         tracing::error!(error = %e, "could not record the rebuilt artifacts: the next start rebuilds them again");
         live_artifacts.extend(replaced);
     }
+    // Read after the rebuilt records are written: a rebuilt version no longer keeps its old
+    // artifact (a failed write keeps it, above).
+    let kept = gw.registry.kept_blobs()?;
+    live_artifacts.extend(kept.iter().filter_map(|d| Digest::parse(d)));
     warn_legacy(&legacy);
     let (primaries, splits) = split_again(&live, restored);
     publish(gw, &primaries, splits).await;
