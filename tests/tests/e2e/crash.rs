@@ -537,7 +537,7 @@ async fn check_versions(
         assert_eq!(weight, 100, "seed {seed}: {name}");
         let serving = kept
             .iter()
-            .find(|v| v["version"].to_string() == *live)
+            .find(|v| v["version"].as_u64() == live.parse().ok())
             .unwrap_or_else(|| panic!("seed {seed}: {name}'s live version {live} is not kept"));
         assert_eq!(
             serving["digest"], **digest,
