@@ -374,6 +374,46 @@ async fn versions_past_keep_are_pruned_with_their_originals_but_never_a_live_one
     assert_eq!(answer(&gw, "/fn/app@4", &[]).await, "4");
 }
 
+#[tokio::test]
+async fn a_call_in_flight_finishes_on_the_version_it_started_on_across_a_rollback() {
+    let gw = Gateway::builder().start().await.unwrap();
+    assert_eq!(
+        gw.deploy("app", guests::HTTP_SLOW).await.unwrap().status(),
+        201
+    );
+    assert_eq!(
+        gw.deploy("app", guests::HTTP_HELLO).await.unwrap().status(),
+        200
+    );
+    assert_eq!(rollback(&gw, "app", "").await.status(), 200);
+
+    // A slow call on version 1, running when the rollback to version 2 lands.
+    let slow = {
+        let (client, url) = (gw.client().clone(), gw.url("/fn/app?ms=3000"));
+        tokio::spawn(async move { client.get(url).send().await.unwrap() })
+    };
+    wasmgate_tests::eventually(
+        "the slow call holds an instance",
+        crate::DEADLINE,
+        || async { gw.function("app").await.unwrap()["instances"].as_u64() },
+        |instances| instances.is_some_and(|n| n >= 1),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        rollback(&gw, "app", r#"{"version": 2}"#).await.status(),
+        200
+    );
+    assert_eq!(
+        gw.get_text("/fn/app").await.unwrap(),
+        "hello from wasmgate\n",
+        "new calls go to the version now live"
+    );
+    let finished = slow.await.unwrap();
+    assert_eq!(finished.status(), 200);
+    assert_eq!(finished.text().await.unwrap(), "slept 3000");
+}
+
 /// How many of `calls` plain calls of `app` each version answered.
 async fn spread(gw: &Gateway, calls: usize) -> BTreeMap<String, usize> {
     let answers: Vec<String> = futures::stream::iter(0..calls)
