@@ -29,6 +29,8 @@ pub struct Deployed {
     /// Calls this version has taken since it was deployed or the node started (by weight, by
     /// sticky key or by tag): what `GET /functions/{name}` shows per live version.
     pub requests: std::sync::atomic::AtomicU64,
+    /// Calls this version finished, its 5xx answers and their time: what a canary is judged on.
+    pub stats: crate::canary::VersionStats,
     /// Its event-trigger subscriptions, stopped when it is retired.
     pub subscriptions: Subscriptions,
     /// Why it is down: restore refused it (its original failed re-verification or could not be

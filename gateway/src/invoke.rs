@@ -105,6 +105,7 @@ pub async fn invoke(
                     let status = failure.map_or(status, |e| ApiError::Pool(e.clone()).classify().0);
                     let name = &deployed.record.name;
                     deployed.metrics.observe(&metrics, name, status, took);
+                    deployed.stats.record(status, took);
                 }));
             } else {
                 observe(gw, &deployed, status, took);
@@ -186,6 +187,7 @@ fn observe(gw: &Gateway, deployed: &Deployed, status: http::StatusCode, took: Du
     deployed
         .metrics
         .observe(&gw.metrics, &deployed.record.name, status, took);
+    deployed.stats.record(status, took);
 }
 
 /// Admission, then the guest.

@@ -21,6 +21,7 @@ pub mod admin;
 pub mod admission;
 pub mod async_calls;
 pub mod auth;
+pub mod canary;
 pub mod catalog;
 pub mod cli;
 pub mod client_body;

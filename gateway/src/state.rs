@@ -69,6 +69,8 @@ pub struct Gateway {
     pub connection_reports: crate::server::outcome::Reports,
     /// This node's part in a cluster; `None` when it runs alone.
     pub cluster: Option<Arc<crate::cluster::ClusterNode>>,
+    /// The last canary of each function, and how many ended each way.
+    pub canaries: crate::canary::Canaries,
     ready: AtomicBool,
 }
 
@@ -142,6 +144,7 @@ impl Gateway {
             access,
             connection_reports,
             cluster,
+            canaries: crate::canary::Canaries::default(),
             ready: AtomicBool::new(false),
             settings,
         });
@@ -200,6 +203,7 @@ impl Gateway {
             execute: ExecuteCache::default(),
             metrics: FunctionMetrics::default(),
             requests: std::sync::atomic::AtomicU64::new(0),
+            stats: crate::canary::VersionStats::default(),
             subscriptions: Subscriptions::default(),
             down,
         }))

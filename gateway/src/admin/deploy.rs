@@ -16,6 +16,7 @@ use crate::incoming::Incoming;
 use crate::registry::{KvLayout, Record};
 use crate::response::{GatewayResponse, json};
 use crate::state::Gateway;
+use crate::traffic::Weights;
 use http::{Request, StatusCode};
 use serde_json::json;
 use std::sync::Arc;
@@ -32,15 +33,38 @@ pub async fn deploy(
     req: Request<Incoming>,
 ) -> Result<GatewayResponse, ApiError> {
     let name = FunctionName::try_from(name.to_owned());
-    let switches = super::query::switches(req.uri().query(), ["allow_downgrade"]);
+    let canary = crate::canary::share_in(req.uri().query());
+    let rest = canary.as_ref().ok().and_then(|(_, rest)| rest.clone());
+    let switches = super::query::switches(rest.as_deref(), ["allow_downgrade"]);
     // The body is read (or discarded) before any refusal, so the client sees the error, not a reset.
     let upload = upload::read(
         req,
         gw.body_limits(gw.settings.max_module_size.bytes(), "max_module_size"),
     )
     .await;
+    let (canary, _) = canary?;
     let [allow_downgrade] = switches?;
-    deploy_upload(gw, name?, upload?, allow_downgrade).await
+    let name = name?;
+    if canary.is_some() {
+        if gw.cluster.is_some() {
+            return Err(ApiError::NotInCluster {
+                operation: "a canary deploy",
+            });
+        }
+        // A canary needs a version to compare with; checked again under the change lock.
+        if gw.catalog.snapshot().function(name.as_str()).is_none() {
+            return Err(no_previous_version(&name));
+        }
+    }
+    deploy_upload(gw, name, upload?, allow_downgrade, canary).await
+}
+
+/// The refusal of a canary for a function that serves no version yet.
+fn no_previous_version(name: &FunctionName) -> ApiError {
+    ApiError::NoPreviousVersion {
+        name: name.as_str().to_owned(),
+        live: 0,
+    }
 }
 
 /// Deploys or replaces `name` from a body already read.
@@ -49,6 +73,7 @@ async fn deploy_upload(
     name: FunctionName,
     upload: upload::Upload,
     allow_downgrade: bool,
+    canary: Option<u8>,
 ) -> Result<GatewayResponse, ApiError> {
     let manifest = match &upload.manifest {
         Some(text) => Manifest::from_toml(text)?,
@@ -155,7 +180,12 @@ async fn deploy_upload(
         }
         Ok(())
     });
+    let serving = gw.catalog.snapshot().function(name.as_str()).is_some();
     let checked = numbered
+        .and_then(|()| match canary {
+            Some(_) if !serving => Err(no_previous_version(&name)),
+            _ => Ok(()),
+        })
         .and_then(|()| succession(gw, &record.claims, allow_downgrade))
         .and_then(|()| gw.catalog.check(&deployed))
         .and_then(|()| crate::quotas::check_deploy(gw, &record));
@@ -168,16 +198,29 @@ async fn deploy_upload(
             record.cluster_revision = revision;
             deployed = gw.deployed(record.clone())?;
         }
-        gw.registry.put(&record)
+        match canary {
+            None => gw.registry.put(&record).map(|pruned| (pruned, None)),
+            Some(_) => gw
+                .registry
+                .keep_beside(&record)
+                .map(|(pruned, weights)| (pruned, Some(weights))),
+        }
     });
-    let pruned = match published {
-        Ok(pruned) => pruned,
+    let (pruned, beside) = match published {
+        Ok(published) => published,
         Err(e) => {
             drop(change);
             drop(applying);
             return Err(abandon(gw, gc, &artifact, Some(original), e).await);
         }
     };
+    if let (Some(share), Some(beside)) = (canary, beside) {
+        drop(change);
+        drop(applying);
+        drop(gc);
+        release(gw, &pruned).await;
+        return start_canary(gw, &record, share, beside).await;
+    }
     let old = gw.catalog.publish(&change, deployed.clone(), None)?;
     drop(change);
     drop(applying);
@@ -215,6 +258,41 @@ async fn deploy_upload(
             // Imported network interfaces without their grant: linked, every destination denied.
             "linked_denied": linked_denied,
             "wasi": wasi,
+        }),
+    ))
+}
+
+/// Gives the version just kept (`record`, live at weight 0 as `beside`) `share`% of the traffic
+/// beside the primary version, and starts judging it (see [`crate::canary`]).
+async fn start_canary(
+    gw: &Arc<Gateway>,
+    record: &Record,
+    share: u8,
+    beside: Weights,
+) -> Result<GatewayResponse, ApiError> {
+    let (name, new, old) = (&record.name, record.version, beside.primary());
+    let split = Weights::try_from(std::collections::BTreeMap::from([
+        (old, 100 - share),
+        (new, share),
+    ]))
+    .map_err(|e| ApiError::Internal {
+        reason: format!("canary weights of {name}: {e}"),
+    })?;
+    let started = super::set_traffic_if(gw, name, &beside, split.clone()).await?;
+    if started {
+        crate::canary::watch(gw, name, old, new, share, split);
+    }
+    tracing::info!(function = %name, version = new, digest = %record.digest, issuer = %record.claims.iss, share, started, "deployed as a canary");
+    Ok(json(
+        StatusCode::OK,
+        &json!({
+            "name": name,
+            "version": new,
+            "digest": record.digest,
+            "size": record.size,
+            "issuer": record.claims.iss,
+            "replaced": false,
+            "canary": gw.canaries.status(name),
         }),
     ))
 }

@@ -44,6 +44,7 @@ pub async fn get(gw: &Gateway, name: &str) -> Result<GatewayResponse, ApiError> 
         }),
     };
     body["kv_bytes"] = json!(kv_bytes(gw, deployed).await);
+    body["canary"] = json!(gw.canaries.status(name.as_str()));
     let weights = gw.registry.live(name.as_str())?.map(|l| l.weights);
     let weight = |v: u64| {
         weights

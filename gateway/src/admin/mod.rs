@@ -9,6 +9,7 @@ mod upload;
 mod versions;
 
 pub use deploy::{prestart, release, retire, start};
+pub use versions::set_traffic_if;
 
 use crate::error::ApiError;
 use crate::incoming::Incoming;

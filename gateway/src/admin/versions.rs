@@ -154,6 +154,26 @@ pub async fn traffic(
     Ok(answer)
 }
 
+/// Makes `to` live for `name` if its live weights are still `expected` (a canary's verdict,
+/// unless an admin changed the traffic since); `Ok(false)` when they are not, changing nothing.
+pub async fn set_traffic_if(
+    gw: &Arc<Gateway>,
+    name: &str,
+    expected: &Weights,
+    to: Weights,
+) -> Result<bool, ApiError> {
+    let name = FunctionName::try_from(name.to_owned())?;
+    let gc = gw.artifact_gc.read().await;
+    let change = gw.catalog.lock().await;
+    match gw.registry.live(name.as_str())? {
+        Some(live) if live.weights == *expected => {
+            apply(gw, &name, to, gc, change).await?;
+            Ok(true)
+        }
+        _ => Ok(false),
+    }
+}
+
 /// Makes `weights` live for `name`: each version not live now is re-verified and built, then
 /// the weights are written durably, then published; versions no longer live are retired.
 async fn apply(

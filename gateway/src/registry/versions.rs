@@ -121,6 +121,38 @@ impl Registry {
         Ok(blobs)
     }
 
+    /// Keeps `record` as a new version of its name without moving traffic to it: it joins the
+    /// live versions at weight 0 (callable by tag), and the name's record stays the primary
+    /// version's; a canary then gives it its share. Returns the versions pruned past
+    /// `versions.keep`, and the weights now live.
+    pub fn keep_beside(&self, record: &Record) -> Result<(Vec<Record>, Weights), ApiError> {
+        let txn = self.db.begin_write().map_err(storage)?;
+        let live: Live = txn
+            .open_table(LIVE)
+            .map_err(storage)?
+            .get(record.name.as_str())
+            .map_err(storage)?
+            .map(|v| serde_json::from_slice(v.value()).map_err(storage))
+            .transpose()?
+            .ok_or_else(|| ApiError::FunctionNotFound {
+                name: record.name.clone(),
+            })?;
+        let mut weights: BTreeMap<u64, u8> = live.weights.into();
+        weights.insert(record.version, 0);
+        let weights = Weights::try_from(weights).map_err(|e| ApiError::Internal {
+            reason: format!("weights of {}: {e}", record.name),
+        })?;
+        let pruned = put_live(
+            &txn,
+            record,
+            &weights,
+            std::slice::from_ref(record),
+            self.keep,
+        )?;
+        txn.commit().map_err(storage)?;
+        Ok((pruned, weights))
+    }
+
     /// Makes `weights` the live versions of `name` durably, with `records` (the live versions'
     /// records, rebuilt ones included) kept and the largest share's record as the name's record;
     /// one transaction. Returns the versions pruned past `versions.keep`.

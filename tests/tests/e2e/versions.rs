@@ -438,3 +438,140 @@ async fn pinned_users(gw: &Gateway, users: usize) -> BTreeMap<String, String> {
     }
     pinned
 }
+
+/// `PUT /functions/{name}?canary={share}` with the component at `wasm` signed with `caps` and,
+/// when given, `manifest`.
+async fn deploy_canary(
+    gw: &Gateway,
+    name: &str,
+    wasm: &str,
+    caps: &[Capability],
+    manifest: Option<&str>,
+    share: &str,
+) -> reqwest::Response {
+    let bytes = gw
+        .sign_with(
+            wasm,
+            name,
+            SignOptions {
+                caps: caps.to_vec(),
+                manifest: manifest.map(|m| m.as_bytes().to_vec()),
+                ..SignOptions::default()
+            },
+        )
+        .unwrap();
+    let url = gw.url(&format!("/functions/{name}?canary={share}"));
+    let request = match manifest {
+        Some(text) => gw.client().put(url).multipart(
+            reqwest::multipart::Form::new()
+                .part("module", reqwest::multipart::Part::bytes(bytes))
+                .part("manifest", reqwest::multipart::Part::text(text.to_owned())),
+        ),
+        None => gw
+            .client()
+            .put(url)
+            .header("content-type", "application/wasm")
+            .body(bytes),
+    };
+    request.send().await.unwrap()
+}
+
+/// Calls `app` until its canary is judged; returns `GET /functions/app`'s `canary`.
+async fn until_judged(gw: &Gateway) -> Value {
+    wasmgate_tests::eventually(
+        "the canary is judged",
+        crate::DEADLINE,
+        || async {
+            for _ in 0..5 {
+                gw.client()
+                    .get(gw.url("/fn/app?key=v"))
+                    .send()
+                    .await
+                    .unwrap();
+            }
+            gw.function("app").await.unwrap()["canary"].clone()
+        },
+        |canary| canary["state"] != "running",
+    )
+    .await
+    .unwrap()
+}
+
+/// A short window, and latency left out of the verdict (a debug build's cold start of the new
+/// version is no regression).
+const CANARY: &str = "[versions]\ncanary_window = \"2s\"\ncanary_latency_margin = 100.0\n";
+
+#[tokio::test]
+async fn a_healthy_canary_is_promoted_after_its_window() {
+    let gw = Gateway::builder()
+        .config_toml(CANARY)
+        .start()
+        .await
+        .unwrap();
+    assert_eq!(deploy(&gw, "app", 1, "").await.0, 201);
+    let text = manifest(2, "");
+    let started = deploy_canary(
+        &gw,
+        "app",
+        guests::CAPS_CONFIG,
+        &[Capability::Config],
+        Some(&text),
+        "50%25",
+    )
+    .await;
+    assert_eq!(started.status(), 200);
+    let body: Value = started.json().await.unwrap();
+    assert_eq!(body["version"], 2, "{body}");
+    assert_eq!(body["canary"]["state"], "running", "{body}");
+    assert_eq!(
+        versions(&gw, "app").await["live"],
+        json!({"1": 50, "2": 50})
+    );
+
+    let canary = until_judged(&gw).await;
+    assert_eq!(canary["state"], "promoted", "{canary}");
+    assert!(
+        canary["new_calls"]["calls"].as_u64().unwrap() > 0,
+        "{canary}"
+    );
+    assert_eq!(versions(&gw, "app").await["live"], json!({"2": 100}));
+    assert_eq!(answer(&gw, "/fn/app", &[]).await, "2");
+}
+
+#[tokio::test]
+async fn a_canary_answering_500s_is_rolled_back_automatically_and_bad_canaries_are_refused() {
+    let gw = Gateway::builder()
+        .config_toml(CANARY)
+        .start()
+        .await
+        .unwrap();
+    // Refused before anything is stored: no version to compare with, a share out of range.
+    let first = deploy_canary(&gw, "app", guests::HTTP_HELLO, &[], None, "10").await;
+    assert_eq!(
+        error_code(first).await,
+        (409, "no_previous_version".to_owned())
+    );
+    assert_eq!(deploy(&gw, "app", 1, "").await.0, 201);
+    for share in ["0", "100", "150%25", "ten"] {
+        let refused = deploy_canary(&gw, "app", guests::HTTP_HELLO, &[], None, share).await;
+        assert_eq!(
+            error_code(refused).await,
+            (400, "invalid_traffic".to_owned()),
+            "{share}"
+        );
+    }
+    assert_eq!(kept(&gw, "app").await, vec![1]);
+
+    // Version 2 traps on every call: 500s against none.
+    let started = deploy_canary(&gw, "app", guests::LIMITS_PANIC, &[], None, "50").await;
+    assert_eq!(started.status(), 200);
+    let canary = until_judged(&gw).await;
+    assert_eq!(canary["state"], "rolled_back", "{canary}");
+    assert!(
+        canary["reason"].as_str().unwrap().contains("error rate"),
+        "{canary}"
+    );
+    assert_eq!(versions(&gw, "app").await["live"], json!({"1": 100}));
+    assert_eq!(answer(&gw, "/fn/app", &[]).await, "1");
+    assert_eq!(kept(&gw, "app").await, vec![1, 2], "the canary stays kept");
+}
