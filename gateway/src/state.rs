@@ -69,7 +69,7 @@ pub struct Gateway {
     pub connection_reports: crate::server::outcome::Reports,
     /// This node's part in a cluster; `None` when it runs alone.
     pub cluster: Option<Arc<crate::cluster::ClusterNode>>,
-    /// The last canary of each function, and how many ended each way.
+    /// The last canary of each function.
     pub canaries: crate::canary::Canaries,
     ready: AtomicBool,
 }

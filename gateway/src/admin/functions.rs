@@ -22,7 +22,8 @@ pub fn list(gw: &Gateway) -> GatewayResponse {
 /// own buckets use (`kv_bytes`, counted against `quotas.max_kv_bytes`; `null` when the store
 /// cannot be asked), and its live versions (`live`: `[{"version", "weight", "digest",
 /// "deployed_at", "requests"}]`, `version` being the primary one, which the other fields
-/// describe).
+/// describe), and its last canary on this node (`canary`, `null` if none: see
+/// [`crate::canary`]).
 pub async fn get(gw: &Gateway, name: &str) -> Result<GatewayResponse, ApiError> {
     let name = FunctionName::try_from(name.to_owned())?;
     let snapshot = gw.catalog.snapshot();
