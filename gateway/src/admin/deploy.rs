@@ -7,6 +7,8 @@
 //! check, owner, no downgrade and quotas again under the change lock → durable record (the new
 //! version, kept and 100% live; versions past `versions.keep` pruned) → publish.
 //! Only the last two change what is served, and a failure before them leaves the old version serving.
+//! With `?canary=N%` the durable record keeps the new version beside the live ones at weight 0,
+//! and the deploy then gives it N% of the traffic and starts judging it (see [`crate::canary`]).
 
 use super::upload;
 use crate::admission::{Admitted, Operation, PolicyInput, Source, check_downgrade, check_owner};
