@@ -19,6 +19,10 @@ pub use crate::quotas_settings::{
     DEFAULT_MAX_FUNCTIONS, DEFAULT_MAX_KV_BYTES, DEFAULT_MAX_STORED_BYTES, MAX_FUNCTIONS_RANGE,
 };
 pub use crate::secrets_settings::GATEWAY_ENV_PREFIX;
+pub use crate::versions_settings::{
+    DEFAULT_CANARY_ERROR_MARGIN, DEFAULT_CANARY_LATENCY_MARGIN, DEFAULT_CANARY_WINDOW,
+    DEFAULT_VERSIONS_KEEP, VERSIONS_KEEP_RANGE,
+};
 
 /// Where the gateway listens: loopback only, so a first run exposes nothing to the network.
 pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8080);

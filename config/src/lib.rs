@@ -55,9 +55,11 @@ mod resolve;
 mod route;
 mod secrets_settings;
 mod settings;
+mod sticky_key;
 mod subject;
 mod token_digest;
 mod validate;
+mod versions_settings;
 mod wasi_target;
 
 pub use async_calls_settings::AsyncCallsSettings;
@@ -80,7 +82,8 @@ pub use load::{
 };
 pub use log_format::LogFormat;
 pub use manifest::{
-    HttpSection, KeyvalueSection, LimitsSection, Manifest, MessagingSection, ScaleSection, Trigger,
+    HttpSection, KeyvalueSection, LimitsSection, Manifest, MessagingSection, ScaleSection,
+    TrafficSection, Trigger,
 };
 pub use name::{FunctionName, MAX_NAME_LEN};
 pub use name_pattern::NamePattern;
@@ -92,6 +95,8 @@ pub use settings::{
     AdmissionSettings, BusBackendKind, EventFormat, EventSettings, FunctionDefaults, KvBackendKind,
     KvSettings, MessagingSettings, PoolSettings, RemoteOpaSettings, Settings,
 };
+pub use sticky_key::StickyKey;
 pub use subject::{MAX_SUBJECT_LEN, Subject};
 pub use token_digest::TokenDigest;
+pub use versions_settings::VersionsSettings;
 pub use wasi_target::{SERVED_P3, WasiTarget, WasiVersion};

@@ -8,6 +8,7 @@ use crate::defaults::{
 use crate::duration::HumanDuration;
 use crate::error::{Error, Result, describe_toml};
 use crate::route::Route;
+use crate::sticky_key::StickyKey;
 use crate::subject::Subject;
 use crate::token_digest::TokenDigest;
 use serde::{Deserialize, Serialize};
@@ -41,6 +42,22 @@ pub struct Manifest {
     /// Subjects the guest may publish on (`[messaging]`).
     #[serde(skip_serializing_if = "is_default")]
     pub messaging: MessagingSection,
+    /// How a split between versions treats clients (`[traffic]`).
+    #[serde(skip_serializing_if = "is_default")]
+    pub traffic: TrafficSection,
+}
+
+/// How a traffic split between versions of this function treats clients (`[traffic]`); the
+/// version taking most of the traffic decides it for all of them.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrafficSection {
+    /// The header or cookie whose value keeps a client on one version while traffic is split
+    /// (`header:x-user-id`, `cookie:session`): the same value lands on the same version as long
+    /// as the weights stay the same. Unset, the default, or absent from a request: each request
+    /// picks a version at random by weight.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sticky: Option<StickyKey>,
 }
 
 /// What the guest may put on the bus (`[messaging]`); needs the `messaging` grant and a signed

@@ -12,6 +12,7 @@ use crate::log_format::LogFormat;
 use crate::name_pattern::NamePattern;
 use crate::quotas_settings::QuotaSettings;
 use crate::secrets_settings::SecretsSettings;
+use crate::versions_settings::VersionsSettings;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -78,6 +79,8 @@ pub struct Settings {
     pub quotas: QuotaSettings,
     /// Cluster mode on NATS JetStream (`[cluster]`); off unless `nats_url` is set.
     pub cluster: ClusterSettings,
+    /// Past deploys kept per function for rollback and traffic splits (`[versions]`).
+    pub versions: VersionsSettings,
 }
 
 /// The message bus behind `wasi:messaging`, triggers and `/publish` (`[messaging]`).
@@ -314,6 +317,7 @@ impl Default for Settings {
             secrets: SecretsSettings::default(),
             quotas: QuotaSettings::default(),
             cluster: ClusterSettings::default(),
+            versions: VersionsSettings::default(),
         }
     }
 }
@@ -382,6 +386,7 @@ impl fmt::Debug for Settings {
             .field("secrets", &self.secrets)
             .field("quotas", &self.quotas)
             .field("cluster", &self.cluster)
+            .field("versions", &self.versions)
             .finish()
     }
 }

@@ -116,6 +116,7 @@ impl Settings {
         self.http.validate()?;
         self.async_calls.validate()?;
         self.quotas.validate()?;
+        self.versions.validate()?;
         self.pool.validate()?;
         self.keepalive.validate()?;
         self.defaults.validate(&self.pool)

@@ -8,6 +8,7 @@ use crate::error::ApiError;
 use crate::metrics::FunctionMetrics;
 use crate::registry::Record;
 use crate::routes::RouteTable;
+use crate::traffic::Split;
 use crate::triggers::Subscriptions;
 use arc_swap::ArcSwap;
 use std::collections::HashMap;
@@ -25,6 +26,11 @@ pub struct Deployed {
     pub execute: ExecuteCache,
     /// Its request counters and latency histogram.
     pub metrics: FunctionMetrics,
+    /// Calls this version has taken since it was deployed or the node started (by weight, by
+    /// sticky key or by tag): what `GET /functions/{name}` shows per live version.
+    pub requests: std::sync::atomic::AtomicU64,
+    /// Calls this version finished, its 5xx answers and their time: what a canary is judged on.
+    pub stats: crate::canary::VersionStats,
     /// Its event-trigger subscriptions, stopped when it is retired.
     pub subscriptions: Subscriptions,
     /// Why it is down: restore refused it (its original failed re-verification or could not be
@@ -61,16 +67,68 @@ impl Deployed {
 }
 
 /// An immutable view of every deployed function.
+///
+/// Each name has one primary version (its only live version, or the one taking the largest
+/// share of a split), which stands for it wherever one version must: manifest routes, triggers,
+/// listings, quotas. A name whose traffic is split also has an entry in `splits`.
 #[derive(Default)]
 pub struct Snapshot {
     functions: HashMap<String, Arc<Deployed>>,
+    splits: HashMap<String, Arc<Split>>,
     routes: RouteTable,
 }
 
 impl Snapshot {
-    /// The function named `name`.
+    /// The primary version of the function named `name`.
     pub fn function(&self, name: &str) -> Option<&Arc<Deployed>> {
         self.functions.get(name)
+    }
+
+    /// The version a request for `primary`'s function goes to: `primary` itself unless the
+    /// function's traffic is split (one map lookup, and none while no function is split).
+    pub fn choose<'a>(
+        &'a self,
+        primary: &'a Arc<Deployed>,
+        headers: &http::HeaderMap,
+    ) -> &'a Arc<Deployed> {
+        if self.splits.is_empty() {
+            return primary;
+        }
+        match self.splits.get(&primary.record.name) {
+            Some(split) => split.choose(headers),
+            None => primary,
+        }
+    }
+
+    /// Live version `version` of `name` (a call by tag, `/fn/NAME@K`).
+    pub fn tagged(&self, name: &str, version: u64) -> Option<&Arc<Deployed>> {
+        let primary = self.functions.get(name)?;
+        if primary.record.version == version {
+            return Some(primary);
+        }
+        self.splits.get(name)?.tagged(version)
+    }
+
+    /// Every live version of `name`, in version order (empty when it is not deployed).
+    pub fn live(&self, name: &str) -> Vec<&Arc<Deployed>> {
+        match (self.splits.get(name), self.functions.get(name)) {
+            (Some(split), _) => split.versions().iter().collect(),
+            (None, Some(primary)) => vec![primary],
+            (None, None) => Vec::new(),
+        }
+    }
+
+    /// Every live version of every function (primaries, then the other versions of splits).
+    pub fn all_live(&self) -> impl Iterator<Item = &Arc<Deployed>> {
+        self.functions
+            .values()
+            .chain(self.splits.iter().flat_map(|(name, split)| {
+                let primary = self.functions.get(name);
+                split
+                    .versions()
+                    .iter()
+                    .filter(move |d| primary.is_none_or(|p| !Arc::ptr_eq(p, d)))
+            }))
     }
 
     /// The function a manifest route sends `path` to.
@@ -117,6 +175,44 @@ impl Catalog {
         self.changes.lock().await
     }
 
+    /// Publishes `primary` as the live version of its name, split with the other versions of
+    /// `split` when given; returns the versions that were live and no longer are. Caller holds
+    /// the lock.
+    pub fn publish(
+        &self,
+        _guard: &ChangeGuard<'_>,
+        primary: Arc<Deployed>,
+        split: Option<Split>,
+    ) -> Result<Vec<Arc<Deployed>>, ApiError> {
+        let snapshot = self.snapshot();
+        let name = primary.record.name.clone();
+        let before: Vec<Arc<Deployed>> = snapshot.live(&name).into_iter().cloned().collect();
+        let mut functions = snapshot.functions.clone();
+        let mut splits = snapshot.splits.clone();
+        functions.insert(name.clone(), primary.clone());
+        let now: Vec<Arc<Deployed>> = match split {
+            Some(split) => {
+                let versions = split.versions().to_vec();
+                splits.insert(name.clone(), Arc::new(split));
+                versions
+            }
+            None => {
+                splits.remove(&name);
+                vec![primary]
+            }
+        };
+        let routes = RouteTable::build(&functions, Some(&name))?;
+        self.current.store(Arc::new(Snapshot {
+            functions,
+            splits,
+            routes,
+        }));
+        Ok(before
+            .into_iter()
+            .filter(|old| !now.iter().any(|d| Arc::ptr_eq(d, old)))
+            .collect())
+    }
+
     /// Checks that `deployed` could replace whatever holds its name, without publishing anything.
     pub fn check(&self, deployed: &Arc<Deployed>) -> Result<(), ApiError> {
         let mut functions = self.snapshot().functions.clone();
@@ -130,36 +226,66 @@ impl Catalog {
         _guard: &ChangeGuard<'_>,
         deployed: Arc<Deployed>,
     ) -> Result<Option<Arc<Deployed>>, ApiError> {
-        let mut functions = self.snapshot().functions.clone();
+        let snapshot = self.snapshot();
+        let mut functions = snapshot.functions.clone();
+        let mut splits = snapshot.splits.clone();
         let name = deployed.record.name.clone();
+        splits.remove(&name);
         let old = functions.insert(name.clone(), deployed);
         let routes = RouteTable::build(&functions, Some(&name))?;
-        self.current.store(Arc::new(Snapshot { functions, routes }));
+        self.current.store(Arc::new(Snapshot {
+            functions,
+            splits,
+            routes,
+        }));
         Ok(old)
     }
 
-    /// Publishes many functions in one snapshot (restore at start). Caller holds the lock.
+    /// Publishes many functions in one snapshot (restore at start), with the splits of those
+    /// whose traffic is split. Caller holds the lock.
     pub fn insert_all(
         &self,
         _guard: &ChangeGuard<'_>,
         all: Vec<Arc<Deployed>>,
+        all_splits: Vec<Split>,
     ) -> Result<(), ApiError> {
-        let mut functions = self.snapshot().functions.clone();
+        let snapshot = self.snapshot();
+        let mut functions = snapshot.functions.clone();
+        let mut splits = snapshot.splits.clone();
         for deployed in all {
             functions.insert(deployed.record.name.clone(), deployed);
         }
+        for split in all_splits {
+            if let Some(first) = split.versions().first() {
+                splits.insert(first.record.name.clone(), Arc::new(split));
+            }
+        }
         let routes = RouteTable::build(&functions, None)?;
-        self.current.store(Arc::new(Snapshot { functions, routes }));
+        self.current.store(Arc::new(Snapshot {
+            functions,
+            splits,
+            routes,
+        }));
         Ok(())
     }
 
-    /// Unpublishes `name`; returns the version removed. Caller holds the lock.
-    pub fn remove(&self, _guard: &ChangeGuard<'_>, name: &str) -> Option<Arc<Deployed>> {
-        let mut functions = self.snapshot().functions.clone();
-        let old = functions.remove(name)?;
+    /// Unpublishes `name`; returns every version that was live. Caller holds the lock.
+    pub fn remove(&self, _guard: &ChangeGuard<'_>, name: &str) -> Vec<Arc<Deployed>> {
+        let snapshot = self.snapshot();
+        let live: Vec<Arc<Deployed>> = snapshot.live(name).into_iter().cloned().collect();
+        let mut functions = snapshot.functions.clone();
+        let mut splits = snapshot.splits.clone();
+        if functions.remove(name).is_none() {
+            return Vec::new();
+        }
+        splits.remove(name);
         // Removing a function cannot create a route conflict.
         let routes = RouteTable::build(&functions, None).unwrap_or_default();
-        self.current.store(Arc::new(Snapshot { functions, routes }));
-        Some(old)
+        self.current.store(Arc::new(Snapshot {
+            functions,
+            splits,
+            routes,
+        }));
+        live
     }
 }

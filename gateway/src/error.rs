@@ -115,6 +115,51 @@ pub enum ApiError {
         /// The name asked for.
         name: String,
     },
+    /// A `PUT /functions/{name}/traffic` body that does not name kept versions with weights
+    /// summing to 100.
+    #[error("invalid traffic: {reason}")]
+    InvalidTraffic {
+        /// What is wrong and how to write it.
+        reason: String,
+    },
+    /// A rollback or a call by tag names a version the function does not have.
+    #[error(
+        "function {} has no version {version}{}",
+        shown(name),
+        if kept.is_empty() {
+            ": call it without a tag, or put the version in its traffic (weight 0 is enough) first".to_owned()
+        } else {
+            format!(": kept versions are {} (GET /functions/NAME/versions)", kept.iter().map(u64::to_string).collect::<Vec<_>>().join(", "))
+        }
+    )]
+    VersionNotFound {
+        /// The function.
+        name: String,
+        /// The version asked for.
+        version: u64,
+        /// The versions kept, when the question was about kept versions; empty for a call by tag,
+        /// which reaches live versions only.
+        kept: Vec<u64>,
+    },
+    /// A rollback without a version, with no kept version older than the live one.
+    #[error(
+        "function {} has no version older than the live version {live} to roll back to: name one with {{\"version\": K}} (GET /functions/NAME/versions)",
+        shown(name)
+    )]
+    NoPreviousVersion {
+        /// The function.
+        name: String,
+        /// Its live version.
+        live: u64,
+    },
+    /// An admin act this node does not do in cluster mode yet.
+    #[error(
+        "{operation} is not available in cluster mode yet: deploy the version you want instead (a deploy is shared by every node)"
+    )]
+    NotInCluster {
+        /// What was asked for.
+        operation: &'static str,
+    },
     /// Nothing is served at this path.
     #[error("nothing is served at {}", shown(path))]
     NotFound {
@@ -451,6 +496,18 @@ impl ApiError {
             ApiError::FunctionNotFound { .. } => {
                 (StatusCode::NOT_FOUND, "function_not_found", Blame::Client)
             }
+            ApiError::InvalidTraffic { .. } => {
+                (StatusCode::BAD_REQUEST, "invalid_traffic", Blame::Client)
+            }
+            ApiError::VersionNotFound { .. } => {
+                (StatusCode::NOT_FOUND, "version_not_found", Blame::Client)
+            }
+            ApiError::NoPreviousVersion { .. } => {
+                (StatusCode::CONFLICT, "no_previous_version", Blame::Client)
+            }
+            ApiError::NotInCluster { .. } => {
+                (StatusCode::NOT_IMPLEMENTED, "not_in_cluster", Blame::Client)
+            }
             ApiError::NotFound { .. } => (StatusCode::NOT_FOUND, "not_found", Blame::Client),
             ApiError::MethodNotAllowed { .. } => (
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -772,6 +829,35 @@ mod tests {
                 ApiError::FunctionNotFound { name: "x".into() },
                 404,
                 "function_not_found",
+            ),
+            (
+                ApiError::InvalidTraffic { reason: "x".into() },
+                400,
+                "invalid_traffic",
+            ),
+            (
+                ApiError::VersionNotFound {
+                    name: "x".into(),
+                    version: 9,
+                    kept: vec![1, 2],
+                },
+                404,
+                "version_not_found",
+            ),
+            (
+                ApiError::NoPreviousVersion {
+                    name: "x".into(),
+                    live: 1,
+                },
+                409,
+                "no_previous_version",
+            ),
+            (
+                ApiError::NotInCluster {
+                    operation: "rollback",
+                },
+                501,
+                "not_in_cluster",
             ),
             (ApiError::NotFound { path: "/x".into() }, 404, "not_found"),
             (

@@ -1,4 +1,6 @@
-//! Invocation: find the function a request is for, hand the guest its path, run it.
+//! Invocation: find the function a request is for (and which of its live versions: the only
+//! one, one chosen by weight or sticky key, or the one a `/fn/NAME@K` tag names), hand the
+//! guest its path, run it.
 
 use crate::admission::Source;
 use crate::catalog::Deployed;
@@ -12,6 +14,7 @@ use http::uri::{PathAndQuery, Uri};
 use http::{HeaderValue, Request, header};
 use http_body_util::Either;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 /// Path prefix of the built-in per-function routes.
@@ -80,6 +83,7 @@ pub async fn invoke(
         node.count(path);
         running = Some(node.running());
     }
+    deployed.requests.fetch_add(1, Ordering::Relaxed);
     let started = Instant::now();
     let mut result = run(gw, &deployed, req, guest_path).await;
     let took = started.elapsed();
@@ -101,6 +105,7 @@ pub async fn invoke(
                     let status = failure.map_or(status, |e| ApiError::Pool(e.clone()).classify().0);
                     let name = &deployed.record.name;
                     deployed.metrics.observe(&metrics, name, status, took);
+                    deployed.stats.record(status, took);
                 }));
             } else {
                 observe(gw, &deployed, status, took);
@@ -111,7 +116,8 @@ pub async fn invoke(
     result
 }
 
-/// The function `req` is addressed to, and the path its guest sees (`None`: the request's own).
+/// The function version `req` is addressed to, and the path its guest sees (`None`: the
+/// request's own).
 fn find(
     gw: &Gateway,
     req: &Request<Incoming>,
@@ -119,26 +125,61 @@ fn find(
     let snapshot = gw.catalog.snapshot();
     let path = req.uri().path();
     if let Some(rest) = path.strip_prefix(FN_PREFIX) {
-        let (name, tail) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-        let deployed = snapshot
+        let (segment, tail) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+        let tail = if tail.is_empty() { "/" } else { tail };
+        let (name, tag) = split_tag(segment);
+        let primary = snapshot
             .function(name)
             .ok_or_else(|| ApiError::FunctionNotFound {
                 name: name.to_owned(),
             })?;
-        let tail = if tail.is_empty() { "/" } else { tail };
+        let deployed = match tag {
+            None => snapshot.choose(primary, req.headers()),
+            Some(tag) => tagged(&snapshot, name, tag)?,
+        };
         Ok((deployed.clone(), Some(tail.to_owned())))
     } else {
-        let deployed = snapshot.route(path).ok_or_else(|| ApiError::NotFound {
+        let primary = snapshot.route(path).ok_or_else(|| ApiError::NotFound {
             path: path.to_owned(),
         })?;
-        Ok((deployed.clone(), None))
+        Ok((snapshot.choose(primary, req.headers()).clone(), None))
     }
 }
 
-/// The function name a `/fn/NAME/...` path names.
+/// `NAME@K` split into the name and the tag `K` (`None` without `@`).
+fn split_tag(segment: &str) -> (&str, Option<&str>) {
+    match segment.split_once('@') {
+        Some((name, tag)) => (name, Some(tag)),
+        None => (segment, None),
+    }
+}
+
+/// Live version `tag` of `name`: `400` for a tag that is not a version number, `404
+/// version_not_found` for a version that is not live.
+fn tagged<'a>(
+    snapshot: &'a crate::catalog::Snapshot,
+    name: &str,
+    tag: &str,
+) -> Result<&'a Arc<Deployed>, ApiError> {
+    let version: u64 = tag.parse().map_err(|_| ApiError::BadRequest {
+        reason: format!(
+            "version tag {:?} after `@` is not a version number: call /fn/{name}@K with K from GET /functions/{name}/versions, or /fn/{name} for the live traffic split",
+            tag.escape_debug().to_string()
+        ),
+    })?;
+    snapshot
+        .tagged(name, version)
+        .ok_or_else(|| ApiError::VersionNotFound {
+            name: name.to_owned(),
+            version,
+            kept: Vec::new(),
+        })
+}
+
+/// The function name a `/fn/NAME/...` (or `/fn/NAME@K/...`) path names.
 fn fn_name(path: &str) -> Option<&str> {
     let rest = path.strip_prefix(FN_PREFIX)?;
-    Some(&rest[..rest.find('/').unwrap_or(rest.len())])
+    Some(split_tag(&rest[..rest.find('/').unwrap_or(rest.len())]).0)
 }
 
 /// Counts one call of `deployed` answered with `status`, its head after `took`.
@@ -146,6 +187,7 @@ fn observe(gw: &Gateway, deployed: &Deployed, status: http::StatusCode, took: Du
     deployed
         .metrics
         .observe(&gw.metrics, &deployed.record.name, status, took);
+    deployed.stats.record(status, took);
 }
 
 /// Admission, then the guest.

@@ -1,5 +1,6 @@
 //! The wasmgate gateway: HTTP server, invocation routing, the admin API, the function registry
-//! and its restore at start (re-verifying signed originals, rebuilding artifacts).
+//! with its kept versions and traffic splits, and its restore at start (re-verifying signed
+//! originals, rebuilding artifacts).
 //!
 //! It owns everything that knows about HTTP routes and administration; compiling and running
 //! components is `wasmgate-pool`'s job, settings and manifests are `wasmgate-config`'s.
@@ -20,6 +21,7 @@ pub mod admin;
 pub mod admission;
 pub mod async_calls;
 pub mod auth;
+pub mod canary;
 pub mod catalog;
 pub mod cli;
 pub mod client_body;
@@ -48,6 +50,7 @@ pub mod server;
 pub mod state;
 #[cfg(test)]
 mod test_fixtures;
+pub mod traffic;
 pub mod triggers;
 
 pub use error::ApiError;

@@ -1,6 +1,7 @@
 //! The deploy side of signed originals: each deploy keeps its component exactly as signed
 //! (`DATA_DIR/originals/<sha256>.wasm`) before its record names it, and a version's original
-//! leaves with it unless another deployed function uses the same one.
+//! leaves when the version is no longer kept (pruned or deleted) unless another live or kept
+//! version uses the same one.
 //!
 //! Restore reads them back: see [`restore`](crate::restore).
 
@@ -22,7 +23,7 @@ pub async fn store(gw: &Arc<Gateway>, module: &Arc<bytes::Bytes>) -> Result<Dige
         .map_err(ApiError::from)
 }
 
-/// Deletes `original` unless a deployed function (serving or down) names it. Takes the artifact
+/// Deletes `original` unless a live version (serving or down) or a kept version names it. Takes the artifact
 /// GC lock exclusively, so no deploy is between storing the same original and publishing it.
 pub async fn remove_if_unused(gw: &Gateway, original: Option<Digest>) {
     let Some(original) = original else { return };
@@ -30,9 +31,10 @@ pub async fn remove_if_unused(gw: &Gateway, original: Option<Digest>) {
     let still_used = gw
         .catalog
         .snapshot()
-        .sorted()
-        .iter()
-        .any(|d| recorded(&d.record.original) == Some(original));
+        .all_live()
+        .any(|d| recorded(&d.record.original) == Some(original))
+        // A registry that cannot be read keeps the file: a leftover is collected at start.
+        || gw.registry.keeps_blob(&original.to_string()).unwrap_or(true);
     if !still_used && let Err(e) = gw.originals.remove(&original) {
         tracing::warn!(error = %e, "could not remove an unused original");
     }

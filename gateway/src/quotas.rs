@@ -130,6 +130,7 @@ mod tests {
     fn record(name: &str, artifact: &str, size: u64) -> Record {
         Record {
             name: name.into(),
+            version: 1,
             digest: format!("sha256:{name}"),
             size: 1,
             artifact: artifact.into(),

@@ -3,6 +3,10 @@
 //! redb commits are atomic and fsynced, so after a crash the registry holds exactly the last
 //! acknowledged deploy or delete of every function.
 
+mod versions;
+
+pub use versions::{Live, prunable};
+
 use crate::error::ApiError;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
@@ -26,6 +30,10 @@ const OWNERS: TableDefinition<&str, &str> = TableDefinition::new("owners");
 pub struct Record {
     /// The function's name.
     pub name: String,
+    /// This deploy's number among the name's versions (1, 2, ...); 0 in a record written before
+    /// versions existed, numbered 1 when the registry is opened.
+    #[serde(default)]
+    pub version: u64,
     /// `sha256:<hex>` of the uploaded module.
     pub digest: String,
     /// Size of the uploaded module in bytes.
@@ -101,11 +109,14 @@ pub enum KvLayout {
 /// The registry database in the data dir.
 pub struct Registry {
     db: Database,
+    /// Versions kept per name (`versions.keep`).
+    keep: usize,
 }
 
 impl Registry {
-    /// Opens or creates the registry at `path`.
-    pub fn open(path: &Path) -> Result<Self, ApiError> {
+    /// Opens or creates the registry at `path`, keeping `keep` versions per name (at least 1);
+    /// records from before versions existed become version 1 of their name.
+    pub fn open(path: &Path, keep: u32) -> Result<Self, ApiError> {
         // The registry is read whole once at start and then only written: a small page cache keeps
         // its pages from staying resident, which matters per idle function at 10,000 of them.
         private_files::create_file(path)
@@ -130,8 +141,12 @@ impl Registry {
                 }
             }
         }
+        versions::number_old_records(&txn)?;
         txn.commit().map_err(storage)?;
-        Ok(Registry { db })
+        Ok(Registry {
+            db,
+            keep: usize::try_from(keep).unwrap_or(usize::MAX).max(1),
+        })
     }
 
     /// The issuer that owns `name`, if any does.
@@ -166,11 +181,24 @@ impl Registry {
         Ok(records)
     }
 
-    /// Writes `record` durably, replacing any record of the same name, and makes its signer the
-    /// name's owner when the name has none; both in one transaction.
-    pub fn put(&self, record: &Record) -> Result<(), ApiError> {
-        let json = serde_json::to_vec(record).map_err(storage)?;
+    /// Writes `record` durably as its name's only live version (numbered the next one when its
+    /// `version` is 0), keeps it among the name's versions, and makes its signer the name's owner
+    /// when the name has none; all in one transaction. Returns the versions pruned past
+    /// `versions.keep`, whose artifacts and originals the caller may release.
+    pub fn put(&self, record: &Record) -> Result<Vec<Record>, ApiError> {
         let txn = self.db.begin_write().map_err(storage)?;
+        let mut record = record.clone();
+        if record.version == 0 {
+            record.version = versions::next_version(&txn, &record.name)?;
+        }
+        let json = serde_json::to_vec(&record).map_err(storage)?;
+        let pruned = versions::put_live(
+            &txn,
+            &record,
+            &crate::traffic::Weights::single(record.version),
+            std::slice::from_ref(&record),
+            self.keep,
+        )?;
         {
             let mut table = txn.open_table(FUNCTIONS).map_err(storage)?;
             table
@@ -183,56 +211,72 @@ impl Registry {
                     .map_err(storage)?;
             }
         }
-        txn.commit().map_err(storage)
+        txn.commit().map_err(storage)?;
+        Ok(pruned)
     }
 
-    /// Writes every record in `records` durably in one transaction (one fsync), replacing any
-    /// record of the same name: restore updates all rebuilt functions at once.
+    /// Writes every record in `records` durably in one transaction (one fsync), replacing the
+    /// kept version of the same name and number, and the name's record when it is that version:
+    /// restore updates all rebuilt versions at once.
     pub fn put_all(&self, records: &[Record]) -> Result<(), ApiError> {
         let txn = self.db.begin_write().map_err(storage)?;
         {
             let mut table = txn.open_table(FUNCTIONS).map_err(storage)?;
             for record in records {
                 let json = serde_json::to_vec(record).map_err(storage)?;
-                table
-                    .insert(record.name.as_str(), json.as_slice())
-                    .map_err(storage)?;
+                let primary = match table.get(record.name.as_str()).map_err(storage)? {
+                    Some(value) => {
+                        let current: Record =
+                            serde_json::from_slice(value.value()).map_err(storage)?;
+                        current.version == record.version
+                    }
+                    None => true,
+                };
+                if primary {
+                    table
+                        .insert(record.name.as_str(), json.as_slice())
+                        .map_err(storage)?;
+                }
+                versions::replace(&txn, record)?;
             }
         }
         txn.commit().map_err(storage)
     }
 
-    /// Removes `name`'s record and its owner durably, in one transaction; false if there was no
-    /// record.
-    pub fn remove(&self, name: &str) -> Result<bool, ApiError> {
+    /// Removes `name`'s record, its owner and every kept version durably, in one transaction;
+    /// returns the versions removed (empty if there was no record), whose artifacts and originals
+    /// the caller may release.
+    pub fn remove(&self, name: &str) -> Result<Vec<Record>, ApiError> {
         let txn = self.db.begin_write().map_err(storage)?;
-        let existed = {
+        let removed = {
             let mut table = txn.open_table(FUNCTIONS).map_err(storage)?;
             let existed = table.remove(name).map_err(storage)?.is_some();
             txn.open_table(OWNERS)
                 .map_err(storage)?
                 .remove(name)
                 .map_err(storage)?;
-            existed
+            let versions = versions::remove_all(&txn, name)?;
+            if existed { versions } else { Vec::new() }
         };
         txn.commit().map_err(storage)?;
-        Ok(existed)
+        Ok(removed)
     }
 }
 
-fn storage(e: impl std::fmt::Display) -> ApiError {
+pub(crate) fn storage(e: impl std::fmt::Display) -> ApiError {
     ApiError::Storage {
         reason: e.to_string(),
     }
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn record(name: &str) -> Record {
+    pub(crate) fn record(name: &str) -> Record {
         Record {
             name: name.into(),
+            version: 1,
             digest: "sha256:00".into(),
             size: 1,
             artifact: "sha256:11".into(),
@@ -270,20 +314,20 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("registry.redb");
         {
-            let registry = Registry::open(&path).unwrap();
+            let registry = Registry::open(&path, 10).unwrap();
             registry.put(&record("b")).unwrap();
             registry.put(&record("a")).unwrap();
-            assert!(registry.remove("b").unwrap());
-            assert!(!registry.remove("b").unwrap());
+            assert!(!registry.remove("b").unwrap().is_empty());
+            assert!(registry.remove("b").unwrap().is_empty());
         }
-        let registry = Registry::open(&path).unwrap();
+        let registry = Registry::open(&path, 10).unwrap();
         assert_eq!(registry.all().unwrap(), vec![record("a")]);
         let (mut c, mut d) = (record("c"), record("d"));
         c.engine = Some("other".into());
         d.compile_ms = 9.0;
         registry.put_all(&[c.clone(), d.clone()]).unwrap();
         drop(registry);
-        let registry = Registry::open(&path).unwrap();
+        let registry = Registry::open(&path, 10).unwrap();
         assert_eq!(registry.all().unwrap(), vec![record("a"), c, d]);
     }
 
@@ -301,7 +345,7 @@ mod tests {
     fn the_first_signer_owns_a_name_until_it_is_deleted_or_transferred() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("registry.redb");
-        let registry = Registry::open(&path).unwrap();
+        let registry = Registry::open(&path, 10).unwrap();
         registry.put(&record("a")).unwrap();
         assert_eq!(registry.owner("a").unwrap().as_deref(), Some("issuer"));
         let mut other = record("a");
@@ -314,7 +358,7 @@ mod tests {
         );
         registry.set_owner("a", "other").unwrap();
         drop(registry);
-        let registry = Registry::open(&path).unwrap();
+        let registry = Registry::open(&path, 10).unwrap();
         assert_eq!(registry.owner("a").unwrap().as_deref(), Some("other"));
         registry.remove("a").unwrap();
         assert_eq!(registry.owner("a").unwrap(), None);
@@ -336,7 +380,7 @@ mod tests {
             }
             txn.commit().unwrap();
         }
-        let registry = Registry::open(&path).unwrap();
+        let registry = Registry::open(&path, 10).unwrap();
         assert_eq!(registry.owner("a").unwrap().as_deref(), Some("issuer"));
         assert_eq!(registry.all().unwrap()[0].kv_layout, KvLayout::Legacy);
     }

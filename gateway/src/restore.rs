@@ -16,12 +16,17 @@
 //! recorded claims pass the issuer and validity-window checks, and one warning at start names it.
 //! A down function stays registered (listed with its reason, its files kept) so an admin can
 //! deploy it again or delete it, and a restart that trusts its issuer again serves it.
+//!
+//! Every live version comes back: a function whose traffic was split is split again with the
+//! same weights. Kept versions that take no traffic are not checked here (a rollback checks the
+//! one it makes live), but their artifacts and originals stay on disk.
 
 use crate::catalog::Deployed;
 use crate::error::ApiError;
 use crate::originals::recorded;
 use crate::registry::Record;
 use crate::state::Gateway;
+use crate::traffic::Split;
 use futures::stream::{self, StreamExt};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -56,10 +61,23 @@ type Rebuilds = Arc<Mutex<HashMap<(String, CapabilitySet), Compiled>>>;
 /// no record names (debris of a deploy cut short by a crash).
 pub async fn restore(gw: &Arc<Gateway>) -> Result<(), ApiError> {
     let started = Instant::now();
-    let records = gw.registry.all()?;
+    let live = gw.registry.all_live()?;
+    let mut records = gw.registry.all()?;
+    // The other live versions of split functions come back beside their primary one.
+    for (name, weights) in live.iter().map(|(n, l)| (n, &l.weights)) {
+        for (version, _) in weights.iter().filter(|(v, _)| *v != weights.primary()) {
+            records.extend(gw.registry.version(name, version)?);
+        }
+    }
     let live_originals: HashSet<Digest> = records
         .iter()
         .filter_map(|r| recorded(&r.original))
+        .chain(
+            gw.registry
+                .kept_blobs()?
+                .iter()
+                .filter_map(|d| Digest::parse(d)),
+        )
         .collect();
     let now = SystemTime::now();
     let rebuilds = Rebuilds::default();
@@ -82,7 +100,10 @@ pub async fn restore(gw: &Arc<Gateway>) -> Result<(), ApiError> {
         .await
         .into_iter()
         .collect::<Result<Vec<_>, _>>()?;
-    outcomes.sort_by(|a, b| a.record().name.cmp(&b.record().name));
+    outcomes.sort_by(|a, b| {
+        let (a, b) = (a.record(), b.record());
+        (&a.name, a.version).cmp(&(&b.name, b.version))
+    });
 
     let mut live_artifacts = HashSet::new();
     let mut rebuilt = Vec::new();
@@ -143,8 +164,13 @@ pub async fn restore(gw: &Arc<Gateway>) -> Result<(), ApiError> {
         tracing::error!(error = %e, "could not record the rebuilt artifacts: the next start rebuilds them again");
         live_artifacts.extend(replaced);
     }
+    // Read after the rebuilt records are written: a rebuilt version no longer keeps its old
+    // artifact (a failed write keeps it, above).
+    let kept = gw.registry.kept_blobs()?;
+    live_artifacts.extend(kept.iter().filter_map(|d| Digest::parse(d)));
     warn_legacy(&legacy);
-    publish(gw, &restored).await;
+    let (primaries, splits) = split_again(&live, restored);
+    publish(gw, &primaries, splits).await;
     let removed_artifacts = gw.pool.retain_artifacts(&live_artifacts)?;
     let removed_originals = gw.originals.retain(&live_originals)?;
     tracing::info!(
@@ -280,21 +306,69 @@ fn warn_legacy(legacy: &[String]) {
     );
 }
 
+/// Sorts restored versions (in name and version order) into each function's primary version
+/// and the splits of functions whose traffic was split; a split missing a version (it could
+/// not be restored) serves its primary version alone.
+fn split_again(
+    live: &std::collections::BTreeMap<String, crate::registry::Live>,
+    restored: Vec<Arc<Deployed>>,
+) -> (Vec<Arc<Deployed>>, Vec<Split>) {
+    let mut primaries = Vec::new();
+    let mut splits = Vec::new();
+    let mut by_name: std::collections::BTreeMap<String, Vec<Arc<Deployed>>> = Default::default();
+    for deployed in restored {
+        by_name
+            .entry(deployed.record.name.clone())
+            .or_default()
+            .push(deployed);
+    }
+    for (name, versions) in by_name {
+        let weights = live.get(&name).map(|l| &l.weights);
+        let primary_version = weights.map(|w| w.primary());
+        let Some(primary) = versions
+            .iter()
+            .find(|d| Some(d.record.version) == primary_version)
+            .or_else(|| versions.first())
+            .cloned()
+        else {
+            continue;
+        };
+        if let Some(weights) = weights.filter(|w| !w.is_single()) {
+            if weights.iter().count() == versions.len() {
+                splits.push(Split::new(weights, versions, &primary));
+            } else {
+                tracing::error!(function = %name, "a version of the traffic split could not be restored: its primary version takes all traffic until the traffic is set again");
+            }
+        }
+        primaries.push(primary);
+    }
+    (primaries, splits)
+}
+
 /// Publishes the restored functions in one snapshot and starts the ones that serve.
-async fn publish(gw: &Arc<Gateway>, restored: &[Arc<Deployed>]) {
+async fn publish(gw: &Arc<Gateway>, primaries: &[Arc<Deployed>], splits: Vec<Split>) {
+    let others: Vec<Arc<Deployed>> = splits
+        .iter()
+        .flat_map(|s| s.versions().iter())
+        .filter(|d| !primaries.iter().any(|p| Arc::ptr_eq(p, d)))
+        .cloned()
+        .collect();
     let guard = gw.catalog.lock().await;
     // One snapshot for all of them: inserting one by one rebuilds it each time (quadratic).
-    if let Err(e) = gw.catalog.insert_all(&guard, restored.to_vec()) {
+    if let Err(e) = gw.catalog.insert_all(&guard, primaries.to_vec(), splits) {
         tracing::error!(error = %e, "restored functions conflict; restoring one by one");
-        for deployed in restored {
+        for deployed in primaries {
             if let Err(e) = gw.catalog.insert(&guard, deployed.clone()) {
                 tracing::error!(function = %deployed.record.name, error = %e, "cannot restore function");
             }
         }
     }
     // A down function subscribes to nothing and keeps no instance ready.
-    for deployed in restored.iter().filter(|d| d.down.is_none()) {
+    for deployed in primaries.iter().filter(|d| d.down.is_none()) {
         crate::admin::start(gw, deployed);
+    }
+    for deployed in others.iter().filter(|d| d.down.is_none()) {
+        crate::admin::prestart(deployed);
     }
 }
 

@@ -69,6 +69,8 @@ pub struct Gateway {
     pub connection_reports: crate::server::outcome::Reports,
     /// This node's part in a cluster; `None` when it runs alone.
     pub cluster: Option<Arc<crate::cluster::ClusterNode>>,
+    /// The last canary of each function.
+    pub canaries: crate::canary::Canaries,
     ready: AtomicBool,
 }
 
@@ -88,7 +90,10 @@ impl Gateway {
         make_private(&settings.data_dir)?;
         let pool = Pool::open(&settings.pool, &settings.data_dir.join(ARTIFACT_DIR))?;
         pool.set_keep_alive(settings.keepalive.policy, settings.keepalive.time_scale);
-        let registry = Registry::open(&settings.data_dir.join(REGISTRY_FILE))?;
+        let registry = Registry::open(
+            &settings.data_dir.join(REGISTRY_FILE),
+            settings.versions.keep,
+        )?;
         let originals = OriginalStore::open(settings.data_dir.join(ORIGINAL_DIR))?;
         let metrics = Arc::new(
             Metrics::new(settings.pool.code_budget.bytes()).map_err(|e| ApiError::Internal {
@@ -139,6 +144,7 @@ impl Gateway {
             access,
             connection_reports,
             cluster,
+            canaries: crate::canary::Canaries::default(),
             ready: AtomicBool::new(false),
             settings,
         });
@@ -196,6 +202,8 @@ impl Gateway {
             function,
             execute: ExecuteCache::default(),
             metrics: FunctionMetrics::default(),
+            requests: std::sync::atomic::AtomicU64::new(0),
+            stats: crate::canary::VersionStats::default(),
             subscriptions: Subscriptions::default(),
             down,
         }))

@@ -103,6 +103,11 @@ fn the_example_file_lists_every_key() {
         "max_kv_bytes",
         "max_backlog_messages",
         "max_backlog_bytes",
+        "[versions]",
+        "keep",
+        "canary_window",
+        "canary_error_margin",
+        "canary_latency_margin",
     ];
     for key in keys {
         assert!(

@@ -3,9 +3,12 @@
 //! Steps, each of which can refuse without side effects: name → body → manifest → limits →
 //! claims (signature, issuer, hash, expiry, name, capabilities) → intent (validity bound,
 //! audience, signed manifest, the issuer's names) → policy → owner and no downgrade → function
-//! quota → precompile + store artifact → store the signed original → route check, owner, no
-//! downgrade and quotas again under the change lock → durable record → publish.
+//! quota → precompile + store artifact → store the signed original → version number, route
+//! check, owner, no downgrade and quotas again under the change lock → durable record (the new
+//! version, kept and 100% live; versions past `versions.keep` pruned) → publish.
 //! Only the last two change what is served, and a failure before them leaves the old version serving.
+//! With `?canary=N%` the durable record keeps the new version beside the live ones at weight 0,
+//! and the deploy then gives it N% of the traffic and starts judging it (see [`crate::canary`]).
 
 use super::upload;
 use crate::admission::{Admitted, Operation, PolicyInput, Source, check_downgrade, check_owner};
@@ -15,6 +18,7 @@ use crate::incoming::Incoming;
 use crate::registry::{KvLayout, Record};
 use crate::response::{GatewayResponse, json};
 use crate::state::Gateway;
+use crate::traffic::Weights;
 use http::{Request, StatusCode};
 use serde_json::json;
 use std::sync::Arc;
@@ -31,15 +35,38 @@ pub async fn deploy(
     req: Request<Incoming>,
 ) -> Result<GatewayResponse, ApiError> {
     let name = FunctionName::try_from(name.to_owned());
-    let switches = super::query::switches(req.uri().query(), ["allow_downgrade"]);
+    let canary = crate::canary::share_in(req.uri().query());
+    let rest = canary.as_ref().ok().and_then(|(_, rest)| rest.clone());
+    let switches = super::query::switches(rest.as_deref(), ["allow_downgrade"]);
     // The body is read (or discarded) before any refusal, so the client sees the error, not a reset.
     let upload = upload::read(
         req,
         gw.body_limits(gw.settings.max_module_size.bytes(), "max_module_size"),
     )
     .await;
+    let (canary, _) = canary?;
     let [allow_downgrade] = switches?;
-    deploy_upload(gw, name?, upload?, allow_downgrade).await
+    let name = name?;
+    if canary.is_some() {
+        if gw.cluster.is_some() {
+            return Err(ApiError::NotInCluster {
+                operation: "a canary deploy",
+            });
+        }
+        // A canary needs a version to compare with; checked again under the change lock.
+        if gw.catalog.snapshot().function(name.as_str()).is_none() {
+            return Err(no_previous_version(&name));
+        }
+    }
+    deploy_upload(gw, name, upload?, allow_downgrade, canary).await
+}
+
+/// The refusal of a canary for a function that serves no version yet.
+fn no_previous_version(name: &FunctionName) -> ApiError {
+    ApiError::NoPreviousVersion {
+        name: name.as_str().to_owned(),
+        live: 0,
+    }
 }
 
 /// Deploys or replaces `name` from a body already read.
@@ -48,6 +75,7 @@ async fn deploy_upload(
     name: FunctionName,
     upload: upload::Upload,
     allow_downgrade: bool,
+    canary: Option<u8>,
 ) -> Result<GatewayResponse, ApiError> {
     let manifest = match &upload.manifest {
         Some(text) => Manifest::from_toml(text)?,
@@ -113,8 +141,13 @@ async fn deploy_upload(
         return Err(abandon(gw, gc, &artifact, Some(original), e).await);
     }
 
+    let version = match gw.registry.next_version(name.as_str()) {
+        Ok(version) => version,
+        Err(e) => return Err(abandon(gw, gc, &artifact, Some(original), e).await),
+    };
     let record = Record {
         name: name.as_str().to_owned(),
+        version,
         digest: Digest::of(&module).to_string(),
         size: module.len() as u64,
         artifact: artifact.digest.clone(),
@@ -141,7 +174,21 @@ async fn deploy_upload(
         None => None,
     };
     let change = gw.catalog.lock().await;
-    let checked = succession(gw, &record.claims, allow_downgrade)
+    // Numbered under the lock: a deploy of the same name since the first count takes the next.
+    let numbered = gw.registry.next_version(&record.name).and_then(|version| {
+        if version != record.version {
+            record.version = version;
+            deployed = gw.deployed(record.clone())?;
+        }
+        Ok(())
+    });
+    let serving = gw.catalog.snapshot().function(name.as_str()).is_some();
+    let checked = numbered
+        .and_then(|()| match canary {
+            Some(_) if !serving => Err(no_previous_version(&name)),
+            _ => Ok(()),
+        })
+        .and_then(|()| succession(gw, &record.claims, allow_downgrade))
         .and_then(|()| gw.catalog.check(&deployed))
         .and_then(|()| crate::quotas::check_deploy(gw, &record));
     let shared = match (checked, &gw.cluster) {
@@ -153,25 +200,42 @@ async fn deploy_upload(
             record.cluster_revision = revision;
             deployed = gw.deployed(record.clone())?;
         }
-        gw.registry.put(&record)
+        match canary {
+            None => gw.registry.put(&record).map(|pruned| (pruned, None)),
+            Some(_) => gw
+                .registry
+                .keep_beside(&record)
+                .map(|(pruned, weights)| (pruned, Some(weights))),
+        }
     });
-    if let Err(e) = published {
+    let (pruned, beside) = match published {
+        Ok(published) => published,
+        Err(e) => {
+            drop(change);
+            drop(applying);
+            return Err(abandon(gw, gc, &artifact, Some(original), e).await);
+        }
+    };
+    if let (Some(share), Some(beside)) = (canary, beside) {
         drop(change);
         drop(applying);
-        return Err(abandon(gw, gc, &artifact, Some(original), e).await);
+        drop(gc);
+        release(gw, &pruned).await;
+        return start_canary(gw, &record, share, beside).await;
     }
-    let old = gw.catalog.insert(&change, deployed.clone())?;
+    let old = gw.catalog.publish(&change, deployed.clone(), None)?;
     drop(change);
     drop(applying);
     drop(gc);
 
-    if let Some(old) = &old {
+    for old in &old {
         retire(gw, old).await;
     }
+    release(gw, &pruned).await;
     start(gw, &deployed);
     // In cluster mode a version this node had not applied yet was replaced all the same.
-    let replaced = old.is_some() || expected.flatten().is_some();
-    tracing::info!(function = %record.name, digest = %record.digest, issuer = %record.claims.iss, replaced, "deployed");
+    let replaced = !old.is_empty() || expected.flatten().is_some();
+    tracing::info!(function = %record.name, version = record.version, digest = %record.digest, issuer = %record.claims.iss, replaced, pruned = pruned.len(), "deployed");
 
     let wasi = wasi_target(&module);
     let status = if replaced {
@@ -183,6 +247,7 @@ async fn deploy_upload(
         status,
         &json!({
             "name": record.name,
+            "version": record.version,
             "digest": record.digest,
             "size": record.size,
             "compile_ms": record.compile_ms,
@@ -195,6 +260,41 @@ async fn deploy_upload(
             // Imported network interfaces without their grant: linked, every destination denied.
             "linked_denied": linked_denied,
             "wasi": wasi,
+        }),
+    ))
+}
+
+/// Gives the version just kept (`record`, live at weight 0 as `beside`) `share`% of the traffic
+/// beside the primary version, and starts judging it (see [`crate::canary`]).
+async fn start_canary(
+    gw: &Arc<Gateway>,
+    record: &Record,
+    share: u8,
+    beside: Weights,
+) -> Result<GatewayResponse, ApiError> {
+    let (name, new, old) = (&record.name, record.version, beside.primary());
+    let split = Weights::try_from(std::collections::BTreeMap::from([
+        (old, 100 - share),
+        (new, share),
+    ]))
+    .map_err(|e| ApiError::Internal {
+        reason: format!("canary weights of {name}: {e}"),
+    })?;
+    let started = super::set_traffic_if(gw, name, &beside, split.clone()).await?;
+    if started {
+        crate::canary::watch(gw, name, old, new, share, split);
+    }
+    tracing::info!(function = %name, version = new, digest = %record.digest, issuer = %record.claims.iss, share, started, "deployed as a canary");
+    Ok(json(
+        StatusCode::OK,
+        &json!({
+            "name": name,
+            "version": new,
+            "digest": record.digest,
+            "size": record.size,
+            "issuer": record.claims.iss,
+            "replaced": false,
+            "canary": gw.canaries.status(name),
         }),
     ))
 }
@@ -333,8 +433,9 @@ async fn abandon(
     error
 }
 
-/// Lets a replaced or deleted version go: its code leaves memory once its in-flight calls end, and
-/// its artifact and original leave the disk unless another function uses the same ones.
+/// Lets a version that no longer takes traffic (replaced, rolled back from, or deleted) go: its
+/// code leaves memory once its in-flight calls end, and its artifact and original leave the disk
+/// unless a live or kept version (of any function) uses the same ones.
 pub async fn retire(gw: &Gateway, old: &Arc<Deployed>) {
     old.subscriptions.stop();
     old.function.unload().await;
@@ -342,16 +443,28 @@ pub async fn retire(gw: &Gateway, old: &Arc<Deployed>) {
     crate::originals::remove_if_unused(gw, crate::originals::recorded(&old.record.original)).await;
 }
 
-/// Deletes `artifact` unless a deployed function uses it. Takes the artifact lock exclusively, so
-/// no deploy is between compiling the same artifact and publishing it.
+/// Releases the artifacts and originals of versions no longer kept (pruned or deleted), unless
+/// a live or kept version uses the same ones.
+pub async fn release(gw: &Gateway, records: &[Record]) {
+    for record in records {
+        if let Some(artifact) = Digest::parse(&record.artifact) {
+            remove_if_unused(gw, artifact).await;
+        }
+        crate::originals::remove_if_unused(gw, crate::originals::recorded(&record.original)).await;
+    }
+}
+
+/// Deletes `artifact` unless a live or kept version uses it. Takes the artifact lock
+/// exclusively, so no deploy is between compiling the same artifact and publishing it.
 async fn remove_if_unused(gw: &Gateway, artifact: Digest) {
     let _gc = gw.artifact_gc.write().await;
     let still_used = gw
         .catalog
         .snapshot()
-        .sorted()
-        .iter()
-        .any(|d| d.function.artifact() == artifact);
+        .all_live()
+        .any(|d| d.function.artifact() == artifact)
+        // A registry that cannot be read keeps the file: a leftover is collected at start.
+        || gw.registry.keeps_blob(&artifact.to_string()).unwrap_or(true);
     if !still_used && let Err(e) = gw.pool.remove_artifact(&artifact) {
         tracing::warn!(error = %e, "could not remove an unused artifact");
     }
@@ -360,6 +473,12 @@ async fn remove_if_unused(gw: &Gateway, artifact: Digest) {
 /// Brings up `min_instances` in the background and subscribes the function's triggers.
 pub fn start(gw: &Arc<Gateway>, deployed: &Arc<Deployed>) {
     crate::triggers::start(gw, deployed);
+    prestart(deployed);
+}
+
+/// Brings up `min_instances` in the background, without triggers: a live version that is not
+/// its function's primary one (triggers follow the primary version).
+pub fn prestart(deployed: &Arc<Deployed>) {
     let function = deployed.function.clone();
     tokio::spawn(async move {
         if let Err(e) = function.start().await {

@@ -1,6 +1,6 @@
 //! `GET /functions`, `GET /functions/{name}`, `DELETE /functions/{name}`.
 
-use super::deploy::retire;
+use super::deploy::{release, retire};
 use crate::catalog::Deployed;
 use crate::error::ApiError;
 use crate::response::{GatewayResponse, empty, json};
@@ -18,9 +18,12 @@ pub fn list(gw: &Gateway) -> GatewayResponse {
     json(StatusCode::OK, &json!({ "functions": functions }))
 }
 
-/// One function in detail, with its manifest, owner, signed original and the key-value bytes its
+/// One function in detail, with its manifest, owner, signed original, the key-value bytes its
 /// own buckets use (`kv_bytes`, counted against `quotas.max_kv_bytes`; `null` when the store
-/// cannot be asked).
+/// cannot be asked), and its live versions (`live`: `[{"version", "weight", "digest",
+/// "deployed_at", "requests"}]`, `version` being the primary one, which the other fields
+/// describe), and its last canary on this node (`canary`, `null` if none: see
+/// [`crate::canary`]).
 pub async fn get(gw: &Gateway, name: &str) -> Result<GatewayResponse, ApiError> {
     let name = FunctionName::try_from(name.to_owned())?;
     let snapshot = gw.catalog.snapshot();
@@ -42,6 +45,27 @@ pub async fn get(gw: &Gateway, name: &str) -> Result<GatewayResponse, ApiError> 
         }),
     };
     body["kv_bytes"] = json!(kv_bytes(gw, deployed).await);
+    body["canary"] = json!(gw.canaries.status(name.as_str()));
+    let weights = gw.registry.live(name.as_str())?.map(|l| l.weights);
+    let weight = |v: u64| {
+        weights
+            .as_ref()
+            .and_then(|w| w.iter().find(|(k, _)| *k == v).map(|(_, w)| w))
+    };
+    body["live"] = snapshot
+        .live(name.as_str())
+        .iter()
+        .map(|d| {
+            json!({
+                "version": d.record.version,
+                "weight": weight(d.record.version),
+                "digest": d.record.digest,
+                "issuer": d.record.claims.iss,
+                "deployed_at": d.record.deployed_at,
+                "requests": d.requests.load(std::sync::atomic::Ordering::Relaxed),
+            })
+        })
+        .collect();
     body["claims"] =
         serde_json::to_value(&deployed.record.claims).map_err(|e| ApiError::Internal {
             reason: format!("claims not serialisable: {e}"),
@@ -79,13 +103,14 @@ pub async fn delete(gw: &Gateway, name: &str, purge: bool) -> Result<GatewayResp
             .await
             .map_err(crate::cluster::sync::api_error)?;
     }
-    gw.registry.remove(name.as_str())?;
+    let removed = gw.registry.remove(name.as_str())?;
     let old = gw.catalog.remove(&change, name.as_str());
     drop(change);
     drop(applying);
-    if let Some(old) = old {
-        retire(gw, &old).await;
+    for old in &old {
+        retire(gw, old).await;
     }
+    release(gw, &removed).await;
     gw.forget_metrics(name.as_str());
     tracing::info!(function = %name, purged_keys = ?purged, "deleted");
     Ok(match purged {
@@ -102,6 +127,7 @@ fn summary(deployed: &Arc<Deployed>) -> Value {
     let stats = deployed.function.stats();
     let mut summary = json!({
         "name": record.name,
+        "version": record.version,
         "digest": record.digest,
         "size": record.size,
         "status": "serving",

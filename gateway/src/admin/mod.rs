@@ -1,12 +1,15 @@
-//! The admin API under `/functions`: deploy, list, inspect and delete functions.
+//! The admin API under `/functions`: deploy, list, inspect and delete functions, and choose
+//! which of their kept versions serve.
 
 mod deploy;
 mod functions;
 mod owner;
 mod query;
 mod upload;
+mod versions;
 
-pub use deploy::{retire, start};
+pub use deploy::{prestart, release, retire, start};
+pub use versions::set_traffic_if;
 
 use crate::error::ApiError;
 use crate::incoming::Incoming;
@@ -58,6 +61,18 @@ pub async fn handle(
                 }),
             }
         }
+        (method, rest) if versions_path(rest).is_some() => {
+            let (name, what) = versions_path(rest).unwrap_or_default();
+            let name = name.to_owned();
+            match (what, method) {
+                ("versions", &Method::GET) => versions::list(gw, &name),
+                ("rollback", &Method::POST) => versions::rollback(gw, &name, req).await,
+                ("traffic", &Method::PUT) => versions::traffic(gw, &name, req).await,
+                _ => Err(ApiError::MethodNotAllowed {
+                    method: method.to_string(),
+                }),
+            }
+        }
         (method, rest)
             if rest
                 .strip_suffix("/owner")
@@ -76,4 +91,11 @@ pub async fn handle(
             path: path.to_owned(),
         }),
     }
+}
+
+/// `NAME/versions`, `NAME/rollback` or `NAME/traffic`, split into the name and the last segment.
+fn versions_path(rest: &str) -> Option<(&str, &str)> {
+    let (name, what) = rest.split_once('/')?;
+    (["versions", "rollback", "traffic"].contains(&what) && !name.is_empty())
+        .then_some((name, what))
 }

@@ -316,8 +316,8 @@ async fn remove(gw: &Arc<Gateway>, node: &ClusterNode, name: &str, revision: u64
     // Released before `retire`, which takes the artifact GC lock exclusively: a deploy holding
     // it shared may be waiting for `applying`.
     drop(applying);
-    if let Some(old) = old {
-        crate::admin::retire(gw, &old).await;
+    for old in &old {
+        crate::admin::retire(gw, old).await;
     }
     gw.forget_metrics(name);
     node.metrics.applied.with_label_values(&["delete"]).inc();

@@ -17,7 +17,7 @@ async fn deployed_before(
     let settings = settings(data_dir, key);
     let pool = Pool::open(&settings.pool, &data_dir.join("artifacts")).unwrap();
     let originals = OriginalStore::open(data_dir.join("originals")).unwrap();
-    let registry = Registry::open(&data_dir.join("registry.redb")).unwrap();
+    let registry = Registry::open(&data_dir.join("registry.redb"), 10).unwrap();
     let options = SignOptions {
         name: name.into(),
         ..SignOptions::default()
@@ -29,6 +29,7 @@ async fn deployed_before(
     let verified = wasmgate_claims::verify(&module, &[key.issuer()], SystemTime::now()).unwrap();
     let mut record = Record {
         name: name.into(),
+        version: 1,
         digest: original.to_string(),
         size: module.len() as u64,
         artifact: compiled.artifact.to_string(),

@@ -1,7 +1,8 @@
 //! Crash safety: the gateway is killed with SIGKILL at random moments while deploys, replaces,
-//! deletes, key-value writes and publishes are in flight; after each restart everything that was
-//! acknowledged is there, and nothing half-written is visible: a name has an owner exactly when
-//! it is deployed, every function has its signed original, no original outlives the function it
+//! rollbacks, deletes, key-value writes and publishes are in flight; after each restart
+//! everything that was acknowledged is there, and nothing half-written is visible: a name has an
+//! owner exactly when it is deployed, its kept versions are numbered in order with the serving
+//! one live, every kept version has its signed original, no original outlives the versions it
 //! belonged to, and the key-value quota's count of a function's bytes is exactly what it stores.
 //!
 //! `WASMGATE_CRASH_ROUNDS` sets the number of rounds (default 6), `WASMGATE_CRASH_SEED` the seed
@@ -49,7 +50,12 @@ struct Acked {
 
 /// One planned operation on a churned function.
 enum Op {
-    Deploy { bytes: Vec<u8>, version: Version },
+    Deploy {
+        bytes: Vec<u8>,
+        version: Version,
+    },
+    /// Back to the previous kept version (whichever that is when it runs).
+    Rollback,
     Delete,
 }
 
@@ -62,6 +68,8 @@ struct Ledger {
     kv_pending: Option<(String, String)>,
     messages: Vec<String>,
     changes: u64,
+    /// How each component deployed so far answers, by digest (what a rollback brings back).
+    kinds: BTreeMap<String, Kind>,
 }
 
 impl Ledger {
@@ -140,6 +148,15 @@ async fn run_round(gw: &mut Gateway, ledger: &Arc<Mutex<Ledger>>, round: u64, se
     let mut workers = Vec::new();
     for name in CHURNED {
         let ops = plan(gw, &mut rng, name);
+        for op in &ops {
+            if let Op::Deploy {
+                version: Version::Deployed { digest, kind },
+                ..
+            } = op
+            {
+                ledger.lock().unwrap().kinds.insert(digest.clone(), *kind);
+            }
+        }
         let client = gw.client().clone();
         let url = gw.url(&format!("/functions/{name}"));
         let ledger = ledger.clone();
@@ -187,12 +204,15 @@ async fn run_round(gw: &mut Gateway, ledger: &Arc<Mutex<Ledger>>, round: u64, se
 }
 
 /// A random sequence of deploys (alternating components, each signed anew, so each has its own
-/// digest) and deletes for `name`.
+/// digest), rollbacks and deletes for `name`.
 fn plan(gw: &Gateway, rng: &mut StdRng, name: &str) -> Vec<Op> {
     (0..40)
         .map(|_| {
             if rng.random_ratio(1, 5) {
                 return Op::Delete;
+            }
+            if rng.random_ratio(1, 4) {
+                return Op::Rollback;
             }
             let (wasm, kind) = if rng.random_bool(0.5) {
                 (guests::HTTP_HELLO, Kind::Hello)
@@ -227,6 +247,28 @@ async fn churn(
                     .body(bytes),
                 version,
             ),
+            Op::Rollback => {
+                // Only this worker changes `name`, so the previous version read now is the one
+                // the rollback goes back to.
+                let Ok(response) = client.get(format!("{url}/versions")).send().await else {
+                    return;
+                };
+                if response.status() == 404 {
+                    continue;
+                }
+                assert_eq!(response.status(), 200, "{name}: versions");
+                let Ok(versions) = response.json::<serde_json::Value>().await else {
+                    return;
+                };
+                let Some(digest) = previous_digest(&versions) else {
+                    continue;
+                };
+                let kind = ledger.lock().unwrap().kinds[&digest];
+                (
+                    client.post(format!("{url}/rollback")),
+                    Version::Deployed { digest, kind },
+                )
+            }
             Op::Delete => (client.delete(&url), Version::Absent),
         };
         ledger
@@ -251,6 +293,19 @@ async fn churn(
         acked.pending = None;
         ledger.changes += 1;
     }
+}
+
+/// The digest of the newest kept version older than the live one, from a `GET .../versions`
+/// answer; `None` when there is none.
+fn previous_digest(versions: &serde_json::Value) -> Option<String> {
+    let live: u64 = versions["live"].as_object()?.keys().next()?.parse().ok()?;
+    versions["versions"]
+        .as_array()?
+        .iter()
+        .filter(|v| v["version"].as_u64().is_some_and(|n| n < live))
+        .max_by_key(|v| v["version"].as_u64())
+        .and_then(|v| v["digest"].as_str())
+        .map(str::to_owned)
 }
 
 /// Writes each key through the `kv` guest; a 200 is an acknowledged write.
@@ -443,13 +498,70 @@ async fn check(gw: &Gateway, ledger: &Arc<Mutex<Ledger>>, seed: u64) {
     }
 }
 
-/// The originals after a restart: each named by the sha256 of its bytes, exactly one per listed
-/// function (the component it was deployed with: no record without its original, no original
-/// without its record), no temp file; and every function re-verified and serving.
+/// Version state after a restart: each listed function keeps at most `versions.keep` (the
+/// default, 10) versions numbered in increasing order below its next number, exactly one of them
+/// live with all traffic, and that one is the version serving (the listed digest). Returns the
+/// originals every kept version names.
+async fn check_versions(
+    gw: &Gateway,
+    listed: &BTreeMap<String, String>,
+    seed: u64,
+) -> std::collections::BTreeSet<String> {
+    let mut originals = std::collections::BTreeSet::new();
+    for (name, digest) in listed {
+        let versions = gw
+            .get_json(&format!("/functions/{name}/versions"))
+            .await
+            .unwrap();
+        let kept = versions["versions"].as_array().unwrap();
+        let numbers: Vec<u64> = kept
+            .iter()
+            .map(|v| v["version"].as_u64().unwrap())
+            .collect();
+        assert!(
+            !numbers.is_empty() && numbers.len() <= 10,
+            "seed {seed}: {name} keeps {numbers:?}"
+        );
+        assert!(
+            numbers.windows(2).all(|w| w[0] < w[1]),
+            "seed {seed}: {name} keeps {numbers:?}"
+        );
+        let next = versions["next_version"].as_u64().unwrap();
+        assert!(
+            numbers.iter().all(|n| *n < next),
+            "seed {seed}: {name} keeps {numbers:?}, next {next}"
+        );
+        let live = versions["live"].as_object().unwrap();
+        assert_eq!(live.len(), 1, "seed {seed}: {name} live {live:?}");
+        let (live, weight) = live.iter().next().unwrap();
+        assert_eq!(weight, 100, "seed {seed}: {name}");
+        let serving = kept
+            .iter()
+            .find(|v| v["version"].as_u64() == live.parse().ok())
+            .unwrap_or_else(|| panic!("seed {seed}: {name}'s live version {live} is not kept"));
+        assert_eq!(
+            serving["digest"], **digest,
+            "seed {seed}: {name}'s live version is not the one serving"
+        );
+        originals.extend(
+            kept.iter()
+                .filter_map(|v| v["original"].as_str())
+                .map(str::to_owned),
+        );
+    }
+    originals
+}
+
+/// The originals after a restart: each named by the sha256 of its bytes, exactly those the kept
+/// versions of the listed functions name (no version without its original, no original without
+/// a version), no temp file; and every function re-verified and serving.
 async fn check_originals(gw: &Gateway, listed: &BTreeMap<String, String>, seed: u64) {
     let stored = digest_named_files(gw, "originals", ".wasm", seed);
-    let named: std::collections::BTreeSet<String> = listed.values().cloned().collect();
-    assert_eq!(stored, named, "seed {seed}: originals and records differ");
+    let named = check_versions(gw, listed, seed).await;
+    assert_eq!(
+        stored, named,
+        "seed {seed}: originals and kept versions differ"
+    );
     for function in gw.functions().await.unwrap() {
         assert_eq!(function["status"], "serving", "seed {seed}: {function}");
     }

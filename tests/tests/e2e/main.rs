@@ -35,6 +35,7 @@ mod restart_under_load;
 mod reuse;
 mod scale_to_zero;
 mod tenancy;
+mod versions;
 mod wasi_http_cases;
 mod wasi_p3;
 

@@ -132,8 +132,12 @@ async fn a_deploy_past_max_stored_bytes_is_refused_with_507_its_artifact_removed
     };
     // Room for either artifact, not for both (with slack for the bytes a signature changes).
     let quota = hello.max(echo) + hello.min(echo) / 2;
+    // One version kept per name: the quota counts live versions, and versions kept for rollback
+    // would stay on disk beside them.
     let gw = Gateway::builder()
-        .config_toml(&format!("[quotas]\nmax_stored_bytes = \"{quota}\"\n"))
+        .config_toml(&format!(
+            "[quotas]\nmax_stored_bytes = \"{quota}\"\n[versions]\nkeep = 1\n"
+        ))
         .start()
         .await
         .unwrap();

@@ -37,7 +37,7 @@ async fn a_deploy_refused_after_compiling_leaves_no_artifact_behind() {
     };
     let name: FunctionName = "hello".parse().unwrap();
 
-    let refused = deploy_upload(&gw, name.clone(), upload(unset), false).await;
+    let refused = deploy_upload(&gw, name.clone(), upload(unset), false, None).await;
     let Err(refused) = refused else {
         panic!("an unset variable refuses the deploy");
     };
@@ -53,14 +53,14 @@ async fn a_deploy_refused_after_compiling_leaves_no_artifact_behind() {
         "the refused deploy left its original"
     );
 
-    let deployed = deploy_upload(&gw, name.clone(), upload(""), false)
+    let deployed = deploy_upload(&gw, name.clone(), upload(""), false, None)
         .await
         .unwrap();
     assert_eq!(deployed.status(), StatusCode::CREATED);
     assert_eq!(artifacts(dir.path()), 1);
     assert_eq!(files(dir.path(), "originals"), 1);
     // Refused again, now beside a deployed version that uses the same artifact: it stays.
-    let refused = deploy_upload(&gw, name, upload(unset), false).await;
+    let refused = deploy_upload(&gw, name, upload(unset), false, None).await;
     assert!(refused.is_err());
     assert_eq!(
         artifacts(dir.path()),
