@@ -53,6 +53,8 @@ mod name_pattern;
 mod quotas_settings;
 mod resolve;
 mod route;
+mod schedule;
+mod schedule_settings;
 mod secrets_settings;
 mod settings;
 mod subject;
@@ -87,6 +89,8 @@ pub use name_pattern::NamePattern;
 pub use quotas_settings::QuotaSettings;
 pub use resolve::{FunctionSettings, Reuse};
 pub use route::{MAX_ROUTE_LEN, MAX_ROUTE_PARAMS, RESERVED_PREFIXES, Route};
+pub use schedule::{MAX_SCHEDULES, MIN_SCHEDULE_INTERVAL, Schedule, ScheduleTarget, Timetable};
+pub use schedule_settings::ScheduleSettings;
 pub use secrets_settings::{EnvPattern, SecretsSettings};
 pub use settings::{
     AdmissionSettings, BusBackendKind, EventFormat, EventSettings, FunctionDefaults, KvBackendKind,
