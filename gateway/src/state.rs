@@ -69,6 +69,8 @@ pub struct Gateway {
     pub connection_reports: crate::server::outcome::Reports,
     /// This node's part in a cluster; `None` when it runs alone.
     pub cluster: Option<Arc<crate::cluster::ClusterNode>>,
+    /// The last fired slot of every schedule (the data dir alone, the cluster's bucket in one).
+    pub slots: crate::schedules::SlotStore,
     ready: AtomicBool,
 }
 
@@ -114,6 +116,10 @@ impl Gateway {
             );
         }
         let cluster = crate::cluster::ClusterNode::open(&settings, metrics.registry()).await?;
+        let slots = crate::schedules::SlotStore::open(
+            &settings.data_dir,
+            cluster.as_ref().map(|node| node.cluster.clone()),
+        )?;
         let bus = open_bus(&settings).await?;
         let guest_bus: Arc<dyn Bus> = Arc::new(CountedBus::new(bus.clone(), &metrics));
         let calls = CallStore::open(settings.data_dir.join(CALLS_FILE)).await?;
@@ -139,6 +145,7 @@ impl Gateway {
             access,
             connection_reports,
             cluster,
+            slots,
             ready: AtomicBool::new(false),
             settings,
         });
