@@ -178,11 +178,31 @@ mod tests {
     async fn a_slot_is_claimed_once_also_after_reopening() {
         let dir = tempfile::tempdir().unwrap();
         let store = SlotStore::open(dir.path(), None).unwrap();
-        assert!(store.claim("f", 0, &fired(100, "* * * * * * UTC")).await.unwrap());
-        assert!(!store.claim("f", 0, &fired(100, "* * * * * * UTC")).await.unwrap());
-        assert!(!store.claim("f", 0, &fired(99, "* * * * * * UTC")).await.unwrap());
+        assert!(
+            store
+                .claim("f", 0, &fired(100, "* * * * * * UTC"))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .claim("f", 0, &fired(100, "* * * * * * UTC"))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .claim("f", 0, &fired(99, "* * * * * * UTC"))
+                .await
+                .unwrap()
+        );
         // Another schedule of the same function has its own slots.
-        assert!(store.claim("f", 1, &fired(100, "* * * * * * UTC")).await.unwrap());
+        assert!(
+            store
+                .claim("f", 1, &fired(100, "* * * * * * UTC"))
+                .await
+                .unwrap()
+        );
         drop(store);
 
         let store = SlotStore::open(dir.path(), None).unwrap();
@@ -190,18 +210,43 @@ mod tests {
             store.last("f", 0).await.unwrap(),
             Some(fired(100, "* * * * * * UTC"))
         );
-        assert!(!store.claim("f", 0, &fired(100, "* * * * * * UTC")).await.unwrap());
-        assert!(store.claim("f", 0, &fired(101, "* * * * * * UTC")).await.unwrap());
+        assert!(
+            !store
+                .claim("f", 0, &fired(100, "* * * * * * UTC"))
+                .await
+                .unwrap()
+        );
+        assert!(
+            store
+                .claim("f", 0, &fired(101, "* * * * * * UTC"))
+                .await
+                .unwrap()
+        );
     }
 
     #[tokio::test]
     async fn a_changed_pattern_or_a_delete_starts_afresh() {
         let dir = tempfile::tempdir().unwrap();
         let store = SlotStore::open(dir.path(), None).unwrap();
-        assert!(store.claim("f", 0, &fired(100, "*/5 * * * * * UTC")).await.unwrap());
-        assert!(store.claim("f", 0, &fired(90, "*/2 * * * * * UTC")).await.unwrap());
+        assert!(
+            store
+                .claim("f", 0, &fired(100, "*/5 * * * * * UTC"))
+                .await
+                .unwrap()
+        );
+        assert!(
+            store
+                .claim("f", 0, &fired(90, "*/2 * * * * * UTC"))
+                .await
+                .unwrap()
+        );
         store.forget("f", 2).await.unwrap();
         assert_eq!(store.last("f", 0).await.unwrap(), None);
-        assert!(store.claim("f", 0, &fired(90, "*/2 * * * * * UTC")).await.unwrap());
+        assert!(
+            store
+                .claim("f", 0, &fired(90, "*/2 * * * * * UTC"))
+                .await
+                .unwrap()
+        );
     }
 }
