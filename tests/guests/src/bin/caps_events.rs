@@ -75,7 +75,12 @@ fn schedule_fire(
     message: &Message,
 ) -> Result<(), store::Error> {
     let metadata = message.metadata().unwrap_or_default();
-    let attribute = |key: &str| metadata.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+    let attribute = |key: &str| {
+        metadata
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+    };
     if attribute("ce-type").as_deref() != Some("dev.wasmgate.schedule") {
         return Ok(());
     }
