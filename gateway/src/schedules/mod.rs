@@ -1,6 +1,6 @@
 //! Cron triggers: each `[[schedules]]` entry of a deployed function is a task that waits for the
 //! schedule's next slot, claims it in the [`SlotStore`] (durably, before anything is delivered)
-//! and only then fires it ([`fire`]).
+//! and only then fires it (a message or a `POST`, see [`EVENT_TYPE`] and [`SLOT_HEADER`]).
 //!
 //! Once per slot: a slot fires only on the node whose claim moved the stored last slot to it, so
 //! a restart never fires a slot again (the stored slot is at or past it) and in cluster mode two
