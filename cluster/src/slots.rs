@@ -33,7 +33,9 @@ impl Cluster {
     /// The last slot claimed for schedule `index` of `function`, if any.
     pub async fn fired_slot(&self, function: &str, index: usize) -> Result<Option<FiredSlot>> {
         let bucket = self.slots_bucket().await?;
-        Ok(read(bucket, function, index).await?.map(|(fired, _)| fired))
+        Ok(read(bucket, function, index)
+            .await?
+            .and_then(|(fired, _)| fired))
     }
 
     /// Claims `fired.slot` for schedule `index` of `function`: `true` when this node moved the
@@ -53,7 +55,9 @@ impl Cluster {
         })?);
         for _ in 0..CLAIM_ROUNDS {
             let written = match read(bucket, function, index).await? {
-                Some((held, _)) if held.pattern == fired.pattern && held.slot >= fired.slot => {
+                Some((Some(held), _))
+                    if held.pattern == fired.pattern && held.slot >= fired.slot =>
+                {
                     return Ok(false);
                 }
                 Some((_, revision)) => bucket
@@ -117,12 +121,13 @@ impl Cluster {
     }
 }
 
-/// The slot held for a schedule and the key's revision; `None` when none is (or it was purged).
+/// The slot held for a schedule (`None` after a purge) and the key's revision; `None` when the
+/// key was never written.
 async fn read(
     bucket: &kv::Store,
     function: &str,
     index: usize,
-) -> Result<Option<(FiredSlot, u64)>> {
+) -> Result<Option<(Option<FiredSlot>, u64)>> {
     let key = key(function, index);
     let entry = bucket
         .entry(&key)
@@ -130,20 +135,14 @@ async fn read(
         .map_err(|e| unavailable(&format!("reading {key}"), e))?;
     let Some(entry) = entry else { return Ok(None) };
     if entry.operation != kv::Operation::Put {
-        // A purged key: the next write must be an update at this revision.
-        return Ok(Some((
-            FiredSlot {
-                slot: i64::MIN,
-                pattern: String::new(),
-            },
-            entry.revision,
-        )));
+        // A purged key: no slot, but the next write must be an update at this revision.
+        return Ok(Some((None, entry.revision)));
     }
     let fired = serde_json::from_slice(&entry.value).map_err(|e| Error::Malformed {
         key: key.clone(),
         reason: e.to_string(),
     })?;
-    Ok(Some((fired, entry.revision)))
+    Ok(Some((Some(fired), entry.revision)))
 }
 
 fn key(function: &str, index: usize) -> String {

@@ -165,7 +165,9 @@ fn storage(e: impl std::fmt::Display) -> ApiError {
 
 #[cfg(test)]
 mod tests {
+    //! One suite, both stores: a temporary redb file, and a real `nats-server` with JetStream.
     use super::*;
+    use wasmgate_tests::NatsServer;
 
     fn fired(slot: i64, pattern: &str) -> FiredSlot {
         FiredSlot {
@@ -174,63 +176,38 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn a_slot_is_claimed_once_also_after_reopening() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SlotStore::open(dir.path(), None).unwrap();
-        assert!(
-            store
-                .claim("f", 0, &fired(100, "* * * * * * UTC"))
-                .await
-                .unwrap()
-        );
-        assert!(
-            !store
-                .claim("f", 0, &fired(100, "* * * * * * UTC"))
-                .await
-                .unwrap()
-        );
-        assert!(
-            !store
-                .claim("f", 0, &fired(99, "* * * * * * UTC"))
-                .await
-                .unwrap()
-        );
-        // Another schedule of the same function has its own slots.
-        assert!(
-            store
-                .claim("f", 1, &fired(100, "* * * * * * UTC"))
-                .await
-                .unwrap()
-        );
-        drop(store);
+    const EVERY_SECOND: &str = "* * * * * * UTC";
 
-        let store = SlotStore::open(dir.path(), None).unwrap();
+    /// Claims are once per slot and forward only; another schedule has its own slots; a changed
+    /// pattern or a forget starts afresh.
+    async fn once_per_slot(store: SlotStore) {
+        assert_eq!(store.last("f", 0).await.unwrap(), None);
+        assert!(
+            store
+                .claim("f", 0, &fired(100, EVERY_SECOND))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .claim("f", 0, &fired(100, EVERY_SECOND))
+                .await
+                .unwrap()
+        );
+        assert!(!store.claim("f", 0, &fired(99, EVERY_SECOND)).await.unwrap());
+        assert!(
+            store
+                .claim("f", 1, &fired(100, EVERY_SECOND))
+                .await
+                .unwrap()
+        );
         assert_eq!(
             store.last("f", 0).await.unwrap(),
-            Some(fired(100, "* * * * * * UTC"))
-        );
-        assert!(
-            !store
-                .claim("f", 0, &fired(100, "* * * * * * UTC"))
-                .await
-                .unwrap()
+            Some(fired(100, EVERY_SECOND))
         );
         assert!(
             store
-                .claim("f", 0, &fired(101, "* * * * * * UTC"))
-                .await
-                .unwrap()
-        );
-    }
-
-    #[tokio::test]
-    async fn a_changed_pattern_or_a_delete_starts_afresh() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SlotStore::open(dir.path(), None).unwrap();
-        assert!(
-            store
-                .claim("f", 0, &fired(100, "*/5 * * * * * UTC"))
+                .claim("f", 0, &fired(101, EVERY_SECOND))
                 .await
                 .unwrap()
         );
@@ -242,11 +219,66 @@ mod tests {
         );
         store.forget("f", 2).await.unwrap();
         assert_eq!(store.last("f", 0).await.unwrap(), None);
+        assert_eq!(store.last("f", 1).await.unwrap(), None);
+        assert!(store.claim("f", 0, &fired(90, EVERY_SECOND)).await.unwrap());
+    }
+
+    /// Many claims of one slot at once: exactly one wins.
+    async fn one_winner(stores: Vec<SlotStore>) {
+        let claims = stores.into_iter().map(|store| {
+            tokio::spawn(async move { store.claim("g", 0, &fired(500, EVERY_SECOND)).await })
+        });
+        let mut won = 0;
+        for claim in claims {
+            won += usize::from(claim.await.unwrap().unwrap());
+        }
+        assert_eq!(won, 1);
+    }
+
+    #[tokio::test]
+    async fn the_local_store_fires_each_slot_once_also_after_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        once_per_slot(SlotStore::open(dir.path(), None).unwrap()).await;
+        let store = SlotStore::open(dir.path(), None).unwrap();
+        one_winner(vec![store.clone(); 8]).await;
+        drop(store);
+        let reopened = SlotStore::open(dir.path(), None).unwrap();
+        assert_eq!(
+            reopened.last("g", 0).await.unwrap(),
+            Some(fired(500, EVERY_SECOND))
+        );
         assert!(
-            store
-                .claim("f", 0, &fired(90, "*/2 * * * * * UTC"))
+            !reopened
+                .claim("g", 0, &fired(500, EVERY_SECOND))
                 .await
                 .unwrap()
         );
+    }
+
+    #[tokio::test]
+    async fn the_cluster_store_fires_each_slot_once_across_nodes() {
+        let nats = NatsServer::start_jetstream().await.unwrap();
+        let connect = || async {
+            let cluster = Cluster::connect(wasmgate_cluster::ClusterOptions {
+                url: nats.url(),
+                replicas: 1,
+                heartbeat: std::time::Duration::from_millis(200),
+                missed_heartbeats: 3,
+                calls: wasmgate_cluster::CallOptions {
+                    max_queued: 2,
+                    retention: std::time::Duration::from_secs(60),
+                    ack_wait: std::time::Duration::from_secs(1),
+                },
+            })
+            .await
+            .unwrap();
+            SlotStore::Cluster(Arc::new(cluster))
+        };
+        once_per_slot(connect().await).await;
+        let mut nodes = Vec::new();
+        for _ in 0..4 {
+            nodes.push(connect().await);
+        }
+        one_winner(nodes).await;
     }
 }
