@@ -234,6 +234,42 @@ async fn three_clustered_nodes_fire_each_slot_once_between_them() {
 }
 
 #[tokio::test]
+async fn an_http_schedule_posts_its_path_every_second() {
+    let gw = Gateway::builder().start().await.unwrap();
+    // `caps_kv` increments `/{bucket}/{key}` on a POST and answers the new value.
+    let manifest = "[[schedules]]\ncron = \"* * * * * *\"\npath = \"/ticks/count\"\n";
+    let response = gw
+        .deploy_granted("poster", guests::CAPS_KV, &[Capability::Keyvalue], manifest)
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+    eventually(
+        "two fires delivered",
+        crate::DEADLINE,
+        || async {
+            gw.counter(
+                "wasmgate_schedule_fires_total",
+                &[("function", "poster"), ("outcome", "delivered")],
+            )
+            .await
+            .unwrap()
+        },
+        |delivered| *delivered >= 2.0,
+    )
+    .await
+    .unwrap();
+    // Our own POST counts one more than the fires before it.
+    let response = gw
+        .client()
+        .post(gw.url("/fn/poster/ticks/count"))
+        .send()
+        .await
+        .unwrap();
+    let count: u64 = response.text().await.unwrap().parse().unwrap();
+    assert!(count >= 3, "{count}");
+}
+
+#[tokio::test]
 async fn a_bad_schedule_is_refused_naming_its_index_and_nothing_changes() {
     let gw = Gateway::builder().start().await.unwrap();
     let good = "[[schedules]]\ncron = \"0 0 * * *\"\ntimezone = \"Europe/Paris\"\nmessage = true\n";
