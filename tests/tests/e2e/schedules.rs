@@ -234,6 +234,20 @@ async fn three_clustered_nodes_fire_each_slot_once_between_them() {
 }
 
 #[tokio::test]
+async fn replacing_a_function_without_its_schedule_stops_the_fires() {
+    let gw = Gateway::builder().start().await.unwrap();
+    deploy(&gw, "ticker", EVERY_SECOND).await;
+    fired_at_least(&gw, "ticker", 2).await;
+    deploy(&gw, "ticker", "[keyvalue]\nshared = [\"events\"]\n").await;
+    // A fire already under way when the schedule stopped may still land: let it.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let stopped = fired(&gw, "ticker").await.len();
+    // Two slots pass (a short wall-clock wait: the absence of a fire has no event to wait on).
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    assert_eq!(fired(&gw, "ticker").await.len(), stopped);
+}
+
+#[tokio::test]
 async fn an_http_schedule_posts_its_path_every_second() {
     let gw = Gateway::builder().start().await.unwrap();
     // `caps_kv` increments `/{bucket}/{key}` on a POST and answers the new value.
