@@ -49,7 +49,7 @@ async fn read(gw: &Gateway, function: &str, key: &str) -> String {
 }
 
 /// The slots `function`'s schedule 0 fired, in order, as the guest logged them.
-async fn fired(gw: &Gateway, function: &str) -> Vec<DateTime<Utc>> {
+pub(crate) async fn fired(gw: &Gateway, function: &str) -> Vec<DateTime<Utc>> {
     read(gw, function, &format!("log/{}", topic(function)))
         .await
         .lines()
@@ -74,7 +74,11 @@ async fn fired_at_least(gw: &Gateway, function: &str, n: usize) -> Vec<DateTime<
 }
 
 /// Every logged slot is whole-second, logged once, and counted once by its CloudEvent id.
-async fn assert_each_slot_fired_once(gw: &Gateway, function: &str, slots: &[DateTime<Utc>]) {
+pub(crate) async fn assert_each_slot_fired_once(
+    gw: &Gateway,
+    function: &str,
+    slots: &[DateTime<Utc>],
+) {
     let distinct: BTreeSet<_> = slots.iter().collect();
     assert_eq!(distinct.len(), slots.len(), "a slot fired twice: {slots:?}");
     for slot in slots {
