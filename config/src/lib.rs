@@ -3,7 +3,8 @@
 //! a deploy sends, merged with the node's defaults into [`FunctionSettings`] by
 //! [`Manifest::resolve`]; and the validated values both are made of ([`FunctionName`],
 //! [`ByteSize`], [`HumanDuration`], [`Route`], [`Subject`], [`HostPattern`], [`IpRange`]), which
-//! cannot hold an invalid value.
+//! cannot hold an invalid value. A manifest's [`Schedule`]s parse into [`Timetable`]s (cron
+//! patterns read by `croner`) that say when each fires.
 //!
 //! It does no I/O beyond reading the one settings file, never reads the process environment
 //! (the caller passes it in), and knows nothing of HTTP, wasmtime or async runtimes. Every
