@@ -49,6 +49,7 @@ pub struct Cluster {
     pub(crate) calls: OnceCell<jetstream::stream::Stream>,
     pub(crate) consumer: OnceCell<jetstream::consumer::PullConsumer>,
     pub(crate) results: OnceCell<kv::Store>,
+    pub(crate) slots: OnceCell<kv::Store>,
 }
 
 impl Cluster {
@@ -74,6 +75,7 @@ impl Cluster {
             calls: OnceCell::new(),
             consumer: OnceCell::new(),
             results: OnceCell::new(),
+            slots: OnceCell::new(),
         })
     }
 

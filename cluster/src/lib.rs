@@ -10,6 +10,8 @@
 //!   `wg_originals` (`sha256:<hex>`; JetStream checks each object's SHA-256 on read);
 //! - [`calls`]: async calls on the JetStream work queue `WG_CALLS`, pulled by every node through
 //!   one durable consumer, at least once; their states and results in the KV bucket `wg_results`;
+//! - [`slots`]: the last fired slot of every schedule in the KV bucket `wg_schedules`
+//!   (`slot.<function>.<index>`), claimed with compare-and-swap so each slot fires on one node;
 //! - [`membership`]: one entry per node in the KV bucket `wg_nodes` with expiry, rewritten every
 //!   heartbeat with the node's address, state and load; [`Members`] is a node's view of them, in
 //!   the shape [`wasmgate_policy::Placement`] decides homes from.
@@ -25,9 +27,11 @@ pub mod error;
 pub mod membership;
 pub mod originals;
 pub mod registry;
+pub mod slots;
 
 pub use calls::{CallOptions, Delivery};
 pub use connection::{Cluster, ClusterOptions};
 pub use error::Error;
 pub use membership::{Members, NodeEntry, NodeState};
 pub use registry::{Change, Changes, Versioned};
+pub use slots::FiredSlot;

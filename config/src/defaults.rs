@@ -195,6 +195,11 @@ pub const MAX_AUDIENCE_LEN: usize = 256;
 /// How long the gateway waits for a remote OPA server's decision.
 pub const DEFAULT_OPA_TIMEOUT: HumanDuration = HumanDuration::from_duration(Duration::from_secs(1));
 
+/// Whether a schedule slot missed while the gateway was down fires once at start: a periodic
+/// job (a report, a cleanup) usually wants its latest run rather than none, and at most one
+/// catch-up fire per schedule bounds the burst after a long outage.
+pub const DEFAULT_SCHEDULE_CATCH_UP: bool = true;
+
 /// Deliveries tried per event before it goes to the dead-letter subject.
 pub const DEFAULT_EVENT_ATTEMPTS: u32 = 5;
 

@@ -91,6 +91,17 @@ pub enum Error {
         /// What is wrong, with the line and column when the TOML itself is at fault.
         reason: String,
     },
+    /// One `[[schedules]]` entry cannot run: bad pattern, unknown time zone, no or two targets,
+    /// or fires too often.
+    #[error("invalid manifest: schedules[{index}]: {problem}: {fix}")]
+    InvalidSchedule {
+        /// Its position in the manifest's `[[schedules]]`, from 0.
+        index: usize,
+        /// What is wrong.
+        problem: String,
+        /// How to fix it.
+        fix: String,
+    },
     /// The server settings are inconsistent.
     #[error("invalid settings: {reason}")]
     InvalidSettings {
@@ -144,6 +155,7 @@ impl Error {
             | Error::InvalidRoute { .. }
             | Error::InvalidSubject { .. }
             | Error::InvalidManifest { .. } => "invalid_manifest",
+            Error::InvalidSchedule { .. } => "invalid_schedule",
             Error::InvalidCapability { .. }
             | Error::InvalidHostPattern { .. }
             | Error::InvalidGrant { .. } => "invalid_capability",

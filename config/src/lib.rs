@@ -3,7 +3,8 @@
 //! a deploy sends, merged with the node's defaults into [`FunctionSettings`] by
 //! [`Manifest::resolve`]; and the validated values both are made of ([`FunctionName`],
 //! [`ByteSize`], [`HumanDuration`], [`Route`], [`Subject`], [`HostPattern`], [`IpRange`]), which
-//! cannot hold an invalid value.
+//! cannot hold an invalid value. A manifest's [`Schedule`]s parse into [`Timetable`]s (cron
+//! patterns read by `croner`) that say when each fires.
 //!
 //! It does no I/O beyond reading the one settings file, never reads the process environment
 //! (the caller passes it in), and knows nothing of HTTP, wasmtime or async runtimes. Every
@@ -53,6 +54,8 @@ mod name_pattern;
 mod quotas_settings;
 mod resolve;
 mod route;
+mod schedule;
+mod schedule_settings;
 mod secrets_settings;
 mod settings;
 mod sticky_key;
@@ -90,6 +93,8 @@ pub use name_pattern::NamePattern;
 pub use quotas_settings::QuotaSettings;
 pub use resolve::{FunctionSettings, Reuse};
 pub use route::{MAX_ROUTE_LEN, MAX_ROUTE_PARAMS, RESERVED_PREFIXES, Route};
+pub use schedule::{MAX_SCHEDULES, MIN_SCHEDULE_INTERVAL, Schedule, ScheduleTarget, Timetable};
+pub use schedule_settings::ScheduleSettings;
 pub use secrets_settings::{EnvPattern, SecretsSettings};
 pub use settings::{
     AdmissionSettings, BusBackendKind, EventFormat, EventSettings, FunctionDefaults, KvBackendKind,

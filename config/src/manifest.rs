@@ -8,6 +8,7 @@ use crate::defaults::{
 use crate::duration::HumanDuration;
 use crate::error::{Error, Result, describe_toml};
 use crate::route::Route;
+use crate::schedule::{Schedule, validate_all as validate_schedules};
 use crate::sticky_key::StickyKey;
 use crate::subject::Subject;
 use crate::token_digest::TokenDigest;
@@ -33,6 +34,9 @@ pub struct Manifest {
     /// Subjects whose messages invoke the function (`[[triggers]]`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub triggers: Vec<Trigger>,
+    /// Times the function is invoked at (`[[schedules]]`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub schedules: Vec<Schedule>,
     /// Values the guest reads through `wasi:config` (`[config]`).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub config: BTreeMap<String, ConfigValue>,
@@ -225,6 +229,7 @@ impl Manifest {
                 )
             })?;
         }
+        validate_schedules(&self.schedules)?;
         for (key, value) in &self.config {
             ensure(!key.is_empty(), || {
                 "config has an empty key: name every value".into()

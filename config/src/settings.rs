@@ -69,6 +69,8 @@ pub struct Settings {
     pub messaging: MessagingSettings,
     /// How event-triggered calls are retried (`[events]`).
     pub events: EventSettings,
+    /// How functions' `[[schedules]]` run (`[schedules]`).
+    pub schedules: crate::schedule_settings::ScheduleSettings,
     /// Internal address ranges outgoing connections may reach (`[egress]`).
     pub egress: EgressSettings,
     /// Bounds of async calls (`[async_calls]`).
@@ -312,6 +314,7 @@ impl Default for Settings {
             kv: KvSettings::default(),
             messaging: MessagingSettings::default(),
             events: EventSettings::default(),
+            schedules: crate::schedule_settings::ScheduleSettings::default(),
             egress: EgressSettings::default(),
             async_calls: AsyncCallsSettings::default(),
             secrets: SecretsSettings::default(),
@@ -381,6 +384,7 @@ impl fmt::Debug for Settings {
             .field("kv", &self.kv)
             .field("messaging", &self.messaging)
             .field("events", &self.events)
+            .field("schedules", &self.schedules)
             .field("egress", &self.egress)
             .field("async_calls", &self.async_calls)
             .field("secrets", &self.secrets)

@@ -45,6 +45,7 @@ pub mod request_id;
 pub mod response;
 pub mod restore;
 pub mod routes;
+pub mod schedules;
 pub mod secrets;
 pub mod server;
 pub mod state;

@@ -71,6 +71,8 @@ pub struct Gateway {
     pub cluster: Option<Arc<crate::cluster::ClusterNode>>,
     /// The last canary of each function.
     pub canaries: crate::canary::Canaries,
+    /// The last fired slot of every schedule (the data dir alone, the cluster's bucket in one).
+    pub slots: crate::schedules::SlotStore,
     ready: AtomicBool,
 }
 
@@ -119,6 +121,10 @@ impl Gateway {
             );
         }
         let cluster = crate::cluster::ClusterNode::open(&settings, metrics.registry()).await?;
+        let slots = crate::schedules::SlotStore::open(
+            &settings.data_dir,
+            cluster.as_ref().map(|node| node.cluster.clone()),
+        )?;
         let bus = open_bus(&settings).await?;
         let guest_bus: Arc<dyn Bus> = Arc::new(CountedBus::new(bus.clone(), &metrics));
         let calls = CallStore::open(settings.data_dir.join(CALLS_FILE)).await?;
@@ -145,6 +151,7 @@ impl Gateway {
             connection_reports,
             cluster,
             canaries: crate::canary::Canaries::default(),
+            slots,
             ready: AtomicBool::new(false),
             settings,
         });

@@ -53,7 +53,8 @@ impl Subscriptions {
         }
     }
 
-    fn add(&self, task: AbortHandle) {
+    /// Adds a task stopped with the rest (a subscription or a schedule).
+    pub(crate) fn add(&self, task: AbortHandle) {
         if let Ok(mut tasks) = self.0.lock() {
             tasks.push(task);
         }

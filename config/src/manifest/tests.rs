@@ -30,6 +30,10 @@ fn the_example_manifest_parses_with_every_key() {
     assert_eq!(m.triggers.len(), 2);
     assert_eq!(m.triggers[1].subject.as_str(), "audit.>");
     assert_eq!(m.triggers[1].queue.as_deref(), Some("auditors"));
+    assert_eq!(m.schedules.len(), 2);
+    assert_eq!(m.schedules[0].cron, "0 */15 * * * *");
+    assert_eq!(m.schedules[1].timezone.as_deref(), Some("Europe/Paris"));
+    assert_eq!(m.schedules[1].path.as_deref(), Some("/weekly"));
     assert_eq!(m.config["greeting"], ConfigValue::Value("hello".into()));
     assert_eq!(
         m.config["api_key"],

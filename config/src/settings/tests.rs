@@ -90,6 +90,8 @@ fn the_example_file_lists_every_key() {
         "allow_reuse",
         "[egress]",
         "allow",
+        "[schedules]",
+        "catch_up",
         "[async_calls]",
         "max_body",
         "max_queued",
@@ -133,6 +135,7 @@ fn defaults_are_the_documented_values() {
     assert_eq!(s.defaults.max_messages_per_call, 1000);
     assert_eq!(s.defaults.max_open_buckets, 100);
     assert_eq!(s.defaults.reuse_max_uses, 1000);
+    assert!(s.schedules.catch_up);
     assert_eq!(s.defaults.reuse_idle.to_string(), "10s");
     assert!(s.pool.allow_reuse);
     assert_eq!(s.pool.epoch_tick.to_string(), "5ms");

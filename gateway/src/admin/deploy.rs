@@ -470,9 +470,11 @@ async fn remove_if_unused(gw: &Gateway, artifact: Digest) {
     }
 }
 
-/// Brings up `min_instances` in the background and subscribes the function's triggers.
+/// Brings up `min_instances` in the background, subscribes the function's triggers and starts
+/// its schedules.
 pub fn start(gw: &Arc<Gateway>, deployed: &Arc<Deployed>) {
     crate::triggers::start(gw, deployed);
+    crate::schedules::start(gw, deployed);
     prestart(deployed);
 }
 

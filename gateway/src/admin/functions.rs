@@ -110,6 +110,15 @@ pub async fn delete(gw: &Gateway, name: &str, purge: bool) -> Result<GatewayResp
     for old in &old {
         retire(gw, old).await;
     }
+    if !old.is_empty() {
+        // After its tasks stopped, so none claims a slot again; a failure only leaves a slot a
+        // later function of this name compares against (its pattern must match to count).
+        // Every index a schedule may have had, also under a version before this one.
+        let schedules = wasmgate_config::MAX_SCHEDULES;
+        if let Err(e) = gw.slots.forget(name.as_str(), schedules).await {
+            tracing::warn!(function = %name, error = %e, "could not forget the schedule slots");
+        }
+    }
     release(gw, &removed).await;
     gw.forget_metrics(name.as_str());
     tracing::info!(function = %name, purged_keys = ?purged, "deleted");

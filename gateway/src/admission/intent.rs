@@ -83,7 +83,8 @@ pub fn check_manifest(
 }
 
 /// The manifest keys that widen what the code reaches, and so are accepted only from a signed
-/// manifest: triggers (which subjects' messages it sees), shared key-value buckets, `[config]`
+/// manifest: triggers (which subjects' messages it sees), schedules (when it runs with nobody
+/// calling it, and which paths or handler those runs reach), shared key-value buckets, `[config]`
 /// values read from the gateway's environment, routes outside `/fn/NAME`, and publish subjects;
 /// also `scale.reuse = true`, which lets one request's memory reach the next (only the author
 /// knows whether the guest keeps secrets there). Everything else (the rest of `[scale]`,
@@ -93,6 +94,9 @@ pub fn widening_keys(manifest: &Manifest) -> Vec<String> {
     let mut keys = Vec::new();
     if !manifest.triggers.is_empty() {
         keys.push("triggers".to_owned());
+    }
+    if !manifest.schedules.is_empty() {
+        keys.push("schedules".to_owned());
     }
     if !manifest.keyvalue.shared.is_empty() {
         keys.push("keyvalue.shared".to_owned());

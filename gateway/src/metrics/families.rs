@@ -17,6 +17,9 @@ const LATENCY_BUCKETS: &[f64] = &[
 /// The `limit` label values of `wasmgate_guest_limits_total`.
 pub(super) const GUEST_LIMITS: [&str; 3] = ["response_body", "messages_per_call", "open_buckets"];
 
+/// The `outcome` label values of `wasmgate_schedule_fires_total`.
+pub const SCHEDULE_OUTCOMES: [&str; 3] = ["delivered", "failed", "skipped"];
+
 /// Every metric the gateway exports, registered in one registry.
 pub struct Metrics {
     pub(super) registry: Registry,
@@ -85,6 +88,8 @@ pub struct Metrics {
     /// `wasmgate_guest_limits_total{function,limit}` (`response_body`, `messages_per_call`,
     /// `open_buckets`).
     pub guest_limits: IntCounterVec,
+    /// `wasmgate_schedule_fires_total{function,outcome}` (see [`SCHEDULE_OUTCOMES`]).
+    pub schedule_fires: IntCounterVec,
     /// `wasmgate_auth_failures_total{audience}` (`admin`, `metrics`, `invoke`): requests refused
     /// for a missing or wrong bearer token.
     pub auth_failures: IntCounterVec,
@@ -268,6 +273,11 @@ impl Metrics {
                 "HTTP/2 response streams the gateway reset: its guest failed or was stopped (guest_failed), the client's window stayed shut for http.write_timeout (write_timeout), the body failed (body_error), the body was longer or shorter than its content-length (length_mismatch).",
                 &["reason"],
             )?,
+            schedule_fires: counter_vec(
+                "wasmgate_schedule_fires_total",
+                "Schedule slots this node claimed, by function and outcome: delivered (the guest handled it), failed (the guest refused, trapped or timed out), skipped (fell due while the gateway was down, with schedules.catch_up = false).",
+                &["function", "outcome"],
+            )?,
             guest_limits: counter_vec(
                 "wasmgate_guest_limits_total",
                 "Calls stopped or refused at a per-call limit, by function and limit (response_body, messages_per_call, open_buckets).",
@@ -361,6 +371,11 @@ impl Metrics {
         let _ = self.guest_log_dropped.remove_label_values(&[function]);
         let _ = self.guest_cpu_slices.remove_label_values(&[function]);
         let _ = self.guest_cpu_waits.remove_label_values(&[function]);
+        for outcome in SCHEDULE_OUTCOMES {
+            let _ = self
+                .schedule_fires
+                .remove_label_values(&[function, outcome]);
+        }
         for limit in GUEST_LIMITS {
             let _ = self.guest_limits.remove_label_values(&[function, limit]);
         }

@@ -13,5 +13,5 @@ mod scrape;
 
 pub use counted_bus::CountedBus;
 pub use counted_kv::CountedKv;
-pub use families::Metrics;
+pub use families::{Metrics, SCHEDULE_OUTCOMES};
 pub use function_metrics::FunctionMetrics;

@@ -3,7 +3,8 @@
 //! everything that was acknowledged is there, and nothing half-written is visible: a name has an
 //! owner exactly when it is deployed, its kept versions are numbered in order with the serving
 //! one live, every kept version has its signed original, no original outlives the versions it
-//! belonged to, and the key-value quota's count of a function's bytes is exactly what it stores.
+//! belonged to, the key-value quota's count of a function's bytes is exactly what it stores, and
+//! no schedule slot fired twice.
 //!
 //! `WASMGATE_CRASH_ROUNDS` sets the number of rounds (default 6), `WASMGATE_CRASH_SEED` the seed
 //! of the first round; each round prints its seed, and rerunning with that seed and one round
@@ -24,8 +25,10 @@ const CHURNED: [&str; 4] = ["churn-a", "churn-b", "churn-c", "churn-d"];
 /// Functions deployed once and never touched by the workers.
 const STEADY: [&str; 4] = ["kv", "sink", "warm-hello", "warm-echo"];
 
-/// Subjects published in the test match the trigger of the `sink` function.
-const TRIGGER: &str = "[[triggers]]\nsubject = \"crash.>\"\n";
+/// Subjects published in the test match the trigger of the `sink` function, which also runs on
+/// a schedule every second (each slot must fire at most once whatever the kills hit).
+const TRIGGER: &str =
+    "[[triggers]]\nsubject = \"crash.>\"\n[[schedules]]\ncron = \"* * * * * *\"\nmessage = true\n";
 
 /// What a churned function is: absent or a component with this digest, answering like `kind`.
 #[derive(Clone, Debug, PartialEq)]
@@ -484,6 +487,9 @@ async fn check(gw: &Gateway, ledger: &Arc<Mutex<Ledger>>, seed: u64) {
     for topic in &messages {
         crate::wait_until_handled(gw, "sink", topic).await;
     }
+    // No schedule slot fired twice: each claim was stored before its fire, kill or not.
+    let slots = crate::schedules::fired(gw, "sink").await;
+    crate::schedules::assert_each_slot_fired_once(gw, "sink", &slots).await;
     let mut ledger = ledger.lock().unwrap();
     ledger.kv = kv;
     ledger.kv_pending = None;

@@ -34,6 +34,7 @@ mod quotas;
 mod restart_under_load;
 mod reuse;
 mod scale_to_zero;
+mod schedules;
 mod tenancy;
 mod versions;
 mod wasi_http_cases;

@@ -102,13 +102,14 @@ fn an_unsigned_manifest_holds_only_tuning() {
     .unwrap();
     assert_eq!(code(check_manifest(&unsigned, None, &tuning)), "ok");
     let widening = Manifest::from_toml(
-        "[[triggers]]\nsubject = \">\"\n[keyvalue]\nshared = [\"b\"]\n[http]\nroutes = [\"/api/{*rest}\"]\n[messaging]\npublish = [\"orders.>\"]\n[scale]\nreuse = true\n[config]\nkey = { env = \"APP_KEY\" }\n",
+        "[[triggers]]\nsubject = \">\"\n[[schedules]]\ncron = \"0 * * * *\"\nmessage = true\n[keyvalue]\nshared = [\"b\"]\n[http]\nroutes = [\"/api/{*rest}\"]\n[messaging]\npublish = [\"orders.>\"]\n[scale]\nreuse = true\n[config]\nkey = { env = \"APP_KEY\" }\n",
     )
     .unwrap();
     assert_eq!(
         widening_keys(&widening),
         [
             "triggers",
+            "schedules",
             "keyvalue.shared",
             "http.routes",
             "messaging.publish",

@@ -6,7 +6,8 @@
 //! `ts:<unix nanos>` stores its publish-to-handler latency in microseconds under `latency/{topic}`.
 //! Every delivery also stores exactly what the guest received under `record/{topic}`: a line
 //! `content-type: X` (`-` for none), a line `key: value` per metadata pair in order, a blank line,
-//! then the data bytes.
+//! then the data bytes. A schedule fire (`ce-type: dev.wasmgate.schedule`) also counts its
+//! `ce-id` under `fires/{ce-id}` and appends its `ce-time` as a line to `log/{topic}`.
 
 use wasi::exports::http::incoming_handler::Guest as HttpGuest;
 use wasi::http::types::{IncomingRequest, ResponseOutparam};
@@ -36,6 +37,7 @@ impl MessageGuest for Events {
         bucket
             .set(&format!("record/{topic}"), &record(&message))
             .map_err(|e| Error::Other(format!("{e:?}")))?;
+        schedule_fire(&bucket, &topic, &message).map_err(|e| Error::Other(format!("{e:?}")))?;
         let data = message.data();
         // `ts:<unix nanos>` from a benchmark: store how long the message took to get here.
         if let Some(sent) = std::str::from_utf8(&data)
@@ -64,6 +66,32 @@ impl MessageGuest for Events {
             .set(&topic, &stored)
             .map_err(|e| Error::Other(format!("{e:?}")))
     }
+}
+
+/// Counts a schedule fire by its `ce-id` and logs its `ce-time`; other messages are left alone.
+fn schedule_fire(
+    bucket: &store::Bucket,
+    topic: &str,
+    message: &Message,
+) -> Result<(), store::Error> {
+    let metadata = message.metadata().unwrap_or_default();
+    let attribute = |key: &str| {
+        metadata
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+    };
+    if attribute("ce-type").as_deref() != Some("dev.wasmgate.schedule") {
+        return Ok(());
+    }
+    let (Some(id), Some(time)) = (attribute("ce-id"), attribute("ce-time")) else {
+        return Ok(());
+    };
+    atomics::increment(bucket, &format!("fires/{id}"), 1)?;
+    let key = format!("log/{topic}");
+    let mut log = bucket.get(&key)?.unwrap_or_default();
+    log.extend_from_slice(format!("{time}\n").as_bytes());
+    bucket.set(&key, &log)
 }
 
 /// What `message` carries, as the `record/{topic}` value.
