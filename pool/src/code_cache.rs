@@ -196,6 +196,18 @@ impl CodeCache {
                 functions,
                 policy: keep_alive.policy,
             };
+            if view.policy.may_prewarm() {
+                // A function whose call just ended leaves now and comes back at its pre-warm
+                // window (SitW), as in the simulator, which reviews it at each call's end; at its
+                // old deadline the node would keep it loaded across the gap. One atomic swap per
+                // registered function per tick, and a review only for those that ran.
+                for (key, registered) in functions {
+                    if registered.cost.upgrade().is_some_and(|c| c.take_ended()) {
+                        let (usage, windows) = view.usage(key, now);
+                        residency.refresh(key, now, usage, windows);
+                    }
+                }
+            }
             let expired = if residency.next_deadline().is_some_and(|next| next <= now) {
                 residency.sweep(now, |k| view.usage(k, now))
             } else {

@@ -10,7 +10,7 @@
 
 use std::future::Future;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use wasmgate_policy::{Pattern, PatternParams};
 
@@ -63,6 +63,8 @@ pub(crate) struct FunctionCost {
     guest_cpu_nanos: AtomicU64,
     instance_peak: AtomicU64,
     last_cold_start: Mutex<Option<ColdStartPhases>>,
+    /// A call ended since the keep-alive housekeeping last looked ([`FunctionCost::take_ended`]).
+    ended: AtomicBool,
 }
 
 #[derive(Debug)]
@@ -92,6 +94,7 @@ impl FunctionCost {
             guest_cpu_nanos: AtomicU64::new(0),
             instance_peak: AtomicU64::new(0),
             last_cold_start: Mutex::new(None),
+            ended: AtomicBool::new(false),
         }
     }
 
@@ -120,6 +123,13 @@ impl FunctionCost {
             m.in_flight = m.in_flight.saturating_sub(1);
             m.pattern.on_end(at);
         });
+        self.ended.store(true, Ordering::Release);
+    }
+
+    /// Whether a call ended since the last time this was asked (and clears it): the keep-alive
+    /// housekeeping re-reviews such a function at once when its windows may pre-warm.
+    pub(crate) fn take_ended(&self) -> bool {
+        self.ended.swap(false, Ordering::AcqRel)
     }
 
     /// Reads its call pattern (for the keep-alive policy).

@@ -83,6 +83,16 @@ impl KeepAlivePolicy {
         }
     }
 
+    /// Whether its windows may pre-warm (unload at a call's end and load again later), so a
+    /// node must review a function right after its calls end, not only at its keep-alive
+    /// deadline, to unload it when the simulator does.
+    pub fn may_prewarm(&self) -> bool {
+        matches!(
+            self,
+            KeepAlivePolicy::Adaptive(_) | KeepAlivePolicy::Histogram(_)
+        )
+    }
+
     /// How this policy evicts under the byte budget.
     pub fn eviction(&self) -> EvictionRule {
         match self {

@@ -87,3 +87,20 @@ fn each_policy_sets_its_windows_and_eviction_rule() {
         assert_eq!(rule(p), lru, "{p}");
     }
 }
+
+#[test]
+fn only_the_histogram_policies_may_prewarm() {
+    for (name, prewarms) in [
+        ("adaptive", true),
+        ("adaptive:4h", true),
+        ("histogram", true),
+        ("fixed", false),
+        ("fixed:10m", false),
+        ("greedy-dual", false),
+        ("lru", false),
+        ("none", false),
+    ] {
+        let policy: KeepAlivePolicy = name.parse().unwrap();
+        assert_eq!(policy.may_prewarm(), prewarms, "{name}");
+    }
+}
