@@ -10,13 +10,14 @@ use wasmgate_config::Capability;
 use wasmgate_tests::{Gateway, guests};
 
 /// Everything the data dir may hold: fixed database files, and artifacts named by digest.
-const DATA_FILES: [&str; 6] = [
+const DATA_FILES: [&str; 7] = [
     "artifacts",
     "originals",
     "bus.redb",
     "calls.redb",
     "kv.redb",
     "registry.redb",
+    "schedules.redb",
 ];
 
 /// A long name that still fits in a request head under `http.max_header_size` (16KiB).
