@@ -202,8 +202,10 @@ impl CodeCache {
                 // old deadline the node would keep it loaded across the gap. One atomic swap per
                 // registered function per tick, and a review only for those that ran.
                 for (key, registered) in functions {
-                    if registered.cost.upgrade().is_some_and(|c| c.take_ended()) {
-                        let (usage, windows) = view.usage(key, now);
+                    if let Some(cost) = registered.cost.upgrade()
+                        && cost.take_ended()
+                    {
+                        let (usage, windows) = view.usage_of(registered, &cost, now);
                         residency.refresh(key, now, usage, windows);
                     }
                 }
@@ -322,6 +324,16 @@ impl KeepAliveView<'_> {
         let Some(cost) = registered.cost.upgrade() else {
             return gone;
         };
+        self.usage_of(registered, &cost, now)
+    }
+
+    /// [`usage`](KeepAliveView::usage) of a function already looked up, with its account.
+    fn usage_of(
+        &self,
+        registered: &Registered,
+        cost: &FunctionCost,
+        now: Duration,
+    ) -> (Usage, Windows) {
         cost.with_pattern(|pattern| {
             (
                 Usage::of(pattern, now),

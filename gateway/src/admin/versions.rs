@@ -95,12 +95,7 @@ pub async fn rollback(
         .registry
         .live(name.as_str())?
         .ok_or_else(|| not_found(&name))?;
-    let kept: Vec<u64> = gw
-        .registry
-        .versions(name.as_str())?
-        .iter()
-        .map(|r| r.version)
-        .collect();
+    let kept = kept_numbers(gw, &name)?;
     let current = live.weights.primary();
     let target = match asked {
         Some(version) => version,
@@ -139,12 +134,7 @@ pub async fn traffic(
     not_in_cluster(gw, "a traffic split")?;
     let gc = gw.artifact_gc.read().await;
     let change = gw.catalog.lock().await;
-    let kept: Vec<u64> = gw
-        .registry
-        .versions(name.as_str())?
-        .iter()
-        .map(|r| r.version)
-        .collect();
+    let kept = kept_numbers(gw, &name)?;
     if kept.is_empty() {
         return Err(not_found(&name));
     }
@@ -152,6 +142,16 @@ pub async fn traffic(
     let answer = apply(gw, &name, weights.clone(), gc, change).await?;
     tracing::info!(function = %name, weights = %weights_json(&weights), "traffic set");
     Ok(answer)
+}
+
+/// The numbers of `name`'s kept versions, in the registry's order.
+fn kept_numbers(gw: &Gateway, name: &FunctionName) -> Result<Vec<u64>, ApiError> {
+    Ok(gw
+        .registry
+        .versions(name.as_str())?
+        .iter()
+        .map(|r| r.version)
+        .collect())
 }
 
 /// Makes `to` live for `name` if its live weights are still `expected` (a canary's verdict,

@@ -499,12 +499,14 @@ async fn heartbeats(gw: Arc<Gateway>, node: Arc<ClusterNode>) {
         if let Ok(mut load) = node.load.lock() {
             *load = sum as f64 / f64::from(samples);
         }
-        let members = node.view.load().members.clone();
-        let memory = gw.pool.keep_alive_memory(|function| {
-            node.placement
-                .home(function, &members)
-                .is_none_or(|home| home.id == node.id)
-        });
+        let memory = {
+            let view = node.view.load();
+            gw.pool.keep_alive_memory(|function| {
+                node.placement
+                    .home(function, &view.members)
+                    .is_none_or(|home| home.id == node.id)
+            })
+        };
         if let Ok(mut reported) = node.memory.lock() {
             *reported = memory;
         }

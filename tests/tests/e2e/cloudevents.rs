@@ -12,10 +12,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use wasmgate_config::Capability;
-use wasmgate_tests::{Gateway, NatsServer, cloudevents_client, guests};
+use wasmgate_tests::{Gateway, NatsServer, cloudevents_client};
 
-const CAPS: &[Capability] = &[Capability::Keyvalue, Capability::Messaging];
+use crate::events::deploy;
 
 /// Retries are configured, so an immediate dead letter is told apart from an exhausted one.
 const EVENTS: &str = "[events]\nmax_attempts = 3\nbackoff = \"20ms\"\n";
@@ -66,18 +65,6 @@ impl Bus {
     fn nats_url(&self) -> String {
         self.nats.as_ref().expect("a NATS bus").url()
     }
-}
-
-async fn deploy(gw: &Gateway, name: &str, manifest: &str) {
-    let response = gw
-        .deploy_granted(name, guests::CAPS_EVENTS, CAPS, manifest)
-        .await
-        .unwrap();
-    assert!(
-        response.status().is_success(),
-        "{}",
-        response.text().await.unwrap()
-    );
 }
 
 /// What the guest received, parsed from its `record/{topic}` value.

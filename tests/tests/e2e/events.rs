@@ -8,9 +8,12 @@ use wasmgate_tests::{Gateway, NatsServer, guests};
 
 crate::covers!(caps_events, caps_events_only, caps_rr);
 
-const CAPS: &[Capability] = &[Capability::Keyvalue, Capability::Messaging];
+/// What the `caps_events` guest is signed for (also by the CloudEvents and schedules suites).
+pub(crate) const CAPS: &[Capability] = &[Capability::Keyvalue, Capability::Messaging];
 
-async fn deploy(gw: &Gateway, name: &str, manifest: &str) {
+/// Deploys the `caps_events` guest as `name` with `manifest`, signed for [`CAPS`]; panics with the
+/// gateway's answer unless it succeeded.
+pub(crate) async fn deploy(gw: &Gateway, name: &str, manifest: &str) {
     let response = gw
         .deploy_granted(name, guests::CAPS_EVENTS, CAPS, manifest)
         .await

@@ -12,7 +12,7 @@ use std::time::Duration;
 use wasmgate_config::Capability;
 use wasmgate_tests::{ClusterHarness, Gateway, eventually, guests};
 
-const CAPS: &[Capability] = &[Capability::Keyvalue, Capability::Messaging];
+use crate::events::{CAPS, deploy};
 
 /// Every second, to the guest's message handler; the guest scales to zero 100 ms after each fire.
 const EVERY_SECOND: &str = "[[schedules]]\ncron = \"* * * * * *\"\nmessage = true\n[keyvalue]\nshared = [\"events\"]\n[scale]\nidle_timeout = \"100ms\"\n";
@@ -20,18 +20,6 @@ const EVERY_SECOND: &str = "[[schedules]]\ncron = \"* * * * * *\"\nmessage = tru
 /// The topic the guest sees schedule 0 of `function` fire on.
 fn topic(function: &str) -> String {
     format!("wasmgate.schedule.{function}.0")
-}
-
-async fn deploy(gw: &Gateway, name: &str, manifest: &str) {
-    let response = gw
-        .deploy_granted(name, guests::CAPS_EVENTS, CAPS, manifest)
-        .await
-        .unwrap();
-    assert!(
-        response.status().is_success(),
-        "{}",
-        response.text().await.unwrap()
-    );
 }
 
 /// `GET /fn/{function}/{key}` from the guest: what it stored (empty when nothing).
