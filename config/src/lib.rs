@@ -42,6 +42,7 @@ mod duration;
 mod egress_settings;
 mod error;
 mod grant;
+mod health;
 mod host_pattern;
 mod http_settings;
 mod ip_range;
@@ -53,6 +54,7 @@ mod name;
 mod name_pattern;
 mod quotas_settings;
 mod resolve;
+mod rollout;
 mod route;
 mod schedule;
 mod schedule_settings;
@@ -74,6 +76,10 @@ pub use duration::HumanDuration;
 pub use egress_settings::EgressSettings;
 pub use error::{Error, Result, shown};
 pub use grant::Grant;
+pub use health::{
+    DEFAULT_HEALTH_FAILURES, DEFAULT_HEALTH_INTERVAL, DEFAULT_HEALTH_TIMEOUT,
+    HEALTH_FAILURES_RANGE, HealthSection, HealthTarget, MAX_HEALTH_TIMEOUT, MIN_HEALTH_INTERVAL,
+};
 pub use host_pattern::HostPattern;
 pub use http_settings::HttpSettings;
 pub use ip_range::IpRange;
@@ -92,6 +98,7 @@ pub use name::{FunctionName, MAX_NAME_LEN};
 pub use name_pattern::NamePattern;
 pub use quotas_settings::QuotaSettings;
 pub use resolve::{FunctionSettings, Reuse};
+pub use rollout::{CANARY_SHARE_RULE, CanaryShare, MAX_CANARY_WINDOW, RolloutSection};
 pub use route::{MAX_ROUTE_LEN, MAX_ROUTE_PARAMS, RESERVED_PREFIXES, Route};
 pub use schedule::{MAX_SCHEDULES, MIN_SCHEDULE_INTERVAL, Schedule, ScheduleTarget, Timetable};
 pub use schedule_settings::ScheduleSettings;

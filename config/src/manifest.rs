@@ -7,6 +7,8 @@ use crate::defaults::{
 };
 use crate::duration::HumanDuration;
 use crate::error::{Error, Result, describe_toml};
+use crate::health::HealthSection;
+use crate::rollout::RolloutSection;
 use crate::route::Route;
 use crate::schedule::{Schedule, validate_all as validate_schedules};
 use crate::sticky_key::StickyKey;
@@ -49,6 +51,13 @@ pub struct Manifest {
     /// How a split between versions treats clients (`[traffic]`).
     #[serde(skip_serializing_if = "is_default")]
     pub traffic: TrafficSection,
+    /// The check the host runs on a new version before it takes traffic (`[health]`).
+    #[serde(skip_serializing_if = "is_default")]
+    pub health: HealthSection,
+    /// Whether deploys start as canaries, and how this function's canaries are judged
+    /// (`[rollout]`).
+    #[serde(skip_serializing_if = "is_default")]
+    pub rollout: RolloutSection,
 }
 
 /// How a traffic split between versions of this function treats clients (`[traffic]`); the
@@ -230,6 +239,8 @@ impl Manifest {
             })?;
         }
         validate_schedules(&self.schedules)?;
+        self.health.validate()?;
+        self.rollout.validate()?;
         for (key, value) in &self.config {
             ensure(!key.is_empty(), || {
                 "config has an empty key: name every value".into()

@@ -8,6 +8,15 @@ use std::str::FromStr;
 /// Longest route: far beyond any real path, short enough to keep the route table small.
 pub const MAX_ROUTE_LEN: usize = 1024;
 
+/// Whether `path` can be the path (and query) of a request the host sends a guest itself (a
+/// schedule's fire, a health check): starts with `/`, at most [`MAX_ROUTE_LEN`] bytes of
+/// printable ASCII without spaces or a `#` fragment.
+pub(crate) fn is_request_path(path: &str) -> bool {
+    path.starts_with('/')
+        && path.len() <= MAX_ROUTE_LEN
+        && path.bytes().all(|b| b.is_ascii_graphic() && b != b'#')
+}
+
 /// Most parameters in one route: far beyond any real path, and below the 25 that matchit 0.9
 /// can take (it panics on the 26th).
 pub const MAX_ROUTE_PARAMS: usize = 16;

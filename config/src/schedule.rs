@@ -10,7 +10,7 @@
 //! [croner]: https://docs.rs/croner
 
 use crate::error::{Error, Result, shown};
-use crate::route::MAX_ROUTE_LEN;
+use crate::route::is_request_path;
 use chrono::{DateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use croner::parser::{CronParser, Seconds, Year};
@@ -129,10 +129,7 @@ impl Schedule {
                 ));
             }
             (false, Some(path)) => {
-                let ok = path.starts_with('/')
-                    && path.len() <= MAX_ROUTE_LEN
-                    && path.bytes().all(|b| b.is_ascii_graphic() && b != b'#');
-                if !ok {
+                if !is_request_path(path) {
                     return Err(invalid(
                         format!("path `{}` is not a request path", shown(path)),
                         "start it with `/` and use printable ASCII without spaces or `#`, e.g. `/tick?source=cron`",

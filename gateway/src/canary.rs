@@ -1,16 +1,21 @@
-//! Automatic canaries: a deploy with `?canary=10%` gives the new version that share of the
-//! traffic beside the version serving; after `versions.canary_window` the canary is promoted to
-//! all traffic when its error rate and mean latency are no worse than the old version's by the
-//! configured margins, or rolled back to the old version when they are.
+//! Automatic canaries: a deploy with `?canary=10%` (or a manifest's `[rollout] canary`) gives
+//! the new version that share of the traffic beside the version serving; after a window (the
+//! manifest's `[rollout] window`, else `versions.canary_window`) the canary is promoted to all
+//! traffic when its error rate and mean latency are no worse than the old version's by the
+//! margins (`[rollout]`, else `[versions]`), or rolled back to the old version when they are.
+//! A canary whose manifest has a `[health]` check is also checked every `interval` and rolled
+//! back at once after `failures` failures in a row.
 //!
-//! Each step is logged and shown in `GET /functions/{name}` (`canary`: state, reason and the
-//! calls each side took in the window); a Prometheus family counting outcomes is not there
-//! yet. Only calls
-//! finished during the window count. An admin act on the function's traffic meanwhile (a deploy,
-//! a rollback, a split) supersedes the canary, which then changes nothing. A canary that a
-//! restart interrupts leaves its split in place: set the traffic by hand.
+//! Each step is logged, counted in `wasmgate_canaries_total{function,outcome}` and shown in
+//! `GET /functions/{name}` (`canary`: state, reason and the calls each side took in the
+//! window). Only calls finished during the window count. An admin act on the function's
+//! traffic meanwhile (a deploy, a rollback, a split) supersedes the canary, which then changes
+//! nothing. A canary that a restart interrupts leaves its split in place: set the traffic by
+//! hand.
 
+use crate::catalog::Deployed;
 use crate::error::ApiError;
+use crate::health_check::Stage;
 use crate::state::Gateway;
 use crate::traffic::Weights;
 use http::StatusCode;
@@ -19,10 +24,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
-
-/// How a canary share is written; the end of every refusal of one.
-const SHARE_RULE: &str =
-    "write ?canary=N% (or N) with N a whole percent from 1 to 99, e.g. ?canary=10%";
+use wasmgate_config::{CANARY_SHARE_RULE, CanaryShare, HealthSection};
 
 /// Calls of one version that finished, failed with a 5xx, and their total time: what a canary
 /// is judged on. Updated by every call (three relaxed atomic adds, no lock).
@@ -139,18 +141,13 @@ pub fn share_in(query: Option<&str>) -> Result<(Option<u8>, Option<String>), Api
             rest.append_pair(&name, &value);
             continue;
         }
-        let n: u8 = value
-            .strip_suffix('%')
-            .unwrap_or(&value)
-            .parse()
-            .ok()
-            .filter(|n| (1..=99).contains(n))
-            .ok_or_else(|| ApiError::InvalidTraffic {
+        let n = CanaryShare::parse(&value)
+            .map_err(|problem| ApiError::InvalidTraffic {
                 reason: format!(
-                    "canary={:?} is not a share: {SHARE_RULE}",
-                    wasmgate_config::shown(&value)
+                    "canary: {problem}: {CANARY_SHARE_RULE}, in a query `?canary=10%25` or `?canary=10`"
                 ),
-            })?;
+            })?
+            .percent();
         share = Some(n);
     }
     let rest = rest.finish();
@@ -211,9 +208,39 @@ impl Canaries {
     }
 }
 
+/// How one canary is run: its window and margins (the new version's `[rollout]`, else the
+/// node's `[versions]`) and its health check (the new version's `[health]`).
+#[derive(Debug, Clone)]
+struct Plan {
+    window: Duration,
+    margins: Margins,
+    health: HealthSection,
+}
+
+impl Plan {
+    fn of(gw: &Gateway, new: &Deployed) -> Plan {
+        let (rollout, node) = (&new.record.manifest.rollout, &gw.settings.versions);
+        Plan {
+            window: rollout.window.unwrap_or(node.canary_window).get(),
+            margins: Margins {
+                errors: rollout.error_margin.unwrap_or(node.canary_error_margin),
+                latency: rollout.latency_margin.unwrap_or(node.canary_latency_margin),
+            },
+            health: new.record.manifest.health.clone(),
+        }
+    }
+}
+
 /// Starts watching `name`'s canary `new` (at `share`% beside `old`, live as `weights`).
 pub fn watch(gw: &Arc<Gateway>, name: &str, old: u64, new: u64, share: u8, weights: Weights) {
-    let window = gw.settings.versions.canary_window.get();
+    let snapshot = gw.catalog.snapshot();
+    let versions = snapshot
+        .tagged(name, old)
+        .cloned()
+        .zip(snapshot.tagged(name, new).cloned());
+    drop(snapshot);
+    let plan = versions.as_ref().map(|(_, new_d)| Plan::of(gw, new_d));
+    let window = plan.as_ref().map_or(Duration::ZERO, |p| p.window);
     gw.canaries.set(
         name,
         Status {
@@ -228,26 +255,29 @@ pub fn watch(gw: &Arc<Gateway>, name: &str, old: u64, new: u64, share: u8, weigh
             new_calls: None,
         },
     );
+    let (Some((old_d, new_d)), Some(plan)) = (versions, plan) else {
+        end(gw, name, "superseded", |_| {});
+        return;
+    };
     tracing::info!(function = %name, old, new, share, window_s = window.as_secs_f64(), "canary started");
     let (gw, name) = (gw.clone(), name.to_owned());
     tokio::spawn(async move {
-        let snapshot = gw.catalog.snapshot();
-        let (Some(old_d), Some(new_d)) = (snapshot.tagged(&name, old), snapshot.tagged(&name, new))
-        else {
-            gw.canaries.end(&name, "superseded", |_| {});
-            return;
-        };
-        let (old_d, new_d) = (old_d.clone(), new_d.clone());
-        drop(snapshot);
         let (old_start, new_start) = (old_d.stats.sample(), new_d.stats.sample());
-        tokio::time::sleep(window).await;
+        let early = match watch_window(&gw, &name, &new_d, &weights, &plan).await {
+            Watched::Superseded => {
+                tracing::info!(function = %name, old, new, state = "superseded", "canary ended");
+                end(&gw, &name, "superseded", |_| {});
+                return;
+            }
+            Watched::Unhealthy(reason) => Some(reason),
+            Watched::Elapsed => None,
+        };
         let old_calls = old_d.stats.sample().since(old_start);
         let new_calls = new_d.stats.sample().since(new_start);
-        let margins = Margins {
-            errors: gw.settings.versions.canary_error_margin,
-            latency: gw.settings.versions.canary_latency_margin,
+        let verdict = match early {
+            Some(reason) => Verdict::RollBack(reason),
+            None => judge(old_calls, new_calls, plan.margins),
         };
-        let verdict = judge(old_calls, new_calls, margins);
         let target = match &verdict {
             Verdict::Promote => new,
             Verdict::RollBack(_) => old,
@@ -268,12 +298,75 @@ pub fn watch(gw: &Arc<Gateway>, name: &str, old: u64, new: u64, share: u8, weigh
                 tracing::info!(function = %name, old, new, state, old_calls = old_calls.calls, new_calls = new_calls.calls, "canary ended")
             }
         }
-        gw.canaries.end(&name, state, |s| {
+        end(&gw, &name, state, |s| {
             s.reason = reason;
             s.old_calls = Some(old_calls);
             s.new_calls = Some(new_calls);
         });
     });
+}
+
+/// How a canary's window ended.
+enum Watched {
+    /// It ran its length: judge the numbers.
+    Elapsed,
+    /// Its health check failed `failures` times in a row, for this reason.
+    Unhealthy(String),
+    /// An admin changed the function's traffic first: nothing to decide.
+    Superseded,
+}
+
+/// Waits out `plan.window`, checking the canary's health every `interval` when it has a check,
+/// and whether its split `weights` is still live.
+async fn watch_window(
+    gw: &Gateway,
+    name: &str,
+    new: &Deployed,
+    weights: &Weights,
+    plan: &Plan,
+) -> Watched {
+    let until = tokio::time::Instant::now() + plan.window;
+    let checked = plan.health.target().is_some();
+    let step = if checked {
+        plan.health.interval()
+    } else {
+        plan.window
+    };
+    let mut failed_in_a_row = 0;
+    loop {
+        let now = tokio::time::Instant::now();
+        if now >= until {
+            return Watched::Elapsed;
+        }
+        tokio::time::sleep(step.min(until - now)).await;
+        let live = gw.registry.live(name).ok().flatten();
+        if live.is_some_and(|live| live.weights != *weights) {
+            return Watched::Superseded;
+        }
+        if !checked || tokio::time::Instant::now() >= until {
+            continue;
+        }
+        match crate::health_check::run(gw, new, Stage::Canary).await {
+            Ok(()) => failed_in_a_row = 0,
+            Err(reason) => {
+                failed_in_a_row += 1;
+                if failed_in_a_row >= plan.health.failures() {
+                    return Watched::Unhealthy(format!(
+                        "health check failed {failed_in_a_row} time(s) in a row: {reason}"
+                    ));
+                }
+            }
+        }
+    }
+}
+
+/// Records the end of `name`'s canary and counts it in `wasmgate_canaries_total`.
+fn end(gw: &Gateway, name: &str, state: &'static str, update: impl FnOnce(&mut Status)) {
+    gw.canaries.end(name, state, update);
+    gw.metrics
+        .canaries
+        .with_label_values(&[name, state])
+        .inc();
 }
 
 #[cfg(test)]

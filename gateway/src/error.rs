@@ -152,6 +152,19 @@ pub enum ApiError {
         /// Its live version.
         live: u64,
     },
+    /// A version's `[health]` check failed before it took traffic: it takes none.
+    #[error(
+        "version {version} of {} failed its health check and takes no traffic: {reason}; fix the function or its [health] section and deploy again",
+        shown(name)
+    )]
+    HealthCheckFailed {
+        /// The function.
+        name: String,
+        /// The version checked.
+        version: u64,
+        /// What the check saw.
+        reason: String,
+    },
     /// An admin act this node does not do in cluster mode yet.
     #[error(
         "{operation} is not available in cluster mode yet: deploy the version you want instead (a deploy is shared by every node)"
@@ -505,6 +518,11 @@ impl ApiError {
             ApiError::NoPreviousVersion { .. } => {
                 (StatusCode::CONFLICT, "no_previous_version", Blame::Client)
             }
+            ApiError::HealthCheckFailed { .. } => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "health_check_failed",
+                Blame::Client,
+            ),
             ApiError::NotInCluster { .. } => {
                 (StatusCode::NOT_IMPLEMENTED, "not_in_cluster", Blame::Client)
             }
@@ -851,6 +869,15 @@ mod tests {
                 },
                 409,
                 "no_previous_version",
+            ),
+            (
+                ApiError::HealthCheckFailed {
+                    name: "x".into(),
+                    version: 2,
+                    reason: "GET /healthz answered 500".into(),
+                },
+                422,
+                "health_check_failed",
             ),
             (
                 ApiError::NotInCluster {

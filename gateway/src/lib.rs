@@ -30,6 +30,7 @@ pub mod dispatch;
 pub mod egress_client;
 pub mod error;
 pub mod health;
+pub mod health_check;
 pub mod incoming;
 pub mod invoke;
 pub mod log_budget;

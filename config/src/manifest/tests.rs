@@ -145,6 +145,10 @@ fn same_subject_on_different_queues_is_allowed() {
     )
     .unwrap();
     assert_eq!(m.triggers.len(), 2);
+    assert_eq!(m.health.path.as_deref(), Some("/healthz"));
+    assert_eq!(m.health.failures(), 3);
+    assert_eq!(m.rollout.window, Some("5m".parse().unwrap()));
+    assert_eq!(m.rollout.latency_margin, Some(0.5));
 }
 
 #[test]

@@ -7,13 +7,17 @@
 //! check, owner, no downgrade and quotas again under the change lock → durable record (the new
 //! version, kept and 100% live; versions past `versions.keep` pruned) → publish.
 //! Only the last two change what is served, and a failure before them leaves the old version serving.
-//! With `?canary=N%` the durable record keeps the new version beside the live ones at weight 0,
-//! and the deploy then gives it N% of the traffic and starts judging it (see [`crate::canary`]).
+//! A version whose manifest has a `[health]` check runs it once before the change lock (see
+//! [`crate::health_check`]): a failure refuses the deploy with nothing recorded.
+//! With `?canary=N%`, or `[rollout] canary` when a version serves already, the durable record
+//! keeps the new version beside the live ones at weight 0, and the deploy then gives it N% of
+//! the traffic and starts judging it (see [`crate::canary`]).
 
 use super::upload;
 use crate::admission::{Admitted, Operation, PolicyInput, Source, check_downgrade, check_owner};
 use crate::catalog::Deployed;
 use crate::error::ApiError;
+use crate::health_check::Stage;
 use crate::incoming::Incoming;
 use crate::registry::{KvLayout, Record};
 use crate::response::{GatewayResponse, json};
@@ -85,6 +89,13 @@ async fn deploy_upload(
     // before any compile work.
     manifest.resolve(&gw.settings.defaults, &gw.settings.pool)?;
     crate::routes::check_own(&manifest.http.routes)?;
+    if gw.cluster.is_some() && manifest.rollout.canary.is_some() {
+        return Err(ApiError::NotInCluster {
+            operation: "a canary deploy ([rollout] canary in the manifest)",
+        });
+    }
+    // The manifest's canary applies when a version serves; a first deploy goes live whole.
+    let manifest_canary = manifest.rollout.canary.map(|share| share.percent());
 
     // In cluster mode: the revision this deploy replaces, compared-and-swapped at the end, so a
     // deploy of the same name on another node in between makes this one a 409, not a lost write.
@@ -167,6 +178,14 @@ async fn deploy_upload(
         Ok(deployed) => deployed,
         Err(e) => return Err(abandon(gw, gc, &artifact, Some(original), e).await),
     };
+    // Before any lock: a check may take its whole timeout, and other deploys go on meanwhile.
+    if let Err(e) = crate::health_check::gate(gw, &deployed, Stage::Deploy).await {
+        deployed.function.unload().await;
+        return Err(abandon(gw, gc, &artifact, Some(original), e).await);
+    }
+    // The entry the check warmed; rebuilt below if the version is renumbered or shared, and
+    // then unloaded so its code does not wait for the keep-alive to leave memory.
+    let checked = deployed.clone();
 
     // In cluster mode records are applied one at a time, this deploy's among them.
     let applying = match &gw.cluster {
@@ -183,8 +202,10 @@ async fn deploy_upload(
         Ok(())
     });
     let serving = gw.catalog.snapshot().function(name.as_str()).is_some();
+    let asked = canary;
+    let canary = canary.or(manifest_canary.filter(|_| serving));
     let checked = numbered
-        .and_then(|()| match canary {
+        .and_then(|()| match asked {
             Some(_) if !serving => Err(no_previous_version(&name)),
             _ => Ok(()),
         })
@@ -213,9 +234,13 @@ async fn deploy_upload(
         Err(e) => {
             drop(change);
             drop(applying);
+            checked.function.unload().await;
             return Err(abandon(gw, gc, &artifact, Some(original), e).await);
         }
     };
+    if !Arc::ptr_eq(&checked, &deployed) {
+        checked.function.unload().await;
+    }
     if let (Some(share), Some(beside)) = (canary, beside) {
         drop(change);
         drop(applying);
@@ -260,6 +285,8 @@ async fn deploy_upload(
             // Imported network interfaces without their grant: linked, every destination denied.
             "linked_denied": linked_denied,
             "wasi": wasi,
+            // `passed` when the manifest's [health] check ran before the version took traffic.
+            "health_check": record.manifest.health.target().map(|_| "passed"),
         }),
     ))
 }
@@ -294,6 +321,7 @@ async fn start_canary(
             "size": record.size,
             "issuer": record.claims.iss,
             "replaced": false,
+            "health_check": record.manifest.health.target().map(|_| "passed"),
             "canary": gw.canaries.status(name),
         }),
     ))

@@ -6,12 +6,15 @@
 //! today. Every version that becomes live again is re-verified from its kept signed original
 //! against today's trusted issuers and clock (and rebuilt if this engine did not compile it); a
 //! version that fails is refused with its own code (`expired`, `untrusted_issuer`,
-//! `module_tampered`, ...) and nothing changes. Neither act creates a version number: the live
+//! `module_tampered`, ...) and nothing changes. A version with a `[health]` check must pass it
+//! before it is live again (`422 health_check_failed` otherwise; the check runs with the
+//! function's change lock held, so other changes to it wait up to the check's timeout). Neither act creates a version number: the live
 //! pointer moves. Calls in flight finish on the version they started on.
 
 use super::deploy::{prestart, release, retire, start};
 use crate::admission::check_owner;
 use crate::error::ApiError;
+use crate::health_check::Stage;
 use crate::incoming::Incoming;
 use crate::registry::Record;
 use crate::response::{GatewayResponse, json};
@@ -206,6 +209,12 @@ async fn apply(
         let record = verified(gw, record).await?;
         check_owner(name.as_str(), &record.claims.iss, owner.as_deref())?;
         let deployed = gw.deployed(record)?;
+        if let Err(e) = crate::health_check::gate(gw, &deployed, Stage::Traffic).await {
+            for unused in fresh.iter().chain([&deployed]) {
+                unused.function.unload().await;
+            }
+            return Err(e);
+        }
         fresh.push(deployed.clone());
         entries.push(deployed);
     }

@@ -20,6 +20,17 @@ pub(super) const GUEST_LIMITS: [&str; 3] = ["response_body", "messages_per_call"
 /// The `outcome` label values of `wasmgate_schedule_fires_total`.
 pub const SCHEDULE_OUTCOMES: [&str; 3] = ["delivered", "failed", "skipped"];
 
+/// The `stage` label values of `wasmgate_health_checks_total`: before a deploy's new version
+/// takes traffic, before a rollback or split makes a kept version live, and while a canary runs.
+pub const HEALTH_STAGES: [&str; 3] = ["deploy", "traffic", "canary"];
+
+/// The `outcome` label values of `wasmgate_health_checks_total`.
+pub const HEALTH_OUTCOMES: [&str; 2] = ["passed", "failed"];
+
+/// The `outcome` label values of `wasmgate_canaries_total`, as `GET /functions/{name}` shows a
+/// canary's end state.
+pub const CANARY_OUTCOMES: [&str; 4] = ["promoted", "rolled_back", "superseded", "failed"];
+
 /// Every metric the gateway exports, registered in one registry.
 pub struct Metrics {
     pub(super) registry: Registry,
@@ -90,6 +101,11 @@ pub struct Metrics {
     pub guest_limits: IntCounterVec,
     /// `wasmgate_schedule_fires_total{function,outcome}` (see [`SCHEDULE_OUTCOMES`]).
     pub schedule_fires: IntCounterVec,
+    /// `wasmgate_health_checks_total{function,stage,outcome}` (see [`HEALTH_STAGES`],
+    /// [`HEALTH_OUTCOMES`]).
+    pub health_checks: IntCounterVec,
+    /// `wasmgate_canaries_total{function,outcome}` (see [`CANARY_OUTCOMES`]): canaries ended.
+    pub canaries: IntCounterVec,
     /// `wasmgate_auth_failures_total{audience}` (`admin`, `metrics`, `invoke`): requests refused
     /// for a missing or wrong bearer token.
     pub auth_failures: IntCounterVec,
@@ -278,6 +294,16 @@ impl Metrics {
                 "Schedule slots this node claimed, by function and outcome: delivered (the guest handled it), failed (the guest refused, trapped or timed out), skipped (fell due while the gateway was down, with schedules.catch_up = false).",
                 &["function", "outcome"],
             )?,
+            health_checks: counter_vec(
+                "wasmgate_health_checks_total",
+                "Host-run health checks ([health] in the manifest), by function, stage (deploy: before a new version takes traffic; traffic: before a rollback or split makes a kept version live; canary: while a canary runs) and outcome (passed, failed).",
+                &["function", "stage", "outcome"],
+            )?,
+            canaries: counter_vec(
+                "wasmgate_canaries_total",
+                "Canaries ended, by function and outcome: promoted (to all traffic), rolled_back (by its window's numbers or failed health checks), superseded (an admin changed the traffic first), failed (the verdict could not be applied).",
+                &["function", "outcome"],
+            )?,
             guest_limits: counter_vec(
                 "wasmgate_guest_limits_total",
                 "Calls stopped or refused at a per-call limit, by function and limit (response_body, messages_per_call, open_buckets).",
@@ -375,6 +401,16 @@ impl Metrics {
             let _ = self
                 .schedule_fires
                 .remove_label_values(&[function, outcome]);
+        }
+        for stage in HEALTH_STAGES {
+            for outcome in HEALTH_OUTCOMES {
+                let _ = self
+                    .health_checks
+                    .remove_label_values(&[function, stage, outcome]);
+            }
+        }
+        for outcome in CANARY_OUTCOMES {
+            let _ = self.canaries.remove_label_values(&[function, outcome]);
         }
         for limit in GUEST_LIMITS {
             let _ = self.guest_limits.remove_label_values(&[function, limit]);

@@ -13,5 +13,5 @@ mod scrape;
 
 pub use counted_bus::CountedBus;
 pub use counted_kv::CountedKv;
-pub use families::{Metrics, SCHEDULE_OUTCOMES};
+pub use families::{CANARY_OUTCOMES, HEALTH_OUTCOMES, HEALTH_STAGES, Metrics, SCHEDULE_OUTCOMES};
 pub use function_metrics::FunctionMetrics;

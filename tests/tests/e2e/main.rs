@@ -22,6 +22,7 @@ mod deploy;
 mod edge;
 mod egress;
 mod events;
+mod health_checks;
 mod invoke;
 mod keyvalue;
 mod leaks;
