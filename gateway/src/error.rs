@@ -167,7 +167,7 @@ pub enum ApiError {
     },
     /// An admin act this node does not do in cluster mode yet.
     #[error(
-        "{operation} is not available in cluster mode yet: deploy the version you want instead (a deploy is shared by every node)"
+        "{operation} is not available in cluster mode yet: roll back (POST /functions/NAME/rollback) or deploy the version you want instead; both are shared by every node"
     )]
     NotInCluster {
         /// What was asked for.

@@ -8,8 +8,10 @@
 //! version that fails is refused with its own code (`expired`, `untrusted_issuer`,
 //! `module_tampered`, ...) and nothing changes. A version with a `[health]` check must pass it
 //! before it is live again (`422 health_check_failed` otherwise; the check runs with the
-//! function's change lock held, so other changes to it wait up to the check's timeout). Neither act creates a version number: the live
-//! pointer moves. Calls in flight finish on the version they started on.
+//! function's change lock held, so other changes to it wait up to the check's timeout).
+//! Neither act creates a version number: the live pointer moves. Calls in flight finish on the
+//! version they started on. In cluster mode a rollback is shared through the cluster's
+//! registry like a deploy; a traffic split is refused there (`501 not_in_cluster`).
 
 use super::deploy::{prestart, release, retire, start};
 use crate::admission::check_owner;
@@ -80,7 +82,6 @@ pub async fn rollback(
     let name = FunctionName::try_from(name.to_owned());
     let body = read(gw, req).await?;
     let name = name?;
-    not_in_cluster(gw, "rollback")?;
     let asked = if body.iter().all(u8::is_ascii_whitespace) {
         None
     } else {
@@ -93,6 +94,11 @@ pub async fn rollback(
         Some(rollback.version)
     };
     let gc = gw.artifact_gc.read().await;
+    // Lock order, as in deploy: the artifact GC lock, the cluster's `applying`, the catalog.
+    let applying = match &gw.cluster {
+        Some(node) => Some(node.applying.lock().await),
+        None => None,
+    };
     let change = gw.catalog.lock().await;
     let live = gw
         .registry
@@ -119,7 +125,7 @@ pub async fn rollback(
             kept,
         });
     }
-    let answer = apply(gw, &name, Weights::single(target), gc, change).await?;
+    let answer = apply(gw, &name, Weights::single(target), gc, applying, change).await?;
     tracing::info!(function = %name, from = current, to = target, "rolled back");
     Ok(answer)
 }
@@ -142,7 +148,7 @@ pub async fn traffic(
         return Err(not_found(&name));
     }
     let weights = Weights::parse(&body, |v| kept.contains(&v))?;
-    let answer = apply(gw, &name, weights.clone(), gc, change).await?;
+    let answer = apply(gw, &name, weights.clone(), gc, None, change).await?;
     tracing::info!(function = %name, weights = %weights_json(&weights), "traffic set");
     Ok(answer)
 }
@@ -170,20 +176,25 @@ pub async fn set_traffic_if(
     let change = gw.catalog.lock().await;
     match gw.registry.live(name.as_str())? {
         Some(live) if live.weights == *expected => {
-            apply(gw, &name, to, gc, change).await?;
+            apply(gw, &name, to, gc, None, change).await?;
             Ok(true)
         }
         _ => Ok(false),
     }
 }
 
-/// Makes `weights` live for `name`: each version not live now is re-verified and built, then
+/// Makes `weights` live for `name`: each version not live now is re-verified, built and
+/// health-checked, then (in cluster mode, where only a single version is made live) its record
+/// is written to the shared registry if no node changed the name since this one applied it
+/// (`409 concurrent_deploy` otherwise; every node then applies it as it applies a deploy), then
 /// the weights are written durably, then published; versions no longer live are retired.
+/// `applying` is the cluster's lock, held in cluster mode.
 async fn apply(
     gw: &Arc<Gateway>,
     name: &FunctionName,
     weights: Weights,
     gc: tokio::sync::RwLockReadGuard<'_, ()>,
+    applying: Option<tokio::sync::MutexGuard<'_, ()>>,
     change: crate::catalog::ChangeGuard<'_>,
 ) -> Result<GatewayResponse, ApiError> {
     let snapshot = gw.catalog.snapshot();
@@ -219,7 +230,7 @@ async fn apply(
         entries.push(deployed);
     }
     let primary_version = weights.primary();
-    let primary = entries
+    let mut primary = entries
         .iter()
         .find(|d| d.record.version == primary_version)
         .cloned()
@@ -227,12 +238,34 @@ async fn apply(
             reason: format!("no entry for the primary version of {name}"),
         })?;
     gw.catalog.check(&primary)?;
+    if let Some(node) = &gw.cluster {
+        let shared = share(gw, node, &snapshot, &primary).await;
+        let shared = match shared {
+            Ok(shared) => shared,
+            Err(e) => {
+                for unused in &fresh {
+                    unused.function.unload().await;
+                }
+                return Err(e);
+            }
+        };
+        // The entry the health check warmed is replaced by one carrying the new revision.
+        if fresh.iter().any(|d| Arc::ptr_eq(d, &primary)) {
+            primary.function.unload().await;
+        }
+        fresh.retain(|d| !Arc::ptr_eq(d, &primary));
+        entries.retain(|d| !Arc::ptr_eq(d, &primary));
+        primary = shared;
+        fresh.push(primary.clone());
+        entries.push(primary.clone());
+    }
     let records: Vec<Record> = entries.iter().map(|d| d.record.clone()).collect();
     let pruned = gw.registry.set_live(name.as_str(), &weights, &records)?;
     let split = (!weights.is_single()).then(|| Split::new(&weights, entries.clone(), &primary));
     let previous_primary = snapshot.function(name.as_str()).cloned();
     let old = gw.catalog.publish(&change, primary.clone(), split)?;
     drop(change);
+    drop(applying);
     drop(gc);
 
     for old in &old {
@@ -267,6 +300,30 @@ async fn apply(
             "versions": entries.iter().map(|d| describe(&d.record)).collect::<Vec<_>>(),
         }),
     ))
+}
+
+/// Writes `primary`'s record to the cluster's shared registry in place of the revision this
+/// node serves (compare-and-swap: `409 concurrent_deploy` when another node changed the name
+/// since), and returns the catalog entry carrying the new revision. The record's original is in
+/// the cluster's store since its deploy; the other nodes re-verify and compile it themselves.
+async fn share(
+    gw: &Gateway,
+    node: &crate::cluster::ClusterNode,
+    snapshot: &crate::catalog::Snapshot,
+    primary: &Arc<crate::catalog::Deployed>,
+) -> Result<Arc<crate::catalog::Deployed>, ApiError> {
+    let expected = snapshot
+        .function(primary.record.name.as_str())
+        .and_then(|d| d.record.cluster_revision);
+    let mut record = primary.record.clone();
+    let bytes = crate::cluster::sync::shared_bytes(&record)?;
+    let revision = node
+        .cluster
+        .put_record(&record.name, bytes, expected)
+        .await
+        .map_err(crate::cluster::sync::api_error)?;
+    record.cluster_revision = Some(revision);
+    gw.deployed(record)
 }
 
 /// `record` re-verified from its kept original against today's trust and clock, and rebuilt if
