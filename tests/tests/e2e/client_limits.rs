@@ -200,7 +200,7 @@ async fn connections_past_the_limit_get_503_with_retry_after_and_a_json_body() {
         "the refusal is counted",
         DEADLINE,
         || async {
-            gw.metrics().await.map(|text| {
+            gw.metrics().await.ok().and_then(|text| {
                 metric_sample(
                     &text,
                     "wasmgate_connections_refused_total",
@@ -208,7 +208,7 @@ async fn connections_past_the_limit_get_503_with_retry_after_and_a_json_body() {
                 )
             })
         },
-        |sample| matches!(sample, Ok(Some(refused)) if *refused >= 1.0),
+        |sample| sample.is_some_and(|refused| refused >= 1.0),
     )
     .await
     .unwrap();

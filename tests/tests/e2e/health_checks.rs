@@ -140,6 +140,7 @@ async fn a_rollback_to_a_version_failing_its_health_check_is_refused_and_changes
     let split = gw
         .client()
         .put(gw.url("/functions/app/traffic"))
+        .header("content-type", "application/json")
         .body(r#"{"2": 10, "3": 90}"#)
         .send()
         .await
