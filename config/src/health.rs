@@ -163,7 +163,10 @@ mod tests {
     #[test]
     fn a_path_or_a_message_is_the_check_and_the_rest_has_defaults() {
         let by_path = health("path = \"/healthz?deep=1\"").unwrap();
-        assert_eq!(by_path.target(), Some(HealthTarget::Http("/healthz?deep=1")));
+        assert_eq!(
+            by_path.target(),
+            Some(HealthTarget::Http("/healthz?deep=1"))
+        );
         assert_eq!(by_path.timeout(), DEFAULT_HEALTH_TIMEOUT);
         assert_eq!(by_path.interval(), DEFAULT_HEALTH_INTERVAL);
         assert_eq!(by_path.failures(), DEFAULT_HEALTH_FAILURES);

@@ -156,7 +156,10 @@ mod tests {
 
     #[test]
     fn a_share_is_a_percent_or_a_number_and_round_trips() {
-        assert_eq!(rollout("canary = \"10%\"").unwrap().canary, Some(CanaryShare(10)));
+        assert_eq!(
+            rollout("canary = \"10%\"").unwrap().canary,
+            Some(CanaryShare(10))
+        );
         assert_eq!(rollout("canary = 5").unwrap().canary, Some(CanaryShare(5)));
         let section = rollout("canary = 99\nwindow = \"90s\"\nerror_margin = 0.0").unwrap();
         let json = serde_json::to_string(&section).unwrap();

@@ -363,10 +363,7 @@ async fn watch_window(
 /// Records the end of `name`'s canary and counts it in `wasmgate_canaries_total`.
 fn end(gw: &Gateway, name: &str, state: &'static str, update: impl FnOnce(&mut Status)) {
     gw.canaries.end(name, state, update);
-    gw.metrics
-        .canaries
-        .with_label_values(&[name, state])
-        .inc();
+    gw.metrics.canaries.with_label_values(&[name, state]).inc();
 }
 
 #[cfg(test)]

@@ -28,6 +28,10 @@ fn the_example_manifest_parses_with_every_key() {
     assert_eq!(m.limits.max_messages_per_call, Some(50));
     assert_eq!(m.limits.max_open_buckets, Some(10));
     assert_eq!(m.triggers.len(), 2);
+    assert_eq!(m.health.path.as_deref(), Some("/healthz"));
+    assert_eq!(m.health.failures(), 3);
+    assert_eq!(m.rollout.window, Some("5m".parse().unwrap()));
+    assert_eq!(m.rollout.latency_margin, Some(0.5));
     assert_eq!(m.triggers[1].subject.as_str(), "audit.>");
     assert_eq!(m.triggers[1].queue.as_deref(), Some("auditors"));
     assert_eq!(m.schedules.len(), 2);
@@ -145,10 +149,6 @@ fn same_subject_on_different_queues_is_allowed() {
     )
     .unwrap();
     assert_eq!(m.triggers.len(), 2);
-    assert_eq!(m.health.path.as_deref(), Some("/healthz"));
-    assert_eq!(m.health.failures(), 3);
-    assert_eq!(m.rollout.window, Some("5m".parse().unwrap()));
-    assert_eq!(m.rollout.latency_margin, Some(0.5));
 }
 
 #[test]

@@ -185,7 +185,7 @@ async fn deploy_upload(
     }
     // The entry the check warmed; rebuilt below if the version is renumbered or shared, and
     // then unloaded so its code does not wait for the keep-alive to leave memory.
-    let checked = deployed.clone();
+    let warmed = deployed.clone();
 
     // In cluster mode records are applied one at a time, this deploy's among them.
     let applying = match &gw.cluster {
@@ -234,12 +234,12 @@ async fn deploy_upload(
         Err(e) => {
             drop(change);
             drop(applying);
-            checked.function.unload().await;
+            warmed.function.unload().await;
             return Err(abandon(gw, gc, &artifact, Some(original), e).await);
         }
     };
-    if !Arc::ptr_eq(&checked, &deployed) {
-        checked.function.unload().await;
+    if !Arc::ptr_eq(&warmed, &deployed) {
+        warmed.function.unload().await;
     }
     if let (Some(share), Some(beside)) = (canary, beside) {
         drop(change);

@@ -806,7 +806,11 @@ async fn until_serving(node: &Gateway, n: u64) {
         Duration::from_secs(10),
         || async {
             let answer = call(node, "/fn/app?key=v").await.1;
-            let live = node.function("app").await.ok().map(|f| f["version"].clone());
+            let live = node
+                .function("app")
+                .await
+                .ok()
+                .map(|f| f["version"].clone());
             (answer, live)
         },
         |(answer, live)| *answer == n.to_string() && *live == Some(serde_json::json!(n)),
@@ -849,10 +853,14 @@ async fn a_rollback_on_one_node_is_served_by_every_node_and_numbering_goes_on() 
         .send()
         .await
         .unwrap();
-    assert_eq!(crate::error_code(split).await, (501, "not_in_cluster".into()));
+    assert_eq!(
+        crate::error_code(split).await,
+        (501, "not_in_cluster".into())
+    );
 
-    // The next deploy, on a third node, takes the next number everywhere.
-    let next = c
+    // The next deploy (by the name's owner, who signs on node a) takes the next number
+    // everywhere: the rollback used no number.
+    let next = a
         .deploy_granted(
             "app",
             guests::CAPS_CONFIG,

@@ -85,7 +85,10 @@ async fn a_version_failing_its_health_check_takes_no_traffic_and_the_deploy_says
     );
     let versions = gw.get_json("/functions/app/versions").await.unwrap();
     assert_eq!(versions["live"], json!({"2": 100}), "{versions}");
-    assert_eq!(versions["next_version"], 3, "a refused deploy takes no number");
+    assert_eq!(
+        versions["next_version"], 3,
+        "a refused deploy takes no number"
+    );
     assert_eq!(versions["versions"].as_array().unwrap().len(), 2);
     let still = gw.client().get(gw.url("/fn/app/app/healthy")).send().await;
     assert_eq!(still.unwrap().status(), 404, "version 2 still serves");
@@ -95,7 +98,11 @@ async fn a_version_failing_its_health_check_takes_no_traffic_and_the_deploy_says
     assert_eq!(error_code(bad).await, (400, "invalid_manifest".to_owned()));
 
     for (outcome, expected) in [("passed", 1.0), ("failed", 3.0)] {
-        let labels = [("function", "app"), ("stage", "deploy"), ("outcome", outcome)];
+        let labels = [
+            ("function", "app"),
+            ("stage", "deploy"),
+            ("outcome", outcome),
+        ];
         assert_eq!(
             counted(&gw, "wasmgate_health_checks_total", &labels).await,
             expected,
@@ -108,7 +115,11 @@ async fn a_version_failing_its_health_check_takes_no_traffic_and_the_deploy_says
 async fn a_message_check_reaches_the_guests_incoming_handler() {
     let gw = Gateway::builder().start().await.unwrap();
     crate::events::deploy(&gw, "app", "[health]\nmessage = true\ntimeout = \"10s\"\n").await;
-    let labels = [("function", "app"), ("stage", "deploy"), ("outcome", "passed")];
+    let labels = [
+        ("function", "app"),
+        ("stage", "deploy"),
+        ("outcome", "passed"),
+    ];
     assert_eq!(
         counted(&gw, "wasmgate_health_checks_total", &labels).await,
         1.0
@@ -154,7 +165,11 @@ async fn a_rollback_to_a_version_failing_its_health_check_is_refused_and_changes
     set_healthy(&gw, true).await;
     assert_eq!(rollback().await.status(), 200);
     assert_eq!(live(&gw).await, json!({"2": 100}));
-    let labels = [("function", "app"), ("stage", "traffic"), ("outcome", "failed")];
+    let labels = [
+        ("function", "app"),
+        ("stage", "traffic"),
+        ("outcome", "failed"),
+    ];
     assert_eq!(
         counted(&gw, "wasmgate_health_checks_total", &labels).await,
         2.0
