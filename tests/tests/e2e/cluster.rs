@@ -857,6 +857,20 @@ async fn a_rollback_on_one_node_is_served_by_every_node_and_numbering_goes_on() 
         crate::error_code(split).await,
         (501, "not_in_cluster".into())
     );
+    // So are canaries, asked for by the manifest as by the query; nothing is deployed.
+    let canary = a
+        .deploy_granted(
+            "app",
+            guests::CAPS_CONFIG,
+            &[Capability::Config],
+            "[config]\nv = \"9\"\n[rollout]\ncanary = \"10%\"\n",
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        crate::error_code(canary).await,
+        (501, "not_in_cluster".into())
+    );
 
     // The next deploy (by the name's owner, who signs on node a) takes the next number
     // everywhere: the rollback used no number.
