@@ -24,6 +24,29 @@ pub enum Command {
     Sign(SignArgs),
     /// Show a component's claims, imports and exports, and whether it verifies.
     Inspect(InspectArgs),
+    /// Start a function project from a template shipped in this binary (`--list` shows them).
+    New(NewArgs),
+}
+
+/// Flags of `wasmgate new`.
+#[derive(Debug, clap::Args)]
+pub struct NewArgs {
+    /// Function name (lowercase letters, digits and '-', starting with a letter): the project's
+    /// directory, package and the name it deploys as.
+    #[arg(value_name = "NAME", required_unless_present = "list")]
+    pub name: Option<String>,
+    /// Template: rust, js or python.
+    #[arg(long, short, value_name = "TEMPLATE", default_value = "rust")]
+    pub template: String,
+    /// Directory to create the project in (default: ./NAME); must not exist or be empty.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// List the templates instead.
+    #[arg(long)]
+    pub list: bool,
+    /// Print JSON for scripts.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `wasmgate keys ...`

@@ -43,6 +43,18 @@ fn main() -> ExitCode {
             Ok(false) => ExitCode::FAILURE,
             Err(e) => finish(Err(e)),
         },
+        Command::New(args) => match (args.list, args.name) {
+            (false, Some(name)) => finish(commands::new::new(
+                &name,
+                &args.template,
+                args.dir.as_deref(),
+                args.json,
+            )),
+            _ => {
+                commands::new::list(args.json);
+                ExitCode::SUCCESS
+            }
+        },
     }
 }
 

@@ -36,6 +36,15 @@ pub fn wasmgate_bin() -> &'static Path {
 }
 
 /// cargo's target dir: `CARGO_TARGET_DIR`, else derived from this test executable's location.
+/// The cargo target dir the tests were built in: `CARGO_TARGET_DIR`, else the one holding the
+/// test executable, else the workspace's `target/`.
+pub fn cargo_target_dir() -> PathBuf {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ lives inside the workspace");
+    target_dir(workspace)
+}
+
 fn target_dir(workspace: &Path) -> PathBuf {
     if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
         let dir = PathBuf::from(dir);

@@ -33,7 +33,7 @@ pub mod guests {
     include!(concat!(env!("OUT_DIR"), "/guests.rs"));
 }
 
-pub use binary::wasmgate_bin;
+pub use binary::{cargo_target_dir, wasmgate_bin};
 pub use cloudevents_client::{CloudEventsListener, cloudevents_client};
 pub use cluster::{ClusterHarness, ClusterNodeConfig};
 pub use eventually::eventually;

@@ -36,6 +36,7 @@ mod restart_under_load;
 mod reuse;
 mod scale_to_zero;
 mod schedules;
+mod templates;
 mod tenancy;
 mod versions;
 mod wasi_http_cases;

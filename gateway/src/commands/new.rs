@@ -1,0 +1,263 @@
+//! `wasmgate new NAME --template T`: a function project from a template shipped inside the
+//! binary, ready to build with the one command its README names.
+//!
+//! Templates (`wasmgate new --list`): `rust` (wstd HTTP handler), `js` (componentize-js, fetch
+//! event) and `python` (componentize-py, wasi:http/proxy). The JS and Python ones carry the
+//! `wasi:http/proxy` WIT they export: the files of the wasmtime-wasi-http 48 crate that the
+//! conformance guests use (`tests/conformance/wit`), renamed to WASI 0.2.10 for componentize-js
+//! 0.23, whose StarlingMonkey exports that version. Every template is built and called on a
+//! real gateway by the test suite (`tests/tests/e2e/templates.rs`).
+
+use anyhow::{Context, bail};
+use serde_json::json;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use wasmgate_config::FunctionName;
+
+/// One file of a template: its path in the project and its text, with `{{name}}` placeholders.
+type File = (&'static str, &'static str);
+
+/// A project template.
+pub struct Template {
+    /// What `--template` takes.
+    pub name: &'static str,
+    /// One line for `--list`.
+    pub about: &'static str,
+    /// The command that builds it, run in the project's directory.
+    pub build: &'static str,
+    /// The built component, relative to the project.
+    pub output: &'static str,
+    files: &'static [File],
+    /// Whether the project carries the `wasi:http/proxy` WIT, and at which WASI version.
+    wit: Option<&'static str>,
+}
+
+/// The WASI version of the WIT files shipped with the templates.
+const WIT_VERSION: &str = "0.2.12";
+
+/// The world the JS and Python templates export.
+const WORLD: &str = "// The world this function exports: wasi:http/proxy.\npackage wasmgate:function;\n\nworld proxy {\n  include wasi:http/proxy@0.2.12;\n}\n";
+
+/// `wit/deps/` of the JS and Python templates.
+const WIT_DEPS: &[File] = &[
+    (
+        "wit/deps/cli.wit",
+        include_str!("../../../tests/conformance/wit/deps/cli.wit"),
+    ),
+    (
+        "wit/deps/clocks.wit",
+        include_str!("../../../tests/conformance/wit/deps/clocks.wit"),
+    ),
+    (
+        "wit/deps/filesystem.wit",
+        include_str!("../../../tests/conformance/wit/deps/filesystem.wit"),
+    ),
+    (
+        "wit/deps/http.wit",
+        include_str!("../../../tests/conformance/wit/deps/http.wit"),
+    ),
+    (
+        "wit/deps/io.wit",
+        include_str!("../../../tests/conformance/wit/deps/io.wit"),
+    ),
+    (
+        "wit/deps/random.wit",
+        include_str!("../../../tests/conformance/wit/deps/random.wit"),
+    ),
+    (
+        "wit/deps/sockets.wit",
+        include_str!("../../../tests/conformance/wit/deps/sockets.wit"),
+    ),
+];
+
+/// Every template, in `--list` order.
+pub const TEMPLATES: &[Template] = &[
+    Template {
+        name: "rust",
+        about: "HTTP handler in Rust (wstd, wasi:http 0.2)",
+        build: "cargo build --release",
+        output: "target/wasm32-wasip2/release/{{name}}.wasm",
+        files: &[
+            ("Cargo.toml", include_str!("../../templates/rust/Cargo.toml")),
+            (
+                ".cargo/config.toml",
+                include_str!("../../templates/rust/.cargo/config.toml"),
+            ),
+            ("src/main.rs", include_str!("../../templates/rust/src/main.rs")),
+            ("README.md", include_str!("../../templates/rust/README.md")),
+            (".gitignore", include_str!("../../templates/rust/.gitignore")),
+        ],
+        wit: None,
+    },
+    Template {
+        name: "js",
+        about: "HTTP handler in JavaScript (componentize-js 0.23, fetch event)",
+        build: "npm install && npm run build",
+        output: "{{name}}.wasm",
+        files: &[
+            ("package.json", include_str!("../../templates/js/package.json")),
+            ("app.js", include_str!("../../templates/js/app.js")),
+            ("README.md", include_str!("../../templates/js/README.md")),
+            (".gitignore", include_str!("../../templates/js/.gitignore")),
+        ],
+        wit: Some("0.2.10"),
+    },
+    Template {
+        name: "python",
+        about: "HTTP handler in Python (componentize-py 0.25, wasi:http/proxy)",
+        build: "python3 -m venv .venv && .venv/bin/pip install -r requirements.txt && .venv/bin/componentize-py -d wit -w proxy componentize app -o {{name}}.wasm",
+        output: "{{name}}.wasm",
+        files: &[
+            ("app.py", include_str!("../../templates/python/app.py")),
+            (
+                "requirements.txt",
+                include_str!("../../templates/python/requirements.txt"),
+            ),
+            ("README.md", include_str!("../../templates/python/README.md")),
+            (".gitignore", include_str!("../../templates/python/.gitignore")),
+        ],
+        wit: Some(WIT_VERSION),
+    },
+];
+
+impl Template {
+    /// The template called `name`.
+    pub fn named(name: &str) -> Option<&'static Template> {
+        TEMPLATES.iter().find(|t| t.name == name)
+    }
+
+    /// Every file of a project of this template for function `name`: path and text.
+    pub fn render(&self, name: &FunctionName) -> Vec<(&'static str, String)> {
+        let fill = |text: &str| text.replace("{{name}}", name.as_str());
+        let mut files: Vec<(&'static str, String)> =
+            self.files.iter().map(|(p, t)| (*p, fill(t))).collect();
+        if let Some(version) = self.wit {
+            let wit = |text: &str| {
+                text.replace(&format!("@{WIT_VERSION}"), &format!("@{version}"))
+                    .replace(
+                        &format!("version = {WIT_VERSION}"),
+                        &format!("version = {version}"),
+                    )
+            };
+            files.push(("wit/world.wit", wit(WORLD)));
+            files.extend(WIT_DEPS.iter().map(|(p, t)| (*p, wit(t))));
+        }
+        files
+    }
+}
+
+/// Writes a project of template `template` for function `name` into `dir` (default `./NAME`),
+/// which must not exist or be empty; prints what it wrote and how to build it (`json`: as one
+/// JSON object `{"name", "template", "dir", "files", "build", "output"}`).
+pub fn new(name: &str, template: &str, dir: Option<&Path>, json: bool) -> anyhow::Result<()> {
+    let name = FunctionName::try_from(name.to_owned())?;
+    let Some(template) = Template::named(template) else {
+        bail!(
+            "there is no template `{}`: choose one of {} (wasmgate new --list)",
+            template.escape_debug(),
+            TEMPLATES
+                .iter()
+                .map(|t| t.name)
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    };
+    let dir = dir.map_or_else(|| PathBuf::from(name.as_str()), Path::to_path_buf);
+    let occupied = std::fs::read_dir(&dir).is_ok_and(|mut entries| entries.next().is_some());
+    if occupied {
+        bail!(
+            "{} exists and is not empty: choose another directory with --dir, or remove it",
+            dir.display()
+        );
+    }
+    let files = template.render(&name);
+    for (path, text) in &files {
+        let path = dir.join(path);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create {}", parent.display()))?;
+        }
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .with_context(|| format!("cannot create {}", path.display()))?;
+        file.write_all(text.as_bytes())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    let output = template.output.replace("{{name}}", name.as_str());
+    let build = template.build.replace("{{name}}", name.as_str());
+    if json {
+        let paths: Vec<&str> = files.iter().map(|(p, _)| *p).collect();
+        println!(
+            "{}",
+            json!({
+                "name": name.as_str(),
+                "template": template.name,
+                "dir": dir.display().to_string(),
+                "files": paths,
+                "build": build,
+                "output": output,
+            })
+        );
+        return Ok(());
+    }
+    println!(
+        "created {} ({} template, {} files)",
+        dir.display(),
+        template.name,
+        files.len()
+    );
+    println!("build it:  cd {} && {build}", dir.display());
+    println!("then sign and deploy {output} as its README.md shows");
+    Ok(())
+}
+
+/// Prints the templates, one per line (`json`: an array of `{"name", "about", "build"}`).
+pub fn list(json: bool) {
+    if json {
+        let all: Vec<_> = TEMPLATES
+            .iter()
+            .map(|t| json!({"name": t.name, "about": t.about, "build": t.build}))
+            .collect();
+        println!("{}", serde_json::Value::from(all));
+        return;
+    }
+    for t in TEMPLATES {
+        println!("{:<8} {}", t.name, t.about);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name(n: &str) -> FunctionName {
+        FunctionName::try_from(n.to_owned()).unwrap()
+    }
+
+    #[test]
+    fn every_template_fills_in_the_name_and_leaves_no_placeholder() {
+        for template in TEMPLATES {
+            let files = template.render(&name("my-fn"));
+            assert!(files.iter().any(|(p, _)| *p == "README.md"), "{}", template.name);
+            for (path, text) in &files {
+                assert!(!text.contains("{{"), "{}: {path}", template.name);
+            }
+            let readme = &files.iter().find(|(p, _)| *p == "README.md").unwrap().1;
+            let build = template.build.replace("{{name}}", "my-fn");
+            assert!(readme.contains(&build), "{}: {build}", template.name);
+        }
+    }
+
+    #[test]
+    fn the_js_template_exports_the_wasi_version_componentize_js_is_built_against() {
+        let js = Template::named("js").unwrap().render(&name("a"));
+        let http = &js.iter().find(|(p, _)| *p == "wit/deps/http.wit").unwrap().1;
+        assert!(http.contains("package wasi:http@0.2.10;"), "{http}");
+        assert!(!http.contains("0.2.12"));
+        let py = Template::named("python").unwrap().render(&name("a"));
+        let world = &py.iter().find(|(p, _)| *p == "wit/world.wit").unwrap().1;
+        assert!(world.contains("wasi:http/proxy@0.2.12"), "{world}");
+    }
+}
