@@ -63,6 +63,7 @@ mod settings;
 mod sticky_key;
 mod subject;
 mod token_digest;
+mod tracing_settings;
 mod validate;
 mod versions_settings;
 mod wasi_target;
@@ -110,5 +111,6 @@ pub use settings::{
 pub use sticky_key::StickyKey;
 pub use subject::{MAX_SUBJECT_LEN, Subject};
 pub use token_digest::TokenDigest;
+pub use tracing_settings::{DEFAULT_SAMPLE_RATIO, DEFAULT_SERVICE_NAME, TracingSettings};
 pub use versions_settings::VersionsSettings;
 pub use wasi_target::{SERVED_P3, WasiTarget, WasiVersion};

@@ -12,6 +12,7 @@ use crate::log_format::LogFormat;
 use crate::name_pattern::NamePattern;
 use crate::quotas_settings::QuotaSettings;
 use crate::secrets_settings::SecretsSettings;
+use crate::tracing_settings::TracingSettings;
 use crate::versions_settings::VersionsSettings;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -83,6 +84,8 @@ pub struct Settings {
     pub cluster: ClusterSettings,
     /// Past deploys kept per function for rollback and traffic splits (`[versions]`).
     pub versions: VersionsSettings,
+    /// OpenTelemetry traces over OTLP (`[tracing]`); off unless `otlp_endpoint` is set.
+    pub tracing: TracingSettings,
 }
 
 /// The message bus behind `wasi:messaging`, triggers and `/publish` (`[messaging]`).
@@ -321,6 +324,7 @@ impl Default for Settings {
             quotas: QuotaSettings::default(),
             cluster: ClusterSettings::default(),
             versions: VersionsSettings::default(),
+            tracing: TracingSettings::default(),
         }
     }
 }
@@ -391,6 +395,7 @@ impl fmt::Debug for Settings {
             .field("quotas", &self.quotas)
             .field("cluster", &self.cluster)
             .field("versions", &self.versions)
+            .field("tracing", &self.tracing)
             .finish()
     }
 }

@@ -117,6 +117,7 @@ impl Settings {
         self.async_calls.validate()?;
         self.quotas.validate()?;
         self.versions.validate()?;
+        self.tracing.validate()?;
         self.pool.validate()?;
         self.keepalive.validate()?;
         self.defaults.validate(&self.pool)

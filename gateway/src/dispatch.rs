@@ -39,6 +39,7 @@ pub async fn dispatch(
     let id = request_id::of(&req);
     req.extensions_mut().insert(RequestId(id.clone()));
     let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path());
+    crate::telemetry::continue_trace(&span, req.headers());
     let mut response = route(gw, req, &id).instrument(span).await;
     if let Some(value) = request_id::header_value(&id) {
         response

@@ -50,6 +50,7 @@ pub mod schedules;
 pub mod secrets;
 pub mod server;
 pub mod state;
+pub mod telemetry;
 #[cfg(test)]
 mod test_fixtures;
 pub mod traffic;

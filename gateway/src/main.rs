@@ -140,12 +140,33 @@ fn announce_admin_access(gateway: &wasmgate::Gateway, addr: std::net::SocketAddr
 }
 
 fn serve(settings: Settings) -> anyhow::Result<()> {
-    wasmgate::logging::init(settings.log_format);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
+    // The OTLP exporter runs on the runtime, so it is built inside it.
+    let telemetry = {
+        let _in_runtime = runtime.enter();
+        let node_id = settings
+            .cluster
+            .node_id
+            .clone()
+            .unwrap_or_else(|| settings.listen.to_string());
+        wasmgate::telemetry::init::<tracing_subscriber::Registry>(&settings.tracing, &node_id)?
+    };
+    let (layer, telemetry) = match telemetry {
+        Some((layer, telemetry)) => (Some(layer), Some(telemetry)),
+        None => (None, None),
+    };
+    wasmgate::logging::init(settings.log_format, layer);
+    if let Some(endpoint) = &settings.tracing.otlp_endpoint {
+        tracing::info!(%endpoint, sample_ratio = settings.tracing.sample_ratio, "exporting traces over OTLP");
+    }
     let served = runtime.block_on(serve_until_stopped(settings));
+    if let Some(telemetry) = telemetry {
+        let _in_runtime = runtime.enter();
+        telemetry.shutdown();
+    }
     // Dropping the runtime would wait for every task to reach a yield point, and a guest still
     // running past the grace period yields only on epoch ticks, which stop with the gateway:
     // the process would never exit. Give stragglers a moment, then leave them.

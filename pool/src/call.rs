@@ -126,6 +126,8 @@ where
         store.data().log.set_request(id.clone());
     }
     let log = store.data().log.clone();
+    // The guest's task runs in the caller's (request) span, or a child of it with tracing on.
+    let guest_span = crate::trace_context::guest_span(log.function());
     let (cost, load_time, link_time) = (warm.cost.clone(), warm.load_time, warm.link_time);
     let head = req.method() == http::Method::HEAD;
     let (sender, receiver) = oneshot::channel::<Answer>();
@@ -222,7 +224,7 @@ where
             drop(keep);
             result
         }
-        .in_current_span(),
+        .instrument(guest_span),
     );
 
     // Until the guest answers, the caller may give up (the client resets its stream or closes

@@ -333,6 +333,9 @@ impl Function {
     async fn load(&self, admit: Admit) -> Result<Arc<Warm>> {
         let inner = &self.inner;
         let load = async {
+            // Only a cold start runs this block, and nothing in it awaits: the guard is its span.
+            let span = crate::trace_context::cold_start_span(&inner.key.name);
+            let _in_span = span.enter();
             let started = Instant::now();
             let node = &inner.node;
             let unavailable = |e: crate::Error| e.unavailable(&inner.key.name);

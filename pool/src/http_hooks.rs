@@ -3,6 +3,7 @@
 
 use crate::guest_log::InstanceLog;
 use std::sync::Arc;
+use tracing::Instrument;
 use wasmgate_capabilities::egress::EgressCtx;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 
@@ -37,6 +38,14 @@ impl WasiHttpHooks for HttpHooks {
             > + Send,
     > {
         let request_id: Arc<str> = self.log.request_id();
-        Box::new(self.egress.send_request(request_id, request, options))
+        let mut request = request;
+        match crate::trace_context::outgoing(&mut request) {
+            Some(span) => Box::new(
+                self.egress
+                    .send_request(request_id, request, options)
+                    .instrument(span),
+            ),
+            None => Box::new(self.egress.send_request(request_id, request, options)),
+        }
     }
 }

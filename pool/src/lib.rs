@@ -66,6 +66,7 @@ mod p3_call;
 mod pool;
 mod response_body;
 mod reuse;
+pub mod trace_context;
 mod warm;
 mod watched_body;
 

@@ -110,6 +110,10 @@ fn the_example_file_lists_every_key() {
         "canary_window",
         "canary_error_margin",
         "canary_latency_margin",
+        "[tracing]",
+        "otlp_endpoint",
+        "sample_ratio",
+        "service_name",
     ];
     for key in keys {
         assert!(

@@ -30,6 +30,7 @@ mod lifecycle;
 mod limits;
 mod names;
 mod observability;
+mod otel_traces;
 mod originals;
 mod quotas;
 mod restart_under_load;

@@ -1,0 +1,211 @@
+//! OpenTelemetry traces (`[tracing]`): spans reach a real OTLP/HTTP receiver (this test decodes
+//! the protobuf `ExportTraceServiceRequest` itself), continue the caller's `traceparent`, and the
+//! guest's outgoing request carries the context of its own `http.client` span. Off, the
+//! default, the guest's outgoing request carries no trace context at all.
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use prost::Message;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use tokio::net::TcpListener;
+use wasmgate_claims::SignOptions;
+use wasmgate_config::Capability;
+use wasmgate_tests::{Gateway, guests};
+
+/// The caller's trace: W3C Trace Context version 00, sampled.
+const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+const CALLER_SPAN: &str = "00f067aa0ba902b7";
+
+/// One span as the receiver decoded it.
+#[derive(Debug, Clone)]
+struct Seen {
+    name: String,
+    trace_id: String,
+    span_id: String,
+    parent: String,
+    service: String,
+}
+
+/// An HTTP/1.1 server on 127.0.0.1 that records what `record` makes of each request body and
+/// headers, answering 200 `ok`.
+async fn server<T: Send + 'static>(
+    record: impl Fn(&http::HeaderMap, Bytes) -> Vec<T> + Send + Sync + 'static,
+) -> (u16, Arc<Mutex<Vec<T>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let (store, record) = (seen.clone(), Arc::new(record));
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let (store, record) = (store.clone(), record.clone());
+            tokio::spawn(async move {
+                let service = service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                    let (store, record) = (store.clone(), record.clone());
+                    async move {
+                        let (parts, body) = req.into_parts();
+                        let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+                        let items = record(&parts.headers, body);
+                        store.lock().unwrap().extend(items);
+                        Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(
+                            Bytes::from_static(b"ok"),
+                        )))
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    (port, seen)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Decodes an OTLP/HTTP protobuf export into its spans.
+fn spans(_: &http::HeaderMap, body: Bytes) -> Vec<Seen> {
+    let request = ExportTraceServiceRequest::decode(body).unwrap();
+    let mut seen = Vec::new();
+    for resource in request.resource_spans {
+        let service = resource
+            .resource
+            .iter()
+            .flat_map(|r| r.attributes.iter())
+            .find(|kv| kv.key == "service.name")
+            .and_then(|kv| kv.value.as_ref())
+            .map(|v| format!("{:?}", v.value))
+            .unwrap_or_default();
+        for scope in resource.scope_spans {
+            for span in scope.spans {
+                seen.push(Seen {
+                    name: span.name,
+                    trace_id: hex(&span.trace_id),
+                    span_id: hex(&span.span_id),
+                    parent: hex(&span.parent_span_id),
+                    service: service.clone(),
+                });
+            }
+        }
+    }
+    seen
+}
+
+/// The `traceparent` header of each request the upstream received (empty when absent).
+fn traceparents(headers: &http::HeaderMap, _: Bytes) -> Vec<String> {
+    vec![
+        headers
+            .get("traceparent")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned(),
+    ]
+}
+
+/// Deploys the `caps_fetch` guest as `fetch`, granted to reach 127.0.0.1.
+async fn deploy_fetch(gw: &Gateway) {
+    let options = SignOptions {
+        caps: vec![Capability::HttpOutgoing],
+        allowed_hosts: BTreeMap::from([(Capability::HttpOutgoing, vec!["127.0.0.1".parse().unwrap()])]),
+        ..SignOptions::default()
+    };
+    let signed = gw.sign_with(guests::CAPS_FETCH, "fetch", options).unwrap();
+    let response = gw.deploy_bytes("fetch", signed).await.unwrap();
+    assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+}
+
+/// Calls `fetch` to GET the upstream on `port`, with `traceparent` when given.
+async fn fetch(gw: &Gateway, port: u16, traceparent: Option<&str>) {
+    let mut request = gw
+        .client()
+        .get(gw.url(&format!("/fn/fetch?url=http://127.0.0.1:{port}/data")));
+    if let Some(value) = traceparent {
+        request = request.header("traceparent", value);
+    }
+    let response = request.send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.text().await.unwrap().contains("ok"));
+}
+
+#[tokio::test]
+async fn spans_continue_the_callers_trace_reach_the_collector_and_the_outgoing_request_carries_its_own() {
+    let (collector, exported) = server(spans).await;
+    let (upstream, received) = server(traceparents).await;
+    let gw = Gateway::builder()
+        .config_toml(&format!(
+            "[egress]\nallow = [\"127.0.0.0/8\"]\n[tracing]\notlp_endpoint = \"http://127.0.0.1:{collector}/v1/traces\"\nservice_name = \"wasmgate-test\"\n"
+        ))
+        .start()
+        .await
+        .unwrap();
+    deploy_fetch(&gw).await;
+    fetch(&gw, upstream, Some(&format!("00-{TRACE_ID}-{CALLER_SPAN}-01"))).await;
+
+    // Exported in batches about once a second.
+    let ours = wasmgate_tests::eventually(
+        "the call's spans reach the collector",
+        crate::DEADLINE,
+        || async {
+            let all = exported.lock().unwrap().clone();
+            all.into_iter()
+                .filter(|s| s.trace_id == TRACE_ID)
+                .collect::<Vec<_>>()
+        },
+        |spans| {
+            ["request", "guest", "cold_start", "http.client"]
+                .iter()
+                .all(|name| spans.iter().any(|s| s.name == *name))
+        },
+    )
+    .await
+    .unwrap();
+    let by_name = |name: &str| ours.iter().find(|s| s.name == name).unwrap().clone();
+    let (request, guest, cold, client) = (
+        by_name("request"),
+        by_name("guest"),
+        by_name("cold_start"),
+        by_name("http.client"),
+    );
+    assert_eq!(request.parent, CALLER_SPAN, "the caller's span is the parent");
+    assert!(request.service.contains("wasmgate-test"), "{request:?}");
+    assert_eq!(guest.parent, request.span_id);
+    assert_eq!(cold.parent, request.span_id);
+    assert_eq!(client.parent, guest.span_id);
+    // The upstream saw the http.client span's context, in the caller's trace.
+    let sent = received.lock().unwrap().clone();
+    assert_eq!(
+        sent,
+        vec![format!("00-{TRACE_ID}-{}-01", client.span_id)],
+        "{ours:?}"
+    );
+
+    // A request without a traceparent starts a trace of its own.
+    fetch(&gw, upstream, None).await;
+    let started = wasmgate_tests::eventually(
+        "a new trace reaches the collector",
+        crate::DEADLINE,
+        || async { received.lock().unwrap().clone() },
+        |sent| sent.len() == 2,
+    )
+    .await
+    .unwrap();
+    assert!(started[1].starts_with("00-") && !started[1].contains(TRACE_ID), "{started:?}");
+}
+
+#[tokio::test]
+async fn with_tracing_off_the_outgoing_request_carries_no_trace_context() {
+    let (upstream, received) = server(traceparents).await;
+    let gw = Gateway::builder()
+        .config_toml("[egress]\nallow = [\"127.0.0.0/8\"]\n")
+        .start()
+        .await
+        .unwrap();
+    deploy_fetch(&gw).await;
+    fetch(&gw, upstream, Some(&format!("00-{TRACE_ID}-{CALLER_SPAN}-01"))).await;
+    assert_eq!(received.lock().unwrap().clone(), vec![String::new()]);
+}
