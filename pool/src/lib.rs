@@ -60,6 +60,7 @@ mod instance_limits;
 mod io_error;
 mod limits;
 mod linkers;
+mod log_ring;
 mod node;
 mod original_store;
 mod p3_call;
@@ -76,6 +77,10 @@ pub use digest::Digest;
 pub use error::{Blame, Error, Result};
 pub use function::{ColdStartHook, Function, FunctionSpec, FunctionStats, LimitHits};
 pub use guest_log::RequestId;
+pub use log_ring::{
+    FOLLOW_BUFFER, Followed, Follower, LogLine, LogRing, RING_MAX_BYTES, RING_MAX_LINE_BYTES,
+    RING_MAX_LINES,
+};
 pub use original_store::OriginalStore;
 pub use pool::Pool;
 pub use response_body::{EndHook, HELD_BODY, ResponseBody};

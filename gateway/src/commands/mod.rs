@@ -1,5 +1,13 @@
-//! The offline subcommands: issuer keys, signing and inspecting components.
+//! The subcommands besides `serve`: the offline ones (issuer keys, signing and inspecting
+//! components) and the clients of a running gateway's admin API (`login`, `call`, `ls`, `rm`,
+//! `logs`).
 
+pub mod call;
+pub mod client;
+pub mod functions;
 pub mod inspect;
 pub mod keys;
+pub mod login;
+pub mod logs;
+pub mod profile;
 pub mod sign;

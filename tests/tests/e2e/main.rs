@@ -9,6 +9,7 @@ mod admission;
 mod async_calls;
 mod auth;
 mod cli;
+mod cli_client;
 mod client_limits;
 mod cloudevents;
 mod cluster;
