@@ -77,7 +77,7 @@ pub fn call(args: &CallArgs) -> anyhow::Result<()> {
             return Ok(());
         }
         let error = GatewayError::parse(status.as_u16(), &body);
-        if error.from_gateway() {
+        if error.is_gateways() {
             stdout.flush()?;
             return Err(error.into());
         }

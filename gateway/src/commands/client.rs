@@ -179,7 +179,7 @@ impl GatewayError {
 
     /// Whether the body was the gateway's JSON error (not some other answer, such as a
     /// function's own error page).
-    pub fn from_gateway(&self) -> bool {
+    pub fn is_gateways(&self) -> bool {
         self.body.as_ref().and_then(gateway_error).is_some()
     }
 

@@ -58,15 +58,12 @@ pub fn load(path: &Path) -> anyhow::Result<Option<Profile>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
     };
-    if let Ok(meta) = std::fs::metadata(path) {
-        let mode = meta.permissions().mode() & 0o777;
-        if mode & 0o077 != 0 {
-            eprintln!(
-                "wasmgate: warning: {} holds the admin token and others may read it (mode {mode:04o}): run `chmod 600 {}`",
-                path.display(),
-                path.display()
-            );
-        }
+    if let Some(mode) = open_to_others(path) {
+        eprintln!(
+            "wasmgate: warning: {} holds the admin token and others may read it (mode {mode:04o}): run `chmod 600 {}`",
+            path.display(),
+            path.display()
+        );
     }
     let profile = toml::from_str(&text).with_context(|| {
         format!(
@@ -75,6 +72,12 @@ pub fn load(path: &Path) -> anyhow::Result<Option<Profile>> {
         )
     })?;
     Ok(Some(profile))
+}
+
+/// The mode of `path` when group or others may use it.
+fn open_to_others(path: &Path) -> Option<u32> {
+    let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+    (mode & 0o077 != 0).then_some(mode)
 }
 
 /// Writes `profile` to `path` (replacing it) with mode 0600, its directory made 0700 first:
@@ -181,11 +184,13 @@ mod tests {
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(&path), 0o600);
         assert_eq!(mode(&dir), 0o700);
+        assert_eq!(open_to_others(&path), None);
         assert_eq!(load(&path).unwrap(), Some(profile.clone()));
 
         // An existing profile others could read, in an open directory, is replaced privately.
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert_eq!(open_to_others(&path), Some(0o644));
         save(&path, &Profile::default()).unwrap();
         assert_eq!(mode(&path), 0o600);
         assert_eq!(mode(&dir), 0o700);

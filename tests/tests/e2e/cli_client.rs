@@ -289,6 +289,22 @@ async fn call_prints_the_body_and_fails_on_an_error_answer() {
     assert_eq!(echoed["headers"]["x-two"], "two");
     assert!(echoed["headers"].get("authorization").is_none(), "{echoed}");
 
+    // -d @- reads standard input.
+    let mut piped = client
+        .command(&["call", "echo", "-d", "@-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = piped.stdin.take().unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut stdin, b"from stdin")
+        .await
+        .unwrap();
+    drop(stdin);
+    let piped = piped.wait_with_output().await.unwrap();
+    assert!(piped.status.success(), "{piped:?}");
+    assert_eq!(json_of(&piped)["body"], "from stdin");
+
     // -d alone makes a POST; --json wraps status, headers and body.
     let posted = client
         .run(&["call", "echo", "-d", "text body", "--json"])
@@ -376,10 +392,22 @@ async fn ls_lists_and_rm_deletes() {
     assert_eq!(json_of(&again)["error"]["code"], "function_not_found");
     assert!(stderr(&again).contains("404 function_not_found"));
 
-    let removed = run(with(&["rm", "beta", "--json"])).await;
+    // Without --purge the gateway says nothing of keys; with it, how many it removed.
+    assert_eq!(
+        gw.deploy("alpha", guests::HTTP_HELLO)
+            .await
+            .unwrap()
+            .status(),
+        201
+    );
+    let removed = run(with(&["rm", "alpha", "--json"])).await;
+    assert!(removed.status.success(), "{removed:?}");
+    assert_eq!(json_of(&removed)["purged_keys"], Value::Null);
+    let removed = run(with(&["rm", "beta", "--purge", "--json"])).await;
     assert!(removed.status.success(), "{removed:?}");
     assert_eq!(json_of(&removed)["name"], "beta");
     assert_eq!(json_of(&removed)["deleted"], true);
+    assert_eq!(json_of(&removed)["purged_keys"], 0);
     assert!(stdout(&run(with(&["ls"])).await).is_empty());
 }
 
