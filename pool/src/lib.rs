@@ -7,7 +7,8 @@
 //! fresh instance (or, with `[scale] reuse = true`, one kept from an earlier call) under its limits (memory, time, concurrency, response body size, messages sent,
 //! buckets open), shares guest CPU fairly between functions once calls run past an epoch tick,
 //! and drops its code when the node's keep-alive policy (`wasmgate-policy`) says so: by default
-//! after `idle_timeout` without work. Each version keeps a cost account ([`CostTotals`]).
+//! after `idle_timeout` without work. Each version keeps a cost account ([`CostTotals`]), and
+//! each function name the last lines its guests printed ([`LogRing`], see [`Pool::guest_log`]).
 //!
 //! ```no_run
 //! # async fn demo(module: Vec<u8>) -> Result<(), Box<dyn std::error::Error>> {
