@@ -64,7 +64,9 @@ impl TracingSettings {
             )
         })?;
         ensure(!self.service_name.trim().is_empty(), || {
-            format!("tracing.service_name is empty: name the service, e.g. `{DEFAULT_SERVICE_NAME}`")
+            format!(
+                "tracing.service_name is empty: name the service, e.g. `{DEFAULT_SERVICE_NAME}`"
+            )
         })
     }
 }
@@ -81,8 +83,14 @@ mod tests {
             toml::from_str("otlp_endpoint = \"http://127.0.0.1:4318/v1/traces\"").unwrap();
         on.validate().unwrap();
         for (toml, key) in [
-            ("otlp_endpoint = \"https://collector:4318/v1/traces\"", "tracing.otlp_endpoint"),
-            ("otlp_endpoint = \"collector:4318\"", "tracing.otlp_endpoint"),
+            (
+                "otlp_endpoint = \"https://collector:4318/v1/traces\"",
+                "tracing.otlp_endpoint",
+            ),
+            (
+                "otlp_endpoint = \"collector:4318\"",
+                "tracing.otlp_endpoint",
+            ),
             ("otlp_endpoint = \"not a url\"", "tracing.otlp_endpoint"),
             ("sample_ratio = 1.5", "tracing.sample_ratio"),
             ("service_name = \" \"", "tracing.service_name"),

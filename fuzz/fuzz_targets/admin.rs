@@ -1,5 +1,5 @@
-//! Fuzzes the admin API (`/functions`, `/functions/{name}`) through the gateway's real request
-//! dispatch: one `wasmgate::Gateway` per process, on a tokio current-thread runtime, with its data
+//! Fuzzes the admin API (`/functions`, `/functions/{name}`, `/functions/{name}/logs`) through
+//! the gateway's real request dispatch: one `wasmgate::Gateway` per process, on a tokio current-thread runtime, with its data
 //! dir in a temporary directory, one trusted issuer (the fixed fuzz key) and an admin token. Each
 //! input is a short sequence of HTTP/1.1 requests (method, path, `Authorization`, content type with
 //! multipart boundaries, `X-Request-Id`, and a body that is raw bytes, a component signed by the
@@ -524,6 +524,24 @@ fn check_effect(
             let mut expected = before.clone();
             expected.remove(name);
             assert_eq!(after, &expected, "a delete changed more than its function");
+        }
+        (MethodChoice::Get, 200) if name.ends_with("/logs") => {
+            // A function's recent guest lines (server-sent events; the fuzzer sends no `?`, so
+            // never `?follow=true`, which would stay open).
+            assert_eq!(
+                answer
+                    .headers
+                    .get(header::CONTENT_TYPE)
+                    .map(HeaderValue::as_bytes),
+                Some(b"text/event-stream".as_slice()),
+                "logs are not an event stream"
+            );
+            let function = name.trim_end_matches("/logs");
+            assert!(
+                before.contains_key(function),
+                "logs of an unlisted function"
+            );
+            assert_eq!(after, before);
         }
         (MethodChoice::Get, 200) => {
             // `/functions` and `/functions/` list; others show one.

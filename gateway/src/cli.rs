@@ -26,6 +26,17 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Start a function project from a template shipped in this binary (`--list` shows them).
     New(NewArgs),
+    /// Check a gateway's URL and admin token, then save them (and a signing key's path) in the
+    /// profile the client commands read: `$XDG_CONFIG_HOME/wasmgate/profile.toml` (mode 0600).
+    Login(LoginArgs),
+    /// Invoke a function through the gateway and print the response body.
+    Call(CallArgs),
+    /// List the deployed functions: name, version, status.
+    Ls(LsArgs),
+    /// Delete a function.
+    Rm(RmArgs),
+    /// Print a function's recent guest log lines on the gateway; --follow waits for new ones.
+    Logs(LogsArgs),
 }
 
 /// Flags of `wasmgate new`.
@@ -49,6 +60,121 @@ pub struct NewArgs {
     pub json: bool,
 }
 
+/// Where the client commands find the gateway: each flag beats its `WASMGATE_*` variable, which
+/// beats the profile `wasmgate login` saved.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct GatewayArgs {
+    /// The gateway's URL, e.g. http://127.0.0.1:8080 [default: the profile's].
+    #[arg(long, value_name = "URL", env = "WASMGATE_URL")]
+    pub url: Option<String>,
+    /// The admin token [default: the profile's].
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "WASMGATE_TOKEN",
+        hide_env_values = true
+    )]
+    pub token: Option<String>,
+    /// The issuer private key for signing [default: the profile's]; accepted for symmetry with
+    /// `login`, no client command signs yet.
+    #[arg(long, value_name = "FILE")]
+    pub key: Option<PathBuf>,
+}
+
+/// Flags of `wasmgate login`.
+#[derive(Debug, clap::Args)]
+pub struct LoginArgs {
+    /// The gateway's URL, e.g. http://127.0.0.1:8080 (http:// or https://).
+    #[arg(value_name = "URL")]
+    pub url: String,
+    /// The admin token (or WASMGATE_TOKEN; none for a gateway whose admin API is open).
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "WASMGATE_TOKEN",
+        hide_env_values = true
+    )]
+    pub token: Option<String>,
+    /// The issuer private key (PKCS#8 PEM from `wasmgate keys generate`) to remember: `sign`
+    /// uses it when given no `--key`.
+    #[arg(long, value_name = "FILE")]
+    pub key: Option<PathBuf>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Flags of `wasmgate call`.
+#[derive(Debug, clap::Args)]
+pub struct CallArgs {
+    /// The function.
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// Path (and query) after `/fn/NAME`, e.g. /items?limit=5.
+    #[arg(value_name = "PATH")]
+    pub path: Option<String>,
+    /// Request body: text, `@FILE` for a file's bytes, `@-` for standard input.
+    #[arg(short = 'd', long = "data", value_name = "BODY|@FILE")]
+    pub data: Option<String>,
+    /// Request method [default: GET, or POST with -d].
+    #[arg(short = 'X', long = "request", value_name = "METHOD")]
+    pub method: Option<String>,
+    /// Request header (repeatable), e.g. -H 'content-type: application/json'.
+    #[arg(short = 'H', long = "header", value_name = "K: V")]
+    pub headers: Vec<String>,
+    /// Print the status, headers and body as JSON instead of the body.
+    #[arg(long)]
+    pub json: bool,
+    /// The gateway.
+    #[command(flatten)]
+    pub gateway: GatewayArgs,
+}
+
+/// Flags of `wasmgate ls`.
+#[derive(Debug, clap::Args)]
+pub struct LsArgs {
+    /// Print the gateway's JSON list instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// The gateway.
+    #[command(flatten)]
+    pub gateway: GatewayArgs,
+}
+
+/// Flags of `wasmgate rm`.
+#[derive(Debug, clap::Args)]
+pub struct RmArgs {
+    /// The function.
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// Remove its key-value data too (kept for the owner's next deploy otherwise).
+    #[arg(long)]
+    pub purge: bool,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// The gateway.
+    #[command(flatten)]
+    pub gateway: GatewayArgs,
+}
+
+/// Flags of `wasmgate logs`.
+#[derive(Debug, clap::Args)]
+pub struct LogsArgs {
+    /// The function.
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// Keep printing new lines until interrupted (Ctrl-C) or the function is deleted.
+    #[arg(short = 'f', long)]
+    pub follow: bool,
+    /// Print one JSON object per line (JSON Lines) instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// The gateway.
+    #[command(flatten)]
+    pub gateway: GatewayArgs,
+}
+
 /// `wasmgate keys ...`
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
@@ -64,9 +190,10 @@ pub enum KeysCommand {
 /// Flags of `wasmgate sign`.
 #[derive(Debug, clap::Args)]
 pub struct SignArgs {
-    /// Issuer private key (PKCS#8 PEM from `wasmgate keys generate`).
+    /// Issuer private key (PKCS#8 PEM from `wasmgate keys generate`) [default: the profile's,
+    /// from `wasmgate login --key`].
     #[arg(long, value_name = "FILE")]
-    pub key: PathBuf,
+    pub key: Option<PathBuf>,
     /// Function name the component may be deployed as.
     #[arg(long, value_name = "NAME")]
     pub name: String,
@@ -162,6 +289,43 @@ pub struct ServeArgs {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn call_takes_curl_like_flags_and_the_gateway_flags() {
+        let cli = Cli::try_parse_from([
+            "wasmgate",
+            "call",
+            "echo",
+            "/x?y=1",
+            "-d",
+            "@body.json",
+            "-X",
+            "PUT",
+            "-H",
+            "a: 1",
+            "-H",
+            "b: 2",
+            "--url",
+            "http://h:1",
+            "--token",
+            "t",
+            "--json",
+        ])
+        .unwrap();
+        match cli.command {
+            Command::Call(args) => {
+                assert_eq!(args.name, "echo");
+                assert_eq!(args.path.as_deref(), Some("/x?y=1"));
+                assert_eq!(args.data.as_deref(), Some("@body.json"));
+                assert_eq!(args.method.as_deref(), Some("PUT"));
+                assert_eq!(args.headers, ["a: 1", "b: 2"]);
+                assert_eq!(args.gateway.url.as_deref(), Some("http://h:1"));
+                assert_eq!(args.gateway.token.as_deref(), Some("t"));
+                assert!(args.json);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 
     #[test]
     fn issuer_keys_may_start_with_a_hyphen() {

@@ -1,4 +1,5 @@
-//! The `wasmgate` binary: parse the command line, validate everything, then serve.
+//! The `wasmgate` binary: parse the command line, validate everything, then serve; or run one
+//! of the offline commands, or one of the clients of a running gateway.
 
 mod commands;
 
@@ -55,6 +56,11 @@ fn main() -> ExitCode {
                 ExitCode::SUCCESS
             }
         },
+        Command::Login(args) => finish(commands::login::login(&args)),
+        Command::Call(args) => finish(commands::call::call(&args)),
+        Command::Ls(args) => finish(commands::functions::ls(&args)),
+        Command::Rm(args) => finish(commands::functions::rm(&args)),
+        Command::Logs(args) => finish(commands::logs::logs(&args)),
     }
 }
 

@@ -74,6 +74,8 @@ pub struct Gateway {
     /// The last fired slot of every schedule (the data dir alone, the cluster's bucket in one).
     pub slots: crate::schedules::SlotStore,
     ready: AtomicBool,
+    /// Turns `true` when the gateway starts draining: long-lived answers (followed logs) end.
+    draining: tokio::sync::watch::Sender<bool>,
 }
 
 impl Gateway {
@@ -153,6 +155,7 @@ impl Gateway {
             canaries: crate::canary::Canaries::default(),
             slots,
             ready: AtomicBool::new(false),
+            draining: tokio::sync::watch::Sender::new(false),
             settings,
         });
         crate::restore::restore(&gateway).await?;
@@ -229,6 +232,13 @@ impl Gateway {
     /// Marks the gateway as draining: `/readyz` answers 503 from now on.
     pub fn start_draining(&self) {
         self.ready.store(false, Ordering::Release);
+        self.draining.send_replace(true);
+    }
+
+    /// Watches for the drain: turns `true` when [`start_draining`](Self::start_draining) is
+    /// called (answers that could last for ever, such as followed logs, end then).
+    pub fn draining(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.draining.subscribe()
     }
 }
 

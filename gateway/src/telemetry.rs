@@ -65,7 +65,13 @@ pub fn enabled() -> bool {
 pub fn init<S>(
     settings: &TracingSettings,
     node_id: &str,
-) -> Result<Option<(tracing_opentelemetry::OpenTelemetryLayer<S, opentelemetry_sdk::trace::Tracer>, Telemetry)>, Error>
+) -> Result<
+    Option<(
+        tracing_opentelemetry::OpenTelemetryLayer<S, opentelemetry_sdk::trace::Tracer>,
+        Telemetry,
+    )>,
+    Error,
+>
 where
     S: tracing::Subscriber + for<'span> tracing_subscriber::registry::LookupSpan<'span>,
 {
@@ -120,7 +126,11 @@ pub fn continue_trace(span: &tracing::Span, headers: &http::HeaderMap) {
 
 /// The pool's propagator: an `http.client` span for one outgoing request of a guest, its context
 /// written into the request's headers unless the guest wrote a `traceparent` itself.
-fn outgoing(method: &http::Method, uri: &http::Uri, headers: &mut http::HeaderMap) -> tracing::Span {
+fn outgoing(
+    method: &http::Method,
+    uri: &http::Uri,
+    headers: &mut http::HeaderMap,
+) -> tracing::Span {
     let span = tracing::info_span!(
         "http.client",
         http.request.method = %method,

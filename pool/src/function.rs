@@ -160,7 +160,7 @@ impl Function {
         });
         let function = Function {
             inner: Arc::new(Inner {
-                log: FunctionLog::new(name.clone()),
+                log: FunctionLog::new(name.clone(), node.guest_logs.ring(&name)),
                 response_hits: Arc::new(AtomicU64::new(0)),
                 config: Arc::new(spec.config.into_iter().collect()),
                 kv: spec.kv.with_max_open_buckets(s.max_open_buckets),

@@ -1,6 +1,8 @@
 //! Guest stdout and stderr, captured line by line into the gateway's log with the function's name
 //! and the request's id, under a per-function rate limit so a chatty guest cannot flood the log.
+//! The lines logged are also kept in the function's [`LogRing`] for `wasmgate logs`.
 
+use crate::log_ring::LogRing;
 use bytes::Bytes;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use std::io;
@@ -25,21 +27,24 @@ const BURST_LINES: u32 = 200;
 /// Longest line logged as one event; longer output is cut into pieces of this size.
 const MAX_LINE: usize = 4096;
 
-/// A function's share of the log: its name, its rate limit, what the limit dropped.
+/// A function's share of the log: its name, its rate limit, what the limit dropped, and the ring
+/// of its recent lines (shared by every version of the name).
 pub(crate) struct FunctionLog {
     function: Arc<str>,
     limiter: DefaultDirectRateLimiter,
     dropped: AtomicU64,
+    ring: Arc<LogRing>,
 }
 
 impl FunctionLog {
-    pub(crate) fn new(function: Arc<str>) -> Arc<Self> {
+    pub(crate) fn new(function: Arc<str>, ring: Arc<LogRing>) -> Arc<Self> {
         let per_second = NonZeroU32::new(LINES_PER_SECOND).unwrap_or(NonZeroU32::MIN);
         let burst = NonZeroU32::new(BURST_LINES).unwrap_or(NonZeroU32::MIN);
         Arc::new(FunctionLog {
             function,
             limiter: RateLimiter::direct(Quota::per_second(per_second).allow_burst(burst)),
             dropped: AtomicU64::new(0),
+            ring,
         })
     }
 
@@ -137,7 +142,9 @@ impl InstanceLog {
         }
         let request_id = self.request_id();
         let text = String::from_utf8_lossy(line);
-        tracing::info!(target: "wasmgate::guest", function = %f.function, request_id = &*request_id, stream, "{}", text.trim_end_matches('\r'));
+        let text = text.trim_end_matches('\r');
+        tracing::info!(target: "wasmgate::guest", function = %f.function, request_id = &*request_id, stream, "{}", text);
+        f.ring.push(request_id, stream, text);
     }
 
     /// The guest's stdout or stderr as a WASI stream.
@@ -288,7 +295,7 @@ mod tests {
     use super::*;
 
     fn writer() -> (LineWriter, Arc<InstanceLog>, Arc<FunctionLog>) {
-        let function = FunctionLog::new("f".into());
+        let function = FunctionLog::new("f".into(), LogRing::new());
         let log = InstanceLog::new(&function);
         (log.stream(Stream::Stdout).writer(), log, function)
     }
@@ -305,6 +312,26 @@ mod tests {
         // The limiter refills while the loop runs, so at least the excess above the burst drops,
         // give or take what a few microseconds refill.
         assert!(function.dropped() >= 40, "{}", function.dropped());
+    }
+
+    #[test]
+    fn logged_lines_reach_the_ring_and_dropped_ones_do_not() {
+        let (mut w, log, function) = writer();
+        log.set_request("r1".into());
+        w.push(b"one\r\ntwo\nthree");
+        let lines = function.ring.recent();
+        let texts: Vec<(&str, &str, &str)> = lines
+            .iter()
+            .map(|l| (&*l.request_id, l.stream, &*l.text))
+            .collect();
+        assert_eq!(texts, [("r1", "stdout", "one"), ("r1", "stdout", "two")]);
+        log.end_call();
+        assert_eq!(&*function.ring.recent()[2].text, "three");
+
+        let flood = "x\n".repeat(BURST_LINES as usize + 50);
+        w.push(flood.as_bytes());
+        let kept = function.ring.recent().len() as u64 - 3;
+        assert_eq!(kept + function.dropped(), BURST_LINES as u64 + 50);
     }
 
     #[test]

@@ -7,7 +7,8 @@
 //! fresh instance (or, with `[scale] reuse = true`, one kept from an earlier call) under its limits (memory, time, concurrency, response body size, messages sent,
 //! buckets open), shares guest CPU fairly between functions once calls run past an epoch tick,
 //! and drops its code when the node's keep-alive policy (`wasmgate-policy`) says so: by default
-//! after `idle_timeout` without work. Each version keeps a cost account ([`CostTotals`]).
+//! after `idle_timeout` without work. Each version keeps a cost account ([`CostTotals`]), and
+//! each function name the last lines its guests printed ([`LogRing`], see [`Pool::guest_log`]).
 //!
 //! ```no_run
 //! # async fn demo(module: Vec<u8>) -> Result<(), Box<dyn std::error::Error>> {
@@ -60,6 +61,7 @@ mod instance_limits;
 mod io_error;
 mod limits;
 mod linkers;
+mod log_ring;
 mod node;
 mod original_store;
 mod p3_call;
@@ -77,6 +79,10 @@ pub use digest::Digest;
 pub use error::{Blame, Error, Result};
 pub use function::{ColdStartHook, Function, FunctionSpec, FunctionStats, LimitHits};
 pub use guest_log::RequestId;
+pub use log_ring::{
+    FOLLOW_BUFFER, Followed, Follower, LogLine, LogRing, RING_MAX_BYTES, RING_MAX_LINE_BYTES,
+    RING_MAX_LINES,
+};
 pub use original_store::OriginalStore;
 pub use pool::Pool;
 pub use response_body::{EndHook, HELD_BODY, ResponseBody};

@@ -5,6 +5,7 @@ use crate::content_store::ContentStore;
 use crate::cpu_share::CpuShare;
 use crate::engine::{Engines, EpochTicker};
 use crate::linkers::Linkers;
+use crate::log_ring::GuestLogs;
 use crate::reuse::KeptSets;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -23,6 +24,8 @@ pub(crate) struct Node {
     pub(crate) kept: Arc<KeptSets>,
     pub(crate) _ticker: EpochTicker,
     pub(crate) generations: AtomicU64,
+    /// Every function's recent guest log lines.
+    pub(crate) guest_logs: GuestLogs,
 }
 
 impl Node {

@@ -9,6 +9,7 @@ use crate::engine::{Engines, EpochTicker};
 use crate::error::Result;
 use crate::function::{Function, FunctionSpec};
 use crate::linkers::Linkers;
+use crate::log_ring::LogRing;
 use crate::node::Node;
 use std::collections::HashSet;
 use std::path::Path;
@@ -47,6 +48,7 @@ impl Pool {
             engines,
             generations: AtomicU64::new(0),
             kept: Default::default(),
+            guest_logs: Default::default(),
         });
         tokio::spawn(housekeeping(Arc::downgrade(&node)));
         Ok(Pool { node })
@@ -109,6 +111,18 @@ impl Pool {
     /// the functions holding memory, under the keep-alive lock: for scrapes and heartbeats.
     pub fn keep_alive_memory(&self, counted: impl FnMut(&str) -> bool) -> wasmgate_policy::Memory {
         self.node.code.memory(counted)
+    }
+
+    /// The recent guest log lines of function `name` (every version of it that runs here), to
+    /// read or follow; `None` when no version of it runs on this node.
+    pub fn guest_log(&self, name: &str) -> Option<Arc<LogRing>> {
+        self.node.guest_logs.get(name)
+    }
+
+    /// Drops the recent guest log lines of `name` (it was deleted): its followers end, and a later
+    /// deploy of the name starts with an empty ring.
+    pub fn forget_guest_log(&self, name: &str) {
+        self.node.guest_logs.forget(name);
     }
 
     /// Number of functions whose code is loaded right now.

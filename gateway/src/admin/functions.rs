@@ -121,6 +121,7 @@ pub async fn delete(gw: &Gateway, name: &str, purge: bool) -> Result<GatewayResp
     }
     release(gw, &removed).await;
     gw.forget_metrics(name.as_str());
+    gw.pool.forget_guest_log(name.as_str());
     tracing::info!(function = %name, purged_keys = ?purged, "deleted");
     Ok(match purged {
         None => empty(StatusCode::NO_CONTENT),

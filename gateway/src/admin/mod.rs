@@ -1,8 +1,9 @@
-//! The admin API under `/functions`: deploy, list, inspect and delete functions, and choose
-//! which of their kept versions serve.
+//! The admin API under `/functions`: deploy, list, inspect and delete functions, choose which of
+//! their kept versions serve, and read their recent guest log lines.
 
 mod deploy;
 mod functions;
+pub mod logs;
 mod owner;
 mod query;
 mod upload;
@@ -55,6 +56,22 @@ pub async fn handle(
                 Method::DELETE => {
                     let [purge] = query::switches(req.uri().query(), ["purge"])?;
                     functions::delete(gw, &name, purge).await
+                }
+                _ => Err(ApiError::MethodNotAllowed {
+                    method: method.to_string(),
+                }),
+            }
+        }
+        (method, rest)
+            if rest
+                .strip_suffix("/logs")
+                .is_some_and(|n| !n.is_empty() && !n.contains('/')) =>
+        {
+            let name = rest.strip_suffix("/logs").unwrap_or_default();
+            match *method {
+                Method::GET => {
+                    let [follow] = query::switches(req.uri().query(), ["follow"])?;
+                    logs::logs(gw, name, follow)
                 }
                 _ => Err(ApiError::MethodNotAllowed {
                     method: method.to_string(),

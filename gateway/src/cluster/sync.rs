@@ -320,6 +320,7 @@ async fn remove(gw: &Arc<Gateway>, node: &ClusterNode, name: &str, revision: u64
         crate::admin::retire(gw, old).await;
     }
     gw.forget_metrics(name);
+    gw.pool.forget_guest_log(name);
     node.metrics.applied.with_label_values(&["delete"]).inc();
     tracing::info!(function = %name, revision, "applied a delete made on another node");
 }

@@ -1,6 +1,14 @@
-//! The offline subcommands: issuer keys, signing and inspecting components, new projects.
+//! The subcommands besides `serve`: the offline ones (issuer keys, signing and inspecting
+//! components, new projects from templates) and the clients of a running gateway's admin API
+//! (`login`, `call`, `ls`, `rm`, `logs`).
 
+pub mod call;
+pub mod client;
+pub mod functions;
 pub mod inspect;
 pub mod keys;
+pub mod login;
+pub mod logs;
 pub mod new;
+pub mod profile;
 pub mod sign;

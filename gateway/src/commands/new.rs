@@ -78,14 +78,23 @@ pub const TEMPLATES: &[Template] = &[
         build: "cargo build --release",
         output: "target/wasm32-wasip2/release/{{name}}.wasm",
         files: &[
-            ("Cargo.toml", include_str!("../../templates/rust/Cargo.toml")),
+            (
+                "Cargo.toml",
+                include_str!("../../templates/rust/Cargo.toml"),
+            ),
             (
                 ".cargo/config.toml",
                 include_str!("../../templates/rust/.cargo/config.toml"),
             ),
-            ("src/main.rs", include_str!("../../templates/rust/src/main.rs")),
+            (
+                "src/main.rs",
+                include_str!("../../templates/rust/src/main.rs"),
+            ),
             ("README.md", include_str!("../../templates/rust/README.md")),
-            (".gitignore", include_str!("../../templates/rust/.gitignore")),
+            (
+                ".gitignore",
+                include_str!("../../templates/rust/.gitignore"),
+            ),
         ],
         wit: None,
     },
@@ -95,7 +104,10 @@ pub const TEMPLATES: &[Template] = &[
         build: "npm install && npm run build",
         output: "{{name}}.wasm",
         files: &[
-            ("package.json", include_str!("../../templates/js/package.json")),
+            (
+                "package.json",
+                include_str!("../../templates/js/package.json"),
+            ),
             ("app.js", include_str!("../../templates/js/app.js")),
             ("README.md", include_str!("../../templates/js/README.md")),
             (".gitignore", include_str!("../../templates/js/.gitignore")),
@@ -113,8 +125,14 @@ pub const TEMPLATES: &[Template] = &[
                 "requirements.txt",
                 include_str!("../../templates/python/requirements.txt"),
             ),
-            ("README.md", include_str!("../../templates/python/README.md")),
-            (".gitignore", include_str!("../../templates/python/.gitignore")),
+            (
+                "README.md",
+                include_str!("../../templates/python/README.md"),
+            ),
+            (
+                ".gitignore",
+                include_str!("../../templates/python/.gitignore"),
+            ),
         ],
         wit: Some(WIT_VERSION),
     },
@@ -240,7 +258,11 @@ mod tests {
     fn every_template_fills_in_the_name_and_leaves_no_placeholder() {
         for template in TEMPLATES {
             let files = template.render(&name("my-fn"));
-            assert!(files.iter().any(|(p, _)| *p == "README.md"), "{}", template.name);
+            assert!(
+                files.iter().any(|(p, _)| *p == "README.md"),
+                "{}",
+                template.name
+            );
             for (path, text) in &files {
                 assert!(!text.contains("{{"), "{}: {path}", template.name);
             }
@@ -253,7 +275,11 @@ mod tests {
     #[test]
     fn the_js_template_exports_the_wasi_version_componentize_js_is_built_against() {
         let js = Template::named("js").unwrap().render(&name("a"));
-        let http = &js.iter().find(|(p, _)| *p == "wit/deps/http.wit").unwrap().1;
+        let http = &js
+            .iter()
+            .find(|(p, _)| *p == "wit/deps/http.wit")
+            .unwrap()
+            .1;
         assert!(http.contains("package wasi:http@0.2.10;"), "{http}");
         assert!(!http.contains("0.2.12"));
         let py = Template::named("python").unwrap().render(&name("a"));

@@ -46,10 +46,16 @@ pub fn sign(args: &SignArgs) -> anyhow::Result<()> {
             anyhow::Ok(bytes)
         })
         .transpose()?;
-    let pem = std::fs::read_to_string(&args.key)
-        .with_context(|| format!("cannot read key {}", args.key.display()))?;
+    let key_path = match &args.key {
+        Some(path) => path.clone(),
+        None => super::client::profile_key()?.context(
+            "no issuer key: pass --key FILE, or save one with `wasmgate login URL --key FILE`",
+        )?,
+    };
+    let pem = std::fs::read_to_string(&key_path)
+        .with_context(|| format!("cannot read key {}", key_path.display()))?;
     let key = SigningKey::from_pkcs8_pem(&pem)
-        .with_context(|| format!("{} is not an issuer key", args.key.display()))?;
+        .with_context(|| format!("{} is not an issuer key", key_path.display()))?;
     let component = std::fs::read(&args.input)
         .with_context(|| format!("cannot read {}", args.input.display()))?;
     let options = SignOptions {

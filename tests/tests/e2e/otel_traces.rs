@@ -47,7 +47,11 @@ async fn server<T: Send + 'static>(
                     let (store, record) = (store.clone(), record.clone());
                     async move {
                         let (parts, body) = req.into_parts();
-                        let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+                        let body = body
+                            .collect()
+                            .await
+                            .map(|b| b.to_bytes())
+                            .unwrap_or_default();
                         let items = record(&parts.headers, body);
                         store.lock().unwrap().extend(items);
                         Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(
@@ -111,7 +115,10 @@ fn traceparents(headers: &http::HeaderMap, _: Bytes) -> Vec<String> {
 async fn deploy_fetch(gw: &Gateway) {
     let options = SignOptions {
         caps: vec![Capability::HttpOutgoing],
-        allowed_hosts: BTreeMap::from([(Capability::HttpOutgoing, vec!["127.0.0.1".parse().unwrap()])]),
+        allowed_hosts: BTreeMap::from([(
+            Capability::HttpOutgoing,
+            vec!["127.0.0.1".parse().unwrap()],
+        )]),
         ..SignOptions::default()
     };
     let signed = gw.sign_with(guests::CAPS_FETCH, "fetch", options).unwrap();
@@ -133,7 +140,8 @@ async fn fetch(gw: &Gateway, port: u16, traceparent: Option<&str>) {
 }
 
 #[tokio::test]
-async fn spans_continue_the_callers_trace_reach_the_collector_and_the_outgoing_request_carries_its_own() {
+async fn spans_continue_the_callers_trace_reach_the_collector_and_the_outgoing_request_carries_its_own()
+ {
     let (collector, exported) = server(spans).await;
     let (upstream, received) = server(traceparents).await;
     let gw = Gateway::builder()
@@ -144,7 +152,12 @@ async fn spans_continue_the_callers_trace_reach_the_collector_and_the_outgoing_r
         .await
         .unwrap();
     deploy_fetch(&gw).await;
-    fetch(&gw, upstream, Some(&format!("00-{TRACE_ID}-{CALLER_SPAN}-01"))).await;
+    fetch(
+        &gw,
+        upstream,
+        Some(&format!("00-{TRACE_ID}-{CALLER_SPAN}-01")),
+    )
+    .await;
 
     // Exported in batches about once a second.
     let ours = wasmgate_tests::eventually(
@@ -171,7 +184,10 @@ async fn spans_continue_the_callers_trace_reach_the_collector_and_the_outgoing_r
         by_name("cold_start"),
         by_name("http.client"),
     );
-    assert_eq!(request.parent, CALLER_SPAN, "the caller's span is the parent");
+    assert_eq!(
+        request.parent, CALLER_SPAN,
+        "the caller's span is the parent"
+    );
     assert!(request.service.contains("wasmgate-test"), "{request:?}");
     assert_eq!(guest.parent, request.span_id);
     assert_eq!(cold.parent, request.span_id);
@@ -194,7 +210,10 @@ async fn spans_continue_the_callers_trace_reach_the_collector_and_the_outgoing_r
     )
     .await
     .unwrap();
-    assert!(started[1].starts_with("00-") && !started[1].contains(TRACE_ID), "{started:?}");
+    assert!(
+        started[1].starts_with("00-") && !started[1].contains(TRACE_ID),
+        "{started:?}"
+    );
 }
 
 #[tokio::test]
@@ -206,6 +225,11 @@ async fn with_tracing_off_the_outgoing_request_carries_no_trace_context() {
         .await
         .unwrap();
     deploy_fetch(&gw).await;
-    fetch(&gw, upstream, Some(&format!("00-{TRACE_ID}-{CALLER_SPAN}-01"))).await;
+    fetch(
+        &gw,
+        upstream,
+        Some(&format!("00-{TRACE_ID}-{CALLER_SPAN}-01")),
+    )
+    .await;
     assert_eq!(received.lock().unwrap().clone(), vec![String::new()]);
 }
