@@ -51,6 +51,10 @@ impl Telemetry {
     }
 }
 
+/// The layer [`init`] returns: `tracing` spans of subscriber `S` as OpenTelemetry spans.
+pub type SpanLayer<S> =
+    tracing_opentelemetry::OpenTelemetryLayer<S, opentelemetry_sdk::trace::Tracer>;
+
 static PROPAGATOR: OnceLock<TraceContextPropagator> = OnceLock::new();
 
 /// Whether tracing is on in this process.
@@ -65,20 +69,14 @@ pub fn enabled() -> bool {
 pub fn init<S>(
     settings: &TracingSettings,
     node_id: &str,
-) -> Result<
-    Option<(
-        tracing_opentelemetry::OpenTelemetryLayer<S, opentelemetry_sdk::trace::Tracer>,
-        Telemetry,
-    )>,
-    Error,
->
+) -> Result<Option<(SpanLayer<S>, Telemetry)>, Error>
 where
     S: tracing::Subscriber + for<'span> tracing_subscriber::registry::LookupSpan<'span>,
 {
     let Some(endpoint) = &settings.otlp_endpoint else {
         return Ok(None);
     };
-    use opentelemetry_otlp::{WithExportConfig, WithHttpConfig as _};
+    use opentelemetry_otlp::WithExportConfig;
     let exporter = opentelemetry_otlp::SpanExporter::builder()
         .with_http()
         .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
