@@ -135,8 +135,10 @@ async fn fetch(gw: &Gateway, port: u16, traceparent: Option<&str>) {
         request = request.header("traceparent", value);
     }
     let response = request.send().await.unwrap();
-    assert_eq!(response.status(), 200);
-    assert!(response.text().await.unwrap().contains("ok"));
+    let status = response.status();
+    let body = response.text().await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("ok"), "{body}");
 }
 
 #[tokio::test]
