@@ -150,21 +150,18 @@ mod tests {
 
     #[test]
     fn the_path_follows_the_xdg_rules() {
+        let (config, home) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
         let os = |s: &str| Some(OsString::from(s));
+        let dir = |d: &tempfile::TempDir| Some(d.path().as_os_str().to_owned());
+        let under_home = Some(home.path().join(".config/wasmgate/profile.toml"));
         assert_eq!(
-            path_from(os("/x/config"), os("/home/u")),
-            Some(PathBuf::from("/x/config/wasmgate/profile.toml"))
+            path_from(dir(&config), dir(&home)),
+            Some(config.path().join("wasmgate/profile.toml"))
         );
-        assert_eq!(
-            path_from(None, os("/home/u")),
-            Some(PathBuf::from("/home/u/.config/wasmgate/profile.toml"))
-        );
+        assert_eq!(path_from(None, dir(&home)), under_home);
         // A relative or empty XDG_CONFIG_HOME is ignored.
         for ignored in ["relative", ""] {
-            assert_eq!(
-                path_from(os(ignored), os("/home/u")),
-                Some(PathBuf::from("/home/u/.config/wasmgate/profile.toml"))
-            );
+            assert_eq!(path_from(os(ignored), dir(&home)), under_home);
         }
         assert_eq!(path_from(None, None), None);
         assert_eq!(path_from(None, os("")), None);
