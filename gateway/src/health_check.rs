@@ -135,21 +135,14 @@ async fn by_http(gw: &Gateway, deployed: &Deployed, path: &str) -> Result<(), St
 }
 
 async fn by_message(gw: &Gateway, deployed: &Deployed) -> Result<(), String> {
-    let subject = format!("{SUBJECT_PREFIX}{}", deployed.record.name);
-    gw.admission
-        .may_execute(deployed, Source::Event { subject: &subject })
-        .await
-        .map_err(|e| format!("refused before it ran: {e}"))?;
     let message = Message {
-        subject,
+        subject: format!("{SUBJECT_PREFIX}{}", deployed.record.name),
         reply_to: None,
         content_type: None,
         metadata: Default::default(),
         data: Bytes::new(),
     };
-    match deployed.function.handle_message(message).await {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(refused)) => Err(format!("the guest refused the health message: {refused}")),
-        Err(e) => Err(ApiError::from(e).to_string()),
-    }
+    crate::triggers::attempt_once(gw, deployed, &message)
+        .await
+        .map_err(|failed| failed.detail)
 }

@@ -209,8 +209,9 @@ async fn publish_dead_letter(
 
 /// Why a delivery failed: in full for the log, and as the dead letter (which any subscriber of
 /// `wasmgate.dead-letter.>` reads) tells it, without the host's detail.
-struct Failed {
-    detail: String,
+pub(crate) struct Failed {
+    /// The whole reason, for the log and for host-run deliveries (schedules, health checks).
+    pub(crate) detail: String,
     told: String,
 }
 
@@ -223,7 +224,13 @@ impl From<ApiError> for Failed {
     }
 }
 
-async fn attempt_once(gw: &Gateway, deployed: &Deployed, message: &Message) -> Result<(), Failed> {
+/// Delivers `message` once to `deployed`'s `wasi:messaging/incoming-handler`, after the execute
+/// policy for its subject: a trigger's attempt, a schedule's fire, a health check's message.
+pub(crate) async fn attempt_once(
+    gw: &Gateway,
+    deployed: &Deployed,
+    message: &Message,
+) -> Result<(), Failed> {
     let source = Source::Event {
         subject: &message.subject,
     };

@@ -81,18 +81,9 @@ pub async fn fire(gw: &Gateway, deployed: &Deployed, index: usize, slot: DateTim
 }
 
 async fn by_message(gw: &Gateway, deployed: &Deployed, message: Message) -> Result<(), String> {
-    let source = Source::Event {
-        subject: &message.subject,
-    };
-    gw.admission
-        .may_execute(deployed, source)
+    crate::triggers::attempt_once(gw, deployed, &message)
         .await
-        .map_err(|e| e.to_string())?;
-    match deployed.function.handle_message(message).await {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(refused)) => Err(format!("guest refused the message: {refused}")),
-        Err(e) => Err(ApiError::from(e).to_string()),
-    }
+        .map_err(|failed| failed.detail)
 }
 
 async fn by_http(
