@@ -29,6 +29,9 @@ pub enum Command {
     /// Check a gateway's URL and admin token, then save them (and a signing key's path) in the
     /// profile the client commands read: `$XDG_CONFIG_HOME/wasmgate/profile.toml` (mode 0600).
     Login(LoginArgs),
+    /// Build (for a project), sign with the profile's key, upload and check that a function
+    /// answers: one step from source to a served function.
+    Deploy(DeployArgs),
     /// Invoke a function through the gateway and print the response body.
     Call(CallArgs),
     /// List the deployed functions: name, version, status.
@@ -75,8 +78,7 @@ pub struct GatewayArgs {
         hide_env_values = true
     )]
     pub token: Option<String>,
-    /// The issuer private key for signing [default: the profile's]; accepted for symmetry with
-    /// `login`, no client command signs yet.
+    /// The issuer private key `deploy` signs with [default: the profile's].
     #[arg(long, value_name = "FILE")]
     pub key: Option<PathBuf>,
 }
@@ -102,6 +104,42 @@ pub struct LoginArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Flags of `wasmgate deploy`.
+#[derive(Debug, clap::Args)]
+pub struct DeployArgs {
+    /// A project directory (its `deploy.toml` says how to build it; `wasmgate new` writes one)
+    /// or a component file (`.wasm`) [default: the current directory].
+    #[arg(value_name = "DIR|FILE")]
+    pub path: Option<PathBuf>,
+    /// The name to deploy as [default: the project's name, or the file's name without `.wasm`].
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// Capability to grant (repeatable), as for `sign`: keyvalue, messaging, config,
+    /// http-outgoing[=HOSTS], sockets[=ADDRESSES]. Replaces the project's `caps`.
+    #[arg(long = "cap", value_name = "CAP[=HOSTS]")]
+    pub caps: Vec<String>,
+    /// Grant the capabilities the component's imports need (keyvalue, messaging, config)
+    /// without asking. Network access (http-outgoing, sockets) is never granted this way: it
+    /// needs a --cap naming its hosts.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// The function manifest (TOML) to sign and deploy with [default: the project's].
+    #[arg(long, value_name = "FILE")]
+    pub manifest: Option<PathBuf>,
+    /// Validity of the signature from now, as for `sign` (default 90d).
+    #[arg(long, value_name = "DURATION|never")]
+    pub expires: Option<String>,
+    /// Deploy the project's last build instead of building it first.
+    #[arg(long)]
+    pub no_build: bool,
+    /// Print one JSON object for scripts instead of progress and text.
+    #[arg(long)]
+    pub json: bool,
+    /// The gateway, and the signing key.
+    #[command(flatten)]
+    pub gateway: GatewayArgs,
 }
 
 /// Flags of `wasmgate call`.

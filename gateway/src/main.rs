@@ -57,6 +57,7 @@ fn main() -> ExitCode {
             }
         },
         Command::Login(args) => finish(commands::login::login(&args)),
+        Command::Deploy(args) => finish(commands::deploy::deploy(&args)),
         Command::Call(args) => finish(commands::call::call(&args)),
         Command::Ls(args) => finish(commands::functions::ls(&args)),
         Command::Rm(args) => finish(commands::functions::rm(&args)),

@@ -164,6 +164,21 @@ impl GatewayError {
     /// What to do about it, when something useful can be said.
     pub fn advice(&self) -> Option<&'static str> {
         Some(match (self.status, self.code.as_str()) {
+            (_, "unsigned" | "bad_signature") => {
+                "sign the component for this name: `wasmgate deploy` signs with your key, or `wasmgate sign`"
+            }
+            (_, "untrusted_issuer") => {
+                "the gateway does not trust the signing key: start it with --trust PUBKEY (or WASMGATE_TRUSTED_ISSUERS); `wasmgate inspect FILE` shows who signed a component"
+            }
+            (_, "capability_not_granted") => {
+                "grant what its imports need: `wasmgate deploy --cap CAP` (`wasmgate inspect FILE` lists the imports)"
+            }
+            (_, "name_owned") => {
+                "another issuer deployed this name first: deploy under another --name, or sign with the owner's key"
+            }
+            (_, "health_check_failed") => {
+                "the new version failed its [health] check and took no traffic; `wasmgate logs NAME` shows its log lines"
+            }
             (401, _) => {
                 "run `wasmgate login URL --token TOKEN` to save the admin token, or pass --token (or set WASMGATE_TOKEN); the gateway's token is its admin_token setting, or the file admin-token in its data dir"
             }

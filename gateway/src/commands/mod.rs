@@ -1,9 +1,10 @@
 //! The subcommands besides `serve`: the offline ones (issuer keys, signing and inspecting
 //! components, new projects from templates) and the clients of a running gateway's admin API
-//! (`login`, `call`, `ls`, `rm`, `logs`).
+//! (`login`, `deploy`, `call`, `ls`, `rm`, `logs`).
 
 pub mod call;
 pub mod client;
+pub mod deploy;
 pub mod functions;
 pub mod inspect;
 pub mod keys;

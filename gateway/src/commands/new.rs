@@ -149,6 +149,7 @@ impl Template {
         let fill = |text: &str| text.replace("{{name}}", name.as_str());
         let mut files: Vec<(&'static str, String)> =
             self.files.iter().map(|(p, t)| (*p, fill(t))).collect();
+        files.push((super::deploy::PROJECT_FILE, self.project_file(name)));
         if let Some(version) = self.wit {
             let wit = |text: &str| {
                 text.replace(&format!("@{WIT_VERSION}"), &format!("@{version}"))
@@ -161,6 +162,27 @@ impl Template {
             files.extend(WIT_DEPS.iter().map(|(p, t)| (*p, wit(t))));
         }
         files
+    }
+}
+
+impl Template {
+    /// The project's `deploy.toml`: what `wasmgate deploy` builds and uploads.
+    fn project_file(&self, name: &FunctionName) -> String {
+        let fill = |text: &str| text.replace("{{name}}", name.as_str());
+        format!(
+            "# How `wasmgate deploy` builds and deploys this project.\n\
+             name = {name:?}\n\
+             build = {build:?}\n\
+             # The built component; a leading target/ follows $CARGO_TARGET_DIR when it is set.\n\
+             component = {component:?}\n\
+             # Grants, as `wasmgate deploy --cap` takes them, e.g. [\"keyvalue\", \"http-outgoing=api.example.com\"].\n\
+             caps = []\n\
+             # The function manifest (TOML) to sign and deploy with, e.g. \"manifest.toml\".\n\
+             # manifest = \"manifest.toml\"\n",
+            name = name.as_str(),
+            build = fill(self.build),
+            component = fill(self.output),
+        )
     }
 }
 
@@ -227,7 +249,10 @@ pub fn new(name: &str, template: &str, dir: Option<&Path>, json: bool) -> anyhow
         files.len()
     );
     println!("build it:  cd {} && {build}", dir.display());
-    println!("then sign and deploy {output} as its README.md shows");
+    println!(
+        "deploy it: cd {} && wasmgate deploy   (builds, signs and uploads; see README.md)",
+        dir.display()
+    );
     Ok(())
 }
 
@@ -269,6 +294,22 @@ mod tests {
             let readme = &files.iter().find(|(p, _)| *p == "README.md").unwrap().1;
             let build = template.build.replace("{{name}}", "my-fn");
             assert!(readme.contains(&build), "{}: {build}", template.name);
+            assert!(readme.contains("wasmgate deploy"), "{}", template.name);
+            // The project file parses, and names what the build makes.
+            let dir = tempfile::tempdir().unwrap();
+            let project = &files
+                .iter()
+                .find(|(p, _)| *p == super::super::deploy::PROJECT_FILE)
+                .unwrap()
+                .1;
+            std::fs::write(dir.path().join(super::super::deploy::PROJECT_FILE), project).unwrap();
+            let project = super::super::deploy::Project::load(dir.path()).unwrap();
+            assert_eq!(project.name, "my-fn");
+            assert_eq!(project.build.as_deref(), Some(build.as_str()));
+            assert_eq!(
+                project.component,
+                PathBuf::from(template.output.replace("{{name}}", "my-fn"))
+            );
         }
     }
 

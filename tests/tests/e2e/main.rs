@@ -10,6 +10,7 @@ mod async_calls;
 mod auth;
 mod cli;
 mod cli_client;
+mod cli_deploy;
 mod client_limits;
 mod cloudevents;
 mod cluster;
