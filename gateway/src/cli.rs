@@ -49,7 +49,7 @@ pub struct NewArgs {
     /// directory, package and the name it deploys as.
     #[arg(value_name = "NAME", required_unless_present = "list")]
     pub name: Option<String>,
-    /// Template: rust, js or python.
+    /// Template: rust, rust-kv, rust-events, js or python.
     #[arg(long, short, value_name = "TEMPLATE", default_value = "rust")]
     pub template: String,
     /// Directory to create the project in (default: ./NAME); must not exist or be empty.

@@ -3,18 +3,22 @@
 //! incoming request and passed on to the guest's outgoing requests.
 //!
 //! Spans: `request` (every HTTP request; parent: the caller's `traceparent`), `cold_start`
-//! (loading and linking a function's code), `guest` (the guest's run, instantiation included)
-//! and `http.client` (each outgoing request of a guest, whose context the request carries as
-//! `traceparent` unless the guest set one). Built on `tracing-opentelemetry` (so existing
+//! (loading and linking a function's code), `guest` (the guest's run, instantiation included),
+//! `http.client` (each outgoing request of a guest, whose context the request carries as
+//! `traceparent` unless the guest set one), `messaging.publish` (each message a guest sends or
+//! asks with, whose context the message carries as the CloudEvents distributed-tracing
+//! extension: `ce-traceparent` on an event, `traceparent` on a plain message) and `message`
+//! (each delivery of a message to a function: a trigger's attempt, a schedule's fire, a health
+//! check; parent: the message's trace context). Built on `tracing-opentelemetry` (so existing
 //! spans and their fields become OpenTelemetry spans and attributes) and `opentelemetry-otlp`
 //! with hyper as its HTTP client; spans leave in batches about once a second
 //! ([`EXPORT_INTERVAL`]).
 //!
 //! Off (no `otlp_endpoint`, the default), nothing of this is installed: no layer, no
-//! propagator, no span beyond the `request` span the logs already use. Not traced yet:
-//! published messages, async calls and their callbacks.
+//! propagator, no span beyond the `request` span the logs already use. Not traced yet: async
+//! calls and their callbacks, and admission.
 
-use opentelemetry::propagation::TextMapPropagator;
+use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_http::{HeaderExtractor, HeaderInjector};
@@ -24,6 +28,7 @@ use opentelemetry_sdk::trace::{BatchConfigBuilder, Sampler, SdkTracerProvider};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
+use wasmgate_capabilities::messaging::{Message, trace_context};
 use wasmgate_config::TracingSettings;
 
 /// How often finished spans are sent to the collector.
@@ -108,6 +113,7 @@ where
     let tracer = provider.tracer("wasmgate");
     let _ = PROPAGATOR.set(TraceContextPropagator::new());
     wasmgate_pool::trace_context::install(Arc::new(outgoing));
+    wasmgate_capabilities::messaging::trace_context::install(Arc::new(publishing));
     let layer = tracing_opentelemetry::layer().with_tracer(tracer);
     Ok(Some((layer, Telemetry { provider })))
 }
@@ -120,6 +126,54 @@ pub fn continue_trace(span: &tracing::Span, headers: &http::HeaderMap) {
     };
     let parent = propagator.extract(&HeaderExtractor(headers));
     let _ = span.set_parent(parent);
+}
+
+/// The span a delivery of `message` to `function` runs in, child of the trace context the
+/// message carries (if any); `None` with tracing off.
+pub fn message_span(function: &str, message: &Message) -> Option<tracing::Span> {
+    let propagator = PROPAGATOR.get()?;
+    let span = tracing::info_span!(
+        "message",
+        function = %function,
+        messaging.destination.name = %message.subject,
+    );
+    let parent = propagator.extract(&MessageExtractor(message));
+    let _ = span.set_parent(parent);
+    Some(span)
+}
+
+/// Reads a message's trace context ([`trace_context::carried`]).
+struct MessageExtractor<'m>(&'m Message);
+
+impl Extractor for MessageExtractor<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        trace_context::carried(self.0, key)
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.metadata.iter().map(|(k, _)| k.as_str()).collect()
+    }
+}
+
+/// Collects the trace context to write into a message.
+#[derive(Default)]
+struct Pairs(Vec<(String, String)>);
+
+impl Injector for Pairs {
+    fn set(&mut self, key: &str, value: String) {
+        self.0.push((key.to_owned(), value));
+    }
+}
+
+/// The messaging propagator: a `messaging.publish` span for one message a guest publishes to
+/// `subject`, and the trace context the message is to carry.
+fn publishing(subject: &str) -> (tracing::Span, Vec<(String, String)>) {
+    let span = tracing::info_span!("messaging.publish", messaging.destination.name = %subject);
+    let mut pairs = Pairs::default();
+    if let Some(propagator) = PROPAGATOR.get() {
+        propagator.inject_context(&span.context(), &mut pairs);
+    }
+    (span, pairs.0)
 }
 
 /// The pool's propagator: an `http.client` span for one outgoing request of a guest, its context

@@ -12,6 +12,7 @@ use crate::state::Gateway;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::task::AbortHandle;
+use tracing::Instrument;
 use wasmgate_capabilities::messaging::{Delivery, Message};
 use wasmgate_config::EventSettings;
 
@@ -226,11 +227,19 @@ impl From<ApiError> for Failed {
 
 /// Delivers `message` once to `deployed`'s `wasi:messaging/incoming-handler`, after the execute
 /// policy for its subject: a trigger's attempt, a schedule's fire, a health check's message.
+/// With tracing on, the attempt is a `message` span continuing the message's trace.
 pub(crate) async fn attempt_once(
     gw: &Gateway,
     deployed: &Deployed,
     message: &Message,
 ) -> Result<(), Failed> {
+    match crate::telemetry::message_span(&deployed.record.name, message) {
+        Some(span) => deliver(gw, deployed, message).instrument(span).await,
+        None => deliver(gw, deployed, message).await,
+    }
+}
+
+async fn deliver(gw: &Gateway, deployed: &Deployed, message: &Message) -> Result<(), Failed> {
     let source = Source::Event {
         subject: &message.subject,
     };

@@ -300,6 +300,8 @@ pub(crate) async fn handle_message<K>(
 ) -> Result<std::result::Result<(), String>> {
     let started = warm.first_call().then(Instant::now);
     let mut instantiated = None;
+    // With tracing on, the handler runs in a `guest` span, child of the delivery's span.
+    let guest_span = crate::trace_context::guest_span(store.data().log.function());
     let run = async {
         let instance = warm
             .instance
@@ -323,7 +325,7 @@ pub(crate) async fn handle_message<K>(
             .map_err(trap_error)?;
         Ok(refused.map_err(|e| format!("{e:?}")))
     };
-    let result = within(timeout, warm.cost.timed(run)).await;
+    let result = within(timeout, warm.cost.timed(run.instrument(guest_span))).await;
     if let (Some(started), Some(at)) = (started, instantiated) {
         warm.cost.cold_start(ColdStartPhases {
             load: warm.load_time,

@@ -7,6 +7,7 @@ use super::error::Error;
 use crate::Blame;
 use crate::guest_error::guest_message;
 use std::time::Duration;
+use tracing::Instrument;
 use wasmtime::component::Resource;
 
 /// A guest's `client`: every name reaches the function's one bus, so it only remembers the
@@ -226,9 +227,15 @@ impl producer::Host for MessagingView<'_> {
 
 /// Publishes a guest's message: its CloudEvents attributes made canonical (or the message
 /// refused when they are not a valid event, with the reason), then onto the bus.
+/// With tracing on, the publish runs in a `messaging.publish` span whose context the message
+/// carries ([`super::trace_context`]).
 async fn publish(ctx: &super::MessagingCtx, msg: Message) -> Result<(), types::Error> {
-    let msg = super::cloudevent::canonical(msg).map_err(|e| to_wit(e.into()))?;
-    ctx.bus().publish(msg).await.map_err(to_wit)
+    let mut msg = super::cloudevent::canonical(msg).map_err(|e| to_wit(e.into()))?;
+    match super::trace_context::publishing(&mut msg) {
+        Some(span) => ctx.bus().publish(msg).instrument(span).await,
+        None => ctx.bus().publish(msg).await,
+    }
+    .map_err(to_wit)
 }
 
 impl request_reply::Host for MessagingView<'_> {
@@ -245,10 +252,11 @@ impl request_reply::Host for MessagingView<'_> {
         }
         let mut msg = self.table.get(&message)?.0.clone();
         msg.subject = topic;
-        let msg = match super::cloudevent::canonical(msg) {
+        let mut msg = match super::cloudevent::canonical(msg) {
             Ok(msg) => msg,
             Err(e) => return Ok(Err(to_wit(e.into()))),
         };
+        let span = super::trace_context::publishing(&mut msg);
         let timeout = match options {
             Some(options) => self.table.delete(options)?.timeout,
             None => None,
@@ -258,7 +266,12 @@ impl request_reply::Host for MessagingView<'_> {
             return Ok(Err(refused));
         }
         // The bus returns the first reply; more than one expected reply still returns one.
-        match self.ctx.bus().request(msg, timeout).await {
+        let asked = self.ctx.bus().request(msg, timeout);
+        let answered = match span {
+            Some(span) => asked.instrument(span).await,
+            None => asked.await,
+        };
+        match answered {
             Ok(reply) => Ok(Ok(vec![self.table.push(GuestMessage(reply))?])),
             Err(err) => Ok(Err(to_wit(err))),
         }

@@ -17,6 +17,7 @@ mod log;
 mod nats;
 mod record;
 pub mod subject;
+pub mod trace_context;
 
 pub use backlog::BacklogLimits;
 pub use bindings::MessagingRequestReply;

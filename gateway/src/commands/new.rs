@@ -1,8 +1,11 @@
 //! `wasmgate new NAME --template T`: a function project from a template shipped inside the
 //! binary, ready to build with the one command its README names.
 //!
-//! Templates (`wasmgate new --list`): `rust` (wstd HTTP handler), `js` (componentize-js, fetch
-//! event) and `python` (componentize-py, wasi:http/proxy). The JS and Python ones carry the
+//! Templates (`wasmgate new --list`): `rust` (wstd HTTP handler), `rust-kv` (HTTP handler using
+//! the key-value store and publishing messages), `rust-events` (a `wasi:messaging` event handler
+//! with its `[[triggers]]` manifest), `js` (componentize-js, fetch event) and `python`
+//! (componentize-py, wasi:http/proxy). Each also gets a `deploy.toml` for `wasmgate deploy`
+//! naming its build, its component, the grants its imports need and its manifest. The JS and Python ones carry the
 //! `wasi:http/proxy` WIT they export: the files of the wasmtime-wasi-http 48 crate that the
 //! conformance guests use (`tests/conformance/wit`), renamed to WASI 0.2.10 for componentize-js
 //! 0.23, whose StarlingMonkey exports that version. Every template is built and called on a
@@ -28,8 +31,14 @@ pub struct Template {
     /// The built component, relative to the project.
     pub output: &'static str,
     files: &'static [File],
+    /// More files copied as they are (WIT packages).
+    deps: &'static [File],
     /// Whether the project carries the `wasi:http/proxy` WIT, and at which WASI version.
     wit: Option<&'static str>,
+    /// The grants its imports need, written into `deploy.toml`.
+    caps: &'static [&'static str],
+    /// Whether it ships a `manifest.toml` (signed with it by `wasmgate deploy`).
+    manifest: bool,
 }
 
 /// The WASI version of the WIT files shipped with the templates.
@@ -70,6 +79,70 @@ const WIT_DEPS: &[File] = &[
     ),
 ];
 
+/// `wit/deps/` of the Rust templates that reach the key-value store and the message bus: the
+/// `wasi:keyvalue` and `wasi:messaging` 0.2.0-draft packages the gateway links.
+const KV_MESSAGING_DEPS: &[File] = &[
+    (
+        "wit/deps/keyvalue/atomics.wit",
+        include_str!("../../../tests/guests/wit/caps-events/deps/keyvalue/atomics.wit"),
+    ),
+    (
+        "wit/deps/keyvalue/batch.wit",
+        include_str!("../../../tests/guests/wit/caps-events/deps/keyvalue/batch.wit"),
+    ),
+    (
+        "wit/deps/keyvalue/store.wit",
+        include_str!("../../../tests/guests/wit/caps-events/deps/keyvalue/store.wit"),
+    ),
+    (
+        "wit/deps/keyvalue/world.wit",
+        include_str!("../../../tests/guests/wit/caps-events/deps/keyvalue/world.wit"),
+    ),
+    (
+        "wit/deps/messaging/incoming-handler.wit",
+        include_str!("../../../tests/guests/wit/caps-events/deps/messaging/incoming-handler.wit"),
+    ),
+    (
+        "wit/deps/messaging/producer.wit",
+        include_str!("../../../tests/guests/wit/caps-events/deps/messaging/producer.wit"),
+    ),
+    (
+        "wit/deps/messaging/request-reply.wit",
+        include_str!("../../../tests/guests/wit/caps-events/deps/messaging/request-reply.wit"),
+    ),
+    (
+        "wit/deps/messaging/types.wit",
+        include_str!("../../../tests/guests/wit/caps-events/deps/messaging/types.wit"),
+    ),
+    (
+        "wit/deps/messaging/world.wit",
+        include_str!("../../../tests/guests/wit/caps-events/deps/messaging/world.wit"),
+    ),
+];
+
+/// The files every Rust template shares besides its `src/main.rs`, README and WIT.
+macro_rules! rust_project {
+    ($dir:literal $(, $extra:expr)* $(,)?) => {
+        &[
+            ("Cargo.toml", include_str!(concat!("../../templates/", $dir, "/Cargo.toml"))),
+            (
+                ".cargo/config.toml",
+                include_str!("../../templates/rust/.cargo/config.toml"),
+            ),
+            ("src/main.rs", include_str!(concat!("../../templates/", $dir, "/src/main.rs"))),
+            ("README.md", include_str!(concat!("../../templates/", $dir, "/README.md"))),
+            (".gitignore", include_str!("../../templates/rust/.gitignore")),
+            $($extra),*
+        ]
+    };
+}
+
+/// The world of `rust-kv`: the key-value store, and publishing on the bus.
+const KV_WORLD: &str = "// What this function may reach: the key-value store and publishing on the message bus.\npackage wasmgate:function;\n\nworld function {\n  include wasi:keyvalue/imports@0.2.0-draft;\n  include wasi:messaging/imports@0.2.0-draft;\n}\n";
+
+/// The world of `rust-events`: the key-value store, and the message handler it exports.
+const EVENTS_WORLD: &str = "// What this function may reach (the key-value store) and what the host calls: its message handler.\npackage wasmgate:function;\n\nworld function {\n  include wasi:keyvalue/imports@0.2.0-draft;\n  export wasi:messaging/incoming-handler@0.2.0-draft;\n}\n";
+
 /// Every template, in `--list` order.
 pub const TEMPLATES: &[Template] = &[
     Template {
@@ -77,26 +150,40 @@ pub const TEMPLATES: &[Template] = &[
         about: "HTTP handler in Rust (wstd, wasi:http 0.2)",
         build: "cargo build --release",
         output: "target/wasm32-wasip2/release/{{name}}.wasm",
-        files: &[
-            (
-                "Cargo.toml",
-                include_str!("../../templates/rust/Cargo.toml"),
-            ),
-            (
-                ".cargo/config.toml",
-                include_str!("../../templates/rust/.cargo/config.toml"),
-            ),
-            (
-                "src/main.rs",
-                include_str!("../../templates/rust/src/main.rs"),
-            ),
-            ("README.md", include_str!("../../templates/rust/README.md")),
-            (
-                ".gitignore",
-                include_str!("../../templates/rust/.gitignore"),
-            ),
-        ],
+        files: rust_project!("rust"),
+        deps: &[],
         wit: None,
+        caps: &[],
+        manifest: false,
+    },
+    Template {
+        name: "rust-kv",
+        about: "HTTP handler in Rust with key-value and messaging (wasi:keyvalue, wasi:messaging)",
+        build: "cargo build --release",
+        output: "target/wasm32-wasip2/release/{{name}}.wasm",
+        files: rust_project!("rust-kv", ("wit/world.wit", KV_WORLD)),
+        deps: KV_MESSAGING_DEPS,
+        wit: None,
+        caps: &["keyvalue", "messaging"],
+        manifest: false,
+    },
+    Template {
+        name: "rust-events",
+        about: "Event handler in Rust (wasi:messaging incoming-handler, a [[triggers]] manifest)",
+        build: "cargo build --release",
+        output: "target/wasm32-wasip2/release/{{name}}.wasm",
+        files: rust_project!(
+            "rust-events",
+            ("wit/world.wit", EVENTS_WORLD),
+            (
+                "manifest.toml",
+                include_str!("../../templates/rust-events/manifest.toml")
+            ),
+        ),
+        deps: KV_MESSAGING_DEPS,
+        wit: None,
+        caps: &["keyvalue", "messaging"],
+        manifest: true,
     },
     Template {
         name: "js",
@@ -112,7 +199,10 @@ pub const TEMPLATES: &[Template] = &[
             ("README.md", include_str!("../../templates/js/README.md")),
             (".gitignore", include_str!("../../templates/js/.gitignore")),
         ],
+        deps: &[],
         wit: Some("0.2.10"),
+        caps: &[],
+        manifest: false,
     },
     Template {
         name: "python",
@@ -134,7 +224,10 @@ pub const TEMPLATES: &[Template] = &[
                 include_str!("../../templates/python/.gitignore"),
             ),
         ],
+        deps: &[],
         wit: Some(WIT_VERSION),
+        caps: &[],
+        manifest: false,
     },
 ];
 
@@ -149,6 +242,7 @@ impl Template {
         let fill = |text: &str| text.replace("{{name}}", name.as_str());
         let mut files: Vec<(&'static str, String)> =
             self.files.iter().map(|(p, t)| (*p, fill(t))).collect();
+        files.extend(self.deps.iter().map(|(p, t)| (*p, (*t).to_owned())));
         files.push((super::deploy::PROJECT_FILE, self.project_file(name)));
         if let Some(version) = self.wit {
             let wit = |text: &str| {
@@ -176,12 +270,14 @@ impl Template {
              # The built component; a leading target/ follows $CARGO_TARGET_DIR when it is set.\n\
              component = {component:?}\n\
              # Grants, as `wasmgate deploy --cap` takes them, e.g. [\"keyvalue\", \"http-outgoing=api.example.com\"].\n\
-             caps = []\n\
-             # The function manifest (TOML) to sign and deploy with, e.g. \"manifest.toml\".\n\
-             # manifest = \"manifest.toml\"\n",
+             caps = {caps:?}\n\
+             # The function manifest (TOML) to sign and deploy with.\n\
+             {manifest}manifest = \"manifest.toml\"\n",
             name = name.as_str(),
             build = fill(self.build),
             component = fill(self.output),
+            caps = self.caps,
+            manifest = if self.manifest { "" } else { "# " },
         )
     }
 }

@@ -1,7 +1,8 @@
 //! OpenTelemetry traces (`[tracing]`): spans reach a real OTLP/HTTP receiver (this test decodes
-//! the protobuf `ExportTraceServiceRequest` itself), continue the caller's `traceparent`, and the
-//! guest's outgoing request carries the context of its own `http.client` span. Off, the
-//! default, the guest's outgoing request carries no trace context at all.
+//! the protobuf `ExportTraceServiceRequest` itself), continue the caller's `traceparent`, the
+//! guest's outgoing request carries the context of its own `http.client` span and its published
+//! message that of its `messaging.publish` span, whose delivery continues the trace. Off, the
+//! default, neither carries any trace context.
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -216,6 +217,154 @@ async fn spans_continue_the_callers_trace_reach_the_collector_and_the_outgoing_r
         started[1].starts_with("00-") && !started[1].contains(TRACE_ID),
         "{started:?}"
     );
+}
+
+/// Deploys the `caps_events` guest as `events`: granted to reach 127.0.0.1, to publish, and its
+/// bucket; subscribed to `traced.*`, so it also handles what it publishes there.
+async fn deploy_events(gw: &Gateway) {
+    let manifest = "[[triggers]]\nsubject = \"traced.*\"\n";
+    let options = SignOptions {
+        caps: vec![
+            Capability::HttpOutgoing,
+            Capability::Messaging,
+            Capability::Keyvalue,
+        ],
+        allowed_hosts: BTreeMap::from([(
+            Capability::HttpOutgoing,
+            vec!["127.0.0.1".parse().unwrap()],
+        )]),
+        manifest: Some(manifest.as_bytes().to_vec()),
+        ..SignOptions::default()
+    };
+    let signed = gw.sign_with(guests::CAPS_EVENTS, "events", options).unwrap();
+    let response = gw.deploy_parts("events", signed, manifest).await.unwrap();
+    assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+}
+
+/// One call of `events` that GETs the upstream on `port`, then publishes to `traced.one`; then
+/// what the delivery of that message to `events` recorded (its metadata, one `key: value` line
+/// each).
+async fn fetch_and_publish(gw: &Gateway, port: u16, traceparent: Option<&str>) -> String {
+    let mut request = gw
+        .client()
+        .post(gw.url(&format!(
+            "/fn/events/send/traced.one?fetch=http://127.0.0.1:{port}/data"
+        )))
+        .body("hi");
+    if let Some(value) = traceparent {
+        request = request.header("traceparent", value);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    assert_eq!(status, 200, "{}", response.text().await.unwrap());
+    wasmgate_tests::eventually(
+        "the message is delivered",
+        crate::DEADLINE,
+        || async {
+            let response = gw
+                .client()
+                .get(gw.url("/fn/events/record/traced.one"))
+                .send()
+                .await
+                .unwrap();
+            (response.status(), response.text().await.unwrap())
+        },
+        |(status, _)| *status == 200,
+    )
+    .await
+    .unwrap()
+    .1
+}
+
+#[tokio::test]
+async fn a_call_that_fetches_and_publishes_is_one_trace_down_to_the_messages_delivery() {
+    let (collector, exported) = server(spans).await;
+    let (upstream, received) = server(traceparents).await;
+    let gw = Gateway::builder()
+        .config_toml(&format!(
+            "[egress]\nallow = [\"127.0.0.0/8\"]\n[tracing]\notlp_endpoint = \"http://127.0.0.1:{collector}/v1/traces\"\n"
+        ))
+        .start()
+        .await
+        .unwrap();
+    deploy_events(&gw).await;
+    let record = fetch_and_publish(
+        &gw,
+        upstream,
+        Some(&format!("00-{TRACE_ID}-{CALLER_SPAN}-01")),
+    )
+    .await;
+
+    let ours = wasmgate_tests::eventually(
+        "the call's and the delivery's spans reach the collector",
+        crate::DEADLINE,
+        || async {
+            let all = exported.lock().unwrap().clone();
+            all.into_iter()
+                .filter(|s| s.trace_id == TRACE_ID)
+                .collect::<Vec<_>>()
+        },
+        |spans| {
+            let count = |name: &str| spans.iter().filter(|s| s.name == name).count();
+            count("request") == 1
+                && count("http.client") == 1
+                && count("messaging.publish") == 1
+                && count("message") == 1
+                && count("guest") == 2
+        },
+    )
+    .await
+    .unwrap();
+    let by_name = |name: &str| ours.iter().find(|s| s.name == name).unwrap().clone();
+    let (request, client, publish, message) = (
+        by_name("request"),
+        by_name("http.client"),
+        by_name("messaging.publish"),
+        by_name("message"),
+    );
+    let guest_under = |parent: &str| {
+        ours.iter()
+            .find(|s| s.name == "guest" && s.parent == parent)
+            .unwrap_or_else(|| panic!("no guest span under {parent}: {ours:#?}"))
+            .clone()
+    };
+    assert_eq!(request.parent, CALLER_SPAN);
+    // The HTTP call's guest made both the request and the message.
+    let called = guest_under(&request.span_id);
+    assert_eq!(client.parent, called.span_id, "{ours:#?}");
+    assert_eq!(publish.parent, called.span_id, "{ours:#?}");
+    // The message's delivery continues from the publish, and runs the guest again.
+    assert_eq!(message.parent, publish.span_id, "{ours:#?}");
+    guest_under(&message.span_id);
+    // What travelled: the upstream saw the http.client span's context, the handler the
+    // publish span's (a plain message: plain `traceparent` metadata).
+    assert_eq!(
+        received.lock().unwrap().clone(),
+        vec![format!("00-{TRACE_ID}-{}-01", client.span_id)]
+    );
+    assert!(
+        record.contains(&format!("traceparent: 00-{TRACE_ID}-{}-01\n", publish.span_id)),
+        "{record}"
+    );
+}
+
+#[tokio::test]
+async fn with_tracing_off_a_published_message_carries_no_trace_context() {
+    let (upstream, _received) = server(traceparents).await;
+    let gw = Gateway::builder()
+        .config_toml("[egress]\nallow = [\"127.0.0.0/8\"]\n")
+        .start()
+        .await
+        .unwrap();
+    deploy_events(&gw).await;
+    let record = fetch_and_publish(
+        &gw,
+        upstream,
+        Some(&format!("00-{TRACE_ID}-{CALLER_SPAN}-01")),
+    )
+    .await;
+    assert!(!record.contains("traceparent"), "{record}");
+    assert!(record.starts_with("content-type: text/plain\n"), "{record}");
 }
 
 #[tokio::test]

@@ -1,5 +1,6 @@
 //! `wasmgate new`: every template shipped in the binary scaffolds a project that builds with its
-//! README's command and answers on a real gateway.
+//! README's command and answers on a real gateway; `rust-kv` and `rust-events` are deployed with
+//! `wasmgate deploy`, whose `deploy.toml` carries their grants and manifest.
 //!
 //! The Rust template builds with `cargo build --release` as written (its dependencies from the
 //! crate registry, its target dir under the cargo target dir so later runs reuse it). The JS and
@@ -7,6 +8,7 @@
 //! already installed for the conformance guests (`<target>/conformance/`), instead of a second
 //! `npm install` / `pip install` of the same pins.
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use wasmgate_tests::{Gateway, guests, wasmgate_bin};
@@ -99,6 +101,96 @@ async fn the_rust_template_builds_with_its_readme_command_and_answers() {
     deploy_and_call("hello-rs", &wasm).await;
 }
 
+/// Deploys the project in `dir` to `gw` with `wasmgate deploy`, which builds it (in the shared
+/// template target dir) and reads its `deploy.toml`: the grants and the manifest it signs.
+async fn deploy_project(gw: &Gateway, dir: &Path) {
+    let home = tempfile::tempdir().unwrap();
+    let key = home.path().join("issuer.pem");
+    std::fs::write(&key, gw.key().to_pkcs8_pem().unwrap().as_bytes()).unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let token = gw.admin_token().unwrap().unwrap();
+    let out = tokio::process::Command::new(wasmgate_bin())
+        .args(["deploy", "--url", &gw.url(""), "--token", &token, "--key"])
+        .arg(&key)
+        .current_dir(dir)
+        .env("XDG_CONFIG_HOME", home.path())
+        .env("CARGO_TARGET_DIR", wasmgate_tests::cargo_target_dir().join("templates"))
+        .env_remove("WASMGATE_URL")
+        .env_remove("WASMGATE_TOKEN")
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "wasmgate deploy in {}:\n{}\n{}",
+        dir.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `GET /fn/{path}`'s status and body.
+async fn get(gw: &Gateway, path: &str) -> (u16, String) {
+    let response = gw.client().get(gw.url(&format!("/fn/{path}"))).send().await.unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn the_rust_kv_template_counts_in_the_store_and_publishes_with_its_grants() {
+    let (_tmp, dir) = scaffold("hello-kv", "rust-kv");
+    let project = std::fs::read_to_string(dir.join("deploy.toml")).unwrap();
+    assert!(project.contains("caps = [\"keyvalue\", \"messaging\"]"), "{project}");
+    let gw = Gateway::builder().start().await.unwrap();
+    deploy_project(&gw, &dir).await;
+    // `deploy` called it once already: that was visit 1.
+    for n in 2..=3 {
+        assert_eq!(
+            get(&gw, "hello-kv/").await,
+            (200, format!("hello from hello-kv, visit {n}\n"))
+        );
+    }
+    let published = gw
+        .client()
+        .post(gw.url("/fn/hello-kv/publish"))
+        .body("hi")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(published.status(), 200);
+    assert_eq!(published.text().await.unwrap(), "published\n");
+}
+
+#[tokio::test]
+async fn the_rust_events_template_handles_what_its_manifest_subscribes_to() {
+    let (_tmp, dir) = scaffold("hello-events", "rust-events");
+    let gw = Gateway::builder().start().await.unwrap();
+    deploy_project(&gw, &dir).await;
+    assert_eq!(get(&gw, "hello-events/last/hello-events.greetings").await.0, 404);
+    // A subject outside its trigger first, then one inside: once the second has arrived, the
+    // first would have too, had it been delivered.
+    for subject in ["elsewhere.greetings", "hello-events.greetings"] {
+        let published = gw
+            .client()
+            .post(gw.url(&format!("/publish/{subject}")))
+            .header("content-type", "text/plain")
+            .body("hi")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(published.status(), 202);
+    }
+    let kept = wasmgate_tests::eventually(
+        "the handler kept the message",
+        crate::DEADLINE,
+        || get(&gw, "hello-events/last/hello-events.greetings"),
+        |(status, _)| *status == 200,
+    )
+    .await
+    .unwrap();
+    assert_eq!(kept.1, "hi");
+    assert_eq!(get(&gw, "hello-events/last/elsewhere.greetings").await.0, 404);
+}
+
 #[tokio::test]
 async fn the_js_template_builds_with_componentize_js_and_answers() {
     let (_tmp, dir) = scaffold("hello-js", "js");
@@ -135,20 +227,23 @@ async fn the_python_template_builds_with_componentize_py_and_answers() {
 fn new_lists_its_templates_and_refuses_bad_names_templates_and_occupied_dirs() {
     let (ok, listed, _) = new(&["--list"]);
     assert!(ok);
-    for template in ["rust", "js", "python"] {
+    for template in ["rust", "rust-kv", "rust-events", "js", "python"] {
         assert!(listed.contains(template), "{listed}");
     }
     let (ok, json, _) = new(&["--list", "--json"]);
     assert!(ok);
     let all: serde_json::Value = serde_json::from_str(&json).unwrap();
-    assert_eq!(all.as_array().unwrap().len(), 3);
+    assert_eq!(all.as_array().unwrap().len(), 5);
 
     let tmp = tempfile::tempdir().unwrap();
     let at = |d: &str| tmp.path().join(d).to_str().unwrap().to_owned();
     let (ok, _, err) = new(&["Bad_Name", "--dir", &at("a")]);
     assert!(!ok && err.contains("is not allowed"), "{err}");
     let (ok, _, err) = new(&["fine", "--template", "cobol", "--dir", &at("b")]);
-    assert!(!ok && err.contains("rust, js, python"), "{err}");
+    assert!(
+        !ok && err.contains("rust, rust-kv, rust-events, js, python"),
+        "{err}"
+    );
     std::fs::create_dir(tmp.path().join("c")).unwrap();
     std::fs::write(tmp.path().join("c").join("keep.txt"), "mine").unwrap();
     let (ok, _, err) = new(&["fine", "--dir", &at("c")]);

@@ -2,7 +2,9 @@
 //! whose data is `fail` is refused, to exercise retries and the dead-letter subject, unless it is
 //! itself a dead letter); `GET /{topic}`
 //! over HTTP answers what was stored, `GET /count/{topic}` how many deliveries were tried, and
-//! `POST /send/{subject}` publishes the body through `wasi:messaging/producer`. A message
+//! `POST /send/{subject}` publishes the body through `wasi:messaging/producer`; with
+//! `?fetch=URL` it first GETs the URL through `wasi:http/outgoing-handler` (one call that fans
+//! out to a request and a message, for tracing). A message
 //! `ts:<unix nanos>` stores its publish-to-handler latency in microseconds under `latency/{topic}`.
 //! Every delivery also stores exactly what the guest received under `record/{topic}`: a line
 //! `content-type: X` (`-` for none), a line `key: value` per metadata pair in order, a blank line,
@@ -113,7 +115,15 @@ impl HttpGuest for Events {
     fn handle(request: IncomingRequest, out: ResponseOutparam) {
         let path = request.path_with_query().unwrap_or_default();
         let path = path.trim_start_matches('/').to_owned();
-        if let Some(subject) = path.strip_prefix("send/") {
+        if let Some(target) = path.strip_prefix("send/") {
+            let (subject, fetch_url) = match target.split_once("?fetch=") {
+                Some((subject, url)) => (subject, Some(url)),
+                None => (target, None),
+            };
+            if let Some(Err(e)) = fetch_url.map(fetch) {
+                wasmgate_guests::respond(out, 502, &[], format!("fetch: {e}").as_bytes());
+                return;
+            }
             let body = wasmgate_guests::read_body(&request);
             let sent = Client::connect("default").and_then(|client| {
                 let message = Message::new(&body);
@@ -141,6 +151,32 @@ impl HttpGuest for Events {
         };
         wasmgate_guests::respond(out, status, &[("content-type", "text/plain")], &body);
     }
+}
+
+/// GETs `url` (`http://authority/path`) through `wasi:http/outgoing-handler`; its status.
+fn fetch(url: &str) -> Result<u16, String> {
+    use wasi::http::outgoing_handler;
+    use wasi::http::types::{Fields, OutgoingRequest, Scheme};
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| format!("{url}: only http:// URLs"))?;
+    let (authority, path) = match rest.find('/') {
+        Some(at) => rest.split_at(at),
+        None => (rest, "/"),
+    };
+    let request = OutgoingRequest::new(Fields::new());
+    let set = |ok: Result<(), ()>, what: &str| ok.map_err(|()| format!("bad {what} in {url}"));
+    set(request.set_scheme(Some(&Scheme::Http)), "scheme")?;
+    set(request.set_authority(Some(authority)), "authority")?;
+    set(request.set_path_with_query(Some(path)), "path")?;
+    let pending = outgoing_handler::handle(request, None).map_err(|e| format!("{e:?}"))?;
+    pending.subscribe().block();
+    let response = pending
+        .get()
+        .ok_or("no response")?
+        .map_err(|()| "response taken twice".to_owned())?
+        .map_err(|e| format!("{e:?}"))?;
+    Ok(response.status())
 }
 
 fn main() {}
