@@ -113,7 +113,7 @@ where
     let tracer = provider.tracer("wasmgate");
     let _ = PROPAGATOR.set(TraceContextPropagator::new());
     wasmgate_pool::trace_context::install(Arc::new(outgoing));
-    wasmgate_capabilities::messaging::trace_context::install(Arc::new(publishing));
+    trace_context::install(Arc::new(publishing));
     let layer = tracing_opentelemetry::layer().with_tracer(tracer);
     Ok(Some((layer, Telemetry { provider })))
 }

@@ -57,9 +57,7 @@ impl ClusterHarness {
         );
         let mut builders = Vec::new();
         for i in 0..n {
-            let port = std::net::TcpListener::bind("127.0.0.1:0")?
-                .local_addr()?
-                .port();
+            let port = crate::free_port::free_port()?;
             let addr = format!("127.0.0.1:{port}");
             let builder = Gateway::builder()
                 .listen(&addr)

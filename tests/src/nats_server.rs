@@ -28,9 +28,7 @@ impl NatsServer {
     }
 
     async fn launch(store: Option<tempfile::TempDir>) -> anyhow::Result<Self> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
+        let port = crate::free_port::free_port()?;
         let mut server = NatsServer {
             child: None,
             port,

@@ -24,9 +24,7 @@ impl RedisServer {
         } else {
             "redis-server"
         };
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
+        let port = crate::free_port::free_port()?;
         let dir = tempfile::tempdir()?;
         let child = Command::new(binary)
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])

@@ -12,8 +12,7 @@ use std::sync::{Arc, OnceLock};
 
 /// Opens the span of one publish to `subject` and returns it with the trace context to carry:
 /// `(key, value)` pairs such as `("traceparent", "00-…-01")`, keys without any `ce-` prefix.
-pub type Propagator =
-    Arc<dyn Fn(&str) -> (tracing::Span, Vec<(String, String)>) + Send + Sync>;
+pub type Propagator = Arc<dyn Fn(&str) -> (tracing::Span, Vec<(String, String)>) + Send + Sync>;
 
 static PROPAGATOR: OnceLock<Propagator> = OnceLock::new();
 
@@ -60,7 +59,8 @@ pub fn carried<'m>(message: &'m Message, key: &str) -> Option<&'m str> {
     let event = || {
         message.metadata.iter().find(|(k, _)| {
             k.get(..3).is_some_and(|p| p.eq_ignore_ascii_case("ce-"))
-                && k.get(3..).is_some_and(|rest| rest.eq_ignore_ascii_case(key))
+                && k.get(3..)
+                    .is_some_and(|rest| rest.eq_ignore_ascii_case(key))
         })
     };
     plain.or_else(event).map(|(_, v)| v.as_str())

@@ -161,11 +161,18 @@ pub const TEMPLATES: &[Template] = &[
         about: "HTTP handler in Rust with key-value and messaging (wasi:keyvalue, wasi:messaging)",
         build: "cargo build --release",
         output: "target/wasm32-wasip2/release/{{name}}.wasm",
-        files: rust_project!("rust-kv", ("wit/world.wit", KV_WORLD)),
+        files: rust_project!(
+            "rust-kv",
+            ("wit/world.wit", KV_WORLD),
+            (
+                "manifest.toml",
+                include_str!("../../templates/rust-kv/manifest.toml")
+            ),
+        ),
         deps: KV_MESSAGING_DEPS,
         wit: None,
         caps: &["keyvalue", "messaging"],
-        manifest: false,
+        manifest: true,
     },
     Template {
         name: "rust-events",

@@ -222,7 +222,7 @@ async fn spans_continue_the_callers_trace_reach_the_collector_and_the_outgoing_r
 /// Deploys the `caps_events` guest as `events`: granted to reach 127.0.0.1, to publish, and its
 /// bucket; subscribed to `traced.*`, so it also handles what it publishes there.
 async fn deploy_events(gw: &Gateway) {
-    let manifest = "[[triggers]]\nsubject = \"traced.*\"\n";
+    let manifest = "[[triggers]]\nsubject = \"traced.*\"\n[messaging]\npublish = [\"traced.*\"]\n";
     let options = SignOptions {
         caps: vec![
             Capability::HttpOutgoing,
@@ -236,7 +236,9 @@ async fn deploy_events(gw: &Gateway) {
         manifest: Some(manifest.as_bytes().to_vec()),
         ..SignOptions::default()
     };
-    let signed = gw.sign_with(guests::CAPS_EVENTS, "events", options).unwrap();
+    let signed = gw
+        .sign_with(guests::CAPS_EVENTS, "events", options)
+        .unwrap();
     let response = gw.deploy_parts("events", signed, manifest).await.unwrap();
     assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
 }
@@ -343,7 +345,10 @@ async fn a_call_that_fetches_and_publishes_is_one_trace_down_to_the_messages_del
         vec![format!("00-{TRACE_ID}-{}-01", client.span_id)]
     );
     assert!(
-        record.contains(&format!("traceparent: 00-{TRACE_ID}-{}-01\n", publish.span_id)),
+        record.contains(&format!(
+            "traceparent: 00-{TRACE_ID}-{}-01\n",
+            publish.span_id
+        )),
         "{record}"
     );
 }

@@ -114,7 +114,10 @@ async fn deploy_project(gw: &Gateway, dir: &Path) {
         .arg(&key)
         .current_dir(dir)
         .env("XDG_CONFIG_HOME", home.path())
-        .env("CARGO_TARGET_DIR", wasmgate_tests::cargo_target_dir().join("templates"))
+        .env(
+            "CARGO_TARGET_DIR",
+            wasmgate_tests::cargo_target_dir().join("templates"),
+        )
         .env_remove("WASMGATE_URL")
         .env_remove("WASMGATE_TOKEN")
         .output()
@@ -131,7 +134,12 @@ async fn deploy_project(gw: &Gateway, dir: &Path) {
 
 /// `GET /fn/{path}`'s status and body.
 async fn get(gw: &Gateway, path: &str) -> (u16, String) {
-    let response = gw.client().get(gw.url(&format!("/fn/{path}"))).send().await.unwrap();
+    let response = gw
+        .client()
+        .get(gw.url(&format!("/fn/{path}")))
+        .send()
+        .await
+        .unwrap();
     (response.status().as_u16(), response.text().await.unwrap())
 }
 
@@ -139,7 +147,10 @@ async fn get(gw: &Gateway, path: &str) -> (u16, String) {
 async fn the_rust_kv_template_counts_in_the_store_and_publishes_with_its_grants() {
     let (_tmp, dir) = scaffold("hello-kv", "rust-kv");
     let project = std::fs::read_to_string(dir.join("deploy.toml")).unwrap();
-    assert!(project.contains("caps = [\"keyvalue\", \"messaging\"]"), "{project}");
+    assert!(
+        project.contains("caps = [\"keyvalue\", \"messaging\"]"),
+        "{project}"
+    );
     let gw = Gateway::builder().start().await.unwrap();
     deploy_project(&gw, &dir).await;
     // `deploy` called it once already: that was visit 1.
@@ -156,8 +167,11 @@ async fn the_rust_kv_template_counts_in_the_store_and_publishes_with_its_grants(
         .send()
         .await
         .unwrap();
-    assert_eq!(published.status(), 200);
-    assert_eq!(published.text().await.unwrap(), "published\n");
+    let status = published.status();
+    assert_eq!(
+        (status.as_u16(), published.text().await.unwrap()),
+        (200, "published\n".to_owned())
+    );
 }
 
 #[tokio::test]
@@ -165,7 +179,10 @@ async fn the_rust_events_template_handles_what_its_manifest_subscribes_to() {
     let (_tmp, dir) = scaffold("hello-events", "rust-events");
     let gw = Gateway::builder().start().await.unwrap();
     deploy_project(&gw, &dir).await;
-    assert_eq!(get(&gw, "hello-events/last/hello-events.greetings").await.0, 404);
+    assert_eq!(
+        get(&gw, "hello-events/last/hello-events.greetings").await.0,
+        404
+    );
     // A subject outside its trigger first, then one inside: once the second has arrived, the
     // first would have too, had it been delivered.
     for subject in ["elsewhere.greetings", "hello-events.greetings"] {
@@ -188,7 +205,10 @@ async fn the_rust_events_template_handles_what_its_manifest_subscribes_to() {
     .await
     .unwrap();
     assert_eq!(kept.1, "hi");
-    assert_eq!(get(&gw, "hello-events/last/elsewhere.greetings").await.0, 404);
+    assert_eq!(
+        get(&gw, "hello-events/last/elsewhere.greetings").await.0,
+        404
+    );
 }
 
 #[tokio::test]
