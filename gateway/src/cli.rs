@@ -222,6 +222,9 @@ pub enum KeysCommand {
         /// Where to write the private key; an existing file is not overwritten.
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+        /// Print `{"private_key_file", "public_key"}` as JSON instead of text.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -270,6 +273,9 @@ pub struct SignArgs {
     /// Where to write the signed component (may be the input).
     #[arg(short = 'o', long = "output", value_name = "OUT.wasm")]
     pub output: PathBuf,
+    /// Print what was signed as one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Flags of `wasmgate inspect`.

@@ -37,7 +37,9 @@ fn main() -> ExitCode {
             };
             finish(serve(settings))
         }
-        Command::Keys(KeysCommand::Generate { out }) => finish(commands::keys::generate(&out)),
+        Command::Keys(KeysCommand::Generate { out, json }) => {
+            finish(commands::keys::generate(&out, json))
+        }
         Command::Sign(args) => finish(commands::sign::sign(&args)),
         Command::Inspect(args) => match commands::inspect::inspect(&args) {
             Ok(true) => ExitCode::SUCCESS,

@@ -34,6 +34,18 @@ pub fn sign(args: &SignArgs) -> anyhow::Result<()> {
         Some(d) => humantime::format_duration(d).to_string(),
         None => "never".to_owned(),
     };
+    if args.json {
+        let report = serde_json::json!({
+            "output": args.output.display().to_string(),
+            "name": name.as_str(),
+            "issuer": key.issuer().to_string(),
+            "caps": grants.display(),
+            "expires_in_seconds": expires_in.map(|d| d.as_secs()),
+            "manifest": args.manifest.as_ref().map(|p| p.display().to_string()),
+        });
+        println!("{report}");
+        return Ok(());
+    }
     let manifest = match &args.manifest {
         Some(path) => format!(", manifest: {}", path.display()),
         None => String::new(),

@@ -69,6 +69,48 @@ fn keys_are_private_files_and_never_overwritten() {
 }
 
 #[test]
+fn keys_and_sign_speak_json_for_scripts() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("issuer.pem");
+    let output = run(&["keys", "generate", "--out", path(&key), "--json"]);
+    assert!(output.status.success(), "{output:?}");
+    let made: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(made["private_key_file"], path(&key));
+    let public = made["public_key"].as_str().unwrap().to_owned();
+    assert_eq!(public.len(), 43, "{public}");
+
+    let signed = dir.path().join("hello.wasm");
+    let output = run(&[
+        "sign",
+        "--key",
+        path(&key),
+        "--name",
+        "hello",
+        "--cap",
+        "http-outgoing=api.example.com",
+        "--expires",
+        "12h",
+        guests::HTTP_HELLO,
+        "-o",
+        path(&signed),
+        "--json",
+    ]);
+    assert!(output.status.success(), "{output:?}");
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["name"], "hello");
+    assert_eq!(report["issuer"], public.as_str());
+    assert_eq!(
+        report["caps"],
+        serde_json::json!(["http-outgoing=api.example.com"])
+    );
+    assert_eq!(report["expires_in_seconds"], 12 * 3600);
+    assert_eq!(report["manifest"], Value::Null);
+    assert_eq!(report["output"], path(&signed));
+    let (verified, _) = inspect_json(&signed, Some(&public));
+    assert!(verified);
+}
+
+#[test]
 fn sign_then_inspect_round_trips_the_claims() {
     let dir = tempfile::tempdir().unwrap();
     let (key, public) = generate(dir.path());
