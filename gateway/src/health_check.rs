@@ -11,12 +11,12 @@
 //!
 //! Cost: nothing on a call; one guest call per check.
 
-use crate::admission::Source;
 use crate::catalog::Deployed;
 use crate::error::ApiError;
+use crate::invoke::HostRequestFailed;
 use crate::state::Gateway;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty};
+use http_body_util::Empty;
 use wasmgate_capabilities::messaging::Message;
 use wasmgate_config::HealthTarget;
 
@@ -94,36 +94,25 @@ async fn check(gw: &Gateway, deployed: &Deployed, target: HealthTarget<'_>) -> R
 }
 
 async fn by_http(gw: &Gateway, deployed: &Deployed, path: &str) -> Result<(), String> {
-    let source = Source::Http {
-        method: "GET",
-        path,
-    };
-    gw.admission
-        .may_execute(deployed, source)
-        .await
-        .map_err(|e| format!("refused before it ran: {e}"))?;
     let request = http::Request::builder()
         .method(http::Method::GET)
         .uri(format!("http://localhost{path}"))
         .header(http::header::USER_AGENT, USER_AGENT)
         .body(Empty::<Bytes>::new())
         .map_err(|e| format!("GET {path} cannot be built: {e}"))?;
-    let response = deployed
-        .function
-        .call(request)
+    let (status, body) = crate::invoke::host_request(gw, deployed, request)
         .await
-        .map_err(|e| format!("GET {path}: {}", ApiError::from(e)))?;
-    let status = response.status();
-    // Read to the end so the guest finishes; the body counts against its response limit.
-    let body = response.into_body().collect().await;
+        .map_err(|failed| match failed {
+            HostRequestFailed::Refused(e) => format!("refused before it ran: {e}"),
+            HostRequestFailed::Failed(e) => format!("GET {path}: {e}"),
+        })?;
     if status.is_success() {
         return body
             .map(|_| ())
             .map_err(|e| format!("GET {path} answered {status} but its body failed: {e}"));
     }
     let quoted = body
-        .map(|b| {
-            let bytes = b.to_bytes();
+        .map(|bytes| {
             let end = bytes.len().min(QUOTED_BODY);
             String::from_utf8_lossy(&bytes[..end]).into_owned()
         })

@@ -260,3 +260,48 @@ fn guest_request(
     }
     Ok(req)
 }
+
+/// Why a request the host made itself got no answer ([`host_request`]).
+pub(crate) enum HostRequestFailed {
+    /// The function's execute policy refused it before the guest ran.
+    Refused(ApiError),
+    /// The call failed (trap, timeout, limits...).
+    Failed(ApiError),
+}
+
+/// A request the host itself makes to `deployed` (a `[health]` check, a schedule's fire): the
+/// execute policy for its method and path first, then the guest's answer read to the end, so the
+/// guest runs to its finish and the body counts against its response limit. The status, and the
+/// body or why it broke off.
+pub(crate) async fn host_request<B>(
+    gw: &Gateway,
+    deployed: &Deployed,
+    request: Request<B>,
+) -> Result<(http::StatusCode, Result<bytes::Bytes, String>), HostRequestFailed>
+where
+    B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    B::Error: Into<wasmtime_wasi_http::Error>,
+{
+    let source = Source::Http {
+        method: request.method().as_str(),
+        path: request
+            .uri()
+            .path_and_query()
+            .map_or("/", PathAndQuery::as_str),
+    };
+    gw.admission
+        .may_execute(deployed, source)
+        .await
+        .map_err(HostRequestFailed::Refused)?;
+    let response = deployed
+        .function
+        .call(request)
+        .await
+        .map_err(|e| HostRequestFailed::Failed(ApiError::from(e)))?;
+    let status = response.status();
+    let body = http_body_util::BodyExt::collect(response.into_body())
+        .await
+        .map(http_body_util::Collected::to_bytes)
+        .map_err(|e| e.to_string());
+    Ok((status, body))
+}

@@ -3,9 +3,8 @@
 //! is a point in time, and a late retry would land on the next one's turf; the outcome is
 //! counted in `wasmgate_schedule_fires_total` and a failure logged.
 
-use crate::admission::Source;
 use crate::catalog::Deployed;
-use crate::error::ApiError;
+use crate::invoke::HostRequestFailed;
 use crate::state::Gateway;
 use bytes::Bytes;
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -94,14 +93,6 @@ async fn by_http(
     time: &str,
     data: String,
 ) -> Result<(), String> {
-    let source = Source::Http {
-        method: "POST",
-        path,
-    };
-    gw.admission
-        .may_execute(deployed, source)
-        .await
-        .map_err(|e| e.to_string())?;
     let mut request = http::Request::builder()
         .method(http::Method::POST)
         .uri(format!("http://localhost{path}"))
@@ -113,14 +104,9 @@ async fn by_http(
     let request = request
         .body(Full::new(Bytes::from(data)))
         .map_err(|e| e.to_string())?;
-    let response = deployed
-        .function
-        .call(request)
+    let (status, _body) = crate::invoke::host_request(gw, deployed, request)
         .await
-        .map_err(|e| ApiError::from(e).to_string())?;
-    let status = response.status();
-    // Drain the body so the guest runs to its end.
-    let _ = http_body_util::BodyExt::collect(response.into_body()).await;
+        .map_err(|(HostRequestFailed::Refused(e) | HostRequestFailed::Failed(e))| e.to_string())?;
     if status.is_server_error() {
         return Err(format!("guest answered {status}"));
     }
