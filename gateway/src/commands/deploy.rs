@@ -75,10 +75,11 @@ impl Project {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Needs {
     /// Capabilities without which the gateway refuses the component (keyvalue, messaging,
-    /// config).
-    pub required: Vec<Capability>,
-    /// Network interfaces it imports: linked anyway, every destination refused until granted.
-    pub network: Vec<Capability>,
+    /// config), each with the first import that needs it.
+    pub required: Vec<(Capability, String)>,
+    /// Network capabilities its imports use, each with the first such import: linked anyway,
+    /// every destination refused until granted.
+    pub network: Vec<(Capability, String)>,
     /// Interfaces the gateway does not provide (it will refuse the component, naming them).
     pub unknown: Vec<String>,
 }
@@ -88,12 +89,17 @@ impl Needs {
     /// the one admission and the linker apply).
     pub fn of(imports: &[String]) -> Needs {
         let mut needs = Needs::default();
+        let add = |list: &mut Vec<(Capability, String)>, cap: Capability, import: &String| {
+            if !list.iter().any(|(c, _)| *c == cap) {
+                list.push((cap, import.clone()));
+            }
+        };
         for import in imports {
             match Capability::needed_by(import) {
-                Need::Capability(cap) if !needs.required.contains(&cap) => needs.required.push(cap),
-                Need::Denied(cap) if !needs.network.contains(&cap) => needs.network.push(cap),
+                Need::Capability(cap) => add(&mut needs.required, cap, import),
+                Need::Denied(cap) => add(&mut needs.network, cap, import),
                 Need::Unknown => needs.unknown.push(import.clone()),
-                _ => {}
+                Need::Baseline => {}
             }
         }
         needs
@@ -108,12 +114,12 @@ impl Needs {
         ask: impl FnOnce(&[Capability]) -> bool,
     ) -> anyhow::Result<Grants> {
         let mut grants = given.unwrap_or_default();
-        let missing: Vec<Capability> = self
+        let (missing, imports): (Vec<Capability>, Vec<&str>) = self
             .required
             .iter()
-            .copied()
-            .filter(|cap| !grants.caps.contains(cap))
-            .collect();
+            .filter(|(cap, _)| !grants.caps.contains(cap))
+            .map(|(cap, import)| (*cap, import.as_str()))
+            .unzip();
         if missing.is_empty() {
             return Ok(grants);
         }
@@ -121,27 +127,12 @@ impl Needs {
             let caps: Vec<String> = missing.iter().map(|c| format!("--cap {c}")).collect();
             bail!(
                 "the component imports {} and would be refused without the grant: deploy again with {} (or --yes to grant what its imports need)",
-                missing
-                    .iter()
-                    .map(|c| format!("wasi:{}", interface_family(*c)))
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                imports.join(", "),
                 caps.join(" ")
             );
         }
         grants.caps.extend(missing);
         Ok(grants)
-    }
-}
-
-/// The WASI package a capability covers, for messages (`keyvalue` → `keyvalue`).
-fn interface_family(cap: Capability) -> &'static str {
-    match cap {
-        Capability::Keyvalue => "keyvalue",
-        Capability::Messaging => "messaging",
-        Capability::Config => "config",
-        Capability::HttpOutgoing => "http/outgoing-handler",
-        Capability::Sockets => "sockets",
     }
 }
 
@@ -237,9 +228,15 @@ impl Progress {
 
     /// Prints `line` above the spinner (or on its own).
     fn note(&self, line: &str) {
+        self.aside(|| eprintln!("{line}"));
+    }
+
+    /// Runs `f` with the spinner cleared from the terminal, for output of its own (a question,
+    /// a build tool's progress).
+    fn aside<R>(&self, f: impl FnOnce() -> R) -> R {
         match &self.bar {
-            Some(bar) => bar.suspend(|| eprintln!("{line}")),
-            None => eprintln!("{line}"),
+            Some(bar) => bar.suspend(f),
+            None => f(),
         }
     }
 
@@ -286,11 +283,14 @@ pub fn deploy(args: &DeployArgs) -> anyhow::Result<()> {
         terminal && !args.json && progress_ask(&progress, &source.name, missing)
     })?;
     if !args.json {
-        for cap in needs.network.iter().filter(|c| !grants.caps.contains(c)) {
+        for (cap, import) in needs
+            .network
+            .iter()
+            .filter(|(c, _)| !grants.caps.contains(c))
+        {
             progress.note(&format!(
-                "note: {} imports wasi:{}; every destination is refused until you grant --cap {cap}=HOSTS",
+                "note: {} imports {import}; every destination is refused until you grant --cap {cap}=HOSTS",
                 source.name,
-                interface_family(*cap)
             ));
         }
         for import in &needs.unknown {
@@ -344,7 +344,7 @@ pub fn deploy(args: &DeployArgs) -> anyhow::Result<()> {
 fn progress_ask(progress: &Progress, name: &FunctionName, missing: &[Capability]) -> bool {
     let caps: Vec<&str> = missing.iter().map(|c| c.as_str()).collect();
     let mut answer = String::new();
-    let mut asked = || {
+    let asked = || {
         eprint!(
             "{name} imports what needs the grant of {}; sign it with them? [y/N] ",
             caps.join(", ")
@@ -352,11 +352,7 @@ fn progress_ask(progress: &Progress, name: &FunctionName, missing: &[Capability]
         let _ = std::io::stderr().flush();
         std::io::stdin().read_line(&mut answer).is_ok()
     };
-    let read = match &progress.bar {
-        Some(bar) => bar.suspend(asked),
-        None => asked(),
-    };
-    read && matches!(answer.trim(), "y" | "Y" | "yes")
+    progress.aside(asked) && matches!(answer.trim(), "y" | "Y" | "yes")
 }
 
 /// Runs the project's build command in `dir`, its output on stderr (stdout stays for results).
@@ -382,11 +378,9 @@ fn build(dir: &Path, command: &str, progress: &Progress, json: bool) -> anyhow::
             .stdout(stdout)
             .status()
     };
-    let status = match &progress.bar {
-        Some(bar) => bar.suspend(run),
-        None => run(),
-    }
-    .with_context(|| format!("cannot run the build `{command}` (is sh installed?)"))?;
+    let status = progress
+        .aside(run)
+        .with_context(|| format!("cannot run the build `{command}` (is sh installed?)"))?;
     if !status.success() {
         bail!(
             "the build `{command}` failed ({status}) in {}: its output is above; fix it and deploy again (or --no-build to deploy the last build)",
@@ -522,10 +516,22 @@ mod tests {
             "wasi:sockets/tcp@0.2.0",
             "acme:thing/api",
         ]));
-        assert_eq!(needs.required, [Capability::Keyvalue]);
+        assert_eq!(
+            needs.required,
+            [(
+                Capability::Keyvalue,
+                "wasi:keyvalue/store@0.2.0-draft".to_owned()
+            )]
+        );
         assert_eq!(
             needs.network,
-            [Capability::HttpOutgoing, Capability::Sockets]
+            [
+                (
+                    Capability::HttpOutgoing,
+                    "wasi:http/outgoing-handler@0.2.0".to_owned()
+                ),
+                (Capability::Sockets, "wasi:sockets/tcp@0.2.0".to_owned())
+            ]
         );
         assert_eq!(needs.unknown, ["acme:thing/api"]);
     }
@@ -539,6 +545,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("--cap keyvalue") && e.contains("--yes"), "{e}");
+        assert!(e.contains("wasi:keyvalue/store@0.2.0-draft"), "{e}");
         // A --cap list that misses it is refused too, even if it grants other things.
         let given = sign::parse_grants(&["messaging".into()]).unwrap();
         assert!(needs.settle(Some(given.clone()), false, |_| false).is_err());
