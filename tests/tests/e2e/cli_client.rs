@@ -7,53 +7,108 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 use tokio::io::{AsyncBufReadExt, BufReader};
+use wasmgate_claims::SigningKey;
 use wasmgate_tests::{Gateway, guests, wasmgate_bin};
 
-/// A client environment of its own: a fresh XDG config dir, no `WASMGATE_*` variables inherited.
-struct Client {
-    config: tempfile::TempDir,
+/// A client environment of its own: a fresh home holding the XDG config dir (and what a test
+/// writes there: keys, bodies, projects), no `WASMGATE_*` or `CARGO_TARGET_DIR` inherited.
+/// `cli_deploy` runs its users in one too.
+pub(crate) struct Client {
+    home: tempfile::TempDir,
 }
 
 impl Client {
-    fn new() -> Self {
-        Client {
-            config: tempfile::tempdir().unwrap(),
-        }
+    pub(crate) fn new() -> Self {
+        let client = Client {
+            home: tempfile::tempdir().unwrap(),
+        };
+        std::fs::create_dir_all(client.config()).unwrap();
+        client
+    }
+
+    /// The client's home directory, where commands run unless told otherwise.
+    pub(crate) fn home(&self) -> &Path {
+        self.home.path()
+    }
+
+    /// `XDG_CONFIG_HOME` of its commands.
+    fn config(&self) -> PathBuf {
+        self.home.path().join("config")
     }
 
     fn profile(&self) -> PathBuf {
-        self.config.path().join("wasmgate").join("profile.toml")
+        self.config().join("wasmgate").join("profile.toml")
     }
 
-    fn command(&self, args: &[&str]) -> tokio::process::Command {
+    /// Writes `key` as a private (0600) PEM file named `file` in the home; its path.
+    pub(crate) fn key_file(&self, file: &str, key: &SigningKey) -> PathBuf {
+        let path = self.home.path().join(file);
+        std::fs::write(&path, key.to_pkcs8_pem().unwrap().as_bytes()).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        path
+    }
+
+    /// `wasmgate args`, run in `dir`.
+    fn command_in(&self, dir: &Path, args: &[&str]) -> tokio::process::Command {
         let mut cmd = tokio::process::Command::new(wasmgate_bin());
         cmd.args(args)
-            .env("XDG_CONFIG_HOME", self.config.path())
+            .current_dir(dir)
+            .env("XDG_CONFIG_HOME", self.config())
             .env_remove("WASMGATE_URL")
             .env_remove("WASMGATE_TOKEN")
+            .env_remove("CARGO_TARGET_DIR")
             .stdin(Stdio::null())
             .kill_on_drop(true);
         cmd
     }
 
-    async fn run(&self, args: &[&str]) -> Output {
+    fn command(&self, args: &[&str]) -> tokio::process::Command {
+        self.command_in(self.home.path(), args)
+    }
+
+    pub(crate) async fn run(&self, args: &[&str]) -> Output {
         self.command(args).output().await.unwrap()
     }
 
     async fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
-        let mut cmd = self.command(args);
+        self.run_in(self.home.path(), args, env).await
+    }
+
+    /// `wasmgate args` in `dir` with `env` added.
+    pub(crate) async fn run_in(
+        &self,
+        dir: &Path,
+        args: &[&str],
+        env: &[(&str, impl AsRef<std::ffi::OsStr>)],
+    ) -> Output {
+        let mut cmd = self.command_in(dir, args);
         for (k, v) in env {
             cmd.env(k, v);
         }
         cmd.output().await.unwrap()
     }
+
+    /// `wasmgate login` to `gw` with its admin token and the issuer key file `key`.
+    pub(crate) async fn login(&self, gw: &Gateway, key: &Path) {
+        let out = self
+            .run(&[
+                "login",
+                &gw.url(""),
+                "--token",
+                &token(gw),
+                "--key",
+                key.to_str().unwrap(),
+            ])
+            .await;
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
 }
 
-fn stdout(output: &Output) -> String {
+pub(crate) fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-fn stderr(output: &Output) -> String {
+pub(crate) fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
@@ -65,7 +120,7 @@ fn mode(path: &Path) -> u32 {
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
 
-fn json_of(output: &Output) -> Value {
+pub(crate) fn json_of(output: &Output) -> Value {
     serde_json::from_slice(&output.stdout)
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}", stdout(output)))
 }
@@ -263,7 +318,7 @@ async fn call_prints_the_body_and_fails_on_an_error_answer() {
     let saved = client.run(&["login", &url, "--token", &token(&gw)]).await;
     assert!(saved.status.success(), "{saved:?}");
 
-    let body_file = client.config.path().join("body.txt");
+    let body_file = client.home().join("body.txt");
     std::fs::write(&body_file, "from a file").unwrap();
     let called = client
         .run(&[

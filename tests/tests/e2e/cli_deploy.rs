@@ -2,89 +2,9 @@
 //! from disk to a function that answers, grants are never guessed, and the gateway's refusals
 //! reach the user as it wrote them, with what to do next, changing nothing.
 
-use serde_json::Value;
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::{Output, Stdio};
+use crate::cli_client::{Client as User, json_of, stderr, stdout};
 use wasmgate_claims::SigningKey;
-use wasmgate_tests::{Gateway, guests, wasmgate_bin};
-
-/// A user's machine: a fresh XDG config dir and a working directory, no `WASMGATE_*` inherited.
-struct User {
-    home: tempfile::TempDir,
-}
-
-impl User {
-    fn new() -> Self {
-        let user = User {
-            home: tempfile::tempdir().unwrap(),
-        };
-        std::fs::create_dir_all(user.config()).unwrap();
-        user
-    }
-
-    fn config(&self) -> PathBuf {
-        self.home.path().join("config")
-    }
-
-    /// Writes `key` as a PEM file in the user's home; its path.
-    fn key_file(&self, file: &str, key: &SigningKey) -> PathBuf {
-        let path = self.home.path().join(file);
-        std::fs::write(&path, key.to_pkcs8_pem().unwrap().as_bytes()).unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-        path
-    }
-
-    /// Runs `wasmgate args` in `dir` with `env`.
-    async fn run_in(&self, dir: &Path, args: &[&str], env: &[(&str, &Path)]) -> Output {
-        let mut cmd = tokio::process::Command::new(wasmgate_bin());
-        cmd.args(args)
-            .current_dir(dir)
-            .env("XDG_CONFIG_HOME", self.config())
-            .env_remove("WASMGATE_URL")
-            .env_remove("WASMGATE_TOKEN")
-            .env_remove("CARGO_TARGET_DIR")
-            .stdin(Stdio::null())
-            .kill_on_drop(true);
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        cmd.output().await.unwrap()
-    }
-
-    async fn run(&self, args: &[&str]) -> Output {
-        self.run_in(self.home.path(), args, &[]).await
-    }
-
-    /// `wasmgate login` to `gw` with its admin token and `key`.
-    async fn login(&self, gw: &Gateway, key: &Path) {
-        let token = gw.admin_token().unwrap().unwrap();
-        let out = self
-            .run(&[
-                "login",
-                &gw.url(""),
-                "--token",
-                &token,
-                "--key",
-                key.to_str().unwrap(),
-            ])
-            .await;
-        assert!(out.status.success(), "{}", stderr(&out));
-    }
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-fn json_of(output: &Output) -> Value {
-    serde_json::from_slice(&output.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}{}", stdout(output), stderr(output)))
-}
+use wasmgate_tests::{Gateway, guests};
 
 /// Whether `name` is deployed on `gw`.
 async fn deployed(gw: &Gateway, name: &str) -> bool {
@@ -137,7 +57,7 @@ async fn a_component_file_is_signed_uploaded_and_answers() {
     );
 
     // A manifest is signed into the claims and sent with the component: its [health] check ran.
-    let manifest = user.home.path().join("manifest.toml");
+    let manifest = user.home().join("manifest.toml");
     std::fs::write(&manifest, "[health]\npath = \"/\"\n").unwrap();
     let out = user
         .run(&[
@@ -231,7 +151,7 @@ async fn new_then_deploy_then_call_gets_hello_from_the_rust_template() {
     user.login(&gw, &key).await;
     let out = user.run(&["new", "hello", "--template", "rust"]).await;
     assert!(out.status.success(), "{}", stderr(&out));
-    let project = user.home.path().join("hello");
+    let project = user.home().join("hello");
     assert!(project.join("deploy.toml").is_file());
 
     // Shared between runs (as in the templates suite), so only the first one compiles wstd.

@@ -112,6 +112,28 @@ fn traceparents(headers: &http::HeaderMap, _: Bytes) -> Vec<String> {
     ]
 }
 
+/// The spans of the caller's trace ([`TRACE_ID`]) the collector has received, once `complete`
+/// says they are all there (spans leave in batches about once a second).
+async fn spans_of_the_trace(
+    exported: &Mutex<Vec<Seen>>,
+    what: &str,
+    complete: impl Fn(&Vec<Seen>) -> bool,
+) -> Vec<Seen> {
+    wasmgate_tests::eventually(
+        what,
+        crate::DEADLINE,
+        || async {
+            let all = exported.lock().unwrap().clone();
+            all.into_iter()
+                .filter(|s| s.trace_id == TRACE_ID)
+                .collect::<Vec<_>>()
+        },
+        complete,
+    )
+    .await
+    .unwrap()
+}
+
 /// Deploys the `caps_fetch` guest as `fetch`, granted to reach 127.0.0.1.
 async fn deploy_fetch(gw: &Gateway) {
     let options = SignOptions {
@@ -162,24 +184,12 @@ async fn spans_continue_the_callers_trace_reach_the_collector_and_the_outgoing_r
     )
     .await;
 
-    // Exported in batches about once a second.
-    let ours = wasmgate_tests::eventually(
-        "the call's spans reach the collector",
-        crate::DEADLINE,
-        || async {
-            let all = exported.lock().unwrap().clone();
-            all.into_iter()
-                .filter(|s| s.trace_id == TRACE_ID)
-                .collect::<Vec<_>>()
-        },
-        |spans| {
-            ["request", "guest", "cold_start", "http.client"]
-                .iter()
-                .all(|name| spans.iter().any(|s| s.name == *name))
-        },
-    )
-    .await
-    .unwrap();
+    let ours = spans_of_the_trace(&exported, "the call's spans reach the collector", |spans| {
+        ["request", "guest", "cold_start", "http.client"]
+            .iter()
+            .all(|name| spans.iter().any(|s| s.name == *name))
+    })
+    .await;
     let by_name = |name: &str| ours.iter().find(|s| s.name == name).unwrap().clone();
     let (request, guest, cold, client) = (
         by_name("request"),
@@ -297,15 +307,9 @@ async fn a_call_that_fetches_and_publishes_is_one_trace_down_to_the_messages_del
     )
     .await;
 
-    let ours = wasmgate_tests::eventually(
+    let ours = spans_of_the_trace(
+        &exported,
         "the call's and the delivery's spans reach the collector",
-        crate::DEADLINE,
-        || async {
-            let all = exported.lock().unwrap().clone();
-            all.into_iter()
-                .filter(|s| s.trace_id == TRACE_ID)
-                .collect::<Vec<_>>()
-        },
         |spans| {
             let count = |name: &str| spans.iter().filter(|s| s.name == name).count();
             count("request") == 1
@@ -315,8 +319,7 @@ async fn a_call_that_fetches_and_publishes_is_one_trace_down_to_the_messages_del
                 && count("guest") == 2
         },
     )
-    .await
-    .unwrap();
+    .await;
     let by_name = |name: &str| ours.iter().find(|s| s.name == name).unwrap().clone();
     let (request, client, publish, message) = (
         by_name("request"),
