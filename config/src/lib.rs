@@ -53,6 +53,7 @@ mod manifest;
 mod name;
 mod name_pattern;
 mod quotas_settings;
+mod registry_settings;
 mod resolve;
 mod rollout;
 mod route;
@@ -98,6 +99,7 @@ pub use manifest::{
 pub use name::{FunctionName, MAX_NAME_LEN};
 pub use name_pattern::NamePattern;
 pub use quotas_settings::QuotaSettings;
+pub use registry_settings::RegistrySettings;
 pub use resolve::{FunctionSettings, Reuse};
 pub use rollout::{CANARY_SHARE_RULE, CanaryShare, MAX_CANARY_WINDOW, RolloutSection};
 pub use route::{MAX_ROUTE_LEN, MAX_ROUTE_PARAMS, RESERVED_PREFIXES, Route};

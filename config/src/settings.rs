@@ -11,6 +11,7 @@ use crate::keepalive_settings::KeepAliveSettings;
 use crate::log_format::LogFormat;
 use crate::name_pattern::NamePattern;
 use crate::quotas_settings::QuotaSettings;
+use crate::registry_settings::RegistrySettings;
 use crate::secrets_settings::SecretsSettings;
 use crate::tracing_settings::TracingSettings;
 use crate::versions_settings::VersionsSettings;
@@ -86,6 +87,9 @@ pub struct Settings {
     pub versions: VersionsSettings,
     /// OpenTelemetry traces over OTLP (`[tracing]`); off unless `otlp_endpoint` is set.
     pub tracing: TracingSettings,
+    /// Credentials and plain HTTP per OCI registry host (`[registries."HOST"]`); a registry
+    /// without an entry is pulled from anonymously over HTTPS.
+    pub registries: BTreeMap<String, RegistrySettings>,
 }
 
 /// The message bus behind `wasi:messaging`, triggers and `/publish` (`[messaging]`).
@@ -325,6 +329,7 @@ impl Default for Settings {
             cluster: ClusterSettings::default(),
             versions: VersionsSettings::default(),
             tracing: TracingSettings::default(),
+            registries: BTreeMap::new(),
         }
     }
 }
@@ -396,6 +401,7 @@ impl fmt::Debug for Settings {
             .field("cluster", &self.cluster)
             .field("versions", &self.versions)
             .field("tracing", &self.tracing)
+            .field("registries", &self.registries)
             .finish()
     }
 }

@@ -118,6 +118,9 @@ impl Settings {
         self.quotas.validate()?;
         self.versions.validate()?;
         self.tracing.validate()?;
+        for (host, registry) in &self.registries {
+            registry.validate(host)?;
+        }
         self.pool.validate()?;
         self.keepalive.validate()?;
         self.defaults.validate(&self.pool)

@@ -40,6 +40,10 @@ pub enum Command {
     Rm(RmArgs),
     /// Print a function's recent guest log lines on the gateway; --follow waits for new ones.
     Logs(LogsArgs),
+    /// Store a signed component in an OCI registry (the wasm artifact layout of `wkg oci
+    /// push`), for gateways to pull: `wasmgate deploy oci://...` or `PUT /functions/NAME` with
+    /// `{"oci": "oci://..."}`.
+    Push(PushArgs),
 }
 
 /// Flags of `wasmgate new`.
@@ -140,6 +144,30 @@ pub struct DeployArgs {
     /// The gateway, and the signing key.
     #[command(flatten)]
     pub gateway: GatewayArgs,
+}
+
+/// Flags of `wasmgate push`.
+#[derive(Debug, clap::Args)]
+pub struct PushArgs {
+    /// The signed component (`wasmgate sign` writes one).
+    #[arg(value_name = "FILE.wasm")]
+    pub file: PathBuf,
+    /// Where to push it: oci://REGISTRY/REPOSITORY:TAG, e.g. oci://ghcr.io/acme/hello:1.0.
+    #[arg(value_name = "oci://REGISTRY/REPOSITORY:TAG")]
+    pub reference: String,
+    /// User name for the registry; the password or token comes from --password-stdin or
+    /// WASMGATE_REGISTRY_PASSWORD.
+    #[arg(long, short = 'u', value_name = "USER")]
+    pub username: Option<String>,
+    /// Read the password or token from standard input.
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// Speak plain http:// to the registry (a local one) instead of https://.
+    #[arg(long)]
+    pub plain_http: bool,
+    /// Print one JSON object for scripts.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Flags of `wasmgate call`.

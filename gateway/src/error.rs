@@ -24,7 +24,7 @@ pub enum ApiError {
     },
     /// The deploy body has a content type the admin API does not take.
     #[error(
-        "unsupported content type {content_type:?}: send application/wasm or multipart/form-data"
+        "unsupported content type {content_type:?}: send application/wasm, multipart/form-data, or application/json naming an oci:// reference"
     )]
     UnsupportedMediaType {
         /// The content type that was sent.
@@ -416,6 +416,10 @@ pub enum ApiError {
         "the request names a forwarding node (wasmgate-forwarded-by) without the cluster's token: only wasmgate nodes of this cluster may send that header"
     )]
     ClusterAuth,
+    /// A deploy's pull from an OCI registry failed; every such failure is the deployer's to
+    /// see, since the deploy chose the registry.
+    #[error(transparent)]
+    Oci(#[from] crate::oci::OciError),
     /// The registry database failed.
     #[error("registry storage failed: {reason}")]
     Storage {
@@ -686,6 +690,10 @@ impl ApiError {
             ApiError::NotClustered => (StatusCode::NOT_FOUND, "not_clustered", Blame::Client),
             ApiError::ForwardFailed { .. } => {
                 (StatusCode::BAD_GATEWAY, "forward_failed", Blame::Host)
+            }
+            ApiError::Oci(e) => {
+                let (status, code) = e.classify();
+                (status, code, Blame::Client)
             }
             ApiError::Storage { .. } | ApiError::Internal { .. } => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal", Blame::Host)

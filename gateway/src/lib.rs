@@ -36,6 +36,7 @@ pub mod invoke;
 pub mod log_budget;
 pub mod logging;
 pub mod metrics;
+pub mod oci;
 pub mod originals;
 pub mod publish;
 pub mod quotas;

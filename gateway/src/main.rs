@@ -64,6 +64,7 @@ fn main() -> ExitCode {
         Command::Ls(args) => finish(commands::functions::ls(&args)),
         Command::Rm(args) => finish(commands::functions::rm(&args)),
         Command::Logs(args) => finish(commands::logs::logs(&args)),
+        Command::Push(args) => finish(commands::push::push(&args)),
     }
 }
 

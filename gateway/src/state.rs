@@ -73,6 +73,8 @@ pub struct Gateway {
     pub canaries: crate::canary::Canaries,
     /// The last fired slot of every schedule (the data dir alone, the cluster's bucket in one).
     pub slots: crate::schedules::SlotStore,
+    /// Pulls the components deploys name by `oci://` reference.
+    pub oci: crate::oci::pull::Puller,
     ready: AtomicBool,
     /// Turns `true` when the gateway starts draining: long-lived answers (followed logs) end.
     draining: tokio::sync::watch::Sender<bool>,
@@ -122,6 +124,8 @@ impl Gateway {
                 "no trusted issuer: every deploy will be refused; start with --trust PUBKEY (see `wasmgate keys generate`)"
             );
         }
+        let oci = crate::oci::pull::Puller::new(&settings, |var| std::env::var(var).ok())
+            .map_err(|reason| wasmgate_config::Error::InvalidSettings { reason })?;
         let cluster = crate::cluster::ClusterNode::open(&settings, metrics.registry()).await?;
         let slots = crate::schedules::SlotStore::open(
             &settings.data_dir,
@@ -154,6 +158,7 @@ impl Gateway {
             cluster,
             canaries: crate::canary::Canaries::default(),
             slots,
+            oci,
             ready: AtomicBool::new(false),
             draining: tokio::sync::watch::Sender::new(false),
             settings,

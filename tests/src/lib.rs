@@ -26,6 +26,7 @@ mod metric_sample;
 mod nats_server;
 mod opa_server;
 mod redis_server;
+mod registry_server;
 mod sign_with;
 mod wrapped;
 
@@ -44,4 +45,5 @@ pub use metric_sample::metric_sample;
 pub use nats_server::NatsServer;
 pub use opa_server::OpaServer;
 pub use redis_server::RedisServer;
+pub use registry_server::RegistryServer;
 pub use wrapped::Wrapped;

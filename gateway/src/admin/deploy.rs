@@ -62,7 +62,57 @@ pub async fn deploy(
             return Err(no_previous_version(&name));
         }
     }
-    deploy_upload(gw, name, upload?, allow_downgrade, canary).await
+    let upload = match upload? {
+        upload::Body::Upload(upload) => upload,
+        upload::Body::Oci(source) => pull(gw, &name, source).await?,
+    };
+    deploy_upload(gw, name, upload, allow_downgrade, canary).await
+}
+
+/// Pulls the component a JSON deploy body names (see [`crate::oci::pull`]); the upload it makes.
+async fn pull(
+    gw: &Gateway,
+    name: &FunctionName,
+    source: upload::OciSource,
+) -> Result<upload::Upload, ApiError> {
+    let reference: crate::oci::OciReference = source.oci.parse()?;
+    if let Some(pin) = &source.digest {
+        let hex = pin.strip_prefix("sha256:").unwrap_or("");
+        if hex.len() != 64
+            || !hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
+            return Err(ApiError::BadRequest {
+                reason: format!(
+                    "digest {} is not sha256:HEX (64 lowercase hex digits): pin the component's digest as `wasmgate inspect` or `wasmgate push` prints it",
+                    wasmgate_config::shown(pin)
+                ),
+            });
+        }
+    }
+    let started = std::time::Instant::now();
+    let pulled = gw
+        .oci
+        .pull(
+            &reference,
+            source.digest.as_deref(),
+            gw.settings.max_module_size.bytes(),
+        )
+        .await?;
+    tracing::info!(
+        function = name.as_str(),
+        reference = %reference,
+        digest = %pulled.digest,
+        manifest_digest = %pulled.manifest_digest,
+        bytes = pulled.component.len(),
+        took_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "pulled"
+    );
+    Ok(upload::Upload {
+        module: pulled.component,
+        manifest: source.manifest,
+    })
 }
 
 /// The refusal of a canary for a function that serves no version yet.

@@ -1,4 +1,5 @@
-//! Reading a deploy body: a raw component, or multipart with `module` and `manifest` parts.
+//! Reading a deploy body: a raw component, multipart with `module` and `manifest` parts, or JSON
+//! naming a component in an OCI registry (`{"oci": "oci://...", "digest": ..., "manifest": ...}`).
 
 use crate::client_body::{self, BodyLimits};
 use crate::error::ApiError;
@@ -20,8 +21,32 @@ pub struct Upload {
     pub manifest: Option<String>,
 }
 
-/// Reads and splits a deploy body within `limits`.
-pub async fn read(req: Request<Incoming>, limits: BodyLimits) -> Result<Upload, ApiError> {
+/// Longest JSON deploy body: a reference, a digest and a manifest's text.
+const MAX_JSON_BODY: u64 = 256 << 10;
+
+/// A deploy body that names a component in a registry instead of carrying it.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OciSource {
+    /// `oci://REGISTRY/REPOSITORY:TAG` (or `@sha256:...`).
+    pub oci: String,
+    /// `sha256:HEX` the component must have (a pin on a tag that may move).
+    pub digest: Option<String>,
+    /// The manifest's TOML text, as the multipart `manifest` part.
+    pub manifest: Option<String>,
+}
+
+/// What a deploy body holds.
+#[derive(Debug)]
+pub enum Body {
+    /// The component itself.
+    Upload(Upload),
+    /// Where to pull it from.
+    Oci(OciSource),
+}
+
+/// Reads and splits a deploy body within `limits` (a JSON body within [`MAX_JSON_BODY`]).
+pub async fn read(req: Request<Incoming>, limits: BodyLimits) -> Result<Body, ApiError> {
     let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -37,6 +62,7 @@ pub async fn read(req: Request<Incoming>, limits: BodyLimits) -> Result<Upload, 
     let multipart = match mime.as_str() {
         "application/wasm" | "application/octet-stream" => false,
         "multipart/form-data" => true,
+        "application/json" => return read_json(req, limits).await.map(Body::Oci),
         _ => {
             client_body::discard(req).await;
             return Err(ApiError::UnsupportedMediaType { content_type });
@@ -45,12 +71,32 @@ pub async fn read(req: Request<Incoming>, limits: BodyLimits) -> Result<Upload, 
     let (parts, body) = req.into_parts();
     let body = client_body::read(&parts, body, limits).await?;
     if !multipart {
-        return Ok(Upload {
+        return Ok(Body::Upload(Upload {
             module: body,
             manifest: None,
-        });
+        }));
     }
-    split_multipart(&content_type, body).await
+    split_multipart(&content_type, body).await.map(Body::Upload)
+}
+
+/// Reads a JSON deploy body naming an OCI reference.
+async fn read_json(req: Request<Incoming>, limits: BodyLimits) -> Result<OciSource, ApiError> {
+    let limits = if limits.size > MAX_JSON_BODY {
+        BodyLimits {
+            size: MAX_JSON_BODY,
+            setting: "the limit of a JSON deploy body",
+            ..limits
+        }
+    } else {
+        limits
+    };
+    let (parts, body) = req.into_parts();
+    let body = client_body::read(&parts, body, limits).await?;
+    serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest {
+        reason: format!(
+            "the JSON deploy body does not parse ({e}): send {{\"oci\": \"oci://REGISTRY/REPOSITORY:TAG\"}}, optionally with \"digest\": \"sha256:...\" and \"manifest\": \"TOML text\""
+        ),
+    })
 }
 
 async fn split_multipart(content_type: &str, body: Bytes) -> Result<Upload, ApiError> {

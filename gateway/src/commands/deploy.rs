@@ -249,6 +249,14 @@ impl Progress {
 
 /// Runs `wasmgate deploy`; see the module docs.
 pub fn deploy(args: &DeployArgs) -> anyhow::Result<()> {
+    if let Some(reference) = args
+        .path
+        .as_deref()
+        .and_then(|p| p.to_str())
+        .filter(|p| p.starts_with(wasmgate::oci::reference::SCHEME))
+    {
+        return deploy_oci(args, reference);
+    }
     let source = resolve_source(args)?;
     let target = client::resolve(&args.gateway)?;
     let key = sign::load_key(args.gateway.key.as_deref())?;
@@ -330,14 +338,64 @@ pub fn deploy(args: &DeployArgs) -> anyhow::Result<()> {
     let outcome = client::runtime()?.block_on(upload_and_call(
         &target,
         &source.name,
-        signed,
-        manifest,
+        Sent::Component(signed, manifest),
         &progress,
         args.json,
     ));
     progress.finish();
     let (answer, first) = outcome?;
-    report(&target, &source.name, &grants, &answer, first, args.json)
+    let caps = grants.display();
+    report(
+        &target,
+        &source.name,
+        Some(&caps),
+        &answer,
+        first,
+        args.json,
+    )
+}
+
+/// `wasmgate deploy oci://...`: the gateway pulls the component, signed when it was pushed, so
+/// nothing is built or signed here; `--manifest` goes along as the JSON body's `manifest`.
+fn deploy_oci(args: &DeployArgs, reference: &str) -> anyhow::Result<()> {
+    let reference: wasmgate::oci::OciReference = reference.parse()?;
+    if !args.caps.is_empty() || args.yes || args.expires.is_some() || args.no_build {
+        bail!(
+            "--cap, --yes, --expires and --no-build do not apply to {reference}: a component in a registry was signed (with its grants) before it was pushed"
+        );
+    }
+    let name = match &args.name {
+        Some(name) => FunctionName::try_from(name.clone())?,
+        None => {
+            let last = reference.repository().rsplit('/').next().unwrap_or("");
+            FunctionName::try_from(last.to_owned()).with_context(|| {
+                format!("name the function with --name (the repository's last part `{last}` is not a function name)")
+            })?
+        }
+    };
+    let target = client::resolve(&args.gateway)?;
+    let mut body = json!({ "oci": reference.to_string() });
+    if let Some(path) = &args.manifest {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the manifest {}", path.display()))?;
+        body["manifest"] = json!(text);
+    }
+    let progress = Progress::new(args.json);
+    progress.step(&format!(
+        "asking {} to pull {reference} as {}",
+        target.url,
+        name.as_str()
+    ));
+    let outcome = client::runtime()?.block_on(upload_and_call(
+        &target,
+        &name,
+        Sent::Oci(body),
+        &progress,
+        args.json,
+    ));
+    progress.finish();
+    let (answer, first) = outcome?;
+    report(&target, &name, None, &answer, first, args.json)
 }
 
 /// Asks on the terminal whether to grant `missing`.
@@ -390,21 +448,30 @@ fn build(dir: &Path, command: &str, progress: &Progress, json: bool) -> anyhow::
     Ok(())
 }
 
-/// Uploads `signed` (with `manifest` as a multipart part when there is one), then calls the
-/// function once; the gateway's deploy answer and the first call's status.
+/// What a deploy sends: a signed component, or the `oci://` reference of one.
+enum Sent {
+    /// The signed component, with its manifest when there is one.
+    Component(Vec<u8>, Option<Vec<u8>>),
+    /// The JSON body naming a registry's component.
+    Oci(Value),
+}
+
+/// Uploads `sent` (a component, with its manifest as a multipart part when there is one, or a
+/// JSON `oci://` body), then calls the function once; the gateway's deploy answer and the first
+/// call's status.
 async fn upload_and_call(
     target: &Target,
     name: &FunctionName,
-    signed: Vec<u8>,
-    manifest: Option<Vec<u8>>,
+    sent: Sent,
     progress: &Progress,
     json: bool,
 ) -> anyhow::Result<(Value, Option<u16>)> {
     let http = client::http()?;
     let path = format!("/functions/{}", name.as_str());
     let request = target.admin(&http, reqwest::Method::PUT, &path);
-    let request = match manifest {
-        Some(manifest) => {
+    let request = match sent {
+        Sent::Oci(body) => request.json(&body),
+        Sent::Component(signed, Some(manifest)) => {
             let module = reqwest::multipart::Part::bytes(signed)
                 .file_name(format!("{}.wasm", name.as_str()))
                 .mime_str("application/wasm")?;
@@ -417,7 +484,7 @@ async fn upload_and_call(
                     .part("manifest", manifest),
             )
         }
-        None => request
+        Sent::Component(signed, None) => request
             .header(reqwest::header::CONTENT_TYPE, "application/wasm")
             .body(signed),
     };
@@ -455,7 +522,7 @@ async fn first_answer(http: &reqwest::Client, target: &Target, name: &FunctionNa
 fn report(
     target: &Target,
     name: &FunctionName,
-    grants: &Grants,
+    caps: Option<&[String]>,
     answer: &Value,
     first: Option<u16>,
     json: bool,
@@ -467,7 +534,7 @@ fn report(
             "version": answer["version"],
             "digest": answer["digest"],
             "url": url,
-            "caps": grants.display(),
+            "caps": caps,
             "first_status": first,
             "deploy": answer,
         });
@@ -478,9 +545,10 @@ fn report(
         Value::Null => String::new(),
         v => format!(" version {v}"),
     };
-    let caps = match grants.display() {
-        caps if caps.is_empty() => "no grants".to_owned(),
-        caps => format!("grants: {}", caps.join(", ")),
+    let caps = match caps {
+        None => "grants as signed".to_owned(),
+        Some([]) => "no grants".to_owned(),
+        Some(caps) => format!("grants: {}", caps.join(", ")),
     };
     let first = match first.and_then(|s| reqwest::StatusCode::from_u16(s).ok()) {
         Some(status) => format!("first answer: {status}"),

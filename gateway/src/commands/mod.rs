@@ -1,6 +1,6 @@
 //! The subcommands besides `serve`: the offline ones (issuer keys, signing and inspecting
 //! components, new projects from templates) and the clients of a running gateway's admin API
-//! (`login`, `deploy`, `call`, `ls`, `rm`, `logs`).
+//! (`login`, `deploy`, `call`, `ls`, `rm`, `logs`) and of a registry (`push`).
 
 pub mod call;
 pub mod client;
@@ -12,4 +12,5 @@ pub mod login;
 pub mod logs;
 pub mod new;
 pub mod profile;
+pub mod push;
 pub mod sign;

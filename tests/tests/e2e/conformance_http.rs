@@ -289,10 +289,7 @@ async fn a_response_whose_length_does_not_match_its_content_length_is_never_sent
                 None => break false,
             }
         };
-        assert!(
-            reset,
-            "HTTP/2 stream ended cleanly after {received} bytes"
-        );
+        assert!(reset, "HTTP/2 stream ended cleanly after {received} bytes");
     }
     until_logged(&gw, "cut", "short-large-http2").await;
     failures += 1.0;
