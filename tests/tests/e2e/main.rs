@@ -32,6 +32,7 @@ mod lifecycle;
 mod limits;
 mod names;
 mod observability;
+mod oci;
 mod originals;
 mod otel_traces;
 mod quotas;
