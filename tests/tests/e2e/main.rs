@@ -35,6 +35,7 @@ mod observability;
 mod oci;
 mod originals;
 mod otel_traces;
+mod quickstart;
 mod quotas;
 mod restart_under_load;
 mod reuse;
