@@ -10,7 +10,7 @@
 //! flow of the Docker registry (<https://distribution.github.io/distribution/spec/auth/token/>)
 //! when the registry asks for it.
 //!
-//! - [`reference`]: `oci://` references.
+//! - [`reference`](mod@reference): `oci://` references.
 //! - [`artifact`]: the manifest and config of a component, written for a push and checked on a pull.
 //! - [`distribution`]: manifests and blobs over HTTP, with the registry's challenge answered.
 //! - [`pull`]: the gateway's pull, behind the egress guard, with the operator's credentials.
