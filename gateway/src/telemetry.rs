@@ -14,9 +14,14 @@
 //! with hyper as its HTTP client; spans leave in batches about once a second
 //! ([`EXPORT_INTERVAL`]).
 //!
+//! An async call continues the trace of the request that accepted it: its stored headers carry
+//! that request's context ([`carry_into`]), each attempt runs in an `async_call` span
+//! ([`async_call_span`]) and its callback in an `http.client` span whose context the POST carries
+//! ([`callback_span`]). A deploy's signature and policy checks run in an `admission` span, and the
+//! pull of an `oci://` component in an `oci.pull` span ([`when_on`]).
+//!
 //! Off (no `otlp_endpoint`, the default), nothing of this is installed: no layer, no
-//! propagator, no span beyond the `request` span the logs already use. Not traced yet: async
-//! calls and their callbacks, and admission.
+//! propagator, no span beyond the `request` span the logs already use.
 
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
 use opentelemetry::trace::TracerProvider as _;
@@ -140,6 +145,87 @@ pub fn message_span(function: &str, message: &Message) -> Option<tracing::Span> 
     let parent = propagator.extract(&MessageExtractor(message));
     let _ = span.set_parent(parent);
     Some(span)
+}
+
+/// `make()` with tracing on, else a disabled span: for spans only traces need, which the logs of
+/// a gateway without tracing should not carry.
+pub fn when_on(make: impl FnOnce() -> tracing::Span) -> tracing::Span {
+    if enabled() {
+        make()
+    } else {
+        tracing::Span::none()
+    }
+}
+
+/// Writes the current span's trace context into an async call's stored request headers, in place
+/// of any the caller sent (the caller's is this span's parent already), so the call's later run
+/// and callback continue the trace. Nothing with tracing off.
+pub fn carry_into(headers: &mut Vec<(String, String)>) {
+    let Some(propagator) = PROPAGATOR.get() else {
+        return;
+    };
+    let mut pairs = Pairs::default();
+    propagator.inject_context(&tracing::Span::current().context(), &mut pairs);
+    if pairs.0.is_empty() {
+        return;
+    }
+    headers.retain(|(k, _)| !is_trace_header(k));
+    headers.extend(pairs.0);
+}
+
+/// The span one attempt of async call `id` of `function` runs in, child of the trace context
+/// its stored `headers` carry ([`carry_into`]); `None` with tracing off.
+pub fn async_call_span(
+    function: &str,
+    id: &str,
+    attempt: u32,
+    headers: &[(String, String)],
+) -> Option<tracing::Span> {
+    let propagator = PROPAGATOR.get()?;
+    let span = tracing::info_span!("async_call", function = %function, call.id = %id, attempt);
+    let _ = span.set_parent(propagator.extract(&StoredHeaders(headers)));
+    Some(span)
+}
+
+/// An `http.client` span for the callback of an async call whose stored `headers` carry its
+/// trace context, and the `traceparent` / `tracestate` the callback's POST carries; `None` with
+/// tracing off.
+pub fn callback_span(
+    url: &reqwest::Url,
+    headers: &[(String, String)],
+) -> Option<(tracing::Span, Vec<(String, String)>)> {
+    let propagator = PROPAGATOR.get()?;
+    let span = tracing::info_span!(
+        "http.client",
+        http.request.method = "POST",
+        server.address = url.host_str().unwrap_or(""),
+        url.path = url.path(),
+    );
+    let _ = span.set_parent(propagator.extract(&StoredHeaders(headers)));
+    let mut pairs = Pairs::default();
+    propagator.inject_context(&span.context(), &mut pairs);
+    Some((span, pairs.0))
+}
+
+/// Whether `name` is one of the W3C Trace Context headers.
+fn is_trace_header(name: &str) -> bool {
+    name.eq_ignore_ascii_case("traceparent") || name.eq_ignore_ascii_case("tracestate")
+}
+
+/// Reads the trace context of headers stored as pairs (an async call's).
+struct StoredHeaders<'h>(&'h [(String, String)]);
+
+impl Extractor for StoredHeaders<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.iter().map(|(k, _)| k.as_str()).collect()
+    }
 }
 
 /// Reads a message's trace context ([`trace_context::carried`]).

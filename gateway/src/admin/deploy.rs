@@ -28,6 +28,7 @@ use serde_json::json;
 use std::sync::Arc;
 use std::time::SystemTime;
 use tokio::sync::RwLockReadGuard;
+use tracing::Instrument;
 use wasmgate_claims::Claims;
 use wasmgate_config::{FunctionName, Manifest, WasiTarget};
 use wasmgate_pool::Digest;
@@ -99,6 +100,9 @@ async fn pull(
             source.digest.as_deref(),
             gw.settings.max_module_size.bytes(),
         )
+        .instrument(crate::telemetry::when_on(|| {
+            tracing::info_span!("oci.pull", function = %name, oci.reference = %reference)
+        }))
         .await?;
     tracing::info!(
         function = name.as_str(),
@@ -161,7 +165,11 @@ async fn deploy_upload(
     };
     // Hashing and verifying touch every byte of the module: off the async threads.
     let module = Arc::new(upload.module);
-    let admitted = admit(gw, &name, &module, upload.manifest.as_deref(), &manifest).await;
+    let admitted = admit(gw, &name, &module, upload.manifest.as_deref(), &manifest)
+        .instrument(crate::telemetry::when_on(
+            || tracing::info_span!("admission", function = %name),
+        ))
+        .await;
     gw.admission
         .count(Operation::Deploy, admitted.as_ref().map(|_| ()));
     let admitted = admitted?;

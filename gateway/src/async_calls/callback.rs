@@ -11,6 +11,7 @@
 use super::record::CallRecord;
 use crate::state::Gateway;
 use std::time::Duration;
+use tracing::Instrument;
 
 /// Time one delivery attempt may take, connecting included.
 const TIMEOUT: Duration = Duration::from_secs(5);
@@ -58,28 +59,39 @@ pub(super) async fn deliver(gw: &Gateway, url: &str, call: &CallRecord) {
             return;
         }
     };
-    for attempt in 1..=ATTEMPTS {
-        let sent = client
-            .post(url)
-            .header(http::header::CONTENT_TYPE, "application/json")
-            .body(body.clone())
-            .send()
-            .await;
-        match sent {
-            Ok(r) if r.status().is_success() => return,
-            Ok(r) => {
-                tracing::warn!(call = %call.id, status = %r.status(), attempt, "callback refused")
+    // With tracing on, the delivery is an `http.client` span of the call's trace, whose context
+    // the POST carries.
+    let (span, trace_headers) = match crate::telemetry::callback_span(&parsed, &call.meta.headers) {
+        Some((span, headers)) => (span, headers),
+        None => (tracing::Span::none(), Vec::new()),
+    };
+    async {
+        for attempt in 1..=ATTEMPTS {
+            let mut request = client
+                .post(url)
+                .header(http::header::CONTENT_TYPE, "application/json");
+            for (name, value) in &trace_headers {
+                request = request.header(name, value);
             }
-            Err(e) if is_refused_name(&e) => {
-                refused("address_denied", parsed.host_str().unwrap_or(""));
-                return;
+            let sent = request.body(body.clone()).send().await;
+            match sent {
+                Ok(r) if r.status().is_success() => return,
+                Ok(r) => {
+                    tracing::warn!(call = %call.id, status = %r.status(), attempt, "callback refused")
+                }
+                Err(e) if is_refused_name(&e) => {
+                    refused("address_denied", parsed.host_str().unwrap_or(""));
+                    return;
+                }
+                Err(e) => tracing::warn!(call = %call.id, error = %e, attempt, "callback failed"),
             }
-            Err(e) => tracing::warn!(call = %call.id, error = %e, attempt, "callback failed"),
-        }
-        if attempt < ATTEMPTS {
-            tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
+            if attempt < ATTEMPTS {
+                tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
+            }
         }
     }
+    .instrument(span)
+    .await;
 }
 
 /// Whether `e` is the guard's resolver refusing every address of the name.

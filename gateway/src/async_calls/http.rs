@@ -105,12 +105,14 @@ pub async fn accept(
             Some(url.to_owned())
         }
     };
-    let headers = req
+    let mut headers = req
         .headers()
         .iter()
         .filter(|(k, _)| !HOP_HEADERS.contains(&k.as_str()) && !is_credential(k.as_str()))
         .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
         .collect();
+    // The call's run and callback continue this request's trace (tracing on only).
+    crate::telemetry::carry_into(&mut headers);
     let name = name.to_owned();
     let limits = &gw.settings.async_calls;
     // A place first: a full queue refuses before the body is read or anything is stored.

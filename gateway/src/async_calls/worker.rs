@@ -12,6 +12,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use std::sync::{Arc, Weak};
 use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc;
+use tracing::Instrument;
 
 /// Most calls of one function running at once from its async queue.
 const MAX_RUNNING: usize = 16;
@@ -80,7 +81,15 @@ pub(super) async fn execute(
     let mut outcome = None;
     while meta.attempts < attempts {
         meta.attempts += 1;
-        let answer = attempt(gw, id, &meta, body).await;
+        let answer = match crate::telemetry::async_call_span(
+            &meta.function,
+            id,
+            meta.attempts,
+            &meta.headers,
+        ) {
+            Some(span) => attempt(gw, id, &meta, body).instrument(span).await,
+            None => attempt(gw, id, &meta, body).await,
+        };
         let retry = answer.0.status >= 500;
         outcome = Some(answer);
         if !retry {

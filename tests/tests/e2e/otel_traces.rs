@@ -1,8 +1,9 @@
 //! OpenTelemetry traces (`[tracing]`): spans reach a real OTLP/HTTP receiver (this test decodes
 //! the protobuf `ExportTraceServiceRequest` itself), continue the caller's `traceparent`, the
 //! guest's outgoing request carries the context of its own `http.client` span and its published
-//! message that of its `messaging.publish` span, whose delivery continues the trace. Off, the
-//! default, neither carries any trace context.
+//! message that of its `messaging.publish` span, whose delivery continues the trace; a deploy's
+//! admission, an async call's run and its callback continue the trace of their requests. Off,
+//! the default, neither an outgoing request nor a message carries any trace context.
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -227,6 +228,74 @@ async fn spans_continue_the_callers_trace_reach_the_collector_and_the_outgoing_r
         started[1].starts_with("00-") && !started[1].contains(TRACE_ID),
         "{started:?}"
     );
+}
+
+#[tokio::test]
+async fn a_deploys_admission_an_async_call_and_its_callback_continue_the_callers_trace() {
+    let (collector, exported) = server(spans).await;
+    let (receiver, received) = server(traceparents).await;
+    let gw = Gateway::builder()
+        .config_toml(&format!(
+            "[egress]\nallow = [\"127.0.0.0/8\"]\n[tracing]\notlp_endpoint = \"http://127.0.0.1:{collector}/v1/traces\"\n"
+        ))
+        .start()
+        .await
+        .unwrap();
+    let caller = format!("00-{TRACE_ID}-{CALLER_SPAN}-01");
+    let deployed = gw
+        .client()
+        .put(gw.url("/functions/hello"))
+        .header("content-type", "application/wasm")
+        .header("traceparent", &caller)
+        .body(gw.sign(guests::HTTP_HELLO, "hello", &[]).unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deployed.status(), 201);
+    let accepted = gw
+        .client()
+        .post(gw.url("/async/hello/"))
+        .header("traceparent", &caller)
+        .header("x-callback-url", format!("http://127.0.0.1:{receiver}/done"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(accepted.status(), 202);
+
+    let ours = spans_of_the_trace(&exported, "the deploy's and the call's spans", |spans| {
+        ["admission", "async_call", "guest", "http.client"]
+            .iter()
+            .all(|name| spans.iter().any(|s| s.name == *name))
+            && spans.iter().filter(|s| s.name == "request").count() == 2
+    })
+    .await;
+    let by_name = |name: &str| ours.iter().find(|s| s.name == name).unwrap().clone();
+    let requests: Vec<&Seen> = ours.iter().filter(|s| s.name == "request").collect();
+    assert!(requests.iter().all(|r| r.parent == CALLER_SPAN), "{ours:?}");
+    let request_ids: Vec<&str> = requests.iter().map(|r| r.span_id.as_str()).collect();
+    let (admission, call, guest, callback) = (
+        by_name("admission"),
+        by_name("async_call"),
+        by_name("guest"),
+        by_name("http.client"),
+    );
+    // The deploy's checks under the deploy's request, the call's run and its callback under the
+    // request that accepted it: two requests, each the parent of its own.
+    assert!(request_ids.contains(&admission.parent.as_str()), "{ours:?}");
+    assert!(request_ids.contains(&call.parent.as_str()), "{ours:?}");
+    assert_ne!(admission.parent, call.parent, "{ours:?}");
+    assert_eq!(guest.parent, call.span_id, "{ours:?}");
+    assert_eq!(callback.parent, call.parent, "{ours:?}");
+    // The receiver saw the callback span's context, in the caller's trace.
+    let sent = wasmgate_tests::eventually(
+        "the callback arrives",
+        crate::DEADLINE,
+        || async { received.lock().unwrap().clone() },
+        |sent| !sent.is_empty(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(sent, vec![format!("00-{TRACE_ID}-{}-01", callback.span_id)]);
 }
 
 /// Deploys the `caps_events` guest as `events`: granted to reach 127.0.0.1, to publish, and its
