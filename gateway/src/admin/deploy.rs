@@ -103,7 +103,13 @@ async fn pull(
         .instrument(crate::telemetry::when_on(|| {
             tracing::info_span!("oci.pull", function = %name, oci.reference = %reference)
         }))
-        .await?;
+        .await;
+    let outcome = match &pulled {
+        Ok(_) => "pulled",
+        Err(e) => e.classify().1,
+    };
+    gw.metrics.oci_pulls.with_label_values(&[outcome]).inc();
+    let pulled = pulled?;
     tracing::info!(
         function = name.as_str(),
         reference = %reference,

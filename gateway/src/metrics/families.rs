@@ -112,6 +112,9 @@ pub struct Metrics {
     /// `wasmgate_egress_refused_total{function,reason}` (`not_granted`, `host_not_granted`,
     /// `address_denied`).
     pub egress_refused: IntCounterVec,
+    /// `wasmgate_oci_pulls_total{outcome}`: deploys' pulls from OCI registries, by outcome
+    /// (`pulled`, or the error code that refused it, e.g. `artifact_not_found`).
+    pub oci_pulls: IntCounterVec,
     /// `wasmgate_quota_refusals_total{quota}`: requests and guest writes refused at a quota,
     /// labelled with its key under `[quotas]`.
     pub quota_refusals: IntCounterVec,
@@ -318,6 +321,11 @@ impl Metrics {
                 "wasmgate_egress_refused_total",
                 "Outgoing connections of guests refused by the egress guard, by function and reason (not_granted: the signature grants no network access of this kind; host_not_granted: not in the grant's host list; address_denied: a loopback, private, link-local or other special address the operator did not open).",
                 &["function", "reason"],
+            )?,
+            oci_pulls: counter_vec(
+                "wasmgate_oci_pulls_total",
+                "Pulls of components from OCI registries for deploys that name an oci:// reference, by outcome: pulled, or the error code that refused it (registry_unreachable, registry_denied, artifact_not_found, not_a_wasm_artifact, digest_mismatch, registry_address_refused, ...).",
+                &["outcome"],
             )?,
             quota_refusals: counter_vec(
                 "wasmgate_quota_refusals_total",

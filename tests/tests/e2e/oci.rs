@@ -201,6 +201,20 @@ async fn a_pushed_component_deploys_from_the_registry_by_tag_and_by_digest() {
             "{answer}"
         );
     }
+    // Each pull is counted by its outcome; the unparsed references never reached a registry.
+    for (outcome, n) in [
+        ("pulled", 2.0),
+        ("digest_mismatch", 1.0),
+        ("artifact_not_found", 1.0),
+        ("not_a_wasm_artifact", 1.0),
+        ("invalid_oci_reference", 0.0),
+    ] {
+        let counted = gw
+            .counter("wasmgate_oci_pulls_total", &[("outcome", outcome)])
+            .await
+            .unwrap();
+        assert_eq!(counted, n, "{outcome}");
+    }
     let after = gw.function("hello").await.unwrap();
     assert_eq!(after["version"], before["version"]);
     assert_eq!(after["digest"], before["digest"]);
