@@ -40,7 +40,7 @@ pub enum OciError {
     },
     /// The registry refused the credentials (or their absence).
     #[error(
-        "the registry {} refused access to {} ({status}): the gateway pulls with the credentials of `[registries.\"{registry}\"]` in its settings (anonymously when there are none), so ask the operator for access, or push where it can read",
+        "the registry {} refused access to {} ({status}): a gateway pulls with the credentials of `[registries.\"{registry}\"]` in its settings (anonymously when there are none), so ask its operator for access; `wasmgate push` uses --username with the password on --password-stdin or in WASMGATE_REGISTRY_PASSWORD",
         shown(registry),
         shown(repository)
     )]
