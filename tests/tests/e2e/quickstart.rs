@@ -2,7 +2,8 @@
 //! README.md and run by bash in an empty directory, so a change to either the README or the
 //! commands that breaks the path a new user follows fails here.
 //!
-//! Three things differ from a new user's machine, and only these: the `cargo install` line is
+//! The script runs in an empty directory with a config dir of its own (`XDG_CONFIG_HOME`, where
+//! `login` writes its profile). Three things differ from a new user's machine, and only these: the `cargo install` line is
 //! skipped (the binary the tests built is first on `PATH`), the gateway listens on a free port
 //! instead of 8080 (`WASMGATE_LISTEN`, and the URL in the block rewritten to match), and the
 //! template builds in the shared template target dir (`CARGO_TARGET_DIR`) so wstd compiles once
@@ -67,7 +68,6 @@ async fn the_readme_quickstart_runs_as_written_from_new_to_the_first_answer() {
         .arg(&script)
         .current_dir(home.path())
         .env("PATH", path)
-        .env("HOME", home.path())
         .env("XDG_CONFIG_HOME", home.path().join("config"))
         .env("WASMGATE_LISTEN", format!("127.0.0.1:{port}"))
         .env("CARGO_TARGET_DIR", &target)
