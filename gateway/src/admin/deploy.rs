@@ -100,9 +100,9 @@ async fn pull(
             source.digest.as_deref(),
             gw.settings.max_module_size.bytes(),
         )
-        .instrument(crate::telemetry::when_on(|| {
-            tracing::info_span!("oci.pull", function = %name, oci.reference = %reference)
-        }))
+        .instrument(crate::telemetry::when_on(
+            || tracing::info_span!("oci.pull", function = %name, oci.reference = %reference),
+        ))
         .await;
     let outcome = match &pulled {
         Ok(_) => "pulled",

@@ -256,7 +256,10 @@ async fn a_deploys_admission_an_async_call_and_its_callback_continue_the_callers
         .client()
         .post(gw.url("/async/hello/"))
         .header("traceparent", &caller)
-        .header("x-callback-url", format!("http://127.0.0.1:{receiver}/done"))
+        .header(
+            "x-callback-url",
+            format!("http://127.0.0.1:{receiver}/done"),
+        )
         .send()
         .await
         .unwrap();
