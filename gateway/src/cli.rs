@@ -113,8 +113,9 @@ pub struct LoginArgs {
 /// Flags of `wasmgate deploy`.
 #[derive(Debug, clap::Args)]
 pub struct DeployArgs {
-    /// A project directory (its `deploy.toml` says how to build it; `wasmgate new` writes one)
-    /// or a component file (`.wasm`) [default: the current directory].
+    /// A project directory (its `deploy.toml` says how to build it; `wasmgate new` writes one),
+    /// a component file (`.wasm`), or an `oci://REGISTRY/REPO:TAG` reference the gateway pulls
+    /// (pushed with `wasmgate push`, signed already) [default: the current directory].
     #[arg(value_name = "DIR|FILE")]
     pub path: Option<PathBuf>,
     /// The name to deploy as [default: the project's name, or the file's name without `.wasm`].

@@ -1,6 +1,7 @@
-//! `wasmgate deploy [DIR|FILE]`: from a project (or a built component) to a function that
-//! answers, in one step: build, propose the grants the component's imports need, sign with the
-//! profile's key (manifest included), upload, and call it once.
+//! `wasmgate deploy [DIR|FILE|oci://...]`: from a project (or a built component) to a function
+//! that answers, in one step: build, propose the grants the component's imports need, sign with
+//! the profile's key (manifest included), upload, and call it once. Given an `oci://`
+//! reference, it asks the gateway to pull that component (signed when it was pushed) instead.
 //!
 //! A project directory carries [`PROJECT_FILE`] (`wasmgate new` writes it): the name, the build
 //! command, where the component lands, and optionally the grants and the manifest. The grants
