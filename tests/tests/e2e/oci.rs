@@ -307,6 +307,16 @@ async fn credentials_come_from_the_operators_settings_and_never_from_the_command
     let out = push(&user, &file, &reference, &[], &[]).await;
     assert!(!out.status.success());
     assert!(stderr(&out).contains("refused access"), "{}", stderr(&out));
+    let out = push(&user, &file, &reference, &["--username", "deploy-bot"], &[]).await;
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("--password-stdin, or set WASMGATE_REGISTRY_PASSWORD"),
+        "{}",
+        stderr(&out)
+    );
+    let out = push(&user, &file, &reference, &["--password-stdin"], &[]).await;
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("needs --username"), "{}", stderr(&out));
     let out = push(
         &user,
         &file,
