@@ -316,7 +316,11 @@ async fn credentials_come_from_the_operators_settings_and_never_from_the_command
     );
     let out = push(&user, &file, &reference, &["--password-stdin"], &[]).await;
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("needs --username"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("needs --username"),
+        "{}",
+        stderr(&out)
+    );
     let out = push(
         &user,
         &file,
