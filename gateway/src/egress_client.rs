@@ -43,6 +43,21 @@ pub fn check_url(url: &Url, opened: &[IpRange]) -> Result<(), Refusal> {
     }
 }
 
+/// The guard's refusal inside a failed request of [`client`]: its resolver refused every address
+/// of the name, and the refusal travels in the error's source chain.
+pub fn refusal_of(e: &reqwest::Error) -> Option<Refusal> {
+    let mut source: Option<&dyn std::error::Error> = Some(e);
+    while let Some(err) = source {
+        if let Some(egress::ConnectError::Refused { refusal, .. }) =
+            err.downcast_ref::<egress::ConnectError>()
+        {
+            return Some(*refusal);
+        }
+        source = err.source();
+    }
+    None
+}
+
 /// Resolves through [`egress::resolve`]: a name whose addresses are all refused does not resolve.
 struct GuardedResolver {
     rules: Rules,

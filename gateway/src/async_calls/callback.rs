@@ -79,7 +79,7 @@ pub(super) async fn deliver(gw: &Gateway, url: &str, call: &CallRecord) {
                 Ok(r) => {
                     tracing::warn!(call = %call.id, status = %r.status(), attempt, "callback refused")
                 }
-                Err(e) if is_refused_name(&e) => {
+                Err(e) if crate::egress_client::refusal_of(&e).is_some() => {
                     refused("address_denied", parsed.host_str().unwrap_or(""));
                     return;
                 }
@@ -92,19 +92,4 @@ pub(super) async fn deliver(gw: &Gateway, url: &str, call: &CallRecord) {
     }
     .instrument(span)
     .await;
-}
-
-/// Whether `e` is the guard's resolver refusing every address of the name.
-fn is_refused_name(e: &reqwest::Error) -> bool {
-    let mut source: Option<&dyn std::error::Error> = Some(e);
-    while let Some(err) = source {
-        if matches!(
-            err.downcast_ref::<wasmgate_capabilities::egress::ConnectError>(),
-            Some(wasmgate_capabilities::egress::ConnectError::Refused { .. })
-        ) {
-            return true;
-        }
-        source = err.source();
-    }
-    false
 }

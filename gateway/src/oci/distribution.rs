@@ -455,18 +455,11 @@ impl Repository {
     }
 
     fn unreachable(&self, e: reqwest::Error) -> OciError {
-        // The guard's refusal travels inside the resolver's error.
-        let mut source: Option<&dyn std::error::Error> = Some(&e);
-        while let Some(err) = source {
-            if let Some(wasmgate_capabilities::egress::ConnectError::Refused { refusal, .. }) =
-                err.downcast_ref::<wasmgate_capabilities::egress::ConnectError>()
-            {
-                return OciError::EgressRefused {
-                    registry: self.host.clone(),
-                    reason: refusal.to_string(),
-                };
-            }
-            source = err.source();
+        if let Some(refusal) = crate::egress_client::refusal_of(&e) {
+            return OciError::EgressRefused {
+                registry: self.host.clone(),
+                reason: refusal.to_string(),
+            };
         }
         let mut reason = e.to_string();
         let mut source = std::error::Error::source(&e);

@@ -135,6 +135,17 @@ async fn spans_of_the_trace(
     .unwrap()
 }
 
+/// A gateway exporting its spans to the collector on port `collector`, with loopback opened to guests.
+async fn traced_gateway(collector: u16) -> Gateway {
+    Gateway::builder()
+        .config_toml(&format!(
+            "[egress]\nallow = [\"127.0.0.0/8\"]\n[tracing]\notlp_endpoint = \"http://127.0.0.1:{collector}/v1/traces\"\n"
+        ))
+        .start()
+        .await
+        .unwrap()
+}
+
 /// Deploys the `caps_fetch` guest as `fetch`, granted to reach 127.0.0.1.
 async fn deploy_fetch(gw: &Gateway) {
     let options = SignOptions {
@@ -234,13 +245,7 @@ async fn spans_continue_the_callers_trace_reach_the_collector_and_the_outgoing_r
 async fn a_deploys_admission_an_async_call_and_its_callback_continue_the_callers_trace() {
     let (collector, exported) = server(spans).await;
     let (receiver, received) = server(traceparents).await;
-    let gw = Gateway::builder()
-        .config_toml(&format!(
-            "[egress]\nallow = [\"127.0.0.0/8\"]\n[tracing]\notlp_endpoint = \"http://127.0.0.1:{collector}/v1/traces\"\n"
-        ))
-        .start()
-        .await
-        .unwrap();
+    let gw = traced_gateway(collector).await;
     let caller = format!("00-{TRACE_ID}-{CALLER_SPAN}-01");
     let deployed = gw
         .client()
@@ -364,13 +369,7 @@ async fn fetch_and_publish(gw: &Gateway, port: u16, traceparent: Option<&str>) -
 async fn a_call_that_fetches_and_publishes_is_one_trace_down_to_the_messages_delivery() {
     let (collector, exported) = server(spans).await;
     let (upstream, received) = server(traceparents).await;
-    let gw = Gateway::builder()
-        .config_toml(&format!(
-            "[egress]\nallow = [\"127.0.0.0/8\"]\n[tracing]\notlp_endpoint = \"http://127.0.0.1:{collector}/v1/traces\"\n"
-        ))
-        .start()
-        .await
-        .unwrap();
+    let gw = traced_gateway(collector).await;
     deploy_events(&gw).await;
     let record = fetch_and_publish(
         &gw,
