@@ -188,24 +188,31 @@ fn serve(settings: Settings) -> anyhow::Result<()> {
 const STRAGGLER_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Binds, opens the gateway and serves until SIGTERM/SIGINT and the drain that follows.
+///
+/// The ports are bound first, so a port in use fails the start before anything is opened, but
+/// they accept connections only once the gateway is open: a script that waits for the port to
+/// answer then finds the generated admin token and a gateway that serves.
 async fn serve_until_stopped(settings: Settings) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(settings.listen)
-        .await
+    let socket = reserve(settings.listen)
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
-    let addr = listener.local_addr()?;
-    let metrics_listener = match settings.metrics_listen {
-        Some(at) => Some(
-            tokio::net::TcpListener::bind(at)
-                .await
-                .with_context(|| format!("cannot listen on {at} (metrics_listen)"))?,
-        ),
+    let addr = socket.local_addr()?;
+    let metrics_socket = match settings.metrics_listen {
+        Some(at) => {
+            Some(reserve(at).with_context(|| format!("cannot listen on {at} (metrics_listen)"))?)
+        }
         None => None,
     };
     let grace = settings.shutdown_grace.get();
     let gateway = wasmgate::Gateway::open(settings).await?;
+    let listener = socket
+        .listen(LISTEN_BACKLOG)
+        .with_context(|| format!("cannot listen on {addr}"))?;
     announce_admin_access(&gateway, addr);
-    if let Some(listener) = metrics_listener {
-        let at = listener.local_addr()?;
+    if let Some(socket) = metrics_socket {
+        let at = socket.local_addr()?;
+        let listener = socket
+            .listen(LISTEN_BACKLOG)
+            .with_context(|| format!("cannot listen on {at} (metrics_listen)"))?;
         println!("wasmgate metrics on http://{at}/metrics");
         tokio::spawn(wasmgate::server::metrics_listener::serve(
             gateway.clone(),
@@ -230,6 +237,24 @@ async fn serve_until_stopped(settings: Settings) -> anyhow::Result<()> {
         node.leave(grace).await;
     }
     Ok(())
+}
+
+/// Connections the kernel queues before the gateway accepts them (Linux caps it at
+/// `net.core.somaxconn`, 4096 by default since 5.4).
+const LISTEN_BACKLOG: u32 = 1024;
+
+/// A TCP socket bound to `at` that does not accept connections yet (`listen` is called once the
+/// gateway is open); `SO_REUSEADDR` as `std::net::TcpListener::bind` sets it, so a restart does not
+/// wait for the old connections' TIME_WAIT.
+fn reserve(at: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpSocket> {
+    let socket = if at.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(at)?;
+    Ok(socket)
 }
 
 /// Resolves when the gateway should stop accepting: at SIGTERM/SIGINT, or in cluster mode

@@ -117,6 +117,72 @@ async fn an_anonymous_caller_can_neither_list_delete_redeploy_publish_nor_scrape
     assert_eq!(logged, 7, "{:#?}", gw.logs());
 }
 
+/// A script that starts the gateway and waits for its port (the README's quickstart does) must
+/// find the admin token then: the port accepts connections only once the gateway is open.
+#[tokio::test]
+async fn the_port_is_claimed_first_and_accepts_only_once_the_generated_token_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = wasmgate_tests::free_port().unwrap();
+    let mut child = tokio::process::Command::new(wasmgate_tests::wasmgate_bin())
+        .arg("serve")
+        .current_dir(dir.path())
+        .env("WASMGATE_LISTEN", format!("127.0.0.1:{port}"))
+        .env_remove("WASMGATE_DATA_DIR")
+        .env_remove("WASMGATE_ADMIN_TOKEN")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let token = dir.path().join("wasmgate-data").join("admin-token");
+    // Poll as tightly as a script can: the first accepted connection must see the token.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the gateway never accepted on {port}"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the gateway exited before serving"
+        );
+        tokio::task::yield_now().await;
+    }
+    assert!(
+        token.exists(),
+        "the port accepted before {} was written",
+        token.display()
+    );
+    // The port is still claimed first: a second gateway on it fails before opening anything.
+    let other = tempfile::tempdir().unwrap();
+    let second = tokio::process::Command::new(wasmgate_tests::wasmgate_bin())
+        .arg("serve")
+        .current_dir(other.path())
+        .env("WASMGATE_LISTEN", format!("127.0.0.1:{port}"))
+        .env_remove("WASMGATE_DATA_DIR")
+        .env_remove("WASMGATE_ADMIN_TOKEN")
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(!second.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot listen on 127.0.0.1:{port}")),
+        "{stderr}"
+    );
+    assert!(
+        !other.path().join("wasmgate-data").exists(),
+        "nothing is opened when the port is taken"
+    );
+    child.kill().await.unwrap();
+}
+
 #[tokio::test]
 async fn the_first_start_generates_a_private_token_says_where_it_is_and_keeps_it() {
     let mut gw = Gateway::builder()
