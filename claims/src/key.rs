@@ -51,6 +51,14 @@ impl SigningKey {
         IssuerKey(self.0.verifying_key().to_bytes())
     }
 
+    /// Signs `message` with Ed25519 (RFC 8032): the 64-byte signature as 86 unpadded base64url
+    /// characters. For detached signatures of things other than components, such as a node's
+    /// signature of an artifact it compiled; [`IssuerKey::verifies`] checks one.
+    pub fn sign_detached(&self, message: &[u8]) -> String {
+        use ed25519_dalek::Signer as _;
+        URL_SAFE_NO_PAD.encode(self.0.sign(message).to_bytes())
+    }
+
     /// The key as the JWT encoder takes it: PKCS#8 DER.
     pub(crate) fn encoding_key(&self) -> Result<jsonwebtoken::EncodingKey> {
         let der = self.0.to_pkcs8_der().map_err(|e| Error::InvalidKey {
@@ -80,6 +88,23 @@ impl IssuerKey {
     /// The raw 32 bytes of the public key.
     pub fn as_bytes(&self) -> &[u8; KEY_LEN] {
         &self.0
+    }
+
+    /// Whether `signature` (as [`SigningKey::sign_detached`] writes it) is this key's Ed25519
+    /// signature of `message`, checked with `verify_strict` (no malleable or small-order
+    /// signatures); anything unreadable is false.
+    pub fn verifies(&self, message: &[u8], signature: &str) -> bool {
+        let Ok(bytes) = URL_SAFE_NO_PAD.decode(signature) else {
+            return false;
+        };
+        let Ok(bytes) = <[u8; 64]>::try_from(bytes.as_slice()) else {
+            return false;
+        };
+        let Ok(key) = ed25519_dalek::VerifyingKey::from_bytes(&self.0) else {
+            return false;
+        };
+        key.verify_strict(message, &ed25519_dalek::Signature::from_bytes(&bytes))
+            .is_ok()
     }
 }
 

@@ -8,6 +8,9 @@
 //!   one, and watched by every node ([`Changes`]);
 //! - [`originals`]: signed components as uploaded, content-addressed in the object store
 //!   `wg_originals` (`sha256:<hex>`; JetStream checks each object's SHA-256 on read);
+//! - [`artifacts`]: precompiled artifacts in the object store `wg_artifacts`
+//!   (`cwasm/<engine fingerprint>/<original digest>`), with the compiling node's signature in their
+//!   metadata, for nodes that trust that node's key (the gateway checks; this crate stores);
 //! - [`calls`]: async calls on the JetStream work queue `WG_CALLS`, pulled by every node through
 //!   one durable consumer, at least once; their states and results in the KV bucket `wg_results`;
 //! - [`slots`]: the last fired slot of every schedule in the KV bucket `wg_schedules`
@@ -21,6 +24,7 @@
 
 #![deny(missing_docs)]
 
+pub mod artifacts;
 pub mod calls;
 pub mod connection;
 pub mod error;
@@ -29,6 +33,7 @@ pub mod originals;
 pub mod registry;
 pub mod slots;
 
+pub use artifacts::{SharedArtifact, artifact_name};
 pub use calls::{CallOptions, Delivery};
 pub use connection::{Cluster, ClusterOptions};
 pub use error::Error;

@@ -109,6 +109,38 @@ async fn originals_are_content_addressed_and_bounded_on_read() {
 }
 
 #[tokio::test]
+async fn artifacts_keep_their_metadata_are_named_by_engine_and_original_and_bounded_on_read() {
+    let nats = NatsServer::start_jetstream().await.unwrap();
+    let cluster = connect(&nats).await;
+    let name = wasmgate_cluster::artifact_name("f00d", "sha256:abc");
+    assert_eq!(name, "cwasm/f00d/sha256:abc");
+    let bytes = vec![9u8; 200 * 1024];
+    let metadata: std::collections::HashMap<String, String> =
+        [("wasmgate-node-sig".to_owned(), "sig".to_owned())].into();
+    cluster
+        .put_artifact(&name, &bytes, metadata.clone())
+        .await
+        .unwrap();
+    // Idempotent: the same name and size again keeps the first object and its metadata.
+    cluster
+        .put_artifact(&name, &bytes, Default::default())
+        .await
+        .unwrap();
+    let read = cluster.artifact(&name, 1 << 20).await.unwrap().unwrap();
+    assert_eq!(read.bytes, bytes);
+    assert_eq!(read.metadata, metadata);
+    let other_engine = wasmgate_cluster::artifact_name("beef", "sha256:abc");
+    assert_eq!(
+        cluster.artifact(&other_engine, 1 << 20).await.unwrap(),
+        None
+    );
+    assert!(matches!(
+        cluster.artifact(&name, 1024).await,
+        Err(Error::TooLarge { .. })
+    ));
+}
+
+#[tokio::test]
 async fn members_are_seen_through_the_bucket_and_a_leave_removes_them() {
     let nats = NatsServer::start_jetstream().await.unwrap();
     let cluster = std::sync::Arc::new(connect(&nats).await);

@@ -71,6 +71,15 @@ pub struct ClusterSettings {
     /// How long an async call taken by a node that stopped answering waits before another node
     /// runs it (JetStream `AckWait` of the call queue's consumer).
     pub ack_wait: HumanDuration,
+    /// This node's Ed25519 key (a PKCS#8 PEM file, as `wasmgate keys generate` writes): when set,
+    /// the node signs every artifact it compiles and shares it in the object store
+    /// `wg_artifacts`, so nodes that trust its public key load it instead of compiling.
+    pub node_key: Option<std::path::PathBuf>,
+    /// Public keys of the nodes whose signed artifacts this node loads instead of compiling the
+    /// original itself (43 base64url characters each, as `wasmgate keys generate` prints). Only
+    /// artifacts compiled by an engine with this node's fingerprint are considered; the original
+    /// is re-verified either way. Empty: this node compiles everything itself.
+    pub trusted_nodes: Vec<String>,
 }
 
 impl Default for ClusterSettings {
@@ -86,6 +95,8 @@ impl Default for ClusterSettings {
             drain_delay: DEFAULT_DRAIN_DELAY,
             replicas: 1,
             ack_wait: DEFAULT_ACK_WAIT,
+            node_key: None,
+            trusted_nodes: Vec::new(),
         }
     }
 }
@@ -104,6 +115,8 @@ impl std::fmt::Debug for ClusterSettings {
             .field("drain_delay", &self.drain_delay)
             .field("replicas", &self.replicas)
             .field("ack_wait", &self.ack_wait)
+            .field("node_key", &self.node_key)
+            .field("trusted_nodes", &self.trusted_nodes)
             .finish()
     }
 }
@@ -185,6 +198,19 @@ impl ClusterSettings {
                 )
             },
         )?;
+        if let Some(path) = &self.node_key {
+            ensure(!path.as_os_str().is_empty(), || {
+                "cluster.node_key is empty: name the PEM file `wasmgate keys generate --out FILE` wrote, or leave it out".to_owned()
+            })?;
+        }
+        for key in &self.trusted_nodes {
+            ensure(crate::validate::well_formed_issuer(key), || {
+                format!(
+                    "cluster.trusted_nodes entry `{}` is not a public key: write the node's Ed25519 public key as 43 base64url characters, as `wasmgate keys generate` prints it",
+                    key.escape_debug()
+                )
+            })?;
+        }
         ensure((1..=5).contains(&self.replicas), || {
             format!(
                 "cluster.replicas {} is out of range: JetStream keeps 1 to 5 replicas (1 on a single NATS server, 3 in production)",
@@ -240,7 +266,7 @@ mod tests {
     #[test]
     fn each_bad_key_is_named() {
         type Breaks = fn(&mut ClusterSettings);
-        let cases: [(Breaks, &str); 8] = [
+        let cases: [(Breaks, &str); 10] = [
             (|c| c.nats_url = Some("http://x".into()), "cluster.nats_url"),
             (|c| c.node_id = None, "cluster.node_id"),
             (|c| c.node_id = Some("a b".into()), "cluster.node_id"),
@@ -252,6 +278,11 @@ mod tests {
             (|c| c.balance_factor = 0.5, "cluster.balance_factor"),
             (|c| c.node_capacity = 0, "cluster.node_capacity"),
             (|c| c.replicas = 0, "cluster.replicas"),
+            (|c| c.node_key = Some("".into()), "cluster.node_key"),
+            (
+                |c| c.trusted_nodes = vec!["not-a-key".into()],
+                "cluster.trusted_nodes",
+            ),
         ];
         for (breaks, key) in cases {
             let mut settings = on();

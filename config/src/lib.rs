@@ -89,7 +89,7 @@ pub use keepalive_settings::{KeepAlivePolicy, KeepAliveSettings};
 pub use load::{
     ENV_ADMIN_TOKEN, ENV_ADVERTISE, ENV_CLUSTER, ENV_CLUSTER_TOKEN, ENV_DATA_DIR,
     ENV_INSECURE_OPEN_ADMIN, ENV_LISTEN, ENV_LOG_FORMAT, ENV_METRICS_LISTEN, ENV_METRICS_TOKEN,
-    ENV_NODE_ID, ENV_TRUSTED_ISSUERS, Overrides, Sources, load,
+    ENV_NODE_ID, ENV_NODE_KEY, ENV_TRUSTED_ISSUERS, ENV_TRUSTED_NODES, Overrides, Sources, load,
 };
 pub use log_format::LogFormat;
 pub use manifest::{

@@ -31,6 +31,10 @@ pub const ENV_NODE_ID: &str = "WASMGATE_NODE_ID";
 pub const ENV_ADVERTISE: &str = "WASMGATE_ADVERTISE";
 /// Environment variable overriding `cluster.token`.
 pub const ENV_CLUSTER_TOKEN: &str = "WASMGATE_CLUSTER_TOKEN";
+/// Environment variable overriding `cluster.node_key` (a path).
+pub const ENV_NODE_KEY: &str = "WASMGATE_NODE_KEY";
+/// Environment variable replacing `cluster.trusted_nodes`, comma-separated.
+pub const ENV_TRUSTED_NODES: &str = "WASMGATE_TRUSTED_NODES";
 
 /// Where [`load`] takes settings from.
 pub struct Sources<'a> {
@@ -189,6 +193,17 @@ fn apply_env(settings: &mut Settings, env: &BTreeMap<String, String>) -> Result<
     }
     if let Some(value) = var(ENV_CLUSTER_TOKEN) {
         settings.cluster.token = Some(value.to_owned());
+    }
+    if let Some(value) = var(ENV_NODE_KEY) {
+        settings.cluster.node_key = Some(PathBuf::from(value.trim()));
+    }
+    if let Some(value) = var(ENV_TRUSTED_NODES) {
+        settings.cluster.trusted_nodes = value
+            .split(',')
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .map(str::to_owned)
+            .collect();
     }
     if let Some(value) = var(ENV_LOG_FORMAT) {
         settings.log_format = value.parse().map_err(|_| Error::InvalidEnv {

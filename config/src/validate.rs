@@ -331,7 +331,7 @@ pub(crate) fn ensure(ok: bool, reason: impl FnOnce() -> String) -> Result<()> {
 }
 
 /// Whether `issuer` has the shape of an Ed25519 public key in unpadded base64url.
-fn well_formed_issuer(issuer: &str) -> bool {
+pub(crate) fn well_formed_issuer(issuer: &str) -> bool {
     issuer.len() == ISSUER_KEY_LEN
         && issuer
             .bytes()

@@ -210,6 +210,42 @@ pub(crate) fn verify_and_build(gw: &Gateway, record: Record) -> (Record, Option<
     }
 }
 
+/// As [`verify_and_build`] for a record deployed on another node, offered an artifact a peer
+/// compiled: once the original is re-verified, `adopt` is given its grants and may return an
+/// artifact it checked and stored (digest, size); when it returns `None` the original is compiled
+/// here. Blocking. Returns the record to serve, why this node refuses it if it does, and whether
+/// the artifact was adopted.
+pub(crate) fn verify_and_adopt(
+    gw: &Gateway,
+    mut record: Record,
+    adopt: impl FnOnce(CapabilitySet) -> Option<(Digest, u64)>,
+) -> (Record, Option<ApiError>, bool) {
+    let Some(original) = record.original.clone() else {
+        let (record, down) = verify_and_build(gw, record);
+        return (record, down, false);
+    };
+    if record.engine.as_deref() == Some(gw.pool.engine_fingerprint()) {
+        let (record, down) = verify_and_build(gw, record);
+        return (record, down, false);
+    }
+    let (module, grants) = match verify(gw, &record, &original, SystemTime::now()) {
+        Ok(verified) => verified,
+        Err(e) => return (record, Some(e), false),
+    };
+    if let Some((artifact, size)) = adopt(grants) {
+        record.artifact = artifact.to_string();
+        record.artifact_size = size;
+        record.engine = Some(gw.pool.engine_fingerprint().to_owned());
+        return (record, None, true);
+    }
+    match rebuild(gw, record, &module, grants, &Rebuilds::default()) {
+        Outcome::Serve(record) | Outcome::Legacy(record) | Outcome::Rebuilt { record, .. } => {
+            (record, None, false)
+        }
+        Outcome::Down(record, cause) => (record, Some(cause), false),
+    }
+}
+
 /// Decides one record's fate; blocking (reads, hashes and may compile).
 fn check(gw: &Gateway, record: Record, now: SystemTime, rebuilds: &Rebuilds) -> Outcome {
     let Some(original) = record.original.clone() else {

@@ -108,6 +108,64 @@ pub(crate) fn compile(
     })
 }
 
+/// Writes an artifact another node compiled into `store` and checks that it loads into one of
+/// `engines` and links with `grants`' linker, as a cold start would; returns its digest.
+///
+/// The caller has checked already that a node it trusts signed these bytes for this engine's
+/// fingerprint (`Component::deserialize` trusts its input completely: never call this with bytes
+/// whose origin is unchecked). A failure removes nothing the store had before.
+pub(crate) fn adopt(
+    engines: &Engines,
+    linkers: &Linkers,
+    grants: CapabilitySet,
+    store: &ContentStore,
+    bytes: &[u8],
+) -> Result<Digest> {
+    let existed = store.path(&Digest::of(bytes)).exists();
+    let digest = store.write(bytes)?;
+    let checked = check_adopted(engines, linkers, grants, store, &digest);
+    if checked.is_err() && !existed {
+        // Best effort: an artifact left behind is removed by the next artifact GC anyway.
+        let _ = store.remove(&digest);
+    }
+    checked.map(|()| digest)
+}
+
+/// Loads and links the stored artifact `digest` as [`adopt`] describes.
+fn check_adopted(
+    engines: &Engines,
+    linkers: &Linkers,
+    grants: CapabilitySet,
+    store: &ContentStore,
+    digest: &Digest,
+) -> Result<()> {
+    let path = store.verified_path(digest)?;
+    // SAFETY: the bytes are signed by a node key the operator trusts, over this engine's
+    // fingerprint and their sha256, which the store just checked against the file's name.
+    #[expect(
+        unsafe_code,
+        reason = "loading an artifact a trusted node signed, checked against its digest"
+    )]
+    let component = unsafe { Component::deserialize_file(&engines.p2, &path) }
+        .or_else(|_| unsafe { Component::deserialize_file(&engines.p3, &path) })
+        .map_err(|e| Error::artifact(&path, format!("{e:#}")))?;
+    let engine = component.engine();
+    let missing = linkers::ungranted(engine, &component, grants);
+    if !missing.is_empty() {
+        return Err(Error::NotGranted {
+            interfaces: missing,
+        });
+    }
+    let version = linkers::wasi_target(engine, &component).map_or(WasiVersion::P2, |t| t.version);
+    linkers
+        .get(grants, version)?
+        .instantiate_pre(&component)
+        .map_err(|e| Error::InvalidComponent {
+            reason: format!("cannot be linked: {e:#}"),
+        })?;
+    Ok(())
+}
+
 /// The export that makes a component an event handler.
 const MESSAGE_HANDLER: &str = "wasi:messaging/incoming-handler";
 

@@ -83,6 +83,28 @@ impl Pool {
         Function::new(self.node.clone(), spec)
     }
 
+    /// The bytes of a stored artifact as they are on disk, for sharing with other nodes.
+    pub fn artifact_bytes(&self, artifact: &Digest) -> Result<Vec<u8>> {
+        self.node.artifacts.read(artifact)
+    }
+
+    /// Stores an artifact another node compiled for this engine and checks that it loads and
+    /// links with `grants`, as a cold start would; returns its digest. Blocking.
+    ///
+    /// Only for bytes whose origin the caller has checked (a trusted node's signature over this
+    /// engine's fingerprint and their sha256): loading an artifact runs its code unchecked.
+    /// Errors as [`Pool::compile`] for ungranted imports or linking, or an artifact error when
+    /// this engine cannot load the bytes.
+    pub fn adopt_artifact(&self, bytes: &[u8], grants: CapabilitySet) -> Result<Digest> {
+        compile::adopt(
+            &self.node.engines,
+            &self.node.linkers,
+            grants,
+            &self.node.artifacts,
+            bytes,
+        )
+    }
+
     /// Size in bytes of a stored artifact.
     pub fn artifact_size(&self, artifact: &Digest) -> Result<u64> {
         self.node.artifacts.size(artifact)

@@ -93,7 +93,9 @@ impl Warm {
     ) -> Result<Self> {
         let started = Instant::now();
         // SAFETY: `path` comes from `ContentStore::verified_path`: a file this gateway compiled and
-        // wrote itself, named by the sha256 of its bytes and checked against that name on first load.
+        // wrote itself (or adopted from a node whose key it trusts, signed over this engine's
+        // fingerprint and the bytes' sha256), named by the sha256 of its bytes and checked
+        // against that name on first load.
         #[expect(
             unsafe_code,
             reason = "loading our own precompiled, content-addressed artifact"

@@ -14,6 +14,19 @@ pub struct ClusterNodeConfig {
     /// Extra TOML appended to every node's settings file, inside its `[cluster]` table (a line
     /// starting another table ends it).
     pub extra_toml: String,
+    /// Node keys for shared artifacts; `None`: no node signs or trusts any.
+    pub node_keys: Option<NodeKeys>,
+}
+
+/// Which nodes of a [`ClusterHarness`] sign the artifacts they compile and whose keys each
+/// trusts. Every node has a key pair ([`ClusterHarness::node_keys`]); only those that sign are
+/// given theirs.
+#[derive(Clone, Copy)]
+pub struct NodeKeys {
+    /// Node `i` gets its key (`WASMGATE_NODE_KEY`) when `signs(i)`.
+    pub signs: fn(usize) -> bool,
+    /// Node `i` trusts node `j`'s key (`WASMGATE_TRUSTED_NODES`) when `trusts(i, j)`.
+    pub trusts: fn(usize, usize) -> bool,
 }
 
 impl Default for ClusterNodeConfig {
@@ -22,6 +35,7 @@ impl Default for ClusterNodeConfig {
             heartbeat: "250ms",
             drain_delay: "1s",
             extra_toml: String::new(),
+            node_keys: None,
         }
     }
 }
@@ -35,6 +49,11 @@ pub struct ClusterHarness {
     pub redis: RedisServer,
     /// The nodes, by ordinal.
     pub nodes: Vec<Gateway>,
+    /// The public halves of the nodes' node keys, by ordinal, when
+    /// [`ClusterNodeConfig::node_keys`] is set.
+    pub node_keys: Vec<String>,
+    /// Holds the node key files.
+    _keys_dir: tempfile::TempDir,
 }
 
 impl ClusterHarness {
@@ -68,6 +87,28 @@ impl ClusterHarness {
                 .env("WASMGATE_ADVERTISE", &format!("http://{addr}"));
             builders.push(builder);
         }
+        let keys_dir = tempfile::tempdir()?;
+        let mut node_keys = Vec::new();
+        if let Some(NodeKeys { signs, trusts }) = config.node_keys {
+            let keys: Vec<_> = (0..n)
+                .map(|_| wasmgate_claims::SigningKey::generate())
+                .collect();
+            node_keys = keys.iter().map(|k| k.issuer().to_string()).collect();
+            for (i, builder) in builders.iter_mut().enumerate() {
+                let path = keys_dir.path().join(format!("node-{i}.pem"));
+                std::fs::write(&path, keys[i].to_pkcs8_pem()?.as_str())?;
+                let trusted: Vec<&str> = (0..n)
+                    .filter(|&j| j != i && trusts(i, j))
+                    .map(|j| node_keys[j].as_str())
+                    .collect();
+                let mut b =
+                    std::mem::take(builder).env("WASMGATE_TRUSTED_NODES", &trusted.join(","));
+                if signs(i) {
+                    b = b.env("WASMGATE_NODE_KEY", &path.display().to_string());
+                }
+                *builder = b;
+            }
+        }
         let issuers: Vec<String> = builders.iter().map(|b| b.issuer()).collect();
         let mut nodes = Vec::new();
         for (i, mut builder) in builders.into_iter().enumerate() {
@@ -78,6 +119,12 @@ impl ClusterHarness {
             }
             nodes.push(builder.start().await?);
         }
-        Ok(ClusterHarness { nats, redis, nodes })
+        Ok(ClusterHarness {
+            nats,
+            redis,
+            nodes,
+            node_keys,
+            _keys_dir: keys_dir,
+        })
     }
 }

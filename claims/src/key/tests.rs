@@ -170,3 +170,21 @@ fn long_input_is_shortened_in_the_message() {
     assert!(message.len() < 250, "{message}");
     assert!(message.contains('…'), "{message}");
 }
+
+#[test]
+fn a_detached_signature_verifies_only_for_its_key_and_its_message() {
+    let key = SigningKey::generate();
+    let other = SigningKey::generate();
+    let signature = key.sign_detached(b"artifact digest");
+    assert_eq!(signature.len(), 86, "64 bytes in unpadded base64url");
+    assert!(key.issuer().verifies(b"artifact digest", &signature));
+    assert!(!key.issuer().verifies(b"artifact digesT", &signature));
+    assert!(!other.issuer().verifies(b"artifact digest", &signature));
+    let mut flipped = signature.clone().into_bytes();
+    flipped[10] = if flipped[10] == b'A' { b'B' } else { b'A' };
+    let flipped = String::from_utf8(flipped).unwrap();
+    assert!(!key.issuer().verifies(b"artifact digest", &flipped));
+    for unreadable in ["", "not base64!", &signature[..40]] {
+        assert!(!key.issuer().verifies(b"artifact digest", unreadable));
+    }
+}

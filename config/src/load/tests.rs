@@ -362,3 +362,31 @@ fn cluster_keys_layer_file_env_and_flags_and_cluster_mode_needs_shared_kv_and_a_
         "the cluster token never shows in Debug"
     );
 }
+
+#[test]
+fn node_key_and_trusted_nodes_come_from_the_file_or_the_environment() {
+    let key = "gIbXBb0c8092uDzPIhYYt7pyBKZNDQwqEsrtAKwQHl8";
+    let file = TempFile::new(
+        "cluster-nodes",
+        &format!("[cluster]\nnode_key = \"file.pem\"\ntrusted_nodes = [\"{key}\"]\n"),
+    );
+    let s = load_with(Some(&file), &env(&[]), Overrides::default()).unwrap();
+    assert_eq!(s.cluster.node_key.as_deref(), Some(Path::new("file.pem")));
+    assert_eq!(s.cluster.trusted_nodes, vec![key.to_owned()]);
+    let other = "a55qvEYZwlMPAhacIFAGFAcYakNe5mRuvNE0Heyy3fQ";
+    let vars = env(&[
+        ("WASMGATE_NODE_KEY", "env.pem"),
+        ("WASMGATE_TRUSTED_NODES", &format!("{key}, {other},")),
+    ]);
+    let s = load_with(Some(&file), &vars, Overrides::default()).unwrap();
+    assert_eq!(s.cluster.node_key.as_deref(), Some(Path::new("env.pem")));
+    assert_eq!(
+        s.cluster.trusted_nodes,
+        vec![key.to_owned(), other.to_owned()]
+    );
+    let bad = env(&[("WASMGATE_TRUSTED_NODES", "not-a-key")]);
+    let error = load_with(None, &bad, Overrides::default())
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("cluster.trusted_nodes"), "{error}");
+}

@@ -47,6 +47,8 @@ fn the_example_file_lists_every_key() {
         "drain_delay",
         "replicas",
         "ack_wait",
+        "node_key",
+        "trusted_nodes",
         "[registries.",
         "username",
         "password_env",

@@ -215,6 +215,12 @@ async fn deploy_upload(
         let e = crate::cluster::sync::api_error(e);
         return Err(abandon(gw, gc, &artifact, Some(original), e).await);
     }
+    // Shared before the record, so peers that trust this node's key find it when they apply it.
+    if let Some(node) = &gw.cluster {
+        node.artifacts
+            .publish(node, &gw.pool, &original.to_string(), &artifact.digest)
+            .await;
+    }
 
     let version = match gw.registry.next_version(name.as_str()) {
         Ok(version) => version,

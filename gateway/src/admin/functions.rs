@@ -18,7 +18,8 @@ pub fn list(gw: &Gateway) -> GatewayResponse {
     json(StatusCode::OK, &json!({ "functions": functions }))
 }
 
-/// One function in detail, with its manifest, owner, signed original, the key-value bytes its
+/// One function in detail, with its manifest, owner, signed original, the precompiled artifact
+/// this node serves it from (`artifact`: `{"digest", "size"}`), the key-value bytes its
 /// own buckets use (`kv_bytes`, counted against `quotas.max_kv_bytes`; `null` when the store
 /// cannot be asked), and its live versions (`live`: `[{"version", "weight", "digest",
 /// "deployed_at", "requests"}]`, `version` being the primary one, which the other fields
@@ -36,6 +37,10 @@ pub async fn get(gw: &Gateway, name: &str) -> Result<GatewayResponse, ApiError> 
             reason: format!("manifest not serialisable: {e}"),
         })?;
     body["compile_ms"] = json!(deployed.record.compile_ms);
+    body["artifact"] = json!({
+        "digest": deployed.record.artifact,
+        "size": deployed.record.artifact_size,
+    });
     body["owner"] = json!(gw.registry.owner(name.as_str())?);
     body["original"] = match &deployed.record.original {
         Some(digest) => json!({ "stored": true, "digest": digest }),

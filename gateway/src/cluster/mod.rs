@@ -5,11 +5,15 @@
 //! - [`ClusterNode`]: the node's identity, its view of the members, its load and its HTTP client
 //!   to peers; [`start`] runs its heartbeat, follows the members and the registry;
 //! - [`sync`]: records deployed on other nodes become local ones (original fetched, digest and
-//!   signature re-verified, compiled here), deletes and CAS on deploy;
+//!   signature re-verified, compiled here or loaded from a trusted node), deletes and CAS on
+//!   deploy;
+//! - [`artifacts`]: precompiled artifacts signed by node keys, shared through the object store
+//!   and loaded only by nodes that trust the signing key and run the same engine;
 //! - [`forward`]: a call that lands on a node that is not the function's home goes to the home
 //!   once, over HTTP, authenticated by the cluster token;
 //! - [`status`]: `GET /cluster`.
 
+pub mod artifacts;
 pub mod forward;
 pub mod status;
 pub mod sync;
@@ -63,6 +67,8 @@ pub struct ClusterMetrics {
     pub connected: IntGauge,
     /// `wasmgate_cluster_async_calls_total{outcome}`.
     pub async_calls: IntCounterVec,
+    /// `wasmgate_cluster_artifacts_total{outcome}`.
+    pub artifacts: IntCounterVec,
 }
 
 /// Why a call was served where it was (`wasmgate_cluster_calls_total{path}`).
@@ -146,6 +152,8 @@ pub struct ClusterNode {
     pub metrics: ClusterMetrics,
     /// Async calls this node is running from the cluster's queue.
     pub calls_running: tokio_util::task::TaskTracker,
+    /// This node's node key and the node keys it trusts for shared artifacts.
+    pub artifacts: artifacts::ArtifactSharing,
 }
 
 impl ClusterNode {
@@ -204,6 +212,7 @@ impl ClusterNode {
             applying: tokio::sync::Mutex::new(()),
             read_through: tokio::sync::Semaphore::new(16),
             calls_running: tokio_util::task::TaskTracker::new(),
+            artifacts: artifacts::ArtifactSharing::from_settings(c)?,
             metrics: ClusterMetrics::register(registry).map_err(|e| crate::ApiError::Internal {
                 reason: format!("cluster metrics: {e}"),
             })?,
@@ -395,6 +404,17 @@ impl ClusterMetrics {
             ),
             &["outcome"],
         )?;
+        let artifacts = IntCounterVec::new(
+            Opts::new(
+                "wasmgate_cluster_artifacts_total",
+                "Precompiled artifacts shared between nodes, by outcome: published (signed with cluster.node_key and stored), publish_failed, adopted (a trusted node's artifact loaded instead of compiling), absent (none stored for this engine and original), unavailable (the store could not be read), and the refusals after which this node compiled itself: malformed, untrusted (key not in cluster.trusted_nodes), bad_signature, digest_mismatch, unloadable.",
+            ),
+            &["outcome"],
+        )?;
+        registry.register(Box::new(artifacts.clone()))?;
+        for outcome in artifacts::OUTCOMES {
+            artifacts.with_label_values(&[outcome]);
+        }
         registry.register(Box::new(async_calls.clone()))?;
         for outcome in ["run", "redelivered", "duplicate", "handed_back"] {
             async_calls.with_label_values(&[outcome]);
@@ -417,7 +437,13 @@ impl ClusterMetrics {
             applied,
             connected,
             async_calls,
+            artifacts,
         })
+    }
+
+    /// Counts one `wasmgate_cluster_artifacts_total{outcome}`.
+    pub fn count_artifact(&self, outcome: &str) {
+        self.artifacts.with_label_values(&[outcome]).inc();
     }
 }
 

@@ -204,26 +204,43 @@ async fn apply_put(
         });
     }
     record.cluster_revision = Some(versioned.revision);
-    fetch_original(gw, node, &record).await?;
-    // The artifact the other node compiled is never used: this node compiles its own, unless it
-    // already has one of the same code (hash without the signature) and grants, compiled by its
-    // own engine; the original is re-verified either way.
-    match local_artifact(gw, &record) {
+    let original = fetch_original(gw, node, &record).await?.to_string();
+    // The original is re-verified either way. The artifact is one this node already has of the
+    // same code (hash without the signature) and grants, compiled by its own engine; else one a
+    // node whose key this node trusts compiled with the same engine and signed (`artifacts`);
+    // else this node compiles its own.
+    let shared = match local_artifact(gw, &record) {
         Some((artifact, size)) => {
             record.artifact = artifact;
             record.artifact_size = size;
             record.engine = Some(gw.pool.engine_fingerprint().to_owned());
+            None
         }
-        None => record.engine = None,
-    }
-    let (record, down) = {
-        let gw = gw.clone();
-        tokio::task::spawn_blocking(move || crate::restore::verify_and_build(&gw, record))
-            .await
-            .map_err(|e| ApiError::Internal {
-                reason: format!("applying {name} failed: {e}"),
-            })?
+        None => {
+            record.engine = None;
+            node.artifacts
+                .fetch(node, &gw.pool, &original, artifact_limit(gw))
+                .await
+        }
     };
+    let (record, down, adopted) = {
+        let gw = gw.clone();
+        let node = node.clone();
+        let original = original.clone();
+        tokio::task::spawn_blocking(move || {
+            crate::restore::verify_and_adopt(&gw, record, |grants| {
+                let shared = shared?;
+                node.artifacts
+                    .adopt(&node.metrics, &gw.pool, &shared, &original, grants)
+            })
+        })
+        .await
+        .map_err(|e| ApiError::Internal {
+            reason: format!("applying {name} failed: {e}"),
+        })?
+    };
+    // Compiled (or reused) here: shared for nodes that trust this one, once it serves here.
+    let publish = (down.is_none() && !adopted).then(|| record.artifact.clone());
     if let Some(cause) = &down {
         node.metrics.applied.with_label_values(&["down"]).inc();
         tracing::warn!(function = %name, code = cause.classify().1, error = %cause, "a function deployed on another node is down here: this node's checks refuse it");
@@ -242,8 +259,26 @@ async fn apply_put(
         crate::admin::start(gw, &deployed);
     }
     node.metrics.applied.with_label_values(&["put"]).inc();
-    tracing::info!(function = %name, revision = versioned.revision, digest = %record.digest, "applied a deploy made on another node");
+    tracing::info!(function = %name, revision = versioned.revision, digest = %record.digest, adopted, "applied a deploy made on another node");
+    if let Some(artifact) = publish
+        && node.artifacts.public_key().is_some()
+    {
+        // In the background: the watch goes on applying records meanwhile.
+        let (node, pool) = (node.clone(), gw.pool.clone());
+        tokio::spawn(async move {
+            node.artifacts
+                .publish(&node, &pool, &original, &artifact)
+                .await;
+        });
+    }
     Ok(())
+}
+
+/// The largest shared artifact a node reads: 8 × `max_module_size`. Precompiled code is a few
+/// times its component (the JavaScript and Python components of `bench/COLDSTART.md` compile to
+/// about 3× and 2×), and `max_module_size` bounds the component.
+fn artifact_limit(gw: &Gateway) -> u64 {
+    gw.settings.max_module_size.bytes().saturating_mul(8)
 }
 
 /// An artifact this node compiled from the same code with the same grants, if a deployed

@@ -556,6 +556,76 @@ async fn bench_deploy_propagation_and_forwarding_overhead() {
     );
 }
 
+/// Benchmark, not a test (`scripts/bench-cluster`): time from a deploy's answer until the other
+/// two nodes list a large component (the componentize-js conformance guest, new code each time),
+/// in a cluster where every node compiles it and, in the same run, in one where the deploying
+/// node signs its artifact and the other two load it (`[cluster] node_key`, `trusted_nodes`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark: scripts/bench-cluster runs it on a release build"]
+async fn bench_shared_artifacts_propagation() {
+    let deploys: usize = std::env::var("BENCH_LARGE_DEPLOYS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(8);
+    let js = std::fs::read(guests::CONF_JS).unwrap();
+    let mut results = Vec::new();
+    for (kind, keys) in [
+        ("every node compiles", None),
+        (
+            "the others load wasmgate-0's signed artifact",
+            Some(wasmgate_tests::NodeKeys {
+                signs: |i| i == 0,
+                trusts: |_, j| j == 0,
+            }),
+        ),
+    ] {
+        let cluster = ClusterHarness::start_with(
+            3,
+            wasmgate_tests::ClusterNodeConfig {
+                node_keys: keys,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        let [a, b, c] = &cluster.nodes[..] else {
+            unreachable!()
+        };
+        let mut visible = Vec::with_capacity(deploys);
+        for i in 0..deploys {
+            let name = format!("large-{i}");
+            let code = with_custom_section(&js, &format!("{kind}-{i}"));
+            let bytes = a.sign_bytes(&code, &name, &[]).unwrap();
+            let response = a.deploy_bytes(&name, bytes).await.unwrap();
+            let answered = std::time::Instant::now();
+            assert_eq!(response.status(), 201);
+            for node in [b, c] {
+                while digest_on(node, &name).await.is_none() {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            }
+            visible.push(answered.elapsed());
+        }
+        let adopted = artifacts(b, "adopted").await + artifacts(c, "adopted").await;
+        results.push((
+            kind,
+            quantile_ms(&mut visible, 0.5),
+            quantile_ms(&mut visible, 0.99),
+            adopted,
+        ));
+    }
+    for (kind, p50, p99, adopted) in &results {
+        println!(
+            "BENCH large component ({} KiB, componentize-js) visible on both other nodes after the deploy's answer, {kind}, {deploys} deploys: p50 {p50:.1} ms, p99 {p99:.1} ms ({adopted} artifacts adopted)",
+            js.len() / 1024
+        );
+    }
+    println!(
+        "BENCH shared artifacts: time to visible p50 {:.2}x of every node compiling",
+        results[1].1 / results[0].1
+    );
+}
+
 /// `POST /async/{function}{path}` on `node`; the call id and token when accepted (202).
 async fn submit(node: &Gateway, function: &str, path: &str) -> Option<(String, String)> {
     let response = reqwest::Client::new()
@@ -888,4 +958,145 @@ async fn a_rollback_on_one_node_is_served_by_every_node_and_numbering_goes_on() 
     for node in [a, b, c] {
         until_serving(node, 3).await;
     }
+}
+
+/// `wasmgate_cluster_artifacts_total{outcome}` on `node`.
+async fn artifacts(node: &Gateway, outcome: &str) -> f64 {
+    node.counter("wasmgate_cluster_artifacts_total", &[("outcome", outcome)])
+        .await
+        .unwrap()
+}
+
+/// The objects of the shared artifact store: (name, bytes, metadata).
+async fn shared_artifacts(nats_url: &str) -> Vec<(String, Vec<u8>, HashMap<String, String>)> {
+    use futures::StreamExt as _;
+    use tokio::io::AsyncReadExt as _;
+    let js = async_nats::jetstream::new(async_nats::connect(nats_url).await.unwrap());
+    let store = js.get_object_store("wg_artifacts").await.unwrap();
+    let mut names = Vec::new();
+    let mut list = store.list().await.unwrap();
+    while let Some(info) = list.next().await {
+        names.push(info.unwrap().name);
+    }
+    let mut objects = Vec::new();
+    for name in names {
+        let mut object = store.get(&name).await.unwrap();
+        let metadata = object.info().metadata.clone();
+        let mut bytes = Vec::new();
+        object.read_to_end(&mut bytes).await.unwrap();
+        objects.push((name, bytes, metadata));
+    }
+    objects
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_loads_an_artifact_only_from_a_node_it_trusts_and_compiles_when_the_signature_fails()
+{
+    // wasmgate-0 signs what it compiles; wasmgate-1 trusts it; wasmgate-2 trusts only
+    // wasmgate-1, which signs nothing.
+    let mut cluster = ClusterHarness::start_with(
+        3,
+        wasmgate_tests::ClusterNodeConfig {
+            node_keys: Some(wasmgate_tests::NodeKeys {
+                signs: |i| i == 0,
+                trusts: |i, j| (i, j) == (1, 0) || (i, j) == (2, 1),
+            }),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let deployed = cluster.nodes[0]
+        .deploy("hello", guests::HTTP_HELLO)
+        .await
+        .unwrap();
+    assert_eq!(deployed.status(), 201, "{}", deployed.text().await.unwrap());
+    let digest = digest_on(&cluster.nodes[0], "hello").await.unwrap();
+    for node in &cluster.nodes[1..] {
+        eventually(
+            "the deploy is applied on every node",
+            Duration::from_secs(20),
+            || digest_on(node, "hello"),
+            |d| d.as_deref() == Some(digest.as_str()),
+        )
+        .await
+        .unwrap();
+    }
+    assert_eq!(artifacts(&cluster.nodes[0], "published").await, 1.0);
+    assert_eq!(artifacts(&cluster.nodes[1], "adopted").await, 1.0);
+    assert_eq!(artifacts(&cluster.nodes[2], "adopted").await, 0.0);
+    assert_eq!(artifacts(&cluster.nodes[2], "untrusted").await, 1.0);
+    // The adopted artifact is the one wasmgate-0 compiled; wasmgate-2 compiled its own.
+    let artifact_on = |i: usize| {
+        let node = &cluster.nodes[i];
+        async move { node.function("hello").await.unwrap()["artifact"]["digest"].clone() }
+    };
+    let (a0, a1) = (artifact_on(0).await, artifact_on(1).await);
+    assert!(a0.is_string(), "{a0}");
+    assert_eq!(a0, a1);
+    let stored = shared_artifacts(&cluster.nats.url()).await;
+    assert_eq!(stored.len(), 1, "one artifact, from the one signing node");
+    let (name, bytes, metadata) = stored.into_iter().next().unwrap();
+    assert_eq!(metadata["wasmgate-node"], "wasmgate-0");
+    assert_eq!(metadata["wasmgate-node-key"], cluster.node_keys[0]);
+
+    // With its compiler gone, wasmgate-1 serves hello from the adopted artifact.
+    cluster.nodes[0].kill().await.unwrap();
+    eventually(
+        "wasmgate-1 serves hello itself",
+        Duration::from_secs(20),
+        || call(&cluster.nodes[2], "/fn/hello"),
+        |(status, body, by)| {
+            *status == 200 && body == "hello from wasmgate\n" && by.as_deref() == Some("wasmgate-1")
+        },
+    )
+    .await
+    .unwrap();
+
+    // wasmgate-0's genuine artifact and signature, replayed under another original's name: the
+    // signature does not cover that original, so wasmgate-1 compiles the new function itself.
+    let echo = cluster.nodes[2]
+        .sign(guests::HTTP_ECHO, "echo", &[])
+        .unwrap();
+    let echo_original = {
+        use sha2::Digest as _;
+        format!("sha256:{}", hex::encode(sha2::Sha256::digest(&echo)))
+    };
+    let (engine_dir, _) = name.rsplit_once('/').unwrap();
+    let replayed = format!("{engine_dir}/{echo_original}");
+    {
+        let js = async_nats::jetstream::new(async_nats::connect(cluster.nats.url()).await.unwrap());
+        let store = js.get_object_store("wg_artifacts").await.unwrap();
+        store
+            .put(
+                async_nats::jetstream::object_store::ObjectMetadata {
+                    name: replayed.clone(),
+                    metadata: metadata.clone(),
+                    ..Default::default()
+                },
+                &mut bytes.as_slice(),
+            )
+            .await
+            .unwrap();
+    }
+    let deployed = cluster.nodes[2].deploy_bytes("echo", echo).await.unwrap();
+    assert_eq!(deployed.status(), 201, "{}", deployed.text().await.unwrap());
+    let echo_digest = digest_on(&cluster.nodes[2], "echo").await.unwrap();
+    eventually(
+        "wasmgate-1 applies echo",
+        Duration::from_secs(20),
+        || digest_on(&cluster.nodes[1], "echo"),
+        |d| d.as_deref() == Some(echo_digest.as_str()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(artifacts(&cluster.nodes[1], "bad_signature").await, 1.0);
+    assert_eq!(artifacts(&cluster.nodes[1], "adopted").await, 1.0);
+    assert_ne!(
+        cluster.nodes[1].function("echo").await.unwrap()["artifact"]["digest"],
+        a0,
+        "compiled from the echo original, not the replayed hello artifact"
+    );
+    let (status, _, _) = call(&cluster.nodes[1], "/fn/echo").await;
+    assert_eq!(status, 200);
 }
