@@ -130,6 +130,19 @@ impl ClusterSettings {
     /// Checks the section on its own; [`Settings::validate`](crate::Settings::validate) checks
     /// what it needs from the rest (a shared key-value store, a shared token).
     pub(crate) fn validate(&self) -> Result<()> {
+        if let Some(path) = &self.node_key {
+            ensure(!path.as_os_str().is_empty(), || {
+                "cluster.node_key is empty: name the PEM file `wasmgate keys generate --out FILE` wrote, or leave it out".to_owned()
+            })?;
+        }
+        for key in &self.trusted_nodes {
+            ensure(crate::validate::well_formed_issuer(key), || {
+                format!(
+                    "cluster.trusted_nodes entry `{}` is not a public key: write the node's Ed25519 public key as 43 base64url characters, as `wasmgate keys generate` prints it",
+                    key.escape_debug()
+                )
+            })?;
+        }
         let Some(url) = &self.nats_url else {
             return Ok(());
         };
@@ -198,19 +211,6 @@ impl ClusterSettings {
                 )
             },
         )?;
-        if let Some(path) = &self.node_key {
-            ensure(!path.as_os_str().is_empty(), || {
-                "cluster.node_key is empty: name the PEM file `wasmgate keys generate --out FILE` wrote, or leave it out".to_owned()
-            })?;
-        }
-        for key in &self.trusted_nodes {
-            ensure(crate::validate::well_formed_issuer(key), || {
-                format!(
-                    "cluster.trusted_nodes entry `{}` is not a public key: write the node's Ed25519 public key as 43 base64url characters, as `wasmgate keys generate` prints it",
-                    key.escape_debug()
-                )
-            })?;
-        }
         ensure((1..=5).contains(&self.replicas), || {
             format!(
                 "cluster.replicas {} is out of range: JetStream keeps 1 to 5 replicas (1 on a single NATS server, 3 in production)",
