@@ -34,6 +34,35 @@ pub struct ClusterOptions {
     pub missed_heartbeats: u32,
     /// How async calls are queued and kept.
     pub calls: crate::calls::CallOptions,
+    /// User and password the NATS server's `authorization` block asks for; `None` connects
+    /// without (a server that requires them then refuses every operation as unavailable).
+    pub credentials: Option<NatsCredentials>,
+}
+
+/// A NATS user and password (NATS's `user`/`password` authorization). `Debug` never shows the
+/// password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NatsCredentials {
+    /// The NATS user.
+    pub user: String,
+    /// Its password.
+    pub password: String,
+}
+
+impl std::fmt::Debug for NatsCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NatsCredentials")
+            .field("user", &self.user)
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
+impl NatsCredentials {
+    /// These credentials added to `options`.
+    pub fn apply(&self, options: async_nats::ConnectOptions) -> async_nats::ConnectOptions {
+        options.user_and_password(self.user.clone(), self.password.clone())
+    }
 }
 
 /// One node's handle on the cluster's shared state. Buckets are created (or opened) on first use
@@ -57,10 +86,14 @@ impl Cluster {
     /// Connects to `options.url`; returns at once even when the server is down (the client
     /// retries, operations fail until it is back).
     pub async fn connect(options: ClusterOptions) -> Result<Self> {
-        let client = async_nats::ConnectOptions::new()
+        let mut connect = async_nats::ConnectOptions::new()
             .name("wasmgate-cluster")
             .retry_on_initial_connect()
-            .request_timeout(Some(REQUEST_TIMEOUT))
+            .request_timeout(Some(REQUEST_TIMEOUT));
+        if let Some(credentials) = &options.credentials {
+            connect = credentials.apply(connect);
+        }
+        let client = connect
             .connect(options.url.as_str())
             .await
             .map_err(|e| unavailable("connecting", e))?;

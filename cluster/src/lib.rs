@@ -35,7 +35,7 @@ pub mod slots;
 
 pub use artifacts::{SharedArtifact, artifact_name};
 pub use calls::{CallOptions, Delivery};
-pub use connection::{Cluster, ClusterOptions};
+pub use connection::{Cluster, ClusterOptions, NatsCredentials};
 pub use error::Error;
 pub use membership::{Members, NodeEntry, NodeState};
 pub use registry::{Change, Changes, Versioned};

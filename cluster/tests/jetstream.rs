@@ -25,6 +25,7 @@ async fn connect(nats: &NatsServer) -> Cluster {
         heartbeat: Duration::from_millis(200),
         missed_heartbeats: 3,
         calls: CALLS,
+        credentials: None,
     })
     .await
     .unwrap()
@@ -190,6 +191,7 @@ async fn an_unreachable_server_is_an_unavailable_error_not_a_hang() {
         heartbeat: Duration::from_secs(1),
         missed_heartbeats: 3,
         calls: CALLS,
+        credentials: None,
     })
     .await
     .unwrap();

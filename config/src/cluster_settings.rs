@@ -75,6 +75,13 @@ pub struct ClusterSettings {
     /// the node signs every artifact it compiles and shares it in the object store
     /// `wg_artifacts`, so nodes that trust its public key load it instead of compiling.
     pub node_key: Option<std::path::PathBuf>,
+    /// The NATS user the cluster's server asks for (its `authorization { user, password }`);
+    /// set together with `nats_password_env`. Also used by the message bus when it is the
+    /// cluster's NATS.
+    pub nats_user: Option<String>,
+    /// Name of the environment variable holding `nats_user`'s password (never the password
+    /// itself, so settings files hold no secret), e.g. `WASMGATE_NATS_PASSWORD`.
+    pub nats_password_env: Option<String>,
     /// Public keys of the nodes whose signed artifacts this node loads instead of compiling the
     /// original itself (43 base64url characters each, as `wasmgate keys generate` prints). Only
     /// artifacts compiled by an engine with this node's fingerprint are considered; the original
@@ -96,6 +103,8 @@ impl Default for ClusterSettings {
             replicas: 1,
             ack_wait: DEFAULT_ACK_WAIT,
             node_key: None,
+            nats_user: None,
+            nats_password_env: None,
             trusted_nodes: Vec::new(),
         }
     }
@@ -116,6 +125,8 @@ impl std::fmt::Debug for ClusterSettings {
             .field("replicas", &self.replicas)
             .field("ack_wait", &self.ack_wait)
             .field("node_key", &self.node_key)
+            .field("nats_user", &self.nats_user)
+            .field("nats_password_env", &self.nats_password_env)
             .field("trusted_nodes", &self.trusted_nodes)
             .finish()
     }
@@ -142,6 +153,23 @@ impl ClusterSettings {
                     key.escape_debug()
                 )
             })?;
+        }
+        ensure(
+            self.nats_user.is_some() == self.nats_password_env.is_some(),
+            || {
+                "cluster.nats_user and cluster.nats_password_env go together: set both (the NATS user, and the environment variable holding its password) or neither".to_owned()
+            },
+        )?;
+        if let Some(var) = &self.nats_password_env {
+            ensure(
+                !var.is_empty() && var.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'),
+                || {
+                    format!(
+                        "cluster.nats_password_env `{}` is not an environment variable name: use letters, digits and `_`, e.g. `WASMGATE_NATS_PASSWORD`",
+                        var.escape_debug()
+                    )
+                },
+            )?;
         }
         let Some(url) = &self.nats_url else {
             return Ok(());
@@ -266,7 +294,7 @@ mod tests {
     #[test]
     fn each_bad_key_is_named() {
         type Breaks = fn(&mut ClusterSettings);
-        let cases: [(Breaks, &str); 10] = [
+        let cases: [(Breaks, &str); 12] = [
             (|c| c.nats_url = Some("http://x".into()), "cluster.nats_url"),
             (|c| c.node_id = None, "cluster.node_id"),
             (|c| c.node_id = Some("a b".into()), "cluster.node_id"),
@@ -282,6 +310,17 @@ mod tests {
             (
                 |c| c.trusted_nodes = vec!["not-a-key".into()],
                 "cluster.trusted_nodes",
+            ),
+            (
+                |c| c.nats_user = Some("wasmgate".into()),
+                "cluster.nats_password_env",
+            ),
+            (
+                |c| {
+                    c.nats_user = Some("wasmgate".into());
+                    c.nats_password_env = Some("NOT A NAME".into());
+                },
+                "cluster.nats_password_env",
             ),
         ];
         for (breaks, key) in cases {

@@ -340,7 +340,18 @@ async fn open_bus(settings: &Settings) -> Result<Arc<dyn Bus>, ApiError> {
                 EventFormat::Json => cloudevent::Format::Json,
             };
             let bus = if settings.cluster.enabled() {
-                NatsBus::connect_with_backlog_retrying(url, limits).await?
+                // The cluster's NATS as the bus: the same user, if it asks for one.
+                let credentials = if Some(url) == settings.cluster.nats_url.as_ref() {
+                    crate::cluster::nats_credentials(settings)?
+                } else {
+                    None
+                };
+                NatsBus::connect_with_backlog_retrying(
+                    url,
+                    limits,
+                    credentials.map(|c| (c.user, c.password)),
+                )
+                .await?
             } else {
                 NatsBus::connect_with_backlog(url, limits).await?
             };

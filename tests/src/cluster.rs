@@ -16,7 +16,13 @@ pub struct ClusterNodeConfig {
     pub extra_toml: String,
     /// Node keys for shared artifacts; `None`: no node signs or trusts any.
     pub node_keys: Option<NodeKeys>,
+    /// When set, NATS accepts only this user and password, and every node is given them
+    /// (`nats_user`, and the password in the variable `nats_password_env` names).
+    pub nats_user: Option<(&'static str, &'static str)>,
 }
+
+/// The environment variable the harness passes the NATS password in.
+pub const NATS_PASSWORD_ENV: &str = "WASMGATE_TEST_NATS_PASSWORD";
 
 /// Which nodes of a [`ClusterHarness`] sign the artifacts they compile and whose keys each
 /// trusts. Every node has a key pair ([`ClusterHarness::node_keys`]); only those that sign are
@@ -36,6 +42,7 @@ impl Default for ClusterNodeConfig {
             drain_delay: "1s",
             extra_toml: String::new(),
             node_keys: None,
+            nats_user: None,
         }
     }
 }
@@ -64,11 +71,20 @@ impl ClusterHarness {
 
     /// Starts NATS, Redis and `n` nodes with `config`.
     pub async fn start_with(n: usize, config: ClusterNodeConfig) -> anyhow::Result<Self> {
-        let nats = NatsServer::start_jetstream().await?;
+        let nats = match config.nats_user {
+            Some((user, password)) => NatsServer::start_jetstream_with_user(user, password).await?,
+            None => NatsServer::start_jetstream().await?,
+        };
+        let nats_auth = match config.nats_user {
+            Some((user, _)) => {
+                format!("nats_user = \"{user}\"\nnats_password_env = \"{NATS_PASSWORD_ENV}\"\n")
+            }
+            None => String::new(),
+        };
         let redis = RedisServer::start().await?;
         let token = format!("cluster-admin-{}", uuid::Uuid::new_v4().simple());
         let toml = format!(
-            "[kv]\nbackend = \"redis\"\nurl = \"{}\"\n[cluster]\nheartbeat = \"{}\"\ndrain_delay = \"{}\"\n{}",
+            "[kv]\nbackend = \"redis\"\nurl = \"{}\"\n[cluster]\nheartbeat = \"{}\"\ndrain_delay = \"{}\"\n{nats_auth}{}",
             redis.url(),
             config.heartbeat,
             config.drain_delay,
@@ -84,7 +100,8 @@ impl ClusterHarness {
                 .config_toml(&toml)
                 .env("WASMGATE_CLUSTER", &nats.url())
                 .env("WASMGATE_NODE_ID", &format!("wasmgate-{i}"))
-                .env("WASMGATE_ADVERTISE", &format!("http://{addr}"));
+                .env("WASMGATE_ADVERTISE", &format!("http://{addr}"))
+                .env(NATS_PASSWORD_ENV, config.nats_user.map_or("", |(_, p)| p));
             builders.push(builder);
         }
         let keys_dir = tempfile::tempdir()?;

@@ -37,7 +37,7 @@ pub mod guests {
 
 pub use binary::{cargo_target_dir, wasmgate_bin};
 pub use cloudevents_client::{CloudEventsListener, cloudevents_client};
-pub use cluster::{ClusterHarness, ClusterNodeConfig, NodeKeys};
+pub use cluster::{ClusterHarness, ClusterNodeConfig, NATS_PASSWORD_ENV, NodeKeys};
 pub use eventually::eventually;
 pub use free_port::free_port;
 pub use gateway::{Gateway, GatewayBuilder, SIGNED_FOR};

@@ -14,6 +14,8 @@ pub struct NatsServer {
     port: u16,
     /// JetStream's store, when JetStream is on; kept across [`NatsServer::restart`].
     store: Option<tempfile::TempDir>,
+    /// The user and password every client must present, when set.
+    user: Option<(String, String)>,
 }
 
 impl NatsServer {
@@ -27,12 +29,26 @@ impl NatsServer {
         Self::launch(Some(tempfile::tempdir()?)).await
     }
 
+    /// As [`NatsServer::start_jetstream`], accepting only clients that present `user` and
+    /// `password` (`--user`, `--pass`).
+    pub async fn start_jetstream_with_user(user: &str, password: &str) -> anyhow::Result<Self> {
+        let mut server = NatsServer {
+            child: None,
+            port: crate::free_port::free_port()?,
+            store: Some(tempfile::tempdir()?),
+            user: Some((user.to_owned(), password.to_owned())),
+        };
+        server.spawn().await?;
+        Ok(server)
+    }
+
     async fn launch(store: Option<tempfile::TempDir>) -> anyhow::Result<Self> {
         let port = crate::free_port::free_port()?;
         let mut server = NatsServer {
             child: None,
             port,
             store,
+            user: None,
         };
         server.spawn().await?;
         Ok(server)
@@ -49,6 +65,9 @@ impl NatsServer {
         command.args(["-a", "127.0.0.1", "-p", &port.to_string()]);
         if let Some(store) = &self.store {
             command.arg("-js").arg("-sd").arg(store.path());
+        }
+        if let Some((user, password)) = &self.user {
+            command.arg("--user").arg(user).arg("--pass").arg(password);
         }
         let child = command
             .stdout(Stdio::null())

@@ -75,12 +75,21 @@ impl NatsBus {
 
     /// As [`NatsBus::connect_with_backlog`], but returns at once when the server is down and
     /// keeps connecting in the background (cluster mode: a node starts and serves its last view
-    /// while NATS is away; publishes fail until it is back).
-    pub async fn connect_with_backlog_retrying(url: &str, limits: BacklogLimits) -> Result<Self> {
+    /// while NATS is away; publishes fail until it is back). `user_password` is the NATS user
+    /// and password the server asks for, if it does (the cluster's `nats_user`).
+    pub async fn connect_with_backlog_retrying(
+        url: &str,
+        limits: BacklogLimits,
+        user_password: Option<(String, String)>,
+    ) -> Result<Self> {
         let capacity = usize::try_from(limits.messages)
             .unwrap_or(usize::MAX)
             .max(1);
-        let options = async_nats::ConnectOptions::new()
+        let mut options = async_nats::ConnectOptions::new();
+        if let Some((user, password)) = user_password {
+            options = options.user_and_password(user, password);
+        }
+        let options = options
             .subscription_capacity(capacity)
             .retry_on_initial_connect();
         Self::connect_with(url, options).await

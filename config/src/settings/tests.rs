@@ -47,6 +47,8 @@ fn the_example_file_lists_every_key() {
         "drain_delay",
         "replicas",
         "ack_wait",
+        "nats_user",
+        "nats_password_env",
         "node_key",
         "trusted_nodes",
         "[registries.",

@@ -177,6 +177,7 @@ impl ClusterNode {
                 retention: settings.async_calls.retention.get(),
                 ack_wait: c.ack_wait.get(),
             },
+            credentials: nats_credentials(settings)?,
         })
         .await
         .map_err(|e| crate::ApiError::ClusterUnavailable {
@@ -444,6 +445,31 @@ impl ClusterMetrics {
     /// Counts one `wasmgate_cluster_artifacts_total{outcome}`.
     pub fn count_artifact(&self, outcome: &str) {
         self.artifacts.with_label_values(&[outcome]).inc();
+    }
+}
+
+/// The NATS user and password of `[cluster] nats_user` and `nats_password_env`, the password read
+/// from that environment variable now; `None` when no user is set. Errors name the variable when
+/// it is unset or empty.
+pub fn nats_credentials(
+    settings: &Settings,
+) -> Result<Option<wasmgate_cluster::NatsCredentials>, crate::ApiError> {
+    let c = &settings.cluster;
+    let (Some(user), Some(var)) = (&c.nats_user, &c.nats_password_env) else {
+        return Ok(None);
+    };
+    match std::env::var(var) {
+        Ok(password) if !password.is_empty() => Ok(Some(wasmgate_cluster::NatsCredentials {
+            user: user.clone(),
+            password,
+        })),
+        _ => Err(crate::ApiError::Config(
+            wasmgate_config::Error::InvalidSettings {
+                reason: format!(
+                    "cluster.nats_password_env names {var}, which is not set or empty: export the password of NATS user `{user}` in it"
+                ),
+            },
+        )),
     }
 }
 

@@ -269,6 +269,7 @@ mod tests {
                     retention: std::time::Duration::from_secs(60),
                     ack_wait: std::time::Duration::from_secs(1),
                 },
+                credentials: None,
             })
             .await
             .unwrap();

@@ -1102,3 +1102,105 @@ async fn a_node_loads_an_artifact_only_from_a_node_it_trusts_and_compiles_when_t
     let (status, _, _) = call(&cluster.nodes[1], "/fn/echo").await;
     assert_eq!(status, 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_whose_nats_asks_for_a_user_forms_with_it_and_a_wrong_password_changes_nothing() {
+    const USER: (&str, &str) = ("wasmgate", "nats-password-0123456789");
+    let cluster = ClusterHarness::start_with(
+        2,
+        wasmgate_tests::ClusterNodeConfig {
+            nats_user: Some(USER),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let [a, b] = &cluster.nodes[..] else {
+        unreachable!()
+    };
+    let deployed = a.deploy("hello", guests::HTTP_HELLO).await.unwrap();
+    assert_eq!(deployed.status(), 201, "{}", deployed.text().await.unwrap());
+    let digest = digest_on(a, "hello").await.unwrap();
+    eventually(
+        "the deploy reaches the other node",
+        Duration::from_secs(10),
+        || digest_on(b, "hello"),
+        |d| d.as_deref() == Some(digest.as_str()),
+    )
+    .await
+    .unwrap();
+    // The bus is the cluster's NATS, reached as the same user.
+    let client = async_nats::ConnectOptions::new()
+        .user_and_password(USER.0.into(), USER.1.into())
+        .connect(cluster.nats.url())
+        .await
+        .unwrap();
+    let mut orders = client.subscribe("orders.created").await.unwrap();
+    client.flush().await.unwrap();
+    let published = b
+        .client()
+        .post(b.url("/publish/orders.created"))
+        .body("one order")
+        .send()
+        .await
+        .unwrap();
+    assert!(published.status().is_success(), "{}", published.status());
+    let message = tokio::time::timeout(
+        Duration::from_secs(5),
+        futures::StreamExt::next(&mut orders),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(&message.payload[..], b"one order");
+    // The server refuses a client without the user: the settings are what let the nodes in.
+    assert!(async_nats::connect(cluster.nats.url()).await.is_err());
+
+    // A node with the wrong password starts, serves nothing of the cluster's and changes nothing.
+    let config = format!(
+        "[kv]\nbackend = \"redis\"\nurl = \"{}\"\n[cluster]\nnats_user = \"{}\"\nnats_password_env = \"{}\"\n",
+        cluster.redis.url(),
+        USER.0,
+        wasmgate_tests::NATS_PASSWORD_ENV
+    );
+    let wrong = Gateway::builder()
+        .config_toml(&config)
+        .env("WASMGATE_CLUSTER", &cluster.nats.url())
+        .env("WASMGATE_NODE_ID", "wasmgate-9")
+        .env("WASMGATE_ADVERTISE", "http://127.0.0.1:9")
+        .env(wasmgate_tests::NATS_PASSWORD_ENV, "not-the-password")
+        .start()
+        .await
+        .unwrap();
+    let refused = wrong.deploy("other", guests::HTTP_HELLO).await.unwrap();
+    let (status, code) = crate::error_code(refused).await;
+    assert_eq!((status, code.as_str()), (503, "cluster_unavailable"));
+    assert_eq!(digest_on(a, "other").await, None);
+
+    // Without the password in its variable a node refuses to start, naming the variable.
+    let dir = tempfile::tempdir().unwrap();
+    let settings = dir.path().join("wasmgate.toml");
+    std::fs::write(&settings, &config).unwrap();
+    let output = tokio::process::Command::new(wasmgate_tests::wasmgate_bin())
+        .args(["serve", "--config"])
+        .arg(&settings)
+        .current_dir(dir.path())
+        .env("WASMGATE_LISTEN", "127.0.0.1:0")
+        .env(
+            "WASMGATE_ADMIN_TOKEN",
+            "admin-token-0123456789abcdefghijklmnop",
+        )
+        .env("WASMGATE_CLUSTER", cluster.nats.url())
+        .env("WASMGATE_NODE_ID", "wasmgate-8")
+        .env("WASMGATE_ADVERTISE", "http://127.0.0.1:8")
+        .env_remove(wasmgate_tests::NATS_PASSWORD_ENV)
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(wasmgate_tests::NATS_PASSWORD_ENV) && stderr.contains("not set"),
+        "{stderr}"
+    );
+}
