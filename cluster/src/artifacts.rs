@@ -42,9 +42,10 @@ pub struct SharedArtifact {
 }
 
 impl Cluster {
-    /// Stores `bytes` as the artifact `name` with `metadata`, unless an object of that name and
-    /// size exists (content-addressed by name: the same engine compiles the same original to the
-    /// same bytes).
+    /// Stores `bytes` as the artifact `name` with `metadata`, unless an object of that name, size
+    /// and metadata exists (the same node signing the same bytes again: Ed25519 signatures are
+    /// deterministic, RFC 8032 §5.1.6). An object another node signed is replaced, so an
+    /// artifact never stays stuck under a signer its readers may not trust.
     pub async fn put_artifact(
         &self,
         name: &str,
@@ -54,7 +55,13 @@ impl Cluster {
         let store = self.artifacts_bucket().await?;
         let doing = format!("storing artifact {name}");
         match store.info(name).await {
-            Ok(info) if !info.deleted && info.size as u64 == bytes.len() as u64 => return Ok(()),
+            Ok(info)
+                if !info.deleted
+                    && info.size as u64 == bytes.len() as u64
+                    && info.metadata == metadata =>
+            {
+                return Ok(());
+            }
             Ok(_) => {}
             Err(e) if e.kind() == InfoErrorKind::NotFound => {}
             Err(e) => return Err(unavailable(&doing, e)),
@@ -94,10 +101,19 @@ impl Cluster {
         }
         let metadata = object.info().metadata.clone();
         let mut bytes = Vec::with_capacity(size as usize);
-        object
+        // Bounded by what was read, not only by the size the object's info states.
+        (&mut object)
+            .take(limit.saturating_add(1))
             .read_to_end(&mut bytes)
             .await
             .map_err(|e| unavailable(&doing, e))?;
+        if bytes.len() as u64 > limit {
+            return Err(Error::TooLarge {
+                key: name.to_owned(),
+                size: bytes.len() as u64,
+                limit,
+            });
+        }
         Ok(Some(SharedArtifact { bytes, metadata }))
     }
 

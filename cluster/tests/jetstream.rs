@@ -122,14 +122,23 @@ async fn artifacts_keep_their_metadata_are_named_by_engine_and_original_and_boun
         .put_artifact(&name, &bytes, metadata.clone())
         .await
         .unwrap();
-    // Idempotent: the same name and size again keeps the first object and its metadata.
+    // Idempotent: the same bytes and metadata again store nothing new.
     cluster
-        .put_artifact(&name, &bytes, Default::default())
+        .put_artifact(&name, &bytes, metadata.clone())
         .await
         .unwrap();
     let read = cluster.artifact(&name, 1 << 20).await.unwrap().unwrap();
     assert_eq!(read.bytes, bytes);
     assert_eq!(read.metadata, metadata);
+    // Another signer's object of the same size is replaced, not kept.
+    let other: std::collections::HashMap<String, String> =
+        [("wasmgate-node-sig".to_owned(), "other".to_owned())].into();
+    cluster
+        .put_artifact(&name, &bytes, other.clone())
+        .await
+        .unwrap();
+    let read = cluster.artifact(&name, 1 << 20).await.unwrap().unwrap();
+    assert_eq!(read.metadata, other);
     let other_engine = wasmgate_cluster::artifact_name("beef", "sha256:abc");
     assert_eq!(
         cluster.artifact(&other_engine, 1 << 20).await.unwrap(),

@@ -148,6 +148,7 @@ mod tests {
             original: None,
             engine: None,
             cluster_revision: None,
+            adopted_from: None,
         }
     }
 

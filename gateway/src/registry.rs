@@ -64,6 +64,12 @@ pub struct Record {
     /// for a function deployed before it was recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub engine: Option<String>,
+    /// In cluster mode, the node key (43 base64url characters) whose signed artifact this node
+    /// loaded as `artifact` instead of compiling the original; `None` when this node compiled it.
+    /// A node never signs and shares an artifact it adopted, and rebuilds one whose key it no
+    /// longer trusts at its next start. Node-local: never written to the shared registry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adopted_from: Option<String>,
     /// In cluster mode, the revision of the shared registry (`wg_registry`) this record was
     /// written or applied at; `None` for a record this node has not shared (deployed alone).
     /// Never written to the shared registry itself (a record cannot know its own revision).
@@ -306,6 +312,7 @@ pub(crate) mod tests {
             original: Some("sha256:00".into()),
             engine: Some("e".into()),
             cluster_revision: None,
+            adopted_from: None,
         }
     }
 

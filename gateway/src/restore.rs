@@ -218,7 +218,7 @@ pub(crate) fn verify_and_build(gw: &Gateway, record: Record) -> (Record, Option<
 pub(crate) fn verify_and_adopt(
     gw: &Gateway,
     mut record: Record,
-    adopt: impl FnOnce(CapabilitySet) -> Option<(Digest, u64)>,
+    adopt: impl FnOnce(CapabilitySet) -> Option<(Digest, u64, String)>,
 ) -> (Record, Option<ApiError>, bool) {
     let Some(original) = record.original.clone() else {
         let (record, down) = verify_and_build(gw, record);
@@ -232,10 +232,13 @@ pub(crate) fn verify_and_adopt(
         Ok(verified) => verified,
         Err(e) => return (record, Some(e), false),
     };
-    if let Some((artifact, size)) = adopt(grants) {
+    if let Some((artifact, size, key)) = adopt(grants) {
         record.artifact = artifact.to_string();
         record.artifact_size = size;
         record.engine = Some(gw.pool.engine_fingerprint().to_owned());
+        // Not compiled here: the peer's compile time would read as this node's.
+        record.compile_ms = 0.0;
+        record.adopted_from = Some(key);
         return (record, None, true);
     }
     match rebuild(gw, record, &module, grants, &Rebuilds::default()) {
@@ -258,7 +261,10 @@ fn check(gw: &Gateway, record: Record, now: SystemTime, rebuilds: &Rebuilds) -> 
         Ok(verified) => verified,
         Err(e) => return Outcome::Down(record, e),
     };
-    if record.engine.as_deref() == Some(gw.pool.engine_fingerprint()) {
+    // An artifact adopted from a node key this node no longer trusts is compiled again.
+    if record.engine.as_deref() == Some(gw.pool.engine_fingerprint())
+        && crate::cluster::artifacts::still_trusted(gw, &record)
+    {
         return Outcome::Serve(record);
     }
     rebuild(gw, record, &module, grants, rebuilds)
@@ -318,6 +324,7 @@ fn rebuild(
     record.artifact_size = compiled.artifact_size;
     record.compile_ms = compiled.compile_time.as_secs_f64() * 1000.0;
     record.engine = Some(gw.pool.engine_fingerprint().to_owned());
+    record.adopted_from = None;
     Outcome::Rebuilt {
         record,
         old_artifact,

@@ -65,8 +65,75 @@ pub(crate) fn compile(
         component = Component::new(engines.of(version), module).map_err(invalid)?;
     }
     let compile_time = started.elapsed();
+    validate(linkers, grants, &component, version)?;
+    let artifact_bytes = component.serialize().map_err(Error::engine)?;
+    let artifact = store.write(&artifact_bytes)?;
+    Ok(Compiled {
+        module: Digest::of(module),
+        module_size: module.len() as u64,
+        artifact,
+        artifact_size: artifact_bytes.len() as u64,
+        compile_time,
+        wasi,
+    })
+}
+
+/// Checks that an artifact another node compiled loads into one of `engines` and passes what a
+/// compile checks (a WASI release this gateway serves, only granted imports, links, exports a
+/// handler), then writes it into `store`; returns its digest. A failure writes nothing.
+///
+/// The caller has checked already that a node it trusts signed these bytes for this engine's
+/// fingerprint (`Component::deserialize` trusts its input completely: never call this with bytes
+/// whose origin is unchecked).
+pub(crate) fn adopt(
+    engines: &Engines,
+    linkers: &Linkers,
+    grants: CapabilitySet,
+    store: &ContentStore,
+    bytes: &[u8],
+) -> Result<Digest> {
+    check_adopted(engines, linkers, grants, bytes)?;
+    store.write(bytes)
+}
+
+/// Loads the checked `bytes` (in memory: what was hashed is what is loaded) and validates them
+/// as a compile does.
+fn check_adopted(
+    engines: &Engines,
+    linkers: &Linkers,
+    grants: CapabilitySet,
+    bytes: &[u8],
+) -> Result<()> {
+    // SAFETY: the bytes are signed by a node key the operator trusts, over this engine's
+    // fingerprint and their sha256, which the caller checked on these very bytes.
+    #[expect(
+        unsafe_code,
+        reason = "loading an artifact a trusted node signed, checked against its digest"
+    )]
+    let component = unsafe { Component::deserialize(&engines.p2, bytes) }
+        .or_else(|_| unsafe { Component::deserialize(&engines.p3, bytes) })
+        .map_err(|e| Error::InvalidComponent {
+            reason: format!("a shared artifact does not load into this engine: {e:#}"),
+        })?;
+    let wasi = linkers::wasi_target(component.engine(), &component);
+    if let Some(Err(reason)) = wasi.as_ref().map(WasiTarget::served) {
+        return Err(Error::InvalidComponent { reason });
+    }
+    let version = wasi.as_ref().map_or(WasiVersion::P2, |t| t.version);
+    validate(linkers, grants, &component, version)
+}
+
+/// What a compiled or adopted component must pass before it may serve: it imports only what
+/// `grants` allows, links with the host's linker for its WASI `version`, and exports an HTTP or
+/// a message handler.
+fn validate(
+    linkers: &Linkers,
+    grants: CapabilitySet,
+    component: &Component,
+    version: WasiVersion,
+) -> Result<()> {
     let engine = component.engine();
-    let missing = linkers::ungranted(engine, &component, grants);
+    let missing = linkers::ungranted(engine, component, grants);
     if !missing.is_empty() {
         return Err(Error::NotGranted {
             interfaces: missing,
@@ -74,7 +141,7 @@ pub(crate) fn compile(
     }
     let pre = linkers
         .get(grants, version)?
-        .instantiate_pre(&component)
+        .instantiate_pre(component)
         .map_err(|e| Error::InvalidComponent {
             reason: format!("cannot be linked: {e:#}"),
         })?;
@@ -96,73 +163,6 @@ pub(crate) fn compile(
             ),
         });
     }
-    let artifact_bytes = component.serialize().map_err(Error::engine)?;
-    let artifact = store.write(&artifact_bytes)?;
-    Ok(Compiled {
-        module: Digest::of(module),
-        module_size: module.len() as u64,
-        artifact,
-        artifact_size: artifact_bytes.len() as u64,
-        compile_time,
-        wasi,
-    })
-}
-
-/// Writes an artifact another node compiled into `store` and checks that it loads into one of
-/// `engines` and links with `grants`' linker, as a cold start would; returns its digest.
-///
-/// The caller has checked already that a node it trusts signed these bytes for this engine's
-/// fingerprint (`Component::deserialize` trusts its input completely: never call this with bytes
-/// whose origin is unchecked). A failure removes nothing the store had before.
-pub(crate) fn adopt(
-    engines: &Engines,
-    linkers: &Linkers,
-    grants: CapabilitySet,
-    store: &ContentStore,
-    bytes: &[u8],
-) -> Result<Digest> {
-    let existed = store.path(&Digest::of(bytes)).exists();
-    let digest = store.write(bytes)?;
-    let checked = check_adopted(engines, linkers, grants, store, &digest);
-    if checked.is_err() && !existed {
-        // Best effort: an artifact left behind is removed by the next artifact GC anyway.
-        let _ = store.remove(&digest);
-    }
-    checked.map(|()| digest)
-}
-
-/// Loads and links the stored artifact `digest` as [`adopt`] describes.
-fn check_adopted(
-    engines: &Engines,
-    linkers: &Linkers,
-    grants: CapabilitySet,
-    store: &ContentStore,
-    digest: &Digest,
-) -> Result<()> {
-    let path = store.verified_path(digest)?;
-    // SAFETY: the bytes are signed by a node key the operator trusts, over this engine's
-    // fingerprint and their sha256, which the store just checked against the file's name.
-    #[expect(
-        unsafe_code,
-        reason = "loading an artifact a trusted node signed, checked against its digest"
-    )]
-    let component = unsafe { Component::deserialize_file(&engines.p2, &path) }
-        .or_else(|_| unsafe { Component::deserialize_file(&engines.p3, &path) })
-        .map_err(|e| Error::artifact(&path, format!("{e:#}")))?;
-    let engine = component.engine();
-    let missing = linkers::ungranted(engine, &component, grants);
-    if !missing.is_empty() {
-        return Err(Error::NotGranted {
-            interfaces: missing,
-        });
-    }
-    let version = linkers::wasi_target(engine, &component).map_or(WasiVersion::P2, |t| t.version);
-    linkers
-        .get(grants, version)?
-        .instantiate_pre(&component)
-        .map_err(|e| Error::InvalidComponent {
-            reason: format!("cannot be linked: {e:#}"),
-        })?;
     Ok(())
 }
 

@@ -88,8 +88,9 @@ impl Pool {
         self.node.artifacts.read(artifact)
     }
 
-    /// Stores an artifact another node compiled for this engine and checks that it loads and
-    /// links with `grants`, as a cold start would; returns its digest. Blocking.
+    /// Checks that an artifact another node compiled for this engine loads and passes what a
+    /// compile checks of a component granted `grants`, then stores it; returns its digest.
+    /// Blocking.
     ///
     /// Only for bytes whose origin the caller has checked (a trusted node's signature over this
     /// engine's fingerprint and their sha256): loading an artifact runs its code unchecked.

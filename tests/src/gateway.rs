@@ -503,6 +503,12 @@ impl Gateway {
         self.spawn().await
     }
 
+    /// Sets (or replaces) the environment variable `key` for the next [`restart`](Self::restart).
+    pub fn set_env(&mut self, key: &str, value: &str) {
+        self.env.retain(|(k, _)| k != key);
+        self.env.push((key.to_owned(), value.to_owned()));
+    }
+
     /// Replaces the settings file (`--config`) the next [`restart`](Self::restart) reads.
     pub fn set_config_toml(&mut self, text: &str) -> anyhow::Result<()> {
         let path = self

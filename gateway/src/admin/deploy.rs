@@ -198,6 +198,7 @@ async fn deploy_upload(
                 size: compiled.artifact_size,
                 compile_ms: compiled.compile_time.as_secs_f64() * 1000.0,
                 reused: false,
+                adopted_from: None,
             }
         }
     };
@@ -215,8 +216,11 @@ async fn deploy_upload(
         let e = crate::cluster::sync::api_error(e);
         return Err(abandon(gw, gc, &artifact, Some(original), e).await);
     }
-    // Shared before the record, so peers that trust this node's key find it when they apply it.
-    if let Some(node) = &gw.cluster {
+    // Shared before the record, so peers that trust this node's key find it when they apply it;
+    // only what this node compiled itself (trust in a node key is not passed on).
+    if let Some(node) = &gw.cluster
+        && artifact.adopted_from.is_none()
+    {
         node.artifacts
             .publish(node, &gw.pool, &original.to_string(), &artifact.digest)
             .await;
@@ -242,6 +246,7 @@ async fn deploy_upload(
         original: Some(original.to_string()),
         engine: Some(gw.pool.engine_fingerprint().to_owned()),
         cluster_revision: None,
+        adopted_from: artifact.adopted_from.clone(),
     };
     let mut record = record;
     let mut deployed = match gw.deployed(record.clone()) {
@@ -449,6 +454,8 @@ struct Artifact {
     size: u64,
     compile_ms: f64,
     reused: bool,
+    /// The node key of a reused artifact this node adopted rather than compiled.
+    adopted_from: Option<String>,
 }
 
 /// An artifact already compiled by this engine from the same code (same hash without the `jwt`
@@ -460,12 +467,14 @@ fn reusable(gw: &Gateway, admitted: &Admitted) -> Option<Artifact> {
         d.record.claims.wasmgate.hash == admitted.claims.wasmgate.hash
             && d.function.grants() == admitted.grants
             && d.record.engine.as_deref() == Some(gw.pool.engine_fingerprint())
+            && crate::cluster::artifacts::still_trusted(gw, &d.record)
     })?;
     Some(Artifact {
         digest: same.record.artifact.clone(),
         size: same.record.artifact_size,
         compile_ms: 0.0,
         reused: true,
+        adopted_from: same.record.adopted_from.clone(),
     })
 }
 

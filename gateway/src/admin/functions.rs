@@ -19,7 +19,8 @@ pub fn list(gw: &Gateway) -> GatewayResponse {
 }
 
 /// One function in detail, with its manifest, owner, signed original, the precompiled artifact
-/// this node serves it from (`artifact`: `{"digest", "size"}`), the key-value bytes its
+/// this node serves it from (`artifact`: `{"digest", "size", "adopted_from"}`, the last the node
+/// key of a cluster peer whose signed artifact this node loaded, else `null`), the key-value bytes its
 /// own buckets use (`kv_bytes`, counted against `quotas.max_kv_bytes`; `null` when the store
 /// cannot be asked), and its live versions (`live`: `[{"version", "weight", "digest",
 /// "deployed_at", "requests"}]`, `version` being the primary one, which the other fields
@@ -40,6 +41,7 @@ pub async fn get(gw: &Gateway, name: &str) -> Result<GatewayResponse, ApiError> 
     body["artifact"] = json!({
         "digest": deployed.record.artifact,
         "size": deployed.record.artifact_size,
+        "adopted_from": deployed.record.adopted_from,
     });
     body["owner"] = json!(gw.registry.owner(name.as_str())?);
     body["original"] = match &deployed.record.original {

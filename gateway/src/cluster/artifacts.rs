@@ -143,6 +143,7 @@ impl ArtifactSharing {
                     })
                 };
                 let pem = std::fs::read_to_string(path)
+                    .map(zeroize::Zeroizing::new)
                     .map_err(|e| invalid(format!("cannot be read: {e}")))?;
                 Some(SigningKey::from_pkcs8_pem(&pem).map_err(|e| invalid(e.to_string()))?)
             }
@@ -169,6 +170,12 @@ impl ArtifactSharing {
     /// Whether this node looks for shared artifacts at all (it trusts some node key).
     pub fn adopts(&self) -> bool {
         !self.trusted.is_empty()
+    }
+
+    /// Whether `key` (text form) is one of `trusted_nodes`.
+    pub fn trusts(&self, key: &str) -> bool {
+        key.parse::<IssuerKey>()
+            .is_ok_and(|key| self.trusted.contains(&key))
     }
 
     /// Signs and stores `artifact`, compiled here from `original`, when this node has a key;
@@ -234,7 +241,11 @@ impl ArtifactSharing {
                 None
             }
             Err(e) => {
-                node.metrics.count_artifact("unavailable");
+                let outcome = match e {
+                    wasmgate_cluster::Error::TooLarge { .. } => "too_large",
+                    _ => "unavailable",
+                };
+                node.metrics.count_artifact(outcome);
                 tracing::warn!(%original, error = %e, "could not read a shared artifact: compiling here");
                 None
             }
@@ -251,38 +262,58 @@ impl ArtifactSharing {
         shared: &SharedArtifact,
         original: &str,
         grants: CapabilitySet,
-    ) -> Option<(Digest, u64)> {
+    ) -> Option<(Digest, u64, String)> {
+        // Text from the store: logged with `?` (escaped), never as written.
         let by = shared
             .metadata
             .get(META_NODE)
             .map_or("an unnamed node", String::as_str);
         if let Err(refusal) = check(shared, &self.trusted, pool.engine_fingerprint(), original) {
             metrics.count_artifact(refusal.label());
-            tracing::warn!(%original, node = %by, reason = %refusal, "not loading a shared artifact: compiling here");
+            tracing::warn!(%original, node = ?by, reason = ?refusal.to_string(), "not loading a shared artifact: compiling here");
             return None;
         }
+        let key = shared
+            .metadata
+            .get(META_NODE_KEY)
+            .cloned()
+            .unwrap_or_default();
         match pool.adopt_artifact(&shared.bytes, grants) {
             Ok(digest) => {
                 metrics.count_artifact("adopted");
-                tracing::info!(%original, node = %by, artifact = %digest, "loaded an artifact a trusted node compiled");
-                Some((digest, shared.bytes.len() as u64))
+                tracing::info!(%original, node = ?by, %key, artifact = %digest, "loaded an artifact a trusted node compiled");
+                Some((digest, shared.bytes.len() as u64, key))
             }
             Err(e) => {
                 metrics.count_artifact("unloadable");
-                tracing::warn!(%original, node = %by, error = %e, "a trusted node's artifact does not load here: compiling here");
+                tracing::warn!(%original, node = ?by, error = %e, "a trusted node's artifact does not load here: compiling here");
                 None
             }
         }
     }
 }
 
+/// Whether the artifact `record` names may still serve on this node: compiled here, or adopted
+/// from a node key that is still in `cluster.trusted_nodes` (a key removed from the list, or a
+/// node no longer in a cluster, makes the next start compile the original again).
+pub fn still_trusted(gw: &crate::state::Gateway, record: &crate::registry::Record) -> bool {
+    match &record.adopted_from {
+        None => true,
+        Some(key) => gw
+            .cluster
+            .as_ref()
+            .is_some_and(|node| node.artifacts.trusts(key)),
+    }
+}
+
 /// Every outcome label of `wasmgate_cluster_artifacts_total`.
-pub const OUTCOMES: [&str; 10] = [
+pub const OUTCOMES: [&str; 11] = [
     "published",
     "publish_failed",
     "adopted",
     "absent",
     "unavailable",
+    "too_large",
     "malformed",
     "untrusted",
     "bad_signature",

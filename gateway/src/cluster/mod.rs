@@ -408,7 +408,7 @@ impl ClusterMetrics {
         let artifacts = IntCounterVec::new(
             Opts::new(
                 "wasmgate_cluster_artifacts_total",
-                "Precompiled artifacts shared between nodes, by outcome: published (signed with cluster.node_key and stored), publish_failed, adopted (a trusted node's artifact loaded instead of compiling), absent (none stored for this engine and original), unavailable (the store could not be read), and the refusals after which this node compiled itself: malformed, untrusted (key not in cluster.trusted_nodes), bad_signature, digest_mismatch, unloadable.",
+                "Precompiled artifacts shared between nodes, by outcome: published (signed with cluster.node_key and stored), publish_failed, adopted (a trusted node's artifact loaded instead of compiling), absent (none stored for this engine and original), unavailable (the store could not be read), too_large (over 8 x max_module_size), and the refusals after which this node compiled itself: malformed, untrusted (key not in cluster.trusted_nodes), bad_signature, digest_mismatch, unloadable.",
             ),
             &["outcome"],
         )?;

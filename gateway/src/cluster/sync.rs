@@ -137,6 +137,7 @@ async fn share(gw: &Arc<Gateway>, node: &Arc<ClusterNode>, deployed: &Arc<Deploy
 pub fn shared_bytes(record: &Record) -> Result<bytes::Bytes, ApiError> {
     let mut shared = record.clone();
     shared.cluster_revision = None;
+    shared.adopted_from = None;
     serde_json::to_vec(&shared)
         .map(Into::into)
         .map_err(|e| ApiError::Internal {
@@ -209,11 +210,13 @@ async fn apply_put(
     // same code (hash without the signature) and grants, compiled by its own engine; else one a
     // node whose key this node trusts compiled with the same engine and signed (`artifacts`);
     // else this node compiles its own.
+    record.adopted_from = None;
     let shared = match local_artifact(gw, &record) {
-        Some((artifact, size)) => {
+        Some((artifact, size, adopted_from)) => {
             record.artifact = artifact;
             record.artifact_size = size;
             record.engine = Some(gw.pool.engine_fingerprint().to_owned());
+            record.adopted_from = adopted_from;
             None
         }
         None => {
@@ -239,8 +242,10 @@ async fn apply_put(
             reason: format!("applying {name} failed: {e}"),
         })?
     };
-    // Compiled (or reused) here: shared for nodes that trust this one, once it serves here.
-    let publish = (down.is_none() && !adopted).then(|| record.artifact.clone());
+    // Compiled here (now, or before for another function): shared for nodes that trust this
+    // one, once it serves here. An adopted artifact is never signed again by this node.
+    let publish = (down.is_none() && !adopted && record.adopted_from.is_none())
+        .then(|| record.artifact.clone());
     if let Some(cause) = &down {
         node.metrics.applied.with_label_values(&["down"]).inc();
         tracing::warn!(function = %name, code = cause.classify().1, error = %cause, "a function deployed on another node is down here: this node's checks refuse it");
@@ -281,17 +286,23 @@ fn artifact_limit(gw: &Gateway) -> u64 {
     gw.settings.max_module_size.bytes().saturating_mul(8)
 }
 
-/// An artifact this node compiled from the same code with the same grants, if a deployed
-/// function uses one (call with the artifact GC lock held, so it stays).
-fn local_artifact(gw: &Gateway, record: &Record) -> Option<(String, u64)> {
+/// An artifact this node compiled (or adopted from a node it still trusts) from the same code
+/// with the same grants, if a deployed function uses one, with the key it was adopted from
+/// (call with the artifact GC lock held, so it stays).
+fn local_artifact(gw: &Gateway, record: &Record) -> Option<(String, u64, Option<String>)> {
     let snapshot = gw.catalog.snapshot();
     let same = snapshot.sorted().into_iter().find(|d| {
         d.down.is_none()
             && d.record.claims.wasmgate.hash == record.claims.wasmgate.hash
             && d.record.claims.wasmgate.caps == record.claims.wasmgate.caps
             && d.record.engine.as_deref() == Some(gw.pool.engine_fingerprint())
+            && super::artifacts::still_trusted(gw, &d.record)
     })?;
-    Some((same.record.artifact.clone(), same.record.artifact_size))
+    Some((
+        same.record.artifact.clone(),
+        same.record.artifact_size,
+        same.record.adopted_from.clone(),
+    ))
 }
 
 /// Makes sure the original `record` names is in this node's original store, fetching it from

@@ -43,6 +43,7 @@ async fn deployed_before(
         engine: Some(pool.engine_fingerprint().to_owned()),
         kv_layout: crate::registry::KvLayout::Owner,
         cluster_revision: None,
+        adopted_from: None,
     };
     change(&mut record, &originals);
     registry.put(&record).unwrap();

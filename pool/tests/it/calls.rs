@@ -199,3 +199,40 @@ async fn cold_starts_are_reported_and_memory_held_accrues_while_warm() {
     let again = hello.stats().cost.last_cold_start.expect("measured again");
     assert_ne!(again, phases, "the second cold start is measured anew");
 }
+
+#[tokio::test]
+async fn an_adopted_artifact_is_checked_as_a_compile_is_and_nothing_is_stored_when_it_fails() {
+    use wasmgate_config::Capability;
+    // Another node with the same engine settings compiled it.
+    let peer = TestPool::new();
+    let module = std::fs::read(guests::CAPS_KV).unwrap();
+    let kv: CapabilitySet = [Capability::Keyvalue].into_iter().collect();
+    let compiled = peer.pool.compile(&module, kv).unwrap();
+    let bytes = peer.pool.artifact_bytes(&compiled.artifact).unwrap();
+    let here = TestPool::new();
+    assert_eq!(
+        here.pool.engine_fingerprint(),
+        peer.pool.engine_fingerprint()
+    );
+    // Grants are this node's: the key-value import is refused without them, and nothing stays.
+    match here.pool.adopt_artifact(&bytes, CapabilitySet::NONE) {
+        Err(Error::NotGranted { interfaces }) => assert!(!interfaces.is_empty()),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(here.pool.artifacts_total_bytes().unwrap(), 0);
+    // Bytes that are not an artifact of this engine are refused the same way.
+    match here.pool.adopt_artifact(&module, kv) {
+        Err(Error::InvalidComponent { reason }) => {
+            assert!(reason.contains("does not load"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(here.pool.artifacts_total_bytes().unwrap(), 0);
+    // With its grants it is stored under the same digest and serves.
+    let adopted = here.pool.adopt_artifact(&bytes, kv).unwrap();
+    assert_eq!(adopted, compiled.artifact);
+    assert_eq!(
+        here.pool.artifacts_total_bytes().unwrap(),
+        bytes.len() as u64
+    );
+}

@@ -994,13 +994,13 @@ async fn shared_artifacts(nats_url: &str) -> Vec<(String, Vec<u8>, HashMap<Strin
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_loads_an_artifact_only_from_a_node_it_trusts_and_compiles_when_the_signature_fails()
 {
-    // wasmgate-0 signs what it compiles; wasmgate-1 trusts it; wasmgate-2 trusts only
-    // wasmgate-1, which signs nothing.
+    // wasmgate-0 and wasmgate-1 sign what they compile; wasmgate-1 trusts wasmgate-0;
+    // wasmgate-2 trusts only wasmgate-1.
     let mut cluster = ClusterHarness::start_with(
         3,
         wasmgate_tests::ClusterNodeConfig {
             node_keys: Some(wasmgate_tests::NodeKeys {
-                signs: |i| i == 0,
+                signs: |i| i < 2,
                 trusts: |i, j| (i, j) == (1, 0) || (i, j) == (2, 1),
             }),
             ..Default::default()
@@ -1041,6 +1041,50 @@ async fn a_node_loads_an_artifact_only_from_a_node_it_trusts_and_compiles_when_t
     let (name, bytes, metadata) = stored.into_iter().next().unwrap();
     assert_eq!(metadata["wasmgate-node"], "wasmgate-0");
     assert_eq!(metadata["wasmgate-node-key"], cluster.node_keys[0]);
+    assert_eq!(
+        cluster.nodes[1].function("hello").await.unwrap()["artifact"]["adopted_from"],
+        cluster.node_keys[0].as_str()
+    );
+
+    // Trust is not passed on: the same code deployed on wasmgate-1 reuses what it adopted, and
+    // wasmgate-1 does not sign wasmgate-0's code as its own, so wasmgate-2 (which trusts only
+    // wasmgate-1) compiles it.
+    let again = cluster.nodes[1]
+        .deploy("hello-again", guests::HTTP_HELLO)
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 201, "{}", again.text().await.unwrap());
+    let again_digest = digest_on(&cluster.nodes[1], "hello-again").await.unwrap();
+    eventually(
+        "wasmgate-2 applies hello-again",
+        Duration::from_secs(20),
+        || digest_on(&cluster.nodes[2], "hello-again"),
+        |d| d.as_deref() == Some(again_digest.as_str()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(artifacts(&cluster.nodes[1], "published").await, 0.0);
+    assert_eq!(artifacts(&cluster.nodes[2], "adopted").await, 0.0);
+    // (wasmgate-0 may share the code under the new original too: it compiled it.)
+    for (name, _, metadata) in shared_artifacts(&cluster.nats.url()).await {
+        assert_eq!(
+            metadata["wasmgate-node-key"], cluster.node_keys[0],
+            "{name}"
+        );
+    }
+
+    // A key no longer trusted at a restart: wasmgate-1 compiles what it had adopted from it.
+    cluster.nodes[1].set_env("WASMGATE_TRUSTED_NODES", "");
+    cluster.nodes[1].restart().await.unwrap();
+    let rebuilt = cluster.nodes[1].function("hello").await.unwrap();
+    assert_eq!(
+        rebuilt["artifact"]["adopted_from"],
+        serde_json::Value::Null,
+        "{rebuilt}"
+    );
+    assert_eq!(rebuilt["status"], "serving");
+    cluster.nodes[1].set_env("WASMGATE_TRUSTED_NODES", &cluster.node_keys[0].clone());
+    cluster.nodes[1].restart().await.unwrap();
 
     // With its compiler gone, wasmgate-1 serves hello from the adopted artifact.
     cluster.nodes[0].kill().await.unwrap();
@@ -1092,8 +1136,9 @@ async fn a_node_loads_an_artifact_only_from_a_node_it_trusts_and_compiles_when_t
     )
     .await
     .unwrap();
+    // (Counters started again with wasmgate-1's last restart.)
     assert_eq!(artifacts(&cluster.nodes[1], "bad_signature").await, 1.0);
-    assert_eq!(artifacts(&cluster.nodes[1], "adopted").await, 1.0);
+    assert_eq!(artifacts(&cluster.nodes[1], "adopted").await, 0.0);
     assert_ne!(
         cluster.nodes[1].function("echo").await.unwrap()["artifact"]["digest"],
         a0,
@@ -1203,4 +1248,141 @@ async fn a_cluster_whose_nats_asks_for_a_user_forms_with_it_and_a_wrong_password
         stderr.contains(wasmgate_tests::NATS_PASSWORD_ENV) && stderr.contains("not set"),
         "{stderr}"
     );
+}
+
+/// Kills a process group when dropped (a failed test leaves no cluster behind).
+struct ProcessGroup(u32);
+
+impl Drop for ProcessGroup {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", "--", &format!("-{}", self.0)])
+            .status();
+    }
+}
+
+/// A port `p` such that `p`, `p + 1` … `p + 3` and `p + 324` are free (the balancer, the three
+/// gateways and HAProxy's stats page of `scripts/cluster-processes`).
+fn free_port_block() -> u16 {
+    for _ in 0..50 {
+        let base = wasmgate_tests::free_port().unwrap();
+        let ports = [0, 1, 2, 3, 324].map(|d| base.checked_add(d));
+        if ports
+            .iter()
+            .all(|p| p.is_some_and(|p| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok()))
+        {
+            return base;
+        }
+    }
+    panic!("no free block of ports");
+}
+
+/// `docker/compose.yaml`'s cluster as plain processes (`scripts/cluster-processes`, for machines
+/// without a Docker daemon): HAProxy with `docker/haproxy.cfg` takes turns over three gateways
+/// with `docker/cluster.toml`'s settings that form one cluster on NATS and Redis.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_compose_cluster_runs_as_plain_processes_behind_haproxy() {
+    let work = tempfile::tempdir().unwrap();
+    let port = free_port_block();
+    let issuer = wasmgate_claims::SigningKey::generate();
+    let admin = format!("compose-admin-{}", uuid::Uuid::new_v4().simple());
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/cluster-processes");
+    let child = tokio::process::Command::new(script)
+        .env("PORT", port.to_string())
+        .env(
+            "NATS_PORT",
+            wasmgate_tests::free_port().unwrap().to_string(),
+        )
+        .env(
+            "REDIS_PORT",
+            wasmgate_tests::free_port().unwrap().to_string(),
+        )
+        .env("WORK", work.path())
+        .env("WASMGATE_BIN", wasmgate_tests::wasmgate_bin())
+        .env("WASMGATE_ADMIN_TOKEN", &admin)
+        .env(
+            "WASMGATE_CLUSTER_TOKEN",
+            format!("compose-cluster-{}", uuid::Uuid::new_v4().simple()),
+        )
+        .env("WASMGATE_TRUSTED_ISSUERS", issuer.issuer().to_string())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let _group = ProcessGroup(child.id().unwrap());
+    let balancer = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    eventually(
+        "the balancer has a ready gateway",
+        Duration::from_secs(60),
+        || async {
+            match client.get(format!("{balancer}/readyz")).send().await {
+                Ok(r) => r.status().as_u16(),
+                Err(_) => 0,
+            }
+        },
+        |status| *status == 200,
+    )
+    .await
+    .unwrap();
+    let signed = wasmgate_claims::sign(
+        &std::fs::read(guests::HTTP_HELLO).unwrap(),
+        &issuer,
+        &wasmgate_claims::SignOptions {
+            name: "hello".into(),
+            expires_in: Some(Duration::from_secs(3600)),
+            ..Default::default()
+        },
+        std::time::SystemTime::now(),
+    )
+    .unwrap();
+    let deployed = client
+        .put(format!("{balancer}/functions/hello"))
+        .bearer_auth(&admin)
+        .header("content-type", "application/wasm")
+        .body(signed)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deployed.status(), 201, "{}", deployed.text().await.unwrap());
+    // Round robin over all three once each passes its checks; every call answers, and at this
+    // load each runs on the function's home, whichever gateway took it.
+    let rounds = eventually(
+        "the balancer takes turns over gw1, gw2 and gw3",
+        Duration::from_secs(30),
+        || async {
+            let mut seen = Vec::new();
+            for _ in 0..6 {
+                let response = client
+                    .get(format!("{balancer}/fn/hello"))
+                    .send()
+                    .await
+                    .unwrap();
+                let header = |name: &str| {
+                    response
+                        .headers()
+                        .get(name)
+                        .map(|v| v.to_str().unwrap().to_owned())
+                };
+                let (ingress, node) = (header("x-wasmgate-ingress"), header("wasmgate-node"));
+                let status = response.status().as_u16();
+                let body = response.text().await.unwrap();
+                seen.push((status, body, ingress, node));
+            }
+            seen
+        },
+        |seen| {
+            let ingress: std::collections::BTreeSet<_> =
+                seen.iter().filter_map(|s| s.2.clone()).collect();
+            ingress.len() == 3 && seen.iter().all(|s| s.0 == 200 && s.3 == seen[0].3)
+        },
+    )
+    .await
+    .unwrap();
+    for (status, body, _, node) in &rounds {
+        assert_eq!((*status, body.as_str()), (200, "hello from wasmgate\n"));
+        assert_eq!(node.as_deref(), rounds[0].3.as_deref(), "{rounds:?}");
+    }
 }
