@@ -11,13 +11,12 @@
 //! The bucket keeps objects for [`ARTIFACT_MAX_AGE`]: an artifact is a cache of a compile, so one
 //! that expired costs a node one compile and nothing else.
 
-use crate::connection::Cluster;
-use crate::error::{Error, Result, unavailable};
-use async_nats::jetstream::object_store::{GetErrorKind, InfoErrorKind, ObjectMetadata};
+use crate::connection::{Cluster, read_object};
+use crate::error::{Result, unavailable};
+use async_nats::jetstream::object_store::{InfoErrorKind, ObjectMetadata};
 use async_nats::jetstream::{self, object_store};
 use std::collections::HashMap;
 use std::time::Duration;
-use tokio::io::AsyncReadExt;
 
 /// Object store of precompiled artifacts.
 pub const ARTIFACTS_BUCKET: &str = "wg_artifacts";
@@ -86,35 +85,9 @@ impl Cluster {
     pub async fn artifact(&self, name: &str, limit: u64) -> Result<Option<SharedArtifact>> {
         let store = self.artifacts_bucket().await?;
         let doing = format!("reading artifact {name}");
-        let mut object = match store.get(name).await {
-            Ok(object) => object,
-            Err(e) if e.kind() == GetErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(unavailable(&doing, e)),
-        };
-        let size = object.info().size as u64;
-        if size > limit {
-            return Err(Error::TooLarge {
-                key: name.to_owned(),
-                size,
-                limit,
-            });
-        }
-        let metadata = object.info().metadata.clone();
-        let mut bytes = Vec::with_capacity(size as usize);
-        // Bounded by what was read, not only by the size the object's info states.
-        (&mut object)
-            .take(limit.saturating_add(1))
-            .read_to_end(&mut bytes)
-            .await
-            .map_err(|e| unavailable(&doing, e))?;
-        if bytes.len() as u64 > limit {
-            return Err(Error::TooLarge {
-                key: name.to_owned(),
-                size: bytes.len() as u64,
-                limit,
-            });
-        }
-        Ok(Some(SharedArtifact { bytes, metadata }))
+        Ok(read_object(store, name, limit, &doing)
+            .await?
+            .map(|(bytes, metadata)| SharedArtifact { bytes, metadata }))
     }
 
     pub(crate) async fn artifacts_bucket(&self) -> Result<&object_store::ObjectStore> {

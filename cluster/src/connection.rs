@@ -1,6 +1,6 @@
 //! The connection to the cluster's NATS server and its JetStream buckets.
 
-use crate::error::{Result, unavailable};
+use crate::error::{Error, Result, unavailable};
 use async_nats::jetstream::{self, kv, object_store};
 use std::time::Duration;
 use tokio::sync::OnceCell;
@@ -239,4 +239,42 @@ impl Cluster {
             .await
             .map_err(|e| unavailable(&format!("opening bucket {bucket}"), e))
     }
+}
+
+/// Reads the object `name` of `store` with its metadata, or `None` when there is none; refuses
+/// one larger than `limit` bytes, by the size its info states before reading and by the bytes
+/// actually read. `doing` names the operation in errors.
+pub(crate) async fn read_object(
+    store: &object_store::ObjectStore,
+    name: &str,
+    limit: u64,
+    doing: &str,
+) -> Result<Option<(Vec<u8>, std::collections::HashMap<String, String>)>> {
+    use async_nats::jetstream::object_store::GetErrorKind;
+    use tokio::io::AsyncReadExt as _;
+    let mut object = match store.get(name).await {
+        Ok(object) => object,
+        Err(e) if e.kind() == GetErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(unavailable(doing, e)),
+    };
+    let too_large = |size: u64| Error::TooLarge {
+        key: name.to_owned(),
+        size,
+        limit,
+    };
+    let size = object.info().size as u64;
+    if size > limit {
+        return Err(too_large(size));
+    }
+    let metadata = object.info().metadata.clone();
+    let mut bytes = Vec::with_capacity(size as usize);
+    (&mut object)
+        .take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .await
+        .map_err(|e| unavailable(doing, e))?;
+    if bytes.len() as u64 > limit {
+        return Err(too_large(bytes.len() as u64));
+    }
+    Ok(Some((bytes, metadata)))
 }

@@ -5,9 +5,8 @@
 //! (see the gateway's cluster module).
 
 use crate::connection::Cluster;
-use crate::error::{Error, Result, unavailable};
-use async_nats::jetstream::object_store::{GetErrorKind, InfoErrorKind};
-use tokio::io::AsyncReadExt;
+use crate::error::{Result, unavailable};
+use async_nats::jetstream::object_store::InfoErrorKind;
 
 impl Cluster {
     /// Stores `bytes` as the original named `digest` unless an object of that name exists
@@ -30,28 +29,12 @@ impl Cluster {
     }
 
     /// The original named `digest`, or `None` when the store has none; refuses one larger than
-    /// `limit` bytes before reading it.
+    /// `limit` bytes (stated or read).
     pub async fn original(&self, digest: &str, limit: u64) -> Result<Option<Vec<u8>>> {
         let store = self.originals_bucket().await?;
         let doing = format!("reading original {digest}");
-        let mut object = match store.get(digest).await {
-            Ok(object) => object,
-            Err(e) if e.kind() == GetErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(unavailable(&doing, e)),
-        };
-        let size = object.info().size as u64;
-        if size > limit {
-            return Err(Error::TooLarge {
-                key: digest.to_owned(),
-                size,
-                limit,
-            });
-        }
-        let mut bytes = Vec::with_capacity(size as usize);
-        object
-            .read_to_end(&mut bytes)
-            .await
-            .map_err(|e| unavailable(&doing, e))?;
-        Ok(Some(bytes))
+        Ok(crate::connection::read_object(store, digest, limit, &doing)
+            .await?
+            .map(|(bytes, _)| bytes))
     }
 }
