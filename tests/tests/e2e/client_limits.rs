@@ -134,84 +134,107 @@ async fn oversized_request_heads_get_431_with_the_limit_named() {
     assert_eq!(health.status(), 200);
 }
 
+/// Opens a connection that holds one of the gateway's connection slots: a keep-alive request is
+/// answered 200 on it (so the gateway counts it) and it stays open, idle, until dropped. `None`
+/// when the gateway refused it (a slot was still held by a connection closing, such as the
+/// harness's pooled readiness probe).
+async fn held_connection(gw: &Gateway) -> Option<TcpStream> {
+    let mut stream = TcpStream::connect(gw.addr()).await.unwrap();
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 1024];
+    let read_answer = async {
+        // The answer's head and its short JSON body, or the server's close.
+        while !seen.ends_with(b"}") {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => seen.extend_from_slice(&buf[..n]),
+            }
+        }
+    };
+    tokio::time::timeout(DEADLINE, read_answer)
+        .await
+        .expect("the gateway answers a held connection's request");
+    seen.starts_with(b"HTTP/1.1 200").then_some(stream)
+}
+
+/// `wasmgate_connections_refused_total{reason="limit"}`, scraped on a connection of its own
+/// (`Connection: close`, so no pooled connection holds a slot afterwards); `None` while the
+/// scrape itself is refused.
+async fn refused_for_the_limit(gw: &Gateway) -> Option<f64> {
+    let authorization = match gw.admin_token().unwrap() {
+        Some(token) => format!("Authorization: Bearer {token}\r\n"),
+        None => String::new(),
+    };
+    let request =
+        format!("GET /metrics HTTP/1.1\r\nHost: x\r\n{authorization}Connection: close\r\n\r\n");
+    let answer = exchange(gw, request.as_bytes()).await;
+    let (head, body) = answer.split_once("\r\n\r\n")?;
+    if !head.starts_with("HTTP/1.1 200") {
+        return None;
+    }
+    Some(
+        metric_sample(
+            body,
+            "wasmgate_connections_refused_total",
+            &[("reason", "limit")],
+        )
+        .unwrap_or(0.0),
+    )
+}
+
 #[tokio::test]
 async fn connections_past_the_limit_get_503_with_retry_after_and_a_json_body() {
     let gw = Gateway::builder()
-        // The held connections must outlive the whole wait below, so their header timeout is
+        // The held connections must outlive the whole test, so their idle (header) timeout is
         // longer than it: with the 10 s default a loaded machine saw them closed (and their
         // slots free again) before the fourth connection was tried.
         .config_toml("[http]\nmax_connections = 3\nheader_read_timeout = \"120s\"\n")
         .start()
         .await
         .unwrap();
+    // Three connections that were each answered, so each provably holds a slot. One the gateway
+    // refuses (the harness's readiness probe may still hold a slot while its pool closes it) is
+    // replaced until three are held.
     let mut held = Vec::new();
-    for _ in 0..3 {
-        let mut stream = TcpStream::connect(gw.addr()).await.unwrap();
-        // A started request keeps the connection busy but within its header timeout.
-        stream
-            .write_all(b"GET /healthz HTTP/1.1\r\n")
-            .await
-            .unwrap();
-        held.push(stream);
+    let until = tokio::time::Instant::now() + DEADLINE;
+    while held.len() < 3 {
+        assert!(
+            tokio::time::Instant::now() < until,
+            "three connections were not held within {DEADLINE:?}"
+        );
+        match held_connection(&gw).await {
+            Some(stream) => held.push(stream),
+            None => tokio::time::sleep(Duration::from_millis(25)).await,
+        }
     }
-    // The accept loop counts connections as it takes them: until all three are in (slow on a
-    // loaded machine), a fourth is still served, so ask until one is refused.
-    let answer = wasmgate_tests::eventually(
-        "a fourth connection is refused",
-        DEADLINE,
-        || async {
-            exchange(
-                &gw,
-                b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-            )
-            .await
-        },
-        |answer| answer.starts_with("HTTP/1.1 503"),
+    // With three slots held, a fourth connection is refused at once.
+    let answer = exchange(
+        &gw,
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
     )
-    .await
-    .unwrap();
+    .await;
     let (head, body) = answer.split_once("\r\n\r\n").unwrap();
     assert!(head.starts_with("HTTP/1.1 503"), "{answer}");
     assert!(head.contains("retry-after: 1"), "{head}");
     let body: serde_json::Value = serde_json::from_str(body).unwrap();
     assert_eq!(body["error"]["code"], "too_many_connections");
 
-    // One connection freed, one more served.
+    // One connection freed, one more served, and the refusals counted.
     held.pop();
-    let served = wasmgate_tests::eventually(
-        "a freed connection slot serves again",
+    let counted = wasmgate_tests::eventually(
+        "a freed slot serves the scrape, which counts the refusal",
         DEADLINE,
-        || async {
-            let answer = exchange(
-                &gw,
-                b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-            )
-            .await;
-            answer.lines().next().unwrap_or("").to_owned()
-        },
-        |status| status.starts_with("HTTP/1.1 200"),
-    )
-    .await;
-    served.unwrap();
-    drop(held);
-    // The scrape is a connection too: until the gateway has seen the dropped ones close (slow on
-    // a loaded machine) it may itself be refused with 503, so a failed scrape is asked again.
-    wasmgate_tests::eventually(
-        "the refusal is counted",
-        DEADLINE,
-        || async {
-            gw.metrics().await.ok().and_then(|text| {
-                metric_sample(
-                    &text,
-                    "wasmgate_connections_refused_total",
-                    &[("reason", "limit")],
-                )
-            })
-        },
-        |sample| sample.is_some_and(|refused| refused >= 1.0),
+        || refused_for_the_limit(&gw),
+        Option::is_some,
     )
     .await
     .unwrap();
+    assert!(counted.is_some_and(|refused| refused >= 1.0), "{counted:?}");
+    drop(held);
 }
 
 #[tokio::test]
