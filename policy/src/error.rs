@@ -8,9 +8,18 @@ pub enum Error {
     #[error(
         "invalid keep-alive policy `{text}`: {reason}; accepted: `fixed`, `fixed:DURATION` \
          (e.g. `fixed:10m`), `adaptive`, `histogram`, `greedy-dual` (the last three optionally \
-         `:DURATION`, the fallback keep-alive, e.g. `adaptive:4h`), `lru`, `none`"
+         `:DURATION`, the fallback keep-alive, e.g. `adaptive:4h`), `hybrid[:DURATION]`, `lru`, \
+         `none`"
     )]
     InvalidPolicy {
+        /// The text as given.
+        text: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A cold start's worth (`BYTES*DURATION`) could not be parsed.
+    #[error("invalid cold-start worth `{text}`: {reason}")]
+    InvalidWorth {
         /// The text as given.
         text: String,
         /// What is wrong with it.

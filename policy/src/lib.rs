@@ -4,7 +4,8 @@
 //!   bounded loads over an active set sized from the total load), and how many nodes the load
 //!   needs.
 //! - [`keepalive`]: which functions stay in memory on one node and for how long (per-function
-//!   call patterns, Serverless in the Wild's hybrid histogram windows, Greedy-Dual eviction by
+//!   call patterns, Serverless in the Wild's idle-time histogram, windows that keep a function
+//!   only while its memory costs less than the cold start it saves, Greedy-Dual eviction by
 //!   layer under a byte budget), chosen by a [`KeepAlivePolicy`] name.
 //!
 //! Nothing here reads a clock, a socket or a file; callers pass times, loads and member lists
@@ -28,8 +29,9 @@
 //! pattern.on_end(now + Duration::from_millis(3));
 //! // Housekeeping: expire and pre-warm what is due.
 //! let later = now + Duration::from_secs(600);
-//! let actions = residency.sweep(later, |_| {
-//!     (Usage::of(&pattern, later), policy.windows(&pattern, idle_timeout))
+//! let actions = residency.sweep(later, |_, footprint| {
+//!     let windows = policy.windows(&pattern, idle_timeout, footprint.bytes());
+//!     (Usage::of(&pattern, later), windows)
 //! });
 //! # let _ = (evicted, actions);
 //! # Ok(()) }
@@ -43,7 +45,7 @@ pub mod placement;
 
 pub use error::{Error, Result};
 pub use keepalive::{
-    Action, Footprint, KeepAlivePolicy, Layer, LayerCost, Pattern, PatternParams, Residency, Usage,
+    Action, BreakEvenRule, ColdStartWorth, Footprint, KeepAlivePolicy, Layer, LayerCost, Pattern, PatternParams, Residency, Usage,
     Windows,
 };
 pub use placement::{Member, MemberState, Memory, Placement};

@@ -176,9 +176,7 @@ impl CodeCache {
                 functions,
                 policy: keep_alive.policy,
             };
-            residency.admit(key.clone(), footprint, pinned, now, |k| {
-                view.usage(k, now).0
-            })
+            residency.admit(key.clone(), footprint, pinned, now, |k| view.used(k, now))
         };
         self.apply(actions, &self.evictions.budget).await;
     }
@@ -205,17 +203,18 @@ impl CodeCache {
                     if let Some(cost) = registered.cost.upgrade()
                         && cost.take_ended()
                     {
-                        let (usage, windows) = view.usage_of(registered, &cost, now);
+                        let bytes = residency.footprint(key).map_or(0, |f| f.bytes());
+                        let (usage, windows) = view.usage_of(registered, &cost, now, bytes);
                         residency.refresh(key, now, usage, windows);
                     }
                 }
             }
             let expired = if residency.next_deadline().is_some_and(|next| next <= now) {
-                residency.sweep(now, |k| view.usage(k, now))
+                residency.sweep(now, |k, footprint| view.usage(k, now, footprint.bytes()))
             } else {
                 Vec::new()
             };
-            let over_budget = residency.enforce(now, |k| view.usage(k, now).0);
+            let over_budget = residency.enforce(now, |k| view.used(k, now));
             (expired, over_budget)
         };
         self.apply(expired, &self.evictions.idle).await;
@@ -307,8 +306,25 @@ struct KeepAliveView<'a> {
 }
 
 impl KeepAliveView<'_> {
-    /// What `key` shows at `now`: its usage, and the windows the policy gives it.
-    fn usage(&self, key: &CodeKey, now: Duration) -> (Usage, Windows) {
+    /// `key`'s usage at `now` (what eviction reads), without its windows.
+    fn used(&self, key: &CodeKey, now: Duration) -> Usage {
+        self.functions
+            .get(key)
+            .and_then(|registered| registered.cost.upgrade())
+            .map_or(
+                Usage {
+                    in_flight: 0,
+                    calls: 0,
+                    last_end: None,
+                    frequency: 0.0,
+                },
+                |cost| cost.with_pattern(|pattern| Usage::of(pattern, now)),
+            )
+    }
+
+    /// What `key`, holding `bytes` when fully resident, shows at `now`: its usage, and the
+    /// windows the policy gives it.
+    fn usage(&self, key: &CodeKey, now: Duration, bytes: u64) -> (Usage, Windows) {
         let gone = (
             Usage {
                 in_flight: 0,
@@ -324,7 +340,7 @@ impl KeepAliveView<'_> {
         let Some(cost) = registered.cost.upgrade() else {
             return gone;
         };
-        self.usage_of(registered, &cost, now)
+        self.usage_of(registered, &cost, now, bytes)
     }
 
     /// [`usage`](KeepAliveView::usage) of a function already looked up, with its account.
@@ -333,11 +349,12 @@ impl KeepAliveView<'_> {
         registered: &Registered,
         cost: &FunctionCost,
         now: Duration,
+        bytes: u64,
     ) -> (Usage, Windows) {
         cost.with_pattern(|pattern| {
             (
                 Usage::of(pattern, now),
-                self.policy.windows(pattern, registered.idle_timeout),
+                self.policy.windows(pattern, registered.idle_timeout, bytes),
             )
         })
     }

@@ -312,11 +312,12 @@ impl Replay<'_> {
         node.accounts[f].in_flight = node.accounts[f].in_flight.saturating_sub(1);
         node.patterns[f].on_end(now);
         let pattern = &node.patterns[f];
+        let bytes = self.footprints[f].bytes();
         node.residency.refresh(
             &function,
             now,
             Usage::of(pattern, now),
-            policy.windows(pattern, idle_timeout),
+            policy.windows(pattern, idle_timeout, bytes),
         );
         Self::settle_load(node, now);
         node.in_flight = node.in_flight.saturating_sub(1);
@@ -330,11 +331,11 @@ impl Replay<'_> {
                 continue;
             }
             let patterns = &node.patterns;
-            let actions = node.residency.sweep(now, |&k| {
+            let actions = node.residency.sweep(now, |&k, footprint| {
                 let pattern = &patterns[k as usize];
                 (
                     Usage::of(pattern, now),
-                    policy.windows(pattern, idle_timeout),
+                    policy.windows(pattern, idle_timeout, footprint.bytes()),
                 )
             });
             self.apply(n, actions, now, false);

@@ -413,7 +413,7 @@ fn the_keepalive_policy_is_read_by_name_and_a_bad_one_says_which_names_exist() {
         parse("[keepalive]\npolicy = \"adaptive\"\n")
             .keepalive
             .policy,
-        crate::KeepAlivePolicy::Adaptive(None)
+        crate::KeepAlivePolicy::Adaptive(None, wasmgate_policy::ColdStartWorth::DEFAULT)
     );
     let bad = toml::from_str::<Settings>("[keepalive]\npolicy = \"forever\"\n")
         .unwrap_err()

@@ -32,6 +32,7 @@
 //! 4. **Delete or replace**: [`Residency::remove`] (also when a pre-warm's load fails).
 //! 5. **Time-compressed replay**: build patterns with [`PatternParams::compressed`].
 
+mod break_even;
 mod histogram;
 mod layer;
 mod pattern;
@@ -41,6 +42,7 @@ mod residency;
 mod usage;
 mod windows;
 
+pub use break_even::{BreakEvenRule, ColdStartWorth};
 pub use histogram::{BINS, IdleHistogram, RECENT_OUT_OF_BOUNDS};
 pub use layer::{Footprint, Layer, LayerCost};
 pub use pattern::{DEFAULT_BIN, DEFAULT_HALF_LIFE, Pattern, PatternParams};

@@ -182,6 +182,11 @@ impl<K: Clone + Eq + Hash> Residency<K> {
         self.resident(key).is_some_and(|r| r.held >= layer.depth())
     }
 
+    /// `key`'s footprint when fully resident, as admitted; `None` when it is not tracked.
+    pub fn footprint(&self, key: &K) -> Option<Footprint> {
+        self.resident(key).map(|r| r.footprint)
+    }
+
     /// Bytes `key` holds.
     pub fn held_bytes(&self, key: &K) -> u64 {
         self.resident(key).map_or(0, Resident::held_bytes)
@@ -288,12 +293,13 @@ impl<K: Clone + Eq + Hash> Residency<K> {
         actions
     }
 
-    /// Expires and pre-warms what is due at `now`. `usage` gives any function's usage and
-    /// windows at `now`. Returns the actions in order; bytes are already accounted for.
+    /// Expires and pre-warms what is due at `now`. `usage` gives a function's usage and
+    /// windows at `now`, from its key and its footprint (whose [`Footprint::bytes`] the
+    /// `adaptive` policy prices). Returns the actions in order; bytes are already accounted for.
     pub fn sweep(
         &mut self,
         now: Duration,
-        mut usage: impl FnMut(&K) -> (Usage, Windows),
+        mut usage: impl FnMut(&K, &Footprint) -> (Usage, Windows),
     ) -> Vec<Action<K>> {
         let mut due = Vec::new();
         while let Some(&Reverse((at, slot, stamp))) = self.due.peek() {
@@ -314,7 +320,7 @@ impl<K: Clone + Eq + Hash> Residency<K> {
                 continue;
             };
             resident.deadline = None;
-            let (used, windows) = usage(&resident.key);
+            let (used, windows) = usage(&resident.key, &resident.footprint);
             self.review(slot, now, used, windows, &mut actions);
         }
         if self.due.len() > 2 * self.index.len() + 64 {

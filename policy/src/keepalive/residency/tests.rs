@@ -69,16 +69,17 @@ impl Node {
         let now = secs(at);
         self.patterns[f].on_end(now);
         let p = &self.patterns[f];
-        let windows = self.policy.windows(p, secs(300));
+        let bytes = self.residency.footprint(&f).map_or(0, |fp| fp.bytes());
+        let windows = self.policy.windows(p, secs(300), bytes);
         self.residency.refresh(&f, now, Usage::of(p, now), windows);
     }
 
     fn sweep(&mut self, at: u64) -> Vec<Action<usize>> {
         let now = secs(at);
         let (patterns, policy) = (&self.patterns, self.policy);
-        self.residency.sweep(now, |&k| {
+        self.residency.sweep(now, |&k, fp| {
             let p = &patterns[k];
-            (Usage::of(p, now), policy.windows(p, secs(300)))
+            (Usage::of(p, now), policy.windows(p, secs(300), fp.bytes()))
         })
     }
 }
@@ -241,7 +242,7 @@ fn none_unloads_at_the_end_of_every_call() {
 
 #[test]
 fn a_periodic_function_leaves_at_its_end_and_is_prewarmed_before_its_next_call() {
-    let mut node = Node::new(u64::MAX, LAYERED, "adaptive");
+    let mut node = Node::new(u64::MAX, LAYERED, "hybrid");
     let fp = footprint(1_000, 100, 500);
     // Every 10 minutes: after 11 calls the histogram is representative.
     for i in 0..12 {
@@ -271,7 +272,7 @@ fn a_periodic_function_leaves_at_its_end_and_is_prewarmed_before_its_next_call()
 #[test]
 fn a_prewarm_evicts_nobody() {
     let fp = footprint(1_000, 100, 500);
-    let mut node = Node::new(fp.bytes(), LAYERED, "adaptive");
+    let mut node = Node::new(fp.bytes(), LAYERED, "hybrid");
     for i in 0..12 {
         node.call(0, fp, i * 600, i * 600 + 1);
         node.sweep(i * 600 + 1);
@@ -417,7 +418,7 @@ fn demand_counts_what_the_budget_evicted_until_its_keep_alive_ends() {
 #[test]
 fn demand_counts_a_prewarm_the_budget_had_no_room_for_and_not_a_function_waiting_for_one() {
     let fp = footprint(1_000, 100, 500);
-    let mut node = Node::new(fp.bytes(), LAYERED, "adaptive");
+    let mut node = Node::new(fp.bytes(), LAYERED, "hybrid");
     for i in 0..12 {
         node.call(0, fp, i * 600, i * 600 + 1);
         node.sweep(i * 600 + 1);
