@@ -31,6 +31,7 @@ mod connector;
 mod ctx;
 mod outgoing_http;
 mod refusal;
+mod request_body;
 mod rules;
 pub mod special_ranges;
 mod tls;

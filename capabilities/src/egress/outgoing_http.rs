@@ -9,6 +9,7 @@
 use super::connector::{ConnectError, connect};
 use super::ctx::EgressCtx;
 use super::refusal::Refusal;
+use super::request_body::GuestRequestBody;
 use super::tls;
 use bytes::Bytes;
 use futures::future::{Either, select};
@@ -91,7 +92,7 @@ async fn send(
 
     let mut connection = Box::pin(connection);
     let (response, finished) = timeout(first_byte_timeout, async {
-        let sent = pin!(sender.send_request(request));
+        let sent = pin!(sender.send_request(request.map(GuestRequestBody::new)));
         // The connection must be driven while the response is awaited.
         match select(sent, connection.as_mut()).await {
             Either::Left((response, _)) => Ok((response?, false)),
