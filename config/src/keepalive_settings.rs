@@ -16,12 +16,15 @@ pub struct KeepAliveSettings {
     /// The policy, by name: `fixed` (keep each function loaded for its manifest's
     /// `idle_timeout`, least recently used first under `pool.code_budget`: the behaviour before
     /// this setting existed, and the default), `fixed:DURATION` (one keep-alive for all, e.g.
-    /// `fixed:10m` as AWS Lambda), `adaptive` (per-function pre-warm and keep-alive windows
-    /// from its idle-time histogram, after Shahrad et al., "Serverless in the Wild", ATC 2020,
-    /// and Greedy-Dual eviction by measured cold-start cost per byte, after Fuerst & Sharma,
-    /// "FaaSCache", ASPLOS 2021), and the baselines `histogram`, `greedy-dual`, `lru`, `none`.
+    /// `fixed:10m` as AWS Lambda), `adaptive` (each function kept only while the memory it holds
+    /// is expected to cost less than the cold start it saves, from its idle-time histogram after
+    /// Shahrad et al., "Serverless in the Wild", ATC 2020, and its measured bytes; a cold start
+    /// is worth 64 MiB held 10 minutes unless written `adaptive@BYTES*DURATION`, e.g.
+    /// `adaptive@16MiB*10m`; under the budget, Greedy-Dual eviction by measured cold-start cost
+    /// per byte, after Fuerst & Sharma, "FaaSCache", ASPLOS 2021), `hybrid` (SitW's own windows
+    /// with the same eviction), and the baselines `histogram`, `greedy-dual`, `lru`, `none`.
     /// `adaptive:DURATION` and the like replace `idle_timeout` as the fallback while a
-    /// function's pattern is unknown.
+    /// function's pattern is unknown (for `adaptive`, the least it keeps an unknown function).
     #[serde(deserialize_with = "policy_from_text")]
     pub policy: KeepAlivePolicy,
     /// How many times faster than real time the node's traffic runs: 1 for real traffic; `k`

@@ -45,7 +45,7 @@ pub mod placement;
 
 pub use error::{Error, Result};
 pub use keepalive::{
-    Action, BreakEvenRule, ColdStartWorth, Footprint, KeepAlivePolicy, Layer, LayerCost, Pattern, PatternParams, Residency, Usage,
-    Windows,
+    Action, BreakEvenRule, ColdStartWorth, Footprint, KeepAlivePolicy, Layer, LayerCost, Pattern,
+    PatternParams, Residency, Usage, Windows,
 };
 pub use placement::{Member, MemberState, Memory, Placement};

@@ -415,6 +415,17 @@ fn the_keepalive_policy_is_read_by_name_and_a_bad_one_says_which_names_exist() {
             .policy,
         crate::KeepAlivePolicy::Adaptive(None, wasmgate_policy::ColdStartWorth::DEFAULT)
     );
+    let priced = parse("[keepalive]\npolicy = \"adaptive@16MiB*10m\"\n")
+        .keepalive
+        .policy;
+    assert_eq!(
+        priced.worth().map(|w| w.to_string()),
+        Some("16MiB*10m".to_owned())
+    );
+    let unpriced = toml::from_str::<Settings>("[keepalive]\npolicy = \"adaptive@16MiB\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(unpriced.contains("BYTES*DURATION"), "{unpriced}");
     let bad = toml::from_str::<Settings>("[keepalive]\npolicy = \"forever\"\n")
         .unwrap_err()
         .to_string();

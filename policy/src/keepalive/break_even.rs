@@ -119,7 +119,7 @@ impl fmt::Display for ColdStartWorth {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (value, unit) = [(1u64 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")]
             .into_iter()
-            .find(|&(size, _)| self.bytes % size == 0)
+            .find(|&(size, _)| self.bytes.is_multiple_of(size))
             .map_or((self.bytes, "B"), |(size, unit)| (self.bytes / size, unit));
         write!(
             f,

@@ -102,7 +102,9 @@ impl KeepAlivePolicy {
     pub fn may_prewarm(&self) -> bool {
         matches!(
             self,
-            KeepAlivePolicy::Adaptive(..) | KeepAlivePolicy::Hybrid(_) | KeepAlivePolicy::Histogram(_)
+            KeepAlivePolicy::Adaptive(..)
+                | KeepAlivePolicy::Hybrid(_)
+                | KeepAlivePolicy::Histogram(_)
         )
     }
 
@@ -164,7 +166,9 @@ impl FromStr for KeepAlivePolicy {
                     "only `adaptive` prices cold starts (`adaptive@64MiB*10m`); `{name}` takes no `@`"
                 )));
             }
-            Some(worth) => worth.parse::<ColdStartWorth>().map_err(|e| invalid(e.to_string()))?,
+            Some(worth) => worth
+                .parse::<ColdStartWorth>()
+                .map_err(|e| invalid(e.to_string()))?,
         };
         let duration = match argument {
             None => None,

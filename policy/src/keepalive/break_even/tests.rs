@@ -50,7 +50,10 @@ fn the_worth_reads_and_writes_bytes_times_a_duration() {
     assert_eq!("67108864x600s".parse::<ColdStartWorth>().unwrap(), worth);
     let decimal: ColdStartWorth = "500MB*1h".parse().unwrap();
     assert_eq!(decimal.byte_seconds(), 500e6 * 3600.0);
-    assert_eq!(decimal.to_string().parse::<ColdStartWorth>().unwrap(), decimal);
+    assert_eq!(
+        decimal.to_string().parse::<ColdStartWorth>().unwrap(),
+        decimal
+    );
     for (text, says) in [
         ("64MiB", "BYTES*DURATION"),
         ("64 apples*10m", "is not a size"),
@@ -84,7 +87,10 @@ fn an_unknown_function_is_kept_until_it_breaks_even_and_at_least_the_fallback() 
     let small = rule.windows(&once, FALLBACK, SMALL).keep_alive;
     let large = rule.windows(&once, FALLBACK, LARGE).keep_alive;
     assert_eq!(small, ColdStartWorth::DEFAULT.break_even(SMALL));
-    assert!(small > secs(24 * 3600) && large < secs(20 * 60), "{small:?} {large:?}");
+    assert!(
+        small > secs(24 * 3600) && large < secs(20 * 60),
+        "{small:?} {large:?}"
+    );
     // Past the break-even the manifest's idle_timeout still holds.
     assert_eq!(
         rule.windows(&once, FALLBACK, 1 << 30),
@@ -178,7 +184,12 @@ fn a_higher_worth_keeps_functions_longer() {
         .windows(&pattern, FALLBACK, LARGE)
         .keep_alive
     };
-    assert!(keep(dear) > keep(cheap), "{:?} {:?}", keep(dear), keep(cheap));
+    assert!(
+        keep(dear) > keep(cheap),
+        "{:?} {:?}",
+        keep(dear),
+        keep(cheap)
+    );
 }
 
 proptest! {

@@ -15,7 +15,10 @@ fn every_form_parses_and_displays_back() {
         ("fixed", KeepAlivePolicy::Fixed(None)),
         ("fixed:10m", KeepAlivePolicy::Fixed(m(10))),
         ("fixed:1h 30m", KeepAlivePolicy::Fixed(m(90))),
-        ("adaptive", KeepAlivePolicy::Adaptive(None, ColdStartWorth::DEFAULT)),
+        (
+            "adaptive",
+            KeepAlivePolicy::Adaptive(None, ColdStartWorth::DEFAULT),
+        ),
         (
             "adaptive:4h",
             KeepAlivePolicy::Adaptive(m(240), ColdStartWorth::DEFAULT),
