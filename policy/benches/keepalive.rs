@@ -1,6 +1,7 @@
 //! What keep-alive costs the node: the per-call update of a function's [`Pattern`] (every call
-//! pays it) and [`Residency::admit`] among 1,000 residents under a full budget (a cold start
-//! pays it when memory is short).
+//! pays it), [`Residency::admit`] among 1,000 residents under a full budget (a cold start
+//! pays it when memory is short), and a known function's windows (the housekeeping tick pays it
+//! once for each function whose calls ended since the last tick).
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
@@ -64,5 +65,25 @@ fn admit(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, per_call, admit);
+fn windows(c: &mut Criterion) {
+    // A function with a full histogram: idle times spread over the four hours.
+    let mut pattern = Pattern::default();
+    let mut now = Duration::ZERO;
+    for i in 0..2_000u64 {
+        now += Duration::from_secs(1 + (i * 7_919) % 14_000);
+        pattern.on_start(now);
+        pattern.on_end(now + Duration::from_millis(2));
+    }
+    let fallback = Duration::from_secs(300);
+    for name in ["adaptive", "hybrid"] {
+        let Ok(policy) = name.parse::<KeepAlivePolicy>() else {
+            continue;
+        };
+        c.bench_function(&format!("windows of a known function, {name}"), |b| {
+            b.iter(|| policy.windows(black_box(&pattern), fallback, black_box(36 << 20)))
+        });
+    }
+}
+
+criterion_group!(benches, per_call, admit, windows);
 criterion_main!(benches);
