@@ -299,6 +299,14 @@ impl CodeCache {
     }
 }
 
+/// The usage of a function no longer registered: nothing in flight, never called.
+const GONE: Usage = Usage {
+    in_flight: 0,
+    calls: 0,
+    last_end: None,
+    frequency: 0.0,
+};
+
 /// The registered functions seen by the residency's callbacks while it is borrowed mutably.
 struct KeepAliveView<'a> {
     functions: &'a HashMap<CodeKey, Registered>,
@@ -311,29 +319,15 @@ impl KeepAliveView<'_> {
         self.functions
             .get(key)
             .and_then(|registered| registered.cost.upgrade())
-            .map_or(
-                Usage {
-                    in_flight: 0,
-                    calls: 0,
-                    last_end: None,
-                    frequency: 0.0,
-                },
-                |cost| cost.with_pattern(|pattern| Usage::of(pattern, now)),
-            )
+            .map_or(GONE, |cost| {
+                cost.with_pattern(|pattern| Usage::of(pattern, now))
+            })
     }
 
     /// What `key`, holding `bytes` when fully resident, shows at `now`: its usage, and the
     /// windows the policy gives it.
     fn usage(&self, key: &CodeKey, now: Duration, bytes: u64) -> (Usage, Windows) {
-        let gone = (
-            Usage {
-                in_flight: 0,
-                calls: 0,
-                last_end: None,
-                frequency: 0.0,
-            },
-            Windows::keep(Duration::ZERO),
-        );
+        let gone = (GONE, Windows::keep(Duration::ZERO));
         let Some(registered) = self.functions.get(key) else {
             return gone;
         };

@@ -126,8 +126,7 @@ async fn send(
 /// Dropping the body at once would fail the guest's next write instead, which guest libraries
 /// report as a bare "connection reset" (or not, depending on who was first).
 fn unsent(request: Request<WasiBody>, error: Error) -> Error {
-    let mut body = request.into_body();
-    tokio::spawn(async move { while let Some(Ok(_)) = body.frame().await {} });
+    drop(GuestRequestBody::new(request.into_body()));
     error
 }
 

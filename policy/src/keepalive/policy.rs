@@ -108,14 +108,6 @@ impl KeepAlivePolicy {
         )
     }
 
-    /// This policy with cold starts priced at `worth` (only `adaptive` prices them).
-    pub fn with_worth(self, worth: ColdStartWorth) -> Self {
-        match self {
-            KeepAlivePolicy::Adaptive(own, _) => KeepAlivePolicy::Adaptive(own, worth),
-            other => other,
-        }
-    }
-
     /// The price of a cold start `adaptive` keeps functions by; `None` for other policies.
     pub fn worth(&self) -> Option<ColdStartWorth> {
         match self {
